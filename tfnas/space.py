@@ -1,0 +1,226 @@
+"""The NATS-Bench topology search space (= NAS-Bench-201): 6-edge cells over 5 operations.
+
+A cell has 4 nodes; node ``i`` sums ``op(i <- j)`` over ``j < i`` and node 3 is the output.
+The six edges, in the order of the official string, are
+``(1<-0), (2<-0), (2<-1), (3<-0), (3<-1), (3<-2)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+"""The five candidate operations, in the official NATS-Bench order."""
+
+EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+"""``(to_node, from_node)`` of each of the six edges, in string order."""
+
+NUM_EDGES = len(EDGES)
+NUM_NODES = 4
+SPACE_SIZE = len(OPS) ** NUM_EDGES  # 15,625
+OFFICIAL_SHUFFLE_SEED = 88
+
+_NODE_RE = re.compile(r"^\|(?:[a-z0-9_]+~\d+\|)+$")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Arch:
+    """An immutable cell: the operation on each of the six edges, in string order."""
+
+    ops: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.ops, tuple):
+            raise TypeError(f"Arch.ops must be a tuple of {NUM_EDGES} op names, got {type(self.ops).__name__}")
+        if len(self.ops) != NUM_EDGES:
+            raise ValueError(f"a cell has {NUM_EDGES} edges, got {len(self.ops)} ops: {self.ops!r}")
+        for op in self.ops:
+            if op not in OPS:
+                raise ValueError(f"unknown operation {op!r}; expected one of {', '.join(OPS)}")
+
+    @classmethod
+    def parse(cls, text: str) -> Arch:
+        """Parse the official string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``."""
+        if not isinstance(text, str):
+            raise TypeError(f"an arch string must be str, got {type(text).__name__}")
+        nodes = text.split("+")
+        if len(nodes) != NUM_NODES - 1:
+            raise ValueError(
+                f"malformed arch string {text!r}: expected {NUM_NODES - 1} nodes separated by '+', "
+                f"got {len(nodes)}"
+            )
+        ops: list[str] = []
+        for to_node, node in enumerate(nodes, start=1):
+            if not _NODE_RE.match(node):
+                raise ValueError(
+                    f"malformed arch string {text!r}: node {to_node} is {node!r}, expected '|op~j|...|'"
+                )
+            entries = node.strip("|").split("|")
+            if len(entries) != to_node:
+                raise ValueError(
+                    f"malformed arch string {text!r}: node {to_node} must have {to_node} incoming "
+                    f"edges, got {len(entries)}"
+                )
+            for expected_src, entry in enumerate(entries):
+                op, _, src = entry.partition("~")
+                if op not in OPS:
+                    raise ValueError(
+                        f"malformed arch string {text!r}: unknown operation {op!r} on node {to_node}; "
+                        f"expected one of {', '.join(OPS)}"
+                    )
+                if int(src) != expected_src:
+                    raise ValueError(
+                        f"malformed arch string {text!r}: edge {entry!r} into node {to_node} has source "
+                        f"{src}, expected {expected_src}"
+                    )
+                ops.append(op)
+        return cls(tuple(ops))
+
+    def __str__(self) -> str:
+        parts = []
+        k = 0
+        for to_node in range(1, NUM_NODES):
+            entries = []
+            for src in range(to_node):
+                entries.append(f"{self.ops[k]}~{src}")
+                k += 1
+            parts.append("|" + "|".join(entries) + "|")
+        return "+".join(parts)
+
+    @property
+    def index(self) -> int:
+        """The official NATS-Bench index of this cell."""
+        return _index_table()[self]
+
+    def edges(self) -> Iterator[tuple[int, int, str]]:
+        """Yield ``(to_node, from_node, op)`` for the six edges in string order."""
+        for (to_node, src), op in zip(EDGES, self.ops, strict=True):
+            yield to_node, src, op
+
+    def with_op(self, edge: int, op: str) -> Arch:
+        """Return a copy with edge ``edge`` (0..5) set to ``op``."""
+        if not 0 <= edge < NUM_EDGES:
+            raise ValueError(f"edge must be in 0..{NUM_EDGES - 1}, got {edge}")
+        ops = list(self.ops)
+        ops[edge] = op
+        return Arch(tuple(ops))
+
+
+def as_arch(arch: Arch | str) -> Arch:
+    """Accept an :class:`Arch` or its official string."""
+    if isinstance(arch, Arch):
+        return arch
+    if isinstance(arch, str):
+        return Arch.parse(arch)
+    raise TypeError(f"expected an Arch or an arch string, got {type(arch).__name__}")
+
+
+def enumerate_cells() -> list[Arch]:
+    """All cells in the NATS-Bench enumeration order (first edge varies slowest)."""
+    return [Arch(ops) for ops in itertools.product(OPS, repeat=NUM_EDGES)]
+
+
+@functools.cache
+def _official_order() -> tuple[Arch, ...]:
+    cells = enumerate_cells()
+    # NATS-Bench: random.seed(88); random.shuffle(archs) -- the same sequence as a private Random(88).
+    random.Random(OFFICIAL_SHUFFLE_SEED).shuffle(cells)
+    return tuple(cells)
+
+
+@functools.cache
+def _index_table() -> dict[Arch, int]:
+    return {arch: i for i, arch in enumerate(_official_order())}
+
+
+def all_cells() -> tuple[Arch, ...]:
+    """All 15,625 cells in the official NATS-Bench index order."""
+    return _official_order()
+
+
+def arch_at(index: int) -> Arch:
+    """The cell at an official NATS-Bench index."""
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise TypeError(f"index must be an int, got {type(index).__name__}")
+    if not 0 <= index < SPACE_SIZE:
+        raise IndexError(f"index must be in 0..{SPACE_SIZE - 1}, got {index}")
+    return _official_order()[index]
+
+
+def index_of(arch: Arch | str) -> int:
+    """The official NATS-Bench index of a cell."""
+    return _index_table()[as_arch(arch)]
+
+
+def sample(rng: random.Random) -> Arch:
+    """A uniformly random cell, drawn from the explicit generator ``rng``."""
+    _require_rng(rng)
+    return Arch(tuple(rng.choice(OPS) for _ in range(NUM_EDGES)))
+
+
+def sample_distinct(rng: random.Random, n: int) -> list[Arch]:
+    """``n`` distinct cells drawn uniformly without replacement from ``rng``."""
+    _require_rng(rng)
+    if not 0 <= n <= SPACE_SIZE:
+        raise ValueError(f"n must be in 0..{SPACE_SIZE} (the size of the space), got {n}")
+    return [arch_at(i) for i in rng.sample(range(SPACE_SIZE), n)]
+
+
+def mutate(arch: Arch, rng: random.Random) -> Arch:
+    """Change one uniformly chosen edge to a different, uniformly chosen operation."""
+    _require_rng(rng)
+    edge = rng.randrange(NUM_EDGES)
+    choices = [op for op in OPS if op != arch.ops[edge]]
+    return arch.with_op(edge, rng.choice(choices))
+
+
+def neighbours(arch: Arch) -> list[Arch]:
+    """The 24 cells one edit away (every edge set to every other op)."""
+    return [
+        arch.with_op(edge, op) for edge in range(NUM_EDGES) for op in OPS if op != arch.ops[edge]
+    ]
+
+
+def is_connected(arch: Arch) -> bool:
+    """True when some path of non-``none`` edges leads from the input (node 0) to the output."""
+    reach = {0}
+    for to_node, src, op in arch.edges():
+        if op != "none" and src in reach:
+            reach.add(to_node)
+    return NUM_NODES - 1 in reach
+
+
+def canonical(arch: Arch) -> str:
+    """A key equal for two cells iff they compute the same function up to isomorphism.
+
+    Zero edges and edges leaving a zero node vanish, skip connections pass their input through,
+    and the terms of a sum are order-free. This is the NATS-Bench ``to_unique_str(True)`` rule,
+    under which the 15,625 cells fall into 6,466 classes.
+    """
+    nodes: dict[int, str] = {0: "0"}
+    for to_node in range(1, NUM_NODES):
+        terms = []
+        for tn, src, op in arch.edges():
+            if tn != to_node:
+                continue
+            if op == "none" or nodes[src] == "#":
+                terms.append("#")
+            elif op == "skip_connect":
+                terms.append(nodes[src])
+            else:
+                terms.append(f"({nodes[src]})@{op}")
+        nodes[to_node] = "+".join(sorted(terms))
+    return nodes[NUM_NODES - 1]
+
+
+def _require_rng(rng: object) -> None:
+    if not isinstance(rng, random.Random):
+        raise TypeError(
+            f"pass an explicit random.Random generator, got {type(rng).__name__}; "
+            "tfnas never draws from the global random state"
+        )
