@@ -1,0 +1,37 @@
+"""Shared test set-up: hypothesis profiles and the data location."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# "ci": derandomised, so a CI run is reproducible; "dev": random exploration, more examples.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    max_examples=50,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", deadline=None, max_examples=100)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """``TFNAS_DATA``; a test that needs data fails with the setting's own clear message."""
+    from tfnas.config import data_root as _data_root
+
+    root = _data_root()
+    assert root is not None
+    return root
+
+
+@pytest.fixture(scope="session")
+def fake_archive(data_root: Path) -> Path:
+    """The official fake NATS-Bench archive (cells 0, 11, 284 evaluated)."""
+    return data_root / "nats-tss" / "NATS-tss-v1_0-3ffb9-simple"

@@ -1,0 +1,175 @@
+"""The search space: strings, official order, sampling, mutation, isomorphism."""
+
+from __future__ import annotations
+
+import random
+
+import nats_bench
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tfnas.space import (
+    OPS,
+    SPACE_SIZE,
+    Arch,
+    all_cells,
+    arch_at,
+    as_arch,
+    canonical,
+    index_of,
+    is_connected,
+    mutate,
+    neighbours,
+    sample,
+    sample_distinct,
+)
+
+archs = st.tuples(*[st.sampled_from(OPS)] * 6).map(Arch)
+seeds = st.integers(min_value=0, max_value=2**32 - 1)
+INDEX0 = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
+
+
+@given(archs)
+def test_string_round_trip(arch: Arch) -> None:
+    assert Arch.parse(str(arch)) == arch
+    assert str(Arch.parse(str(arch))) == str(arch)
+
+
+def test_index_zero_is_the_published_cell() -> None:
+    assert str(arch_at(0)) == INDEX0
+    assert index_of(INDEX0) == 0
+
+
+def test_official_order_matches_the_real_nats_bench_archive(fake_archive) -> None:
+    api = nats_bench.create(str(fake_archive), "tss", fast_mode=True, verbose=False)
+    assert len(api) == SPACE_SIZE
+    ours = [str(a) for a in all_cells()]
+    assert ours == list(api.meta_archs)
+    for i in (0, 11, 284, 15624):
+        assert api.query_index_by_arch(str(arch_at(i))) == i
+
+
+@given(st.integers(min_value=0, max_value=SPACE_SIZE - 1))
+def test_index_lookup_both_ways(i: int) -> None:
+    arch = arch_at(i)
+    assert index_of(arch) == i
+    assert arch.index == i
+    assert index_of(str(arch)) == i
+
+
+def test_all_cells_are_distinct() -> None:
+    assert len(set(all_cells())) == SPACE_SIZE
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("", "expected 3 nodes"),
+        ("|none~0|+|none~0|none~1|", "expected 3 nodes"),
+        ("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", "unknown operation 'conv'"),
+        ("|none~1|+|none~0|none~1|+|none~0|none~1|none~2|", "has source 1, expected 0"),
+        ("|none~0|+|none~0|+|none~0|none~1|none~2|", "must have 2 incoming edges"),
+        ("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|none~3|", "must have 3 incoming edges"),
+        ("none~0+|none~0|none~1|+|none~0|none~1|none~2|", "node 1 is 'none~0'"),
+        ("|none~0|+|none~0|none~1|+|none~0|none~1|none~2| ", "node 3"),
+        ("|none~0|x|+|none~0|none~1|+|none~0|none~1|none~2|", "node 1"),
+    ],
+)
+def test_malformed_strings_are_refused_with_the_reason(text: str, fragment: str) -> None:
+    with pytest.raises(ValueError, match="malformed arch string") as info:
+        Arch.parse(text)
+    assert fragment in str(info.value)
+
+
+def test_wrong_types_and_sizes_are_refused() -> None:
+    with pytest.raises(TypeError):
+        Arch.parse(42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        Arch(["none"] * 6)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="6 edges"):
+        Arch(("none",) * 5)
+    with pytest.raises(ValueError, match="unknown operation"):
+        Arch(("none",) * 5 + ("relu",))
+    with pytest.raises(TypeError):
+        as_arch(3)  # type: ignore[arg-type]
+    with pytest.raises(IndexError):
+        arch_at(SPACE_SIZE)
+    with pytest.raises(TypeError):
+        arch_at(True)
+
+
+def test_an_explicit_generator_is_required() -> None:
+    import numpy as np
+
+    with pytest.raises(TypeError, match="random.Random"):
+        sample(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="random.Random"):
+        mutate(arch_at(0), np.random.default_rng(0))  # type: ignore[arg-type]
+
+
+@given(seeds)
+def test_same_seed_same_draws(seed: int) -> None:
+    a = [sample(random.Random(seed)) for _ in range(3)]
+    b = [sample(random.Random(seed)) for _ in range(3)]
+    assert a == b
+    assert sample_distinct(random.Random(seed), 50) == sample_distinct(random.Random(seed), 50)
+
+
+def test_sampling_does_not_touch_the_global_state() -> None:
+    state = random.getstate()
+    sample(random.Random(1))
+    mutate(arch_at(3), random.Random(2))
+    sample_distinct(random.Random(3), 100)
+    assert random.getstate() == state
+
+
+@given(seeds, st.integers(min_value=0, max_value=SPACE_SIZE))
+def test_sample_distinct_gives_n_distinct_cells(seed: int, n: int) -> None:
+    cells = sample_distinct(random.Random(seed), min(n, 2000))
+    assert len(cells) == len(set(cells)) == min(n, 2000)
+
+
+def test_sample_distinct_refuses_more_than_the_space() -> None:
+    with pytest.raises(ValueError, match="15625"):
+        sample_distinct(random.Random(0), SPACE_SIZE + 1)
+
+
+@given(archs, seeds)
+def test_mutation_changes_exactly_one_edge(arch: Arch, seed: int) -> None:
+    child = mutate(arch, random.Random(seed))
+    assert sum(a != b for a, b in zip(arch.ops, child.ops, strict=True)) == 1
+    assert child in neighbours(arch)
+
+
+@given(archs)
+def test_neighbourhood_is_the_24_one_edit_cells(arch: Arch) -> None:
+    nbrs = neighbours(arch)
+    assert len(nbrs) == len(set(nbrs)) == 24
+    assert all(sum(a != b for a, b in zip(arch.ops, n.ops, strict=True)) == 1 for n in nbrs)
+
+
+def test_connectivity_examples() -> None:
+    assert not is_connected(Arch(("none",) * 6))
+    assert is_connected(Arch(("none",) * 3 + ("skip_connect", "none", "none")))
+    # 0 -> 1 -> 3 through two edges
+    assert is_connected(Arch(("nor_conv_3x3", "none", "none", "none", "avg_pool_3x3", "none")))
+    # 1 is reached but nothing leaves it
+    assert not is_connected(Arch(("nor_conv_3x3", "none", "none", "none", "none", "none")))
+
+
+def test_canonical_form_gives_the_published_6466_classes() -> None:
+    assert len({canonical(a) for a in all_cells()}) == 6466
+
+
+def test_canonical_form_identifies_isomorphic_cells() -> None:
+    conv, pool, skip = "nor_conv_3x3", "avg_pool_3x3", "skip_connect"
+    # a skip edge passes its input through: conv on 0->3 equals skip 0->1 then conv 1->3
+    direct = Arch(("none", "none", "none", conv, "none", "none"))
+    via_1 = Arch((skip, "none", "none", "none", conv, "none"))
+    assert canonical(direct) == canonical(via_1)
+    assert canonical(direct) != canonical(direct.with_op(3, "nor_conv_1x1"))
+    # any edge leaving the zero node 1 is zero, whatever its op
+    assert canonical(Arch(("none",) * 4 + (conv, "none"))) == canonical(
+        Arch(("none",) * 4 + (pool, "none"))
+    )
