@@ -1,0 +1,20 @@
+"""Searches over the NATS-Bench topology space driven by a scorer (proxy, table or oracle)."""
+
+from tfnas.search.random_search import random_search
+from tfnas.search.rea import Cycle, Member, rea
+from tfnas.search.repeat import repeat, run_seeds
+from tfnas.search.scorers import (
+    DATASETS,
+    MissingScoreError,
+    OracleScorer,
+    ProxyScorer,
+    Scorer,
+    TableScorer,
+)
+from tfnas.search.trace import Evaluation, Trace, summarize, traces_from_json, traces_to_json
+
+__all__ = [
+    "DATASETS", "Cycle", "Evaluation", "Member", "MissingScoreError", "OracleScorer",
+    "ProxyScorer", "Scorer", "TableScorer", "Trace", "random_search", "rea", "repeat",
+    "run_seeds", "summarize", "traces_from_json", "traces_to_json",
+]

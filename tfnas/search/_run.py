@@ -1,0 +1,76 @@
+"""Bookkeeping shared by the searches: timing, the per-run memo and building the trace."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tfnas.search.scorers import Scorer
+from tfnas.search.trace import Evaluation, Trace
+from tfnas.space import Arch
+
+OnEvaluation = Callable[[Evaluation], None]
+
+
+def check_int(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+class Run:
+    """Evaluates cells for one search run and records every evaluation."""
+
+    def __init__(self, scorer: Scorer, on_evaluation: OnEvaluation | None = None) -> None:
+        if not callable(scorer) or not hasattr(scorer, "name"):
+            raise TypeError(f"scorer must be a Scorer (callable with .name), got {scorer!r}")
+        self.scorer = scorer
+        self.memoised = bool(getattr(scorer, "memoised", False))
+        cost = getattr(scorer, "cost", None)
+        self.cost: Callable[[Arch], float] | None = cost if callable(cost) else None
+        self.on_evaluation = on_evaluation
+        self.memo: dict[Arch, float] = {}
+        self.evaluations: list[Evaluation] = []
+        self.total = 0.0
+        self.start = time.perf_counter()
+
+    @property
+    def clock(self) -> str:
+        return "simulated" if self.cost is not None else "wall"
+
+    def __call__(self, arch: Arch) -> float:
+        t0 = time.perf_counter()
+        if self.memoised and arch in self.memo:
+            value = self.memo[arch]
+        else:
+            value = float(self.scorer(arch))
+            if self.memoised:
+                self.memo[arch] = value
+        seconds = self.cost(arch) if self.cost is not None else time.perf_counter() - t0
+        self.total += seconds
+        evaluation = Evaluation(str(arch), value, seconds, self.total)
+        self.evaluations.append(evaluation)
+        if self.on_evaluation is not None:
+            self.on_evaluation(evaluation)
+        return value
+
+    def trace(self, algorithm: str, seed: int, settings: dict[str, Any], best: Arch,
+              best_score: float, oracle: Any = None, dataset: str | None = None) -> Trace:
+        wall = time.perf_counter() - self.start
+        dataset = dataset if dataset is not None else getattr(self.scorer, "dataset", None)
+        accuracies = None
+        if oracle is not None:
+            if dataset is None:
+                raise ValueError("pass dataset= with oracle= (the scorer names no dataset)")
+            acc = oracle.accuracies(best, dataset)
+            accuracies = {"valid12": float(acc.valid12), "test200": float(acc.test200)}
+        describe = getattr(self.scorer, "describe", None)
+        settings = dict(settings, scorer=describe() if callable(describe) else None)
+        return Trace(
+            algorithm=algorithm, scorer=self.scorer.name, dataset=dataset, seed=seed,
+            settings=settings, evaluations=self.evaluations, best=best, best_score=best_score,
+            accuracies=accuracies, wall_seconds=wall, memoised=self.memoised, clock=self.clock,
+        )

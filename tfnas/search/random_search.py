@@ -1,0 +1,35 @@
+"""Random search (as in NASWOT): score N distinct random cells and keep the best."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from tfnas.search._run import OnEvaluation, Run, check_int
+from tfnas.search.scorers import Scorer
+from tfnas.search.trace import Trace
+from tfnas.space import SPACE_SIZE, Arch, sample_distinct
+
+
+def rank_key(score: float) -> float:
+    """Order used to pick winners: the score, with NaN below every number."""
+    return score if score == score else float("-inf")
+
+
+def random_search(scorer: Scorer, n: int, seed: int, oracle: Any = None,
+                  dataset: str | None = None, on_evaluation: OnEvaluation | None = None) -> Trace:
+    """Draw ``n`` distinct cells from ``random.Random(seed)``, score each in draw order, return
+    the first one with the maximal score (ties: first drawn, like Python's ``max``)."""
+    check_int("n", n, 1)
+    if n > SPACE_SIZE:
+        raise ValueError(f"n must be at most {SPACE_SIZE} (the size of the space), got {n}")
+    seed = check_int("seed", seed, 0)
+    run = Run(scorer, on_evaluation)
+    best: Arch | None = None
+    best_score = float("-inf")
+    for arch in sample_distinct(random.Random(seed), n):
+        value = run(arch)
+        if best is None or rank_key(value) > rank_key(best_score):
+            best, best_score = arch, value
+    assert best is not None
+    return run.trace("random", seed, {"n": n}, best, best_score, oracle, dataset)

@@ -1,0 +1,148 @@
+"""Fitness functions for the searches: a live proxy, a precomputed table, or the true accuracy.
+
+A scorer is any callable ``Arch -> float`` with a ``name`` and a ``memoised`` flag. ``memoised``
+tells the searches that the scorer is deterministic and costly, so a search run serves a
+revisited cell from its own per-run memo (REA revisits cells). A scorer that also has
+``cost(arch) -> float`` charges simulated seconds per evaluation (the accuracy oracle: NATS-Bench
+training time), which makes time-budgeted searches reproducible without training.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+from tfnas.space import Arch, as_arch
+from tfnas.store import ScoreStore
+
+DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
+
+
+class MissingScoreError(KeyError):
+    """A table scorer was asked for a cell its table does not hold."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    name: str
+    memoised: bool
+
+    def __call__(self, arch: Arch) -> float: ...
+
+
+@runtime_checkable
+class SimulatedCostScorer(Scorer, Protocol):
+    def cost(self, arch: Arch) -> float: ...
+
+
+def _check_dataset(dataset: object) -> str:
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+    return dataset  # type: ignore[return-value]
+
+
+class ProxyScorer:
+    """Scores cells live with :func:`tfnas.scoring.score`, through a :class:`ScoreStore` if given."""
+
+    memoised = True
+
+    def __init__(self, proxy: str, dataset: str, seed: int = 0, batch_size: int = 128,
+                 store: ScoreStore | None = None) -> None:
+        if not isinstance(proxy, str) or not proxy:
+            raise TypeError(f"proxy must be a non-empty str, got {proxy!r}")
+        if store is not None and not isinstance(store, ScoreStore):
+            raise TypeError(f"store must be a ScoreStore or None, got {type(store).__name__}")
+        self.proxy, self.dataset = proxy, _check_dataset(dataset)
+        self.seed, self.batch_size, self.store = seed, batch_size, store
+        self.name = proxy
+        self.store_hits = 0
+        self._settings: str | None = None
+
+    @property
+    def settings(self) -> str:
+        """The store key's settings text (computed once; it may hash the data batch)."""
+        if self._settings is None:
+            from tfnas.scoring import settings_key
+
+            self._settings = settings_key(self.proxy, self.dataset, self.seed, self.batch_size)
+        return self._settings
+
+    def __call__(self, arch: Arch) -> float:
+        from tfnas.scoring import score
+
+        arch = as_arch(arch)
+        if self.store is not None:
+            stored = self.store.get(self.proxy, self.dataset, arch, self.settings)
+            if stored is not None:
+                self.store_hits += 1
+                return stored
+        start = time.perf_counter()
+        value = float(score(arch, self.proxy, self.dataset, seed=self.seed,
+                            batch_size=self.batch_size))
+        if self.store is not None:
+            self.store.put(self.proxy, self.dataset, arch, self.settings, value,
+                           time.perf_counter() - start)
+        return value
+
+    def describe(self) -> dict[str, Any]:
+        return {"proxy": self.proxy, "dataset": self.dataset, "seed": self.seed,
+                "batch_size": self.batch_size,
+                "store": None if self.store is None else str(self.store.path)}
+
+
+class TableScorer:
+    """Looks scores up in a precomputed mapping ``Arch -> score`` (e.g. a sweep's table)."""
+
+    memoised = False
+
+    def __init__(self, scores: Mapping[Arch, float], name: str) -> None:
+        if not isinstance(scores, Mapping):
+            raise TypeError(f"scores must be a mapping Arch -> float, got {type(scores).__name__}")
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"name must be a non-empty str, got {name!r}")
+        self.scores, self.name = scores, name
+
+    def __call__(self, arch: Arch) -> float:
+        try:
+            return self.scores[arch]
+        except KeyError:
+            raise MissingScoreError(
+                f"the score table {self.name!r} ({len(self.scores)} cells) has no score for "
+                f"cell {arch} (index {as_arch(arch).index})"
+            ) from None
+
+    def describe(self) -> dict[str, Any]:
+        return {"table": self.name, "cells": len(self.scores)}
+
+
+class OracleScorer:
+    """The true accuracy from an oracle: the "optimal" baseline and NATS-Bench's REA fitness.
+
+    Each evaluation is charged the oracle's NATS-Bench training time (:meth:`cost`), revisits
+    included, as ``simulate_train_eval`` does in the reference code.
+    """
+
+    memoised = False
+
+    def __init__(self, oracle: Any, dataset: str, epochs: int = 12, split: str = "valid") -> None:
+        for method in ("accuracy", "train_time"):
+            if not callable(getattr(oracle, method, None)):
+                raise TypeError(f"oracle must have an .{method}() method, got {oracle!r}")
+        self.oracle, self.dataset = oracle, _check_dataset(dataset)
+        self.epochs, self.split = epochs, split
+        self.name = f"oracle-{split}{epochs}"
+
+    def __call__(self, arch: Arch) -> float:
+        return float(self.oracle.accuracy(arch, self.dataset, self.epochs, self.split))
+
+    def cost(self, arch: Arch) -> float:
+        """Simulated seconds to train and evaluate ``arch`` (NATS-Bench ``simulate_train_eval``)."""
+        return float(self.oracle.train_time(arch, self.dataset, epochs=self.epochs))
+
+    def describe(self) -> dict[str, Any]:
+        return {"oracle": type(self.oracle).__name__, "dataset": self.dataset,
+                "epochs": self.epochs, "split": self.split}
