@@ -1,0 +1,244 @@
+"""The score store: round trips, special floats, idempotence, refusal of foreign/corrupt files,
+and durability under SIGKILL and concurrent writer processes (real subprocesses, real SQLite)."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tfnas.space import SPACE_SIZE, Arch, all_cells, arch_at
+from tfnas.store import (
+    CorruptStoreError,
+    NotAStoreError,
+    ScoreStore,
+    StoreConflictError,
+    StoreError,
+)
+
+SETTINGS = '{"seed": 0, "batch_size": 128}'
+cells = st.integers(0, SPACE_SIZE - 1).map(arch_at)
+floats = st.floats(allow_nan=True, allow_infinity=True)
+
+
+def same(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+@given(arch=cells, score=floats, seconds=st.floats(0, 1e6))
+def test_put_get_round_trip_exact(tmp_path_factory: pytest.TempPathFactory, arch: Arch,
+                                  score: float, seconds: float) -> None:
+    path = tmp_path_factory.mktemp("s") / "scores.sqlite"
+    with ScoreStore(path) as store:
+        assert store.get("naswot", "cifar10", arch, SETTINGS) is None
+        store.put("naswot", "cifar10", arch, SETTINGS, score, seconds)
+    with ScoreStore(path) as store:  # reopened: the value was committed to disk
+        got = store.get("naswot", "cifar10", str(arch), SETTINGS)
+        assert got is not None and same(got, score)
+        assert math.copysign(1, got) == math.copysign(1, score) or math.isnan(score)
+
+
+def test_minus_inf_and_nan_stored_distinctly(tmp_path: Path) -> None:
+    a, b, c = all_cells()[:3]
+    with ScoreStore(tmp_path / "s.db") as store:
+        store.put("naswot", "cifar10", a, SETTINGS, -math.inf, 0.1)
+        store.put("naswot", "cifar10", b, SETTINGS, math.nan, 0.1)
+        store.put("naswot", "cifar10", c, SETTINGS, math.inf, 0.1)
+        got = store.scored("naswot", "cifar10", SETTINGS)
+    assert got[a] == -math.inf and math.isnan(got[b]) and got[c] == math.inf
+
+
+def test_keys_do_not_mix(tmp_path: Path) -> None:
+    arch = all_cells()[0]
+    with ScoreStore(tmp_path / "s.db") as store:
+        store.put("naswot", "cifar10", arch, SETTINGS, 1.0, 0.0)
+        store.put("synflow", "cifar10", arch, SETTINGS, 2.0, 0.0)
+        store.put("naswot", "cifar100", arch, SETTINGS, 3.0, 0.0)
+        store.put("naswot", "cifar10", arch, '{"seed": 1}', 4.0, 0.0)
+        assert store.get("naswot", "cifar10", arch, SETTINGS) == 1.0
+        assert store.get("synflow", "cifar10", arch, SETTINGS) == 2.0
+        assert store.get("naswot", "cifar100", arch, SETTINGS) == 3.0
+        assert store.get("naswot", "cifar10", arch, '{"seed": 1}') == 4.0
+        assert store.count() == 4
+        assert store.count(proxy="naswot") == 3
+        assert store.count(proxy="naswot", dataset="cifar10", settings=SETTINGS) == 1
+        assert store.scored("naswot", "cifar10", SETTINGS) == {arch: 1.0}
+
+
+def test_put_is_idempotent_and_refuses_conflicts(tmp_path: Path) -> None:
+    arch = all_cells()[5]
+    with ScoreStore(tmp_path / "s.db") as store:
+        store.put("naswot", "cifar10", arch, SETTINGS, 1.5, 0.2)
+        store.put("naswot", "cifar10", arch, SETTINGS, 1.5, 9.9)
+        assert store.count() == 1
+        with pytest.raises(StoreConflictError, match="refusing the different score"):
+            store.put("naswot", "cifar10", arch, SETTINGS, 2.5, 0.2)
+        assert store.get("naswot", "cifar10", arch, SETTINGS) == 1.5
+
+
+def test_put_many_counts_new_rows_and_is_atomic(tmp_path: Path) -> None:
+    archs = all_cells()[:10]
+    with ScoreStore(tmp_path / "s.db") as store:
+        rows = [("params", "cifar10", a, SETTINGS, float(i), 0.0) for i, a in enumerate(archs)]
+        assert store.put_many(rows[:4]) == 4
+        assert store.put_many(rows) == 6
+        bad = [("params", "cifar10", all_cells()[20], SETTINGS, 1.0, 0.0),
+               ("params", "cifar10", archs[0], SETTINGS, 99.0, 0.0)]  # conflicts
+        with pytest.raises(StoreConflictError):
+            store.put_many(bad)
+        assert store.count() == 10  # the whole batch was rolled back
+        assert store.scored("params", "cifar10", SETTINGS) == {a: float(i)
+                                                                for i, a in enumerate(archs)}
+
+
+@pytest.mark.parametrize(
+    ("row", "error", "match"),
+    [
+        (("", "cifar10", 0, SETTINGS, 1.0, 0.0), TypeError, "proxy"),
+        (("naswot", "cifar10", "|bogus|", SETTINGS, 1.0, 0.0), ValueError, "malformed arch"),
+        (("naswot", "cifar10", 0, SETTINGS, "1.0", 0.0), TypeError, "score must be a float"),
+        (("naswot", "cifar10", 0, None, 1.0, 0.0), TypeError, "settings"),
+        (("naswot", "cifar10", 0, SETTINGS, 1.0, None), TypeError, "seconds"),
+    ],
+)
+def test_bad_rows_are_refused(tmp_path: Path, row: tuple, error: type, match: str) -> None:
+    row = tuple(str(arch_at(0)) if x == 0 and i == 2 else x for i, x in enumerate(row))
+    with ScoreStore(tmp_path / "s.db") as store:
+        with pytest.raises(error, match=match):
+            store.put(*row)
+        with pytest.raises(TypeError, match="store row"):
+            store.put_many([row[:5]])
+        assert store.count() == 0
+
+
+def test_refuses_a_foreign_sqlite_file(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE t (x)")
+    db.commit()
+    db.close()
+    with pytest.raises(NotAStoreError, match="not a tfnas score store"):
+        ScoreStore(path)
+
+
+def test_refuses_a_newer_schema(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    ScoreStore(path).close()
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 99")
+    db.commit()
+    db.close()
+    with pytest.raises(NotAStoreError, match="schema version 99"):
+        ScoreStore(path)
+
+
+def test_refuses_a_corrupt_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    path.write_bytes(b"this is not an SQLite database at all" * 200)
+    with pytest.raises(CorruptStoreError, match="not a readable tfnas score store"):
+        ScoreStore(path)
+
+
+def test_refuses_a_truncated_store(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with ScoreStore(path) as store:
+        store.put_many([("p", "cifar10", a, SETTINGS, 1.0, 0.0) for a in all_cells()[:2000]])
+    data = path.read_bytes()
+    path.write_bytes(data[:100] + b"\xff" * 300 + data[400:])  # smash the header's tail
+    for suffix in ("-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    with pytest.raises(StoreError):
+        with ScoreStore(path) as store:
+            store.count()
+
+
+def test_bad_paths(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="is a directory"):
+        ScoreStore(tmp_path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        ScoreStore(tmp_path / "missing" / "s.db")
+
+
+def test_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    ScoreStore(path).close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+
+
+# -- processes --------------------------------------------------------------------------------
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from tfnas.space import arch_at
+    from tfnas.store import ScoreStore
+    path, start, stop, pause = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    with ScoreStore(path) as store:
+        for i in range(start, stop):
+            if store.get("params", "cifar10", arch_at(i), "s") is None:
+                store.put("params", "cifar10", arch_at(i), "s", float(i) * 0.5, 0.0)
+            time.sleep(pause)
+    """
+)
+
+
+def writer(path: Path, start: int, stop: int, pause: float) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(start), str(stop),
+                             str(pause)], stderr=subprocess.PIPE)
+
+
+def expected(start: int, stop: int) -> dict[Arch, float]:
+    return {arch_at(i): i * 0.5 for i in range(start, stop)}
+
+
+def test_sigkilled_writer_loses_nothing_committed_and_resume_completes(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    ScoreStore(path).close()
+    proc = writer(path, 0, 400, 0.01)
+    try:
+        deadline = time.monotonic() + 30
+        with ScoreStore(path) as store:
+            while store.count() < 20:
+                assert proc.poll() is None, proc.stderr.read().decode()
+                assert time.monotonic() < deadline, "the writer wrote nothing in 30 s"
+                time.sleep(0.02)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    with ScoreStore(path) as store:
+        got = store.scored("params", "cifar10", "s")
+        assert 20 <= len(got) < 400  # killed mid-run
+        assert all(got[a] == v for a, v in expected(0, 400).items() if a in got)
+        assert store.count() == len(got)  # no duplicate rows
+    resumed = writer(path, 0, 400, 0.0)
+    assert resumed.wait(timeout=120) == 0, resumed.stderr.read().decode()
+    resumed.stderr.close()
+    with ScoreStore(path) as store:
+        assert store.scored("params", "cifar10", "s") == expected(0, 400)
+        assert store.count() == 400
+
+
+def test_two_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    # overlapping ranges: both processes write cells 150..249
+    procs = [writer(path, 0, 250, 0.0), writer(path, 150, 400, 0.0)]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()
+        proc.stderr.close()
+    with ScoreStore(path) as store:
+        assert store.scored("params", "cifar10", "s") == expected(0, 400)
+        assert store.count() == 400
