@@ -1,0 +1,283 @@
+"""Accuracy oracles: what NATS-Bench says a trained cell scores, from the tables or the archive.
+
+The paper's mapping (:meth:`AccuracyOracle.accuracies`): for the proxy dataset ``cifar10`` the
+12-epoch validation accuracy comes from ``cifar10-valid`` (NATS-Bench's ``cifar10`` has no
+validation split) and the 200-epoch test accuracy from ``cifar10``; ``cifar100`` and
+``ImageNet16-120`` give both themselves.
+
+Training time is NATS-Bench's simulated cost, as ``api.simulate_train_eval`` accounts it:
+``train-all-time + valid-per-time`` (the whole training run plus one validation pass), taken
+from ``cifar10-valid`` for ``cifar10``.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import os
+import random
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from tfnas.config import ENV_VAR, DataNotFoundError, data_root
+from tfnas.space import SPACE_SIZE, Arch, arch_at, as_arch, index_of
+
+EPOCHS = (12, 200)
+SPLITS = ("valid", "test")
+PROXY_DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+ORACLE_DATASETS = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
+ARCHIVE_NAME = "NATS-tss-v1_0-3ffb9-simple"
+TABLE_FILES_12 = {d: f"tss-12epoch-{d}.csv" for d in ("cifar10-valid", "cifar100", "ImageNet16-120")}
+TABLE_FILE_200 = "tss-200epoch-test.csv"
+
+
+class OracleQueryError(KeyError, ValueError):
+    """A query for an arch, dataset, split or epoch count the oracle cannot answer."""
+
+    def __str__(self) -> str:  # KeyError would show the message in quotes
+        return str(self.args[0]) if self.args else ""
+
+
+class TableFormatError(ValueError):
+    """A NATS-Bench table that is malformed or disagrees with the official arch order."""
+
+
+class Accuracies(NamedTuple):
+    """The paper's three numbers for one cell on one proxy dataset."""
+
+    valid12: float  # 12-epoch validation accuracy, percent
+    test200: float  # 200-epoch test accuracy, percent
+    train_time12: float | None  # simulated 12-epoch training time, seconds
+
+
+def valid_dataset(dataset: str) -> str:
+    """The NATS-Bench dataset holding ``dataset``'s validation accuracy (cifar10 → cifar10-valid)."""
+    return "cifar10-valid" if dataset == "cifar10" else dataset
+
+
+def _index(arch: Arch | str | int) -> int:
+    if isinstance(arch, bool):
+        raise TypeError("arch must be an Arch, an arch string or an index, got bool")
+    if isinstance(arch, int | np.integer):
+        arch_at(int(arch))  # range and type check with the space's own message
+        return int(arch)
+    return index_of(as_arch(arch))
+
+
+def _check_query(dataset: str, epochs: int, split: str) -> None:
+    if dataset not in ORACLE_DATASETS:
+        raise OracleQueryError(f"unknown dataset {dataset!r}; available: {', '.join(ORACLE_DATASETS)}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer):
+        raise TypeError(f"epochs must be an int ({' or '.join(map(str, EPOCHS))}), got {type(epochs).__name__}")
+    if epochs not in EPOCHS:
+        raise OracleQueryError(f"NATS-Bench trained for {' or '.join(map(str, EPOCHS))} epochs, not {epochs}")
+    if split not in SPLITS:
+        raise OracleQueryError(f"unknown split {split!r}; available: {', '.join(SPLITS)}")
+    if dataset == "cifar10" and split == "valid":
+        raise OracleQueryError(
+            "NATS-Bench's cifar10 has no validation split (it trains on train+valid); "
+            "ask for dataset 'cifar10-valid'"
+        )
+
+
+class AccuracyOracle(ABC):
+    """What NATS-Bench reports for a trained cell. ``arch`` is an Arch, its string or its index."""
+
+    name: str = "oracle"
+
+    @abstractmethod
+    def accuracy(self, arch: Arch | str | int, dataset: str, epochs: int, split: str) -> float:
+        """Accuracy in percent after ``epochs`` (12 or 200) on ``split`` ('valid' or 'test')."""
+
+    @abstractmethod
+    def train_time(self, arch: Arch | str | int, dataset: str, epochs: int = 12) -> float | None:
+        """Simulated training time in seconds (``train-all-time + valid-per-time``), or None."""
+
+    def accuracies(self, arch: Arch | str | int, dataset: str) -> Accuracies:
+        """The paper's numbers for a proxy dataset (cifar10 ↔ cifar10-valid mapped as it does)."""
+        if dataset == "cifar10-valid":
+            dataset = "cifar10"
+        if dataset not in PROXY_DATASETS:
+            raise OracleQueryError(f"unknown proxy dataset {dataset!r}; available: {', '.join(PROXY_DATASETS)}")
+        return Accuracies(
+            valid12=self.accuracy(arch, valid_dataset(dataset), 12, "valid"),
+            test200=self.accuracy(arch, dataset, 200, "test"),
+            train_time12=self.train_time(arch, dataset, 12),
+        )
+
+
+class TableOracle(AccuracyOracle):
+    """The NATS-Bench CSV exports in ``$TFNAS_DATA/nats-tss``, loaded once, queried in O(1).
+
+    Holds 12-epoch valid/test accuracy and times of cifar10-valid, cifar100 and ImageNet16-120
+    (the cifar10-valid table is one random trial per cell, as the paper used), and 200-epoch
+    test accuracy (seed mean) of cifar10, cifar100 and ImageNet16-120.
+    """
+
+    name = "tables"
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        if root is None:
+            base = data_root()
+            assert base is not None
+            root = base / "nats-tss"
+        self.root = Path(root)
+        self._columns: dict[tuple[str, int, str], np.ndarray] = {}
+        self._times: dict[str, np.ndarray] = {}
+        expected = [str(a) for a in (arch_at(i) for i in range(SPACE_SIZE))]
+        for dataset, filename in TABLE_FILES_12.items():
+            table = _read_table(self.root / filename, expected)
+            for split in SPLITS:
+                self._columns[(dataset, 12, split)] = table[f"{split}-accuracy"]
+            self._times[dataset] = _frozen(table["train-all-time"] + table["valid-per-time"])
+        table = _read_table(self.root / TABLE_FILE_200, expected)
+        for dataset in PROXY_DATASETS:
+            self._columns[(dataset, 200, "test")] = table[dataset]
+
+    def available(self) -> list[tuple[str, int, str]]:
+        """The ``(dataset, epochs, split)`` combinations these tables hold."""
+        return sorted(self._columns)
+
+    def column(self, dataset: str, epochs: int, split: str) -> np.ndarray:
+        """Accuracy of all 15,625 cells in official index order (read-only)."""
+        _check_query(dataset, epochs, split)
+        try:
+            return self._columns[(dataset, int(epochs), split)]
+        except KeyError:
+            raise OracleQueryError(
+                f"the NATS-Bench tables hold no {epochs}-epoch {split} accuracy for {dataset}; "
+                f"available (dataset, epochs, split): {self.available()}"
+            ) from None
+
+    def time_column(self, dataset: str) -> np.ndarray:
+        """Simulated 12-epoch training time of all cells in index order (cifar10 → cifar10-valid)."""
+        if dataset not in ORACLE_DATASETS:
+            raise OracleQueryError(f"unknown dataset {dataset!r}; available: {', '.join(ORACLE_DATASETS)}")
+        return self._times[valid_dataset(dataset)]
+
+    def accuracy(self, arch: Arch | str | int, dataset: str, epochs: int, split: str) -> float:
+        return float(self.column(dataset, epochs, split)[_index(arch)])
+
+    def train_time(self, arch: Arch | str | int, dataset: str, epochs: int = 12) -> float | None:
+        """12-epoch simulated time; None for 200 epochs (the tables hold no 200-epoch times)."""
+        _check_query(valid_dataset(dataset), epochs, "valid")
+        if epochs == 200:
+            return None
+        return float(self.time_column(dataset)[_index(arch)])
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+def _read_table(path: Path, expected_archs: list[str]) -> dict[str, np.ndarray]:
+    if not path.is_file():
+        raise DataNotFoundError(
+            f"NATS-Bench table {path} does not exist; set {ENV_VAR} to a folder whose nats-tss/ "
+            f"holds {', '.join([*TABLE_FILES_12.values(), TABLE_FILE_200])}"
+        )
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if not header or header[:2] != ["index", "arch"]:
+            raise TableFormatError(f"{path}: the header must start with 'index,arch', got {header}")
+        rows = list(reader)
+    if len(rows) != SPACE_SIZE:
+        raise TableFormatError(f"{path}: expected {SPACE_SIZE} rows (one per cell), got {len(rows)}")
+    for position, row in enumerate(rows):
+        if len(row) != len(header):
+            raise TableFormatError(f"{path}: row {position + 2} has {len(row)} fields, expected {len(header)}")
+        if row[0] != str(position) or row[1] != expected_archs[position]:
+            raise TableFormatError(
+                f"{path}: row {position + 2} is index {row[0]} arch {row[1]}, but the official "
+                f"NATS-Bench index {position} is {expected_archs[position]}"
+            )
+    try:
+        values = np.array([row[2:] for row in rows], dtype=np.float64)
+    except ValueError as exc:
+        raise TableFormatError(f"{path}: non-numeric value ({exc})") from exc
+    return {name: _frozen(values[:, k].copy()) for k, name in enumerate(header[2:])}
+
+
+def default_archive_path() -> Path:
+    """Where ``nats_bench`` looks for the archive: ``$TORCH_HOME`` (default ``~/.torch``)."""
+    torch_home = os.environ.get("TORCH_HOME") or os.path.join(os.path.expanduser("~"), ".torch")
+    return Path(torch_home) / ARCHIVE_NAME
+
+
+class NatsBenchOracle(AccuracyOracle):
+    """The official ``nats_bench`` API over a fast-mode archive (``$TORCH_HOME/NATS-tss-v1_0-3ffb9-simple``).
+
+    ``trial=False`` (default) answers the mean over training seeds; an int answers that seed's
+    trial; a ``random.Random`` picks one of the cell's seeds per query from that generator. The
+    API's own ``is_random=True`` (the global random state) is never used.
+    """
+
+    name = "nats_bench"
+
+    def __init__(self, path: str | Path | None = None, trial: bool | int | random.Random = False) -> None:
+        if trial is True:
+            raise TypeError(
+                "trial=True would draw from the global random state; pass a random.Random or a seed"
+            )
+        if not (trial is False or isinstance(trial, random.Random) or isinstance(trial, int)):
+            raise TypeError(f"trial must be False, an int seed or a random.Random, got {type(trial).__name__}")
+        self.path = Path(path) if path is not None else default_archive_path()
+        if not (self.path / "meta.pickle.pbz2").is_file():
+            raise DataNotFoundError(
+                f"no NATS-Bench topology archive at {self.path} (meta.pickle.pbz2 missing). Download "
+                f"{ARCHIVE_NAME}.tar (https://github.com/D-X-Y/NATS-Bench) and extract it into "
+                f"$TORCH_HOME (now {self.path.parent}), or pass its path."
+            )
+        import nats_bench
+
+        self.trial = trial
+        self.api = nats_bench.create(str(self.path), "tss", fast_mode=True, verbose=False)
+
+    def _info(self, index: int, dataset: str, epochs: int) -> dict:
+        # fast mode reads one file per cell: 000123.pickle.pbz2 (or 123.pickle.pbz2)
+        if not any((self.path / f"{name}.pickle.pbz2").is_file() for name in (f"{index:06d}", str(index))):
+            held = sorted(int(p.name.split(".")[0]) for p in self.path.glob("*.pickle.pbz2") if p.name[0].isdigit())
+            shown = ", ".join(map(str, held[:20])) + (", ..." if len(held) > 20 else "")
+            raise OracleQueryError(
+                f"cell {index} is not in this archive ({self.path}); it holds {len(held)} cells: {shown}"
+            )
+        self.api._prepare_info(index)
+        seeds = sorted(self.api.arch2infos_dict[index][str(epochs)].get_dataset_seeds(dataset))
+        trial: bool | int = False
+        if isinstance(self.trial, random.Random):
+            trial = self.trial.choice(seeds)
+        elif self.trial is not False:
+            if self.trial not in seeds:
+                raise OracleQueryError(
+                    f"cell {index} has no trial with seed {self.trial} for {dataset} at {epochs} "
+                    f"epochs; its seeds are {seeds}"
+                )
+            trial = int(self.trial)
+        return self.api.get_more_info(index, dataset, iepoch=None, hp=str(epochs), is_random=trial)
+
+    def accuracy(self, arch: Arch | str | int, dataset: str, epochs: int, split: str) -> float:
+        _check_query(dataset, epochs, split)
+        return float(self._info(_index(arch), dataset, int(epochs))[f"{split}-accuracy"])
+
+    def train_time(self, arch: Arch | str | int, dataset: str, epochs: int = 12) -> float | None:
+        name = valid_dataset(dataset)
+        _check_query(name, epochs, "valid")
+        info = self._info(_index(arch), name, int(epochs))
+        return float(info["train-all-time"] + info["valid-per-time"])
+
+
+@functools.lru_cache(maxsize=4)
+def _table_oracle_at(root: str) -> TableOracle:
+    return TableOracle(Path(root))
+
+
+def default_oracle() -> TableOracle:
+    """The :class:`TableOracle` over ``$TFNAS_DATA/nats-tss``, loaded once per process."""
+    root = data_root()
+    assert root is not None
+    return _table_oracle_at(str((root / "nats-tss").resolve()))
