@@ -13,7 +13,6 @@ import csv
 import datetime
 import gzip
 import io
-import json
 import os
 import platform
 import subprocess
@@ -354,20 +353,17 @@ def export_table(
 
 
 def _data_identity(settings: str, dataset: str, seed: int, batch_size: int) -> tuple[str, str]:
-    """The batch identity recorded in the settings key, and the batch's description."""
-    try:
-        parsed = json.loads(settings)
-    except ValueError:
-        parsed = {}
-    identity = ""
-    if isinstance(parsed, dict):
-        for key in ("data", "data_identity", "identity", "batch"):
-            if parsed.get(key):
-                identity = str(parsed[key])
-                break
-    if not identity:
-        return "", ""
-    from tfnas.images import load_batch
+    """The batch identity and description when the settings key names the batch, else empty.
 
-    batch = load_batch(dataset, seed=seed, batch_size=batch_size)
-    return identity, " ".join(str(batch.description).split())
+    The key of a data-free proxy holds no batch identity, so the proxy's table records none.
+    """
+    from tfnas.datasets import load_batch
+
+    try:
+        batch = load_batch(dataset, seed=seed, batch_size=batch_size)
+    except FileNotFoundError:
+        return "", ""
+    if batch.identity not in settings:
+        return "", ""
+    description = " ".join(batch.description.split())
+    return batch.identity, f"{description}; files {', '.join(batch.files)}"
