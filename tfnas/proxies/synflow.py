@@ -1,0 +1,160 @@
+"""synflow (Tanaka et al. 2020), as Abdelfattah et al. 2021 score networks with it.
+
+Faithful definition (SamsungLabs/zero-cost-nas ``measures/synflow.py`` on
+``get_prunable_copy(bn=False)``): on a copy of the network with BatchNorm removed, every
+parameter replaced by its absolute value and cast to float64, feed one all-ones input (batch 1)
+and backpropagate ``R = sum(logits)``; the score is ``sum |θ ⊙ ∂R/∂θ|`` over the weights of every
+Conv2d and Linear layer. tfnas returns its natural logarithm (``-inf`` for 0), as the paper does.
+
+Fast path for :class:`tfnas.network.TinyNetwork`: with non-negative weights and a non-negative
+input every activation is non-negative, so for a layer ``y = W * x`` one has
+``sum(W ⊙ ∂R/∂W) = <∂R/∂y, y>``. :func:`synflow` therefore runs the BN-free network functionally
+(no module copy) and asks autograd only for the gradients with respect to the layer outputs,
+skipping every weight-gradient convolution. :func:`synflow_reference` is the literal recipe; the
+tests prove the two equal.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tfnas.network import InferCell, Pooling, ReLUConvBN, ResNetBasicblock, TinyNetwork, Zero
+
+Resolution = int | tuple[int, int]
+
+
+def _input(resolution: Resolution, channels: int) -> torch.Tensor:
+    if isinstance(resolution, bool) or not isinstance(resolution, (int, tuple)):
+        raise TypeError(
+            f"resolution must be an int or an (height, width) tuple, got {type(resolution).__name__}"
+        )
+    height, width = (resolution, resolution) if isinstance(resolution, int) else resolution
+    for side in (height, width, channels):
+        if isinstance(side, bool) or not isinstance(side, int) or side < 1:
+            raise ValueError(
+                f"resolution and channels must be positive ints, got resolution={resolution!r}, "
+                f"channels={channels!r}"
+            )
+    return torch.ones(1, channels, height, width, dtype=torch.float64)
+
+
+def _log(total: float) -> float:
+    return math.log(total) if total > 0 else -math.inf
+
+
+def _logits(output: torch.Tensor | tuple | list) -> torch.Tensor:
+    # xautodl-style networks return (features, logits); plain ones return the logits.
+    return output[-1] if isinstance(output, (tuple, list)) else output
+
+
+def _check_network(network: object) -> None:
+    if not isinstance(network, nn.Module):
+        raise TypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
+
+
+def _strip_batchnorm(module: nn.Module) -> None:
+    for name, child in module.named_children():
+        if isinstance(child, nn.modules.batchnorm._BatchNorm):
+            setattr(module, name, nn.Identity())
+        else:
+            _strip_batchnorm(child)
+
+
+def synflow_reference(network: nn.Module, resolution: Resolution, channels: int = 3) -> float:
+    """ln synflow by the literal zero-cost-nas recipe, for any network (on a deep copy)."""
+    _check_network(network)
+    x = _input(resolution, channels)
+    net = copy.deepcopy(network)
+    _strip_batchnorm(net)
+    net.double()
+    with torch.no_grad():
+        for tensor in net.state_dict().values():
+            tensor.abs_()
+    net.zero_grad(set_to_none=True)
+    _logits(net(x)).sum().backward()
+    total = torch.zeros((), dtype=torch.float64)
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and m.weight.grad is not None:
+            total += (m.weight * m.weight.grad).abs().sum()
+    return _log(total.item())
+
+
+class _Linearised:
+    """Runs a TinyNetwork without BatchNorm on |θ| in float64, recording every layer output."""
+
+    def __init__(self) -> None:
+        self.outputs: list[torch.Tensor] = []
+
+    @staticmethod
+    def _w(weight: torch.Tensor) -> torch.Tensor:
+        return weight.detach().abs().double()
+
+    def conv(self, m: nn.Conv2d, h: torch.Tensor) -> torch.Tensor:
+        if m.bias is not None or m.groups != 1:
+            raise TypeError("the synflow fast path expects bias-free, ungrouped convolutions")
+        y = F.conv2d(h, self._w(m.weight), None, m.stride, m.padding, m.dilation)
+        self.outputs.append(y)
+        return y
+
+    def relu_conv(self, m: ReLUConvBN, h: torch.Tensor) -> torch.Tensor:
+        return self.conv(m.op[1], F.relu(h))
+
+    def op(self, m: nn.Module, h: torch.Tensor) -> torch.Tensor:
+        if isinstance(m, ReLUConvBN):
+            return self.relu_conv(m, h)
+        if isinstance(m, Zero):
+            return h.mul(0.0)
+        if isinstance(m, nn.Identity):
+            return h
+        if isinstance(m, Pooling):
+            return m.op(h)
+        raise TypeError(f"the synflow fast path does not know the op {type(m).__name__}")
+
+    def cell(self, m: nn.Module, h: torch.Tensor) -> torch.Tensor:
+        if isinstance(m, InferCell):
+            nodes = [h]
+            for indices, sources in zip(m.node_IX, m.node_IN, strict=True):
+                terms = [
+                    self.op(m.layers[i], nodes[s]) for i, s in zip(indices, sources, strict=True)
+                ]
+                nodes.append(sum(terms[1:], terms[0]))
+            return nodes[-1]
+        if isinstance(m, ResNetBasicblock):
+            residual = self.conv(m.downsample[1], m.downsample[0](h))
+            return residual + self.relu_conv(m.conv_b, self.relu_conv(m.conv_a, h))
+        raise TypeError(f"the synflow fast path does not know the cell {type(m).__name__}")
+
+    def network(self, net: TinyNetwork, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv(net.stem[0], x)
+        for cell in net.cells:
+            h = self.cell(cell, h)
+        h = F.adaptive_avg_pool2d(F.relu(h), 1).flatten(1)
+        y = F.linear(h, self._w(net.classifier.weight))
+        self.outputs.append(y)
+        bias = net.classifier.bias
+        return y if bias is None else y + self._w(bias)
+
+
+def synflow(network: nn.Module, resolution: Resolution, channels: int = 3) -> float:
+    """ln synflow of ``network`` at the given input resolution; the network is not modified.
+
+    Uses the fast path for :class:`~tfnas.network.TinyNetwork` and the literal recipe
+    (:func:`synflow_reference`) for any other module.
+    """
+    _check_network(network)
+    if not isinstance(network, TinyNetwork):
+        return synflow_reference(network, resolution, channels)
+    x = _input(resolution, channels).requires_grad_()
+    run = _Linearised()
+    logits = run.network(network, x)
+    grads = torch.autograd.grad(logits.sum(), run.outputs, allow_unused=True)
+    total = torch.zeros((), dtype=torch.float64)
+    for y, g in zip(run.outputs, grads, strict=True):
+        if g is not None:
+            total += torch.vdot(y.detach().flatten(), g.flatten())
+    return _log(total.item())
