@@ -29,8 +29,8 @@ class Run:
             raise TypeError(f"scorer must be a Scorer (callable with .name), got {scorer!r}")
         self.scorer = scorer
         self.memoised = bool(getattr(scorer, "memoised", False))
-        cost = getattr(scorer, "cost", None)
-        self.cost: Callable[[Arch], float] | None = cost if callable(cost) else None
+        cost = getattr(scorer, "cost", None) if getattr(scorer, "simulated", False) else None
+        self.cost: Callable[[Arch], float] | None = cost
         self.on_evaluation = on_evaluation
         self.memo: dict[Arch, float] = {}
         self.evaluations: list[Evaluation] = []

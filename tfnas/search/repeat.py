@@ -24,8 +24,6 @@ def repeat(search: Callable[..., Trace], repeats: int, seed: int, **kwargs: Any)
     (``trace.seed``) and the master seed and repeat number (in ``trace.settings``)."""
     if not callable(search):
         raise TypeError(f"search must be callable (random_search or rea), got {search!r}")
-    if "seed" in kwargs:
-        raise TypeError("pass the master seed as repeat(..., seed=S), not in the search kwargs")
     traces = []
     for i, run_seed in enumerate(run_seeds(seed, repeats)):
         trace = search(seed=run_seed, **kwargs)
