@@ -65,8 +65,13 @@ def _strip_batchnorm(module: nn.Module) -> None:
             _strip_batchnorm(child)
 
 
-def synflow_reference(network: nn.Module, resolution: Resolution, channels: int = 3) -> float:
-    """ln synflow by the literal zero-cost-nas recipe, for any network (on a deep copy)."""
+def synflow_layers_reference(
+    network: nn.Module, resolution: Resolution, channels: int = 3
+) -> dict[str, float]:
+    """Per layer ``sum |θ ⊙ ∂R/∂θ|`` by the literal zero-cost-nas recipe, on a deep copy.
+
+    Keys are the module names of every Conv2d and Linear in ``network``; works for any network.
+    """
     _check_network(network)
     x = _input(resolution, channels)
     net = copy.deepcopy(network)
@@ -77,11 +82,17 @@ def synflow_reference(network: nn.Module, resolution: Resolution, channels: int 
             tensor.abs_()
     net.zero_grad(set_to_none=True)
     _logits(net(x)).sum().backward()
-    total = torch.zeros((), dtype=torch.float64)
-    for m in net.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)) and m.weight.grad is not None:
-            total += (m.weight * m.weight.grad).abs().sum()
-    return _log(total.item())
+    layers = {}
+    for name, m in net.named_modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            grad = m.weight.grad
+            layers[name] = 0.0 if grad is None else (m.weight * grad).abs().sum().item()
+    return layers
+
+
+def synflow_reference(network: nn.Module, resolution: Resolution, channels: int = 3) -> float:
+    """ln synflow by the literal zero-cost-nas recipe (any network; the network is not modified)."""
+    return _log(math.fsum(synflow_layers_reference(network, resolution, channels).values()))
 
 
 class _Linearised:
@@ -89,6 +100,7 @@ class _Linearised:
 
     def __init__(self) -> None:
         self.outputs: list[torch.Tensor] = []
+        self.modules: list[nn.Module] = []
 
     @staticmethod
     def _w(weight: torch.Tensor) -> torch.Tensor:
@@ -99,6 +111,7 @@ class _Linearised:
             raise TypeError("the synflow fast path expects bias-free, ungrouped convolutions")
         y = F.conv2d(h, self._w(m.weight), None, m.stride, m.padding, m.dilation)
         self.outputs.append(y)
+        self.modules.append(m)
         return y
 
     def relu_conv(self, m: ReLUConvBN, h: torch.Tensor) -> torch.Tensor:
@@ -136,8 +149,33 @@ class _Linearised:
         h = F.adaptive_avg_pool2d(F.relu(h), 1).flatten(1)
         y = F.linear(h, self._w(net.classifier.weight))
         self.outputs.append(y)
+        self.modules.append(net.classifier)
         bias = net.classifier.bias
         return y if bias is None else y + self._w(bias)
+
+
+def synflow_layers(
+    network: nn.Module, resolution: Resolution, channels: int = 3
+) -> dict[str, float]:
+    """Per layer ``sum |θ ⊙ ∂R/∂θ|`` (keys: Conv2d/Linear module names); fast for TinyNetwork.
+
+    Any other module goes through :func:`synflow_layers_reference`.
+    """
+    _check_network(network)
+    if not isinstance(network, TinyNetwork):
+        return synflow_layers_reference(network, resolution, channels)
+    x = _input(resolution, channels).requires_grad_()
+    run = _Linearised()
+    logits = run.network(network, x)
+    grads = torch.autograd.grad(logits.sum(), run.outputs, allow_unused=True)
+    names = {id(m): name for name, m in network.named_modules()}
+    layers = {
+        name: 0.0 for name, m in network.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))
+    }
+    for module, y, g in zip(run.modules, run.outputs, grads, strict=True):
+        if g is not None:
+            layers[names[id(module)]] = torch.vdot(y.detach().flatten(), g.flatten()).item()
+    return layers
 
 
 def synflow(network: nn.Module, resolution: Resolution, channels: int = 3) -> float:
@@ -146,15 +184,4 @@ def synflow(network: nn.Module, resolution: Resolution, channels: int = 3) -> fl
     Uses the fast path for :class:`~tfnas.network.TinyNetwork` and the literal recipe
     (:func:`synflow_reference`) for any other module.
     """
-    _check_network(network)
-    if not isinstance(network, TinyNetwork):
-        return synflow_reference(network, resolution, channels)
-    x = _input(resolution, channels).requires_grad_()
-    run = _Linearised()
-    logits = run.network(network, x)
-    grads = torch.autograd.grad(logits.sum(), run.outputs, allow_unused=True)
-    total = torch.zeros((), dtype=torch.float64)
-    for y, g in zip(run.outputs, grads, strict=True):
-        if g is not None:
-            total += torch.vdot(y.detach().flatten(), g.flatten())
-    return _log(total.item())
+    return _log(math.fsum(synflow_layers(network, resolution, channels).values()))
