@@ -1,0 +1,161 @@
+"""The command line, run as a real subprocess (``python -m tfnas``): outputs, exit codes, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tfnas import cli
+from tfnas.search import Trace
+from tfnas.space import arch_at
+
+ARCH = str(arch_at(0))
+
+
+def tfnas(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environment = dict(os.environ if env is None else env)
+    return subprocess.run([sys.executable, "-m", "tfnas", *args], capture_output=True, text=True,
+                          env=environment, timeout=120)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, code: int, *words: str) -> None:
+    assert result.returncode == code, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+@pytest.fixture(scope="module")
+def oracle(data_root):
+    from tfnas.oracles import default_oracle
+
+    return default_oracle()
+
+
+def test_search_rea_oracle_json_to_stdout(oracle) -> None:
+    result = tfnas("search", "rea", "--proxy", "oracle", "--dataset", "cifar10", "--population",
+                   "10", "--sample", "3", "--time-budget", "20000", "--repeats", "3", "--seed",
+                   "5", "--json", "-")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    traces = [Trace.from_dict(t) for t in data["traces"]]
+    assert len(traces) == 3 and all(t.clock == "simulated" for t in traces)
+    assert all(t.settings["master_seed"] == 5 for t in traces)
+    test200 = [oracle.accuracy(t.best, "cifar10", 200, "test") for t in traces]
+    assert [t.accuracies["test200"] for t in traces] == test200
+    assert data["summary"]["test200"][0] == pytest.approx(sum(test200) / 3)
+    assert "test200 acc" in result.stderr  # the human table goes to stderr with --json -
+    assert "\r" not in result.stderr  # no progress bar when stderr is not a terminal
+
+
+def test_search_random_json_file_is_reproducible(tmp_path: Path, data_root) -> None:
+    outs = [tmp_path / "a.json", tmp_path / "b.json"]
+    for out in outs:
+        result = tfnas("search", "random", "--proxy", "oracle", "--dataset", "ImageNet16-120",
+                       "--n", "50", "--repeats", "2", "--json", str(out))
+        assert result.returncode == 0, result.stderr
+        assert "valid12 acc" in result.stdout and result.stderr == ""
+    a, b = (json.loads(p.read_text())["traces"] for p in outs)
+    for x, y in zip(a, b, strict=True):
+        tx, ty = Trace.from_dict(x), Trace.from_dict(y)
+        assert tx.seed == ty.seed and tx.best == ty.best
+        assert [e[:2] for e in tx.evaluations] == [e[:2] for e in ty.evaluations]
+        assert len(tx.evaluations) == 50 == tx.distinct
+
+
+def test_score_oracle_json(oracle) -> None:
+    result = tfnas("score", "--proxy", "oracle", "--dataset", "cifar100", "--arch", ARCH, "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == {"arch", "proxy", "dataset", "score", "seconds"}
+    assert data["score"] == oracle.accuracy(ARCH, "cifar100", 12, "valid")
+    assert data["arch"] == ARCH and data["proxy"] == "oracle" and data["dataset"] == "cifar100"
+
+
+def test_score_live_proxy_through_the_store(tmp_path: Path, data_root) -> None:
+    pytest.importorskip("tfnas.scoring")
+    store = tmp_path / "scores.sqlite"
+    args = ("score", "--proxy", "params", "--dataset", "cifar10", "--arch", ARCH, "--store",
+            str(store), "--json")
+    first, second = tfnas(*args), tfnas(*args)
+    assert first.returncode == 0 == second.returncode, first.stderr + second.stderr
+    assert json.loads(first.stdout)["score"] == json.loads(second.stdout)["score"] > 0
+    from tfnas.store import ScoreStore
+
+    with ScoreStore(store) as s:
+        assert s.count(proxy="params", dataset="cifar10") == 1
+    plain = tfnas("score", "--proxy", "params", "--dataset", "cifar10", "--arch", ARCH)
+    assert plain.returncode == 0 and plain.stdout.startswith("params on cifar10:")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (("search", "random", "--proxy", "bogus", "--dataset", "cifar10"), 1,
+         ("unknown proxy 'bogus'", "naswot")),
+        (("search", "random", "--proxy", "oracle", "--dataset", "mnist"), 2,
+         ("--dataset", "invalid choice")),
+        (("search", "random", "--proxy", "oracle", "--dataset", "cifar10", "--n", "20000"), 1,
+         ("15625",)),
+        (("search", "rea", "--proxy", "oracle", "--dataset", "cifar10", "--cycles", "5"), 1,
+         ("cycles must be >= 64",)),
+        (("search", "rea", "--proxy", "oracle", "--dataset", "cifar10", "--repeats", "0"), 1,
+         ("repeats must be >= 1",)),
+        (("search", "random", "--proxy", "synflow", "--dataset", "cifar10", "--table",
+          "--store", "x.db"), 2, ("exclude",)),
+        (("score", "--proxy", "oracle", "--dataset", "cifar10", "--arch", "|bogus~0|"), 1,
+         ("malformed arch string",)),
+        (("score", "--proxy", "oracle", "--dataset", "cifar10"), 2, ("--arch",)),
+        (("dance",), 2, ("invalid choice",)),
+    ],
+)
+def test_errors_are_one_line(args: tuple[str, ...], code: int, words: tuple[str, ...],
+                             data_root) -> None:
+    assert_one_line_error(tfnas(*args), code, *words)
+
+
+def test_missing_data_is_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "TFNAS_DATA"}
+    assert_one_line_error(tfnas("search", "random", "--proxy", "oracle", "--dataset", "cifar10",
+                                env=env), 1, "TFNAS_DATA is not set")
+    env["TFNAS_DATA"] = str(tmp_path)  # exists, but holds no tables
+    assert_one_line_error(tfnas("score", "--proxy", "oracle", "--dataset", "cifar10", "--arch",
+                                ARCH, env=env), 1, "does not exist")
+
+
+def test_missing_score_table_is_one_line(data_root) -> None:
+    from tfnas.tables import table_path
+
+    if table_path("naswot_reference", "ImageNet16-120").exists():
+        pytest.skip("this checkout has a naswot_reference table")
+    result = tfnas("search", "random", "--proxy", "naswot_reference", "--dataset",
+                   "ImageNet16-120", "--table")
+    assert_one_line_error(result, 1, "naswot_reference")
+
+
+def test_plugin_subcommands_register(capsys: pytest.CaptureFixture[str]) -> None:
+    seen = []
+
+    def configure(parser):
+        parser.add_argument("--x", type=int, required=True)
+
+    def run(args):
+        seen.append(args.x)
+        return 7
+
+    cli.register_subcommand("h3-test-plugin", "a test subcommand", configure, run)
+    try:
+        assert cli.main(["h3-test-plugin", "--x", "3"]) == 7 and seen == [3]
+        with pytest.raises(ValueError, match="already registered"):
+            cli.register_subcommand("h3-test-plugin", "again", configure, lambda a: 0)
+        assert cli.main(["h3-test-plugin"]) == 2
+        assert "required" in capsys.readouterr().err
+    finally:
+        cli._SUBCOMMANDS.pop("h3-test-plugin")
