@@ -1,0 +1,296 @@
+"""Measure a claim with tfnas: run its protocol (and each alternative reading) and judge it.
+
+The measured step (the searches, or the correlation over the space) is a plain callable so the
+benchmark fixture can time it. Anything the measurement needs that is not there (a score table,
+a cell missing from a partial table) raises :class:`NotRun` with the reason; nothing is skipped
+silently.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.registry import Alternative, Claim
+from harness.stats import bootstrap_correlation_ci, correlation, summarise
+from harness.verdicts import NOT_RUN, Estimate, judge, status_of
+
+SCORE_SOURCES = ("tables", "live")
+SCATTER_POINTS = 1500
+
+
+class NotRun(Exception):  # noqa: N818 - an outcome, not an error
+    """The claim cannot be measured here; the message is the reason."""
+
+
+@dataclass
+class Context:
+    """Settings of one harness run and the data it loads once (tables, accuracy columns)."""
+
+    score_source: str = "tables"
+    tables_root: Path | None = None
+    repetitions: int | None = None
+    bootstrap: int = 200
+    store_path: Path | None = None
+    _tables: dict[tuple[str, str], Any] = field(default_factory=dict)
+    _columns: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.score_source not in SCORE_SOURCES:
+            raise ValueError(f"score source must be one of {SCORE_SOURCES}, got {self.score_source!r}")
+        if self.repetitions is not None and self.repetitions < 1:
+            raise ValueError(f"repetitions must be >= 1, got {self.repetitions}")
+        if self.bootstrap < 1:
+            raise ValueError(f"bootstrap resamples must be >= 1, got {self.bootstrap}")
+
+    def accuracy_column(self, dataset: str, metric: str) -> np.ndarray:
+        """Accuracy of every cell in index order: 12-epoch validation or 200-epoch test."""
+        key = (dataset, metric)
+        if key not in self._columns:
+            from tfnas.oracles import default_oracle, valid_dataset
+
+            oracle = default_oracle()
+            if metric == "valid12":
+                col = oracle.column(valid_dataset(dataset), 12, "valid")
+            else:
+                col = oracle.column(dataset, 200, "test")
+            self._columns[key] = np.asarray(col, dtype=float)
+        return self._columns[key]
+
+    def table(self, proxy: str, dataset: str) -> Any:
+        """The full-space score table, or :class:`NotRun` saying why there is none."""
+        key = (proxy, dataset)
+        if key not in self._tables:
+            from tfnas.tables import TableError, TableNotFoundError, load_table
+
+            try:
+                self._tables[key] = load_table(proxy, dataset, root=self.tables_root)
+            except TableNotFoundError as exc:
+                raise NotRun(f"no score table for {proxy}/{dataset}: {exc}") from exc
+            except TableError as exc:
+                raise NotRun(f"score table {proxy}/{dataset} unusable: {exc}") from exc
+        return self._tables[key]
+
+    def scorer(self, proxy: str, dataset: str, live: bool = False) -> Any:
+        """A table scorer, or a live proxy scorer (always live for timing claims)."""
+        from tfnas.search import ProxyScorer, TableScorer
+
+        if live or self.score_source == "live":
+            store = None
+            if self.store_path is not None and not live:
+                from tfnas.store import ScoreStore
+
+                store = ScoreStore(self.store_path)
+            return ProxyScorer(proxy, dataset, store=store)
+        table = self.table(proxy, dataset)
+        return TableScorer(table.scores, f"table:{proxy}/{dataset}")
+
+
+@dataclass
+class Measurement:
+    """A measured estimate and the details worth recording (seeds, values for plots)."""
+
+    estimate: Estimate
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- searches
+
+
+def _search_traces(proto: dict[str, Any], ctx: Context) -> list[Any]:
+    from tfnas.search import MissingScoreError, random_search, rea, repeat
+
+    timing = proto["quantity"] == "time"
+    reps = proto["repetitions"] if ctx.repetitions is None or timing else ctx.repetitions
+    scorer = ctx.scorer(proto["proxy"], proto.get("score_dataset", proto["dataset"]), live=timing)
+    try:
+        if proto["algorithm"] == "random":
+            return repeat(random_search, reps, proto["seed"], scorer=scorer, n=proto["n"])
+        return repeat(rea, reps, proto["seed"], scorer=scorer, population=proto["population"],
+                      sample=proto["sample"], cycles=proto["cycles"])
+    except MissingScoreError as exc:
+        raise NotRun(f"the score table lacks a cell the search needs ({exc}); "
+                     "the table is partial — finish the sweep or use --score-source live") from exc
+
+
+def _search_values(proto: dict[str, Any], traces: list[Any], ctx: Context) -> list[float]:
+    from tfnas.space import Arch
+
+    q, sel = proto["quantity"], proto["selection"]
+    if q == "time":
+        return [t.wall_seconds for t in traces]
+    acc = ctx.accuracy_column(proto["dataset"], proto["metric"]) if q == "accuracy" else None
+
+    def value(arch: Arch | str, score: float) -> float:
+        if acc is None:
+            return score
+        a = arch if isinstance(arch, Arch) else Arch.parse(arch)
+        return float(acc[a.index])
+
+    if sel == "best":
+        return [value(t.best, t.best_score) for t in traces]
+    out = []
+    for t in traces:
+        evals = t.evaluations if sel == "all" else t.evaluations[-proto["population"]:]
+        out.extend(value(e.arch, e.score) for e in evals)
+    return out
+
+
+def measure_search(proto: dict[str, Any], ctx: Context) -> Measurement:
+    """Run the search protocol and reduce it to the claimed quantity."""
+    traces = _search_traces(proto, ctx)
+    values = _search_values(proto, traces, ctx)
+    finite = [v for v in values if np.isfinite(v)]
+    if not finite:
+        raise NotRun("every measured value is non-finite (NaN/inf scores)")
+    s = summarise(finite)
+    details = {
+        "run_seeds": [t.seed for t in traces], "master_seed": proto["seed"],
+        "repetitions": len(traces), "values": [round(v, 6) for v in values[:2000]],
+        "n_values": len(values), "dropped_nonfinite": len(values) - len(finite),
+        "max": max(finite), "scorer": traces[0].scorer,
+    }
+    return Measurement(Estimate(s.mean, s.std, s.n), details)
+
+
+# ---------------------------------------------------------------- correlations
+
+
+def measure_correlation(proto: dict[str, Any], ctx: Context) -> Measurement:
+    """Correlation of a proxy's scores with accuracy, over the space or a recorded sample."""
+    from tfnas.space import SPACE_SIZE, all_cells, sample_distinct
+
+    table = ctx.table(proto["proxy"], proto.get("score_dataset", proto["dataset"]))
+    acc = ctx.accuracy_column(proto["dataset"], proto["metric"])
+    n_sample = proto.get("sample", 0)
+    seed = proto.get("seed", 0)
+    cells = (all_cells() if n_sample == 0
+             else sample_distinct(random.Random(seed), min(n_sample, SPACE_SIZE)))
+    missing = [c for c in cells if c not in table.scores]
+    if missing:
+        raise NotRun(f"score table {proto['proxy']}/{table.dataset} lacks {len(missing)} of the "
+                     f"{len(cells)} cells this correlation needs (table has {len(table.scores)} "
+                     f"of {SPACE_SIZE}); finish the sweep")
+    x = np.array([table.scores[c] for c in cells], dtype=float)
+    y = np.array([acc[c.index] for c in cells], dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    r = correlation(x, y, proto["coefficient"])
+    rng = np.random.default_rng(seed)
+    lo, hi = bootstrap_correlation_ci(x, y, proto["coefficient"], rng, n_resamples=ctx.bootstrap)
+    pick = np.random.default_rng(seed).choice(x.size, size=min(SCATTER_POINTS, x.size),
+                                              replace=False)
+    details = {"n_cells": int(x.size), "dropped_nonfinite": int((~ok).sum()), "seed": seed,
+               "bootstrap_resamples": ctx.bootstrap,
+               "scatter": {"score": [float(v) for v in x[pick]],
+                           "accuracy": [float(v) for v in y[pick]]}}
+    return Measurement(Estimate(r, None, int(x.size), (lo, hi)), details)
+
+
+# ---------------------------------------------------------------- composite claims
+
+
+def _measure_any(proto: dict[str, Any], ctx: Context) -> Measurement:
+    kind = proto.get("kind", "search")
+    sub = {k: v for k, v in proto.items() if k != "kind"}
+    return measure_correlation(sub, ctx) if kind == "correlation" else measure_search(sub, ctx)
+
+
+def measure_best_dataset(proto: dict[str, Any], ctx: Context) -> Measurement:
+    """For each method, which dataset has the highest mean score; 1.0 if always ``expected``."""
+    from harness.registry import DATASETS
+
+    per_method = []
+    for method in proto["methods"]:
+        means = {d: measure_search({**method, "dataset": d}, ctx).estimate.value for d in DATASETS}
+        per_method.append({"method": _label(method), "means": means,
+                           "best": max(means, key=means.get)})
+    holds = all(m["best"] == proto["expected"] for m in per_method)
+    return Measurement(Estimate(1.0 if holds else 0.0), {"methods": per_method})
+
+
+def _label(proto: dict[str, Any]) -> str:
+    if proto["algorithm"] == "random":
+        return f"random N={proto['n']} + {proto['proxy']}"
+    return f"REA P={proto['population']} S={proto['sample']} C={proto['cycles']} + {proto['proxy']}"
+
+
+# ---------------------------------------------------------------- the claim
+
+
+def measurer(claim: Claim, ctx: Context,
+             alternative: Alternative | None = None) -> Callable[[], Measurement | tuple]:
+    """The measured step of a claim under its interpretation (or an alternative) as a callable."""
+    proto = claim.protocol_for(alternative)
+    if claim.kind == "correlation":
+        return lambda: measure_correlation(proto, ctx)
+    if claim.kind == "search":
+        return lambda: measure_search(proto, ctx)
+    if claim.kind == "comparison":
+        return lambda: (_measure_any(proto["a"], ctx), _measure_any(proto["b"], ctx))
+    return lambda: measure_best_dataset(proto, ctx)
+
+
+def _verdict_parts(claim: Claim, result: Measurement | tuple) -> dict[str, Any]:
+    if isinstance(result, tuple):
+        a, b = result
+        j = judge(claim.tolerance, a.estimate, b.estimate)
+        return {"reproduced": a.estimate.to_dict(), "reference": b.estimate.to_dict(),
+                "judgement": _jdict(j), "details": {"a": a.details, "b": b.details}}
+    estimate = result.estimate
+    if claim.tolerance.rule == "at_most":  # 'always under': the longest run is compared
+        estimate = Estimate(result.details["max"], estimate.std, estimate.n)
+    j = judge(claim.tolerance, estimate, claim.published)
+    return {"reproduced": estimate.to_dict(), "judgement": _jdict(j), "details": result.details}
+
+
+def _jdict(j: Any) -> dict[str, Any]:
+    return {"passed": j.passed, "difference": j.difference, "allowed": j.allowed,
+            "statistic": j.statistic, "explanation": j.explanation}
+
+
+def claim_header(claim: Claim, ctx: Context) -> dict[str, Any]:
+    """What every outcome record carries about the claim and the run settings."""
+    return {**claim.to_dict(), "score_source": "live" if claim.live else ctx.score_source,
+            "repetitions_override": ctx.repetitions}
+
+
+def not_run(claim: Claim, ctx: Context, reason: str) -> dict[str, Any]:
+    """The outcome record of a claim that could not be measured."""
+    return {**claim_header(claim, ctx), "status": NOT_RUN, "reason": reason, "alternatives_run": []}
+
+
+def outcome(claim: Claim, ctx: Context, result: Measurement | tuple) -> dict[str, Any]:
+    """Judge the primary measurement, evaluate the alternative readings, build the record."""
+    parts = _verdict_parts(claim, result)
+    status = status_of(parts["judgement"]["passed"], claim.known_divergence)
+    alts = []
+    for alt in claim.alternatives:
+        try:
+            alt_parts = _verdict_parts(claim, measurer(claim, ctx, alt)())
+            alts.append({"label": alt.label, "overrides": alt.overrides,
+                         "reproduced": alt_parts["reproduced"],
+                         "passed": alt_parts["judgement"]["passed"],
+                         "explanation": alt_parts["judgement"]["explanation"]})
+        except NotRun as exc:
+            alts.append({"label": alt.label, "overrides": alt.overrides, "status": NOT_RUN,
+                         "reason": str(exc)})
+    return {**claim_header(claim, ctx), "status": status, **parts, "alternatives_run": alts}
+
+
+def evaluate_claim(claim: Claim, ctx: Context) -> dict[str, Any]:
+    """Measure and judge one claim without a benchmark fixture (for scripts and tests)."""
+    try:
+        return outcome(claim, ctx, measurer(claim, ctx)())
+    except NotRun as exc:
+        return not_run(claim, ctx, str(exc))
+
+
+def to_json(record: dict[str, Any]) -> str:
+    return json.dumps(record, sort_keys=True, allow_nan=True)

@@ -1,0 +1,263 @@
+"""The claims registry: load ``claims.toml`` and validate every entry before anything runs.
+
+A claim is data: what is claimed (source, published value), how to measure it (protocol, with
+the interpretation chosen where the paper is ambiguous and the alternatives also evaluated),
+and the tolerance rule with its justification. A malformed entry raises :class:`ClaimError`
+naming the claim id and the field.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.stats import COEFFICIENTS
+from harness.verdicts import Estimate, Tolerance
+
+DEFAULT_PATH = Path(__file__).with_name("claims.toml")
+
+KINDS = ("correlation", "search", "comparison", "best_dataset")
+DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+PROXIES = ("naswot", "naswot_reference", "synflow", "params", "flops")
+METRICS = ("valid12", "test200")
+ALGORITHMS = ("random", "rea")
+SELECTIONS = ("best", "all", "population")
+QUANTITIES = ("accuracy", "score", "time")
+
+
+class ClaimError(ValueError):
+    """A claims-registry entry is malformed; the message names the claim and the field."""
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """Another reading of an ambiguous protocol: overrides applied to the claim's protocol."""
+
+    label: str
+    overrides: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    title: str
+    source: str
+    kind: str
+    protocol: dict[str, Any]
+    published: Estimate
+    tolerance: Tolerance
+    interpretation: str
+    alternatives: tuple[Alternative, ...] = ()
+    fast: bool = False
+    live: bool = False
+    known_divergence: str | None = None
+    notes: str = ""
+    table: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def protocol_for(self, alternative: Alternative | None = None) -> dict[str, Any]:
+        """The protocol under the chosen interpretation, or under an alternative."""
+        if alternative is None:
+            return dict(self.protocol)
+        return _merge(self.protocol, alternative.overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "title": self.title, "source": self.source, "kind": self.kind,
+            "table": self.table, "protocol": self.protocol, "published": self.published.to_dict(),
+            "tolerance": self.tolerance.__dict__, "interpretation": self.interpretation,
+            "alternatives": [{"label": a.label, **a.overrides} for a in self.alternatives],
+            "known_divergence": self.known_divergence, "notes": self.notes,
+        }
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load_claims(path: str | Path | None = None) -> dict[str, Claim]:
+    """Load and validate the registry; the default is the ``claims.toml`` shipped with harness."""
+    path = Path(path) if path is not None else DEFAULT_PATH
+    if not path.is_file():
+        raise FileNotFoundError(f"claims registry {path} does not exist")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ClaimError(f"{path} is not valid TOML: {exc}") from exc
+    return parse_claims(data, where=str(path))
+
+
+def parse_claims(data: dict[str, Any], where: str = "<registry>") -> dict[str, Claim]:
+    """Validate the decoded TOML (a table with a ``claim`` array) into claims keyed by id."""
+    entries = data.get("claim")
+    if not isinstance(entries, list) or not entries:
+        raise ClaimError(f"{where}: expected a non-empty [[claim]] array")
+    claims: dict[str, Claim] = {}
+    for i, entry in enumerate(entries):
+        claim = parse_claim(entry, position=i)
+        if claim.id in claims:
+            raise ClaimError(f"claim {claim.id!r}: duplicate id")
+        claims[claim.id] = claim
+    return claims
+
+
+def parse_claim(entry: Any, position: int = 0) -> Claim:
+    """Validate one ``[[claim]]`` table."""
+    if not isinstance(entry, dict):
+        raise ClaimError(f"claim #{position}: expected a table, got {type(entry).__name__}")
+    cid = entry.get("id")
+    if not isinstance(cid, str) or not cid.strip():
+        raise ClaimError(f"claim #{position}: field 'id' must be a non-empty string")
+
+    def need(name: str, typ: type | tuple[type, ...], default: Any = ...) -> Any:
+        if name not in entry:
+            if default is ...:
+                raise ClaimError(f"claim {cid!r}: missing field {name!r}")
+            return default
+        value = entry[name]
+        if not isinstance(value, typ) or isinstance(value, bool) and typ is not bool:
+            raise ClaimError(f"claim {cid!r}: field {name!r} must be {_tname(typ)}, "
+                             f"got {type(value).__name__}")
+        return value
+
+    known = {"id", "title", "source", "kind", "protocol", "published", "tolerance",
+             "interpretation", "alternatives", "fast", "live", "known_divergence", "notes",
+             "table"}
+    unknown = set(entry) - known
+    if unknown:
+        raise ClaimError(f"claim {cid!r}: unknown field(s) {sorted(unknown)}; expected {sorted(known)}")
+    kind = need("kind", str)
+    if kind not in KINDS:
+        raise ClaimError(f"claim {cid!r}: field 'kind' is {kind!r}, expected one of {KINDS}")
+    protocol = need("protocol", dict)
+    _check_protocol(cid, kind, protocol, "protocol")
+    try:
+        tol = Tolerance(**need("tolerance", dict))
+    except (TypeError, ValueError) as exc:
+        raise ClaimError(f"claim {cid!r}: field 'tolerance': {exc}") from exc
+    if not tol.justification.strip():
+        raise ClaimError(f"claim {cid!r}: field 'tolerance.justification' must say why")
+    published = _published(cid, need("published", dict), tol)
+    alts = []
+    for j, alt in enumerate(need("alternatives", list, [])):
+        if not isinstance(alt, dict) or not isinstance(alt.get("label"), str):
+            raise ClaimError(f"claim {cid!r}: field 'alternatives[{j}]' needs a string 'label'")
+        over = {k: v for k, v in alt.items() if k != "label"}
+        _check_protocol(cid, kind, _merge(protocol, over), f"alternatives[{j}]")
+        alts.append(Alternative(alt["label"], over))
+    kd = need("known_divergence", str, None)
+    if kd is not None and not kd.strip():
+        raise ClaimError(f"claim {cid!r}: field 'known_divergence' must be a diagnosis, not empty")
+    return Claim(
+        id=cid, title=need("title", str), source=need("source", str), kind=kind,
+        protocol=protocol, published=published, tolerance=tol,
+        interpretation=need("interpretation", str), alternatives=tuple(alts),
+        fast=need("fast", bool, False), live=need("live", bool, False), known_divergence=kd,
+        notes=need("notes", str, ""), table=need("table", str, ""),
+    )
+
+
+def _tname(typ: type | tuple[type, ...]) -> str:
+    names = {str: "a string", dict: "a table", list: "an array", bool: "true or false",
+             int: "an integer", float: "a number"}
+    if isinstance(typ, tuple):
+        return " or ".join(names.get(t, t.__name__) for t in typ)
+    return names.get(typ, typ.__name__)
+
+
+def _published(cid: str, pub: dict[str, Any], tol: Tolerance) -> Estimate:
+    value = pub.get("value")
+    if tol.rule in ("greater", "noninferior") and value is None:
+        # comparative: the reference is the measured other side; a published value is optional
+        return Estimate(float("nan"))
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise ClaimError(f"claim {cid!r}: field 'published.value' must be a number")
+    std, n = pub.get("std"), pub.get("n")
+    if tol.rule == "welch":
+        if not isinstance(std, int | float) or std < 0:
+            raise ClaimError(f"claim {cid!r}: field 'published.std' must be a number >= 0 "
+                             "(the welch rule needs it)")
+        if not isinstance(n, int) or n < 2:
+            raise ClaimError(f"claim {cid!r}: field 'published.n' must be an integer >= 2 "
+                             "(the welch rule needs it)")
+    return Estimate(float(value), None if std is None else float(std), n)
+
+
+def _choice(cid: str, where: str, proto: dict, key: str, options: tuple, required: bool = True):
+    if key not in proto:
+        if required:
+            raise ClaimError(f"claim {cid!r}: field '{where}.{key}' is missing")
+        return
+    if proto[key] not in options:
+        raise ClaimError(f"claim {cid!r}: field '{where}.{key}' is {proto[key]!r}, "
+                         f"expected one of {options}")
+
+
+def _positive_int(cid: str, where: str, proto: dict, key: str) -> None:
+    v = proto.get(key)
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise ClaimError(f"claim {cid!r}: field '{where}.{key}' must be a positive integer, got {v!r}")
+
+
+def _check_protocol(cid: str, kind: str, proto: dict, where: str) -> None:
+    if kind == "correlation":
+        _choice(cid, where, proto, "proxy", PROXIES)
+        _choice(cid, where, proto, "dataset", DATASETS)
+        _choice(cid, where, proto, "score_dataset", DATASETS, required=False)
+        _choice(cid, where, proto, "metric", METRICS)
+        _choice(cid, where, proto, "coefficient", COEFFICIENTS)
+        sample = proto.get("sample", 0)
+        if not isinstance(sample, int) or sample < 0:
+            raise ClaimError(f"claim {cid!r}: field '{where}.sample' must be an integer >= 0 "
+                             "(0 = the whole space)")
+    elif kind == "search":
+        _check_search(cid, where, proto)
+    elif kind == "comparison":
+        for side in ("a", "b"):
+            sub = proto.get(side)
+            if not isinstance(sub, dict):
+                raise ClaimError(f"claim {cid!r}: field '{where}.{side}' must be a table")
+            sub_kind = sub.get("kind", "search")
+            _check_protocol(cid, sub_kind, {k: v for k, v in sub.items() if k != "kind"},
+                            f"{where}.{side}")
+    elif kind == "best_dataset":
+        _choice(cid, where, proto, "expected", DATASETS)
+        methods = proto.get("methods")
+        if not isinstance(methods, list) or not methods:
+            raise ClaimError(f"claim {cid!r}: field '{where}.methods' must be a non-empty array")
+        for j, m in enumerate(methods):
+            if not isinstance(m, dict):
+                raise ClaimError(f"claim {cid!r}: field '{where}.methods[{j}]' must be a table")
+            for d in DATASETS:
+                _check_search(cid, f"{where}.methods[{j}]", {**m, "dataset": d})
+
+
+def _check_search(cid: str, where: str, proto: dict) -> None:
+    _choice(cid, where, proto, "algorithm", ALGORITHMS)
+    _choice(cid, where, proto, "proxy", PROXIES)
+    _choice(cid, where, proto, "dataset", DATASETS)
+    _choice(cid, where, proto, "score_dataset", DATASETS, required=False)
+    _choice(cid, where, proto, "metric", METRICS)
+    _choice(cid, where, proto, "selection", SELECTIONS)
+    _choice(cid, where, proto, "quantity", QUANTITIES)
+    _positive_int(cid, where, proto, "repetitions")
+    if not isinstance(proto.get("seed"), int):
+        raise ClaimError(f"claim {cid!r}: field '{where}.seed' must be an integer")
+    if proto["algorithm"] == "random":
+        _positive_int(cid, where, proto, "n")
+    else:
+        for key in ("population", "sample", "cycles"):
+            _positive_int(cid, where, proto, key)
+        if proto["sample"] > proto["population"]:
+            raise ClaimError(f"claim {cid!r}: field '{where}.sample' ({proto['sample']}) exceeds "
+                             f"'population' ({proto['population']})")
+        if proto["cycles"] < proto["population"]:
+            raise ClaimError(f"claim {cid!r}: field '{where}.cycles' must be >= 'population' "
+                             "(cycles count every evaluation, the initial population included)")
+    if proto["selection"] == "population" and proto["algorithm"] != "rea":
+        raise ClaimError(f"claim {cid!r}: field '{where}.selection' 'population' needs algorithm rea")
