@@ -8,7 +8,8 @@ value for an existing key is refused). The file runs in WAL mode with a busy tim
 concurrent writers wait instead of failing.
 
 SQLite ``REAL`` holds ``±inf`` exactly; ``NaN`` would silently become ``NULL``, so it is stored
-as ``NULL`` on purpose and read back as ``nan``.
+as ``NULL`` on purpose and read back as ``nan``. (SQLite drops the sign of ``-0.0``; it reads back
+as the equal ``0.0``.)
 """
 
 from __future__ import annotations
