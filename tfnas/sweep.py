@@ -321,6 +321,12 @@ def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     return parser
 
 
+def register_cli(register: Callable) -> None:
+    """The ``tfnas`` CLI's plugin hook: adds ``tfnas sweep``."""
+    register("sweep", "score every cell through the score store (resumable; local or Dask)",
+             _add_arguments, sweep_command)
+
+
 def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--proxy", type=_names, required=True,
                         help="comma-separated proxies, e.g. naswot,synflow,params,flops")

@@ -1,0 +1,109 @@
+"""CI spot check: recompute a fresh random sample of every committed score table.
+
+Each run draws a NEW sample (seed from ``secrets``, or ``TFNAS_SPOT_SEED`` to replay a failure);
+the seed is in every test's report section and in every failure message. For a partial table
+(the NASWOT sweep runs in pieces) only cells present in the table are sampled.
+
+Tolerances, and why:
+
+* ``params``, ``flops``: exact. They are counts from the architecture alone; no data, no
+  reduction whose order a BLAS could change.
+* ``synflow`` (natural log of a float64 sum): relative 1e-9. Identical code on the same machine
+  gives identical bits. Across machines, float64 convolution kernels may sum in another order:
+  ~1e-16 per rounding times reduction lengths of at most ~1e4 gives a relative drift of the raw
+  sum of ~1e-12, which is an absolute 1e-12 after the log. Log scores are ~10-150, so 1e-9
+  relative (1e-8 to 1e-7 absolute) leaves 10^4 of headroom for that drift while being far below
+  any difference that could reorder two distinct cells in a search.
+* ``naswot`` (log|det K|, K an integer-valued 128x128 kernel): absolute 1e-6. K's entries are
+  counts, exact in float64, so a different machine only changes the LU rounding of slogdet:
+  ~n·eps·|log det| ≈ 128 · 2.2e-16 · 2e3 ≈ 6e-11. 1e-6 (about 5e-10 relative) covers that by
+  10^4. A float32 activation landing on the other side of zero under another BLAS flips a code
+  bit and changes K by an integer; that moves the score by far more than 1e-6 and fails the
+  check on purpose: the table would not be the one this environment computes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import secrets
+
+import pytest
+
+from tfnas.scoring import score, settings_key
+from tfnas.space import Arch, arch_at
+from tfnas.tables import load_table, table_path
+
+PROXIES = ("params", "flops", "synflow", "naswot")
+DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+SAMPLE = int(os.environ.get("TFNAS_SPOT_N", "20"))
+SEED = int(os.environ.get("TFNAS_SPOT_SEED") or secrets.randbits(32))
+
+
+def agrees(proxy: str, table_value: float, fresh: float) -> bool:
+    """Whether a recomputed score matches the table under ``proxy``'s tolerance."""
+    if table_value == fresh or (math.isnan(table_value) and math.isnan(fresh)):
+        return True
+    if proxy in ("params", "flops") or not (math.isfinite(table_value) and math.isfinite(fresh)):
+        return False
+    if proxy == "synflow":
+        return math.isclose(table_value, fresh, rel_tol=1e-9, abs_tol=0.0)
+    return abs(table_value - fresh) <= 1e-6
+
+
+def spot_sample(cells: list[Arch], proxy: str, dataset: str, seed: int, n: int) -> list[Arch]:
+    """``n`` cells drawn from ``cells`` by a generator seeded with (seed, proxy, dataset)."""
+    rng = random.Random(f"{seed}|{proxy}|{dataset}")
+    return rng.sample(sorted(cells), min(n, len(cells)))
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+@pytest.mark.parametrize("proxy", PROXIES)
+def test_table_matches_a_fresh_sample(proxy, dataset, request, record_property):
+    replay = f"spot-check seed {SEED} (replay: TFNAS_SPOT_SEED={SEED} pytest {__file__})"
+    request.node.add_report_section("call", "spot-check", replay)
+    record_property("spot_seed", SEED)
+    print(replay)
+    if not table_path(proxy, dataset).exists():
+        pytest.skip(f"no {proxy}-{dataset} table yet; scripts/sweep-all produces it")
+    table = load_table(proxy, dataset)
+    seed, batch_size = int(table.provenance["seed"]), int(table.provenance["batch_size"])
+    assert table.settings == settings_key(proxy, dataset, seed, batch_size), (
+        f"{proxy}-{dataset} table was computed under other settings (scoring version or data "
+        "changed); re-run scripts/sweep-all"
+    )
+    cells = spot_sample(list(table.scores), proxy, dataset, SEED, SAMPLE)
+    assert len(cells) >= min(SAMPLE, len(table.scores))
+    bad = []
+    for arch in cells:
+        fresh = score(arch, proxy, dataset, seed=seed, batch_size=batch_size)
+        if not agrees(proxy, table.scores[arch], fresh):
+            bad.append(f"#{arch.index} {arch}: table {table.scores[arch]!r}, now {fresh!r}")
+    assert not bad, f"{len(bad)} of {len(cells)} cells disagree; {replay}:\n" + "\n".join(bad[:10])
+
+
+@pytest.mark.parametrize(
+    "proxy, a, b, ok",
+    [
+        ("params", 1.0, 1.0, True),
+        ("params", 1.0, 1.0 + 2**-52, False),
+        ("synflow", 100.0, 100.0 * (1 + 5e-10), True),
+        ("synflow", 100.0, 100.0 * (1 + 2e-9), False),
+        ("synflow", -math.inf, -math.inf, True),
+        ("synflow", -math.inf, 1.0, False),
+        ("naswot", 1700.0, 1700.0 + 5e-7, True),
+        ("naswot", 1700.0, 1700.0 + 2e-6, False),
+        ("naswot", math.nan, math.nan, True),
+    ],
+)
+def test_tolerances(proxy, a, b, ok):
+    assert agrees(proxy, a, b) is ok
+
+
+def test_samples_differ_by_seed_and_repeat_for_a_seed():
+    pool = [arch_at(i) for i in range(50)]
+    assert spot_sample(pool, "naswot", "cifar10", 1, 4) == spot_sample(pool, "naswot", "cifar10", 1, 4)
+    assert len({tuple(spot_sample(pool, "naswot", "cifar10", s, 4)) for s in range(20)}) > 1
+    assert spot_sample(pool, "naswot", "cifar10", 1, 4) != spot_sample(pool, "synflow", "cifar10", 1, 4)
+    assert set(spot_sample(pool[:3], "naswot", "cifar10", 1, 20)) == set(pool[:3])
