@@ -1,0 +1,73 @@
+"""Regression check between two results JSONs: verdict changes and drift beyond tolerance.
+
+Drift is judged with each claim's own tolerance rule, the old value standing in for the
+published one (Welch for means with std and n, the equivalence margin for correlations, the
+ratio factor for times); a claim that disappears or changes status is a change too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.results import load_results, outcomes_by_id
+from harness.verdicts import Estimate, Tolerance, judge
+
+
+@dataclass(frozen=True)
+class Difference:
+    claim: str
+    kind: str  # "verdict", "drift", "missing", "added"
+    message: str
+
+    @property
+    def regression(self) -> bool:
+        return self.kind != "added"
+
+
+def _drift_rule(tol: dict[str, Any], old: Estimate, new: Estimate) -> Tolerance | None:
+    rule = tol.get("rule")
+    alpha = tol.get("alpha") or 0.01
+    has_spread = all(e.std is not None and (e.n or 0) > 1 for e in (old, new))
+    if rule in ("welch", "greater", "at_most") and has_spread:
+        return Tolerance("welch", alpha=alpha, justification="drift")
+    if rule in ("equivalence", "noninferior"):
+        return Tolerance("equivalence", margin=tol.get("margin") or 0.0, justification="drift")
+    if rule == "ratio" and old.value > 0 and new.value > 0:
+        return Tolerance("ratio", factor=tol.get("factor"), justification="drift")
+    return None  # exact comparison
+
+
+def compare_outcomes(old: dict[str, dict], new: dict[str, dict]) -> list[Difference]:
+    """Every difference between two sets of claim outcomes, keyed by claim id."""
+    diffs: list[Difference] = []
+    for cid in sorted(old):
+        o = old[cid]
+        if cid not in new:
+            diffs.append(Difference(cid, "missing", f"{cid}: in the old results, absent now"))
+            continue
+        n = new[cid]
+        if o["status"] != n["status"]:
+            diffs.append(Difference(cid, "verdict", f"{cid}: {o['status']} -> {n['status']}"))
+            continue
+        if not (o.get("reproduced") and n.get("reproduced")):
+            continue
+        oe, ne = Estimate.from_dict(o["reproduced"]), Estimate.from_dict(n["reproduced"])
+        tol = _drift_rule(o.get("tolerance") or {}, oe, ne)
+        if tol is None:
+            ok = oe.value == ne.value
+            why = "exact comparison"
+        else:
+            j = judge(tol, ne, oe)
+            ok, why = j.passed, j.explanation
+        if not ok:
+            diffs.append(Difference(cid, "drift",
+                                    f"{cid}: {oe.value:.6g} -> {ne.value:.6g} ({why})"))
+    for cid in sorted(set(new) - set(old)):
+        diffs.append(Difference(cid, "added", f"{cid}: new claim ({new[cid]['status']})"))
+    return diffs
+
+
+def compare_files(old: str | Path, new: str | Path) -> list[Difference]:
+    return compare_outcomes(outcomes_by_id(load_results(old)), outcomes_by_id(load_results(new)))

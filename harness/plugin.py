@@ -1,0 +1,107 @@
+"""pytest plugin: collect claim outcomes, and extend pytest-benchmark's JSON and machine info.
+
+Loaded from ``benchmarks/conftest.py`` (``pytest_plugins = ["harness.plugin"]``). Outcomes of
+every claim, including those not run, are kept on the session and written as the top-level
+``claims`` entry of ``--benchmark-json`` through pytest-benchmark's own hook, so the JSON is the
+complete record and ``--benchmark-compare`` / ``--benchmark-histogram`` keep working.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.registry import DEFAULT_PATH
+from harness.verdicts import STATUSES
+
+OUTCOMES = pytest.StashKey[list]()
+OPTIONS = pytest.StashKey[dict]()
+FORMAT = "tfnas-claims/1"
+
+
+def record(config: pytest.Config, outcome: dict[str, Any]) -> None:
+    """Keep a claim's outcome for the JSON summary and the terminal summary."""
+    config.stash.setdefault(OUTCOMES, []).append(outcome)
+
+
+def outcomes(config: pytest.Config) -> list[dict[str, Any]]:
+    return list(config.stash.get(OUTCOMES, []))
+
+
+def summary(records: list[dict[str, Any]]) -> dict[str, int]:
+    """Counts per status (every status present, zeros included) and the total."""
+    counts = {s: 0 for s in STATUSES}
+    for r in records:
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    counts["total"] = len(records)
+    return counts
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def data_hashes() -> dict[str, str]:
+    """sha256 of the accuracy tables under TFNAS_DATA and of the score tables in use."""
+    out: dict[str, str] = {}
+    root = os.environ.get("TFNAS_DATA")
+    if root and (Path(root) / "nats-tss").is_dir():
+        for p in sorted((Path(root) / "nats-tss").glob("*.csv")):
+            out[f"nats-tss/{p.name}"] = sha256_file(p)
+    try:
+        from tfnas.tables import DEFAULT_ROOT
+    except ImportError:  # pragma: no cover - tfnas is this repo's own package
+        return out
+    for p in sorted(Path(DEFAULT_ROOT).glob("*.csv.gz")):
+        out[f"scores/{p.name}"] = sha256_file(p)
+    return out
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    import torch
+
+    machine_info["tfnas"] = {
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "data_sha256": data_hashes(),
+    }
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
+                                 output_json: dict) -> None:
+    records = sorted(outcomes(config), key=lambda r: r["id"])
+    if not records:
+        return
+    output_json["claims"] = {
+        "format": FORMAT,
+        "registry_sha256": sha256_file(DEFAULT_PATH),
+        "options": config.stash.get(OPTIONS, {}),
+        "summary": summary(records),
+        "outcomes": records,
+    }
+
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
+                            config: pytest.Config) -> None:
+    records = outcomes(config)
+    if not records:
+        return
+    tr = terminalreporter
+    tr.section("claims")
+    counts = summary(records)
+    tr.write_line(", ".join(f"{k}: {v}" for k, v in counts.items() if v or k == "total"))
+    for r in sorted(records, key=lambda r: r["id"]):
+        if r["status"] == "not run":
+            tr.write_line(f"NOT RUN {r['id']}: {r['reason']}")
