@@ -1,0 +1,128 @@
+"""The NASWOT kernel: binary activation codes → Hamming kernel → log-determinant.
+
+For a batch of ``N`` inputs and binary codes ``c_i`` over ``N_A`` rectified units, NASWOT's
+kernel is ``K_ij = N_A - d_H(c_i, c_j)`` = the number of units on which ``i`` and ``j`` agree.
+Per unit the agreement is ``c_i c_j + (1 - c_i)(1 - c_j) = 2 c_i c_j - c_i - c_j + 1``, so with
+``C`` the ``N x D`` code matrix, ``r = C 1`` its row sums and ``G = C Cᵀ``:
+
+    K = 2 G - r 1ᵀ - 1 rᵀ + N_A 1 1ᵀ
+
+one Gram matrix instead of the official two matmuls per ReLU. A code shared by ``m`` ReLUs (one
+node tensor feeding ``m`` conv edges, each with its own ReLU) is accumulated once with weight
+``m``: ``K`` is linear in the per-unit terms.
+
+Exactness: ``G`` is computed as a float32 matmul of 0/1 values in column blocks of fewer than
+2**24 units, so every product and every partial sum is an integer below 2**24 and exactly
+representable in float32, whatever order the BLAS sums in; the blocks are then summed in int64.
+``K`` is therefore the exact integer kernel, and ``logdet`` converts it to float64 (exact below
+2**53) before ``numpy.linalg.slogdet``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+_EXACT_F32 = 1 << 24
+"""Integers below this are exact in float32; a Gram block sums at most this many 0/1 products."""
+
+
+class KernelAccumulator:
+    """Accumulates the exact integer NASWOT kernel over activation codes of one batch."""
+
+    def __init__(self, batch_size: int) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.batch_size = batch_size
+        self._gram = np.zeros((batch_size, batch_size), dtype=np.int64)
+        self._rows = np.zeros(batch_size, dtype=np.int64)
+        self.num_units = 0
+        """``N_A``: rectified units counted so far, with multiplicity."""
+
+    def add(self, codes: torch.Tensor, multiplicity: int = 1) -> None:
+        """Add the codes of ``multiplicity`` ReLUs that all see the same tensor.
+
+        ``codes`` is boolean (or 0/1) with the batch on dimension 0; the rest is flattened.
+        """
+        if not isinstance(codes, torch.Tensor):
+            raise TypeError(f"codes must be a torch.Tensor, got {type(codes).__name__}")
+        if codes.dim() < 1 or codes.shape[0] != self.batch_size:
+            raise ValueError(
+                f"codes must have the batch ({self.batch_size}) on dimension 0, got shape "
+                f"{tuple(codes.shape)}"
+            )
+        if isinstance(multiplicity, bool) or not isinstance(multiplicity, int) or multiplicity < 0:
+            raise ValueError(f"multiplicity must be a non-negative int, got {multiplicity!r}")
+        if codes.dtype != torch.bool:
+            if not bool(((codes == 0) | (codes == 1)).all()):
+                raise ValueError("codes must be binary (bool or 0/1 values)")
+            codes = codes != 0
+        if multiplicity == 0:
+            return
+        flat = codes.reshape(self.batch_size, -1)
+        width = flat.shape[1]
+        gram = np.zeros_like(self._gram)
+        for start in range(0, width, _EXACT_F32 - 1):
+            block = flat[:, start : start + _EXACT_F32 - 1].to(torch.float32)
+            gram += torch.mm(block, block.t()).numpy().astype(np.int64)
+        self._gram += multiplicity * gram
+        # For 0/1 codes, G_ii = sum_d c_id^2 = sum_d c_id: the row sums are the diagonal.
+        self._rows += multiplicity * np.diagonal(gram)
+        self.num_units += multiplicity * width
+
+    def kernel(self) -> np.ndarray:
+        """The exact kernel ``K`` (int64, ``N x N``) of everything added so far."""
+        r = self._rows
+        return 2 * self._gram - r[:, None] - r[None, :] + self.num_units
+
+
+def hamming_kernel(codes: torch.Tensor, multiplicities: list[int] | None = None) -> np.ndarray:
+    """The exact kernel of one code matrix (``N x ...``), or of a list of them with multiplicities."""
+    blocks = list(codes) if isinstance(codes, list | tuple) else [codes]
+    if multiplicities is None:
+        multiplicities = [1] * len(blocks)
+    if len(multiplicities) != len(blocks):
+        raise ValueError(
+            f"got {len(blocks)} code blocks but {len(multiplicities)} multiplicities"
+        )
+    if not blocks:
+        raise ValueError("need at least one code block")
+    if not isinstance(blocks[0], torch.Tensor):
+        raise TypeError(f"codes must be torch.Tensors, got {type(blocks[0]).__name__}")
+    acc = KernelAccumulator(int(blocks[0].shape[0]) if blocks[0].dim() else 0)
+    for block, m in zip(blocks, multiplicities, strict=True):
+        acc.add(block, m)
+    return acc.kernel()
+
+
+def has_identical_codes(kernel: np.ndarray) -> bool:
+    """True when two inputs have identical codes: ``K_ij == K_ii == K_jj`` for some ``i != j``.
+
+    For a Gram-type (positive semi-definite) ``K`` this makes ``e_i - e_j`` a null vector, so
+    ``det K == 0`` exactly, whatever rounding the LU factorisation would show.
+    """
+    diag = np.diagonal(kernel)
+    same = (kernel == diag[:, None]) & (kernel == diag[None, :])
+    np.fill_diagonal(same, False)
+    return bool(same.any())
+
+
+def logdet(kernel: np.ndarray) -> float:
+    """NASWOT's score ``slogdet(K)[1]`` (sign dropped, as the official code), ``-inf`` if singular.
+
+    An exactly singular ``K`` (identical codes for two inputs, or a zero pivot) gives ``-inf``,
+    never NaN.
+    """
+    k = np.asarray(kernel)
+    if k.ndim != 2 or k.shape[0] != k.shape[1] or k.shape[0] == 0:
+        raise ValueError(f"the kernel must be a non-empty square matrix, got shape {k.shape}")
+    if not np.isfinite(k).all():
+        raise ValueError("the kernel has non-finite entries")
+    if has_identical_codes(k):
+        return -math.inf
+    sign, value = np.linalg.slogdet(k.astype(np.float64))
+    if sign == 0 or not np.isfinite(value):
+        return -math.inf
+    return float(value)

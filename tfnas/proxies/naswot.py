@@ -1,0 +1,300 @@
+"""NASWOT (Mellor et al., ICML 2021): the log-determinant of the batch's ReLU-code kernel.
+
+Two implementations of the same score:
+
+* :func:`naswot_reference` re-implements the official BayesWatch/nas-without-training hook code:
+  a forward hook on every ``nn.ReLU``, code = (ReLU input > 0) per sample, flattened,
+  ``K += c cᵀ + (1-c)(1-c)ᵀ`` as a float32 matmul summed into a float64 numpy array, network in
+  train mode, score = ``slogdet(K)[1]``.
+* :func:`naswot` (the default) walks the cell structure itself and computes the same kernel
+  exactly in integers (see :mod:`tfnas.proxies.kernel`), once per distinct code.
+
+The official code first runs a backward pass and then counts only ReLUs whose backward hook
+fired. In this space that excludes nothing: every ReLU's output reaches the pooled features,
+because every node has an edge into the output node and ``none`` is ``x.mul(0.)``, which stays
+in the autograd graph (its gradient is zero, but it is computed). Both paths therefore skip the
+backward pass; ``tests/test_naswot.py::test_backward_pass_visits_every_relu`` checks the claim.
+
+The official code selects modules with ``'ReLU' in str(type(module))``, which also matches the
+``ReLUConvBN`` containers of xautodl and :mod:`tfnas.network` and so counts every conv-edge code
+twice (the container's hook sees the same input as its inner ReLU). ``match="official"``
+reproduces that selection; the default ``match="relu"`` counts each ``nn.ReLU`` once, as the
+paper defines ``N_A``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+from tfnas.proxies.kernel import KernelAccumulator, logdet
+
+MATCHES = ("relu", "official")
+
+
+def _check_inputs(network: object, images: object) -> None:
+    if not isinstance(network, nn.Module):
+        raise TypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a torch.Tensor (N, C, H, W), got {type(images).__name__}")
+    if images.dim() != 4 or images.shape[0] < 1:
+        raise ValueError(f"images must be a non-empty 4-D batch (N, C, H, W), got {tuple(images.shape)}")
+    if not images.is_floating_point():
+        raise ValueError(f"images must be floating point (normalised), got {images.dtype}")
+    if not bool(torch.isfinite(images).all()):
+        raise ValueError("images contain NaN or infinite values")
+
+
+def _is_hooked(module: nn.Module, match: str) -> bool:
+    if match == "relu":
+        return isinstance(module, nn.ReLU)
+    return "ReLU" in str(type(module))
+
+
+@contextlib.contextmanager
+def _preserved(network: nn.Module) -> Iterator[None]:
+    """Restore every buffer (BatchNorm running statistics) and every module's mode on exit."""
+    modes = [(m, m.training) for m in network.modules()]
+    buffers = [(b, b.detach().clone()) for b in network.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buf, saved in buffers:
+                buf.copy_(saved)
+        for module, training in modes:
+            module.training = training
+
+
+def naswot_reference(network: nn.Module, images: torch.Tensor, *, match: str = "relu") -> float:
+    """NASWOT score by forward hooks, faithful to the official code; ``-inf`` when ``K`` is singular.
+
+    ``match="official"`` hooks every module whose type name contains ``ReLU``, as the official
+    code does (see the module docstring). The network's parameters, buffers and modes are left as
+    they were, and the hooks are removed.
+    """
+    _check_inputs(network, images)
+    if match not in MATCHES:
+        raise ValueError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
+    n = images.shape[0]
+    kernel = np.zeros((n, n))
+
+    def hook(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        nonlocal kernel
+        # lastact's ReLU is in-place, so its hook sees relu(x); (relu(x) > 0) == (x > 0).
+        x = inputs[0].reshape(n, -1)
+        c = (x > 0).float()
+        kernel = kernel + (c @ c.t()).numpy() + ((1.0 - c) @ (1.0 - c.t())).numpy()
+
+    hooked = [m for m in network.modules() if _is_hooked(m, match)]
+    with _preserved(network), torch.no_grad():
+        handles = [m.register_forward_hook(hook) for m in hooked]
+        try:
+            network.train()
+            network(images)
+        finally:
+            for handle in handles:
+                handle.remove()
+    return logdet(kernel)
+
+
+# --- the fast path -------------------------------------------------------------------------
+
+
+class UnsupportedNetworkError(TypeError):
+    """The fast path met a module it does not know; use :func:`naswot_reference` instead."""
+
+
+def _batch_norm(x: torch.Tensor, bn: nn.Module) -> torch.Tensor:
+    if isinstance(bn, nn.Identity):
+        return x
+    if not isinstance(bn, nn.BatchNorm2d):
+        raise UnsupportedNetworkError(f"expected BatchNorm2d, got {type(bn).__name__}")
+    # Train-mode BatchNorm normalises with batch statistics; the running statistics it would
+    # update do not affect this forward, so they are not touched.
+    if not x.is_contiguous(memory_format=torch.channels_last):
+        return F.batch_norm(x, None, None, bn.weight, bn.bias, True, 0.0, bn.eps)
+    # ATen's batch_norm is slow on channels_last CPU tensors; the same formula by hand
+    # (biased batch variance, as BatchNorm normalises with) is not.
+    var, mean = torch.var_mean(x, dim=(0, 2, 3), unbiased=False)
+    scale = torch.rsqrt(var + bn.eps)
+    shift = -mean * scale
+    if bn.affine:
+        scale = scale * bn.weight
+        shift = shift * bn.weight + bn.bias
+    return torch.addcmul(shift[:, None, None], x, scale[:, None, None])
+
+
+def _conv(x: torch.Tensor, conv: nn.Module) -> torch.Tensor:
+    if not isinstance(conv, nn.Conv2d):
+        raise UnsupportedNetworkError(f"expected Conv2d, got {type(conv).__name__}")
+    return conv._conv_forward(x, conv.weight, conv.bias)
+
+
+def _relu_conv_bn(module: nn.Module) -> tuple[nn.Conv2d, nn.Module] | None:
+    """``(conv, bn)`` of a ReLUConvBN-shaped module (``op = Sequential(ReLU, Conv2d, BN)``)."""
+    seq = getattr(module, "op", None)
+    if (
+        isinstance(seq, nn.Sequential)
+        and len(seq) == 3
+        and isinstance(seq[0], nn.ReLU)
+        and isinstance(seq[1], nn.Conv2d)
+    ):
+        return seq[1], seq[2]
+    return None
+
+
+def _edge_kind(module: nn.Module) -> str:
+    if _relu_conv_bn(module) is not None:
+        return "conv"
+    if isinstance(module, nn.Identity) or type(module).__name__ == "Identity":
+        return "skip"
+    if getattr(module, "is_zero", False) or type(module).__name__ == "Zero":
+        return "zero"
+    op = getattr(module, "op", None)
+    if isinstance(op, nn.AvgPool2d) and getattr(module, "preprocess", None) is None:
+        return "pool"
+    raise UnsupportedNetworkError(f"unknown cell operation module {type(module).__name__}")
+
+
+def _avg_pool(x: torch.Tensor, pool: nn.AvgPool2d) -> torch.Tensor:
+    return F.avg_pool2d(
+        x, pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode,
+        pool.count_include_pad, pool.divisor_override,
+    )
+
+
+class _Walker:
+    """Runs the network's forward from its structure, adding each distinct ReLU code once."""
+
+    def __init__(self, acc: KernelAccumulator, conv_weight: int) -> None:
+        self.acc = acc
+        self.conv_weight = conv_weight  # ReLUs counted per ReLUConvBN (2 under match="official")
+
+    def code(self, x: torch.Tensor, multiplicity: int) -> None:
+        # K does not depend on the order of the units, so a channels_last tensor is flattened
+        # in its memory order (N, H, W, C) without a copy.
+        if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+            x = x.permute(0, 2, 3, 1)
+        self.acc.add(x > 0, multiplicity)
+
+    def relu_conv_bn(self, x: torch.Tensor, module: nn.Module) -> torch.Tensor:
+        conv, bn = _relu_conv_bn(module)  # type: ignore[misc]
+        self.code(x, self.conv_weight)
+        return _batch_norm(_conv(F.relu(x), conv), bn)
+
+    def infer_cell(self, x: torch.Tensor, cell: nn.Module) -> torch.Tensor:
+        node_in = getattr(cell, "node_IN", None)
+        node_ix = getattr(cell, "node_IX", None)
+        if node_in is None or node_ix is None:
+            raise UnsupportedNetworkError("a cell with `layers` must also have node_IN / node_IX")
+        layers = cell.layers
+        kinds = [_edge_kind(m) for m in layers]
+        edges = [list(zip(ix, src, strict=True)) for ix, src in zip(node_ix, node_in, strict=True)]
+        # Every conv edge leaving a node applies its own ReLU to the same tensor: one code,
+        # counted once per such edge, and one shared relu().
+        fan_out = [0] * (len(edges) + 1)
+        for incoming in edges:
+            for i, src in incoming:
+                fan_out[src] += kinds[i] == "conv"
+        nodes: list[torch.Tensor] = [x]
+        relus: dict[int, torch.Tensor] = {}
+        for incoming in edges:
+            src_new = len(nodes) - 1
+            if fan_out[src_new]:
+                self.code(nodes[src_new], self.conv_weight * fan_out[src_new])
+            total: torch.Tensor | None = None
+            for i, src in incoming:
+                kind = kinds[i]
+                if kind == "zero":
+                    continue  # adds x * 0 = ±0: the sum, and every code, is unchanged
+                if kind == "skip":
+                    out = nodes[src]
+                elif kind == "pool":
+                    out = _avg_pool(nodes[src], layers[i].op)
+                else:
+                    if src not in relus:
+                        relus[src] = F.relu(nodes[src])
+                    conv, bn = _relu_conv_bn(layers[i])  # type: ignore[misc]
+                    out = _batch_norm(_conv(relus[src], conv), bn)
+                total = out if total is None else total + out
+            nodes.append(torch.zeros_like(x) if total is None else total)
+        return nodes[-1]
+
+    def residual_block(self, x: torch.Tensor, block: nn.Module) -> torch.Tensor:
+        branch = self.relu_conv_bn(self.relu_conv_bn(x, block.conv_a), block.conv_b)
+        down = block.downsample
+        if down is None:
+            residual = x
+        elif _relu_conv_bn(down) is not None:
+            residual = self.relu_conv_bn(x, down)
+        elif (
+            isinstance(down, nn.Sequential)
+            and len(down) == 2
+            and isinstance(down[0], nn.AvgPool2d)
+            and isinstance(down[1], nn.Conv2d)
+        ):
+            residual = _conv(_avg_pool(x, down[0]), down[1])
+        else:
+            raise UnsupportedNetworkError(f"unknown residual shortcut {type(down).__name__}")
+        return residual + branch
+
+    def network(self, net: nn.Module, images: torch.Tensor, channels_last: bool) -> None:
+        for name in ("stem", "cells", "lastact"):
+            if not hasattr(net, name):
+                raise UnsupportedNetworkError(
+                    f"expected a NATS-Bench TinyNetwork (stem, cells, lastact); "
+                    f"{type(net).__name__} has no {name!r}"
+                )
+        stem = net.stem
+        if not (isinstance(stem, nn.Sequential) and len(stem) == 2):
+            raise UnsupportedNetworkError("the stem must be Sequential(Conv2d, BatchNorm2d)")
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        x = _batch_norm(_conv(images, stem[0]), stem[1])
+        for cell in net.cells:
+            if hasattr(cell, "layers"):
+                x = self.infer_cell(x, cell)
+            elif hasattr(cell, "conv_a") and hasattr(cell, "conv_b"):
+                x = self.residual_block(x, cell)
+            else:
+                raise UnsupportedNetworkError(f"unknown cell module {type(cell).__name__}")
+        last = net.lastact
+        if not (isinstance(last, nn.Sequential) and len(last) == 2 and isinstance(last[1], nn.ReLU)):
+            raise UnsupportedNetworkError("lastact must be Sequential(BatchNorm2d, ReLU)")
+        self.code(_batch_norm(x, last[0]), 1)
+        # global pooling and the classifier come after the last ReLU: they cannot change K.
+
+
+def naswot_kernel(
+    network: nn.Module, images: torch.Tensor, *, match: str = "relu", channels_last: bool = True
+) -> np.ndarray:
+    """The exact integer NASWOT kernel (int64, ``N x N``) of a NATS-Bench TinyNetwork.
+
+    ``channels_last=False`` runs the same ATen ops as the modules' own forward (NCHW), which
+    gives bitwise the reference's activations; ``True`` (about twice as fast on CPU) sums in
+    another order, so an activation within rounding of 0 may change sign.
+    """
+    _check_inputs(network, images)
+    if match not in MATCHES:
+        raise ValueError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
+    acc = KernelAccumulator(int(images.shape[0]))
+    with torch.inference_mode():
+        _Walker(acc, 2 if match == "official" else 1).network(network, images, channels_last)
+    return acc.kernel()
+
+
+def naswot(
+    network: nn.Module, images: torch.Tensor, *, match: str = "relu", channels_last: bool = True
+) -> float:
+    """NASWOT score of a NATS-Bench TinyNetwork (train-mode BatchNorm); ``-inf`` when singular.
+
+    Equal to :func:`naswot_reference` up to activations within rounding of 0. The network is
+    only read: no hooks, no mode change, no running-statistics update.
+    """
+    return logdet(naswot_kernel(network, images, match=match, channels_last=channels_last))
