@@ -1,0 +1,105 @@
+"""The claims registry: the shipped file loads and covers the paper; malformed entries fail loudly."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+
+import pytest
+
+from harness.registry import DEFAULT_PATH, ClaimError, load_claims, parse_claim, parse_claims
+
+SHIPPED = load_claims()
+
+
+def raw_entries():
+    return tomllib.loads(DEFAULT_PATH.read_text(encoding="utf-8"))["claim"]
+
+
+def by_id(cid):
+    return copy.deepcopy(next(e for e in raw_entries() if e["id"] == cid))
+
+
+def test_shipped_registry_covers_the_paper_and_anchors():
+    ids = set(SHIPPED)
+    for d in ("cifar10", "cifar100", "ImageNet16-120"):
+        assert f"fig3-corr-{d}" in ids
+        for n in (10, 100, 1000):
+            for q in ("accuracy", "score", "time"):
+                assert f"table1-{d}-n{n}-{q}" in ids
+        for t in (2, 3, 4, 5):
+            for q in ("accuracy", "score"):
+                assert f"table{t}-{d}-{q}" in ids
+        for prefix in ("rea-time", "cmp-synflow-beats-naswot", "cmp-rea-beats-random",
+                       "cmp-params-competitive", "mellor-kendall", "mellor-search-n10",
+                       "mellor-search-n100", "abdelfattah-synflow"):
+            assert f"{prefix}-{d}" in ids
+    assert "cifar100-best-scores" in ids
+
+
+def test_every_claim_states_interpretation_and_justification():
+    for c in SHIPPED.values():
+        assert c.interpretation.strip() and c.tolerance.justification.strip(), c.id
+        assert c.known_divergence is None or c.known_divergence.strip()
+
+
+def test_alternatives_are_real_overrides():
+    c = SHIPPED["table1-cifar10-n10-accuracy"]
+    alt = c.alternatives[0]
+    assert c.protocol_for(alt)["selection"] == "all"
+    assert c.protocol_for()["selection"] == "best"
+    cmp = SHIPPED["cmp-rea-beats-random-cifar10"]
+    merged = cmp.protocol_for(cmp.alternatives[0])
+    assert merged["b"]["n"] == 100 and merged["b"]["proxy"] == "naswot"  # nested merge
+
+
+@pytest.mark.parametrize("cid, mutate, field", [
+    ("fig3-corr-cifar10", lambda e: e.pop("title"), "title"),
+    ("fig3-corr-cifar10", lambda e: e.update(kind="poll"), "kind"),
+    ("fig3-corr-cifar10", lambda e: e["protocol"].update(coefficient="cosine"),
+     "protocol.coefficient"),
+    ("fig3-corr-cifar10", lambda e: e["protocol"].update(dataset="mnist"), "protocol.dataset"),
+    ("fig3-corr-cifar10", lambda e: e["published"].pop("value"), "published.value"),
+    ("fig3-corr-cifar10", lambda e: e["tolerance"].update(justification=" "),
+     "tolerance.justification"),
+    ("fig3-corr-cifar10", lambda e: e["tolerance"].pop("margin"), "tolerance"),
+    ("fig3-corr-cifar10", lambda e: e.update(colour="red"), "unknown field"),
+    ("fig3-corr-cifar10", lambda e: e.update(fast="yes"), "fast"),
+    ("fig3-corr-cifar10", lambda e: e.update(known_divergence=""), "known_divergence"),
+    ("fig3-corr-cifar10", lambda e: e["alternatives"].append({"coefficient": "kendall"}),
+     "alternatives"),
+    ("fig3-corr-cifar10", lambda e: e["alternatives"].append({"label": "x", "metric": "test9"}),
+     "alternatives"),
+    ("table1-cifar10-n10-accuracy", lambda e: e["published"].pop("std"), "published.std"),
+    ("table1-cifar10-n10-accuracy", lambda e: e["published"].update(n=1), "published.n"),
+    ("table1-cifar10-n10-accuracy", lambda e: e["protocol"].update(n=0), "protocol.n"),
+    ("table1-cifar10-n10-accuracy", lambda e: e["protocol"].pop("seed"), "protocol.seed"),
+    ("table1-cifar10-n10-accuracy", lambda e: e["protocol"].update(selection="population"),
+     "protocol.selection"),
+    ("table4-cifar10-score", lambda e: e["protocol"].update(sample=100), "protocol.sample"),
+    ("table4-cifar10-score", lambda e: e["protocol"].update(cycles=10), "protocol.cycles"),
+    ("cmp-rea-beats-random-cifar10", lambda e: e["protocol"].pop("b"), "protocol.b"),
+    ("cifar100-best-scores", lambda e: e["protocol"].update(methods=[]), "protocol.methods"),
+])
+def test_malformed_entries_name_claim_and_field(cid, mutate, field):
+    entry = by_id(cid)
+    mutate(entry)
+    with pytest.raises(ClaimError) as info:
+        parse_claim(entry)
+    assert cid in str(info.value) and field in str(info.value)
+
+
+def test_registry_level_errors(tmp_path):
+    with pytest.raises(ClaimError, match="non-empty"):
+        parse_claims({})
+    with pytest.raises(ClaimError, match="duplicate"):
+        parse_claims({"claim": [by_id("fig3-corr-cifar10"), by_id("fig3-corr-cifar10")]})
+    with pytest.raises(ClaimError, match="'id'"):
+        parse_claim({"title": "no id"})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[claim]\nid = ", encoding="utf-8")
+    with pytest.raises(ClaimError, match="not valid TOML"):
+        load_claims(bad)
+    with pytest.raises(FileNotFoundError):
+        load_claims(tmp_path / "absent.toml")
+    assert issubclass(ClaimError, ValueError)
