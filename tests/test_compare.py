@@ -1,0 +1,93 @@
+"""The regression check: identical results pass; drift beyond tolerance and verdict changes fail."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.compare import compare_outcomes
+from harness.results import load_results, outcomes_by_id
+
+FIXTURE = Path(__file__).parent / "fixtures" / "claims_results.json"
+DATA = load_results(FIXTURE)
+OLD = outcomes_by_id(DATA)
+
+
+def edited(change):
+    new = copy.deepcopy(OLD)
+    change(new)
+    return new
+
+
+def first(rule, status=None):
+    return next(cid for cid, r in OLD.items() if (r.get("tolerance") or {}).get("rule") == rule
+                and r.get("reproduced") and (status is None or r["status"] == status))
+
+
+def test_identical_results_pass():
+    assert compare_outcomes(OLD, copy.deepcopy(OLD)) == []
+
+
+def test_verdict_change_is_a_regression():
+    cid = first("welch")
+    diffs = compare_outcomes(OLD, edited(lambda n: n[cid].update(status="reproduced"
+                             if OLD[cid]["status"] != "reproduced" else "not reproduced")))
+    assert [(d.claim, d.kind, d.regression) for d in diffs] == [(cid, "verdict", True)]
+
+
+def test_welch_drift_beyond_tolerance_is_detected_and_small_drift_is_not():
+    cid = first("welch")
+    rep = OLD[cid]["reproduced"]
+    se = rep["std"] * (2 / rep["n"]) ** 0.5
+    small = edited(lambda n: n[cid]["reproduced"].update(value=rep["value"] + 0.1 * se))
+    assert compare_outcomes(OLD, small) == []
+    big = edited(lambda n: n[cid]["reproduced"].update(value=rep["value"] + 20 * se))
+    assert [d.kind for d in compare_outcomes(OLD, big)] == ["drift"]
+
+
+def test_correlation_drift_uses_the_equivalence_margin():
+    cid = first("equivalence")
+    margin = OLD[cid]["tolerance"]["margin"]
+    rep = OLD[cid]["reproduced"]
+
+    def shift(by):
+        def change(n):
+            n[cid]["reproduced"].update(value=rep["value"] + by,
+                                        ci=[c + by for c in rep["ci"]])
+        return edited(change)
+
+    assert compare_outcomes(OLD, shift(margin / 2)) == []
+    assert [d.kind for d in compare_outcomes(OLD, shift(margin * 3 + 0.1))] == ["drift"]
+
+
+def test_missing_and_added_claims():
+    cid = next(iter(OLD))
+    diffs = compare_outcomes(OLD, edited(lambda n: n.pop(cid)))
+    assert [(d.kind, d.regression) for d in diffs] == [("missing", True)]
+    diffs = compare_outcomes(edited(lambda n: n.pop(cid)), OLD)
+    assert [(d.kind, d.regression) for d in diffs] == [("added", False)]
+
+
+@pytest.mark.parametrize("drift, code", [(False, 0), (True, 1)])
+def test_cli_exit_codes(tmp_path, drift, code):
+    new = copy.deepcopy(DATA)
+    if drift:
+        rec = next(r for r in new["claims"]["outcomes"] if r["status"] != "not run")
+        rec["status"] = "not run"
+    (tmp_path / "new.json").write_text(json.dumps(new), encoding="utf-8")
+    res = subprocess.run([sys.executable, "-m", "harness", "compare", str(FIXTURE),
+                          str(tmp_path / "new.json")], capture_output=True, text=True, check=False)
+    assert res.returncode == code, res.stdout + res.stderr
+
+
+def test_baseline_command_writes_a_comparable_file(tmp_path):
+    to = tmp_path / "baseline.json"
+    res = subprocess.run([sys.executable, "-m", "harness", "baseline", str(FIXTURE), "--to",
+                          str(to)], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, res.stderr
+    assert compare_outcomes(outcomes_by_id(load_results(to)), OLD) == []
