@@ -184,3 +184,35 @@ def test_committed_tables_are_valid():
         table = load_table(proxy, dataset)
         assert table.scores, f"{proxy}-{dataset} is empty"
         assert table.provenance["scoring_version"] != "unknown"
+
+
+@pytest.mark.parametrize("proxy, dataset", [("naswot", "ImageNet16-120"), ("params", "cifar10")])
+def test_export_from_store_records_provenance(tmp_path, proxy, dataset):
+    import torch
+
+    import tfnas
+    from tfnas.datasets import load_batch
+    from tfnas.scoring import SCORING_VERSION, settings_key
+    from tfnas.store import ScoreStore
+    from tfnas.tables import export_table
+
+    settings = settings_key(proxy, dataset, 0, 128)
+    with ScoreStore(tmp_path / "s.sqlite") as store:
+        store.put_many([(proxy, dataset, arch_at(i), settings, i / 3, 0.0) for i in range(5)])
+        first = export_table(store, proxy, dataset, root=tmp_path)
+        again = export_table(store, proxy, dataset, root=tmp_path)
+    assert (first.written, again.written, first.rows) == (True, False, 5)
+    table = load_table(proxy, dataset, tmp_path, settings=settings)
+    assert table.scores == {arch_at(i): i / 3 for i in range(5)}
+    prov = table.provenance
+    assert prov["tfnas_version"] == tfnas.__version__
+    assert prov["scoring_version"] == SCORING_VERSION
+    assert prov["torch_version"] == torch.__version__
+    assert (prov["seed"], prov["batch_size"]) == ("0", "128")
+    assert prov["git_commit"] and prov["date"] and prov["machine"] and prov["seed_rule"]
+    if proxy == "naswot":
+        batch = load_batch(dataset, 0, 128)
+        assert prov["data_identity"] == batch.identity
+        assert "reconstructed ImageNet16-120" in prov["data"]
+    else:
+        assert prov["data_identity"].startswith("none")
