@@ -226,7 +226,7 @@ def run_sweep(
     """Score every requested cell that ``store`` lacks; write each finished chunk at once.
 
     ``store`` is a :class:`tfnas.store.ScoreStore` or a path to one. ``workers=1`` scores in this
-    process; more use a process pool; ``scheduler`` (a Dask scheduler address or ``Client``) runs
+    process (and sets it to one torch thread); more use a process pool; ``scheduler`` (a Dask scheduler address or ``Client``) runs
     the chunks on that cluster instead. ``budget_seconds`` stops submitting new chunks after that
     much wall time (those in flight are still stored). ``progress=None`` shows a tqdm bar only on a
     terminal.

@@ -259,7 +259,7 @@ def available_tables(root: str | Path | None = None) -> list[tuple[str, str]]:
 
 
 def git_commit(repo: str | Path = _REPO_ROOT) -> str:
-    """The checkout's commit (``+dirty`` if tracked files changed), or ``unknown``."""
+    """The checkout's HEAD commit, or ``unknown`` outside a git checkout."""
     try:
         head = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "HEAD"],
