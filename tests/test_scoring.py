@@ -1,0 +1,184 @@
+"""score(), cell_seed, settings_key and the proxy registry."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tfnas.datasets import get_dataset, load_batch
+from tfnas.network import build_network
+from tfnas.proxies import PROXY_NAMES, Proxy, get_proxy
+from tfnas.proxies.counts import flops, params
+from tfnas.proxies.synflow import synflow
+from tfnas.scoring import SCORING_VERSION, ScoreSettings, cell_seed, score, settings_key
+from tfnas.space import OPS, Arch
+
+archs = st.tuples(*[st.sampled_from(OPS)] * 6).map(Arch)
+seeds = st.integers(0, 2**40)
+CELL = Arch.parse(
+    "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|"
+)
+DATASETS = ("cifar10", "cifar10-valid", "cifar100", "ImageNet16-120")
+
+
+# --- cell_seed -------------------------------------------------------------------------------
+
+
+@given(archs, seeds)
+def test_cell_seed_is_the_documented_hash(arch: Arch, seed: int) -> None:
+    digest = hashlib.sha256(f"{seed}|{arch}".encode()).digest()
+    value = cell_seed(arch, seed)
+    assert value == cell_seed(str(arch), seed)
+    assert 0 <= value < 2**63
+    assert value == int.from_bytes(digest[:8], "big") >> 1
+
+
+@given(archs, archs, seeds, seeds)
+def test_cell_seed_separates_cells_and_seeds(a: Arch, b: Arch, s: int, t: int) -> None:
+    if (a, s) != (b, t):
+        assert cell_seed(a, s) != cell_seed(b, t)  # 63-bit collisions: negligible
+
+
+def test_cell_seed_errors() -> None:
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        cell_seed(CELL, -1)
+    with pytest.raises(TypeError, match="seed must be an int"):
+        cell_seed(CELL, 1.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="expected an Arch"):
+        cell_seed(None, 0)  # type: ignore[arg-type]
+
+
+# --- settings_key ----------------------------------------------------------------------------
+
+
+def test_settings_key_records_seed_batch_data_and_version() -> None:
+    data_free = json.loads(settings_key("synflow", "cifar10", 3, 64))
+    assert data_free == {
+        "seed": 3,
+        "batch_size": 64,
+        "data": "",
+        "scoring_version": SCORING_VERSION,
+    }
+    with_data = json.loads(settings_key("naswot", "cifar100", 3, 64))
+    assert with_data["data"] == load_batch("cifar100", 3, 64).identity != ""
+    assert settings_key("naswot", "cifar100", 3, 64) == settings_key("naswot", "cifar100", 3, 64)
+    assert settings_key("naswot", "cifar100", 4, 64) != settings_key("naswot", "cifar100", 3, 64)
+    assert settings_key("synflow", "cifar10", 3, 64) == ScoreSettings(3, 64, "").key()
+
+
+def test_settings_key_errors() -> None:
+    with pytest.raises(ValueError, match="unknown proxy 'nope'; known proxies: naswot"):
+        settings_key("nope", "cifar10", 0, 128)
+    with pytest.raises(ValueError, match="unknown dataset 'cifar1000'"):
+        settings_key("synflow", "cifar1000", 0, 128)
+    with pytest.raises(ValueError, match="batch_size must be >= 1"):
+        settings_key("synflow", "cifar10", 0, 0)
+
+
+# --- registry --------------------------------------------------------------------------------
+
+
+def test_registry_names_and_kinds() -> None:
+    assert set(PROXY_NAMES) == {"naswot", "naswot_reference", "synflow", "params", "flops"}
+    kinds = {name: get_proxy(name).needs_data for name in PROXY_NAMES}
+    assert kinds == {
+        "naswot": True,
+        "naswot_reference": True,
+        "synflow": False,
+        "params": False,
+        "flops": False,
+    }
+    assert all(isinstance(get_proxy(n), Proxy) and get_proxy(n).name == n for n in PROXY_NAMES)
+    with pytest.raises(ValueError, match="known proxies: naswot, naswot_reference, synflow"):
+        get_proxy("snip")
+    with pytest.raises(TypeError, match="proxy name must be a str"):
+        get_proxy(None)  # type: ignore[arg-type]
+
+
+def test_data_free_proxies_take_the_size_from_resolution_or_images() -> None:
+    net = build_network(CELL, 10)
+    proxy = get_proxy("synflow")
+    images = torch.zeros(2, 3, 16, 16)
+    assert proxy(net, resolution=16) == proxy(net, images) == synflow(net, 16)
+    assert get_proxy("flops")(net, resolution=(16, 8)) == flops(net, (16, 8))
+    assert get_proxy("params")(net) == params(net)
+    with pytest.raises(ValueError, match="needs the input size"):
+        proxy(net)
+    with pytest.raises(ValueError, match="needs a batch of images"):
+        get_proxy("naswot")(net, None, resolution=32)
+    with pytest.raises(ValueError, match="NCHW"):
+        proxy(net, torch.zeros(3, 16, 16))
+    with pytest.raises(TypeError, match="images must be a torch.Tensor"):
+        proxy(net, [[0.0]])  # type: ignore[arg-type]
+
+
+# --- score -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("proxy", ["synflow", "naswot"])
+def test_score_is_bitwise_deterministic(proxy: str) -> None:
+    state = torch.random.get_rng_state()
+    first = score(CELL, proxy, "cifar10", seed=5, batch_size=32)
+    again = score(str(CELL), proxy, "cifar10", seed=5, batch_size=32)
+    assert first == again  # same bits, not merely close
+    assert math.isfinite(first)
+    assert torch.equal(state, torch.random.get_rng_state())
+
+
+def test_seeds_change_the_initial_weights_and_the_score() -> None:
+    a = build_network(CELL, 10, torch.Generator().manual_seed(cell_seed(CELL, 0)))
+    b = build_network(CELL, 10, torch.Generator().manual_seed(cell_seed(CELL, 1)))
+    assert not torch.equal(a.stem[0].weight, b.stem[0].weight)
+    assert score(CELL, "synflow", "cifar10", seed=0) != score(CELL, "synflow", "cifar10", seed=1)
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_score_follows_the_scoring_rule(dataset: str) -> None:
+    """score = proxy(network from cell_seed, train mode, the dataset's batch / resolution)."""
+    spec = get_dataset(dataset)
+    seed, batch_size = 2, 16
+
+    def network() -> torch.nn.Module:
+        generator = torch.Generator().manual_seed(cell_seed(CELL, seed))
+        return build_network(CELL, spec.num_classes, generator).train()
+
+    net = network()
+    assert score(CELL, "synflow", dataset, seed) == synflow(net, spec.resolution)
+    assert score(CELL, "params", dataset) == params(net)
+    images = load_batch(dataset, seed, batch_size).images
+    naswot = get_proxy("naswot")
+    expected = naswot(network(), images)
+    assert score(CELL, "naswot", dataset, seed, batch_size) == expected
+    assert score(CELL, "naswot", dataset, seed, batch_size, batch=images) == expected
+
+
+def test_score_input_errors() -> None:
+    good = torch.zeros(8, 3, 32, 32)
+    with pytest.raises(ValueError, match="unknown proxy 'nope'"):
+        score(CELL, "nope", "cifar10")
+    with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
+        score(CELL, "synflow", "mnist")
+    with pytest.raises(ValueError, match="malformed arch string"):
+        score("|none~0|", "synflow", "cifar10")
+    with pytest.raises(TypeError, match="batch must be float32"):
+        score(CELL, "naswot", "cifar10", batch_size=8, batch=good.double())
+    with pytest.raises(ValueError, match=r"\(batch_size, 3, 32, 32\) = \(8, 3, 32, 32\)"):
+        score(CELL, "naswot", "cifar10", batch_size=8, batch=torch.zeros(8, 3, 16, 16))
+    with pytest.raises(ValueError, match=r"shape \(batch_size, 3, 16, 16\)"):
+        score(CELL, "naswot", "ImageNet16-120", batch_size=8, batch=good)
+    with pytest.raises(ValueError, match=r"got \(4, 3, 32, 32\)"):
+        score(CELL, "naswot", "cifar10", batch_size=8, batch=torch.zeros(4, 3, 32, 32))
+    with pytest.raises(ValueError, match="got \\(3, 32, 32\\)"):
+        score(CELL, "naswot", "cifar10", batch_size=8, batch=torch.zeros(3, 32, 32))
+    with pytest.raises(TypeError, match="batch must be a torch.Tensor"):
+        score(CELL, "naswot", "cifar10", batch=good.numpy())
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        score(CELL, "synflow", "cifar10", seed=-2)
+    with pytest.raises(TypeError, match="batch_size must be an int"):
+        score(CELL, "synflow", "cifar10", batch_size=True)
