@@ -170,7 +170,7 @@ def _plot_distributions(recs: list[dict], out: Path) -> list[str]:
             continue
         fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(rows)), 4))
         ax.boxplot([r["details"]["values"] for r in rows])
-        ax.set_xticks(range(1, len(rows) + 1), [r["id"].replace(f"-{d}", "") for r in rows],
+        ax.set_xticks(range(1, len(rows) + 1), [f"{r['id'].replace(f'-{d}', '')} ({r['protocol']['metric']})" for r in rows],
                       rotation=60, ha="right", fontsize=7)
         for i, r in enumerate(rows, start=1):
             pub = (r.get("published") or {}).get("value")
