@@ -103,3 +103,33 @@ def test_registry_level_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_claims(tmp_path / "absent.toml")
     assert issubclass(ClaimError, ValueError)
+
+
+def test_missing_score_table_is_reported_as_not_run_with_the_reason(tmp_path):
+    from harness.evaluate import Context, evaluate_claim
+
+    ctx = Context(tables_root=tmp_path)
+    for cid in ("fig3-corr-cifar10", "table4-cifar10-score", "cmp-params-competitive-cifar10"):
+        rec = evaluate_claim(SHIPPED[cid], ctx)
+        assert rec["status"] == "not run", cid
+        assert "no score table" in rec["reason"] and str(tmp_path) in rec["reason"]
+
+
+def test_evaluation_is_deterministic_and_records_seeds(tmp_path, data_root):
+    import numpy as np
+
+    from harness.evaluate import Context, evaluate_claim
+    from tfnas.space import all_cells
+    from tfnas.tables import write_table
+
+    rng = np.random.default_rng(1)  # a synthetic table: the claim's values do not matter here
+    scores = {a: float(v) for a, v in zip(all_cells(), rng.normal(size=15625), strict=True)}
+    write_table(tmp_path / "naswot-cifar10.csv.gz", "naswot", "cifar10", scores, {"note": "test"})
+    claim = SHIPPED["table1-cifar10-n10-accuracy"]
+    one = evaluate_claim(claim, Context(tables_root=tmp_path, repetitions=4))
+    two = evaluate_claim(claim, Context(tables_root=tmp_path, repetitions=4))
+    assert one["status"] in ("reproduced", "not reproduced")
+    assert one["reproduced"] == two["reproduced"]
+    assert one["details"]["run_seeds"] == two["details"]["run_seeds"]
+    assert len(one["details"]["run_seeds"]) == 4
+    assert one["alternatives_run"][0]["reproduced"]["n"] == 4 * 10  # all sampled cells pooled
