@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from xautodl.models import get_cell_based_tiny_net
 from xautodl.models.cell_searchs.genotypes import Structure
 
-from tfnas.init import DEFAULT_SEED
+from tfnas.init import DEFAULT_SEED, init_parameters
 from tfnas.network import TinyNetwork, build_network
 from tfnas.space import OPS, Arch, sample
 
@@ -143,3 +143,15 @@ def test_rejects_bad_archs_and_generators() -> None:
         build_network(12, 10)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="torch.Generator"):
         build_network(RANDOM_CELLS[0], 10, generator=random.Random(0))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("arch", [EXTREMES[3], RANDOM_CELLS[3]], ids=str)
+def test_build_equals_init_parameters_on_xautodls_network(arch: Arch) -> None:
+    """Every tensor is initialised (no uninitialised storage survives), in xautodl's module order."""
+    ours = build_network(arch, 100, torch.Generator().manual_seed(9))
+    theirs = init_parameters(xautodl_network(arch, 100), torch.Generator().manual_seed(9))
+    for (key, a), (_, b) in zip(
+        ours.state_dict().items(), theirs.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), key
+    assert all(p.requires_grad for p in ours.parameters())
