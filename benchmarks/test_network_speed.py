@@ -55,3 +55,13 @@ def test_flops_random_cells_cifar(benchmark) -> None:
     nets = [build_network(a, 10) for a in SAMPLE]
     next_net = _cycle(nets)
     benchmark(lambda: flops(next_net(), 32))
+
+
+@pytest.mark.parametrize("proxy", ["synflow", "naswot"])
+def test_score_random_cells_cifar10(benchmark, proxy: str) -> None:
+    """End to end per cell: build + init + (cached) batch + proxy, as a sweep worker runs it."""
+    from tfnas.scoring import score
+
+    next_cell = _cycle(SAMPLE)
+    score(SAMPLE[0], proxy, "cifar10")  # warm the batch cache
+    benchmark(lambda: score(next_cell(), proxy, "cifar10"))
