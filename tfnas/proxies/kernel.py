@@ -11,9 +11,11 @@ one Gram matrix instead of the official two matmuls per ReLU. A code shared by `
 node tensor feeding ``m`` conv edges, each with its own ReLU) is accumulated once with weight
 ``m``: ``K`` is linear in the per-unit terms.
 
-Exactness: ``G`` is computed as a float32 matmul of 0/1 values in column blocks of fewer than
-2**24 units, so every product and every partial sum is an integer below 2**24 and exactly
-representable in float32, whatever order the BLAS sums in; the blocks are then summed in int64.
+Exactness: ``G`` is an int8 x int8 -> int32 GEMM of the 0/1 code bytes (``torch._int_mm``), in
+column blocks of at most 2**30 units, so no int32 sum can overflow; or, where that kernel is
+missing or does not apply, a float32 matmul in column blocks of fewer than 2**24 units, where
+every product and partial sum is an integer below 2**24 and so exact in float32 whatever order
+the BLAS sums in. The blocks are summed in int64.
 ``K`` is therefore the exact integer kernel, and ``logdet`` converts it to float64 (exact below
 2**53) before ``numpy.linalg.slogdet``.
 """
@@ -27,6 +29,11 @@ import torch
 
 _EXACT_F32 = 1 << 24
 """Integers below this are exact in float32; a Gram block sums at most this many 0/1 products."""
+
+
+_EXACT_I32 = 1 << 30
+"""Column block of the int8 GEMM: its int32 sums stay below 2**31."""
+_INT_MM = hasattr(torch, "_int_mm")
 
 
 class KernelAccumulator:
@@ -63,10 +70,7 @@ class KernelAccumulator:
             return
         flat = codes.reshape(self.batch_size, -1)
         width = flat.shape[1]
-        gram = np.zeros_like(self._gram)
-        for start in range(0, width, _EXACT_F32 - 1):
-            block = flat[:, start : start + _EXACT_F32 - 1].to(torch.float32)
-            gram += torch.mm(block, block.t()).numpy().astype(np.int64)
+        gram = _gram(flat)
         self._gram += multiplicity * gram
         # For 0/1 codes, G_ii = sum_d c_id^2 = sum_d c_id: the row sums are the diagonal.
         self._rows += multiplicity * np.diagonal(gram)
@@ -76,6 +80,23 @@ class KernelAccumulator:
         """The exact kernel ``K`` (int64, ``N x N``) of everything added so far."""
         r = self._rows
         return 2 * self._gram - r[:, None] - r[None, :] + self.num_units
+
+
+def _gram(codes: torch.Tensor) -> np.ndarray:
+    """``C Cᵀ`` of a boolean ``N x D`` matrix, exactly, as int64."""
+    if _INT_MM and codes.shape[1] % 8 == 0 and codes.shape[0] >= 17:
+        # int8 x int8 -> int32 GEMM on the bool bytes themselves (0/1): exact while D < 2**31.
+        a = codes.contiguous().view(torch.int8)
+        gram = np.zeros((codes.shape[0], codes.shape[0]), dtype=np.int64)
+        for start in range(0, codes.shape[1], _EXACT_I32):
+            block = a[:, start : start + _EXACT_I32]
+            gram += torch._int_mm(block, block.t().contiguous()).numpy()
+        return gram
+    gram = np.zeros((codes.shape[0], codes.shape[0]), dtype=np.int64)
+    for start in range(0, codes.shape[1], _EXACT_F32 - 1):
+        block = codes[:, start : start + _EXACT_F32 - 1].to(torch.float32)
+        gram += torch.mm(block, block.t()).numpy().astype(np.int64)
+    return gram
 
 
 def hamming_kernel(codes: torch.Tensor, multiplicities: list[int] | None = None) -> np.ndarray:

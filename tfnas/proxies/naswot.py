@@ -115,18 +115,30 @@ def _batch_norm(x: torch.Tensor, bn: nn.Module) -> torch.Tensor:
         return x
     if not isinstance(bn, nn.BatchNorm2d):
         raise UnsupportedNetworkError(f"expected BatchNorm2d, got {type(bn).__name__}")
+    return _batch_norm_with(x, bn.weight, bn.bias, bn.eps)
+
+
+def _batch_norm_with(
+    x: torch.Tensor, weight: torch.Tensor | None, bias: torch.Tensor | None, eps: float
+) -> torch.Tensor:
     # Train-mode BatchNorm normalises with batch statistics; the running statistics it would
     # update do not affect this forward, so they are not touched.
     if not x.is_contiguous(memory_format=torch.channels_last):
-        return F.batch_norm(x, None, None, bn.weight, bn.bias, True, 0.0, bn.eps)
-    # ATen's batch_norm is slow on channels_last CPU tensors; the same formula by hand
-    # (biased batch variance, as BatchNorm normalises with) is not.
-    var, mean = torch.var_mean(x, dim=(0, 2, 3), unbiased=False)
-    scale = torch.rsqrt(var + bn.eps)
-    shift = -mean * scale
-    if bn.affine:
-        scale = scale * bn.weight
-        shift = shift * bn.weight + bn.bias
+        return F.batch_norm(x, None, None, weight, bias, True, 0.0, eps)
+    # ATen's batch_norm (and var_mean) are slow on channels_last CPU tensors; the same formula
+    # by hand (biased batch variance, as BatchNorm normalises with) is not. The per-channel sums
+    # use torch's cascade summation over the (N*H*W, C) view; the difference of moments is
+    # taken in float64, so the variance keeps float32's relative accuracy.
+    flat = x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
+    count = flat.shape[0]
+    mean = flat.sum(0).double() / count
+    var = (flat * flat).sum(0).double() / count - mean * mean
+    scale = torch.rsqrt(var.clamp_min(0.0) + eps)
+    shift = (-mean * scale).float()
+    scale = scale.float()
+    if weight is not None:
+        scale = scale * weight
+        shift = shift * weight + bias
     return torch.addcmul(shift[:, None, None], x, scale[:, None, None])
 
 
@@ -172,9 +184,10 @@ def _avg_pool(x: torch.Tensor, pool: nn.AvgPool2d) -> torch.Tensor:
 class _Walker:
     """Runs the network's forward from its structure, adding each distinct ReLU code once."""
 
-    def __init__(self, acc: KernelAccumulator, conv_weight: int) -> None:
+    def __init__(self, acc: KernelAccumulator, conv_weight: int, merge: bool) -> None:
         self.acc = acc
         self.conv_weight = conv_weight  # ReLUs counted per ReLUConvBN (2 under match="official")
+        self.merge = merge  # fuse same-geometry conv edges from one node (changes rounding only)
 
     def code(self, x: torch.Tensor, multiplicity: int) -> None:
         # K does not depend on the order of the units, so a channels_last tensor is flattened
@@ -203,11 +216,13 @@ class _Walker:
             for i, src in incoming:
                 fan_out[src] += kinds[i] == "conv"
         nodes: list[torch.Tensor] = [x]
-        relus: dict[int, torch.Tensor] = {}
+        outputs: dict[int, torch.Tensor] = {}  # conv-edge outputs, computed per source node
         for incoming in edges:
             src_new = len(nodes) - 1
             if fan_out[src_new]:
                 self.code(nodes[src_new], self.conv_weight * fan_out[src_new])
+                convs = [i for node in edges for i, s in node if s == src_new and kinds[i] == "conv"]
+                outputs.update(self.conv_edges(nodes[src_new], [layers[i] for i in convs], convs))
             total: torch.Tensor | None = None
             for i, src in incoming:
                 kind = kinds[i]
@@ -218,13 +233,45 @@ class _Walker:
                 elif kind == "pool":
                     out = _avg_pool(nodes[src], layers[i].op)
                 else:
-                    if src not in relus:
-                        relus[src] = F.relu(nodes[src])
-                    conv, bn = _relu_conv_bn(layers[i])  # type: ignore[misc]
-                    out = _batch_norm(_conv(relus[src], conv), bn)
+                    out = outputs.pop(i)
                 total = out if total is None else total + out
             nodes.append(torch.zeros_like(x) if total is None else total)
         return nodes[-1]
+
+    def conv_edges(
+        self, x: torch.Tensor, modules: list[nn.Module], keys: list[int]
+    ) -> dict[int, torch.Tensor]:
+        """ReLU → conv → BN of every conv edge leaving one node, sharing one relu(x).
+
+        On the fast path, edges with the same conv geometry run as one wider conv and one
+        BatchNorm over the concatenated channels (per-channel statistics: the same function).
+        """
+        relu = F.relu(x)
+        parts = [_relu_conv_bn(m) for m in modules]
+        if not self.merge:
+            return {k: _batch_norm(_conv(relu, c), bn) for k, (c, bn) in zip(keys, parts, strict=True)}
+        groups: dict[tuple, list[int]] = {}
+        for j, (conv, bn) in enumerate(parts):
+            if not isinstance(bn, nn.BatchNorm2d):
+                raise UnsupportedNetworkError(f"expected BatchNorm2d, got {type(bn).__name__}")
+            geometry = (conv.kernel_size, conv.stride, conv.padding, conv.dilation, conv.groups,
+                        conv.padding_mode, conv.bias is None, bn.affine, bn.eps)
+            groups.setdefault(geometry, []).append(j)
+        result: dict[int, torch.Tensor] = {}
+        for members in groups.values():
+            convs = [parts[j][0] for j in members]
+            bns = [parts[j][1] for j in members]
+            weight = torch.cat([c.weight for c in convs])
+            bias = None if convs[0].bias is None else torch.cat([c.bias for c in convs])
+            out = convs[0]._conv_forward(relu, weight, bias)
+            bn_w = torch.cat([b.weight for b in bns]) if bns[0].affine else None
+            bn_b = torch.cat([b.bias for b in bns]) if bns[0].affine else None
+            out = _batch_norm_with(out, bn_w, bn_b, bns[0].eps)
+            start = 0
+            for j, conv in zip(members, convs, strict=True):
+                result[keys[j]] = out[:, start : start + conv.out_channels]
+                start += conv.out_channels
+        return result
 
     def residual_block(self, x: torch.Tensor, block: nn.Module) -> torch.Tensor:
         branch = self.relu_conv_bn(self.relu_conv_bn(x, block.conv_a), block.conv_b)
@@ -285,7 +332,8 @@ def naswot_kernel(
         raise ValueError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
     acc = KernelAccumulator(int(images.shape[0]))
     with torch.inference_mode():
-        _Walker(acc, 2 if match == "official" else 1).network(network, images, channels_last)
+        walker = _Walker(acc, 2 if match == "official" else 1, merge=channels_last)
+        walker.network(network, images, channels_last)
     return acc.kernel()
 
 
