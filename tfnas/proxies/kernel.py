@@ -34,6 +34,7 @@ _EXACT_F32 = 1 << 24
 _EXACT_I32 = 1 << 30
 """Column block of the int8 GEMM: its int32 sums stay below 2**31."""
 _INT_MM = hasattr(torch, "_int_mm")
+_LOG_HALF = math.log(0.5)
 
 
 class KernelAccumulator:
@@ -133,8 +134,10 @@ def has_identical_codes(kernel: np.ndarray) -> bool:
 def logdet(kernel: np.ndarray) -> float:
     """NASWOT's score ``slogdet(K)[1]`` (sign dropped, as the official code), ``-inf`` if singular.
 
-    An exactly singular ``K`` (identical codes for two inputs, or a zero pivot) gives ``-inf``,
-    never NaN.
+    An exactly singular ``K`` gives ``-inf``, never NaN nor a rounding-dependent finite value:
+    identical codes for two inputs are detected exactly, and since NASWOT kernels are integer
+    matrices, whose determinant is an integer, a computed ``|det K| < 1/2`` means ``det K == 0``
+    (LU rounding turns an exact 0 into anything from 0 to ~e**-30 depending on the row order).
     """
     k = np.asarray(kernel)
     if k.ndim != 2 or k.shape[0] != k.shape[1] or k.shape[0] == 0:
@@ -145,5 +148,7 @@ def logdet(kernel: np.ndarray) -> float:
         return -math.inf
     sign, value = np.linalg.slogdet(k.astype(np.float64))
     if sign == 0 or not np.isfinite(value):
+        return -math.inf
+    if value < _LOG_HALF and np.array_equal(k, np.round(k)):
         return -math.inf
     return float(value)
