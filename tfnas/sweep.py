@@ -321,6 +321,13 @@ def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     return parser
 
 
+def _indices_arg(text: str) -> list[int]:
+    try:
+        return parse_indices(text)
+    except ValueError as exc:  # argparse would hide the message behind "invalid value"
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def register_cli(register: Callable) -> None:
     """The ``tfnas`` CLI's plugin hook: adds ``tfnas sweep``."""
     register("sweep", "score every cell through the score store (resumable; local or Dask)",
@@ -339,7 +346,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="Dask scheduler address, e.g. tcp://host:8786, instead of local workers")
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE,
                         help=f"score store (SQLite) path; default {DEFAULT_STORE}")
-    parser.add_argument("--indices", type=parse_indices, default=None,
+    parser.add_argument("--indices", type=_indices_arg, default=None,
                         help="only these official indices, e.g. 0-99,200 (default: all)")
     parser.add_argument("--limit", type=int, default=None,
                         help="only the first N of the selected cells")
