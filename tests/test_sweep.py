@@ -183,3 +183,18 @@ def test_bad_arguments(tmp_path):
             run_sweep(store, ["params"], ["cifar10"], indices=[0], workers=0)
         with pytest.raises(ValueError, match="limit"):
             run_sweep(store, ["params"], ["cifar10"], limit=-1)
+
+
+def test_tfnas_cli_runs_sweep(tmp_path, capsys):
+    from tfnas.cli import main as tfnas_main
+
+    store = str(tmp_path / "c.sqlite")
+    assert tfnas_main(["sweep", "--proxy", "params", "--dataset", "cifar10", "--indices", "0-1",
+                       "--store", store]) == 0
+    assert "stored      2/2" in capsys.readouterr().out
+    assert tfnas_main(["sweep", "--proxy", "params", "--dataset", "cifar10", "--indices", "5-2",
+                       "--store", store]) == 2
+    assert "'5-2' must lie within" in capsys.readouterr().err
+    assert tfnas_main(["sweep", "--proxy", "nope", "--dataset", "cifar10", "--indices", "0",
+                       "--store", store]) == 1
+    assert "unknown proxy 'nope'" in capsys.readouterr().err
