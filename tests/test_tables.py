@@ -216,3 +216,19 @@ def test_export_from_store_records_provenance(tmp_path, proxy, dataset):
         assert "reconstructed ImageNet16-120" in prov["data"]
     else:
         assert prov["data_identity"].startswith("none")
+
+
+@given(position=st.integers(0, 10_000), mask=st.integers(1, 255))
+def test_any_flipped_byte_is_refused_or_harmless(tmp_path_factory, position, mask):
+    """No silent corruption: a damaged file either fails to load or loads the same scores."""
+    root = tmp_path_factory.mktemp("flip")
+    scores = {arch_at(i): i * 0.1 for i in range(0, SPACE_SIZE, 500)}
+    path = write_table(table_path("synflow", "cifar10", root), "synflow", "cifar10", scores, PROV)
+    data = bytearray(path.read_bytes())
+    data[position % len(data)] ^= mask
+    path.write_bytes(bytes(data))
+    try:
+        table = load_table("synflow", "cifar10", root)
+    except TableError:
+        return
+    assert table.scores == scores
