@@ -198,3 +198,11 @@ def test_tfnas_cli_runs_sweep(tmp_path, capsys):
     assert tfnas_main(["sweep", "--proxy", "nope", "--dataset", "cifar10", "--indices", "0",
                        "--store", store]) == 1
     assert "unknown proxy 'nope'" in capsys.readouterr().err
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path, capsys):
+    run_sweep(tmp_path / "q.sqlite", ["params"], ["cifar10"], indices=[0, 1])
+    assert capsys.readouterr().err == ""  # stderr is not a terminal here: quiet
+    run_sweep(tmp_path / "q.sqlite", ["params"], ["cifar10"], indices=[2, 3], progress=True)
+    err = capsys.readouterr().err
+    assert "2/2" in err and "cell/s" in err
