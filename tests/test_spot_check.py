@@ -33,7 +33,7 @@ import pytest
 
 from tfnas.scoring import score, settings_key
 from tfnas.space import Arch, arch_at
-from tfnas.tables import load_table, table_path
+from tfnas.tables import ScoreTable, load_table, table_path, write_table
 
 PROXIES = ("params", "flops", "synflow", "naswot")
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
@@ -58,6 +58,23 @@ def spot_sample(cells: list[Arch], proxy: str, dataset: str, seed: int, n: int) 
     return rng.sample(sorted(cells), min(n, len(cells)))
 
 
+def disagreements(table: ScoreTable, seed: int, n: int) -> tuple[list[str], int]:
+    """Recompute ``n`` sampled cells of ``table``; the cells that disagree, and how many were checked."""
+    proxy, dataset = table.proxy, table.dataset
+    run_seed, batch_size = int(table.provenance["seed"]), int(table.provenance["batch_size"])
+    assert table.settings == settings_key(proxy, dataset, run_seed, batch_size), (
+        f"{proxy}-{dataset} table was computed under other settings (scoring version or data "
+        "changed); re-run scripts/sweep-all"
+    )
+    cells = spot_sample(list(table.scores), proxy, dataset, seed, n)
+    bad = []
+    for arch in cells:
+        fresh = score(arch, proxy, dataset, seed=run_seed, batch_size=batch_size)
+        if not agrees(proxy, table.scores[arch], fresh):
+            bad.append(f"#{arch.index} {arch}: table {table.scores[arch]!r}, now {fresh!r}")
+    return bad, len(cells)
+
+
 @pytest.mark.parametrize("dataset", DATASETS)
 @pytest.mark.parametrize("proxy", PROXIES)
 def test_table_matches_a_fresh_sample(proxy, dataset, request, record_property):
@@ -67,20 +84,9 @@ def test_table_matches_a_fresh_sample(proxy, dataset, request, record_property):
     print(replay)
     if not table_path(proxy, dataset).exists():
         pytest.skip(f"no {proxy}-{dataset} table yet; scripts/sweep-all produces it")
-    table = load_table(proxy, dataset)
-    seed, batch_size = int(table.provenance["seed"]), int(table.provenance["batch_size"])
-    assert table.settings == settings_key(proxy, dataset, seed, batch_size), (
-        f"{proxy}-{dataset} table was computed under other settings (scoring version or data "
-        "changed); re-run scripts/sweep-all"
-    )
-    cells = spot_sample(list(table.scores), proxy, dataset, SEED, SAMPLE)
-    assert len(cells) >= min(SAMPLE, len(table.scores))
-    bad = []
-    for arch in cells:
-        fresh = score(arch, proxy, dataset, seed=seed, batch_size=batch_size)
-        if not agrees(proxy, table.scores[arch], fresh):
-            bad.append(f"#{arch.index} {arch}: table {table.scores[arch]!r}, now {fresh!r}")
-    assert not bad, f"{len(bad)} of {len(cells)} cells disagree; {replay}:\n" + "\n".join(bad[:10])
+    bad, checked = disagreements(load_table(proxy, dataset), SEED, SAMPLE)
+    assert checked >= 1
+    assert not bad, f"{len(bad)} of {checked} cells disagree; {replay}:\n" + "\n".join(bad[:10])
 
 
 @pytest.mark.parametrize(
@@ -107,3 +113,25 @@ def test_samples_differ_by_seed_and_repeat_for_a_seed():
     assert len({tuple(spot_sample(pool, "naswot", "cifar10", s, 4)) for s in range(20)}) > 1
     assert spot_sample(pool, "naswot", "cifar10", 1, 4) != spot_sample(pool, "synflow", "cifar10", 1, 4)
     assert set(spot_sample(pool[:3], "naswot", "cifar10", 1, 20)) == set(pool[:3])
+
+
+@pytest.mark.parametrize("proxy, nudge", [("params", lambda v: v + 1.0),
+                                          ("synflow", lambda v: v * (1 + 1e-8))])
+def test_spot_check_catches_a_wrong_score(tmp_path, proxy, nudge):
+    """The check can fail: a table with one score off by more than the tolerance is caught."""
+    cells = [arch_at(i) for i in range(3)]
+    scores = {a: score(a, proxy, "cifar10") for a in cells}
+    prov = {"seed": 0, "batch_size": 128, "settings": settings_key(proxy, "cifar10", 0, 128)}
+    write_table(table_path(proxy, "cifar10", tmp_path), proxy, "cifar10", scores, prov)
+    assert disagreements(load_table(proxy, "cifar10", tmp_path), 0, 3) == ([], 3)
+    scores[cells[1]] = nudge(scores[cells[1]])
+    write_table(table_path(proxy, "cifar10", tmp_path), proxy, "cifar10", scores, prov)
+    bad, checked = disagreements(load_table(proxy, "cifar10", tmp_path), 0, 3)
+    assert checked == 3 and len(bad) == 1 and bad[0].startswith(f"#{cells[1].index} ")
+
+
+def test_spot_check_refuses_a_table_of_other_settings(tmp_path):
+    prov = {"seed": 0, "batch_size": 128, "settings": '{"scoring_version":"0"}'}
+    write_table(table_path("params", "cifar10", tmp_path), "params", "cifar10", {arch_at(0): 1.0}, prov)
+    with pytest.raises(AssertionError, match="other settings"):
+        disagreements(load_table("params", "cifar10", tmp_path), 0, 1)
