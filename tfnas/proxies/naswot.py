@@ -78,6 +78,11 @@ def naswot_reference(network: nn.Module, images: torch.Tensor, *, match: str = "
     code does (see the module docstring). The network's parameters, buffers and modes are left as
     they were, and the hooks are removed.
     """
+    return logdet(reference_kernel(network, images, match=match))
+
+
+def reference_kernel(network: nn.Module, images: torch.Tensor, *, match: str = "relu") -> np.ndarray:
+    """The official code's float64 kernel ``K`` (see :func:`naswot_reference`)."""
     _check_inputs(network, images)
     if match not in MATCHES:
         raise ValueError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
@@ -100,7 +105,7 @@ def naswot_reference(network: nn.Module, images: torch.Tensor, *, match: str = "
         finally:
             for handle in handles:
                 handle.remove()
-    return logdet(kernel)
+    return kernel
 
 
 # --- the fast path -------------------------------------------------------------------------
