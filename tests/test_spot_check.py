@@ -41,6 +41,18 @@ SAMPLE = int(os.environ.get("TFNAS_SPOT_N", "20"))
 SEED = int(os.environ.get("TFNAS_SPOT_SEED") or secrets.randbits(32))
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Score on one thread, as the sweep's workers do: on a busy 2-core machine two torch threads
+    spin against each other (measured ~30x slower). Thread count does not change the bits."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def agrees(proxy: str, table_value: float, fresh: float) -> bool:
     """Whether a recomputed score matches the table under ``proxy``'s tolerance."""
     if table_value == fresh or (math.isnan(table_value) and math.isnan(fresh)):
@@ -135,3 +147,19 @@ def test_spot_check_refuses_a_table_of_other_settings(tmp_path):
     write_table(table_path("params", "cifar10", tmp_path), "params", "cifar10", {arch_at(0): 1.0}, prov)
     with pytest.raises(AssertionError, match="other settings"):
         disagreements(load_table("params", "cifar10", tmp_path), 0, 1)
+
+
+@pytest.mark.parametrize("proxy, dataset", [("synflow", "cifar10"), ("naswot", "ImageNet16-120")])
+def test_thread_count_does_not_change_the_bits(proxy, dataset):
+    """Another reduction split (2 threads vs 1) gives the same bits: the tables do not depend on
+    how many threads the sweep used, and a spot-check mismatch is not thread noise."""
+    import torch
+
+    arch = arch_at(11)
+    one = score(arch, proxy, dataset)
+    torch.set_num_threads(2)
+    try:
+        two = score(arch, proxy, dataset)
+    finally:
+        torch.set_num_threads(1)
+    assert one == two
