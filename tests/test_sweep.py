@@ -30,6 +30,17 @@ CHEAP_CELLS = list(range(0, 12))
 NASWOT_CELLS = [0, 11]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Score in this process on one thread, like the sweep's workers (faster on a busy machine)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def serial_store(tmp_path_factory):
     """The single-process reference: cheap proxies on a few cells, NASWOT on two."""
@@ -206,3 +217,15 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path, capsys):
     run_sweep(tmp_path / "q.sqlite", ["params"], ["cifar10"], indices=[2, 3], progress=True)
     err = capsys.readouterr().err
     assert "2/2" in err and "cell/s" in err
+
+
+def test_serial_sweep_restores_the_thread_count(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        run_sweep(tmp_path / "t.sqlite", ["params"], ["cifar10"], indices=[0])
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

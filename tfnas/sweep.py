@@ -226,7 +226,7 @@ def run_sweep(
     """Score every requested cell that ``store`` lacks; write each finished chunk at once.
 
     ``store`` is a :class:`tfnas.store.ScoreStore` or a path to one. ``workers=1`` scores in this
-    process (and sets it to one torch thread); more use a process pool; ``scheduler`` (a Dask scheduler address or ``Client``) runs
+    process (on one torch thread while it runs); more use a process pool; ``scheduler`` (a Dask scheduler address or ``Client``) runs
     the chunks on that cluster instead. ``budget_seconds`` stops submitting new chunks after that
     much wall time (those in flight are still stored). ``progress=None`` shows a tqdm bar only on a
     terminal.
@@ -256,9 +256,11 @@ def run_sweep(
 def _drive(store: object, chunks: list[Chunk], report: SweepReport, workers: int,
            scheduler: object, deadline: float | None, progress: bool | None) -> None:
     """Keep a window of chunks in flight; store each as it completes."""
+    import torch
     from tqdm import tqdm
 
     by_job = {(j.proxy, j.dataset): j for j in report.jobs}
+    threads = torch.get_num_threads()  # the serial executor scores here on one thread
     executor, window, wait_first = _executor(workers, scheduler)
     bar = tqdm(total=sum(len(c.archs) for c in chunks), unit="cell", dynamic_ncols=True,
                disable=None if progress is None else not progress, smoothing=0.05)
@@ -296,6 +298,7 @@ def _drive(store: object, chunks: list[Chunk], report: SweepReport, workers: int
             executor.shutdown(wait=True, cancel_futures=True)
         elif executor is not scheduler and hasattr(executor, "close"):
             executor.close()  # a Client this sweep opened from an address
+        torch.set_num_threads(threads)
     report.stopped_early = report.stopped_early and report.remaining > 0
 
 
