@@ -83,7 +83,16 @@ def test_official_module_match_counts_relu_conv_bn_twice(images: torch.Tensor) -
         naswot_kernel(net, batch, match="official", channels_last=False), k_official
     )
     # More units, same agreements structure: every entry at least the single-count one.
-    assert (k_official >= reference_kernel(net, batch)).all()
+    k_relu = reference_kernel(net, batch, match="relu")
+    assert (k_official >= k_relu).all()
+    assert (k_official > k_relu).any()
+
+
+def test_default_is_the_official_module_selection(images: torch.Tensor) -> None:
+    net = _net(LIGHT)
+    batch = images[:SMALL]
+    np.testing.assert_array_equal(reference_kernel(net, batch), reference_kernel(net, batch, match="official"))
+    np.testing.assert_array_equal(naswot_kernel(net, batch), naswot_kernel(net, batch, match="official"))
 
 
 def test_works_on_xautodl_network(images: torch.Tensor) -> None:
