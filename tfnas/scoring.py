@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from tfnas.checks import check_int
 from tfnas.network import build_network
 from tfnas.proxies import get_proxy
 from tfnas.space import Arch, as_arch
@@ -28,18 +29,10 @@ SCORING_VERSION = "1"
 _SEED_BITS = 63  # fits every consumer of a seed (torch, numpy, signed 64-bit SQLite)
 
 
-def _check_int(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return value
-
-
 def cell_seed(arch: Arch | str, seed: int) -> int:
     """The network-init seed of ``arch`` under run seed ``seed``: 63 bits of sha256(f"{seed}|{arch}")."""
     arch = as_arch(arch)
-    _check_int("seed", seed, 0)
+    check_int("seed", seed, 0)
     digest = hashlib.sha256(f"{seed}|{arch}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> (64 - _SEED_BITS)
 
@@ -64,8 +57,8 @@ def settings_key(proxy: str, dataset: str, seed: int, batch_size: int) -> str:
 
     spec = get_proxy(proxy)
     get_dataset(dataset)
-    _check_int("seed", seed, 0)
-    _check_int("batch_size", batch_size, 1)
+    check_int("seed", seed, 0)
+    check_int("batch_size", batch_size, 1)
     data = load_batch(dataset, seed, batch_size).identity if spec.needs_data else ""
     return ScoreSettings(seed=seed, batch_size=batch_size, data=data).key()
 
@@ -112,8 +105,8 @@ def score(
     arch = as_arch(arch)
     spec = get_proxy(proxy)
     data = get_dataset(dataset)
-    _check_int("seed", seed, 0)
-    _check_int("batch_size", batch_size, 1)
+    check_int("seed", seed, 0)
+    check_int("batch_size", batch_size, 1)
     images = None
     if batch is not None:
         images = _check_batch(batch, batch_size, data.resolution, dataset)

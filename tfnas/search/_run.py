@@ -13,14 +13,6 @@ from tfnas.space import Arch
 OnEvaluation = Callable[[Evaluation], None]
 
 
-def check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
 class Run:
     """Evaluates cells for one search run and records every evaluation."""
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from tfnas.search._run import OnEvaluation, Run, check_int
+from tfnas.checks import check_int
+from tfnas.search._run import OnEvaluation, Run
 from tfnas.search.scorers import Scorer
 from tfnas.search.trace import Trace
 from tfnas.space import SPACE_SIZE, Arch, sample_distinct

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from tfnas import space
-from tfnas.search._run import OnEvaluation, Run, check_int
+from tfnas.checks import check_int
+from tfnas.search._run import OnEvaluation, Run
 from tfnas.search.random_search import rank_key
 from tfnas.search.scorers import Scorer
 from tfnas.search.trace import Trace

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tfnas.search._run import check_int
+from tfnas.checks import check_int
 from tfnas.search.trace import Trace
 
 
