@@ -155,6 +155,8 @@ def measure_search(proto: dict[str, Any], ctx: Context) -> Measurement:
         "repetitions": len(traces), "values": [round(v, 6) for v in values[:2000]],
         "n_values": len(values), "dropped_nonfinite": len(values) - len(finite),
         "max": max(finite), "scorer": traces[0].scorer,
+        "evaluations": [len(t.evaluations) for t in traces],
+        "distinct_scored": [t.distinct for t in traces], "memoised": traces[0].memoised,
     }
     return Measurement(Estimate(s.mean, s.std, s.n), details)
 
