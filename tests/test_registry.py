@@ -128,7 +128,8 @@ def test_evaluation_is_deterministic_and_records_seeds(tmp_path, data_root):
     claim = SHIPPED["table1-cifar10-n10-accuracy"]
     one = evaluate_claim(claim, Context(tables_root=tmp_path, repetitions=4))
     two = evaluate_claim(claim, Context(tables_root=tmp_path, repetitions=4))
-    assert one["status"] in ("reproduced", "not reproduced")
+    assert one["status"] in ("reproduced", "not reproduced", "known divergence",
+                             "unexpectedly reproduced")
     assert one["reproduced"] == two["reproduced"]
     assert one["details"]["run_seeds"] == two["details"]["run_seeds"]
     assert len(one["details"]["run_seeds"]) == 4
