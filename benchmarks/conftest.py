@@ -2,7 +2,7 @@
 
     pytest benchmarks/ --benchmark-json results.json         # every claim, score tables
     pytest benchmarks/ -m "fast and not live" ...            # the CI subset
-    pytest benchmarks/ --score-source live -m live           # timing claims (hours on CPU)
+    pytest benchmarks/ -m live                                # timing claims, scored live (slow on CPU)
 """
 
 from __future__ import annotations
