@@ -140,6 +140,21 @@ def test_missing_score_table_is_one_line(data_root) -> None:
     assert_one_line_error(result, 1, "naswot_reference")
 
 
+def test_table_search_refuses_a_table_scored_under_other_settings(data_root) -> None:
+    from tfnas.tables import table_path
+
+    if not table_path("synflow", "cifar10").exists():
+        pytest.skip("benchmarks/scores/ has no synflow cifar10 table")
+    ok = tfnas("search", "random", "--proxy", "synflow", "--dataset", "cifar10", "--table",
+               "--n", "10", "--json", "-")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["traces"][0]["scorer"] == "synflow-table"
+    # The committed table was scored with seed 0; asking for seed 1 must not silently reuse it.
+    assert_one_line_error(
+        tfnas("search", "random", "--proxy", "synflow", "--dataset", "cifar10", "--table",
+              "--score-seed", "1"), 1, "computed under settings", "\"seed\":1")
+
+
 def test_plugin_subcommands_register(capsys: pytest.CaptureFixture[str]) -> None:
     seen = []
 

@@ -147,9 +147,12 @@ def _make_scorer(args: argparse.Namespace, store: Any) -> Any:
 
         return OracleScorer(default_oracle(), args.dataset)
     if args.table:
+        from tfnas.scoring import settings_key
         from tfnas.tables import load_table
 
-        table = load_table(args.proxy, args.dataset)
+        # The table must have been scored under this run's settings (seed, batch, images).
+        settings = settings_key(args.proxy, args.dataset, args.score_seed, args.batch_size)
+        table = load_table(args.proxy, args.dataset, settings=settings)
         return TableScorer(table.scores, f"{args.proxy}-table")
     return ProxyScorer(args.proxy, args.dataset, seed=args.score_seed,
                        batch_size=args.batch_size, store=store)
