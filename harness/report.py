@@ -48,8 +48,12 @@ def _row(rec: dict) -> str:
     else:
         pub_text = _estimate(pub) if pub and pub.get("value") == pub.get("value") else "–"
     j = rec.get("judgement") or {}
-    margin = (f"{_fmt(j.get('difference'), 3)} (allowed {_fmt(j.get('allowed'), 3)})"
-              if j else rec.get("reason", ""))
+    if not j:
+        margin = rec.get("reason", "")
+    elif "ratio" in (j.get("statistic") or {}):  # the ratio rule allows a factor, not a difference
+        margin = f"×{_fmt(j['statistic']['ratio'], 3)} (allowed ×{_fmt(j.get('allowed'), 3)})"
+    else:
+        margin = f"{_fmt(j.get('difference'), 3)} (allowed {_fmt(j.get('allowed'), 3)})"
     return (f"| `{rec['id']}` | {rec.get('title', '')} | {pub_text} | "
             f"{_estimate(rec.get('reproduced'))} | {margin} | **{rec['status']}** | "
             f"{_matching(rec) if rec['status'] != 'not run' else '–'} |")

@@ -80,3 +80,16 @@ def test_bad_inputs_are_refused(tmp_path):
     res = subprocess.run([sys.executable, "-m", "harness", "report", str(tmp_path / "y.json")],
                          capture_output=True, text=True, check=False, cwd=tmp_path)
     assert res.returncode == 2 and "no 'claims'" in res.stderr
+
+
+def test_ratio_rule_shows_the_factor_not_a_difference():
+    from harness.report import render_markdown
+
+    data = load_results(FIXTURE)
+    rec = data["claims"]["outcomes"][0]
+    rec["tolerance"] = {"rule": "ratio", "factor": 10.0}
+    rec["judgement"] = {"passed": False, "difference": 151.0, "allowed": 10.0,
+                        "statistic": {"ratio": 95.2}, "explanation": "ratio 95.2 vs allowed 10"}
+    row = next(line for line in render_markdown(data, []).splitlines()
+               if line.startswith(f"| `{rec['id']}`"))
+    assert "×95.2 (allowed ×10)" in row and "151" not in row
