@@ -40,6 +40,7 @@ class Context:
     store_path: Path | None = None
     _tables: dict[tuple[str, str], Any] = field(default_factory=dict)
     _columns: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    _timed: dict[str, list[Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.score_source not in SCORE_SOURCES:
@@ -103,20 +104,38 @@ class Measurement:
 # ---------------------------------------------------------------- searches
 
 
-def _search_traces(proto: dict[str, Any], ctx: Context) -> list[Any]:
+# What decides a search's run (and so its wall time); metric, selection and quantity only read it.
+_RUN_KEYS = ("algorithm", "proxy", "dataset", "score_dataset", "n", "population", "sample",
+             "cycles", "seed")
+
+
+def _search_traces(proto: dict[str, Any], ctx: Context, reuse: bool = False) -> list[Any]:
+    """Run the search protocol's repetitions; timed runs are kept on ``ctx``.
+
+    ``reuse`` serves a timed protocol that already ran in this session from those kept runs, so a
+    scaling claim reads the very runs its time claims measured instead of scoring them again.
+    """
     from tfnas.search import MissingScoreError, random_search, rea, repeat
 
     timing = proto["quantity"] == "time"
     reps = proto["repetitions"] if ctx.repetitions is None or timing else ctx.repetitions
+    key = json.dumps({k: proto.get(k) for k in _RUN_KEYS} | {"repetitions": reps}, sort_keys=True)
+    if timing and reuse and key in ctx._timed:
+        return ctx._timed[key]
     scorer = ctx.scorer(proto["proxy"], proto.get("score_dataset", proto["dataset"]), live=timing)
     try:
         if proto["algorithm"] == "random":
-            return repeat(random_search, reps, proto["seed"], scorer=scorer, n=proto["n"])
-        return repeat(rea, reps, proto["seed"], scorer=scorer, population=proto["population"],
-                      sample=proto["sample"], cycles=proto["cycles"])
+            traces = repeat(random_search, reps, proto["seed"], scorer=scorer, n=proto["n"])
+        else:
+            traces = repeat(rea, reps, proto["seed"], scorer=scorer,
+                            population=proto["population"], sample=proto["sample"],
+                            cycles=proto["cycles"])
     except MissingScoreError as exc:
         raise NotRun(f"the score table lacks a cell the search needs ({exc}); "
                      "the table is partial — finish the sweep or use --score-source live") from exc
+    if timing:
+        ctx._timed[key] = traces
+    return traces
 
 
 def _search_values(proto: dict[str, Any], traces: list[Any], ctx: Context) -> list[float]:
@@ -142,9 +161,9 @@ def _search_values(proto: dict[str, Any], traces: list[Any], ctx: Context) -> li
     return out
 
 
-def measure_search(proto: dict[str, Any], ctx: Context) -> Measurement:
+def measure_search(proto: dict[str, Any], ctx: Context, reuse: bool = False) -> Measurement:
     """Run the search protocol and reduce it to the claimed quantity."""
-    traces = _search_traces(proto, ctx)
+    traces = _search_traces(proto, ctx, reuse)
     values = _search_values(proto, traces, ctx)
     finite = [v for v in values if np.isfinite(v)]
     if not finite:
@@ -204,6 +223,21 @@ def _measure_any(proto: dict[str, Any], ctx: Context) -> Measurement:
     return measure_correlation(sub, ctx) if kind == "correlation" else measure_search(sub, ctx)
 
 
+def measure_scaling(proto: dict[str, Any], ctx: Context) -> Measurement:
+    """Ratio of two searches' mean quantities, A / B (e.g. time at N=1000 over time at N=10).
+
+    On one machine the ratio cancels the hardware, so it can be compared with a published ratio
+    where the absolute times cannot. Timed runs already measured in this session are reused.
+    """
+    a = measure_search(proto["a"], ctx, reuse=True)
+    b = measure_search(proto["b"], ctx, reuse=True)
+    if not b.estimate.value > 0:
+        raise NotRun(f"side B's mean is {b.estimate.value}; a ratio needs it positive")
+    return Measurement(Estimate(a.estimate.value / b.estimate.value),
+                       {"a": a.details, "b": b.details, "a_mean": a.estimate.value,
+                        "b_mean": b.estimate.value})
+
+
 def measure_best_dataset(proto: dict[str, Any], ctx: Context) -> Measurement:
     """For each method, which dataset has the highest mean score; 1.0 if always ``expected``."""
     from harness.registry import DATASETS
@@ -236,6 +270,8 @@ def measurer(claim: Claim, ctx: Context,
         return lambda: measure_search(proto, ctx)
     if claim.kind == "comparison":
         return lambda: (_measure_any(proto["a"], ctx), _measure_any(proto["b"], ctx))
+    if claim.kind == "scaling":
+        return lambda: measure_scaling(proto, ctx)
     return lambda: measure_best_dataset(proto, ctx)
 
 

@@ -18,7 +18,7 @@ from harness.verdicts import Estimate, Tolerance
 
 DEFAULT_PATH = Path(__file__).with_name("claims.toml")
 
-KINDS = ("correlation", "search", "comparison", "best_dataset")
+KINDS = ("correlation", "search", "comparison", "scaling", "best_dataset")
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 PROXIES = ("naswot", "naswot_reference", "synflow", "params", "flops")
 METRICS = ("valid12", "test200")
@@ -217,12 +217,15 @@ def _check_protocol(cid: str, kind: str, proto: dict, where: str) -> None:
                              "(0 = the whole space)")
     elif kind == "search":
         _check_search(cid, where, proto)
-    elif kind == "comparison":
+    elif kind in ("comparison", "scaling"):
         for side in ("a", "b"):
             sub = proto.get(side)
             if not isinstance(sub, dict):
                 raise ClaimError(f"claim {cid!r}: field '{where}.{side}' must be a table")
             sub_kind = sub.get("kind", "search")
+            if kind == "scaling" and sub_kind != "search":
+                raise ClaimError(f"claim {cid!r}: field '{where}.{side}' of a scaling claim must "
+                                 f"be a search, got kind {sub_kind!r}")
             _check_protocol(cid, sub_kind, {k: v for k, v in sub.items() if k != "kind"},
                             f"{where}.{side}")
     elif kind == "best_dataset":

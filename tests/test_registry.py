@@ -80,6 +80,9 @@ def test_alternatives_are_real_overrides():
     ("table4-cifar10-score", lambda e: e["protocol"].update(cycles=10), "protocol.cycles"),
     ("cmp-rea-beats-random-cifar10", lambda e: e["protocol"].pop("b"), "protocol.b"),
     ("cifar100-best-scores", lambda e: e["protocol"].update(methods=[]), "protocol.methods"),
+    ("table1-cifar10-time-scaling", lambda e: e["protocol"]["a"].update(kind="correlation"),
+     "protocol.a"),
+    ("table1-cifar10-time-scaling", lambda e: e["protocol"]["b"].pop("n"), "protocol.b.n"),
 ])
 def test_malformed_entries_name_claim_and_field(cid, mutate, field):
     entry = by_id(cid)
@@ -134,3 +137,24 @@ def test_evaluation_is_deterministic_and_records_seeds(tmp_path, data_root):
     assert one["details"]["run_seeds"] == two["details"]["run_seeds"]
     assert len(one["details"]["run_seeds"]) == 4
     assert one["alternatives_run"][0]["reproduced"]["n"] == 4 * 10  # all sampled cells pooled
+
+
+def test_scaling_is_the_ratio_of_the_two_searches_and_reuses_timed_runs(data_root):
+    from harness.evaluate import Context, measure_scaling, measure_search
+
+    side = {"algorithm": "random", "proxy": "params", "dataset": "cifar10", "metric": "valid12",
+            "repetitions": 2, "seed": 3, "selection": "best", "quantity": "time"}
+    proto = {"a": {**side, "n": 6}, "b": {**side, "n": 2}}
+    ctx = Context()
+    a = measure_search(proto["a"], ctx)  # a time claim runs first; the scaling claim reads it
+    got = measure_scaling(proto, ctx)
+    assert got.details["a"]["values"] == a.details["values"]  # the same runs, not new ones
+    assert got.estimate.value == got.details["a_mean"] / got.details["b_mean"]
+    fresh = measure_search(proto["a"], ctx)  # a time claim itself always measures afresh
+    assert fresh.details["run_seeds"] == a.details["run_seeds"]
+    assert fresh.details["values"] != a.details["values"]
+    # other quantities are never reused: a score ratio from tables is recomputed and exact
+    ratio = measure_scaling({k: {**v, "quantity": "score", "proxy": "params"}
+                             for k, v in proto.items()}, Context())
+    assert ratio.estimate.value == ratio.details["a_mean"] / ratio.details["b_mean"]
+    assert ratio.estimate.value >= 1.0  # the best of 6 cells (same seed) scores at least as high
