@@ -35,3 +35,18 @@ def data_root() -> Path:
 def fake_archive(data_root: Path) -> Path:
     """The official fake NATS-Bench archive (cells 0, 11, 284 evaluated)."""
     return data_root / "nats-tss" / "NATS-tss-v1_0-3ffb9-simple"
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Score on one torch thread for a module, as the sweep's workers do, then restore the count.
+
+    On a busy 2-core machine two torch threads spin against each other (measured ~30x slower);
+    the thread count does not change the bits (tests/test_spot_check.py checks that).
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -41,16 +41,7 @@ SAMPLE = int(os.environ.get("TFNAS_SPOT_N", "20"))
 SEED = int(os.environ.get("TFNAS_SPOT_SEED") or secrets.randbits(32))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Score on one thread, as the sweep's workers do: on a busy 2-core machine two torch threads
-    spin against each other (measured ~30x slower). Thread count does not change the bits."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 def agrees(proxy: str, table_value: float, fresh: float) -> bool:

@@ -30,15 +30,7 @@ CHEAP_CELLS = list(range(0, 12))
 NASWOT_CELLS = [0, 11]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Score in this process on one thread, like the sweep's workers (faster on a busy machine)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
 
 
 @pytest.fixture(scope="module")
