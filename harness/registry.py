@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.stats import COEFFICIENTS
 from harness.verdicts import Estimate, Tolerance
+from tfnas.errors import TfnasError
 
 DEFAULT_PATH = Path(__file__).with_name("claims.toml")
 
@@ -27,7 +28,7 @@ SELECTIONS = ("best", "all", "population")
 QUANTITIES = ("accuracy", "score", "time")
 
 
-class ClaimError(ValueError):
+class ClaimError(TfnasError, ValueError):
     """A claims-registry entry is malformed; the message names the claim and the field."""
 
 

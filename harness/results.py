@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tfnas.errors import TfnasError
 
-class ResultsError(ValueError):
+
+class ResultsError(TfnasError, ValueError):
     """The file is not a claims results JSON (no top-level ``claims`` from the harness plugin)."""
 
 

@@ -20,12 +20,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from tfnas.errors import TfnasError
+
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 ORACLE = "oracle"
 PLUGINS: tuple[str, ...] = ("tfnas.sweep",)
 
 
-class UsageError(Exception):
+class UsageError(TfnasError):
     """A command-line usage error (exit status 2)."""
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tfnas.errors import TfnasError
+
 ENV_VAR = "TFNAS_DATA"
 
 
-class DataNotFoundError(FileNotFoundError):
+class DataNotFoundError(TfnasError, FileNotFoundError):
     """Data a computation needs is not present; the message says what to download or set."""
 
 

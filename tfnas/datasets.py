@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from tfnas.config import ENV_VAR, DataNotFoundError, data_root
+from tfnas.errors import TfnasError
 from tfnas.images import ImageArrays, read_image_file
 
 SPLITS = ("auto", "train", "test")
@@ -27,11 +28,11 @@ IDENTITY_VERSION = "tfnas-batch-v1"
 RECONSTRUCTED_IMAGENET_LABEL = "reconstructed ImageNet16-120"
 
 
-class UnknownDatasetError(ValueError):
+class UnknownDatasetError(TfnasError, ValueError):
     """A dataset name that NATS-Bench does not define."""
 
 
-class NotEnoughImagesError(ValueError):
+class NotEnoughImagesError(TfnasError, ValueError):
     """A batch asked for more images than the source files hold."""
 
 

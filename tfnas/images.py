@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from tfnas import safe_pickle
+from tfnas.errors import TfnasError
 
 
-class ImageFileError(ValueError):
+class ImageFileError(TfnasError, ValueError):
     """An image file exists but is truncated, corrupt or not in the expected format."""
 
 

@@ -23,6 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tfnas.config import ENV_VAR, DataNotFoundError, data_root
+from tfnas.errors import TfnasError
 from tfnas.space import SPACE_SIZE, Arch, arch_at, as_arch, index_of
 
 EPOCHS = (12, 200)
@@ -34,14 +35,14 @@ TABLE_FILES_12 = {d: f"tss-12epoch-{d}.csv" for d in ("cifar10-valid", "cifar100
 TABLE_FILE_200 = "tss-200epoch-test.csv"
 
 
-class OracleQueryError(KeyError, ValueError):
+class OracleQueryError(TfnasError, KeyError, ValueError):
     """A query for an arch, dataset, split or epoch count the oracle cannot answer."""
 
     def __str__(self) -> str:  # KeyError would show the message in quotes
         return str(self.args[0]) if self.args else ""
 
 
-class TableFormatError(ValueError):
+class TableFormatError(TfnasError, ValueError):
     """A NATS-Bench table that is malformed or disagrees with the official arch order."""
 
 

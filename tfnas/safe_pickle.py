@@ -17,6 +17,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from tfnas.errors import TfnasError
+
 try:  # numpy >= 2
     from numpy._core.multiarray import _reconstruct, scalar
     from numpy._core.numeric import _frombuffer
@@ -47,7 +49,7 @@ ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
 """``(module, name)`` → the object it resolves to; nothing else is ever imported."""
 
 
-class UnsafePickleError(pickle.UnpicklingError):
+class UnsafePickleError(TfnasError, pickle.UnpicklingError):
     """A pickle named a global outside :data:`ALLOWED_GLOBALS`; nothing of it was executed."""
 
 

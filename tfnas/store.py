@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
+from tfnas.errors import TfnasError
 from tfnas.space import Arch, as_arch
 
 APPLICATION_ID = 0x7446_4E53  # "tFNS": marks a SQLite file as a tfnas score store
@@ -40,7 +41,7 @@ CREATE TABLE scores (
 """
 
 
-class StoreError(ValueError):
+class StoreError(TfnasError, ValueError):
     """A file cannot be used as a tfnas score store."""
 
 
@@ -52,7 +53,7 @@ class CorruptStoreError(StoreError):
     """The file is not a readable SQLite database."""
 
 
-class StoreConflictError(ValueError):
+class StoreConflictError(TfnasError, ValueError):
     """A different score was put under a key that already holds one (scores must be deterministic)."""
 
 

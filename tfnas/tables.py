@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tfnas.errors import TfnasError
 from tfnas.space import SPACE_SIZE, Arch, arch_at, as_arch, index_of
 
 FORMAT = "tfnas-score-table/1"
@@ -33,7 +34,7 @@ _REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = _REPO_ROOT / "benchmarks" / "scores"
 
 
-class TableError(ValueError):
+class TableError(TfnasError, ValueError):
     """A score table cannot be used: corrupt, truncated, or not the table asked for."""
 
 
@@ -45,7 +46,7 @@ class TableMismatchError(TableError):
     """The file is intact but is not the table asked for (proxy, dataset or settings differ)."""
 
 
-class TableNotFoundError(FileNotFoundError):
+class TableNotFoundError(TfnasError, FileNotFoundError):
     """No table file for the requested proxy and dataset."""
 
 

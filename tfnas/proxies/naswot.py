@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from tfnas.errors import TfnasError
 from tfnas.proxies.kernel import KernelAccumulator, logdet
 
 MATCHES = ("relu", "official")
@@ -113,7 +114,7 @@ def reference_kernel(network: nn.Module, images: torch.Tensor, *, match: str = D
 # --- the fast path -------------------------------------------------------------------------
 
 
-class UnsupportedNetworkError(TypeError):
+class UnsupportedNetworkError(TfnasError, TypeError):
     """The fast path met a module it does not know; use :func:`naswot_reference` instead."""
 
 

@@ -13,13 +13,14 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from tfnas.errors import TfnasError
 from tfnas.space import Arch, as_arch
 from tfnas.store import ScoreStore
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
 
 
-class MissingScoreError(KeyError):
+class MissingScoreError(TfnasError, KeyError):
     """A table scorer was asked for a cell its table does not hold."""
 
     def __str__(self) -> str:  # KeyError would repr() the message
