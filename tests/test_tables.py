@@ -5,13 +5,21 @@ from __future__ import annotations
 import gzip
 import math
 import random
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tfnas.space import SPACE_SIZE, all_cells, arch_at
 from tfnas.tables import (
+    MAX_ARCH_CHARS,
+    MAX_FILE_BYTES,
+    MAX_TEXT_BYTES,
     CorruptTableError,
     TableError,
     TableMismatchError,
@@ -27,11 +35,13 @@ from tfnas.tables import (
 
 PROV = {"settings": '{"seed": 0}', "date": "2024-01-01T00:00:00Z"}
 
+# What a table may hold: finite floats and -inf (NaN and +inf are never scores), at least one finite.
 scores_strategy = st.dictionaries(
     st.integers(0, SPACE_SIZE - 1).map(arch_at),
-    st.floats(allow_nan=False),
+    st.floats(allow_nan=False, allow_infinity=False) | st.just(-math.inf),
+    min_size=1,
     max_size=40,
-)
+).filter(lambda d: any(math.isfinite(v) for v in d.values()))
 
 
 def _rewrite(path, transform):
@@ -137,7 +147,7 @@ def test_repeated_row_refused(tmp_path):
     [
         (lambda t: t.replace("# format:", "# formt:"), "format"),
         (lambda t: t.replace("index,arch,score", "i,a,s"), "column header"),
-        (lambda t: t.replace("0.5\n", "zero\n", 1), "malformed row"),
+        (lambda t: t.replace("0.5\n", "zero\n", 1), "score 'zero' is not a float as written"),
         (lambda t: t.replace("# complete: false", "# complete: true"), "complete"),
     ],
 )
@@ -232,3 +242,249 @@ def test_any_flipped_byte_is_refused_or_harmless(tmp_path_factory, position, mas
     except TableError:
         return
     assert table.scores == scores
+
+
+# -- hardening (issue 12): bounded inflation, one gzip member, the score rule, one-line refusals --
+
+REPO = Path(__file__).resolve().parents[1]
+HEAD = b"# format: tfnas-score-table/1\n# proxy: naswot\n# dataset: cifar10\n# rows: 1\n" \
+       b"# complete: false\nindex,arch,score\n"
+
+# The reader in a child process: print its peak address space (--baseline) or the outcome.
+_CHILD = r"""
+import sys
+from tfnas.tables import TableError, read_table
+
+def vm_peak_bytes():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmPeak:"):
+            return int(line.split()[1]) * 1024
+    raise SystemExit("no VmPeak")
+
+if sys.argv[1] == "--baseline":
+    print(vm_peak_bytes())
+    raise SystemExit(0)
+try:
+    table = read_table(sys.argv[1])
+except TableError as exc:
+    print("refused:", exc)
+else:
+    print("loaded", len(table.scores))
+"""
+
+HEADROOM = 300 * 1024 * 1024
+"""Address space the reader may use beyond the interpreter's own baseline (torch included)."""
+
+
+def _gzip_bomb(path: Path, inflated_mib: int) -> Path:
+    """A valid one-member gzip file: a table header, then ``inflated_mib`` MiB of '0' digits.
+
+    Raw deflate blocks after a full flush are independent, so one compressed MiB is repeated;
+    the CRC-32 and size trailer are computed, so the file is well formed, just enormous inside.
+    """
+    chunk = b"0" * (1 << 20)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    head = deflate.compress(HEAD) + deflate.flush(zlib.Z_FULL_FLUSH)
+    block = deflate.compress(chunk) + deflate.flush(zlib.Z_FULL_FLUSH)
+    crc = zlib.crc32(HEAD)
+    for _ in range(inflated_mib):
+        crc = zlib.crc32(chunk, crc)
+    size = (len(HEAD) + inflated_mib * len(chunk)) & 0xFFFFFFFF
+    gzip_header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    path.write_bytes(gzip_header + head + block * inflated_mib + deflate.flush()
+                     + struct.pack("<II", crc, size))
+    return path
+
+
+def _run_reader(arg: str, limit: int | None = None) -> subprocess.CompletedProcess:
+    def cap() -> None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return subprocess.run(
+        [sys.executable, "-c", _CHILD, arg], cwd=REPO, capture_output=True, text=True,
+        timeout=300, preexec_fn=cap if limit else None,
+    )
+
+
+@pytest.fixture(scope="module")
+def address_limit() -> int:
+    """The child's own peak address space plus :data:`HEADROOM`, measured, not guessed."""
+    baseline = _run_reader("--baseline")
+    assert baseline.returncode == 0, baseline.stderr
+    return int(baseline.stdout) + HEADROOM
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /proc/self/status are Linux's")
+@pytest.mark.parametrize("inflated_mib", [1024, 4096])
+def test_gzip_bomb_refused_within_a_small_address_space(tmp_path, address_limit, inflated_mib):
+    """A ~1 MB file inflating to 1 GiB (and a ~4 MB one to 4 GiB) is refused, not inflated.
+
+    The reader runs under RLIMIT_AS = its baseline + 300 MB: inflating the whole stream (what
+    gzip.open().read() did) dies with MemoryError there; the streaming cap refuses in one line.
+    """
+    bomb = _gzip_bomb(tmp_path / "naswot-cifar10.csv.gz", inflated_mib)
+    assert bomb.stat().st_size < 8 * 1024 * 1024
+    done = _run_reader(str(bomb), address_limit)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("refused:") and done.stdout.count("\n") == 1, done.stdout
+    assert str(MAX_TEXT_BYTES) in done.stdout or str(MAX_FILE_BYTES) in done.stdout
+    # the same limit is ample for a real, full table
+    real = _run_reader(str(table_path("naswot", "cifar10")), address_limit)
+    assert real.stdout == f"loaded {SPACE_SIZE}\n", real.stderr[-2000:]
+
+
+def test_bounds_are_what_a_full_table_can_be():
+    """The caps follow from the format: the longest arch, the longest repr, all 15,625 rows."""
+    assert MAX_ARCH_CHARS == max(len(str(a)) for a in all_cells())
+    longest = max(len(repr(x)) for x in (-2.2250738585072014e-308, -1.7976931348623157e308,
+                                          -1.2345678901234567e-100, -5e-324, -math.inf))
+    scores = {a: -1.2345678901234567e-100 for a in all_cells()}
+    text = gzip.decompress(encode_table("synflow", "ImageNet16-120", scores, PROV))
+    assert longest == 24 and len(text) <= MAX_TEXT_BYTES
+    for proxy, dataset in available_tables():
+        path = table_path(proxy, dataset)
+        assert len(gzip.decompress(path.read_bytes())) <= MAX_TEXT_BYTES
+        assert path.stat().st_size <= MAX_FILE_BYTES
+
+
+def test_committed_tables_reencode_byte_identically():
+    """Reading loses nothing: every committed table re-encodes to its exact bytes."""
+    derived = {"format", "proxy", "dataset", "rows", "space_size", "complete"}
+    for proxy, dataset in available_tables():
+        path = table_path(proxy, dataset)
+        table = read_table(path)
+        prov = {k: v for k, v in table.provenance.items() if k not in derived}
+        assert encode_table(proxy, dataset, table.scores, prov) == path.read_bytes()
+
+
+def _refused(path: Path) -> str:
+    """The one-line message a refused table gives."""
+    with pytest.raises(TableError) as caught:
+        read_table(path)
+    message = str(caught.value)
+    assert "\n" not in message and len(message) <= 500, message
+    return message
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (lambda data: data + gzip.compress(b"1,x,2\n", mtime=0), "after its gzip stream"),
+        (lambda data: data + b"\x00" * 8, "after its gzip stream"),
+        (lambda data: data + b"garbage", "after its gzip stream"),
+        (lambda data: b"", "ends inside the stream"),
+        (lambda data: b"\x00" * (MAX_FILE_BYTES + 1), f"over {MAX_FILE_BYTES} bytes"),
+    ],
+)
+def test_one_gzip_member_and_nothing_else(tmp_path, extra, match):
+    path = _small(tmp_path)
+    path.write_bytes(extra(path.read_bytes()))
+    assert match in _refused(path)
+
+
+def _is_repr(text: str) -> bool:
+    """True when ``text`` is exactly what ``repr`` writes for some float."""
+    try:
+        return repr(float(text)) == text
+    except ValueError:
+        return False
+
+
+bad_score_text = st.one_of(
+    st.sampled_from(["nan", "NaN", "-nan", "inf", "+inf", "Infinity", "-Infinity", "1e999",
+                     "-1e999", "1e309", "", " ", "0x10", "1_0", "١", "１", "+1.0", "1.", ".5"]),
+    st.floats(allow_nan=False, allow_infinity=False).flatmap(
+        lambda x: st.sampled_from([f"{x:.3e}", f" {x!r}", f"{x!r} ", f"{x!r}\r", f"{x!r}0",
+                                   f"+{x!r}", f"{x!r}e0", f"{x!r}" * 3000])
+    ).filter(lambda t: not _is_repr(t)),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(text=bad_score_text, row=st.integers(0, 9))
+def test_score_rule_refuses_anything_but_a_valid_repr(tmp_path_factory, text, row):
+    """NaN, +inf, overflow to inf and any text that is not the writer's repr are refused."""
+    path = _small(tmp_path_factory.mktemp("score"))
+    lines = gzip.decompress(path.read_bytes()).decode().split("\n")
+    at = lines.index("index,arch,score") + 1 + row
+    index, arch, _ = lines[at].split(",")
+    lines[at] = f"{index},{arch},{text}"
+    path.write_bytes(gzip.compress("\n".join(lines).encode(), mtime=0))
+    message = _refused(path)
+    assert f":{at + 1}: score " in message
+
+
+@settings(max_examples=50, deadline=None)
+@given(index_text=st.sampled_from(["00", "01", "007", "+1", "-0", " 1", "1 ", "١", "１", "1_0",
+                                   "99999", "15625", "1" * 5000]))
+def test_index_has_one_spelling(tmp_path_factory, index_text):
+    """Leading zeros, signs, Unicode digits or out-of-range indices are refused, not parsed."""
+    root = tmp_path_factory.mktemp("index")
+    scores = {arch_at(1): 1.5}
+    path = write_table(table_path("naswot", "cifar10", root), "naswot", "cifar10", scores, PROV)
+    _rewrite(path, lambda t: t.replace(f"\n1,{arch_at(1)},", f"\n{index_text},{arch_at(1)},"))
+    assert "index " in _refused(path)
+
+
+@pytest.mark.parametrize("values", [[-math.inf] * 3, []])
+def test_table_without_a_finite_score_refused(tmp_path, values):
+    """An all -inf (or empty) table ranks nothing: the reader and the writer refuse it."""
+    scores = {arch_at(i): v for i, v in enumerate(values)}
+    with pytest.raises(TableError, match="finite score"):
+        encode_table("naswot", "cifar10", scores, PROV)
+    path = _small(tmp_path, 3)
+    _rewrite(path, lambda t: "\n".join(
+        line.rsplit(",", 1)[0] + ",-inf" if line[:1].isdigit() else line
+        for line in t.split("\n")
+    ) if values else t.replace("# rows: 3", "# rows: 0").split("index,arch,score")[0]
+        + "index,arch,score\n")
+    assert "no finite score" in _refused(path)
+
+
+def test_minus_inf_is_a_score_nan_and_plus_inf_are_not(tmp_path):
+    scores = {arch_at(0): -math.inf, arch_at(1): 2.5}
+    write_table(table_path("naswot", "cifar10", tmp_path), "naswot", "cifar10", scores, PROV)
+    assert load_table("naswot", "cifar10", tmp_path).scores == scores
+    for bad in (math.nan, math.inf):
+        with pytest.raises(TableError, match=r"cell 1 .*never a score"):
+            encode_table("naswot", "cifar10", {arch_at(0): 1.0, arch_at(1): bad}, PROV)
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda t: t.replace("# format: tfnas-score-table/1", "# format: " + "x" * 100_000),
+         "lacks '# format"),
+        (lambda t: t.replace("# rows: 10", "# rows: " + "9" * 5000), "header 'rows'"),
+        (lambda t: t.replace("# rows: 10", "# rows: ١٠"), "header 'rows'"),
+        (lambda t: t.replace("# dataset: cifar10", "# dataset: cifar10\n# dataset: cifar100"),
+         "repeated"),
+        (lambda t: t.replace("# space_size: 15625", "# space_size: 16"), "space_size"),
+        (lambda t: t.replace(f"\n3,{arch_at(3)},", f"\n3,{'|' * 100_000},"), "not the cell"),
+        (lambda t: t.replace(f"\n3,{arch_at(3)},", "\n3," + "," * 100_000), "3 fields"),
+        (lambda t: t.replace("\n", "\r\n"), "score"),
+    ],
+)
+def test_refusals_are_one_bounded_line(tmp_path, edit, match):
+    path = _small(tmp_path)
+    _rewrite(path, edit)
+    assert match in _refused(path)
+
+
+def test_non_utf8_and_directory_and_unreadable(tmp_path):
+    path = _small(tmp_path)
+    raw = gzip.decompress(path.read_bytes()).replace(b"# proxy: naswot", b"# proxy: \xff\xfe")
+    path.write_bytes(gzip.compress(raw, mtime=0))
+    assert "does not hold UTF-8 text" in _refused(path)
+    folder = tmp_path / "dir.csv.gz"
+    folder.mkdir()
+    assert "is a directory" in _refused(folder)
+
+
+def test_bad_names_are_table_errors_with_bounded_messages():
+    for name in ("../x", "a/b", ".hidden", "", "x" * 100_000, "tab\there"):
+        with pytest.raises(TableError) as caught:
+            table_name(name, "cifar10")
+        assert len(str(caught.value)) <= 500 and "\n" not in str(caught.value)

@@ -4,15 +4,33 @@ A table ``<proxy>-<dataset>.csv.gz`` holds ``#``-comment provenance lines (``# k
 then the header ``index,arch,score`` and one row per scored cell in official index order, the
 score written with ``repr`` (exact round trip). The gzip stream has ``mtime=0`` and no file name,
 so the same rows and provenance always give the same bytes. Loading checks everything a
-corrupt, truncated or mismatched file could get wrong and refuses it with a :class:`TableError`.
+corrupt, truncated, hostile or mismatched file could get wrong and refuses it with a
+:class:`TableError` whose message is one line.
+
+What a valid table is (the writer produces exactly this, the reader accepts nothing else):
+
+* the file is one gzip member and nothing after it, at most :data:`MAX_FILE_BYTES` long, and
+  inflates to at most :data:`MAX_TEXT_BYTES` of UTF-8 text (the largest text a full table can
+  be, see there): a decompression bomb is refused after inflating that much, never more;
+* each row is ``index,arch,score``: ``index`` in canonical decimal (no sign, no leading zeros,
+  ASCII digits only), ``arch`` exactly the official string of the cell at ``index``, rows in
+  strictly increasing index order;
+* ``score`` is exactly ``repr`` of a float that is finite or ``-inf``. ``-inf`` is a legitimate
+  score (NASWOT's singular kernel, SynFlow's log of a zero sum, as the proxies return it);
+  ``nan`` (no score is NaN: the proxies never return it) and ``+inf`` (no proxy returns it; it
+  would outrank every cell) are never scores, and text that merely parses to a float (``1e999``,
+  ``1.0e0``, `` 1.5``) is not what the writer wrote;
+* at least one score is finite: a table of only ``-inf`` (or of no rows) ranks nothing.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime
+import functools
 import gzip
 import io
+import math
 import os
 import platform
 import subprocess
@@ -21,8 +39,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tfnas.errors import TfnasError
-from tfnas.space import SPACE_SIZE, Arch, arch_at, as_arch, index_of
+from tfnas.errors import TfnasError, one_line, shown
+from tfnas.space import NUM_EDGES, NUM_NODES, OPS, SPACE_SIZE, Arch, arch_at, as_arch, index_of
 
 FORMAT = "tfnas-score-table/1"
 HEADER = ("index", "arch", "score")
@@ -32,6 +50,21 @@ SEED_RULE = (
 )
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = _REPO_ROOT / "benchmarks" / "scores"
+
+MAX_ARCH_CHARS = NUM_EDGES * (max(map(len, OPS)) + len("~0|")) + 2 * NUM_NODES - 3
+"""The longest official arch string (95): six ``op~j|`` entries, a leading ``|`` per node, ``+``s."""
+MAX_SCORE_CHARS = 24
+"""The longest ``repr`` of a float: sign, 17 significant digits, the point and ``e-308``."""
+MAX_ROW_BYTES = len(str(SPACE_SIZE - 1)) + 1 + MAX_ARCH_CHARS + 1 + MAX_SCORE_CHARS + 1
+"""The longest row ``index,arch,score\\n`` the writer can produce (127 bytes)."""
+MAX_PROVENANCE_BYTES = 64 * 1024
+"""The most the provenance lines may take (the committed tables use about 1.3 KB)."""
+MAX_TEXT_BYTES = MAX_PROVENANCE_BYTES + len(",".join(HEADER)) + 1 + SPACE_SIZE * MAX_ROW_BYTES
+"""The largest text a table can inflate to: full provenance, the header, 15,625 longest rows
+(about 2.05 MB; the committed full tables are 1.57 to 1.72 MB)."""
+MAX_FILE_BYTES = MAX_TEXT_BYTES + (MAX_TEXT_BYTES >> 10) + 1024
+"""The largest gzip file that can hold :data:`MAX_TEXT_BYTES`: deflate's worst-case growth on
+incompressible text (well under 0.1 %) plus room for the gzip header and trailer."""
 
 
 class TableError(TfnasError, ValueError):
@@ -80,8 +113,12 @@ def table_name(proxy: str, dataset: str) -> str:
     for what, value in (("proxy", proxy), ("dataset", dataset)):
         if not isinstance(value, str):
             raise TypeError(f"{what} must be a str, got {type(value).__name__}")
-        if not value or "/" in value or os.sep in value or value.startswith("."):
-            raise ValueError(f"{what} must be a plain name (no path separators), got {value!r}")
+        if (not value or len(value) > 100 or "/" in value or os.sep in value
+                or value.startswith(".") or not value.isprintable()):
+            raise TableError(
+                f"{what} must be a plain name (printable, at most 100 characters, no path "
+                f"separators, not starting with '.'), got {shown(value)}"
+            )
     return f"{proxy}-{dataset}.csv.gz"
 
 
@@ -90,15 +127,45 @@ def table_path(proxy: str, dataset: str, root: str | Path | None = None) -> Path
     return Path(DEFAULT_ROOT if root is None else root) / table_name(proxy, dataset)
 
 
+def _score_problem(value: float) -> str | None:
+    """Why ``value`` cannot be a table score (NaN, +inf), or None when it can."""
+    if math.isnan(value):
+        return "NaN is never a score"
+    if value == math.inf:
+        return "+inf is never a score (only -inf, a singular or zero proxy value, is)"
+    return None
+
+
+def _checked_scores(scores: Mapping[Arch | str, float]) -> list[tuple[int, float]]:
+    """Rows ``(index, score)`` in index order, refusing what :func:`read_table` would refuse."""
+    rows = sorted((index_of(as_arch(a)), float(s)) for a, s in scores.items())
+    for index, value in rows:
+        problem = _score_problem(value)
+        if problem:
+            raise TableError(f"cannot write the score of cell {index} ({value!r}): {problem}")
+    if not any(math.isfinite(value) for _, value in rows):
+        raise TableError(
+            f"cannot write a table without a finite score ({len(rows)} rows, none finite): "
+            "it would rank nothing"
+        )
+    return rows
+
+
 def encode_table(
     proxy: str, dataset: str, scores: Mapping[Arch | str, float], provenance: Mapping[str, object]
 ) -> bytes:
-    """The exact bytes of a table file (gzip, mtime 0): provenance lines, header, sorted rows."""
-    rows = sorted((index_of(as_arch(a)), float(s)) for a, s in scores.items())
+    """The exact bytes of a table file (gzip, mtime 0): provenance lines, header, sorted rows.
+
+    Refuses (:class:`TableError`) what the reader would refuse: NaN or +inf scores, no finite
+    score, provenance that is not one-line ``key: value`` or over :data:`MAX_PROVENANCE_BYTES`.
+    """
     for key, value in provenance.items():
         text = str(value)
-        if not key or ":" in key or "\n" in key or "\n" in text or "\r" in text:
-            raise ValueError(f"provenance entries must be one-line 'key: value', got {key!r}")
+        if not key or ":" in key or "\n" in key or "\r" in key or "\n" in text or "\r" in text:
+            raise TableError(
+                f"provenance entries must be one-line 'key: value', got {shown(key)}: {shown(text)}"
+            )
+    rows = _checked_scores(scores)
     meta = {
         "format": FORMAT,
         **{k: str(v) for k, v in provenance.items()},
@@ -111,6 +178,11 @@ def encode_table(
     text = io.StringIO(newline="")
     for key, value in meta.items():
         text.write(f"# {key}: {value}\n")
+    size = len(text.getvalue().encode("utf-8"))
+    if size > MAX_PROVENANCE_BYTES:
+        raise TableError(
+            f"provenance takes {size} bytes, more than the {MAX_PROVENANCE_BYTES} a table may hold"
+        )
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(HEADER)
     for index, value in rows:
@@ -138,82 +210,200 @@ def write_table(
     return path
 
 
-def read_table(path: str | Path) -> ScoreTable:
-    """Read and verify one table file; a :class:`TableError` says what is wrong with it."""
-    path = Path(path)
-    if not path.is_file():
-        raise TableNotFoundError(
-            f"no score table at {path}; produce it with `tfnas sweep` and tfnas.tables.export_table"
-        )
-    try:
-        with gzip.open(path, "rt", encoding="utf-8", newline="") as fh:
-            text = fh.read()
-    except (OSError, EOFError, zlib.error) as exc:
-        raise CorruptTableError(f"{path} is not a valid gzip stream (truncated or damaged): {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise CorruptTableError(f"{path} does not hold UTF-8 text: {exc}") from exc
+def _where(path: Path) -> str:
+    """The path for a message: as is when short and printable, else bounded by ``shown``."""
+    text = str(path)
+    return text if len(text) <= 200 and text.isprintable() else shown(text)
 
-    lines = text.split("\n")
+
+def _read_member(path: Path) -> bytes:
+    """The text of the file's one gzip member, inflating at most ``MAX_TEXT_BYTES + 1`` bytes.
+
+    Streaming with an output bound is what makes a bomb harmless: a small file that asks for
+    gigabytes costs at most that bound before it is refused.
+    """
+    where = _where(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise TableError(f"{where} cannot be read: {exc.strerror or type(exc).__name__}") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise CorruptTableError(
+            f"{where} is over {MAX_FILE_BYTES} bytes, more than any score table compresses to"
+        )
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip wrapper: CRC-32 and size
+    try:
+        text = inflater.decompress(data, MAX_TEXT_BYTES + 1)
+    except zlib.error as exc:
+        raise CorruptTableError(
+            f"{where} is not a valid gzip stream (truncated or damaged): {one_line(exc)}"
+        ) from exc
+    if len(text) > MAX_TEXT_BYTES:
+        raise CorruptTableError(
+            f"{where} inflates to more than {MAX_TEXT_BYTES} bytes, the most a full table holds "
+            "(a decompression bomb or not a score table)"
+        )
+    if not inflater.eof:
+        raise CorruptTableError(
+            f"{where} is not a valid gzip stream (truncated or damaged): it ends inside the stream"
+        )
+    if inflater.unused_data:
+        raise CorruptTableError(
+            f"{where} has {len(inflater.unused_data)} bytes after its gzip stream; "
+            "a score table is exactly one gzip member"
+        )
+    return text
+
+
+def _decode(where: str, data: bytes) -> str:
+    """The table's text; a table is UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorruptTableError(
+            f"{where} does not hold UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from exc
+
+
+def _provenance(where: str, lines: list[str]) -> tuple[dict[str, str], int]:
+    """The ``# key: value`` lines at the top and the position of the line after them."""
     provenance: dict[str, str] = {}
     pos = 0
     while pos < len(lines) and lines[pos].startswith("#"):
         key, sep, value = lines[pos][1:].strip().partition(": ")
         if not sep:
             key, value = key.rstrip(":"), ""
+        if key in provenance:
+            raise CorruptTableError(f"{where}:{pos + 1}: provenance key {shown(key)} repeated")
         provenance[key] = value
         pos += 1
     if provenance.get("format") != FORMAT:
         raise CorruptTableError(
-            f"{path}: provenance header lacks '# format: {FORMAT}' (got {provenance.get('format')!r})"
+            f"{where}: provenance header lacks '# format: {FORMAT}' "
+            f"(got {shown(provenance.get('format'))})"
         )
     for key in ("proxy", "dataset", "rows", "complete"):
         if key not in provenance:
-            raise CorruptTableError(f"{path}: provenance header lacks '{key}'")
-    if pos >= len(lines) or lines[pos] != ",".join(HEADER):
-        raise CorruptTableError(f"{path}: expected the column header {','.join(HEADER)!r} after the provenance")
-    body = [line for line in lines[pos + 1 :]]
-    if body and body[-1] == "":
-        body.pop()
-
-    scores: dict[Arch, float] = {}
-    last = -1
-    for lineno, row in enumerate(csv.reader(body), start=pos + 2):
-        if len(row) != 3:
-            raise CorruptTableError(f"{path}:{lineno}: expected 3 fields index,arch,score, got {row!r}")
-        index_text, arch_text, score_text = row
-        try:
-            index = int(index_text)
-            arch = Arch.parse(arch_text)
-            value = float(score_text)
-        except (ValueError, TypeError) as exc:
-            raise CorruptTableError(f"{path}:{lineno}: malformed row {row!r}: {exc}") from exc
-        if not 0 <= index < SPACE_SIZE:
-            raise CorruptTableError(f"{path}:{lineno}: index {index} outside 0..{SPACE_SIZE - 1}")
-        if arch_at(index) != arch:
-            raise CorruptTableError(
-                f"{path}:{lineno}: arch {arch_text} is not the cell at index {index} "
-                f"({arch_at(index)})"
-            )
-        if index <= last:
-            raise CorruptTableError(
-                f"{path}:{lineno}: index {index} out of order or repeated (previous {last})"
-            )
-        last = index
-        scores[arch] = value
-
-    try:
-        declared = int(provenance["rows"])
-    except ValueError as exc:
-        raise CorruptTableError(f"{path}: header 'rows' is not an integer: {provenance['rows']!r}") from exc
-    if declared != len(scores):
+            raise CorruptTableError(f"{where}: provenance header lacks '{key}'")
+    if provenance.get("space_size", str(SPACE_SIZE)) != str(SPACE_SIZE):
         raise CorruptTableError(
-            f"{path}: header declares {declared} rows, file holds {len(scores)} (truncated or edited)"
+            f"{where}: header 'space_size' is {shown(provenance['space_size'])}, "
+            f"expected {SPACE_SIZE}"
+        )
+    return provenance, pos
+
+
+@functools.cache
+def _official_strings() -> tuple[str, ...]:
+    """The official arch string of every index."""
+    return tuple(str(arch_at(i)) for i in range(SPACE_SIZE))
+
+
+def _canonical_int(text: str) -> bool:
+    """True for the decimal the writer writes: ASCII digits, no sign, no leading zero."""
+    return (0 < len(text) <= len(str(SPACE_SIZE)) and text.isascii() and text.isdigit()
+            and (text == "0" or text[0] != "0"))
+
+
+def _parse_score(where: str, text: str) -> float:
+    """The score written as ``text``, refused unless it is the exact ``repr`` of a valid score."""
+    expected = "expected the repr of a finite float or -inf"
+    value = math.nan
+    if len(text) <= MAX_SCORE_CHARS:
+        try:
+            value = float(text)
+        except ValueError:
+            pass
+    if len(text) > MAX_SCORE_CHARS or repr(value) != text:
+        raise CorruptTableError(f"{where}: score {shown(text)} is not a float as written; {expected}")
+    problem = _score_problem(value)
+    if problem:
+        raise CorruptTableError(f"{where}: score {shown(text)}: {problem}; {expected}")
+    return value
+
+
+def _parse_row(where: str, line: str, last: int) -> tuple[int, float]:
+    """One body row ``index,arch,score`` after index ``last``: its index and score."""
+    fields = line.split(",", 3)
+    if len(fields) != 3:
+        raise CorruptTableError(
+            f"{where}: expected 3 fields index,arch,score, got {shown(line)}"
+        )
+    index_text, arch_text, score_text = fields
+    if not _canonical_int(index_text):
+        raise CorruptTableError(
+            f"{where}: index {shown(index_text)} is not a plain decimal in 0..{SPACE_SIZE - 1}"
+        )
+    index = int(index_text)
+    if index >= SPACE_SIZE:
+        raise CorruptTableError(f"{where}: index {index} outside 0..{SPACE_SIZE - 1}")
+    official = _official_strings()[index]
+    if arch_text != official:
+        raise CorruptTableError(
+            f"{where}: arch {shown(arch_text)} is not the cell at index {index} ({official})"
+        )
+    if index <= last:
+        raise CorruptTableError(
+            f"{where}: index {index} out of order or repeated (previous {last})"
+        )
+    return index, _parse_score(where, score_text)
+
+
+def _check_counts(where: str, provenance: dict[str, str], scores: dict[Arch, float]) -> None:
+    """The header's ``rows`` and ``complete`` agree with the rows; some score is finite."""
+    declared = provenance["rows"]
+    if not _canonical_int(declared):
+        raise CorruptTableError(
+            f"{where}: header 'rows' is {shown(declared)}, expected a plain decimal count"
+        )
+    if int(declared) != len(scores):
+        raise CorruptTableError(
+            f"{where}: header declares {declared} rows, file holds {len(scores)} (truncated or "
+            "edited)"
         )
     if provenance["complete"] != str(len(scores) == SPACE_SIZE).lower():
         raise CorruptTableError(
-            f"{path}: header says complete={provenance['complete']} but {len(scores)} of "
+            f"{where}: header says complete={shown(provenance['complete'])} but {len(scores)} of "
             f"{SPACE_SIZE} cells are present"
         )
+    if not any(math.isfinite(value) for value in scores.values()):
+        raise CorruptTableError(
+            f"{where}: no finite score in {len(scores)} rows; a table that ranks nothing is "
+            "refused (expected at least one finite score)"
+        )
+
+
+def read_table(path: str | Path) -> ScoreTable:
+    """Read and verify one table file; a :class:`TableError` says in one line what is wrong.
+
+    Memory is bounded by the file-size and inflation caps (:data:`MAX_FILE_BYTES`,
+    :data:`MAX_TEXT_BYTES`), whatever the file holds.
+    """
+    path = Path(path)
+    where = _where(path)
+    if path.is_dir():
+        raise TableError(f"{where} is a directory, not a score table file")
+    if not path.is_file():
+        raise TableNotFoundError(
+            f"no score table at {where}; produce it with `tfnas sweep` and "
+            "tfnas.tables.export_table"
+        )
+    lines = _decode(where, _read_member(path)).split("\n")
+    provenance, pos = _provenance(where, lines)
+    if pos >= len(lines) or lines[pos] != ",".join(HEADER):
+        raise CorruptTableError(
+            f"{where}: expected the column header {','.join(HEADER)!r} after the provenance"
+        )
+    body = lines[pos + 1 :]
+    if body and body[-1] == "":
+        body.pop()
+    scores: dict[Arch, float] = {}
+    last = -1
+    for lineno, line in enumerate(body, start=pos + 2):
+        last, value = _parse_row(f"{where}:{lineno}", line, last)
+        scores[arch_at(last)] = value
+    _check_counts(where, provenance, scores)
     return ScoreTable(provenance["proxy"], provenance["dataset"], scores, provenance)
 
 
@@ -233,17 +423,17 @@ def load_table(
     table = read_table(path)
     if (table.proxy, table.dataset) != (proxy, dataset):
         raise TableMismatchError(
-            f"{path} holds proxy={table.proxy!r} dataset={table.dataset!r}, "
+            f"{_where(path)} holds proxy={shown(table.proxy)} dataset={shown(table.dataset)}, "
             f"expected proxy={proxy!r} dataset={dataset!r}"
         )
     if settings is not None and table.settings != settings:
         raise TableMismatchError(
-            f"{path} was computed under settings {table.settings!r}, expected {settings!r}; "
-            "re-run the sweep for these settings"
+            f"{_where(path)} was computed under settings {shown(table.settings)}, expected "
+            f"{shown(settings)}; re-run the sweep for these settings"
         )
     if require_complete and not table.complete:
         raise TableMismatchError(
-            f"{path} is partial: {table.missing} of {SPACE_SIZE} cells missing; finish the sweep"
+            f"{_where(path)} is partial: {table.missing} of {SPACE_SIZE} cells missing; finish the sweep"
         )
     return table
 
