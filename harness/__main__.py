@@ -1,4 +1,8 @@
-"""``python -m harness report|compare|baseline`` — the reproduction report and the CI check."""
+"""``python -m harness report|compare|baseline`` — the reproduction report and the CI check.
+
+Every failure is one line on stderr and exit status 2 (3 for a bug in the harness itself);
+no input file can make it print a traceback.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,19 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
-from harness.results import ResultsError, load_results
+from harness.results import OutputError, load_results
+from tfnas.errors import TfnasError, one_line, shown
 
 BASELINE = Path(__file__).resolve().parents[1] / "benchmarks" / "baseline.json"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {one_line(ValueError(message))} (see --help)\n")
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -31,24 +44,35 @@ def _compare(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def _baseline(args: argparse.Namespace) -> int:
-    data = load_results(args.results)
-    for rec in data["claims"]["outcomes"]:  # plots' raw points are not needed to compare
-        for side in (rec.get("details") or {}, *(rec.get("details") or {}).values()):
+def _strip_points(data: dict) -> dict:
+    """The document without the plots' raw points (not needed to compare) or benchmark extras."""
+    for rec in data["claims"]["outcomes"]:
+        details = rec.get("details") or {}
+        for side in (details, *details.values()):
             if isinstance(side, dict):
                 side.pop("scatter", None)
                 side.pop("values", None)
     data["benchmarks"] = [{k: v for k, v in b.items() if k != "extra_info"}
                           for b in data.get("benchmarks", [])]
-    args.to.parent.mkdir(parents=True, exist_ok=True)
-    args.to.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return data
+
+
+def _baseline(args: argparse.Namespace) -> int:
+    data = _strip_points(load_results(args.results))
+    text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+    try:
+        args.to.parent.mkdir(parents=True, exist_ok=True)
+        args.to.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write the baseline to {shown(str(args.to), 200)}: "
+                          f"{one_line(exc, 200)}") from exc
     print(f"baseline written to {args.to}")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m harness", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("report", help="write a Markdown report with plots from a results JSON")
     p.add_argument("results", type=Path)
     p.add_argument("--out", type=Path, default=Path("report"))
@@ -61,12 +85,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("results", type=Path)
     p.add_argument("--to", type=Path, default=BASELINE)
     p.set_defaults(func=_baseline)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ResultsError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except TfnasError as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of stdout went away: nothing left to tell
+        return 2
+    except Exception as exc:  # a bug, not bad input; still one line, never a traceback
+        print(f"error: internal {type(exc).__name__} in the harness (please report it): "
+              f"{one_line(exc, 300)}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ ratio factor for times); a claim that disappears or changes status is a change t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,33 @@ def _drift_rule(tol: dict[str, Any], old: Estimate, new: Estimate) -> Tolerance 
     return None  # exact comparison
 
 
+def _same(a: object, b: object) -> bool:
+    """Equal, counting two NaNs (or two missing values) as the same: nothing changed."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def unchanged(old: Estimate, new: Estimate) -> bool:
+    """True when two estimates are the same in every field (NaN equal to NaN)."""
+    return all(_same(getattr(old, f), getattr(new, f)) for f in ("value", "std", "n", "ci"))
+
+
+def _drift(tol: dict[str, Any], oe: Estimate, ne: Estimate) -> tuple[bool, str]:
+    """Whether ``ne`` stays within the drift tolerance of ``oe``, and why."""
+    if unchanged(oe, ne):
+        return True, "unchanged"
+    if not all(math.isfinite(x) for e in (oe, ne) for x in (e.value, e.std or 0.0)):
+        return False, "a non-finite value changed"
+    rule = _drift_rule(tol, oe, ne)
+    if rule is None:
+        return oe.value == ne.value, "exact comparison"
+    j = judge(rule, ne, oe)
+    return j.passed, j.explanation
+
+
 def compare_outcomes(old: dict[str, dict], new: dict[str, dict]) -> list[Difference]:
     """Every difference between two sets of claim outcomes, keyed by claim id."""
     diffs: list[Difference] = []
@@ -54,13 +82,7 @@ def compare_outcomes(old: dict[str, dict], new: dict[str, dict]) -> list[Differe
         if not (o.get("reproduced") and n.get("reproduced")):
             continue
         oe, ne = Estimate.from_dict(o["reproduced"]), Estimate.from_dict(n["reproduced"])
-        tol = _drift_rule(o.get("tolerance") or {}, oe, ne)
-        if tol is None:
-            ok = oe.value == ne.value
-            why = "exact comparison"
-        else:
-            j = judge(tol, ne, oe)
-            ok, why = j.passed, j.explanation
+        ok, why = _drift(o.get("tolerance") or {}, oe, ne)
         if not ok:
             diffs.append(Difference(cid, "drift",
                                     f"{cid}: {oe.value:.6g} -> {ne.value:.6g} ({why})"))
@@ -70,4 +92,5 @@ def compare_outcomes(old: dict[str, dict], new: dict[str, dict]) -> list[Differe
 
 
 def compare_files(old: str | Path, new: str | Path) -> list[Difference]:
+    """Differences between two results files, each validated on load."""
     return compare_outcomes(outcomes_by_id(load_results(old)), outcomes_by_id(load_results(new)))

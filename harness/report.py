@@ -1,17 +1,54 @@
-"""Render a results JSON as a Markdown reproduction report with PNG plots (matplotlib, Agg)."""
+"""Render a results JSON as a Markdown reproduction report with PNG plots (matplotlib, Agg).
+
+A results file is untrusted: everything taken from it reaches the Markdown only through
+:func:`md_text` (prose) or :func:`md_cell` (table cells), which HTML-escape ``<>&"'``,
+backslash-escape the Markdown metacharacters and fold line breaks, so a file cannot plant HTML,
+links, images, headings or table breaks. Claim ids are limited to a safe charset on load and
+shown as code spans; plot files have fixed names inside the output folder, and plot labels are
+drawn without mathtext.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import html
+import math
+import re
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from harness.results import load_results, outcomes_by_id
+from harness.results import OutputError, load_results, outcomes_by_id, valid_claim_id
 from harness.verdicts import STATUSES
+from tfnas.errors import one_line, shown
 
 TABLE_ORDER = ("Fig. 3", "Table I", "Table II", "Table III", "Table IV", "Table V",
                "Text claims", "Anchors")
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+MD_META = frozenset("\\`*_{}[]()#+!|~$")
+"""Markdown metacharacters a data string has backslash-escaped (``$``: GitHub's math)."""
+MAX_BOXES = 200
+"""Most claims drawn in one distribution plot (the registry has about 25 per dataset)."""
+MAX_POINTS = 5000
+"""Most points drawn in one scatter panel (the harness records 1,500)."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_PLOT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\.png")
+
+
+def md_text(value: Any) -> str:
+    """``value`` as inert Markdown prose: one line, metacharacters escaped, HTML escaped."""
+    text = " ".join(_CONTROL.sub(" ", str(value)).split())
+    text = "".join("\\" + c if c in MD_META else c for c in text)
+    return html.escape(text, quote=True)
+
+
+def md_cell(value: Any) -> str:
+    """``value`` as one table cell: :func:`md_text` (which escapes ``|``), never empty."""
+    return md_text(value) or " "
+
+
+def md_code(claim_id: Any) -> str:
+    """A claim id as a code span; an id outside the safe charset is shown as escaped text."""
+    return f"`{claim_id}`" if valid_claim_id(claim_id) else md_text(claim_id)
 
 
 def _fmt(x: Any, digits: int = 4) -> str:
@@ -19,25 +56,27 @@ def _fmt(x: Any, digits: int = 4) -> str:
         return "–"
     if isinstance(x, float):
         return "nan" if x != x else f"{x:.{digits}g}"
-    return str(x)
+    if isinstance(x, int) and not isinstance(x, bool) and abs(x) < 10**30:
+        return str(x)
+    return md_text(x)
 
 
-def _estimate(e: dict | None) -> str:
-    if not e:
+def _estimate(e: Any) -> str:
+    if not isinstance(e, dict) or not e:
         return "–"
     text = _fmt(e.get("value"))
     if e.get("std") is not None:
         text += f" ± {_fmt(e['std'], 3)}"
-    if e.get("ci") is not None:
-        lo, hi = e["ci"]
-        text += f" [{_fmt(lo, 3)}, {_fmt(hi, 3)}]"
+    ci = e.get("ci")
+    if isinstance(ci, list | tuple) and len(ci) == 2:
+        text += f" [{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}]"
     if e.get("n") is not None:
-        text += f" (n={e['n']})"
+        text += f" (n={_fmt(e['n'])})"
     return text
 
 
 def _matching(rec: dict) -> str:
-    hits = [a["label"] for a in rec.get("alternatives_run", []) if a.get("passed")]
+    hits = [md_text(a.get("label", "")) for a in rec.get("alternatives_run", []) if a.get("passed")]
     return "; ".join(hits) if hits else "none"
 
 
@@ -49,89 +88,131 @@ def _row(rec: dict) -> str:
         pub_text = _estimate(pub) if pub and pub.get("value") == pub.get("value") else "–"
     j = rec.get("judgement") or {}
     if not j:
-        margin = rec.get("reason", "")
+        margin = md_cell(rec.get("reason", ""))
     elif "ratio" in (j.get("statistic") or {}):  # the ratio rule allows a factor, not a difference
         margin = f"×{_fmt(j['statistic']['ratio'], 3)} (allowed ×{_fmt(j.get('allowed'), 3)})"
     else:
         margin = f"{_fmt(j.get('difference'), 3)} (allowed {_fmt(j.get('allowed'), 3)})"
-    return (f"| `{rec['id']}` | {rec.get('title', '')} | {pub_text} | "
-            f"{_estimate(rec.get('reproduced'))} | {margin} | **{rec['status']}** | "
-            f"{_matching(rec) if rec['status'] != 'not run' else '–'} |")
+    status = rec["status"]
+    return (f"| {md_code(rec['id'])} | {md_cell(rec.get('title', ''))} | {pub_text} | "
+            f"{_estimate(rec.get('reproduced'))} | {margin} | **{md_cell(status)}** | "
+            f"{_matching(rec) if status not in ('not run', 'error') else '–'} |")
+
+
+def status_counts(recs: list[dict]) -> dict[str, int]:
+    """Claims per status: every known status (``error`` only when present), then any other."""
+    seen = Counter(str(r.get("status")) for r in recs)
+    counts = {s: seen.pop(s, 0) for s in STATUSES if s != "error" or seen.get(s)}
+    return counts | dict(sorted(seen.items()))
+
+
+def _run_lines(data: dict[str, Any], claims: dict[str, Any]) -> list[str]:
+    mi = data.get("machine_info") or {}
+    tf = mi.get("tfnas") or {}
+    cpu = mi.get("cpu") or {}
+    lines = [f"- machine: {md_text(mi.get('node', '?'))}, {md_text(cpu.get('brand_raw', '?'))}, "
+             f"{_fmt(tf.get('cpu_count', '?'))} CPUs, torch {md_text(tf.get('torch', '?'))} "
+             f"({_fmt(tf.get('torch_threads', '?'))} threads), "
+             f"Python {md_text(mi.get('python_version', '?'))}"]
+    ci = data.get("commit_info") or {}
+    lines.append(f"- commit: {md_text(ci.get('id', '?'))} (dirty: {md_text(ci.get('dirty', '?'))}); "
+                 f"date {md_text(data.get('datetime', '?'))}")
+    options = claims.get("options") or {}
+    lines.append("- options: " + (", ".join(f"{md_text(k)}={md_text(v)}"
+                                            for k, v in sorted(options.items())) or "–"))
+    for name, digest in sorted((tf.get("data_sha256") or {}).items()):
+        lines.append(f"- data {md_text(name)}: sha256 {md_text(str(digest)[:16])}…")
+    return lines
 
 
 def render_markdown(data: dict[str, Any], plots: list[str]) -> str:
     """The report text: summary first, then one table per paper table, then per-claim detail."""
     claims = data["claims"]
-    recs = sorted(claims["outcomes"], key=lambda r: r["id"])
-    counts = {s: sum(r["status"] == s for r in recs) for s in STATUSES}
+    recs = sorted(claims["outcomes"], key=lambda r: str(r["id"]))
+    counts = status_counts(recs)
     lines = ["# Reproduction report: Training Free Neural Architecture Search", ""]
-    lines.append("**Summary:** " + ", ".join(f"{v} {k}" for k, v in counts.items())
+    lines.append("**Summary:** " + ", ".join(f"{v} {md_text(k)}" for k, v in counts.items())
                  + f" — {len(recs)} claims.")
     lines.append("")
-    for status in ("not reproduced", "unexpectedly reproduced", "known divergence", "not run"):
+    for status in ("not reproduced", "unexpectedly reproduced", "known divergence", "not run",
+                   "error"):
         ids = [r["id"] for r in recs if r["status"] == status]
         if ids:
-            lines.append(f"- *{status}*: " + ", ".join(f"`{i}`" for i in ids))
+            lines.append(f"- *{status}*: " + ", ".join(md_code(i) for i in ids))
     lines += ["", "## Run", ""]
-    mi = data.get("machine_info", {})
-    tf = mi.get("tfnas", {})
-    lines.append(f"- machine: {mi.get('node', '?')}, {mi.get('cpu', {}).get('brand_raw', '?')}, "
-                 f"{tf.get('cpu_count', '?')} CPUs, torch {tf.get('torch', '?')} "
-                 f"({tf.get('torch_threads', '?')} threads), Python {mi.get('python_version', '?')}")
-    ci = data.get("commit_info", {})
-    lines.append(f"- commit: {ci.get('id', '?')} (dirty: {ci.get('dirty', '?')}); "
-                 f"date {data.get('datetime', '?')}")
-    lines.append(f"- options: {claims.get('options', {})}")
-    for name, digest in sorted(tf.get("data_sha256", {}).items()):
-        lines.append(f"- data `{name}`: sha256 {digest[:16]}…")
+    lines += _run_lines(data, claims)
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in recs:
-        groups[r.get("table") or "Other"].append(r)
+        groups[str(r.get("table") or "Other")].append(r)
     order = [t for t in TABLE_ORDER if t in groups] + sorted(set(groups) - set(TABLE_ORDER))
     for table in order:
-        lines += ["", f"## {table}", "",
+        lines += ["", f"## {md_text(table)}", "",
                   "| claim | what | published | reproduced | difference | verdict | "
                   "alternatives that match |",
                   "|---|---|---|---|---|---|---|"]
         lines += [_row(r) for r in groups[table]]
     if plots:
         lines += ["", "## Plots", ""]
-        lines += [f"![{p}]({p})" for p in plots]
+        lines += [f"![{p}]({p})" for p in plots if _PLOT_NAME.fullmatch(p)]
     lines += ["", "## Claim details", ""]
     for r in recs:
         lines += _details(r)
     return "\n".join(lines) + "\n"
 
 
+def _tolerance_line(tol: dict) -> str:
+    params = ", ".join(f"{k}={_fmt(tol[k])}" for k in ("alpha", "margin", "factor")
+                       if tol.get(k) is not None)
+    return (f"- tolerance: {md_text(tol.get('rule'))} {params} — "
+            f"{md_text(tol.get('justification', ''))}")
+
+
+def _alternative_line(a: dict) -> str:
+    label = md_text(a.get("label", ""))
+    if a.get("status") == "not run":
+        return f"  - alternative *{label}*: not run ({md_text(a.get('reason', ''))})"
+    verdict = "matches" if a.get("passed") else "does not match"
+    return (f"  - alternative *{label}*: {_estimate(a.get('reproduced'))} → {verdict} "
+            f"({md_text(a.get('explanation', ''))})")
+
+
 def _details(r: dict) -> list[str]:
-    out = [f"### `{r['id']}` — {r['status']}", "", f"- source: {r.get('source', '')}",
-           f"- interpretation: {r.get('interpretation', '')}"]
-    tol = r.get("tolerance") or {}
-    out.append(f"- tolerance: {tol.get('rule')} "
-               + ", ".join(f"{k}={tol[k]}" for k in ("alpha", "margin", "factor")
-                           if tol.get(k) is not None)
-               + f" — {tol.get('justification', '')}")
+    out = [f"### {md_code(r['id'])} — {md_text(r['status'])}", "",
+           f"- source: {md_text(r.get('source', ''))}",
+           f"- interpretation: {md_text(r.get('interpretation', ''))}",
+           _tolerance_line(r.get("tolerance") or {})]
     if r.get("judgement"):
-        out.append(f"- test: {r['judgement']['explanation']}")
+        out.append(f"- test: {md_text(r['judgement'].get('explanation', ''))}")
     if r.get("reason"):
-        out.append(f"- not run because: {r['reason']}")
+        label = "failed with an error" if r["status"] == "error" else "not run because"
+        out.append(f"- {label}: {md_text(r['reason'])}")
     if r.get("known_divergence"):
-        out.append(f"- diagnosis (known divergence): {r['known_divergence']}")
+        out.append(f"- diagnosis (known divergence): {md_text(r['known_divergence'])}")
     if r.get("notes"):
-        out.append(f"- notes: {r['notes']}")
-    details = r.get("details") or {}
-    if "methods" in details:
-        for m in details["methods"]:
-            means = ", ".join(f"{d} {_fmt(v)}" for d, v in m["means"].items())
-            out.append(f"  - {m['method']}: {means} → best {m['best']}")
-    for a in r.get("alternatives_run", []):
-        if a.get("status") == "not run":
-            out.append(f"  - alternative *{a['label']}*: not run ({a['reason']})")
-        else:
-            out.append(f"  - alternative *{a['label']}*: {_estimate(a['reproduced'])} → "
-                       f"{'matches' if a['passed'] else 'does not match'} ({a['explanation']})")
+        out.append(f"- notes: {md_text(r['notes'])}")
+    for m in (r.get("details") or {}).get("methods") or []:
+        means = ", ".join(f"{md_text(d)} {_fmt(v)}" for d, v in m["means"].items())
+        out.append(f"  - {md_text(m['method'])}: {means} → best {md_text(m['best'])}")
+    out += [_alternative_line(a) for a in r.get("alternatives_run", [])]
     out.append("")
     return out
+
+
+# ---------------------------------------------------------------- plots
+
+
+def _plot_file(out: Path, name: str) -> Path:
+    """``out / name`` for a fixed plot name, checked to stay inside the output folder."""
+    path = (out / name).resolve()
+    if not _PLOT_NAME.fullmatch(name) or path.parent != out.resolve():
+        raise ValueError(f"plot name {name!r} would leave the output folder")
+    return path
+
+
+def _finite_pairs(xs: list, ys: list) -> tuple[list[float], list[float]]:
+    pairs = [(x, y) for x, y in zip(xs, ys, strict=False) if math.isfinite(x) and math.isfinite(y)]
+    pairs = pairs[:MAX_POINTS]
+    return [x for x, _ in pairs], [y for _, y in pairs]
 
 
 def _plot_scatter(by_id: dict[str, dict], out: Path) -> str | None:
@@ -142,22 +223,37 @@ def _plot_scatter(by_id: dict[str, dict], out: Path) -> str | None:
         return None
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     for ax, d, r in zip(axes, DATASETS, recs, strict=True):
-        sc = (r or {}).get("details", {}).get("scatter")
+        sc = ((r or {}).get("details") or {}).get("scatter")
         ax.set_title(d)
-        if not sc:
+        x, y = _finite_pairs(sc["score"], sc["accuracy"]) if sc else ([], [])
+        if not x:
             ax.text(0.5, 0.5, "not run", ha="center", transform=ax.transAxes)
             continue
-        ax.scatter(sc["score"], sc["accuracy"], s=3, alpha=0.4)
-        rv = r["reproduced"]["value"]
+        ax.scatter(x, y, s=3, alpha=0.4)
+        rv = (r.get("reproduced") or {}).get("value")
+        pub = (r.get("published") or {}).get("value")
         ax.set_xlabel("NASWOT score")
         ax.set_ylabel("12-epoch validation accuracy (%)")
-        ax.text(0.03, 0.95, f"r = {rv:.3f} (paper {r['published']['value']})",
-                transform=ax.transAxes, va="top")
+        ax.text(0.03, 0.95, f"r = {_fmt(rv, 3)} (paper {_fmt(pub)})", transform=ax.transAxes,
+                va="top")
     fig.tight_layout()
     name = "fig3_scatter.png"
-    fig.savefig(out / name, dpi=100)
+    fig.savefig(_plot_file(out, name), dpi=100)
     plt.close(fig)
     return name
+
+
+def _distribution_rows(recs: list[dict], d: str) -> list[tuple[str, list[float], Any]]:
+    rows = []
+    for r in sorted(recs, key=lambda r: r["id"]):
+        proto = r.get("protocol") or {}
+        values = [v for v in (r.get("details") or {}).get("values") or [] if math.isfinite(v)]
+        if (r["status"] not in ("not run", "error") and r.get("kind") == "search"
+                and proto.get("dataset") == d and proto.get("quantity") == "accuracy"
+                and proto.get("selection") == "best" and values):
+            label = f"{r['id'].replace(f'-{d}', '')} ({proto.get('metric', '?')})"
+            rows.append((label, values, (r.get("published") or {}).get("value")))
+    return rows[:MAX_BOXES]
 
 
 def _plot_distributions(recs: list[dict], out: Path) -> list[str]:
@@ -165,42 +261,46 @@ def _plot_distributions(recs: list[dict], out: Path) -> list[str]:
 
     names = []
     for d in DATASETS:
-        rows = [r for r in recs if r["status"] != "not run" and r.get("kind") == "search"
-                and (r.get("protocol") or {}).get("dataset") == d
-                and r["protocol"].get("quantity") == "accuracy"
-                and r["protocol"].get("selection") == "best"
-                and (r.get("details") or {}).get("values")]
+        rows = _distribution_rows(recs, d)
         if not rows:
             continue
-        fig, ax = plt.subplots(figsize=(max(6, 0.8 * len(rows)), 4))
-        ax.boxplot([r["details"]["values"] for r in rows])
-        ax.set_xticks(range(1, len(rows) + 1), [f"{r['id'].replace(f'-{d}', '')} ({r['protocol']['metric']})" for r in rows],
+        fig, ax = plt.subplots(figsize=(min(40, max(6, 0.8 * len(rows))), 4))
+        ax.boxplot([values for _, values, _ in rows])
+        ax.set_xticks(range(1, len(rows) + 1), [label[:60] for label, _, _ in rows],
                       rotation=60, ha="right", fontsize=7)
-        for i, r in enumerate(rows, start=1):
-            pub = (r.get("published") or {}).get("value")
-            if pub is not None:
+        for i, (_, _, pub) in enumerate(rows, start=1):
+            if pub is not None and math.isfinite(pub):
                 ax.plot(i, pub, "r_", markersize=18)
         ax.set_ylabel("accuracy of the selected cell (%)")
         ax.set_title(f"{d}: selected-cell accuracy per method (red: published mean)")
         fig.tight_layout()
         name = f"accuracy_{d}.png"
-        fig.savefig(out / name, dpi=100)
+        fig.savefig(_plot_file(out, name), dpi=100)
         plt.close(fig)
         names.append(name)
     return names
 
 
 def write_report(results: str | Path, out_dir: str | Path = "report") -> Path:
-    """Write ``report.md`` and its PNGs into ``out_dir``; return the Markdown path."""
+    """Write ``report.md`` and its PNGs into ``out_dir``; return the Markdown path.
+
+    The results are validated first, so a bad file writes nothing; a folder that cannot be
+    written raises :class:`~harness.results.OutputError`.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     data = load_results(results)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    by_id = outcomes_by_id(data)
-    plots = [p for p in [_plot_scatter(by_id, out)] if p]
-    plots += _plot_distributions(list(by_id.values()), out)
-    path = out / "report.md"
-    path.write_text(render_markdown(data, plots), encoding="utf-8")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        by_id = outcomes_by_id(data)
+        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+            plots = [p for p in [_plot_scatter(by_id, out)] if p]
+            plots += _plot_distributions(list(by_id.values()), out)
+        path = out / "report.md"
+        path.write_text(render_markdown(data, plots), encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write the report into {shown(str(out), 200)}: "
+                          f"{one_line(exc, 200)}") from exc
     return path

@@ -1,37 +1,346 @@
-"""Read a results JSON written by ``pytest benchmarks/ --benchmark-json``: its claim outcomes."""
+"""Read a results JSON written by ``pytest benchmarks/ --benchmark-json``: its claim outcomes.
+
+The document is validated once, here, against the schema the harness plugin writes (every field
+that ``report``, ``compare`` and ``baseline`` read, with its type), so those commands only ever see
+valid records. A results file is untrusted input: its size and nesting depth are bounded
+(:data:`MAX_BYTES`, :data:`MAX_DEPTH`), numbers are normalised to floats, and every failure is a
+:class:`ResultsError` with a one-line message naming the file, the field path (for example
+``claims.outcomes[3].published.ci``) and what was expected.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tfnas.errors import TfnasError
+from harness.verdicts import STATUSES, Tolerance
+from tfnas.errors import TfnasError, one_line, shown
+
+FORMAT = "tfnas-claims/1"
+MAX_BYTES = 32 * 2**20
+"""Largest results file read (32 MiB): a full run of every claim writes under 10 MB."""
+MAX_DEPTH = 32
+"""Deepest JSON nesting accepted: the plugin writes 8 levels at most."""
+MAX_OUTCOMES = 10_000
+"""Most claim outcomes in one file: the registry holds about a hundred claims."""
+MAX_COUNT = 10**15
+"""Largest count (``n``, repetitions, threads) accepted: beyond it a count is nonsense."""
+CLAIM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+"""The safe charset of claim ids: letters, digits, ``.``, ``_``, ``-``; at most 80 characters."""
+CLAIM_ID_RULE = "1-80 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit"
 
 
 class ResultsError(TfnasError, ValueError):
-    """The file is not a claims results JSON (no top-level ``claims`` from the harness plugin)."""
+    """The file is not a valid claims results JSON; the message names the file and the field."""
+
+
+class ResultsNotFoundError(ResultsError, FileNotFoundError):
+    """No results file at the path given."""
+
+
+class OutputError(TfnasError, OSError):
+    """An output path (``--out``, ``--to``) cannot be written."""
+
+
+_MISSING = object()
+
+
+class _Invalid(Exception):
+    """A field of the document does not match the schema (wrapped into a ResultsError)."""
+
+    def __init__(self, path: str, expected: str, value: Any = _MISSING, got: str = "") -> None:
+        got = got or ("nothing" if value is _MISSING else _got(value))
+        super().__init__(f"{path or 'the document'} must be {expected}, got {got}")
+
+
+def _got(value: Any) -> str:
+    kinds = {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+             type(None): "null", int: "an integer", float: "a number"}
+    kind = kinds.get(type(value), type(value).__name__)
+    return kind if isinstance(value, dict | list) else f"{kind} {shown(value)}"
+
+
+def valid_claim_id(value: Any) -> bool:
+    """True when ``value`` is a string in the safe claim-id charset (:data:`CLAIM_ID`)."""
+    return isinstance(value, str) and CLAIM_ID.fullmatch(value) is not None
+
+
+# ---------------------------------------------------------------- schema checks
+
+Check = Callable[[Any, str], Any]
+"""Validate a value found at a field path; return it normalised or raise :class:`_Invalid`."""
+
+
+def _string(v: Any, p: str) -> str:
+    if not isinstance(v, str):
+        raise _Invalid(p, "a string", v)
+    return v
+
+
+def _boolean(v: Any, p: str) -> bool:
+    if not isinstance(v, bool):
+        raise _Invalid(p, "true or false", v)
+    return v
+
+
+def _number(v: Any, p: str) -> float:
+    """Any JSON number (NaN and infinities included: measurements may be non-finite)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise _Invalid(p, "a number", v)
+    try:
+        return float(v)
+    except OverflowError:
+        raise _Invalid(p, "a number within the float range", v) from None
+
+
+def _finite(v: Any, p: str) -> float:
+    x = _number(v, p)
+    if not math.isfinite(x):
+        raise _Invalid(p, "a finite number", v)
+    return x
+
+
+def _count(v: Any, p: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_COUNT:
+        raise _Invalid(p, f"an integer in 0..{MAX_COUNT}", v)
+    return v
+
+
+def _object(v: Any, p: str) -> dict:
+    if not isinstance(v, dict):
+        raise _Invalid(p, "an object", v)
+    return v
+
+
+def _array(v: Any, p: str) -> list:
+    if not isinstance(v, list):
+        raise _Invalid(p, "an array", v)
+    return v
+
+
+def _optional(check: Check) -> Check:
+    return lambda v, p: None if v is None else check(v, p)
+
+
+def _one_of(options: tuple[str, ...]) -> Check:
+    def check(v: Any, p: str) -> str:
+        if not isinstance(v, str) or v not in options:
+            raise _Invalid(p, f"one of {', '.join(repr(o) for o in options)}", v)
+        return v
+    return check
+
+
+def _list_of(item: Check) -> Check:
+    return lambda v, p: [item(x, f"{p}[{i}]") for i, x in enumerate(_array(v, p))]
+
+
+def _map_of(item: Check) -> Check:
+    return lambda v, p: {k: item(x, f"{p}.{k}") for k, x in _object(v, p).items()}
+
+
+def _fields(v: Any, p: str, required: dict[str, Check], optional: dict[str, Check]) -> dict:
+    """Check an object's named fields in place; fields not named are kept unchecked."""
+    d = _object(v, p)
+    for name, check in required.items():
+        if name not in d:
+            raise _Invalid(f"{p}.{name}".lstrip("."), "present")
+        d[name] = check(d[name], f"{p}.{name}".lstrip("."))
+    for name, check in optional.items():
+        if name in d:
+            d[name] = check(d[name], f"{p}.{name}".lstrip("."))
+    return d
+
+
+def _pair(v: Any, p: str) -> list[float]:
+    xs = _array(v, p)
+    if len(xs) != 2:
+        raise _Invalid(p, "an array of two numbers [low, high]", v)
+    return [_number(x, f"{p}[{i}]") for i, x in enumerate(xs)]
+
+
+def _estimate(v: Any, p: str) -> dict:
+    return _fields(v, p, {"value": _number},
+                   {"std": _optional(_number), "n": _optional(_count), "ci": _optional(_pair)})
+
+
+def _judgement(v: Any, p: str) -> dict:
+    return _fields(v, p, {"passed": _boolean, "difference": _number, "allowed": _number,
+                          "statistic": _map_of(_number), "explanation": _string}, {})
+
+
+def _tolerance(v: Any, p: str) -> dict:
+    d = _fields(v, p, {"rule": _string},
+                {"alpha": _optional(_finite), "margin": _optional(_finite),
+                 "factor": _optional(_finite), "justification": _string})
+    try:
+        Tolerance(**{k: d[k] for k in ("rule", "alpha", "margin", "factor") if k in d})
+    except (TypeError, ValueError) as exc:
+        raise _Invalid(p, f"a valid tolerance ({one_line(exc, 200)})", v) from None
+    return d
+
+
+def _protocol(v: Any, p: str) -> dict:
+    return _fields(v, p, {}, {k: _string for k in ("dataset", "quantity", "selection", "metric")})
+
+
+def _scatter(v: Any, p: str) -> dict:
+    d = _fields(v, p, {"score": _list_of(_number), "accuracy": _list_of(_number)}, {})
+    if len(d["score"]) != len(d["accuracy"]):
+        raise _Invalid(f"{p}.accuracy", f"as long as {p}.score ({len(d['score'])})",
+                       d["accuracy"])
+    return d
+
+
+def _method(v: Any, p: str) -> dict:
+    return _fields(v, p, {"method": _string, "means": _map_of(_optional(_number)),
+                          "best": _string}, {})
+
+
+def _details(v: Any, p: str) -> dict:
+    d = _fields(v, p, {}, {"scatter": _scatter, "values": _list_of(_number),
+                           "methods": _list_of(_method), "max": _optional(_number)})
+    for side in ("a", "b"):  # the two sides of a comparison or scaling claim
+        if isinstance(d.get(side), dict):
+            _details(d[side], f"{p}.{side}")
+    return d
+
+
+def _alternative_run(v: Any, p: str) -> dict:
+    d = _fields(v, p, {"label": _string}, {"overrides": _object, "status": _one_of(("not run",))})
+    if d.get("status") == "not run":
+        return _fields(d, p, {"reason": _string}, {})
+    return _fields(d, p, {"reproduced": _estimate, "passed": _boolean, "explanation": _string},
+                   {})
+
+
+def _claim_id(v: Any, p: str) -> str:
+    if not valid_claim_id(v):
+        raise _Invalid(p, f"a claim id ({CLAIM_ID_RULE})", v)
+    return v
+
+
+def _outcome(v: Any, p: str) -> dict:
+    d = _fields(v, p, {"id": _claim_id, "status": _one_of(STATUSES), "tolerance": _tolerance},
+                {**{k: _string for k in ("title", "source", "table", "interpretation", "notes",
+                                         "kind", "score_source")},
+                 "known_divergence": _optional(_string), "reason": _string,
+                 "protocol": _protocol, "published": _optional(_estimate),
+                 "reproduced": _optional(_estimate), "reference": _optional(_estimate),
+                 "judgement": _optional(_judgement), "details": _optional(_details),
+                 "alternatives": _array, "alternatives_run": _list_of(_alternative_run),
+                 "repetitions_override": _optional(_count)})
+    if d["status"] in ("not run", "error") and "reason" not in d:
+        raise _Invalid(f"{p}.reason", f"present (the reason a claim is {d['status']!r})")
+    return d
+
+
+def _outcomes(v: Any, p: str) -> list[dict]:
+    recs = _array(v, p)
+    if len(recs) > MAX_OUTCOMES:
+        raise _Invalid(p, f"at most {MAX_OUTCOMES} outcomes", got=f"{len(recs)} of them")
+    seen: set[str] = set()
+    for i, rec in enumerate(recs):
+        _outcome(rec, f"{p}[{i}]")
+        if rec["id"] in seen:
+            raise _Invalid(f"{p}[{i}].id", "unique (each claim once)", rec["id"])
+        seen.add(rec["id"])
+    return recs
+
+
+def _claims(v: Any, p: str) -> dict:
+    d = _fields(v, p, {"format": _one_of((FORMAT,)), "outcomes": _outcomes},
+                {"options": _object, "summary": _object, "registry_sha256": _string})
+    return d
+
+
+def _machine_info(v: Any, p: str) -> dict:
+    d = _fields(v, p, {}, {"node": _string, "python_version": _string,
+                           "cpu": lambda c, q: _fields(c, q, {}, {"brand_raw": _string})})
+    if "tfnas" in d:
+        _fields(d["tfnas"], f"{p}.tfnas", {},
+                {"torch": _string, "python": _string, "cpu_count": _optional(_count),
+                 "torch_threads": _count, "data_sha256": _map_of(_string)})
+    return d
+
+
+def _document(v: Any) -> dict:
+    if not isinstance(v, dict) or not isinstance(v.get("claims"), dict):
+        raise ResultsError("has no 'claims' summary; produce it with "
+                           "`pytest benchmarks/ --benchmark-json FILE` (the harness plugin adds it)")
+    return _fields(v, "", {"claims": _claims},
+                   {"machine_info": _machine_info, "datetime": _string,
+                    "commit_info": lambda c, q: _fields(c, q, {}, {"id": _string,
+                                                                   "dirty": _boolean}),
+                    "benchmarks": _list_of(_object)})
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _depth_at_most(doc: Any, limit: int) -> bool:
+    """True when ``doc`` nests no deeper than ``limit`` (iterative: no recursion to exhaust)."""
+    stack = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > limit:
+                return False
+            stack.extend((child, depth + 1)
+                         for child in (node.values() if isinstance(node, dict) else node))
+    return True
+
+
+def _read_text(path: Path, name: str) -> str:
+    """The file's text: a regular file, at most :data:`MAX_BYTES`, UTF-8."""
+    if path.is_dir():
+        raise ResultsError(f"results file {name} is a directory; expected a results JSON file")
+    if not path.is_file():
+        if path.exists():
+            raise ResultsError(f"results file {name} is not a regular file")
+        raise ResultsNotFoundError(f"results file {name} does not exist")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ResultsError(f"results file {name} cannot be read: {one_line(exc, 200)}") from exc
+    if len(raw) > MAX_BYTES:
+        raise ResultsError(f"results file {name} is larger than {MAX_BYTES} bytes, the most a "
+                           "results JSON may hold")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ResultsError(f"results file {name} is not UTF-8 text (byte {exc.start} is "
+                           f"{raw[exc.start:exc.start + 1]!r}); expected a results JSON") from exc
 
 
 def load_results(path: str | Path) -> dict[str, Any]:
-    """The whole JSON document, checked to carry the harness's ``claims`` summary."""
+    """The whole JSON document, validated: the harness's ``claims`` summary and what it reads."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"results file {path} does not exist")
+    name = shown(str(path), 200)
+    text = _read_text(path, name)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path} is not JSON: {exc}") from exc
-    claims = data.get("claims") if isinstance(data, dict) else None
-    if not isinstance(claims, dict) or not isinstance(claims.get("outcomes"), list):
-        raise ResultsError(
-            f"{path} has no 'claims' summary; produce it with "
-            "`pytest benchmarks/ --benchmark-json FILE` (the harness plugin adds it)"
-        )
-    for i, rec in enumerate(claims["outcomes"]):
-        if not isinstance(rec, dict) or "id" not in rec or "status" not in rec:
-            raise ResultsError(f"{path}: claims.outcomes[{i}] lacks 'id' or 'status'")
-    return data
+        raise ResultsError(f"{name} is not JSON: {one_line(exc, 200)}") from exc
+    except RecursionError:
+        raise ResultsError(f"{name} nests deeper than {MAX_DEPTH} levels; "
+                           "expected a results JSON") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise ResultsError(f"{name} holds a value JSON cannot be read into: "
+                           f"{one_line(exc, 200)}") from exc
+    if not _depth_at_most(data, MAX_DEPTH):
+        raise ResultsError(f"{name} nests deeper than {MAX_DEPTH} levels; "
+                           "expected a results JSON")
+    try:
+        return _document(data)
+    except _Invalid as exc:
+        raise ResultsError(f"{name}: {exc}") from None
+    except ResultsError as exc:
+        raise ResultsError(f"{name} {exc}") from None
 
 
 def outcomes_by_id(data: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from harness.stats import welch
+from tfnas.errors import shown
 
 RULES = ("welch", "equivalence", "ratio", "at_most", "greater", "noninferior", "holds")
 MATCH_RULES = ("welch", "equivalence", "ratio", "at_most")
@@ -21,7 +22,9 @@ NOT_REPRODUCED = "not reproduced"
 KNOWN_DIVERGENCE = "known divergence"
 UNEXPECTED_PASS = "unexpectedly reproduced"
 NOT_RUN = "not run"
-STATUSES = (REPRODUCED, NOT_REPRODUCED, KNOWN_DIVERGENCE, UNEXPECTED_PASS, NOT_RUN)
+ERROR = "error"
+"""A claim whose measurement raised something unexpected (a bug, not an input problem)."""
+STATUSES = (REPRODUCED, NOT_REPRODUCED, KNOWN_DIVERGENCE, UNEXPECTED_PASS, NOT_RUN, ERROR)
 
 
 @dataclass(frozen=True)
@@ -53,18 +56,34 @@ class Tolerance:
     justification: str = ""
 
     def __post_init__(self) -> None:
-        if self.rule not in RULES:
-            raise ValueError(f"unknown tolerance rule {self.rule!r}; expected one of {RULES}")
+        if not isinstance(self.rule, str) or self.rule not in RULES:
+            raise ValueError(f"unknown tolerance rule {shown(self.rule)}; expected one of {RULES}")
         needs = {"welch": "alpha", "greater": "alpha", "equivalence": "margin",
                  "noninferior": "margin", "ratio": "factor"}.get(self.rule)
         if needs is not None and getattr(self, needs) is None:
             raise ValueError(f"tolerance rule {self.rule!r} needs {needs!r}")
+        for name in ("alpha", "margin", "factor"):
+            value = getattr(self, name)
+            if value is not None and not _is_finite_number(value):
+                raise ValueError(f"{name} must be a finite number, got {shown(value)}")
+        if not isinstance(self.justification, str):
+            raise ValueError(f"justification must be a string, got {shown(self.justification)}")
         if self.alpha is not None and not 0 < self.alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
         if self.margin is not None and self.margin < 0:
             raise ValueError(f"margin must be >= 0, got {self.margin}")
         if self.factor is not None and self.factor < 1:
             raise ValueError(f"factor must be >= 1, got {self.factor}")
+
+
+def _is_finite_number(value: object) -> bool:
+    """A real number (not a bool) within the float range and finite: NaN and inf are nonsense."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 @dataclass(frozen=True)

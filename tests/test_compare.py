@@ -78,7 +78,7 @@ def test_cli_exit_codes(tmp_path, drift, code):
     new = copy.deepcopy(DATA)
     if drift:
         rec = next(r for r in new["claims"]["outcomes"] if r["status"] != "not run")
-        rec["status"] = "not run"
+        rec.update(status="not run", reason="the score table went missing")
     (tmp_path / "new.json").write_text(json.dumps(new), encoding="utf-8")
     res = subprocess.run([sys.executable, "-m", "harness", "compare", str(FIXTURE),
                           str(tmp_path / "new.json")], capture_output=True, text=True, check=False)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.report import write_report
+from harness.report import md_text, write_report
 from harness.results import ResultsError, load_results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "claims_results.json"
@@ -41,14 +41,14 @@ def test_every_claim_appears_with_its_verdict_interpretation_and_alternatives(re
     text = path.read_text(encoding="utf-8")
     for rec in data["claims"]["outcomes"]:
         assert f"`{rec['id']}`" in text
-        assert rec["interpretation"] in text
+        assert md_text(rec["interpretation"]) in text
         for alt in rec["alternatives_run"]:
-            assert alt["label"] in text
+            assert md_text(alt["label"]) in text
         if rec["status"] == "not run":
-            assert rec["reason"] in text
+            assert md_text(rec["reason"]) in text
     for section in ("## Fig. 3", "## Table I", "## Run"):
         assert section in text
-    assert data["machine_info"]["tfnas"]["torch"] in text
+    assert md_text(data["machine_info"]["tfnas"]["torch"]) in text
 
 
 def test_plots_are_written_as_png_and_linked(rendered):
