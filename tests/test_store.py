@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tfnas.errors import TfnasError
 from tfnas.space import SPACE_SIZE, Arch, all_cells, arch_at
 from tfnas.store import (
     CorruptStoreError,
@@ -24,6 +25,7 @@ from tfnas.store import (
     ScoreStore,
     StoreConflictError,
     StoreError,
+    StoreLockedError,
 )
 
 SETTINGS = '{"seed": 0, "batch_size": 128}'
@@ -241,3 +243,165 @@ def test_two_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     with ScoreStore(path) as store:
         assert store.scored("params", "cifar10", "s") == expected(0, 400)
         assert store.count() == 400
+
+
+# -- locks, damage after open, and failed creation (issue 12, causes 6 and 10) -------------------
+
+HOLDER = textwrap.dedent(
+    """
+    import sqlite3, sys, time
+    db = sqlite3.connect(sys.argv[1], isolation_level=None)
+    if sys.argv[2] == "exclusive-mode":
+        db.execute("PRAGMA locking_mode = EXCLUSIVE")
+    db.execute("BEGIN EXCLUSIVE")
+    db.execute("SELECT count(*) FROM scores").fetchone()
+    print("locked", flush=True)
+    sys.stdin.read()  # hold the lock until the test closes our stdin
+    db.execute("ROLLBACK")
+    """
+)
+
+
+class Holder:
+    """A real second process holding an exclusive SQLite lock on ``path`` until closed."""
+
+    def __init__(self, path: Path, mode: str) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), mode],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        assert self.proc.stdout.readline() == b"locked\n"
+
+    def __enter__(self) -> subprocess.Popen:
+        return self.proc
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.stdin.close()
+        assert self.proc.wait(timeout=20) == 0
+        self.proc.stdout.close()
+
+
+def one_line_error(exc: BaseException) -> str:
+    text = str(exc)
+    assert "\n" not in text and len(text) <= 500, text
+    return text
+
+
+def healthy_store(path: Path, n: int = 30) -> dict[Arch, float]:
+    rows = {a: float(i) for i, a in enumerate(all_cells()[:n])}
+    with ScoreStore(path) as store:
+        store.put_many([("params", "cifar10", a, SETTINGS, v, 0.0) for a, v in rows.items()])
+    return rows
+
+
+@pytest.mark.parametrize("mode", ["exclusive-transaction", "exclusive-mode"])
+def test_a_locked_healthy_store_waits_then_says_locked_and_by_whom(tmp_path: Path,
+                                                                   mode: str) -> None:
+    path = tmp_path / "s.db"
+    rows = healthy_store(path)
+    with Holder(path, mode) as holder:
+        start = time.monotonic()
+        with pytest.raises(StoreLockedError) as caught:
+            ScoreStore(path, timeout=0.5)
+        waited = time.monotonic() - start
+        text = one_line_error(caught.value)
+    assert waited >= 0.5  # it waited the stated busy timeout before giving up
+    assert "locked" in text and f"pid {holder.pid}" in text and "not damaged" in text
+    assert "move it aside" not in text and "not a readable" not in text
+    with ScoreStore(path) as store:  # the lock is gone and nothing was lost
+        assert store.scored("params", "cifar10", SETTINGS) == rows
+
+
+def test_a_lock_taken_after_open_is_a_one_line_store_error(tmp_path: Path) -> None:
+    """A writer locked out mid-run gets StoreLockedError; WAL readers are never blocked."""
+    path = tmp_path / "s.db"
+    rows = healthy_store(path)
+    arch = all_cells()[100]
+    with ScoreStore(path, timeout=0.3) as store:
+        with Holder(path, "exclusive-transaction") as holder:
+            with pytest.raises(StoreLockedError) as caught:
+                store.put("params", "cifar10", arch, SETTINGS, 1.0, 0.0)
+            text = one_line_error(caught.value)
+            assert "write scores to" in text and f"pid {holder.pid}" in text
+            assert store.scored("params", "cifar10", SETTINGS) == rows  # reads still work
+            assert store.get("params", "cifar10", arch, SETTINGS) is None
+            assert store.count() == len(rows)
+        store.put("params", "cifar10", arch, SETTINGS, 1.0, 0.0)  # released: works again
+    with ScoreStore(path) as store:
+        assert store.scored("params", "cifar10", SETTINGS) == {**rows, arch: 1.0}
+
+
+def test_damage_found_after_open_is_a_one_line_corrupt_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with ScoreStore(path) as store:
+        store.put_many([("p", "cifar10", a, SETTINGS, 1.0, 0.0) for a in all_cells()[:3000]])
+    data = path.read_bytes()
+    rng = __import__("random").Random(12)
+    path.write_bytes(data[:4096] + rng.randbytes(len(data) - 4096))  # header fine, pages garbage
+    with ScoreStore(path) as store:  # the header and schema page still open
+        for call in (store.count, lambda: store.scored("p", "cifar10", SETTINGS)):
+            with pytest.raises(CorruptStoreError, match="not a readable tfnas score store"):
+                call()
+
+
+@pytest.mark.parametrize(("column", "value"), [("arch", "|junk|"), ("arch", "x" * 100_000),
+                                                ("score", "not a number"), ("score", b"\x00")])
+def test_rows_not_written_by_tfnas_are_refused_in_one_line(tmp_path: Path, column: str,
+                                                           value: object) -> None:
+    path = tmp_path / "s.db"
+    healthy_store(path, 3)
+    db = sqlite3.connect(path)
+    db.execute(f"UPDATE scores SET {column} = ? WHERE arch = ?", (value, str(all_cells()[0])))
+    db.commit()
+    db.close()
+    with ScoreStore(path) as store, pytest.raises(CorruptStoreError) as caught:
+        store.scored("params", "cifar10", SETTINGS)
+    assert "not written by tfnas" in one_line_error(caught.value)
+
+
+CREATE_UNDER_FSIZE = textwrap.dedent(
+    """
+    import resource, signal, sys
+    from tfnas.store import ScoreStore, StoreError
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+    try:
+        ScoreStore(sys.argv[1])
+    except StoreError as exc:
+        print(type(exc).__name__, exc)
+        sys.exit(3)
+    """
+)
+
+
+def test_a_failed_creation_leaves_no_file_behind(tmp_path: Path) -> None:
+    """A new store whose first write fails (a real EFBIG under RLIMIT_FSIZE) is removed."""
+    path = tmp_path / "new.db"
+    proc = subprocess.run([sys.executable, "-c", CREATE_UNDER_FSIZE, str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stdout.count("\n") == 1 and "score store" in proc.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_pipe_or_device_is_refused_without_waiting(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    code = "import sys; from tfnas.store import ScoreStore; ScoreStore(sys.argv[1])"
+    for target in (fifo, Path("/dev/null")):
+        proc = subprocess.run([sys.executable, "-c", code, str(target)], capture_output=True,
+                              text=True, timeout=30)  # opening a fifo used to block forever
+        assert "StoreError" in proc.stderr and "not a regular file" in proc.stderr
+
+
+@pytest.mark.parametrize("path", ["x" * 100_000, "a\0b", ""])
+def test_unusable_paths_are_one_bounded_line(tmp_path: Path, path: str) -> None:
+    with pytest.raises(StoreError) as caught:
+        ScoreStore(tmp_path / path if path else path)
+    one_line_error(caught.value)
+
+
+@pytest.mark.parametrize("timeout", [math.inf, math.nan, -1, 10**6, 10**400, "5", True])
+def test_the_busy_timeout_is_bounded(tmp_path: Path, timeout: object) -> None:
+    with pytest.raises(TfnasError) as caught:
+        ScoreStore(tmp_path / "s.db", timeout=timeout)
+    one_line_error(caught.value)
+    assert not (tmp_path / "s.db").exists()

@@ -7,6 +7,12 @@ loses at most the score in flight); inserts are idempotent (first write wins, a 
 value for an existing key is refused). The file runs in WAL mode with a busy timeout so
 concurrent writers wait instead of failing.
 
+Every SQLite failure becomes a one-line :class:`StoreError` naming the file and the operation:
+:class:`StoreLockedError` when another connection holds the lock past the (bounded) busy
+timeout — the store is healthy, the message names the processes that have it open —,
+:class:`CorruptStoreError` when the file is not a readable database, :class:`NotAStoreError` when
+it is some other SQLite database.
+
 SQLite ``REAL`` holds ``±inf`` exactly; ``NaN`` would silently become ``NULL``, so it is stored
 as ``NULL`` on purpose and read back as ``nan``. (SQLite drops the sign of ``-0.0``; it reads back
 as the equal ``0.0``.)
@@ -14,19 +20,29 @@ as the equal ``0.0``.)
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import sqlite3
+import stat
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 
-from tfnas.errors import TfnasError
+from tfnas.errors import TfnasError, shown
 from tfnas.space import Arch, as_arch
 
 APPLICATION_ID = 0x7446_4E53  # "tFNS": marks a SQLite file as a tfnas score store
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 60_000
+"""How long an operation waits for another connection's lock by default."""
+MAX_BUSY_TIMEOUT_S = 3600.0
+"""The longest wait a caller may ask for: a bound, so that nothing waits forever on a lock."""
+MAX_HOLDERS_SHOWN = 3
+"""How many processes holding a locked store its error names."""
+_HOLDER_SCAN_SECONDS = 2.0  # the /proc scan for holders gives up after this long
 
 _SCHEMA = """
 CREATE TABLE scores (
@@ -45,16 +61,28 @@ class StoreError(TfnasError, ValueError):
     """A file cannot be used as a tfnas score store."""
 
 
+class StoreFolderError(StoreError, FileNotFoundError):
+    """The folder a new store would go in does not exist."""
+
+
 class NotAStoreError(StoreError):
     """The file is a valid SQLite database, but not a tfnas score store (or a newer schema)."""
 
 
 class CorruptStoreError(StoreError):
-    """The file is not a readable SQLite database."""
+    """The file is not a readable SQLite database, or its rows are not a store's."""
+
+
+class StoreLockedError(StoreError):
+    """A healthy store that another connection held locked for longer than the busy timeout."""
 
 
 class StoreConflictError(TfnasError, ValueError):
     """A different score was put under a key that already holds one (scores must be deterministic)."""
+
+
+class StoreRowError(TfnasError, TypeError):
+    """A row or key given to the store has the wrong shape or type."""
 
 
 Row = tuple[str, str, Arch | str, str, float, float]
@@ -65,8 +93,16 @@ def _encode(score: float) -> float | None:
     return None if math.isnan(score) else score
 
 
-def _decode(value: float | None) -> float:
-    return math.nan if value is None else float(value)
+def _decode(value: object, path: Path) -> float:
+    """A stored score back as a float; anything but NULL or a number means a tampered file."""
+    if value is None:
+        return math.nan
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    raise CorruptStoreError(
+        f"score store {shown(str(path))} holds a score that is not a number "
+        f"({type(value).__name__} {shown(value)}); it was not written by tfnas"
+    )
 
 
 def _same(a: float, b: float) -> bool:
@@ -74,56 +110,180 @@ def _same(a: float, b: float) -> bool:
 
 
 def _rollback(db: sqlite3.Connection) -> None:
-    if db.in_transaction:
-        db.execute("ROLLBACK")
+    with contextlib.suppress(sqlite3.Error):  # the original error is the one worth reporting
+        if db.in_transaction:
+            db.execute("ROLLBACK")
 
 
 def _check_text(name: str, value: object) -> str:
     if not isinstance(value, str) or not value:
-        raise TypeError(f"{name} must be a non-empty str, got {value!r}")
+        raise StoreRowError(f"{name} must be a non-empty str, got {shown(value)}")
     return value
 
 
 def _check_number(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a float, got {type(value).__name__}")
-    return float(value)
+        raise StoreRowError(f"{name} must be a float, got {type(value).__name__}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise StoreRowError(f"{name} must be a float, got the int {shown(value)}") from None
+
+
+def check_busy_timeout(seconds: object) -> float:
+    """``seconds`` if it is a finite wait in ``0..MAX_BUSY_TIMEOUT_S``; else a one-line error."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        raise StoreRowError(f"the busy timeout must be a number of seconds, got {shown(seconds)}")
+    value = float(seconds) if isinstance(seconds, float) or abs(seconds) < 2**53 else math.inf
+    if not 0 <= value <= MAX_BUSY_TIMEOUT_S:
+        raise StoreError(
+            f"the busy timeout must be 0..{MAX_BUSY_TIMEOUT_S:g} seconds (a bound, so that no "
+            f"operation waits forever on another process's lock), got {shown(seconds)}"
+        )
+    return value
+
+
+# -- who holds a file ---------------------------------------------------------------------------
+
+
+def _command_line(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read(4096)
+    except OSError:
+        return "?"
+    text = raw.replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    return shown(text or "?", 60)
+
+
+def _opens(pid: str, targets: set[str]) -> bool:
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:  # gone, or another user's process
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") in targets:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def holders(path: Path, limit: int = MAX_HOLDERS_SHOWN) -> list[str] | None:
+    """``"pid N (command line)"`` of other processes that have ``path`` (or its WAL) open.
+
+    Linux only (``/proc``): ``None`` where that cannot be known. Bounded: at most ``limit``
+    entries, and the scan gives up after a couple of seconds.
+    """
+    if not os.path.isdir("/proc/self/fd"):
+        return None
+    base = os.path.realpath(path)
+    targets = {base, base + "-wal", base + "-shm", base + "-journal"}
+    found: list[str] = []
+    stop = time.monotonic() + _HOLDER_SCAN_SECONDS
+    me = str(os.getpid())
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit() and p != me]
+    except OSError:
+        return None
+    for pid in pids:
+        if len(found) >= limit or time.monotonic() > stop:
+            break
+        if _opens(pid, targets):
+            found.append(f"pid {pid} ({_command_line(pid)})")
+    return found
+
+
+def _holders_text(path: Path) -> str:
+    found = holders(path)
+    if found is None:
+        return "which process holds it cannot be seen on this platform"
+    if not found:
+        return "no other process of this user has it open now (another connection of this one?)"
+    return "held open by " + ", ".join(found)
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+_LOCK_NAMES = ("SQLITE_BUSY", "SQLITE_LOCKED")
+_CORRUPT_NAMES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+
+def _is_lock(exc: sqlite3.Error) -> bool:
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(_LOCK_NAMES) or "database is locked" in str(exc)
+
+
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(_CORRUPT_NAMES)
+
+
+def _sqlite_says(exc: sqlite3.Error) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
+
+
+def store_error(path: Path, operation: str, exc: sqlite3.Error, timeout: float) -> StoreError:
+    """The one-line :class:`StoreError` for an SQLite failure while doing ``operation``."""
+    where = shown(str(path))
+    if _is_lock(exc):
+        return StoreLockedError(
+            f"score store {where} is locked by another connection: waited {timeout:g} s to "
+            f"{operation}; {_holders_text(path)}. The store is not damaged: let that process "
+            "finish (or stop it), then run again"
+        )
+    if _is_corrupt(exc):
+        return CorruptStoreError(
+            f"{where} is not a readable tfnas score store (SQLite says: {_sqlite_says(exc)} "
+            f"while trying to {operation}); move it aside or pass another path"
+        )
+    if isinstance(exc, sqlite3.ProgrammingError) and "closed" in str(exc):
+        return StoreError(f"score store {where} is closed; cannot {operation}")
+    return StoreError(f"cannot {operation} score store {where}: SQLite says: {_sqlite_says(exc)}")
+
+
+# -- the store ----------------------------------------------------------------------------------
 
 
 class ScoreStore:
-    """Proxy scores on disk, keyed by ``(proxy, dataset, arch, settings)``; a context manager."""
+    """Proxy scores on disk, keyed by ``(proxy, dataset, arch, settings)``; a context manager.
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if self.path.is_dir():
-            raise StoreError(f"score store path {self.path} is a directory, expected a file")
-        if not self.path.parent.is_dir():
-            raise FileNotFoundError(
-                f"cannot create score store {self.path}: folder {self.path.parent} does not exist"
-            )
+    ``timeout`` (seconds, at most :data:`MAX_BUSY_TIMEOUT_S`) is how long any operation waits
+    for another connection's lock before it raises :class:`StoreLockedError`.
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = BUSY_TIMEOUT_MS / 1000) -> None:
+        self.path = _check_path(path)
+        self.timeout = check_busy_timeout(timeout)
         self._lock = threading.Lock()
+        created = not self.path.exists()
         try:
-            self._db = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                check_same_thread=False,
-            )
+            self._db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
+                                       check_same_thread=False)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open score store {self.path}: {exc}") from exc
+            raise store_error(self.path, "open", exc, self.timeout) from exc
         try:
             self._init()
-        except sqlite3.DatabaseError as exc:
-            self._db.close()
-            raise CorruptStoreError(
-                f"{self.path} is not a readable tfnas score store (SQLite says: {exc}); "
-                "move it aside or pass another path"
-            ) from exc
+        except sqlite3.Error as exc:
+            self._abandon(created and not _is_lock(exc))
+            raise store_error(self.path, "open", exc, self.timeout) from exc
         except BaseException:
-            self._db.close()
+            self._abandon(created)
             raise
+
+    def _abandon(self, remove: bool) -> None:
+        """Close after a failed open; a file this call created (and its WAL) is removed."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        if remove:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(OSError):
+                    os.unlink(str(self.path) + suffix)
 
     def _init(self) -> None:
         db = self._db
-        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         db.execute("BEGIN IMMEDIATE")
         try:
             app_id = db.execute("PRAGMA application_id").fetchone()[0]
@@ -135,22 +295,38 @@ class ScoreStore:
                 db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             elif app_id != APPLICATION_ID:
                 raise NotAStoreError(
-                    f"{self.path} is an SQLite database but not a tfnas score store "
-                    f"(application_id {app_id:#x}, expected {APPLICATION_ID:#x})"
+                    f"{shown(str(self.path))} is an SQLite database but not a tfnas score store "
+                    f"(application_id {app_id:#x}, expected {APPLICATION_ID:#x}); "
+                    "pass another path"
                 )
             elif version != SCHEMA_VERSION:
                 raise NotAStoreError(
-                    f"{self.path} is a tfnas score store of schema version {version}; "
-                    f"this tfnas reads version {SCHEMA_VERSION}"
+                    f"{shown(str(self.path))} is a tfnas score store of schema version "
+                    f"{shown(version)}; this tfnas reads version {SCHEMA_VERSION}"
                 )
             db.execute("COMMIT")
         except BaseException:
             _rollback(db)
             raise
         mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            raise StoreError(f"cannot put score store {self.path} in WAL mode (got {mode!r})")
+        if str(mode).lower() != "wal":
+            raise StoreError(
+                f"cannot put score store {shown(str(self.path))} in WAL mode (got {shown(mode)})"
+            )
         db.execute("PRAGMA synchronous = NORMAL")  # durable across process kills in WAL mode
+
+    @contextlib.contextmanager
+    def _guard(self, operation: str) -> Iterator[sqlite3.Connection]:
+        """The connection, under the store's lock; an SQLite failure becomes a StoreError."""
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.Error as exc:
+                _rollback(self._db)
+                raise store_error(self.path, operation, exc, self.timeout) from exc
+            except BaseException:
+                _rollback(self._db)
+                raise
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -158,21 +334,31 @@ class ScoreStore:
         """The stored score, or ``None`` when this key has not been scored."""
         key = (_check_text("proxy", proxy), _check_text("dataset", dataset),
                str(as_arch(arch)), _check_text("settings", settings))
-        with self._lock:
-            row = self._db.execute(
+        with self._guard("read a score from") as db:
+            row = db.execute(
                 "SELECT score FROM scores WHERE proxy=? AND dataset=? AND arch=? AND settings=?", key
             ).fetchone()
-        return None if row is None else _decode(row[0])
+        return None if row is None else _decode(row[0], self.path)
 
     def scored(self, proxy: str, dataset: str, settings: str) -> dict[Arch, float]:
         """Every stored score for one ``(proxy, dataset, settings)``."""
         key = (_check_text("proxy", proxy), _check_text("dataset", dataset),
                _check_text("settings", settings))
-        with self._lock:
-            rows = self._db.execute(
+        with self._guard("read scores from") as db:
+            rows = db.execute(
                 "SELECT arch, score FROM scores WHERE proxy=? AND dataset=? AND settings=?", key
             ).fetchall()
-        return {Arch.parse(arch): _decode(score) for arch, score in rows}
+        return {self._arch(arch): _decode(score, self.path) for arch, score in rows}
+
+    def _arch(self, text: object) -> Arch:
+        """A stored arch string back as an :class:`Arch`; anything else means a tampered file."""
+        try:
+            return Arch.parse(text)  # type: ignore[arg-type]
+        except (TfnasError, ValueError, TypeError) as exc:
+            raise CorruptStoreError(
+                f"score store {shown(str(self.path))} holds a row whose arch {shown(text)} is "
+                "not a cell string; it was not written by tfnas"
+            ) from exc
 
     def count(self, proxy: str | None = None, dataset: str | None = None,
               settings: str | None = None) -> int:
@@ -183,8 +369,8 @@ class ScoreStore:
                 where.append(f"{column}=?")
                 args.append(_check_text(column, value))
         sql = "SELECT count(*) FROM scores" + (" WHERE " + " AND ".join(where) if where else "")
-        with self._lock:
-            return int(self._db.execute(sql, args).fetchone()[0])
+        with self._guard("count the rows of") as db:
+            return int(db.execute(sql, args).fetchone()[0])
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -197,36 +383,31 @@ class ScoreStore:
         """Store many scores in one transaction (all or none); returns how many were new."""
         checked = [self._check_row(row) for row in rows]
         new = 0
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for row in checked:
-                    cur = self._db.execute(
-                        "INSERT OR IGNORE INTO scores VALUES (?, ?, ?, ?, ?, ?)", row
+        with self._guard("write scores to") as db:
+            db.execute("BEGIN IMMEDIATE")
+            for row in checked:
+                cur = db.execute("INSERT OR IGNORE INTO scores VALUES (?, ?, ?, ?, ?, ?)", row)
+                if cur.rowcount == 1:
+                    new += 1
+                    continue
+                old = _decode(db.execute(
+                    "SELECT score FROM scores WHERE proxy=? AND dataset=? AND arch=? "
+                    "AND settings=?", row[:4]).fetchone()[0], self.path)
+                if not _same(old, _decode(row[4], self.path)):
+                    raise StoreConflictError(
+                        f"score store {shown(str(self.path))} already holds {old!r} for "
+                        f"proxy={shown(row[0])} dataset={shown(row[1])} arch={row[2]}; refusing "
+                        f"the different score {_decode(row[4], self.path)!r} (scores must be "
+                        "deterministic)"
                     )
-                    if cur.rowcount == 1:
-                        new += 1
-                        continue
-                    old = _decode(self._db.execute(
-                        "SELECT score FROM scores WHERE proxy=? AND dataset=? AND arch=? "
-                        "AND settings=?", row[:4]).fetchone()[0])
-                    if not _same(old, _decode(row[4])):
-                        raise StoreConflictError(
-                            f"score store {self.path} already holds {old!r} for proxy={row[0]} "
-                            f"dataset={row[1]} arch={row[2]}; refusing the different score "
-                            f"{_decode(row[4])!r} (scores must be deterministic)"
-                        )
-                self._db.execute("COMMIT")
-            except BaseException:
-                _rollback(self._db)
-                raise
+            db.execute("COMMIT")
         return new
 
     @staticmethod
     def _check_row(row: Row) -> tuple[str, str, str, str, float | None, float]:
         if not isinstance(row, tuple | list) or len(row) != 6:
-            raise TypeError(
-                f"a store row is (proxy, dataset, arch, settings, score, seconds), got {row!r}"
+            raise StoreRowError(
+                f"a store row is (proxy, dataset, arch, settings, score, seconds), got {shown(row)}"
             )
         proxy, dataset, arch, settings, score, seconds = row
         return (
@@ -239,7 +420,7 @@ class ScoreStore:
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
-        with self._lock:
+        with self._lock, contextlib.suppress(sqlite3.Error):
             self._db.close()
 
     def __enter__(self) -> ScoreStore:
@@ -251,3 +432,26 @@ class ScoreStore:
 
     def __repr__(self) -> str:
         return f"ScoreStore({str(self.path)!r})"
+
+
+def _check_path(path: object) -> Path:
+    """``path`` as a Path a store can live at: a regular file, or a new one in an existing folder."""
+    if not isinstance(path, str | os.PathLike) or not str(path) or "\0" in str(path):
+        raise StoreError(f"a score store path must be a non-empty file path, got {shown(path)}")
+    path = Path(path)
+    where = shown(str(path))
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise StoreError(f"cannot use score store path {where}: {exc.strerror}") from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise StoreError(f"score store path {where} is a directory, expected a file")
+    if mode is not None and not stat.S_ISREG(mode):
+        raise StoreError(f"score store path {where} is not a regular file (a device or a pipe?)")
+    if mode is None and not path.parent.is_dir():
+        raise StoreFolderError(
+            f"cannot create score store {where}: folder {shown(str(path.parent))} does not exist"
+        )
+    return path
