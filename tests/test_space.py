@@ -68,7 +68,7 @@ def test_all_cells_are_distinct() -> None:
         ("", "expected 3 nodes"),
         ("|none~0|+|none~0|none~1|", "expected 3 nodes"),
         ("|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|", "unknown operation 'conv'"),
-        ("|none~1|+|none~0|none~1|+|none~0|none~1|none~2|", "has source 1, expected 0"),
+        ("|none~1|+|none~0|none~1|+|none~0|none~1|none~2|", "has source '1', expected 0"),
         ("|none~0|+|none~0|+|none~0|none~1|none~2|", "must have 2 incoming edges"),
         ("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|none~3|", "must have 3 incoming edges"),
         ("none~0+|none~0|none~1|+|none~0|none~1|none~2|", "node 1 is 'none~0'"),

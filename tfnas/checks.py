@@ -1,12 +1,70 @@
-"""Argument checks shared by the public functions: one wording for every bad-input error."""
+"""Argument checks shared by the public functions: one wording for every bad-input error.
+
+Every check raises :class:`ArgumentError` (a ``ValueError``) or, for a value of the wrong type,
+:class:`ArgumentTypeError` (also a ``TypeError``); both are :class:`~tfnas.errors.TfnasError`, so
+the command line prints them as one line. A bound that is not obvious carries its reason, which
+the message repeats.
+"""
 
 from __future__ import annotations
 
+import math
 
-def check_int(name: str, value: object, minimum: int) -> int:
-    """``value`` if it is an int (not a bool) of at least ``minimum``; else a clear error."""
+from tfnas.errors import TfnasError, shown
+
+MAX_SEED = 2**63 - 1
+"""Seeds are stored as signed 64-bit SQLite integers and fed to torch and numpy."""
+
+MAX_BATCH_SIZE = 1024
+WHY_BATCH_SIZE = "a proxy's memory grows with its batch; the proxies' papers use 64 to 256 images"
+
+
+class ArgumentError(TfnasError, ValueError):
+    """A size, budget, seed or other argument outside what tfnas accepts."""
+
+
+class ArgumentTypeError(ArgumentError, TypeError):
+    """An argument of the wrong type (an int expected, a str given, ...)."""
+
+
+SearchArgumentError = ArgumentError
+"""The name the searches' documentation uses for :class:`ArgumentError`."""
+
+
+def _bound(limit: int | float, why: str | None) -> str:
+    return f"{limit:,}" + (f" ({why})" if why else "")
+
+
+def check_int(name: str, value: object, minimum: int, maximum: int | None = None,
+              why: str | None = None) -> int:
+    """``value`` if it is an int (not a bool) in ``minimum..maximum``; else a one-line error.
+
+    ``why`` says why ``maximum`` is the bound; the message repeats it.
+    """
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        raise ArgumentTypeError(f"{name} must be an int, got {type(value).__name__} {shown(value)}")
     if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+        raise ArgumentError(f"{name} must be >= {minimum}, got {shown(value)}")
+    if maximum is not None and value > maximum:
+        raise ArgumentError(f"{name} must be <= {_bound(maximum, why)}, got {shown(value)}")
     return value
+
+
+def check_seconds(name: str, value: object, maximum: float, why: str | None = None) -> float:
+    """``value`` as a float if it is a finite number of seconds in ``(0, maximum]``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ArgumentTypeError(
+            f"{name} must be a number of seconds, got {type(value).__name__} {shown(value)}"
+        )
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int too large for a float
+        seconds = math.inf
+    if not math.isfinite(seconds) or not seconds > 0:
+        raise ArgumentError(f"{name} must be a finite number of seconds > 0, got {shown(value)}")
+    if seconds > maximum:
+        raise ArgumentError(
+            f"{name} must be <= {_bound(maximum, None)} seconds" + (f" ({why})" if why else "")
+            + f", got {shown(value)}"
+        )
+    return seconds

@@ -4,8 +4,10 @@ Subcommands live in a small registry (:func:`register_subcommand`); modules name
 :data:`PLUGINS` (``tfnas.sweep``) may add theirs by defining ``register_cli(register)``, which the
 parser builder calls with :func:`register_subcommand`. Keep such modules cheap to import.
 
-Errors a user can cause (unknown proxy or dataset, bad sizes, missing data, bad files) end with one
-line on stderr and exit status 1 (2 for command-line usage errors), never a traceback.
+Errors a user can cause (unknown proxy or dataset, bad sizes, missing data, bad or hostile files,
+a locked store) end with one line on stderr and exit status 1 (2 for command-line usage errors),
+never a traceback. Every argument is validated, against the bounds of :mod:`tfnas.search.limits`,
+before any file is created or any data is loaded.
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ import argparse
 import importlib
 import json
 import math
+import os
+import pickle
+import re
+import sqlite3
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
-from tfnas.errors import TfnasError
+from tfnas.errors import MAX_SHOWN, TfnasError, one_line, shown
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 ORACLE = "oracle"
@@ -31,9 +38,48 @@ class UsageError(TfnasError):
     """A command-line usage error (exit status 2)."""
 
 
+MAX_INT_DIGITS = 20
+"""Longest integer a flag accepts: every bound of tfnas fits in 19 digits (2**63 - 1)."""
+
+MAX_FLOAT_CHARS = 40
+"""Longest number text a flag accepts (``1.2345678901234567e+300`` is 23 characters)."""
+
+_INT_RE = re.compile(r"-?[0-9]+", re.ASCII)
+_FLOAT_RE = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?", re.ASCII)
+_QUOTED_RE = re.compile(rf"(['\"])((?:(?!\1)[^\\]|\\.){{{MAX_SHOWN + 1},}})\1")
+_LONG_RE = re.compile(rf"\S{{{MAX_SHOWN + 1},}}")
+
+
+def int_arg(text: str) -> int:
+    """An argparse ``type``: a decimal integer in ASCII digits, at most 20 of them.
+
+    ``int()`` would also take Unicode digits, ``_`` and spaces, and fails with a traceback-worthy
+    ValueError past 4,300 digits; here every refusal is one short line.
+    """
+    if len(text) > MAX_INT_DIGITS + 1 or not _INT_RE.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"expected an integer in ASCII digits (at most {MAX_INT_DIGITS}), got {shown(text)}"
+        )
+    return int(text)
+
+
+def float_arg(text: str) -> float:
+    """An argparse ``type``: a finite decimal number in ASCII (no ``inf``, ``nan`` or ``_``)."""
+    value = float(text) if len(text) <= MAX_FLOAT_CHARS and _FLOAT_RE.fullmatch(text) else None
+    if value is None or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite decimal number, got {shown(text)}")
+    return value
+
+
+def _bounded_usage(message: str) -> str:
+    """argparse's message with every long (quoted or bare) piece of input shown bounded."""
+    message = _QUOTED_RE.sub(lambda m: shown(m.group(2)), message)
+    return one_line(_LONG_RE.sub(lambda m: shown(m.group(0)), message))
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, not usage + error
-        raise UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{self.prog}: {_bounded_usage(message)}")
 
 
 @dataclass(frozen=True)
@@ -61,16 +107,34 @@ def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--proxy", required=True,
                         help=f"proxy name (naswot, synflow, params, ...) or '{ORACLE}'")
     parser.add_argument("--dataset", required=True, choices=DATASETS)
-    parser.add_argument("--batch-size", type=int, default=128, help="proxy batch (default 128)")
+    parser.add_argument("--batch-size", type=int_arg, default=128,
+                        help="proxy batch (default 128)")
     parser.add_argument("--store", metavar="PATH", help="SQLite score store to read and write")
 
 
 def _check_proxy(name: str) -> None:
-    if name == ORACLE:
-        return
-    from tfnas.proxies import get_proxy
+    from tfnas.checks import ArgumentError
+    from tfnas.proxies import PROXY_NAMES
 
-    get_proxy(name)  # a clear ValueError naming the known proxies
+    if name != ORACLE and name not in PROXY_NAMES:
+        raise ArgumentError(f"unknown proxy {shown(name)}; known proxies: "
+                            f"{', '.join(PROXY_NAMES)} (or '{ORACLE}')")
+
+
+def _check_scoring(args: argparse.Namespace, seed: int) -> None:
+    """The scoring flags' values (the proxy, its seed and batch), before anything is opened."""
+    from tfnas.checks import MAX_BATCH_SIZE, MAX_SEED, WHY_BATCH_SIZE, check_int
+
+    _check_proxy(args.proxy)
+    check_int("--seed" if args.command == "score" else "--score-seed", seed, 0, MAX_SEED)
+    check_int("--batch-size", args.batch_size, 1, MAX_BATCH_SIZE, WHY_BATCH_SIZE)
+
+
+def _live_settings(args: argparse.Namespace, seed: int) -> str:
+    """The store key's settings of a live proxy; loads (and so checks) the data batch."""
+    from tfnas.scoring import settings_key
+
+    return settings_key(args.proxy, args.dataset, seed, args.batch_size)
 
 
 def _open_store(path: str | None) -> Any:
@@ -86,7 +150,7 @@ def _open_store(path: str | None) -> Any:
 def _configure_score(parser: argparse.ArgumentParser) -> None:
     _add_scoring_arguments(parser)
     parser.add_argument("--arch", required=True, help="cell string |op~0|+|op~0|op~1|+|...|")
-    parser.add_argument("--seed", type=int, default=0, help="scoring seed (default 0)")
+    parser.add_argument("--seed", type=int_arg, default=0, help="scoring seed (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -95,16 +159,20 @@ def _run_score(args: argparse.Namespace) -> int:
     from tfnas.space import Arch
 
     arch = Arch.parse(args.arch)
-    _check_proxy(args.proxy)
-    store = _open_store(args.store)
+    _check_scoring(args, args.seed)
+    if args.proxy == ORACLE:
+        from tfnas.oracles import default_oracle
+
+        oracle = default_oracle()
+    else:
+        settings = _live_settings(args, args.seed)
+    store = _open_store(args.store)  # last: a refused command leaves no store file behind
     try:
         if args.proxy == ORACLE:
-            from tfnas.oracles import default_oracle
-
-            scorer: Any = OracleScorer(default_oracle(), args.dataset)
+            scorer: Any = OracleScorer(oracle, args.dataset)
         else:
             scorer = ProxyScorer(args.proxy, args.dataset, seed=args.seed,
-                                 batch_size=args.batch_size, store=store)
+                                 batch_size=args.batch_size, store=store, settings=settings)
         start = time.perf_counter()
         value = scorer(arch)
         seconds = time.perf_counter() - start
@@ -124,65 +192,116 @@ def _run_score(args: argparse.Namespace) -> int:
 def _configure_search(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("algorithm", choices=("random", "rea"))
     _add_scoring_arguments(parser)
-    parser.add_argument("--n", type=int, default=100, help="random: cells drawn (default 100)")
-    parser.add_argument("--population", type=int, default=64, help="rea: P (default 64)")
-    parser.add_argument("--sample", type=int, default=20, help="rea: tournament S (default 20)")
-    parser.add_argument("--cycles", type=int, default=None,
-                        help="rea: evaluations incl. the initial population (default 1000, "
-                             "or unlimited with --time-budget)")
-    parser.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--n", type=int_arg, default=None,
+                        help=f"random: cells drawn (default {DEFAULT_N})")
+    parser.add_argument("--population", type=int_arg, default=None,
+                        help=f"rea: P (default {DEFAULT_POPULATION})")
+    parser.add_argument("--sample", type=int_arg, default=None,
+                        help=f"rea: tournament S (default {DEFAULT_SAMPLE})")
+    parser.add_argument("--cycles", type=int_arg, default=None,
+                        help=f"rea: evaluations incl. the initial population (default "
+                             f"{DEFAULT_CYCLES}, or unlimited with --time-budget)")
+    parser.add_argument("--time-budget", type=float_arg, default=None, metavar="SECONDS",
                         help="rea: stop when search time passes this (simulated for the oracle)")
-    parser.add_argument("--repeats", type=int, default=1, help="independent runs (default 1)")
-    parser.add_argument("--seed", type=int, default=0, help="master seed (default 0)")
-    parser.add_argument("--score-seed", type=int, default=0,
+    parser.add_argument("--repeats", type=int_arg, default=1, help="independent runs (default 1)")
+    parser.add_argument("--seed", type=int_arg, default=0, help="master seed (default 0)")
+    parser.add_argument("--score-seed", type=int_arg, default=0,
                         help="proxy scoring seed: network init and batch (default 0)")
     parser.add_argument("--table", action="store_true",
                         help="score from the precomputed table (tfnas sweep) instead of live")
     parser.add_argument("--json", metavar="OUT", help="write the traces and summary here ('-': stdout)")
 
 
-def _make_scorer(args: argparse.Namespace, store: Any) -> Any:
+DEFAULT_N, DEFAULT_POPULATION, DEFAULT_SAMPLE, DEFAULT_CYCLES = 100, 64, 20, 1000
+_REA_FLAGS = ("population", "sample", "cycles", "time_budget")
+
+
+def _search_plan(args: argparse.Namespace) -> tuple[Callable[..., Any], dict[str, Any], int | None]:
+    """The search function, its keyword arguments and its evaluations per run (None: a time
+    budget decides), all validated; flags of the other algorithm are refused."""
+    from tfnas.search import random_search, rea
+    from tfnas.search.random_search import check_random_arguments
+    from tfnas.search.rea import check_rea_arguments
+
+    def flag(name: str) -> str:
+        return "--" + name.replace("_", "-")
+
+    if args.algorithm == "random":
+        given = [flag(name) for name in _REA_FLAGS if getattr(args, name) is not None]
+        if given:
+            raise UsageError(f"tfnas search: {given[0]} applies to 'rea' only, not 'random'")
+        n = check_random_arguments(DEFAULT_N if args.n is None else args.n)
+        return random_search, {"n": n}, n
+    if args.n is not None:
+        raise UsageError("tfnas search: --n applies to 'random' only, not 'rea' (see --cycles)")
+    population = DEFAULT_POPULATION if args.population is None else args.population
+    sample = DEFAULT_SAMPLE if args.sample is None else args.sample
+    cycles = args.cycles
+    if cycles is None and args.time_budget is None:
+        cycles = DEFAULT_CYCLES
+    check_rea_arguments(population, sample, cycles, args.time_budget)
+    kwargs = {"population": population, "sample": sample, "cycles": cycles,
+              "time_budget": args.time_budget}
+    return rea, kwargs, cycles
+
+
+def _check_output(path: str | None) -> None:
+    """``--json``: '-' or a file that can be written, checked before the search runs."""
+    from tfnas.checks import ArgumentError
+
+    if path is None or path == "-":
+        return
+    if path == "":
+        raise UsageError("tfnas search: argument --json: expected a file path or '-', got ''")
+    target = Path(path)
+    try:
+        is_dir, parent_ok = target.is_dir(), target.parent.is_dir()
+        writable = os.access(target if target.exists() else target.parent, os.W_OK)
+    except ValueError:  # an embedded NUL
+        raise ArgumentError(f"--json {shown(path)} is not a valid file path") from None
+    if is_dir:
+        raise ArgumentError(f"--json {shown(path)} is a directory; expected a file path")
+    if not parent_ok:
+        raise ArgumentError(f"--json {shown(path)}: its folder does not exist")
+    if not writable:
+        raise ArgumentError(f"--json {shown(path)} cannot be written (permission denied)")
+
+
+def _make_scorer(args: argparse.Namespace, oracle: Any, store: Any,
+                 settings: str | None) -> Any:
     from tfnas.search import OracleScorer, ProxyScorer, TableScorer
 
     if args.proxy == ORACLE:
-        from tfnas.oracles import default_oracle
-
-        return OracleScorer(default_oracle(), args.dataset)
+        return OracleScorer(oracle, args.dataset)
     if args.table:
-        from tfnas.scoring import settings_key
         from tfnas.tables import load_table
 
         # The table must have been scored under this run's settings (seed, batch, images).
-        settings = settings_key(args.proxy, args.dataset, args.score_seed, args.batch_size)
         table = load_table(args.proxy, args.dataset, settings=settings)
         return TableScorer(table.scores, f"{args.proxy}-table")
     return ProxyScorer(args.proxy, args.dataset, seed=args.score_seed,
-                       batch_size=args.batch_size, store=store)
+                       batch_size=args.batch_size, store=store, settings=settings)
 
 
 def _run_search(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from tfnas.oracles import default_oracle
-    from tfnas.search import random_search, rea, repeat, summarize
+    from tfnas.search import repeat, summarize
+    from tfnas.search.repeat import check_repeats
 
-    _check_proxy(args.proxy)
     if args.table and args.store:
         raise UsageError("tfnas search: --table and --store exclude each other")
-    if args.algorithm == "random":
-        search: Callable[..., Any] = random_search
-        kwargs: dict[str, Any] = {"n": args.n}
-        per_run: int | None = args.n
-    else:
-        search = rea
-        cycles = args.cycles if args.cycles is not None or args.time_budget else 1000
-        kwargs = {"population": args.population, "sample": args.sample, "cycles": cycles,
-                  "time_budget": args.time_budget}
-        per_run = cycles if args.time_budget is None else None
+    _check_scoring(args, args.score_seed)
+    search, kwargs, per_run = _search_plan(args)
+    check_int_seed(args.seed)
+    check_repeats(args.repeats, per_run)
+    _check_output(args.json)
     oracle = default_oracle()
-    store = _open_store(args.store)
+    settings = None if args.proxy == ORACLE else _live_settings(args, args.score_seed)
+    store = _open_store(args.store)  # last: a refused command leaves no store file behind
     try:
-        scorer = _make_scorer(args, store)
+        scorer = _make_scorer(args, oracle, store, settings)
         total = None if per_run is None else per_run * args.repeats
         with tqdm(total=total, disable=not sys.stderr.isatty(), file=sys.stderr,
                   desc=f"{args.algorithm} {args.proxy}", unit="eval") as bar:
@@ -261,24 +380,67 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return " ".join(text.split())
+def check_int_seed(seed: object) -> int:
+    """The master ``--seed``: 0..2**63-1."""
+    from tfnas.checks import MAX_SEED, check_int
+
+    return check_int("--seed", seed, 0, MAX_SEED)
+
+
+_INPUT_ERRORS = (ValueError, TypeError, LookupError, OSError, ArithmeticError, EOFError,
+                 sqlite3.Error, pickle.UnpicklingError)
+"""What else bad input can raise from code tfnas calls (json, sqlite3, pickle, numpy, torch)."""
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for an error that is not a TfnasError: what kind it is, then its message."""
+    if isinstance(exc, MemoryError):
+        return "out of memory: the input asks for more memory than this machine has"
+    if isinstance(exc, RecursionError):
+        return "the input is nested too deeply to read"
+    if isinstance(exc, sqlite3.Error):
+        return f"SQLite: {one_line(exc)}"
+    if isinstance(exc, UnicodeError):
+        return f"not UTF-8 text: {one_line(exc)}"
+    return one_line(exc)
+
+
+def _report(message: str) -> None:
+    try:
+        print(message, file=sys.stderr)
+    except (OSError, ValueError):  # stderr closed too: nothing left to tell
+        pass
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the exit flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 1 error, 2 usage error)."""
+    """Run the CLI; returns the exit status (0 ok, 1 error, 2 usage error, 130 interrupted)."""
     try:
         args = build_parser().parse_args(argv)
         return int(args._run(args))
     except UsageError as exc:
-        print(f"{_one_line(exc)} (see tfnas --help)", file=sys.stderr)
+        _report(f"{one_line(exc)} (see tfnas --help)")
         return 2
-    except (ValueError, TypeError, LookupError, OSError) as exc:
-        print(f"tfnas: error: {_one_line(exc)}", file=sys.stderr)
+    except TfnasError as exc:
+        _report(f"tfnas: error: {one_line(exc)}")
+        return 1
+    except BrokenPipeError:
+        _silence_stdout()
+        _report("tfnas: error: the output was closed before it was written (broken pipe)")
+        return 1
+    except (*_INPUT_ERRORS, MemoryError, RecursionError) as exc:
+        _report(f"tfnas: error: {_describe(exc)}")
         return 1
     except KeyboardInterrupt:
-        print("tfnas: interrupted", file=sys.stderr)
+        _report("tfnas: interrupted")
         return 130
 
 

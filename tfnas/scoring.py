@@ -18,7 +18,14 @@ from pathlib import Path
 
 import torch
 
-from tfnas.checks import check_int
+from tfnas.checks import (
+    MAX_BATCH_SIZE,
+    MAX_SEED,
+    WHY_BATCH_SIZE,
+    ArgumentError,
+    ArgumentTypeError,
+    check_int,
+)
 from tfnas.network import build_network
 from tfnas.proxies import get_proxy
 from tfnas.space import Arch, as_arch
@@ -32,7 +39,7 @@ _SEED_BITS = 63  # fits every consumer of a seed (torch, numpy, signed 64-bit SQ
 def cell_seed(arch: Arch | str, seed: int) -> int:
     """The network-init seed of ``arch`` under run seed ``seed``: 63 bits of sha256(f"{seed}|{arch}")."""
     arch = as_arch(arch)
-    check_int("seed", seed, 0)
+    check_int("seed", seed, 0, MAX_SEED)
     digest = hashlib.sha256(f"{seed}|{arch}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> (64 - _SEED_BITS)
 
@@ -57,20 +64,22 @@ def settings_key(proxy: str, dataset: str, seed: int, batch_size: int) -> str:
 
     spec = get_proxy(proxy)
     get_dataset(dataset)
-    check_int("seed", seed, 0)
-    check_int("batch_size", batch_size, 1)
+    check_int("seed", seed, 0, MAX_SEED)
+    check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE, WHY_BATCH_SIZE)
     data = load_batch(dataset, seed, batch_size).identity if spec.needs_data else ""
     return ScoreSettings(seed=seed, batch_size=batch_size, data=data).key()
 
 
 def _check_batch(batch: object, batch_size: int, resolution: int, dataset: str) -> torch.Tensor:
     if not isinstance(batch, torch.Tensor):
-        raise TypeError(f"batch must be a torch.Tensor or None, got {type(batch).__name__}")
+        raise ArgumentTypeError(
+            f"batch must be a torch.Tensor or None, got {type(batch).__name__}"
+        )
     if batch.dtype != torch.float32:
-        raise TypeError(f"batch must be float32 (normalised images), got {batch.dtype}")
+        raise ArgumentTypeError(f"batch must be float32 (normalised images), got {batch.dtype}")
     expected = (batch_size, 3, resolution, resolution)
     if tuple(batch.shape) != expected:
-        raise ValueError(
+        raise ArgumentError(
             f"batch for {dataset} must have shape (batch_size, 3, {resolution}, {resolution}) = "
             f"{expected}, got {tuple(batch.shape)}"
         )
@@ -105,8 +114,8 @@ def score(
     arch = as_arch(arch)
     spec = get_proxy(proxy)
     data = get_dataset(dataset)
-    check_int("seed", seed, 0)
-    check_int("batch_size", batch_size, 1)
+    check_int("seed", seed, 0, MAX_SEED)
+    check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE, WHY_BATCH_SIZE)
     images = None
     if batch is not None:
         images = _check_batch(batch, batch_size, data.resolution, dataset)

@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from tfnas.errors import TfnasError, shown
+
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """The five candidate operations, in the official NATS-Bench order."""
 
@@ -25,7 +27,27 @@ NUM_NODES = 4
 SPACE_SIZE = len(OPS) ** NUM_EDGES  # 15,625
 OFFICIAL_SHUFFLE_SEED = 88
 
-_NODE_RE = re.compile(r"^\|(?:[a-z0-9_]+~\d+\|)+$")
+_NODE_RE = re.compile(r"\|(?:[a-z0-9_]+~[0-9]+\|)+", re.ASCII)
+
+# six "op~j" entries, a "|" after each and one opening each node, "+" between the nodes
+MAX_ARCH_CHARS = NUM_EDGES * (max(map(len, OPS)) + 3) + (NUM_NODES - 1) + (NUM_NODES - 2)  # 95
+"""The length of the longest cell string: anything longer is refused before it is parsed."""
+
+
+class ArchError(TfnasError, ValueError):
+    """A malformed arch string, an unknown operation or an out-of-range edge or index."""
+
+
+class ArchTypeError(ArchError, TypeError):
+    """An arch, op tuple, index or generator of the wrong type."""
+
+
+class ArchIndexError(ArchError, IndexError):
+    """An official index outside ``0..15624``."""
+
+
+def _malformed(text: str, why: str) -> ArchError:
+    return ArchError(f"malformed arch string {shown(text)}: {why}")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -36,50 +58,41 @@ class Arch:
 
     def __post_init__(self) -> None:
         if not isinstance(self.ops, tuple):
-            raise TypeError(f"Arch.ops must be a tuple of {NUM_EDGES} op names, got {type(self.ops).__name__}")
+            raise ArchTypeError(
+                f"Arch.ops must be a tuple of {NUM_EDGES} op names, got {type(self.ops).__name__}"
+            )
         if len(self.ops) != NUM_EDGES:
-            raise ValueError(f"a cell has {NUM_EDGES} edges, got {len(self.ops)} ops: {self.ops!r}")
+            raise ArchError(
+                f"a cell has {NUM_EDGES} edges, got {len(self.ops)} ops: {shown(self.ops)}"
+            )
         for op in self.ops:
-            if op not in OPS:
-                raise ValueError(f"unknown operation {op!r}; expected one of {', '.join(OPS)}")
+            if not isinstance(op, str) or op not in OPS:
+                raise ArchError(f"unknown operation {shown(op)}; expected one of {', '.join(OPS)}")
 
     @classmethod
     def parse(cls, text: str) -> Arch:
-        """Parse the official string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``."""
+        """Parse the official string ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``.
+
+        Only the one canonical spelling is accepted (``str(Arch.parse(s)) == s``): ASCII, no
+        whitespace, sources written as one digit without sign or leading zero. Any other spelling
+        would name the same cell twice, so a store or table could hold two rows for it.
+        """
         if not isinstance(text, str):
-            raise TypeError(f"an arch string must be str, got {type(text).__name__}")
+            raise ArchTypeError(f"an arch string must be str, got {type(text).__name__}")
+        if len(text) > MAX_ARCH_CHARS:
+            raise _malformed(text, f"{len(text):,} characters, a cell string has at most "
+                                   f"{MAX_ARCH_CHARS}; expected '|op~0|+|op~0|op~1|+|...|'")
         nodes = text.split("+")
         if len(nodes) != NUM_NODES - 1:
-            raise ValueError(
-                f"malformed arch string {text!r}: expected {NUM_NODES - 1} nodes separated by '+', "
-                f"got {len(nodes)}"
-            )
+            raise _malformed(text, f"expected {NUM_NODES - 1} nodes separated by '+', "
+                                   f"got {len(nodes)}")
         ops: list[str] = []
         for to_node, node in enumerate(nodes, start=1):
-            if not _NODE_RE.match(node):
-                raise ValueError(
-                    f"malformed arch string {text!r}: node {to_node} is {node!r}, expected '|op~j|...|'"
-                )
-            entries = node.strip("|").split("|")
-            if len(entries) != to_node:
-                raise ValueError(
-                    f"malformed arch string {text!r}: node {to_node} must have {to_node} incoming "
-                    f"edges, got {len(entries)}"
-                )
-            for expected_src, entry in enumerate(entries):
-                op, _, src = entry.partition("~")
-                if op not in OPS:
-                    raise ValueError(
-                        f"malformed arch string {text!r}: unknown operation {op!r} on node {to_node}; "
-                        f"expected one of {', '.join(OPS)}"
-                    )
-                if int(src) != expected_src:
-                    raise ValueError(
-                        f"malformed arch string {text!r}: edge {entry!r} into node {to_node} has source "
-                        f"{src}, expected {expected_src}"
-                    )
-                ops.append(op)
-        return cls(tuple(ops))
+            ops.extend(_parse_node(text, to_node, node))
+        arch = cls(tuple(ops))
+        if str(arch) != text:  # every rule above should make this unreachable; keep it anyway
+            raise _malformed(text, f"expected the canonical spelling {shown(str(arch))}")
+        return arch
 
     def __str__(self) -> str:
         parts = []
@@ -104,11 +117,35 @@ class Arch:
 
     def with_op(self, edge: int, op: str) -> Arch:
         """Return a copy with edge ``edge`` (0..5) set to ``op``."""
+        if isinstance(edge, bool) or not isinstance(edge, int):
+            raise ArchTypeError(f"edge must be an int, got {type(edge).__name__}")
         if not 0 <= edge < NUM_EDGES:
-            raise ValueError(f"edge must be in 0..{NUM_EDGES - 1}, got {edge}")
+            raise ArchError(f"edge must be in 0..{NUM_EDGES - 1}, got {shown(edge)}")
         ops = list(self.ops)
         ops[edge] = op
         return Arch(tuple(ops))
+
+
+def _parse_node(text: str, to_node: int, node: str) -> list[str]:
+    """The ops of node ``to_node``'s incoming edges, from its part ``node`` of ``text``."""
+    if not _NODE_RE.fullmatch(node):
+        raise _malformed(text, f"node {to_node} is {shown(node)}, expected '|op~j|...|'")
+    entries = node[1:-1].split("|")
+    if len(entries) != to_node:
+        raise _malformed(text, f"node {to_node} must have {to_node} incoming edges, "
+                               f"got {len(entries)}")
+    ops = []
+    for expected_src, entry in enumerate(entries):
+        op, _, src = entry.partition("~")
+        if op not in OPS:
+            raise _malformed(text, f"unknown operation {shown(op)} on node {to_node}; "
+                                   f"expected one of {', '.join(OPS)}")
+        if src != str(expected_src):
+            raise _malformed(text, f"edge {shown(entry)} into node {to_node} has source "
+                                   f"{shown(src)}, expected {expected_src} (written as one digit, "
+                                   "no sign or leading zero)")
+        ops.append(op)
+    return ops
 
 
 def as_arch(arch: Arch | str) -> Arch:
@@ -117,7 +154,7 @@ def as_arch(arch: Arch | str) -> Arch:
         return arch
     if isinstance(arch, str):
         return Arch.parse(arch)
-    raise TypeError(f"expected an Arch or an arch string, got {type(arch).__name__}")
+    raise ArchTypeError(f"expected an Arch or an arch string, got {type(arch).__name__}")
 
 
 def enumerate_cells() -> list[Arch]:
@@ -146,9 +183,9 @@ def all_cells() -> tuple[Arch, ...]:
 def arch_at(index: int) -> Arch:
     """The cell at an official NATS-Bench index."""
     if isinstance(index, bool) or not isinstance(index, int):
-        raise TypeError(f"index must be an int, got {type(index).__name__}")
+        raise ArchTypeError(f"index must be an int, got {type(index).__name__}")
     if not 0 <= index < SPACE_SIZE:
-        raise IndexError(f"index must be in 0..{SPACE_SIZE - 1}, got {index}")
+        raise ArchIndexError(f"index must be in 0..{SPACE_SIZE - 1}, got {shown(index)}")
     return _official_order()[index]
 
 
@@ -166,8 +203,10 @@ def sample(rng: random.Random) -> Arch:
 def sample_distinct(rng: random.Random, n: int) -> list[Arch]:
     """``n`` distinct cells drawn uniformly without replacement from ``rng``."""
     _require_rng(rng)
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise ArchTypeError(f"n must be an int, got {type(n).__name__}")
     if not 0 <= n <= SPACE_SIZE:
-        raise ValueError(f"n must be in 0..{SPACE_SIZE} (the size of the space), got {n}")
+        raise ArchError(f"n must be in 0..{SPACE_SIZE} (the size of the space), got {shown(n)}")
     return [arch_at(i) for i in rng.sample(range(SPACE_SIZE), n)]
 
 
@@ -221,7 +260,7 @@ def canonical(arch: Arch) -> str:
 
 def _require_rng(rng: object) -> None:
     if not isinstance(rng, random.Random):
-        raise TypeError(
+        raise ArchTypeError(
             f"pass an explicit random.Random generator, got {type(rng).__name__}; "
             "tfnas never draws from the global random state"
         )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
 
+from tfnas.checks import ArgumentError, ArgumentTypeError
+from tfnas.errors import TfnasError, shown
 from tfnas.search.scorers import Scorer
 from tfnas.search.trace import Evaluation, Trace
 from tfnas.space import Arch
@@ -13,12 +16,19 @@ from tfnas.space import Arch
 OnEvaluation = Callable[[Evaluation], None]
 
 
+class CostError(TfnasError, ValueError):
+    """A simulated scorer charged a negative, infinite or NaN number of seconds."""
+
+
 class Run:
     """Evaluates cells for one search run and records every evaluation."""
 
     def __init__(self, scorer: Scorer, on_evaluation: OnEvaluation | None = None) -> None:
         if not callable(scorer) or not hasattr(scorer, "name"):
-            raise TypeError(f"scorer must be a Scorer (callable with .name), got {scorer!r}")
+            raise ArgumentTypeError(
+                f"scorer must be a Scorer (callable with .name), got {type(scorer).__name__} "
+                f"{shown(scorer)}"
+            )
         self.scorer = scorer
         self.memoised = bool(getattr(scorer, "memoised", False))
         cost = getattr(scorer, "cost", None) if getattr(scorer, "simulated", False) else None
@@ -41,13 +51,24 @@ class Run:
             value = float(self.scorer(arch))
             if self.memoised:
                 self.memo[arch] = value
-        seconds = self.cost(arch) if self.cost is not None else time.perf_counter() - t0
+        seconds = self._charge(arch) if self.cost is not None else time.perf_counter() - t0
         self.total += seconds
         evaluation = Evaluation(str(arch), value, seconds, self.total)
         self.evaluations.append(evaluation)
         if self.on_evaluation is not None:
             self.on_evaluation(evaluation)
         return value
+
+    def _charge(self, arch: Arch) -> float:
+        """The simulated seconds of ``arch``: finite and >= 0, or the run is meaningless."""
+        assert self.cost is not None
+        seconds = float(self.cost(arch))
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise CostError(
+                f"the scorer {shown(self.scorer.name)} charged {shown(seconds)} simulated seconds "
+                f"for {arch}; a training time must be finite and >= 0"
+            )
+        return seconds
 
     def trace(self, algorithm: str, seed: int, settings: dict[str, Any], best: Arch,
               best_score: float, oracle: Any = None, dataset: str | None = None) -> Trace:
@@ -56,7 +77,7 @@ class Run:
         accuracies = None
         if oracle is not None:
             if dataset is None:
-                raise ValueError("pass dataset= with oracle= (the scorer names no dataset)")
+                raise ArgumentError("pass dataset= with oracle= (the scorer names no dataset)")
             acc = oracle.accuracies(best, dataset)
             accuracies = {"valid12": float(acc.valid12), "test200": float(acc.test200)}
         describe = getattr(self.scorer, "describe", None)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from tfnas.checks import check_int
+from tfnas.checks import MAX_SEED, check_int
 from tfnas.search._run import OnEvaluation, Run
+from tfnas.search.limits import MAX_N, WHY_N
 from tfnas.search.scorers import Scorer
 from tfnas.search.trace import Trace
-from tfnas.space import SPACE_SIZE, Arch, sample_distinct
+from tfnas.space import Arch, sample_distinct
 
 
 def rank_key(score: float) -> float:
@@ -17,14 +18,17 @@ def rank_key(score: float) -> float:
     return score if score == score else float("-inf")
 
 
+def check_random_arguments(n: object) -> int:
+    """``n`` if it is a valid random-search size (1..15,625), else an ``ArgumentError``."""
+    return check_int("n", n, 1, MAX_N, WHY_N)
+
+
 def random_search(scorer: Scorer, n: int, seed: int, oracle: Any = None,
                   dataset: str | None = None, on_evaluation: OnEvaluation | None = None) -> Trace:
     """Draw ``n`` distinct cells from ``random.Random(seed)``, score each in draw order, return
     the first one with the maximal score (ties: first drawn, like Python's ``max``)."""
-    check_int("n", n, 1)
-    if n > SPACE_SIZE:
-        raise ValueError(f"n must be at most {SPACE_SIZE} (the size of the space), got {n}")
-    seed = check_int("seed", seed, 0)
+    check_random_arguments(n)
+    seed = check_int("seed", seed, 0, MAX_SEED)
     run = Run(scorer, on_evaluation)
     best: Arch | None = None
     best_score = float("-inf")

@@ -20,8 +20,17 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from tfnas import space
-from tfnas.checks import check_int
+from tfnas.checks import MAX_SEED, ArgumentError, check_int, check_seconds
+from tfnas.errors import TfnasError, shown
 from tfnas.search._run import OnEvaluation, Run
+from tfnas.search.limits import (
+    MAX_CYCLES,
+    MAX_POPULATION,
+    MAX_TIME_BUDGET,
+    WHY_CYCLES,
+    WHY_POPULATION,
+    WHY_TIME_BUDGET,
+)
 from tfnas.search.random_search import rank_key
 from tfnas.search.scorers import Scorer
 from tfnas.search.trace import Trace
@@ -47,23 +56,39 @@ class Cycle(NamedTuple):
     """The population after the cycle."""
 
 
+class BudgetNotReachedError(TfnasError, ValueError):
+    """A time-budgeted run reached :data:`MAX_CYCLES` evaluations before its budget."""
+
+
+def check_rea_arguments(population: object, sample: object, cycles: object,
+                        time_budget: object) -> tuple[int | None, float | None]:
+    """Validate REA's sizes and budgets (see :mod:`tfnas.search.limits`); return
+    ``(cycles, time_budget)`` as the run uses them. Raises an ``ArgumentError``."""
+    check_int("population", population, 1, MAX_POPULATION, WHY_POPULATION)
+    check_int("sample", sample, 1)
+    if sample > population:  # type: ignore[operator]
+        raise ArgumentError(
+            f"sample must be <= population ({population:,}): a tournament draws from the "
+            f"population, got sample {shown(sample)}"
+        )
+    if cycles is None and time_budget is None:
+        raise ArgumentError(
+            "rea needs a budget: cycles= (evaluations) and/or time_budget= (seconds)"
+        )
+    if cycles is not None:
+        check_int("cycles", cycles, population, MAX_CYCLES, WHY_CYCLES)  # type: ignore[arg-type]
+    if time_budget is not None:
+        check_seconds("time_budget", time_budget, MAX_TIME_BUDGET, WHY_TIME_BUDGET)
+    return cycles, time_budget  # type: ignore[return-value]
+
+
 def rea(scorer: Scorer, population: int, sample: int, cycles: int | None, seed: int,
         oracle: Any = None, dataset: str | None = None, time_budget: float | None = None,
         on_evaluation: OnEvaluation | None = None,
         on_cycle: Callable[[Cycle], None] | None = None) -> Trace:
     """Run REA with an explicit ``random.Random(seed)``; see the module docstring."""
-    check_int("population", population, 1)
-    check_int("sample", sample, 1)
-    seed = check_int("seed", seed, 0)
-    if cycles is None and time_budget is None:
-        raise ValueError("rea needs a budget: cycles= (evaluations) and/or time_budget= (seconds)")
-    if cycles is not None:
-        check_int("cycles", cycles, population)
-    if time_budget is not None:
-        if isinstance(time_budget, bool) or not isinstance(time_budget, int | float):
-            raise TypeError(f"time_budget must be a number of seconds, got {time_budget!r}")
-        if not time_budget > 0:
-            raise ValueError(f"time_budget must be > 0 seconds, got {time_budget}")
+    cycles, time_budget = check_rea_arguments(population, sample, cycles, time_budget)
+    seed = check_int("seed", seed, 0, MAX_SEED)
     rng = random.Random(seed)
     run = Run(scorer, on_evaluation)
     queue: collections.deque[Member] = collections.deque()
@@ -78,7 +103,16 @@ def rea(scorer: Scorer, population: int, sample: int, cycles: int | None, seed: 
     def more() -> bool:
         if cycles is not None and len(run.evaluations) >= cycles:
             return False
-        return time_budget is None or run.total < time_budget
+        if time_budget is None:
+            return True
+        if run.total >= time_budget:
+            return False
+        if len(run.evaluations) >= MAX_CYCLES:  # e.g. a scorer charging ~0 s per evaluation
+            raise BudgetNotReachedError(
+                f"the time budget of {time_budget:,.6g} s was not reached after {MAX_CYCLES:,} "
+                f"evaluations ({run.total:,.6g} s charged; {WHY_CYCLES}); pass cycles= as well"
+            )
+        return True
 
     while more():
         tournament = tuple(rng.choice(queue) for _ in range(sample))

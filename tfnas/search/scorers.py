@@ -13,7 +13,15 @@ import time
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
-from tfnas.errors import TfnasError
+from tfnas.checks import (
+    MAX_BATCH_SIZE,
+    MAX_SEED,
+    WHY_BATCH_SIZE,
+    ArgumentError,
+    ArgumentTypeError,
+    check_int,
+)
+from tfnas.errors import TfnasError, shown
 from tfnas.space import Arch, as_arch
 from tfnas.store import ScoreStore
 
@@ -46,7 +54,7 @@ class SimulatedScorer(Scorer, Protocol):
 
 def _check_dataset(dataset: object) -> str:
     if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+        raise ArgumentError(f"unknown dataset {shown(dataset)}; expected one of {', '.join(DATASETS)}")
     return dataset  # type: ignore[return-value]
 
 
@@ -56,16 +64,21 @@ class ProxyScorer:
     memoised = True
 
     def __init__(self, proxy: str, dataset: str, seed: int = 0, batch_size: int = 128,
-                 store: ScoreStore | None = None) -> None:
+                 store: ScoreStore | None = None, settings: str | None = None) -> None:
+        """``settings``: the store key's settings if the caller computed them already."""
         if not isinstance(proxy, str) or not proxy:
-            raise TypeError(f"proxy must be a non-empty str, got {proxy!r}")
+            raise ArgumentTypeError(f"proxy must be a non-empty str, got {shown(proxy)}")
         if store is not None and not isinstance(store, ScoreStore):
-            raise TypeError(f"store must be a ScoreStore or None, got {type(store).__name__}")
+            raise ArgumentTypeError(
+                f"store must be a ScoreStore or None, got {type(store).__name__}"
+            )
         self.proxy, self.dataset = proxy, _check_dataset(dataset)
-        self.seed, self.batch_size, self.store = seed, batch_size, store
+        self.seed = check_int("seed", seed, 0, MAX_SEED)
+        self.batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE, WHY_BATCH_SIZE)
+        self.store = store
         self.name = proxy
         self.store_hits = 0
-        self._settings: str | None = None
+        self._settings: str | None = settings
 
     @property
     def settings(self) -> str:
@@ -106,9 +119,11 @@ class TableScorer:
 
     def __init__(self, scores: Mapping[Arch, float], name: str) -> None:
         if not isinstance(scores, Mapping):
-            raise TypeError(f"scores must be a mapping Arch -> float, got {type(scores).__name__}")
+            raise ArgumentTypeError(
+                f"scores must be a mapping Arch -> float, got {type(scores).__name__}"
+            )
         if not isinstance(name, str) or not name:
-            raise TypeError(f"name must be a non-empty str, got {name!r}")
+            raise ArgumentTypeError(f"name must be a non-empty str, got {shown(name)}")
         self.scores, self.name = scores, name
 
     def __call__(self, arch: Arch) -> float:
@@ -116,8 +131,8 @@ class TableScorer:
             return self.scores[arch]
         except KeyError:
             raise MissingScoreError(
-                f"the score table {self.name!r} ({len(self.scores)} cells) has no score for "
-                f"cell {arch} (index {as_arch(arch).index})"
+                f"the score table {shown(self.name)} ({len(self.scores)} cells) has no score "
+                f"for cell {shown(str(arch))} (index {as_arch(arch).index})"
             ) from None
 
     def describe(self) -> dict[str, Any]:
@@ -139,11 +154,13 @@ class OracleScorer:
     def __init__(self, oracle: Any, dataset: str, epochs: int = 12, split: str = "valid") -> None:
         for method in ("accuracy", "train_time"):
             if not callable(getattr(oracle, method, None)):
-                raise TypeError(f"oracle must have an .{method}() method, got {oracle!r}")
+                raise ArgumentTypeError(
+                    f"oracle must have an .{method}() method, got {type(oracle).__name__}"
+                )
         if epochs not in (12, 200):
-            raise ValueError(f"NATS-Bench trained for 12 or 200 epochs, not {epochs!r}")
+            raise ArgumentError(f"NATS-Bench trained for 12 or 200 epochs, not {shown(epochs)}")
         if split not in ("valid", "test"):
-            raise ValueError(f"split must be 'valid' or 'test', got {split!r}")
+            raise ArgumentError(f"split must be 'valid' or 'test', got {shown(split)}")
         self.oracle, self.dataset = oracle, _check_dataset(dataset)
         self.epochs, self.split = epochs, split
         self.simulated = epochs == 12
@@ -157,8 +174,8 @@ class OracleScorer:
         """Simulated seconds to train and evaluate ``arch`` (NATS-Bench ``simulate_train_eval``)."""
         seconds = self.oracle.train_time(arch, self.dataset, epochs=self.epochs)
         if seconds is None:
-            raise ValueError(
-                f"the oracle {self.oracle!r} has no {self.epochs}-epoch training time for "
+            raise ArgumentError(
+                f"the oracle {type(self.oracle).__name__} has no {self.epochs}-epoch training time for "
                 f"{self.dataset}; simulated time needs epochs=12"
             )
         return float(seconds)

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tfnas.errors import TfnasError, shown
 from tfnas.space import Arch
 
 TRACE_FORMAT = 1
@@ -18,6 +19,14 @@ TRACE_FORMAT = 1
 CLOCKS = ("wall", "simulated")
 """``wall``: seconds measured while scoring; ``simulated``: NATS-Bench training time charged by the
 accuracy oracle for every evaluation (as the reference code's ``simulate_train_eval``)."""
+
+
+class TraceError(TfnasError, ValueError):
+    """A trace (JSON) that is not what :meth:`Trace.to_dict` writes."""
+
+
+class TraceTypeError(TraceError, TypeError):
+    """A trace, or one of its fields, of the wrong JSON type."""
 
 
 class Evaluation(NamedTuple):
@@ -37,11 +46,14 @@ def _float_to_json(x: float) -> float | str:
 
 
 def _float_from_json(x: float | str | None) -> float:
-    if isinstance(x, str):
+    if isinstance(x, str) and x in ("inf", "-inf", "nan"):
         return float(x)
     if isinstance(x, int | float) and not isinstance(x, bool):
-        return float(x)
-    raise TypeError(f"expected a number in a trace, got {x!r}")
+        try:
+            return float(x)
+        except OverflowError:
+            pass
+    raise TraceTypeError(f"expected a number (or 'inf', '-inf', 'nan') in a trace, got {shown(x)}")
 
 
 @dataclass
@@ -64,7 +76,7 @@ class Trace:
 
     def __post_init__(self) -> None:
         if self.clock not in CLOCKS:
-            raise ValueError(f"trace clock must be one of {CLOCKS}, got {self.clock!r}")
+            raise TraceError(f"trace clock must be one of {CLOCKS}, got {shown(self.clock)}")
         if self.distinct < 0:
             self.distinct = len({e.arch for e in self.evaluations})
 
@@ -91,31 +103,104 @@ class Trace:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Trace:
         if not isinstance(data, dict):
-            raise TypeError(f"a trace must be a JSON object, got {type(data).__name__}")
+            raise TraceTypeError(f"a trace must be a JSON object, got {type(data).__name__}")
         if data.get("format") != TRACE_FORMAT:
-            raise ValueError(
-                f"unsupported trace format {data.get('format')!r}; expected {TRACE_FORMAT}"
+            raise TraceError(
+                f"unsupported trace format {shown(data.get('format'))}; expected {TRACE_FORMAT}"
             )
+        missing = [key for key in _FIELDS if key not in data]
+        if missing:
+            raise TraceError(f"trace is missing the field {shown(missing[0])}")
         try:
-            evaluations = [
-                Evaluation(str(a), _float_from_json(s), float(t), float(c))
-                for a, s, t, c in data["evaluations"]
-            ]
             return cls(
-                algorithm=data["algorithm"], scorer=data["scorer"], dataset=data["dataset"],
-                seed=int(data["seed"]), settings=dict(data["settings"]), evaluations=evaluations,
-                best=Arch.parse(data["best"]), best_score=_float_from_json(data["best_score"]),
-                accuracies=data["accuracies"], wall_seconds=float(data["wall_seconds"]),
-                memoised=bool(data["memoised"]), clock=data["clock"],
-                distinct=int(data["distinct"]),
+                algorithm=_text(data, "algorithm"), scorer=_text(data, "scorer"),
+                dataset=_text(data, "dataset", optional=True), seed=_int(data, "seed"),
+                settings=_object(data, "settings"), evaluations=_evaluations(data["evaluations"]),
+                best=Arch.parse(_text(data, "best")),
+                best_score=_float_from_json(data["best_score"]),
+                accuracies=_accuracies(data["accuracies"]),
+                wall_seconds=_float_from_json(data["wall_seconds"]),
+                memoised=_bool(data, "memoised"), clock=_text(data, "clock"),
+                distinct=_int(data, "distinct"),
             )
-        except KeyError as exc:
-            raise ValueError(f"trace is missing the field {exc.args[0]!r}") from exc
+        except TraceError:
+            raise
+        except TfnasError as exc:  # a malformed arch string: say where it was
+            raise TraceError(f"trace field: {exc}") from exc
 
     @classmethod
     def from_json(cls, text: str) -> Trace:
         """Inverse of :meth:`to_json`."""
-        return cls.from_dict(json.loads(text))
+        return cls.from_dict(_load_json(text))
+
+
+_FIELDS = ("algorithm", "scorer", "dataset", "seed", "settings", "evaluations", "best",
+           "best_score", "accuracies", "wall_seconds", "memoised", "clock", "distinct")
+
+
+def _load_json(text: str) -> Any:
+    """``json.loads`` with every failure (bad syntax, deep nesting, huge numbers) a TraceError."""
+    if not isinstance(text, str | bytes):
+        raise TraceTypeError(f"trace JSON must be text, got {type(text).__name__}")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise TraceError("trace JSON is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, int digit limit
+        raise TraceError(f"not valid trace JSON: {shown(str(exc))}") from None
+
+
+def _wrong(key: str, expected: str, value: object) -> TraceTypeError:
+    return TraceTypeError(f"trace field {key!r} must be {expected}, got {shown(value)}")
+
+
+def _text(data: dict[str, Any], key: str, optional: bool = False) -> Any:
+    value = data[key]
+    if isinstance(value, str) or (optional and value is None):
+        return value
+    raise _wrong(key, "a string", value)
+
+
+def _int(data: dict[str, Any], key: str) -> int:
+    value = data[key]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise _wrong(key, "an integer", value)
+
+
+def _bool(data: dict[str, Any], key: str) -> bool:
+    value = data[key]
+    if isinstance(value, bool):
+        return value
+    raise _wrong(key, "true or false", value)
+
+
+def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data[key]
+    if isinstance(value, dict):
+        return dict(value)
+    raise _wrong(key, "an object", value)
+
+
+def _evaluations(rows: object) -> list[Evaluation]:
+    if not isinstance(rows, list):
+        raise _wrong("evaluations", "a list", rows)
+    evaluations = []
+    for row in rows:
+        if not (isinstance(row, list) and len(row) == 4 and isinstance(row[0], str)):
+            raise _wrong("evaluations", "a list of [arch, score, seconds, cumulative]", row)
+        arch, score, seconds, cumulative = row
+        evaluations.append(Evaluation(arch, _float_from_json(score), _float_from_json(seconds),
+                                      _float_from_json(cumulative)))
+    return evaluations
+
+
+def _accuracies(value: object) -> dict[str, float] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise _wrong("accuracies", "null or an object of numbers", value)
+    return {k: _float_from_json(v) for k, v in value.items()}
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -129,7 +214,7 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 def summarize(traces: Sequence[Trace]) -> dict[str, tuple[float, float]]:
     """Mean ± std over repeats of what the paper's tables report for the selected cells."""
     if not traces:
-        raise ValueError("summarize needs at least one trace")
+        raise TraceError("summarize needs at least one trace")
     summary = {
         "score": mean_std([t.best_score for t in traces]),
         "search_seconds": mean_std([t.search_seconds for t in traces]),
@@ -147,7 +232,8 @@ def traces_to_json(traces: Sequence[Trace], indent: int | None = None) -> str:
 
 
 def traces_from_json(text: str) -> list[Trace]:
-    data = json.loads(text)
+    """Inverse of :func:`traces_to_json`."""
+    data = _load_json(text)
     if not isinstance(data, list):
-        raise TypeError(f"expected a JSON list of traces, got {type(data).__name__}")
+        raise TraceTypeError(f"expected a JSON list of traces, got {type(data).__name__}")
     return [Trace.from_dict(d) for d in data]

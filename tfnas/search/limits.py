@@ -1,0 +1,29 @@
+"""The bounds of every search size and budget, each with the reason a message repeats.
+
+They are generous (well past the papers' settings) but finite, so that no argument, typed by
+mistake or on purpose, starts a run that never ends or fills memory. A trace keeps every
+evaluation (~350 bytes each, measured) and the oracle evaluates ~10,000 cells a second.
+"""
+
+from __future__ import annotations
+
+from tfnas.space import SPACE_SIZE
+
+MAX_N = SPACE_SIZE
+WHY_N = f"random search draws distinct cells and the space has {SPACE_SIZE:,}"
+
+MAX_POPULATION = SPACE_SIZE
+WHY_POPULATION = f"a population cannot usefully exceed the {SPACE_SIZE:,} cells of the space"
+
+MAX_CYCLES = 100_000
+WHY_CYCLES = ("over 6x the space and 100x the paper's 1,000; REA then mostly revisits cells, and "
+              "every evaluation stays in the trace")
+
+MAX_REPEATS = 10_000
+WHY_REPEATS = "the papers average 30 to 500 runs; 10,000 pins a mean to 1% of its spread"
+
+MAX_TOTAL_EVALUATIONS = 2_000_000
+WHY_TOTAL = "all runs' traces stay in memory, ~350 bytes per evaluation: ~700 MB at the bound"
+
+MAX_TIME_BUDGET = 30 * 24 * 3600
+WHY_TIME_BUDGET = "30 days, over 20x NATS-Bench's largest budget of 120,000 s"
