@@ -23,7 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 from tfnas.config import ENV_VAR, DataNotFoundError, data_root
-from tfnas.errors import TfnasError
+from tfnas.errors import TfnasError, one_line, shown
 from tfnas.space import SPACE_SIZE, Arch, arch_at, as_arch, index_of
 
 EPOCHS = (12, 200)
@@ -216,6 +216,10 @@ class NatsBenchOracle(AccuracyOracle):
     ``trial=False`` (default) answers the mean over training seeds; an int answers that seed's
     trial; a ``random.Random`` picks one of the cell's seeds per query from that generator. The
     API's own ``is_random=True`` (the global random state) is never used.
+
+    Every archive file is read through :mod:`tfnas.nats_archive` (installed before each call
+    into the API): bounded bz2, then the restricted unpickler, so no archive runs code. A file
+    the API cannot use raises :class:`~tfnas.nats_archive.ArchiveError`.
     """
 
     name = "nats_bench"
@@ -237,39 +241,102 @@ class NatsBenchOracle(AccuracyOracle):
         import nats_bench
 
         self.trial = trial
-        self.api = nats_bench.create(str(self.path), "tss", fast_mode=True, verbose=False)
+        self.api = self._call(lambda: nats_bench.create(str(self.path), "tss", fast_mode=True, verbose=False))
+        self._check_order()
+
+    def _call(self, call):  # type: ignore[no-untyped-def]
+        """``call()`` with the safe archive loader installed; the API's failures on a malformed
+        archive (asserts, KeyErrors …) become one-line :class:`ArchiveError`s."""
+        from tfnas import nats_archive
+
+        nats_archive.install()
+        try:
+            return call()
+        except TfnasError:
+            raise
+        except (AssertionError, AttributeError, KeyError, IndexError, TypeError, ValueError,
+                OverflowError, RecursionError, MemoryError) as exc:
+            raise nats_archive.ArchiveError(
+                f"{self.path}: not a usable NATS-Bench topology archive ({type(exc).__name__}: "
+                f"{one_line(exc, 160)})"
+            ) from None
+
+    def _check_order(self) -> None:
+        """The archive's cells must be the space's, in the official order (answers are by index)."""
+        from tfnas.nats_archive import ArchiveError
+        from tfnas.space import all_cells
+
+        meta = getattr(self.api, "meta_archs", None)
+        expected = [str(arch) for arch in all_cells()]
+        if not isinstance(meta, list) or meta != expected:
+            count = len(meta) if isinstance(meta, list) else type(meta).__name__
+            raise ArchiveError(
+                f"{self.path}: meta.pickle.pbz2 does not list the {SPACE_SIZE} cells in the official "
+                f"NATS-Bench order (it holds {count}); expected the topology (tss) archive"
+            )
+
+    def _held(self) -> list[int]:
+        names = (p.name.split(".")[0] for p in self.path.glob("*.pickle.pbz2"))
+        return sorted(int(name) for name in names if name.isascii() and name.isdigit())
 
     def _info(self, index: int, dataset: str, epochs: int) -> dict:
         # fast mode reads one file per cell: 000123.pickle.pbz2 (or 123.pickle.pbz2)
         if not any((self.path / f"{name}.pickle.pbz2").is_file() for name in (f"{index:06d}", str(index))):
-            held = sorted(int(p.name.split(".")[0]) for p in self.path.glob("*.pickle.pbz2") if p.name[0].isdigit())
-            shown = ", ".join(map(str, held[:20])) + (", ..." if len(held) > 20 else "")
+            held = self._held()
+            listed = ", ".join(map(str, held[:20])) + (", ..." if len(held) > 20 else "")
             raise OracleQueryError(
-                f"cell {index} is not in this archive ({self.path}); it holds {len(held)} cells: {shown}"
+                f"cell {index} is not in this archive ({self.path}); it holds {len(held)} cells: {listed}"
             )
-        self.api._prepare_info(index)
-        seeds = sorted(self.api.arch2infos_dict[index][str(epochs)].get_dataset_seeds(dataset))
+        self._call(lambda: self.api._prepare_info(index))
+        seeds = self._call(
+            lambda: sorted(self.api.arch2infos_dict[index][str(epochs)].get_dataset_seeds(dataset))
+        )
         trial: bool | int = False
         if isinstance(self.trial, random.Random):
-            trial = self.trial.choice(seeds)
+            trial = self._call(lambda: self.trial.choice(seeds))  # type: ignore[union-attr]
         elif self.trial is not False:
             if self.trial not in seeds:
                 raise OracleQueryError(
-                    f"cell {index} has no trial with seed {self.trial} for {dataset} at {epochs} "
-                    f"epochs; its seeds are {seeds}"
+                    f"cell {index} has no trial with seed {shown(self.trial)} for {dataset} at "
+                    f"{epochs} epochs; its seeds are {shown(seeds)}"
                 )
             trial = int(self.trial)
-        return self.api.get_more_info(index, dataset, iepoch=None, hp=str(epochs), is_random=trial)
+        info = self._call(
+            lambda: self.api.get_more_info(index, dataset, iepoch=None, hp=str(epochs), is_random=trial)
+        )
+        if not isinstance(info, dict):
+            raise self._bad(index, f"the API answered a {type(info).__name__}")
+        return info
+
+    def _bad(self, index: int, why: str) -> TfnasError:
+        from tfnas.nats_archive import ArchiveError
+
+        return ArchiveError(f"{self.path}: cell {index} of this archive is not usable: {why}")
+
+    def _number(self, info: dict, key: str, index: int, high: float) -> float:
+        """``info[key]`` as a finite float in 0..high (accuracies: percent; times: seconds)."""
+        value = info.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise self._bad(index, f"{key} is {shown(value)}, expected a number")
+        number = float(value)
+        if not 0 <= number <= high:  # also refuses NaN
+            raise self._bad(index, f"{key} is {shown(number)}, expected a number in 0..{high:g}")
+        return number
 
     def accuracy(self, arch: Arch | str | int, dataset: str, epochs: int, split: str) -> float:
         _check_query(dataset, epochs, split)
-        return float(self._info(_index(arch), dataset, int(epochs))[f"{split}-accuracy"])
+        index = _index(arch)
+        return self._number(self._info(index, dataset, int(epochs)), f"{split}-accuracy", index, 100.0)
 
     def train_time(self, arch: Arch | str | int, dataset: str, epochs: int = 12) -> float | None:
         name = valid_dataset(dataset)
         _check_query(name, epochs, "valid")
-        info = self._info(_index(arch), name, int(epochs))
-        return float(info["train-all-time"] + info["valid-per-time"])
+        index = _index(arch)
+        info = self._info(index, name, int(epochs))
+        limit = 1e9  # seconds, about 30 years: any real simulated time is far below
+        return self._number(info, "train-all-time", index, limit) + self._number(
+            info, "valid-per-time", index, limit
+        )
 
 
 @functools.lru_cache(maxsize=4)
