@@ -326,3 +326,119 @@ def test_repeat_records_independent_seeds(oracle) -> None:
     assert summary["valid12"] == pytest.approx((statistics.fmean(valid), statistics.pstdev(valid)))
     with pytest.raises(ValueError, match="repeats must be >= 1"):
         repeat(random_search, 0, 0, scorer=RANDOM, n=3)
+
+
+# -- bounds, nonsense and one-line errors (issue 12, causes 4, 8, 10) ---------------------------
+
+def one_line_error(call, *words: str):
+    """Run ``call``; it must raise a TfnasError (a ValueError, TypeError or KeyError too) with a bounded
+    one-line message holding ``words``."""
+    from tfnas.errors import TfnasError
+
+    with pytest.raises(TfnasError) as info:
+        call()
+    assert isinstance(info.value, ValueError | TypeError | LookupError)
+    message = str(info.value)
+    assert "\n" not in message and len(message) <= 500, message
+    for word in words:
+        assert word in message, message
+    return info.value
+
+
+HUGE = 10**5000  # str() of it is refused by Python: a message must not try
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda: random_search(RANDOM, SPACE_SIZE + 1, 0), ("15,625", "distinct cells")),
+        (lambda: random_search(RANDOM, HUGE, 0), ("n must be <=", "digits")),
+        (lambda: random_search(RANDOM, 10, HUGE), ("seed must be <=",)),
+        (lambda: random_search(RANDOM, 10, 2**63), ("seed must be <=", "64-bit")),
+        (lambda: rea(RANDOM, 100_000_000, 20, None, 0, time_budget=10.0),
+         ("population must be <=", "15,625 cells of the space")),
+        (lambda: rea(RANDOM, 10, 30, 100, 0), ("sample must be <= population (10)",)),
+        (lambda: rea(RANDOM, 10, 3, 10**9, 0), ("cycles must be <=", "revisits")),
+        (lambda: rea(RANDOM, 10, 3, None, 0, time_budget=math.inf), ("finite",)),
+        (lambda: rea(RANDOM, 10, 3, None, 0, time_budget=math.nan), ("finite",)),
+        (lambda: rea(RANDOM, 10, 3, None, 0, time_budget=-1.0), ("> 0",)),
+        (lambda: rea(RANDOM, 10, 3, None, 0, time_budget=HUGE), ("finite",)),
+        (lambda: rea(RANDOM, 10, 3, None, 0, time_budget=1e12), ("2,592,000", "30 days")),
+        (lambda: repeat(random_search, 1_000_000_000, 0, scorer=RANDOM, n=3),
+         ("repeats must be <=", "500 runs")),
+        (lambda: repeat(rea, 5000, 0, scorer=RANDOM, population=10, sample=3, cycles=1000),
+         ("2,000,000", "in memory")),
+        (lambda: run_seeds(-1, 3), ("seed must be >= 0",)),
+        (lambda: TableScorer({}, "x" * 100_000)(all_cells()[0]), ("has no score",)),
+        (lambda: OracleScorer(object(), "cifar10"), ("oracle must have",)),
+        (lambda: OracleScorer.__new__(OracleScorer).__init__(None, "c" * 100_000), ()),
+    ],
+)
+def test_every_size_and_budget_is_bounded_with_a_reason(call, words) -> None:
+    one_line_error(call, *words)
+
+
+class FreeScorer:
+    """A simulated scorer charging ``cost`` seconds per cell (as a hostile oracle table could)."""
+
+    memoised, simulated = False, True
+
+    def __init__(self, cost: float) -> None:
+        self.name, self._cost = f"free-{cost}", cost
+
+    def __call__(self, arch: Arch) -> float:
+        return RANDOM.scores[arch]
+
+    def cost(self, arch: Arch) -> float:
+        return self._cost
+
+
+def test_a_time_budget_that_is_never_reached_ends_with_a_clear_error() -> None:
+    from tfnas.search.limits import MAX_CYCLES
+    from tfnas.search.rea import BudgetNotReachedError
+
+    error = one_line_error(lambda: rea(FreeScorer(0.0), 10, 3, None, 0, time_budget=20000),
+                           f"{MAX_CYCLES:,} evaluations", "pass cycles=")
+    assert isinstance(error, BudgetNotReachedError)
+    # with cycles as well the first limit stops the run, as documented
+    assert len(rea(FreeScorer(0.0), 10, 3, 50, 0, time_budget=20000).evaluations) == 50
+
+
+@pytest.mark.parametrize("cost", [-5e12, -1.0, math.inf, math.nan])
+def test_nonsense_simulated_times_are_refused(cost: float) -> None:
+    from tfnas.search._run import CostError
+
+    error = one_line_error(lambda: rea(FreeScorer(cost), 10, 3, None, 0, time_budget=100),
+                           "finite and >= 0")
+    assert isinstance(error, CostError)
+
+
+def test_repeats_of_time_budgeted_runs_are_bounded_in_total(monkeypatch) -> None:
+    import sys
+
+    repeat_module = sys.modules["tfnas.search.repeat"]  # the package's `repeat` is the function
+    monkeypatch.setattr(repeat_module, "MAX_TOTAL_EVALUATIONS", 200)
+    one_line_error(lambda: repeat(rea, 50, 0, scorer=FreeScorer(1.0), population=10, sample=3,
+                                  cycles=None, time_budget=40.0), "past the bound of 200")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 100_000 + "]" * 100_000, "[" + "9" * 5000 + "]", "\ud800", "{", "null", "[null]",
+     '[{"format": 1}]'],
+)
+def test_broken_trace_json_is_one_line(text: str) -> None:
+    one_line_error(lambda: traces_from_json(text))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("evaluations", [[1, 2]]), ("evaluations", [["a", "x", 1, 1]]), ("seed", "1"),
+     ("best", "|none~00|+" + "x" * 100_000), ("settings", []), ("accuracies", [1]),
+     ("wall_seconds", 10**400), ("memoised", "yes"), ("clock", "x" * 100_000),
+     ("best_score", "1e999x")],
+)
+def test_wrong_trace_fields_are_one_line(field: str, value) -> None:
+    data = random_search(RANDOM, 5, 0).to_dict()
+    data[field] = value
+    one_line_error(lambda: Trace.from_dict(data), "trace")

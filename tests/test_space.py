@@ -10,9 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tfnas.space import (
+    MAX_ARCH_CHARS,
     OPS,
     SPACE_SIZE,
     Arch,
+    ArchError,
     all_cells,
     arch_at,
     as_arch,
@@ -173,3 +175,71 @@ def test_canonical_form_identifies_isomorphic_cells() -> None:
     assert canonical(Arch(("none",) * 4 + (conv, "none"))) == canonical(
         Arch(("none",) * 4 + (pool, "none"))
     )
+
+
+# -- one canonical spelling (issue 12, cause 9) ----------------------------------------------------
+
+_DIGIT_FORMS = {
+    "leading zero": "0{d}", "two leading zeros": "00{d}", "plus sign": "+{d}", "minus sign": "-{d}",
+    "space before": " {d}", "space after": "{d} ", "tab": "{d}\t", "newline": "{d}\n",
+    "arabic-indic": "{arabic}", "fullwidth": "{fullwidth}", "devanagari": "{devanagari}",
+    "underscore": "{d}_", "superscript": "{superscript}",
+}
+
+
+def _respell(digit: int, form: str) -> str:
+    return form.format(d=digit, arabic=chr(0x660 + digit), fullwidth=chr(0xFF10 + digit),
+                       devanagari=chr(0x966 + digit), superscript="⁰¹²³⁴⁵⁶⁷⁸⁹"[digit])
+
+
+@given(archs, st.integers(0, 5), st.sampled_from(sorted(_DIGIT_FORMS)))
+def test_every_other_spelling_of_a_source_is_refused(arch: Arch, edge: int, form: str) -> None:
+    # Each of these names a real cell to int(); accepting any would let two rows of one cell
+    # live side by side in a store (and get() and scored() disagree).
+    text = str(arch)
+    entries = text.split("~")
+    src = int(entries[edge + 1][0])
+    entries[edge + 1] = _respell(src, _DIGIT_FORMS[form]) + entries[edge + 1][1:]
+    spelled = "~".join(entries)
+    assert spelled != text
+    with pytest.raises(ArchError) as info:
+        Arch.parse(spelled)
+    message = str(info.value)
+    assert "\n" not in message and len(message) <= 500
+    assert "malformed arch string" in message and "expected" in message
+
+
+@given(archs, st.sampled_from([str.upper, str.title, lambda s: " " + s, lambda s: s + "\n",
+                               lambda s: s.replace("_", "-"), lambda s: s.replace("|", "｜", 1),
+                               lambda s: s.replace("+", "++", 1), lambda s: s + "+"]))
+def test_other_spellings_of_the_whole_string_are_refused(arch: Arch, respell) -> None:
+    with pytest.raises(ArchError):
+        Arch.parse(respell(str(arch)))
+
+
+@given(archs)
+def test_every_canonical_string_is_accepted_as_is(arch: Arch) -> None:
+    text = str(arch)
+    assert text.isascii() and len(text) <= MAX_ARCH_CHARS
+    assert str(Arch.parse(text)) == text
+
+
+def test_huge_strings_are_refused_in_one_short_line() -> None:
+    for text in ("|none~0|" * 20_000, "9" * 5000, str(arch_at(0)) + " " * 100_000):
+        with pytest.raises(ArchError) as info:
+            Arch.parse(text)
+        assert "\n" not in str(info.value) and len(str(info.value)) < 300
+
+
+def test_space_errors_are_tfnas_errors_keeping_their_builtin_types() -> None:
+    from tfnas.errors import TfnasError
+
+    for call, builtin in [(lambda: Arch.parse(42), TypeError), (lambda: arch_at(-1), IndexError),
+                          (lambda: Arch(("none",) * 5), ValueError),
+                          (lambda: arch_at(0).with_op(6, "none"), ValueError),
+                          (lambda: sample(None), TypeError),
+                          (lambda: sample_distinct(random.Random(0), 10**4000), ValueError)]:
+        with pytest.raises(TfnasError) as info:
+            call()
+        assert isinstance(info.value, builtin)
+        assert "\n" not in str(info.value) and len(str(info.value)) < 300

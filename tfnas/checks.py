@@ -13,7 +13,7 @@ import math
 from tfnas.errors import TfnasError, shown
 
 MAX_SEED = 2**63 - 1
-"""Seeds are stored as signed 64-bit SQLite integers and fed to torch and numpy."""
+WHY_SEED = "seeds are stored as signed 64-bit integers and fed to torch and numpy"
 
 MAX_BATCH_SIZE = 1024
 WHY_BATCH_SIZE = "a proxy's memory grows with its batch; the proxies' papers use 64 to 256 images"

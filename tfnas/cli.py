@@ -123,10 +123,10 @@ def _check_proxy(name: str) -> None:
 
 def _check_scoring(args: argparse.Namespace, seed: int) -> None:
     """The scoring flags' values (the proxy, its seed and batch), before anything is opened."""
-    from tfnas.checks import MAX_BATCH_SIZE, MAX_SEED, WHY_BATCH_SIZE, check_int
+    from tfnas.checks import MAX_BATCH_SIZE, MAX_SEED, WHY_BATCH_SIZE, WHY_SEED, check_int
 
     _check_proxy(args.proxy)
-    check_int("--seed" if args.command == "score" else "--score-seed", seed, 0, MAX_SEED)
+    check_int("--seed" if args.command == "score" else "--score-seed", seed, 0, MAX_SEED, WHY_SEED)
     check_int("--batch-size", args.batch_size, 1, MAX_BATCH_SIZE, WHY_BATCH_SIZE)
 
 
@@ -382,9 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_int_seed(seed: object) -> int:
     """The master ``--seed``: 0..2**63-1."""
-    from tfnas.checks import MAX_SEED, check_int
+    from tfnas.checks import MAX_SEED, WHY_SEED, check_int
 
-    return check_int("--seed", seed, 0, MAX_SEED)
+    return check_int("--seed", seed, 0, MAX_SEED, WHY_SEED)
 
 
 _INPUT_ERRORS = (ValueError, TypeError, LookupError, OSError, ArithmeticError, EOFError,

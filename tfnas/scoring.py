@@ -22,6 +22,7 @@ from tfnas.checks import (
     MAX_BATCH_SIZE,
     MAX_SEED,
     WHY_BATCH_SIZE,
+    WHY_SEED,
     ArgumentError,
     ArgumentTypeError,
     check_int,
@@ -39,7 +40,7 @@ _SEED_BITS = 63  # fits every consumer of a seed (torch, numpy, signed 64-bit SQ
 def cell_seed(arch: Arch | str, seed: int) -> int:
     """The network-init seed of ``arch`` under run seed ``seed``: 63 bits of sha256(f"{seed}|{arch}")."""
     arch = as_arch(arch)
-    check_int("seed", seed, 0, MAX_SEED)
+    check_int("seed", seed, 0, MAX_SEED, WHY_SEED)
     digest = hashlib.sha256(f"{seed}|{arch}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> (64 - _SEED_BITS)
 
@@ -64,7 +65,7 @@ def settings_key(proxy: str, dataset: str, seed: int, batch_size: int) -> str:
 
     spec = get_proxy(proxy)
     get_dataset(dataset)
-    check_int("seed", seed, 0, MAX_SEED)
+    check_int("seed", seed, 0, MAX_SEED, WHY_SEED)
     check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE, WHY_BATCH_SIZE)
     data = load_batch(dataset, seed, batch_size).identity if spec.needs_data else ""
     return ScoreSettings(seed=seed, batch_size=batch_size, data=data).key()
@@ -114,7 +115,7 @@ def score(
     arch = as_arch(arch)
     spec = get_proxy(proxy)
     data = get_dataset(dataset)
-    check_int("seed", seed, 0, MAX_SEED)
+    check_int("seed", seed, 0, MAX_SEED, WHY_SEED)
     check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE, WHY_BATCH_SIZE)
     images = None
     if batch is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from tfnas.checks import MAX_SEED, check_int
+from tfnas.checks import MAX_SEED, WHY_SEED, check_int
 from tfnas.search._run import OnEvaluation, Run
 from tfnas.search.limits import MAX_N, WHY_N
 from tfnas.search.scorers import Scorer
@@ -28,7 +28,7 @@ def random_search(scorer: Scorer, n: int, seed: int, oracle: Any = None,
     """Draw ``n`` distinct cells from ``random.Random(seed)``, score each in draw order, return
     the first one with the maximal score (ties: first drawn, like Python's ``max``)."""
     check_random_arguments(n)
-    seed = check_int("seed", seed, 0, MAX_SEED)
+    seed = check_int("seed", seed, 0, MAX_SEED, WHY_SEED)
     run = Run(scorer, on_evaluation)
     best: Arch | None = None
     best_score = float("-inf")

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from tfnas import space
-from tfnas.checks import MAX_SEED, ArgumentError, check_int, check_seconds
+from tfnas.checks import MAX_SEED, WHY_SEED, ArgumentError, check_int, check_seconds
 from tfnas.errors import TfnasError, shown
 from tfnas.search._run import OnEvaluation, Run
 from tfnas.search.limits import (
@@ -88,7 +88,7 @@ def rea(scorer: Scorer, population: int, sample: int, cycles: int | None, seed: 
         on_cycle: Callable[[Cycle], None] | None = None) -> Trace:
     """Run REA with an explicit ``random.Random(seed)``; see the module docstring."""
     cycles, time_budget = check_rea_arguments(population, sample, cycles, time_budget)
-    seed = check_int("seed", seed, 0, MAX_SEED)
+    seed = check_int("seed", seed, 0, MAX_SEED, WHY_SEED)
     rng = random.Random(seed)
     run = Run(scorer, on_evaluation)
     queue: collections.deque[Member] = collections.deque()

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from tfnas.checks import MAX_SEED, ArgumentError, ArgumentTypeError, check_int
+from tfnas.checks import MAX_SEED, WHY_SEED, ArgumentError, ArgumentTypeError, check_int
 from tfnas.errors import shown
 from tfnas.search.limits import MAX_REPEATS, MAX_TOTAL_EVALUATIONS, WHY_REPEATS, WHY_TOTAL
 from tfnas.search.trace import Trace
@@ -27,7 +27,7 @@ def check_repeats(repeats: object, per_run: int | None = None) -> int:
 
 def run_seeds(seed: int, repeats: int) -> list[int]:
     """``repeats`` independent 63-bit seeds spawned from ``numpy.random.SeedSequence(seed)``."""
-    check_int("seed", seed, 0, MAX_SEED)
+    check_int("seed", seed, 0, MAX_SEED, WHY_SEED)
     check_repeats(repeats)
     children = np.random.SeedSequence(seed).spawn(repeats)
     return [int(c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)) for c in children]

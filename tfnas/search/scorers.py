@@ -17,6 +17,7 @@ from tfnas.checks import (
     MAX_BATCH_SIZE,
     MAX_SEED,
     WHY_BATCH_SIZE,
+    WHY_SEED,
     ArgumentError,
     ArgumentTypeError,
     check_int,
@@ -73,7 +74,7 @@ class ProxyScorer:
                 f"store must be a ScoreStore or None, got {type(store).__name__}"
             )
         self.proxy, self.dataset = proxy, _check_dataset(dataset)
-        self.seed = check_int("seed", seed, 0, MAX_SEED)
+        self.seed = check_int("seed", seed, 0, MAX_SEED, WHY_SEED)
         self.batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE, WHY_BATCH_SIZE)
         self.store = store
         self.name = proxy
