@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from tfnas import safe_pickle
-from tfnas.errors import TfnasError
+from tfnas.config import DataNotFoundError
+from tfnas.errors import TfnasError, one_line, shown
 
 
 class ImageFileError(TfnasError, ValueError):
@@ -60,14 +60,27 @@ class ImageArrays:
 
 
 def read_image_file(path: str | Path, file_format: str) -> ImageArrays:
-    """Decode one image file of the given format (``cifar10``, ``cifar100``, ``imagenet16``)."""
+    """Decode one image file of the given format (``cifar10``, ``cifar100``, ``imagenet16``).
+
+    Any failure is an :class:`ImageFileError` (or, for a pickle that asks for more than the
+    safe loader admits, :class:`~tfnas.safe_pickle.UnsafePickleError`) with a one-line message;
+    a missing file is a :class:`~tfnas.config.DataNotFoundError`.
+    """
     if file_format not in FORMATS:
-        raise ValueError(f"unknown image file format {file_format!r}; expected one of {', '.join(FORMATS)}")
+        raise ImageFileError(
+            f"unknown image file format {shown(file_format)}; expected one of {', '.join(FORMATS)}"
+        )
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image file {path} does not exist")
-    stat = path.stat()
-    return _read_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size, file_format)
+    try:
+        if not path.is_file():
+            what = "is a directory, not a file" if path.is_dir() else "does not exist"
+            raise DataNotFoundError(f"image file {path} {what}")
+        stat = path.stat()
+        return _read_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size, file_format)
+    except OSError as exc:
+        if isinstance(exc, TfnasError):
+            raise
+        raise ImageFileError(f"{path}: cannot be read ({one_line(exc, 160)})") from None
 
 
 @functools.lru_cache(maxsize=32)
@@ -75,14 +88,19 @@ def _read_cached(path: str, mtime_ns: int, size: int, file_format: str) -> Image
     raw = Path(path).read_bytes()
     try:
         content = safe_pickle.loads(raw)
-    except safe_pickle.UnsafePickleError:
-        raise
-    except (EOFError, pickle.UnpicklingError, ValueError, TypeError, IndexError) as exc:
+    except safe_pickle.UnsafePickleError as exc:
+        raise safe_pickle.UnsafePickleError(f"{path}: {exc}") from None
+    except safe_pickle.SafePickleError as exc:
         raise ImageFileError(
-            f"{path}: truncated or corrupt pickle ({type(exc).__name__}: {exc}); expected a complete "
-            f"{file_format} batch file ({size} bytes read)"
-        ) from exc
-    return _decode(Path(path), hashlib.sha256(raw).hexdigest(), content, FORMATS[file_format])
+            f"{path}: truncated or corrupt pickle ({exc}); expected a complete {file_format} batch "
+            f"file ({len(raw)} bytes read)"
+        ) from None
+    try:
+        return _decode(Path(path), hashlib.sha256(raw).hexdigest(), content, FORMATS[file_format])
+    except MemoryError:
+        raise ImageFileError(
+            f"{path}: decoding needs more memory than this process may use ({len(raw)} bytes read)"
+        ) from None
 
 
 def _decode(path: Path, digest: str, content: object, fmt: FileFormat) -> ImageArrays:
@@ -91,22 +109,13 @@ def _decode(path: Path, digest: str, content: object, fmt: FileFormat) -> ImageA
     entries = {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in content.items()}
     for key in ("data", fmt.label_key):
         if key not in entries:
+            held = shown(sorted(str(k)[:40] for k in entries)[:20])
             raise ImageFileError(
                 f"{path}: no {key!r} entry; a {fmt.name} batch file holds 'data' and "
-                f"{fmt.label_key!r}, this one holds {sorted(map(str, entries))}"
+                f"{fmt.label_key!r}, this one holds {held}"
             )
-    data = entries["data"]
-    pixels = 3 * fmt.resolution * fmt.resolution
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != pixels:
-        found = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
-        raise ImageFileError(
-            f"{path}: 'data' must be a uint8 array of shape (N, {pixels}) (3x{fmt.resolution}x"
-            f"{fmt.resolution} planar RGB), got {found}"
-        )
-    try:
-        labels = np.asarray(entries[fmt.label_key], dtype=np.int64)
-    except (TypeError, ValueError) as exc:
-        raise ImageFileError(f"{path}: {fmt.label_key!r} must be a list of integers ({exc})") from exc
+    data = _image_data(path, entries["data"], fmt)
+    labels = _labels(path, entries[fmt.label_key], fmt)
     if labels.shape != (data.shape[0],):
         raise ImageFileError(
             f"{path}: {len(data)} images but {fmt.label_key!r} has shape {labels.shape}; expected "
@@ -123,14 +132,51 @@ def _decode(path: Path, digest: str, content: object, fmt: FileFormat) -> ImageA
     kept = labels[keep] - fmt.first_label
     images.flags.writeable = False
     kept.flags.writeable = False
-    batch_label = entries.get("batch_label", "")
-    if isinstance(batch_label, bytes):
-        batch_label = batch_label.decode("latin1")
     return ImageArrays(
         path=path,
         sha256=digest,
         images=images,
         labels=kept,
-        batch_label=str(batch_label),
+        batch_label=_batch_label(path, entries.get("batch_label", "")),
         max_file_label=int(labels.max()) if labels.size else -1,
     )
+
+
+def _image_data(path: Path, data: object, fmt: FileFormat) -> np.ndarray:
+    """``data`` if it is a plain uint8 array of shape (N, 3*R*R)."""
+    pixels = 3 * fmt.resolution * fmt.resolution
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != pixels:
+        found = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise ImageFileError(
+            f"{path}: 'data' must be a uint8 array of shape (N, {pixels}) (3x{fmt.resolution}x"
+            f"{fmt.resolution} planar RGB), got {found}"
+        )
+    return data
+
+
+def _labels(path: Path, labels: object, fmt: FileFormat) -> np.ndarray:
+    """``labels`` (a list of ints, or a 1-D integer array) as int64, refusing anything else:
+    floats (which a cast would truncate), bools, out-of-range integers, nested sequences."""
+    expected = f"{fmt.label_key!r} must be a list of integers"
+    if isinstance(labels, np.ndarray):
+        if labels.dtype.kind not in "iu" or labels.ndim != 1:
+            raise ImageFileError(f"{path}: {expected}, got a {labels.dtype} array of {labels.ndim} dims")
+        if labels.size and (int(labels.max()) > np.iinfo(np.int64).max):
+            raise ImageFileError(f"{path}: {expected} that fit in 64 bits")
+        return labels.astype(np.int64)
+    if not isinstance(labels, list | tuple):
+        raise ImageFileError(f"{path}: {expected}, got {type(labels).__name__}")
+    for label in labels:
+        if isinstance(label, bool) or not isinstance(label, int | np.integer):
+            raise ImageFileError(f"{path}: {expected}, got an item {shown(label)}")
+        if not -(2**63) <= label < 2**63:
+            raise ImageFileError(f"{path}: {expected} that fit in 64 bits, got {shown(label)}")
+    return np.array([int(label) for label in labels], dtype=np.int64).reshape(len(labels))
+
+
+def _batch_label(path: Path, value: object) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("latin1")
+    if not isinstance(value, str):
+        raise ImageFileError(f"{path}: 'batch_label' must be text, got {type(value).__name__}")
+    return value
