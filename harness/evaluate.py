@@ -3,7 +3,8 @@
 The measured step (the searches, or the correlation over the space) is a plain callable so the
 benchmark fixture can time it. Anything the measurement needs that is not there (a score table,
 a cell missing from a partial table) raises :class:`NotRun` with the reason; nothing is skipped
-silently.
+silently. So does any :class:`~tfnas.errors.TfnasError` raised while reading the inputs (a
+corrupt or nonsensical table or accuracy file): the claim is *not run*, with the one-line reason.
 """
 
 from __future__ import annotations
@@ -19,14 +20,25 @@ import numpy as np
 
 from harness.registry import Alternative, Claim
 from harness.stats import bootstrap_correlation_ci, correlation, summarise
-from harness.verdicts import NOT_RUN, Estimate, judge, status_of
+from harness.verdicts import ERROR, NOT_RUN, Estimate, judge, status_of
+from tfnas.errors import TfnasError, one_line, shown
 
 SCORE_SOURCES = ("tables", "live")
 SCATTER_POINTS = 1500
+MAX_REPETITIONS = 10_000
+"""Most repetitions ``--repetitions`` may ask for: the registry's largest protocol uses 500."""
+MAX_BOOTSTRAP = 100_000
+"""Most bootstrap resamples: 200 is the default; beyond 100,000 the interval no longer moves."""
+MIN_PAIRS = 3
+"""Fewest finite (score, accuracy) pairs a correlation is computed from."""
 
 
 class NotRun(Exception):  # noqa: N818 - an outcome, not an error
     """The claim cannot be measured here; the message is the reason."""
+
+
+class OptionError(TfnasError, ValueError):
+    """A harness run setting (score source, repetitions, bootstrap) is out of range."""
 
 
 @dataclass
@@ -44,11 +56,14 @@ class Context:
 
     def __post_init__(self) -> None:
         if self.score_source not in SCORE_SOURCES:
-            raise ValueError(f"score source must be one of {SCORE_SOURCES}, got {self.score_source!r}")
-        if self.repetitions is not None and self.repetitions < 1:
-            raise ValueError(f"repetitions must be >= 1, got {self.repetitions}")
-        if self.bootstrap < 1:
-            raise ValueError(f"bootstrap resamples must be >= 1, got {self.bootstrap}")
+            raise OptionError(f"score source must be one of {SCORE_SOURCES}, "
+                              f"got {shown(self.score_source)}")
+        if self.repetitions is not None and not 1 <= self.repetitions <= MAX_REPETITIONS:
+            raise OptionError(f"repetitions must be in 1..{MAX_REPETITIONS} (the registry's "
+                              f"largest protocol uses 500), got {shown(self.repetitions)}")
+        if not 1 <= self.bootstrap <= MAX_BOOTSTRAP:
+            raise OptionError(f"bootstrap resamples must be in 1..{MAX_BOOTSTRAP} (beyond that "
+                              f"the interval no longer moves), got {shown(self.bootstrap)}")
 
     def accuracy_column(self, dataset: str, metric: str) -> np.ndarray:
         """Accuracy of every cell in index order: 12-epoch validation or 200-epoch test."""
@@ -202,6 +217,9 @@ def measure_correlation(proto: dict[str, Any], ctx: Context) -> Measurement:
     y = np.array([acc[c.index] for c in cells], dtype=float)
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
+    if x.size < MIN_PAIRS:
+        raise NotRun(f"only {x.size} of the {len(cells)} cells have a finite score and accuracy "
+                     f"for {proto['proxy']}/{table.dataset}; a correlation needs {MIN_PAIRS}")
     r = correlation(x, y, proto["coefficient"])
     rng = np.random.default_rng(seed)
     lo, hi = bootstrap_correlation_ci(x, y, proto["coefficient"], rng, n_resamples=ctx.bootstrap)
@@ -262,17 +280,29 @@ def _label(proto: dict[str, Any]) -> str:
 
 def measurer(claim: Claim, ctx: Context,
              alternative: Alternative | None = None) -> Callable[[], Measurement | tuple]:
-    """The measured step of a claim under its interpretation (or an alternative) as a callable."""
+    """The measured step of a claim under its interpretation (or an alternative) as a callable.
+
+    An input error (:class:`~tfnas.errors.TfnasError`) raised while measuring becomes
+    :class:`NotRun` with its one-line message: bad data is a reason not to run, not a crash.
+    """
     proto = claim.protocol_for(alternative)
-    if claim.kind == "correlation":
-        return lambda: measure_correlation(proto, ctx)
-    if claim.kind == "search":
-        return lambda: measure_search(proto, ctx)
-    if claim.kind == "comparison":
-        return lambda: (_measure_any(proto["a"], ctx), _measure_any(proto["b"], ctx))
-    if claim.kind == "scaling":
-        return lambda: measure_scaling(proto, ctx)
-    return lambda: measure_best_dataset(proto, ctx)
+    steps: dict[str, Callable[[], Measurement | tuple]] = {
+        "correlation": lambda: measure_correlation(proto, ctx),
+        "search": lambda: measure_search(proto, ctx),
+        "comparison": lambda: (_measure_any(proto["a"], ctx), _measure_any(proto["b"], ctx)),
+        "scaling": lambda: measure_scaling(proto, ctx),
+        "best_dataset": lambda: measure_best_dataset(proto, ctx),
+    }
+    return _input_errors_not_run(steps[claim.kind])
+
+
+def _input_errors_not_run(step: Callable[[], Any]) -> Callable[[], Any]:
+    def guarded() -> Any:
+        try:
+            return step()
+        except TfnasError as exc:
+            raise NotRun(f"input refused: {one_line(exc, 400)}") from exc
+    return guarded
 
 
 def _verdict_parts(claim: Claim, result: Measurement | tuple) -> dict[str, Any]:
@@ -301,7 +331,14 @@ def claim_header(claim: Claim, ctx: Context) -> dict[str, Any]:
 
 def not_run(claim: Claim, ctx: Context, reason: str) -> dict[str, Any]:
     """The outcome record of a claim that could not be measured."""
-    return {**claim_header(claim, ctx), "status": NOT_RUN, "reason": reason, "alternatives_run": []}
+    return {**claim_header(claim, ctx), "status": NOT_RUN, "reason": one_line(reason, 1000),
+            "alternatives_run": []}
+
+
+def error_outcome(claim: Claim, exc: BaseException, where: str = "") -> dict[str, Any]:
+    """The outcome record of a claim whose measurement raised something unexpected."""
+    reason = f"{type(exc).__name__}{f' during {where}' if where else ''}: {one_line(exc, 800)}"
+    return {**claim.to_dict(), "status": ERROR, "reason": reason, "alternatives_run": []}
 
 
 def outcome(claim: Claim, ctx: Context, result: Measurement | tuple) -> dict[str, Any]:
@@ -318,7 +355,7 @@ def outcome(claim: Claim, ctx: Context, result: Measurement | tuple) -> dict[str
                          "explanation": alt_parts["judgement"]["explanation"]})
         except NotRun as exc:
             alts.append({"label": alt.label, "overrides": alt.overrides, "status": NOT_RUN,
-                         "reason": str(exc)})
+                         "reason": one_line(exc, 1000)})
     return {**claim_header(claim, ctx), "status": status, **parts, "alternatives_run": alts}
 
 

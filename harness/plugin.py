@@ -4,6 +4,10 @@ Loaded from ``benchmarks/conftest.py`` (``pytest_plugins = ["harness.plugin"]``)
 every claim, including those not run, are kept on the session and written as the top-level
 ``claims`` entry of ``--benchmark-json`` through pytest-benchmark's own hook, so the JSON is the
 complete record and ``--benchmark-compare`` / ``--benchmark-histogram`` keep working.
+
+A claim benchmark that raises something unexpected (in set-up or in the measurement) before
+recording its outcome is recorded as an ``error`` outcome with the one-line reason, so the
+``claims`` record is always complete: every claim that was collected and run has an outcome.
 """
 
 from __future__ import annotations
@@ -16,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from harness.registry import DEFAULT_PATH
-from harness.verdicts import STATUSES
+from harness.registry import DEFAULT_PATH, Claim
+from harness.results import FORMAT
+from harness.verdicts import ERROR, NOT_RUN, STATUSES
 
 OUTCOMES = pytest.StashKey[list]()
 OPTIONS = pytest.StashKey[dict]()
-FORMAT = "tfnas-claims/1"
 
 
 def record(config: pytest.Config, outcome: dict[str, Any]) -> None:
@@ -31,6 +35,30 @@ def record(config: pytest.Config, outcome: dict[str, Any]) -> None:
 
 def outcomes(config: pytest.Config) -> list[dict[str, Any]]:
     return list(config.stash.get(OUTCOMES, []))
+
+
+def _claim_of(item: pytest.Item) -> Claim | None:
+    """The claim a test item measures (its ``claim`` parameter), if it is a claim benchmark."""
+    callspec = getattr(item, "callspec", None)
+    claim = callspec.params.get("claim") if callspec is not None else None
+    return claim if isinstance(claim, Claim) else None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """Record a claim whose test raised before recording an outcome as an ``error`` outcome."""
+    yield
+    claim = _claim_of(item)
+    if claim is None or call.excinfo is None or call.when == "teardown":
+        return
+    if call.excinfo.errisinstance((pytest.skip.Exception, pytest.fail.Exception,
+                                   pytest.xfail.Exception)):
+        return  # the claim test's own verdicts; it recorded its outcome before raising them
+    if any(r["id"] == claim.id for r in outcomes(item.config)):
+        return
+    from harness.evaluate import error_outcome
+
+    record(item.config, error_outcome(claim, call.excinfo.value, where=call.when))
 
 
 def summary(records: list[dict[str, Any]]) -> dict[str, int]:
@@ -92,7 +120,6 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
     }
 
 
-
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
                             config: pytest.Config) -> None:
     records = outcomes(config)
@@ -103,5 +130,5 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
     counts = summary(records)
     tr.write_line(", ".join(f"{k}: {v}" for k, v in counts.items() if v or k == "total"))
     for r in sorted(records, key=lambda r: r["id"]):
-        if r["status"] == "not run":
-            tr.write_line(f"NOT RUN {r['id']}: {r['reason']}")
+        if r["status"] in (NOT_RUN, ERROR):
+            tr.write_line(f"{r['status'].upper()} {r['id']}: {r['reason']}")

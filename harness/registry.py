@@ -8,14 +8,16 @@ naming the claim id and the field.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.results import CLAIM_ID_RULE, valid_claim_id
 from harness.stats import COEFFICIENTS
 from harness.verdicts import Estimate, Tolerance
-from tfnas.errors import TfnasError
+from tfnas.errors import TfnasError, one_line, shown
 
 DEFAULT_PATH = Path(__file__).with_name("claims.toml")
 
@@ -26,10 +28,20 @@ METRICS = ("valid12", "test200")
 ALGORITHMS = ("random", "rea")
 SELECTIONS = ("best", "all", "population")
 QUANTITIES = ("accuracy", "score", "time")
+MAX_BYTES = 4 * 2**20
+"""Largest registry file read (4 MiB; the shipped one is about 100 KB)."""
+MAX_REPETITIONS = 10_000
+"""Most repetitions of a protocol: the paper's largest is 500; more would run for days."""
+MAX_SIZE = 100_000
+"""Largest N, population, sample or cycle count: 100x the paper's largest (N = 1000)."""
 
 
 class ClaimError(TfnasError, ValueError):
     """A claims-registry entry is malformed; the message names the claim and the field."""
+
+
+class ClaimsNotFoundError(ClaimError, FileNotFoundError):
+    """No registry file at the path given."""
 
 
 @dataclass(frozen=True)
@@ -84,18 +96,34 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def load_claims(path: str | Path | None = None) -> dict[str, Claim]:
     """Load and validate the registry; the default is the ``claims.toml`` shipped with harness."""
     path = Path(path) if path is not None else DEFAULT_PATH
+    name = shown(str(path), 200)
     if not path.is_file():
-        raise FileNotFoundError(f"claims registry {path} does not exist")
+        if path.exists():
+            raise ClaimError(f"claims registry {name} is not a regular file")
+        raise ClaimsNotFoundError(f"claims registry {name} does not exist")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise ClaimError(f"claims registry {name} cannot be read: {one_line(exc, 200)}") from exc
+    if len(raw) > MAX_BYTES:
+        raise ClaimError(f"claims registry {name} is larger than {MAX_BYTES} bytes")
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ClaimError(f"{name} is not UTF-8 text (byte {exc.start})") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ClaimError(f"{path} is not valid TOML: {exc}") from exc
-    return parse_claims(data, where=str(path))
+        raise ClaimError(f"{name} is not valid TOML: {one_line(exc, 200)}") from exc
+    except RecursionError:
+        raise ClaimError(f"{name} is not valid TOML: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise ClaimError(f"{name} is not valid TOML: {one_line(exc, 200)}") from exc
+    return parse_claims(data, where=name)
 
 
 def parse_claims(data: dict[str, Any], where: str = "<registry>") -> dict[str, Claim]:
     """Validate the decoded TOML (a table with a ``claim`` array) into claims keyed by id."""
-    entries = data.get("claim")
+    entries = data.get("claim") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not entries:
         raise ClaimError(f"{where}: expected a non-empty [[claim]] array")
     claims: dict[str, Claim] = {}
@@ -114,6 +142,10 @@ def parse_claim(entry: Any, position: int = 0) -> Claim:
     cid = entry.get("id")
     if not isinstance(cid, str) or not cid.strip():
         raise ClaimError(f"claim #{position}: field 'id' must be a non-empty string")
+    if not valid_claim_id(cid):
+        raise ClaimError(f"claim #{position}: field 'id' is {shown(cid)}, expected "
+                         f"{CLAIM_ID_RULE}")
+    _check_finite(cid, entry, "")
 
     def need(name: str, typ: type | tuple[type, ...], default: Any = ...) -> Any:
         if name not in entry:
@@ -131,16 +163,17 @@ def parse_claim(entry: Any, position: int = 0) -> Claim:
              "table"}
     unknown = set(entry) - known
     if unknown:
-        raise ClaimError(f"claim {cid!r}: unknown field(s) {sorted(unknown)}; expected {sorted(known)}")
+        raise ClaimError(f"claim {cid!r}: unknown field(s) {shown(sorted(map(str, unknown)))}; "
+                         f"expected {sorted(known)}")
     kind = need("kind", str)
     if kind not in KINDS:
-        raise ClaimError(f"claim {cid!r}: field 'kind' is {kind!r}, expected one of {KINDS}")
+        raise ClaimError(f"claim {cid!r}: field 'kind' is {shown(kind)}, expected one of {KINDS}")
     protocol = need("protocol", dict)
     _check_protocol(cid, kind, protocol, "protocol")
     try:
         tol = Tolerance(**need("tolerance", dict))
     except (TypeError, ValueError) as exc:
-        raise ClaimError(f"claim {cid!r}: field 'tolerance': {exc}") from exc
+        raise ClaimError(f"claim {cid!r}: field 'tolerance': {one_line(exc, 300)}") from exc
     if not tol.justification.strip():
         raise ClaimError(f"claim {cid!r}: field 'tolerance.justification' must say why")
     published = _published(cid, need("published", dict), tol)
@@ -171,14 +204,42 @@ def _tname(typ: type | tuple[type, ...]) -> str:
     return names.get(typ, typ.__name__)
 
 
+def _check_finite(cid: str, value: Any, where: str) -> None:
+    """Refuse NaN and infinities anywhere in an entry: ``margin = inf`` would pass anything."""
+    stack = [(value, where)]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            raise ClaimError(f"claim {cid!r}: field {path.lstrip('.')!r} is {node}, expected a "
+                             "finite number")
+        if isinstance(node, dict):
+            stack.extend((v, f"{path}.{k}") for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{path}[{i}]") for i, v in enumerate(node))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _published(cid: str, pub: dict[str, Any], tol: Tolerance) -> Estimate:
+    unknown = set(pub) - {"value", "std", "n"}
+    if unknown:
+        raise ClaimError(f"claim {cid!r}: unknown field(s) in 'published': "
+                         f"{shown(sorted(map(str, unknown)))}; expected value, std, n")
     value = pub.get("value")
     if tol.rule in ("greater", "noninferior") and value is None:
         # comparative: the reference is the measured other side; a published value is optional
         return Estimate(float("nan"))
-    if not isinstance(value, int | float) or isinstance(value, bool):
+    if not _is_number(value):
         raise ClaimError(f"claim {cid!r}: field 'published.value' must be a number")
     std, n = pub.get("std"), pub.get("n")
+    if std is not None and (not _is_number(std) or std < 0):
+        raise ClaimError(f"claim {cid!r}: field 'published.std' must be a number >= 0, "
+                         f"got {shown(std)}")
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+        raise ClaimError(f"claim {cid!r}: field 'published.n' must be a positive integer, "
+                         f"got {shown(n)}")
     if tol.rule == "welch":
         if not isinstance(std, int | float) or std < 0:
             raise ClaimError(f"claim {cid!r}: field 'published.std' must be a number >= 0 "
@@ -194,15 +255,19 @@ def _choice(cid: str, where: str, proto: dict, key: str, options: tuple, require
         if required:
             raise ClaimError(f"claim {cid!r}: field '{where}.{key}' is missing")
         return
-    if proto[key] not in options:
-        raise ClaimError(f"claim {cid!r}: field '{where}.{key}' is {proto[key]!r}, "
+    if not isinstance(proto[key], str) or proto[key] not in options:
+        raise ClaimError(f"claim {cid!r}: field '{where}.{key}' is {shown(proto[key])}, "
                          f"expected one of {options}")
 
 
-def _positive_int(cid: str, where: str, proto: dict, key: str) -> None:
+def _positive_int(cid: str, where: str, proto: dict, key: str, limit: int = MAX_SIZE) -> None:
     v = proto.get(key)
     if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-        raise ClaimError(f"claim {cid!r}: field '{where}.{key}' must be a positive integer, got {v!r}")
+        raise ClaimError(f"claim {cid!r}: field '{where}.{key}' must be a positive integer, "
+                         f"got {shown(v)}")
+    if v > limit:
+        raise ClaimError(f"claim {cid!r}: field '{where}.{key}' is {v}, more than {limit}: "
+                         "far beyond any protocol of the paper, it would run for days")
 
 
 def _check_protocol(cid: str, kind: str, proto: dict, where: str) -> None:
@@ -213,9 +278,12 @@ def _check_protocol(cid: str, kind: str, proto: dict, where: str) -> None:
         _choice(cid, where, proto, "metric", METRICS)
         _choice(cid, where, proto, "coefficient", COEFFICIENTS)
         sample = proto.get("sample", 0)
-        if not isinstance(sample, int) or sample < 0:
+        if not isinstance(sample, int) or isinstance(sample, bool) or sample < 0:
             raise ClaimError(f"claim {cid!r}: field '{where}.sample' must be an integer >= 0 "
                              "(0 = the whole space)")
+        seed = proto.get("seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ClaimError(f"claim {cid!r}: field '{where}.seed' must be an integer")
     elif kind == "search":
         _check_search(cid, where, proto)
     elif kind in ("comparison", "scaling"):
@@ -224,6 +292,9 @@ def _check_protocol(cid: str, kind: str, proto: dict, where: str) -> None:
             if not isinstance(sub, dict):
                 raise ClaimError(f"claim {cid!r}: field '{where}.{side}' must be a table")
             sub_kind = sub.get("kind", "search")
+            if sub_kind not in ("search", "correlation"):
+                raise ClaimError(f"claim {cid!r}: field '{where}.{side}.kind' is "
+                                 f"{shown(sub_kind)}, expected 'search' or 'correlation'")
             if kind == "scaling" and sub_kind != "search":
                 raise ClaimError(f"claim {cid!r}: field '{where}.{side}' of a scaling claim must "
                                  f"be a search, got kind {sub_kind!r}")
@@ -249,8 +320,8 @@ def _check_search(cid: str, where: str, proto: dict) -> None:
     _choice(cid, where, proto, "metric", METRICS)
     _choice(cid, where, proto, "selection", SELECTIONS)
     _choice(cid, where, proto, "quantity", QUANTITIES)
-    _positive_int(cid, where, proto, "repetitions")
-    if not isinstance(proto.get("seed"), int):
+    _positive_int(cid, where, proto, "repetitions", MAX_REPETITIONS)
+    if not isinstance(proto.get("seed"), int) or isinstance(proto.get("seed"), bool):
         raise ClaimError(f"claim {cid!r}: field '{where}.seed' must be an integer")
     if proto["algorithm"] == "random":
         _positive_int(cid, where, proto, "n")

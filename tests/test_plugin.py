@@ -9,6 +9,7 @@ summary and the torch/thread/data-hash machine info, ``--benchmark-histogram`` w
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -86,3 +87,99 @@ def test_compare_reads_the_autosaved_first_run(two_runs):
     assert len(saved) == 1, saved
     assert "Comparing against benchmarks from" in second.stdout + second.stderr
     assert saved[0].stem.split("_")[0] in second.stdout
+
+
+# ---------------------------------------------------------------- refused inputs and crashes
+
+
+def _table_bytes(proxy: str, dataset: str, scores: list[str]) -> bytes:
+    """A complete score table file written by hand (gzip CSV), scores given as text."""
+    from tfnas.space import SPACE_SIZE, arch_at
+
+    head = ["# format: tfnas-score-table/1", f"# proxy: {proxy}", f"# dataset: {dataset}",
+            f"# rows: {SPACE_SIZE}", f"# space_size: {SPACE_SIZE}", "# complete: true",
+            "index,arch,score"]
+    rows = [f"{i},{arch_at(i)},{scores[i]}" for i in range(SPACE_SIZE)]
+    return gzip.compress(("\n".join(head + rows) + "\n").encode(), mtime=0)
+
+
+def _corrupt_gzip() -> bytes:
+    data = bytearray(gzip.compress(b"# format: tfnas-score-table/1\n" * 50, mtime=0))
+    data[-8:-4] = b"\0\0\0\0"  # the CRC no longer matches
+    return bytes(data)
+
+
+def test_refused_score_tables_are_not_run_and_the_report_shows_why(tmp_path, data_root):
+    """A table the reader refuses (corrupt gzip) and one too sparse to correlate (two finite
+    scores, the rest -inf) make their claims *not run* with the reason, never a crashed test;
+    the JSON keeps its claims record and ``harness report`` renders it."""
+    from tfnas.space import SPACE_SIZE
+
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    sparse = ["1.5", "2.5"] + ["-inf"] * (SPACE_SIZE - 2)
+    (tables / "naswot-cifar10.csv.gz").write_bytes(_table_bytes("naswot", "cifar10", sparse))
+    (tables / "synflow-cifar10.csv.gz").write_bytes(_corrupt_gzip())
+    claims = ("mellor-kendall-cifar10", "abdelfattah-synflow-cifar10")
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--bootstrap", "20", "-q",
+           *(f"benchmarks/test_claims.py::test_claim[{c}]" for c in claims),
+           f"--score-tables={tables}", f"--benchmark-json={tmp_path / 'out.json'}"]
+    env = {**os.environ, "TFNAS_DATA": str(data_root)}
+    run = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "2 skipped" in run.stdout, run.stdout[-3000:]
+    data = json.loads((tmp_path / "out.json").read_text())
+    by_id = {o["id"]: o for o in data["claims"]["outcomes"]}
+    assert set(by_id) == set(claims)
+    assert all(o["status"] == "not run" and "\n" not in o["reason"] for o in by_id.values())
+    assert "gzip" in by_id["abdelfattah-synflow-cifar10"]["reason"]
+    report = subprocess.run([sys.executable, "-m", "harness", "report", str(tmp_path / "out.json"),
+                             "--out", str(tmp_path / "report")], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert report.returncode == 0, report.stderr
+    text = (tmp_path / "report" / "report.md").read_text(encoding="utf-8")
+    assert "2 not run" in text
+    for cid in claims:
+        assert f"### `{cid}` — not run" in text
+
+
+CRASHING_SUITE = '''
+import pytest
+from harness.registry import load_claims
+
+CLAIMS = load_claims()
+
+
+@pytest.fixture
+def broken_setup(request):
+    if request.node.callspec.params["claim"].id == "fig3-corr-cifar10":
+        raise RuntimeError("the fixture broke")
+
+
+@pytest.mark.parametrize("claim", [CLAIMS["mellor-kendall-cifar10"], CLAIMS["fig3-corr-cifar10"]],
+                         ids=lambda c: c.id)
+def test_claim(claim, broken_setup, benchmark):
+    benchmark.pedantic(lambda: {}["no such key"], rounds=1, iterations=1)
+'''
+
+
+def test_a_claim_that_raises_is_recorded_as_an_error_and_the_json_keeps_its_claims(tmp_path):
+    """Claim tests that crash (in the measurement, or in set-up) still leave an outcome each:
+    status ``error`` with a one-line reason, so the JSON's claims record is complete."""
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["harness.plugin"]\n')
+    (tmp_path / "test_crash.py").write_text(CRASHING_SUITE)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                          "test_crash.py", "--benchmark-json=out.json"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-3000:]
+    data = json.loads((tmp_path / "out.json").read_text())
+    by_id = {o["id"]: o for o in data["claims"]["outcomes"]}
+    assert by_id["mellor-kendall-cifar10"]["status"] == "error"
+    assert by_id["mellor-kendall-cifar10"]["reason"].startswith("KeyError")
+    assert "the fixture broke" in by_id["fig3-corr-cifar10"]["reason"]
+    assert data["claims"]["summary"]["error"] == 2
+    report = subprocess.run([sys.executable, "-m", "harness", "report", "out.json", "--out", "r"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr
+    assert "2 error" in (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
