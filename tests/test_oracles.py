@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tfnas.config import DataNotFoundError
@@ -217,7 +217,7 @@ def test_refuses_table_whose_archs_disagree(data_root: Path, tmp_path: Path) -> 
     lines = path.read_text().splitlines(keepends=True)
     lines[5], lines[6] = lines[6], lines[5]  # two rows swapped: indices and archs out of order
     path.write_text("".join(lines))
-    with pytest.raises(TableFormatError, match="row 6 is index 5 .* official NATS-Bench index 4 is"):
+    with pytest.raises(TableFormatError, match="row 6 is index '5' .* official NATS-Bench index 4 is"):
         TableOracle(root)
 
 
@@ -236,3 +236,155 @@ def test_refuses_malformed_table(data_root: Path, tmp_path: Path, edit, match: s
     path.write_text("".join(edit(path.read_text().splitlines(keepends=True))))
     with pytest.raises(TableFormatError, match=match):
         TableOracle(root)
+
+
+# -- hardening (issue 12): nonsense values, missing columns, oversize fields, non-UTF-8, size --
+
+EXPECTED = [str(arch_at(i)) for i in range(SPACE_SIZE)]
+FILE_12 = "tss-12epoch-cifar100.csv"
+FILE_200 = "tss-200epoch-test.csv"
+
+
+@pytest.fixture(scope="module")
+def official_lines(data_root: Path) -> dict[str, list[str]]:
+    """The official CSVs' lines, read at test time from TFNAS_DATA (never stored in the repo)."""
+    return {name: (data_root / "nats-tss" / name).read_text().splitlines(keepends=True)
+            for name in (FILE_12, FILE_200)}
+
+
+def _with_cell(lines: list[str], row: int, column: str, value: str) -> str:
+    """The CSV text with one cell (data row ``row``, 0-based) replaced by ``value``."""
+    header = lines[0].rstrip("\n").split(",")
+    fields = lines[row + 1].rstrip("\n").split(",")
+    fields[header.index(column)] = value
+    return "".join([*lines[: row + 1], ",".join(fields) + "\n", *lines[row + 2 :]])
+
+
+def _refused(path: Path, required: tuple[str, ...] = ()) -> str:
+    """The one-line message of the refusal of ``path``."""
+    from tfnas.oracles import _read_table
+
+    with pytest.raises(TableFormatError) as caught:
+        _read_table(path, EXPECTED, required)
+    message = str(caught.value)
+    assert "\n" not in message and len(message) <= 500, message
+    return message
+
+
+nonsense = st.one_of(
+    st.tuples(st.sampled_from(["test-accuracy", "valid-accuracy"]), st.one_of(
+        st.floats(max_value=-1e-9, allow_nan=False).map(repr),
+        st.floats(min_value=100.000001, allow_nan=False).map(repr),
+        st.sampled_from(["nan", "NaN", "inf", "-inf", "1e999", "١٢", "٥٠.٠", "1_0", " 5", ""]),
+    )),
+    st.tuples(st.sampled_from(["train-all-time", "valid-per-time", "test-all-time"]), st.one_of(
+        st.floats(max_value=-1e-300, allow_nan=False).map(repr),
+        st.floats(min_value=1.01e7, allow_nan=False).map(repr),
+        st.sampled_from(["nan", "inf", "-5e12", "1e999", "-0.5"]),
+    )),
+    st.tuples(st.sampled_from(["train-loss", "test-loss"]),
+              st.sampled_from(["nan", "-1.0", "1e999", "inf"])),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=nonsense, row=st.integers(0, SPACE_SIZE - 1))
+def test_nonsense_values_refused(tmp_path_factory, official_lines, case, row: int) -> None:
+    """NaN or out-of-[0, 100] accuracies, negative, huge or infinite times, NaN or negative
+    losses, nan/inf text and Unicode digits: refused in one line naming file, row and column."""
+    column, value = case
+    path = tmp_path_factory.mktemp("nonsense") / FILE_12
+    path.write_text(_with_cell(official_lines[FILE_12], row, column, value))
+    message = _refused(path)
+    assert str(path) in message and f"row {row + 2}" in message
+    assert column in message or "non-numeric value" in message
+
+
+@pytest.mark.parametrize("column, value", [("cifar10", "100.5"), ("ImageNet16-120", "nan"),
+                                           ("cifar100", "-3")])
+def test_200_epoch_accuracy_out_of_range_refused(tmp_path, official_lines, column, value) -> None:
+    path = tmp_path / FILE_200
+    path.write_text(_with_cell(official_lines[FILE_200], 7, column, value))
+    assert "row 9" in _refused(path)
+
+
+def test_zero_or_negative_training_time_refused_by_the_oracle(data_root: Path, tmp_path: Path) -> None:
+    """A cell whose simulated training costs nothing would stall a time-budgeted search."""
+    root = _copy_tables(data_root, tmp_path)
+    path = root / FILE_12
+    lines = path.read_text().splitlines(keepends=True)
+    text = _with_cell(lines, 3, "train-all-time", "0")
+    path.write_text(_with_cell(text.splitlines(keepends=True), 3, "valid-per-time", "0.0"))
+    with pytest.raises(TableFormatError, match=r"row 5: train-all-time \+ valid-per-time is 0.0"):
+        TableOracle(root)
+
+
+def test_negative_time_never_reaches_a_search(data_root: Path, tmp_path: Path) -> None:
+    root = _copy_tables(data_root, tmp_path)
+    path = root / "tss-12epoch-cifar10-valid.csv"
+    path.write_text(_with_cell(path.read_text().splitlines(keepends=True), 0, "train-all-time",
+                               "-5000000000000.0"))
+    with pytest.raises(TableFormatError, match="row 2 column 'train-all-time' is -5000000000000.0"):
+        TableOracle(root)
+
+
+@pytest.mark.parametrize("drop", ["train-all-time", "valid-per-time", "valid-accuracy"])
+def test_missing_column_names_file_column_and_expected(data_root: Path, tmp_path: Path, drop) -> None:
+    root = _copy_tables(data_root, tmp_path)
+    path = root / FILE_12
+    rows = [line.rstrip("\n").split(",") for line in path.read_text().splitlines()]
+    k = rows[0].index(drop)
+    path.write_text("".join(",".join(r[:k] + r[k + 1 :]) + "\n" for r in rows))
+    with pytest.raises(TableFormatError) as caught:
+        TableOracle(root)
+    message = str(caught.value)
+    assert str(path) in message and f"lacks column {drop}" in message
+    assert "expected index, arch, valid-accuracy, test-accuracy, train-all-time" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("size", [200_000, 5_000])
+def test_oversize_field_refused_in_one_line(tmp_path, official_lines, size: int) -> None:
+    path = tmp_path / FILE_200
+    path.write_text(_with_cell(official_lines[FILE_200], 2, "cifar10", "9" * size))
+    assert "over 4096 characters" in _refused(path)
+
+
+def test_quoted_field_running_to_the_end_refused(tmp_path, official_lines) -> None:
+    path = tmp_path / FILE_200
+    path.write_text(_with_cell(official_lines[FILE_200], 2, "cifar10", '"' + "1" * 50))
+    _refused(path)
+
+
+def test_non_utf8_refused_in_one_line(tmp_path, official_lines) -> None:
+    path = tmp_path / FILE_200
+    text = "".join(official_lines[FILE_200])
+    path.write_bytes(text.encode().replace(b"avg_pool_3x3~0", b"avg_pool_3x3~\xff", 1))
+    assert "is not UTF-8 text" in _refused(path)
+
+
+def test_file_size_is_bounded(tmp_path, official_lines) -> None:
+    from tfnas.oracles import MAX_NATS_CSV_BYTES
+
+    path = tmp_path / FILE_200
+    with open(path, "w") as handle:
+        handle.write("".join(official_lines[FILE_200]))
+        handle.write(("," * 1000 + "\n") * (MAX_NATS_CSV_BYTES // 1000))
+    assert f"over {MAX_NATS_CSV_BYTES} bytes" in _refused(path)
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda lines: [lines[0].rstrip("\n") + ",cifar10\n", *lines[1:]], "repeats a column"),
+        (lambda lines: [",".join(["index", "arch", *map(str, range(100))]) + "\n", *lines[1:]],
+         "more than 64"),
+        (lambda lines: [*lines, lines[-1]], "got more"),
+        (lambda lines: [], "header must start"),
+        (lambda lines: [lines[0], "\x00" * 10 + "\n", *lines[2:]], "row 2"),
+    ],
+)
+def test_malformed_structure_refused_in_one_line(tmp_path, official_lines, edit, match) -> None:
+    path = tmp_path / FILE_200
+    path.write_text("".join(edit(official_lines[FILE_200])))
+    assert match in _refused(path)

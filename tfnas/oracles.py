@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import csv
 import functools
+import io
 import os
 import random
+import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -33,6 +36,19 @@ ORACLE_DATASETS = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
 ARCHIVE_NAME = "NATS-tss-v1_0-3ffb9-simple"
 TABLE_FILES_12 = {d: f"tss-12epoch-{d}.csv" for d in ("cifar10-valid", "cifar100", "ImageNet16-120")}
 TABLE_FILE_200 = "tss-200epoch-test.csv"
+REQUIRED_12 = ("valid-accuracy", "test-accuracy", "train-all-time", "valid-per-time")
+"""The columns of a 12-epoch CSV the oracle reads (the 200-epoch CSV needs PROXY_DATASETS)."""
+MAX_NATS_CSV_BYTES = 16 * 1024 * 1024
+"""The most of a NATS-Bench CSV read: the official exports are 2.2 to 4.9 MB (a 12-epoch row of
+12 values is at most ~400 bytes even in full ``repr``, 6.3 MB for 15,625 rows)."""
+MAX_NATS_LINE_CHARS = 4096
+"""The longest CSV line accepted (official rows are at most 331 characters)."""
+MAX_NATS_COLUMNS = 64
+"""The most columns accepted (the official exports have 14 and 5)."""
+MAX_SECONDS = 1e7
+"""The largest simulated time accepted, about 116 days (the official 12-epoch maximum is 1,260 s)."""
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""A plain ASCII decimal: what the exports hold (no ``nan``/``inf`` text, no Unicode digits)."""
 
 
 class OracleQueryError(TfnasError, KeyError, ValueError):
@@ -130,11 +146,11 @@ class TableOracle(AccuracyOracle):
         self._times: dict[str, np.ndarray] = {}
         expected = [str(a) for a in (arch_at(i) for i in range(SPACE_SIZE))]
         for dataset, filename in TABLE_FILES_12.items():
-            table = _read_table(self.root / filename, expected)
+            table = _read_table(self.root / filename, expected, REQUIRED_12)
             for split in SPLITS:
                 self._columns[(dataset, 12, split)] = table[f"{split}-accuracy"]
-            self._times[dataset] = _frozen(table["train-all-time"] + table["valid-per-time"])
-        table = _read_table(self.root / TABLE_FILE_200, expected)
+            self._times[dataset] = _frozen(_training_times(self.root / filename, table))
+        table = _read_table(self.root / TABLE_FILE_200, expected, PROXY_DATASETS)
         for dataset in PROXY_DATASETS:
             self._columns[(dataset, 200, "test")] = table[dataset]
 
@@ -175,33 +191,151 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _read_table(path: Path, expected_archs: list[str]) -> dict[str, np.ndarray]:
+def _csv_where(path: Path) -> str:
+    """The path for a message: as is when short and printable, else bounded by ``shown``."""
+    text = str(path)
+    return text if len(text) <= 200 and text.isprintable() else shown(text)
+
+
+def _csv_text(path: Path) -> str:
+    """The file's text, read up to :data:`MAX_NATS_CSV_BYTES` and decoded as UTF-8."""
+    where = _csv_where(path)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_NATS_CSV_BYTES + 1)
+    except OSError as exc:
+        raise TableFormatError(f"{where} cannot be read: {exc.strerror or type(exc).__name__}") from exc
+    if len(data) > MAX_NATS_CSV_BYTES:
+        raise TableFormatError(
+            f"{where} is over {MAX_NATS_CSV_BYTES} bytes; the NATS-Bench CSV exports are 2 to 5 MB"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TableFormatError(f"{where} is not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+
+
+def _csv_lines(where: str, text: str) -> Iterator[str]:
+    """The lines of ``text``, refusing one longer than any row can be before csv parses it."""
+    for number, line in enumerate(io.StringIO(text, newline=""), start=1):
+        if len(line) > MAX_NATS_LINE_CHARS:
+            raise TableFormatError(
+                f"{where}: line {number} is over {MAX_NATS_LINE_CHARS} characters; a NATS-Bench "
+                "row is a few hundred"
+            )
+        yield line
+
+
+def _check_header(where: str, header: list[str] | None, required: tuple[str, ...]) -> list[str]:
+    """The header, refused unless it is ``index,arch`` then unique names including ``required``."""
+    if not header or header[:2] != ["index", "arch"]:
+        raise TableFormatError(f"{where}: the header must start with 'index,arch', got {shown(header)}")
+    if len(header) > MAX_NATS_COLUMNS:
+        raise TableFormatError(
+            f"{where}: the header has {len(header)} columns, more than {MAX_NATS_COLUMNS}"
+        )
+    if len(set(header)) != len(header):
+        raise TableFormatError(f"{where}: the header repeats a column name: {shown(header)}")
+    missing = [name for name in required if name not in header]
+    if missing:
+        raise TableFormatError(
+            f"{where} lacks column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; expected "
+            f"index, arch, {', '.join(required)} (it has {shown(', '.join(header))})"
+        )
+    return header
+
+
+def _value_rule(name: str) -> tuple[float, float, str]:
+    """``(low, high, description)`` every value of column ``name`` must satisfy."""
+    if name.endswith("-accuracy") or name in PROXY_DATASETS:
+        return 0.0, 100.0, "an accuracy within [0, 100] percent"
+    if name.endswith("-time"):
+        return 0.0, MAX_SECONDS, f"a time within [0, {MAX_SECONDS:g}] seconds"
+    if name.endswith("-loss"):
+        return 0.0, np.inf, "a finite loss >= 0"
+    return -np.inf, np.inf, "a finite number"
+
+
+def _check_values(where: str, names: list[str], values: np.ndarray) -> None:
+    """Every value finite and within its column's rule (:func:`_value_rule`)."""
+    for k, name in enumerate(names):
+        low, high, what = _value_rule(name)
+        column = values[:, k]
+        bad = ~np.isfinite(column) | (column < low) | (column > high)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise TableFormatError(
+                f"{where}: row {row + 2} column {shown(name)} is {shown(float(column[row]))}; "
+                f"expected {what}"
+            )
+
+
+def _parse_row(where: str, position: int, row: list[str], width: int, arch: str) -> list[float]:
+    """The values of data row ``position`` (0-based), checked against the official arch."""
+    if len(row) != width:
+        raise TableFormatError(f"{where}: row {position + 2} has {len(row)} fields, expected {width}")
+    if row[0] != str(position) or row[1] != arch:
+        raise TableFormatError(
+            f"{where}: row {position + 2} is index {shown(row[0])} arch {shown(row[1])}, but the "
+            f"official NATS-Bench index {position} is {arch}"
+        )
+    for field in row[2:]:
+        if not _NUMBER.fullmatch(field):
+            raise TableFormatError(
+                f"{where}: row {position + 2}: non-numeric value {shown(field)}; expected a "
+                "decimal number"
+            )
+    return [float(field) for field in row[2:]]
+
+
+def _read_table(
+    path: Path, expected_archs: list[str], required: tuple[str, ...] = ()
+) -> dict[str, np.ndarray]:
+    """One NATS-Bench CSV export as columns, refused in one line unless it is exactly valid.
+
+    Valid: at most :data:`MAX_NATS_CSV_BYTES` of UTF-8, the header ``index,arch,...`` naming
+    every ``required`` column, one row per cell in official order, every value a plain decimal
+    (no ``nan``/``inf`` text) that is finite and fits its column (:func:`_value_rule`).
+    Memory stays bounded by the file-size, line-length and column-count caps.
+    """
     if not path.is_file():
         raise DataNotFoundError(
             f"NATS-Bench table {path} does not exist; set {ENV_VAR} to a folder whose nats-tss/ "
             f"holds {', '.join([*TABLE_FILES_12.values(), TABLE_FILE_200])}"
         )
-    with open(path, newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if not header or header[:2] != ["index", "arch"]:
-            raise TableFormatError(f"{path}: the header must start with 'index,arch', got {header}")
-        rows = list(reader)
-    if len(rows) != SPACE_SIZE:
-        raise TableFormatError(f"{path}: expected {SPACE_SIZE} rows (one per cell), got {len(rows)}")
-    for position, row in enumerate(rows):
-        if len(row) != len(header):
-            raise TableFormatError(f"{path}: row {position + 2} has {len(row)} fields, expected {len(header)}")
-        if row[0] != str(position) or row[1] != expected_archs[position]:
-            raise TableFormatError(
-                f"{path}: row {position + 2} is index {row[0]} arch {row[1]}, but the official "
-                f"NATS-Bench index {position} is {expected_archs[position]}"
-            )
+    where = _csv_where(path)
+    reader = csv.reader(_csv_lines(where, _csv_text(path)))
     try:
-        values = np.array([row[2:] for row in rows], dtype=np.float64)
-    except ValueError as exc:
-        raise TableFormatError(f"{path}: non-numeric value ({exc})") from exc
+        header = _check_header(where, next(reader, None), required)
+        values = np.empty((SPACE_SIZE, len(header) - 2), dtype=np.float64)
+        count = 0
+        for position, row in enumerate(reader):
+            if position >= SPACE_SIZE:
+                raise TableFormatError(
+                    f"{where}: expected {SPACE_SIZE} rows (one per cell), got more"
+                )
+            values[position] = _parse_row(where, position, row, len(header), expected_archs[position])
+            count += 1
+    except csv.Error as exc:
+        raise TableFormatError(f"{where}: not a well-formed CSV file ({one_line(exc)})") from exc
+    if count != SPACE_SIZE:
+        raise TableFormatError(f"{where}: expected {SPACE_SIZE} rows (one per cell), got {count}")
+    _check_values(where, header[2:], values)
     return {name: _frozen(values[:, k].copy()) for k, name in enumerate(header[2:])}
+
+
+def _training_times(path: Path, table: dict[str, np.ndarray]) -> np.ndarray:
+    """``train-all-time + valid-per-time`` per cell, refused unless positive (a search's clock
+    must advance with every cell it trains)."""
+    times = table["train-all-time"] + table["valid-per-time"]
+    bad = ~(times > 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise TableFormatError(
+            f"{_csv_where(path)}: row {row + 2}: train-all-time + valid-per-time is "
+            f"{shown(float(times[row]))}; a cell's simulated training time must be positive"
+        )
+    return times
 
 
 def default_archive_path() -> Path:
