@@ -7,6 +7,12 @@ flight. Order-free because a cell's score depends only on ``(cell, proxy, datase
 batch_size)`` (the network's init seed is ``cell_seed(arch, seed)``), so any partition of the
 work, on any number of workers, gives the same table.
 
+Every argument is checked, and bounded with a reason, before the store file is created. Local
+workers die with the sweep on every path: SIGKILL of the sweep (Linux ``PR_SET_PDEATHSIG``, and
+everywhere a watchdog thread in each worker that notices its parent is gone), SIGTERM, SIGINT and
+SIGHUP (the sweep stops submitting, terminates its workers and exits ``128 + signal`` with one
+line), an error, or a normal end.
+
 ``python -m tfnas.sweep ...`` and ``tfnas sweep ...`` run the same command line.
 """
 
@@ -14,18 +20,65 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import contextlib
 import multiprocessing
+import operator
+import os
+import re
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
+from tfnas.checks import (
+    MAX_BATCH_SIZE,
+    MAX_SEED,
+    WHY_BATCH_SIZE,
+    ArgumentError,
+    ArgumentTypeError,
+    check_int,
+)
+from tfnas.errors import TfnasError, one_line, shown
 from tfnas.space import SPACE_SIZE, Arch, all_cells, arch_at
 
 DEFAULT_STORE = Path(".sweep") / "scores.sqlite"
 DEFAULT_CHUNK = 100
 EXIT_INCOMPLETE = 75  # EX_TEMPFAIL: stopped by --budget with cells left; run again to resume
+
+MAX_BUDGET_S = 30 * 24 * 3600.0
+WHY_BUDGET = "30 days; leave the budget out to run until every cell is stored"
+MAX_INDEX_ENTRIES = 1_000_000
+WHY_INDEX_ENTRIES = f"the space has {SPACE_SIZE:,} cells; more entries only repeat them"
+WHY_CELLS = f"the space has {SPACE_SIZE:,} cells"
+MAX_SCHEDULER_CHARS = 1000
+PARENT_POLL_S = 0.5
+"""How often a worker's watchdog checks that the sweep that started it is still alive."""
+EXIT_ORPHANED = 70
+"""The status a worker exits with when it finds its sweep gone."""
+_WAIT_S = 0.25  # the driver wakes this often to notice a stop signal
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                      if hasattr(signal, name))
+
+
+class SweepError(TfnasError, RuntimeError):
+    """A sweep could not finish: a worker died or failed. Finished chunks stay in the store."""
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """The sweep was stopped by a signal; every finished chunk is in the store."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+
+    @property
+    def exit_status(self) -> int:
+        """``128 + signal``, the shell's status for a command that a signal stopped."""
+        return 128 + self.signum
 
 
 @dataclass(frozen=True)
@@ -82,6 +135,9 @@ class SweepReport:
         return sum(j.cpu_seconds for j in self.jobs)
 
 
+# -- workers ------------------------------------------------------------------------------------
+
+
 def _single_thread() -> None:
     """Workers score one cell at a time on one core; parallelism comes from the workers."""
     import torch
@@ -103,32 +159,209 @@ def score_chunk(chunk: Chunk) -> list[tuple[str, float, float]]:
     return out
 
 
-def parse_indices(text: str) -> list[int]:
-    """``"0-99,200,300-310"`` → the listed official indices (ranges inclusive), in order."""
-    if not isinstance(text, str):
-        raise TypeError(f"indices must be a str like '0-99,200', got {type(text).__name__}")
-    out: list[int] = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        lo, sep, hi = part.partition("-")
+def _set_pdeathsig() -> bool:
+    """Linux: have the kernel SIGKILL this process when its parent dies. False where unavailable."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _windows_parent_handle(parent_pid: int) -> int:
+    import ctypes
+
+    synchronize = 0x0010_0000
+    return int(ctypes.windll.kernel32.OpenProcess(synchronize, False, parent_pid) or 0)  # type: ignore[attr-defined]
+
+
+def parent_alive(parent_pid: int) -> bool:
+    """Whether the process that started this one (``parent_pid``) still runs."""
+    if os.name == "nt":
+        import ctypes
+
+        handle = _windows_parent_handle(parent_pid)
+        wait_timeout = 0x102
+        return bool(handle) and ctypes.windll.kernel32.WaitForSingleObject(handle, 0) == wait_timeout  # type: ignore[attr-defined]
+    return os.getppid() == parent_pid  # an orphan is adopted by init or a subreaper
+
+
+def _watch_parent(parent_pid: int, poll_seconds: float) -> None:
+    """The portable fallback: exit as soon as the parent is gone (runs on a daemon thread)."""
+    if os.name == "nt":
+        import ctypes
+
+        handle = _windows_parent_handle(parent_pid)
+        if handle:
+            ctypes.windll.kernel32.WaitForSingleObject(handle, 0xFFFF_FFFF)  # type: ignore[attr-defined]
+        os._exit(EXIT_ORPHANED)
+    while parent_alive(parent_pid):
+        time.sleep(poll_seconds)
+    os._exit(EXIT_ORPHANED)
+
+
+def die_with_parent(parent_pid: int, *, pdeathsig: bool = True,
+                    poll_seconds: float = PARENT_POLL_S) -> None:
+    """Make this process end when ``parent_pid`` ends, however it ends (SIGKILL included).
+
+    Linux: ``PR_SET_PDEATHSIG`` (unless ``pdeathsig=False``); everywhere: a daemon watchdog
+    thread polling the parent. Exits at once if the parent is already gone.
+    """
+    if pdeathsig:
+        _set_pdeathsig()
+    threading.Thread(target=_watch_parent, args=(parent_pid, poll_seconds), daemon=True,
+                     name="tfnas-parent-watchdog").start()
+    if not parent_alive(parent_pid):  # it died before the watch began
+        os._exit(EXIT_ORPHANED)
+
+
+def _worker_init(parent_pid: int) -> None:
+    """Initializer of every local worker: dies with the sweep, leaves Ctrl-C to it, one thread."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the sweep handles it and stops the workers
+    die_with_parent(parent_pid)
+    _single_thread()
+
+
+# -- arguments ----------------------------------------------------------------------------------
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def max_workers() -> int:
+    """The most local workers a sweep starts: the usable CPUs (at least 2)."""
+    return max(2, usable_cpus())
+
+
+def check_workers(workers: object) -> int:
+    """``workers`` if it is an int in ``1..max_workers()``; else a one-line error with the reason."""
+    limit = max_workers()
+    why = (f"this process may use {usable_cpus()} CPUs; each worker is a process of ~230 MB "
+           "scoring on one core, so more workers than CPUs only contend")
+    return check_int("workers", workers, 1, limit, why)
+
+
+def _check_budget(budget: object) -> float | None:
+    if budget is None:
+        return None
+    if isinstance(budget, bool) or not isinstance(budget, int | float):
+        raise ArgumentTypeError(f"budget must be a number of seconds, got {shown(budget)}")
+    value = float(budget) if isinstance(budget, float) or abs(budget) < 2**53 else float("inf")
+    if not 0 <= value <= MAX_BUDGET_S:
+        raise ArgumentError(
+            f"budget must be 0..{MAX_BUDGET_S:,.0f} seconds ({WHY_BUDGET}), got {shown(budget)}"
+        )
+    return value
+
+
+def _check_scheduler(scheduler: object) -> object:
+    from_dask = type(scheduler).__module__.startswith(("distributed", "dask"))
+    if from_dask:
+        return scheduler
+    if not isinstance(scheduler, str) or not scheduler.strip():
+        raise ArgumentTypeError(
+            f"scheduler must be a Dask address like 'tcp://host:8786' or a Client, got "
+            f"{shown(scheduler)}"
+        )
+    if len(scheduler) > MAX_SCHEDULER_CHARS or not scheduler.isprintable() or " " in scheduler:
+        raise ArgumentError(f"scheduler {shown(scheduler)} is not an address like tcp://host:8786")
+    return scheduler
+
+
+def _check_names(what: str, singular: str, names: object, known: Sequence[str]) -> list[str]:
+    """The distinct names, each one of ``known``; one line for anything else."""
+    if isinstance(names, str | bytes) or not isinstance(names, Sequence) or not names:
+        raise ArgumentTypeError(f"{what} must be a non-empty list of names, got {shown(names)}")
+    for name in names:
+        if name not in known:
+            raise ArgumentError(f"unknown {singular} {shown(name)}; known {what}: {', '.join(known)}")
+    return list(dict.fromkeys(names))
+
+
+def _check_indices(indices: Iterable[int]) -> list[int]:
+    """Distinct official indices in first-seen order; a bounded walk of any iterable."""
+    if isinstance(indices, str | bytes):
+        raise ArgumentTypeError(
+            f"indices must be ints (use parse_indices for text like '0-99'), got {shown(indices)}"
+        )
+    try:
+        iterator = iter(indices)
+    except TypeError:
+        raise ArgumentTypeError(f"indices must be an iterable of ints, got {shown(indices)}") from None
+    seen: dict[int, None] = {}
+    for count, index in enumerate(iterator):
+        if count >= MAX_INDEX_ENTRIES:
+            raise ArgumentError(
+                f"indices must have at most {MAX_INDEX_ENTRIES:,} entries ({WHY_INDEX_ENTRIES})"
+            )
+        if isinstance(index, bool):
+            raise ArgumentTypeError(f"an index must be an int, got {shown(index)}")
         try:
-            first, last = int(lo), int(hi) if sep else int(lo)
-        except ValueError as exc:
-            raise ValueError(f"bad index range {part!r}; expected N or N-M, e.g. '0-99,200'") from exc
-        if not 0 <= first <= last < SPACE_SIZE:
-            raise ValueError(f"index range {part!r} must lie within 0..{SPACE_SIZE - 1}, low to high")
-        out.extend(range(first, last + 1))
-    if not out:
-        raise ValueError(f"no indices in {text!r}; expected e.g. '0-99,200'")
-    return out
+            value = operator.index(index)
+        except TypeError:
+            raise ArgumentTypeError(f"an index must be an int, got {shown(index)}") from None
+        seen[check_int("index", value, 0, SPACE_SIZE - 1, WHY_CELLS)] = None
+    return list(seen)
 
 
 def _cells(indices: Iterable[int] | None, limit: int | None) -> list[Arch]:
-    cells = list(all_cells()) if indices is None else [arch_at(i) for i in dict.fromkeys(indices)]
+    cells = list(all_cells()) if indices is None else [arch_at(i) for i in _check_indices(indices)]
     if limit is not None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
-            raise ValueError(f"limit must be a non-negative int, got {limit!r}")
-        cells = cells[:limit]
+        cells = cells[: check_int("limit", limit, 0, SPACE_SIZE, WHY_CELLS)]
     return cells
+
+
+@dataclass(frozen=True)
+class _Request:
+    """Checked arguments of a sweep and the settings key of each ``(proxy, dataset)``."""
+
+    cells: list[Arch]
+    chunk_size: int
+    seed: int
+    batch_size: int
+    settings: dict[tuple[str, str], str]
+
+
+def _request(proxies: object, datasets: object, indices: Iterable[int] | None, limit: int | None,
+             chunk_size: object, seed: object, batch_size: object) -> _Request:
+    """Check every planning argument (and load each data batch once) before any file is made."""
+    from tfnas.datasets import dataset_names
+    from tfnas.proxies import PROXY_NAMES
+    from tfnas.scoring import settings_key
+
+    chunk = check_int("chunk_size", chunk_size, 1, SPACE_SIZE, WHY_CELLS)
+    proxy_list = _check_names("proxies", "proxy", proxies, PROXY_NAMES)
+    dataset_list = _check_names("datasets", "dataset", datasets, dataset_names())
+    seed = check_int("seed", seed, 0, MAX_SEED, "seeds are 63-bit")
+    batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE, WHY_BATCH_SIZE)
+    cells = _cells(indices, limit)
+    settings = {(p, d): settings_key(p, d, seed, batch_size)
+                for p in proxy_list for d in dataset_list}
+    return _Request(cells, chunk, seed, batch_size, settings)
+
+
+def _plan(store: object, request: _Request) -> tuple[list[Chunk], list[JobStats]]:
+    chunks: list[Chunk] = []
+    jobs: list[JobStats] = []
+    cells = request.cells
+    for (proxy, dataset), settings in request.settings.items():
+        done = store.scored(proxy, dataset, settings)  # type: ignore[attr-defined]
+        missing = [str(a) for a in cells if a not in done]
+        jobs.append(JobStats(proxy, dataset, len(cells), len(cells) - len(missing)))
+        for start in range(0, len(missing), request.chunk_size):
+            part = tuple(missing[start : start + request.chunk_size])
+            chunks.append(Chunk(proxy, dataset, request.seed, request.batch_size, settings, part))
+    return chunks, jobs
 
 
 def plan(
@@ -143,69 +376,223 @@ def plan(
     batch_size: int = 128,
 ) -> tuple[list[Chunk], list[JobStats]]:
     """The chunks still to compute (cells missing from ``store``), and per-job counts."""
-    from tfnas.scoring import settings_key
+    request = _request(proxies, datasets, indices, limit, chunk_size, seed, batch_size)
+    return _plan(store, request)
 
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
-    for what, names in (("proxies", proxies), ("datasets", datasets)):
-        if isinstance(names, str) or not names:
-            raise TypeError(f"{what} must be a non-empty list of names, got {names!r}")
-    cells = _cells(indices, limit)
-    chunks: list[Chunk] = []
-    jobs: list[JobStats] = []
-    for proxy in proxies:
-        for dataset in datasets:
-            settings = settings_key(proxy, dataset, seed, batch_size)
-            done = store.scored(proxy, dataset, settings)  # type: ignore[attr-defined]
-            missing = [str(a) for a in cells if a not in done]
-            jobs.append(JobStats(proxy, dataset, len(cells), len(cells) - len(missing)))
-            for start in range(0, len(missing), chunk_size):
-                part = tuple(missing[start : start + chunk_size])
-                chunks.append(Chunk(proxy, dataset, seed, batch_size, settings, part))
-    return chunks, jobs
+
+# -- stop signals -------------------------------------------------------------------------------
+
+
+class _Interrupts:
+    """SIGINT/SIGTERM/SIGHUP during a sweep: raise :class:`SweepInterrupted` at a safe point.
+
+    Inside :meth:`deferred` (a pool call that holds the pool's locks) the signal is only noted and
+    raised when the call returns; elsewhere it is raised at once. Later signals are ignored while
+    the sweep stops, so the cleanup itself is never interrupted.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.raised = False
+        self._depth = 0
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is None:
+            self.signum = signum
+            self.check()
+
+    @contextlib.contextmanager
+    def deferred(self, defer: bool = True) -> Iterator[None]:
+        self._depth += defer
+        try:
+            yield
+        finally:
+            self._depth -= defer
+        self.check()
+
+    def check(self) -> None:
+        """Raise the noted signal once, unless inside :meth:`deferred`."""
+        if self.signum is not None and not self.raised and not self._depth:
+            self.raised = True
+            raise SweepInterrupted(self.signum)
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[_Interrupts]:
+    """Route the stop signals to an :class:`_Interrupts` (main thread only), then restore them."""
+    interrupts = _Interrupts()
+    previous: dict[int, object] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in _STOP_SIGNALS:
+            with contextlib.suppress(ValueError, OSError):
+                previous[signum] = signal.signal(signum, interrupts.handle)
+    try:
+        yield interrupts
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+
+
+# -- executors ----------------------------------------------------------------------------------
 
 
 class _Serial:
     """The in-process executor (``workers=1``): the reference every parallel run must equal."""
 
+    defer = False  # scoring runs here: a stop signal may interrupt it at once
+    window = 1
+
     def submit(self, fn: Callable, *args: object) -> cf.Future:
         future: cf.Future = cf.Future()
         try:
             future.set_result(fn(*args))
-        except BaseException as exc:  # noqa: B036 - handed to the caller through the future
+        except Exception as exc:  # handed to the caller through the future
             future.set_exception(exc)
         return future
 
-    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+    def wait_first(self, futures: list, timeout: float) -> set:
+        return set(futures)
+
+    def close(self, graceful: bool) -> None:
         pass
 
 
-def _executor(workers: int, scheduler: object) -> tuple[object, int, Callable]:
-    """``(executor, in-flight window, wait_first)`` for local processes or a Dask cluster."""
+class _Local:
+    """A spawn process pool whose workers die with this process (see :func:`die_with_parent`)."""
+
+    defer = True
+
+    def __init__(self, workers: int) -> None:
+        self.window = 2 * workers
+        self.pool = cf.ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),  # no fork of a process with torch
+            initializer=_worker_init,
+            initargs=(os.getpid(),),
+        )
+
+    def submit(self, fn: Callable, *args: object) -> cf.Future:
+        return self.pool.submit(fn, *args)
+
+    def wait_first(self, futures: list, timeout: float) -> set:
+        return cf.wait(futures, timeout=timeout, return_when=cf.FIRST_COMPLETED).done
+
+    def close(self, graceful: bool) -> None:
+        """Graceful: wait for the (idle) workers to exit. Else terminate them now, then kill."""
+        if graceful:
+            self.pool.shutdown(wait=True)
+            return
+        processes = list((getattr(self.pool, "_processes", None) or {}).values())
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.terminate()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + 5
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.join(max(0.0, deadline - time.monotonic()))
+                if process.is_alive():
+                    process.kill()
+                    process.join(1)
+
+
+class _Dask:
+    """Chunks on a Dask cluster; a Client opened here from an address is closed here."""
+
+    defer = True
+
+    def __init__(self, scheduler: object) -> None:
+        from dask.distributed import Client
+
+        self.own = not isinstance(scheduler, Client)
+        self.client = Client(scheduler) if self.own else scheduler
+        self.window = 2 * (sum(self.client.nthreads().values()) or 1)
+        self.futures: list = []
+
+    def submit(self, fn: Callable, *args: object) -> object:
+        future = self.client.submit(fn, *args)
+        self.futures.append(future)
+        return future
+
+    def wait_first(self, futures: list, timeout: float) -> set:
+        from dask.distributed import wait
+
+        try:
+            return set(wait(futures, timeout=timeout, return_when="FIRST_COMPLETED").done)
+        except TimeoutError:
+            return set()
+
+    def close(self, graceful: bool) -> None:
+        if not graceful:
+            with contextlib.suppress(Exception):
+                self.client.cancel([f for f in self.futures if not f.done()])
+        if self.own:
+            self.client.close()
+
+
+def _executor(workers: int, scheduler: object) -> _Serial | _Local | _Dask:
     if scheduler is not None:
-        from dask.distributed import Client, wait
+        return _Dask(scheduler)
+    return _Serial() if workers == 1 else _Local(workers)
 
-        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
-        slots = sum(client.nthreads().values()) or 1
 
-        def wait_dask(futures):
-            return wait(futures, return_when="FIRST_COMPLETED").done
+def _result(future: object, chunk: Chunk) -> list[tuple[str, float, float]]:
+    """A chunk's results; a dead worker or a failure in one becomes a one-line SweepError."""
+    try:
+        return future.result()  # type: ignore[attr-defined]
+    except TfnasError:
+        raise
+    except cf.BrokenExecutor as exc:
+        raise SweepError(
+            "a worker process died while scoring (killed, or out of memory?); every finished "
+            "chunk is in the store: run the same command to resume"
+        ) from exc
+    except Exception as exc:
+        raise SweepError(
+            f"scoring {chunk.proxy} on {chunk.dataset} failed in a worker: "
+            f"{type(exc).__name__}: {one_line(exc, 300)}"
+        ) from exc
 
-        return client, 2 * slots, wait_dask
 
-    def wait_local(futures):
-        return cf.wait(futures, return_when=cf.FIRST_COMPLETED).done
+# -- the sweep ----------------------------------------------------------------------------------
 
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be a positive int, got {workers!r}")
-    if workers == 1:
-        return _Serial(), 1, wait_local
-    pool = cf.ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),  # no fork of a process holding torch threads
-        initializer=_single_thread,
-    )
-    return pool, 2 * workers, wait_local
+
+def _new_dirs(folder: Path) -> list[Path]:
+    """The folders ``folder.mkdir(parents=True)`` would create, deepest first."""
+    missing = []
+    for path in (folder, *folder.parents):
+        if path.exists():
+            break
+        missing.append(path)
+    return missing
+
+
+def _open_store(path: object, lock_timeout: float | None) -> object:
+    """Open (creating it and its folder if need be) the store at ``path``; undo that on failure."""
+    from tfnas.store import BUSY_TIMEOUT_MS, ScoreStore, StoreError, check_busy_timeout
+
+    timeout = check_busy_timeout(BUSY_TIMEOUT_MS / 1000 if lock_timeout is None else lock_timeout)
+    if not isinstance(path, str | os.PathLike) or not str(path) or "\0" in str(path):
+        raise StoreError(f"a score store path must be a non-empty file path, got {shown(path)}")
+    path = Path(path)
+    created = _new_dirs(path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return ScoreStore(path, timeout=timeout)
+    except OSError as exc:
+        _remove_dirs(created)
+        raise StoreError(
+            f"cannot create the folder of score store {shown(str(path))}: {exc.strerror or exc}"
+        ) from exc
+    except BaseException:
+        _remove_dirs(created)
+        raise
+
+
+def _remove_dirs(created: list[Path]) -> None:
+    for folder in created:
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only if still empty
 
 
 def run_sweep(
@@ -222,65 +609,77 @@ def run_sweep(
     batch_size: int = 128,
     budget_seconds: float | None = None,
     progress: bool | None = None,
+    lock_timeout: float | None = None,
 ) -> SweepReport:
     """Score every requested cell that ``store`` lacks; write each finished chunk at once.
 
-    ``store`` is a :class:`tfnas.store.ScoreStore` or a path to one. ``workers=1`` scores in this
-    process (on one torch thread while it runs); more use a process pool; ``scheduler`` (a Dask scheduler address or ``Client``) runs
-    the chunks on that cluster instead. ``budget_seconds`` stops submitting new chunks after that
-    much wall time (those in flight are still stored). ``progress=None`` shows a tqdm bar only on a
-    terminal.
+    ``store`` is a :class:`tfnas.store.ScoreStore` or a path to one (opened with
+    ``lock_timeout`` seconds of patience for another process's lock). ``workers=1`` scores in
+    this process (on one torch thread while it runs); more use a process pool whose workers die
+    with this process; ``scheduler`` (a Dask scheduler address or ``Client``) runs the chunks on
+    that cluster instead. ``budget_seconds`` stops submitting new chunks after that much wall time
+    (those in flight are still stored). ``progress=None`` shows a tqdm bar only on a terminal.
+    Every argument is checked before a store file is created. SIGINT, SIGTERM or SIGHUP (when run
+    on the main thread) stop the workers and raise :class:`SweepInterrupted`.
     """
-    from tfnas.store import ScoreStore
-
     start = time.perf_counter()
-    own_store = not hasattr(store, "put_many")
-    if own_store:
-        path = Path(store)  # type: ignore[arg-type]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        store = ScoreStore(path)
-    try:
-        chunks, jobs = plan(store, proxies, datasets, indices=indices, limit=limit,
-                            chunk_size=chunk_size, seed=seed, batch_size=batch_size)
-        report = SweepReport(jobs)
-        if chunks:
-            deadline = None if budget_seconds is None else start + budget_seconds
-            _drive(store, chunks, report, workers, scheduler, deadline, progress)
-        report.wall_seconds = time.perf_counter() - start
-        return report
-    finally:
+    request = _request(proxies, datasets, indices, limit, chunk_size, seed, batch_size)
+    if scheduler is None:
+        workers = check_workers(workers)
+    else:
+        scheduler = _check_scheduler(scheduler)
+    budget = _check_budget(budget_seconds)
+    if progress not in (None, True, False):
+        raise ArgumentTypeError(f"progress must be True, False or None, got {shown(progress)}")
+    with _stop_signals() as interrupts:
+        own_store = not hasattr(store, "put_many")
         if own_store:
-            store.close()  # type: ignore[attr-defined]
+            store = _open_store(store, lock_timeout)
+        try:
+            chunks, jobs = _plan(store, request)
+            report = SweepReport(jobs)
+            if chunks:
+                deadline = None if budget is None else start + budget
+                _drive(store, chunks, report, _executor(workers, scheduler), deadline, progress,
+                       interrupts)
+            report.wall_seconds = time.perf_counter() - start
+            return report
+        finally:
+            if own_store:
+                store.close()  # type: ignore[attr-defined]
 
 
-def _drive(store: object, chunks: list[Chunk], report: SweepReport, workers: int,
-           scheduler: object, deadline: float | None, progress: bool | None) -> None:
-    """Keep a window of chunks in flight; store each as it completes."""
+def _drive(store: object, chunks: list[Chunk], report: SweepReport,
+           executor: _Serial | _Local | _Dask, deadline: float | None, progress: bool | None,
+           interrupts: _Interrupts) -> None:
+    """Keep a window of chunks in flight; store each as it completes; stop the workers after."""
     import torch
     from tqdm import tqdm
 
     by_job = {(j.proxy, j.dataset): j for j in report.jobs}
     threads = torch.get_num_threads()  # the serial executor scores here on one thread
-    executor, window, wait_first = _executor(workers, scheduler)
     bar = tqdm(total=sum(len(c.archs) for c in chunks), unit="cell", dynamic_ncols=True,
                disable=None if progress is None else not progress, smoothing=0.05)
     pending: dict[object, Chunk] = {}
     todo = iter(chunks)
     try:
         while True:
-            while len(pending) < window and not report.stopped_early:
+            while len(pending) < executor.window and not report.stopped_early:
                 if deadline is not None and time.perf_counter() > deadline:
                     report.stopped_early = True
                     break
                 chunk = next(todo, None)
                 if chunk is None:
                     break
-                pending[executor.submit(score_chunk, chunk)] = chunk
+                with interrupts.deferred(executor.defer):
+                    pending[executor.submit(score_chunk, chunk)] = chunk
             if not pending:
                 break
-            for future in wait_first(list(pending)):
+            with interrupts.deferred(executor.defer):
+                done = executor.wait_first(list(pending), _WAIT_S)
+            for future in done:
                 chunk = pending.pop(future)
-                results = future.result()
+                results = _result(future, chunk)
                 store.put_many(  # type: ignore[attr-defined]
                     (chunk.proxy, chunk.dataset, arch, chunk.settings, value, seconds)
                     for arch, value, seconds in results
@@ -290,26 +689,80 @@ def _drive(store: object, chunks: list[Chunk], report: SweepReport, workers: int
                 job.cpu_seconds += sum(seconds for _, _, seconds in results)
                 bar.set_postfix_str(f"{chunk.proxy}/{chunk.dataset}", refresh=False)
                 bar.update(len(results))
+        executor.close(graceful=True)
+    except BaseException:
+        executor.close(graceful=False)  # stop the workers now: nothing more will be stored
+        raise
     finally:
         bar.close()
-        for future in pending:
-            future.cancel()
-        if isinstance(executor, cf.ProcessPoolExecutor):
-            executor.shutdown(wait=True, cancel_futures=True)
-        elif executor is not scheduler and hasattr(executor, "close"):
-            executor.close()  # a Client this sweep opened from an address
         torch.set_num_threads(threads)
     report.stopped_early = report.stopped_early and report.remaining > 0
 
 
 # -- command line -------------------------------------------------------------------------------
 
+_INT_RE = re.compile(r"[+-]?[0-9]{1,40}", re.ASCII)
+_FLOAT_RE = re.compile(r"[+-]?(?:[0-9]{1,40}(?:\.[0-9]{0,40})?|\.[0-9]{1,40})(?:[eE][+-]?[0-9]{1,4})?"
+                       r"|[+-]?(?:inf|infinity|nan)", re.ASCII | re.IGNORECASE)
+_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}", re.ASCII)
+
+
+def _int_arg(text: str) -> int:
+    """An int flag: ASCII digits only (``int()`` would take ``'１'`` or ``'1_0'``), bounded text."""
+    if not _INT_RE.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {shown(text)}")
+    return int(text)
+
+
+def _seconds_arg(text: str) -> float:
+    """A seconds flag: an ASCII decimal number (range checked by the sweep, with its reason)."""
+    if not _FLOAT_RE.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {shown(text)}")
+    return float(text)
+
 
 def _names(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list of names, got {text!r}")
-    return names
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of names, got {shown(text)}"
+        )
+    for name in names:
+        if not _NAME_RE.fullmatch(name):
+            raise argparse.ArgumentTypeError(f"{shown(name)} is not a proxy or dataset name")
+    return list(dict.fromkeys(names))
+
+
+_RANGE_RE = re.compile(r"([0-9]{1,9})(?:-([0-9]{1,9}))?", re.ASCII)
+
+
+def parse_indices(text: str) -> list[int]:
+    """``"0-99,200,300-310"`` → the listed official indices (ranges inclusive), each once, in the
+    order first listed. ASCII digits only; every index within ``0..SPACE_SIZE-1``."""
+    if not isinstance(text, str):
+        raise ArgumentTypeError(f"indices must be a str like '0-99,200', got {type(text).__name__}")
+    out: dict[int, None] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        match = _RANGE_RE.fullmatch(part)
+        if match is None:
+            raise ArgumentError(f"bad index range {shown(part)}; expected N or N-M, e.g. '0-99,200'")
+        first = int(match[1])
+        last = first if match[2] is None else int(match[2])
+        if not 0 <= first <= last < SPACE_SIZE:
+            raise ArgumentError(
+                f"index range {shown(part)} must lie within 0..{SPACE_SIZE - 1}, low to high"
+            )
+        out.update(dict.fromkeys(range(first, last + 1)))
+    if not out:
+        raise ArgumentError(f"no indices in {shown(text)}; expected e.g. '0-99,200'")
+    return list(out)
+
+
+def _indices_arg(text: str) -> list[int]:
+    try:
+        return parse_indices(text)
+    except ValueError as exc:  # argparse would hide the message behind "invalid value"
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -324,13 +777,6 @@ def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     return parser
 
 
-def _indices_arg(text: str) -> list[int]:
-    try:
-        return parse_indices(text)
-    except ValueError as exc:  # argparse would hide the message behind "invalid value"
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
 def register_cli(register: Callable) -> None:
     """The ``tfnas`` CLI's plugin hook: adds ``tfnas sweep``."""
     register("sweep", "score every cell through the score store (resumable; local or Dask)",
@@ -343,34 +789,44 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", type=_names, required=True,
                         help="comma-separated datasets, e.g. cifar10,cifar100,ImageNet16-120")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, default=1,
-                       help="local worker processes (1 = in this process; default 1)")
+    where.add_argument("--workers", type=_int_arg, default=1,
+                       help="local worker processes (1 = in this process; default 1; at most the "
+                       "usable CPUs)")
     where.add_argument("--scheduler", metavar="ADDRESS",
                        help="Dask scheduler address, e.g. tcp://host:8786, instead of local workers")
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE,
                         help=f"score store (SQLite) path; default {DEFAULT_STORE}")
     parser.add_argument("--indices", type=_indices_arg, default=None,
                         help="only these official indices, e.g. 0-99,200 (default: all)")
-    parser.add_argument("--limit", type=int, default=None,
+    parser.add_argument("--limit", type=_int_arg, default=None,
                         help="only the first N of the selected cells")
-    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK,
+    parser.add_argument("--chunk-size", type=_int_arg, default=DEFAULT_CHUNK,
                         help=f"cells per task (default {DEFAULT_CHUNK})")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+    parser.add_argument("--seed", type=_int_arg, default=0)
+    parser.add_argument("--batch-size", type=_int_arg, default=128)
+    parser.add_argument("--budget", type=_seconds_arg, default=None, metavar="SECONDS",
                         help=f"stop submitting work after this wall time (exit {EXIT_INCOMPLETE} "
                         "if cells remain)")
+    parser.add_argument("--lock-timeout", type=_seconds_arg, default=None, metavar="SECONDS",
+                        help="how long to wait for another process's lock on the store "
+                        "(default 60)")
     parser.add_argument("--export", nargs="?", const="", default=None, metavar="ROOT",
                         help="afterwards export the score tables (to ROOT, default benchmarks/scores)")
 
 
 def sweep_command(args: argparse.Namespace) -> int:
     """Run a parsed ``sweep`` command line; exit status 0 when every requested cell is stored."""
-    report = run_sweep(
-        args.store, args.proxy, args.dataset, indices=args.indices, limit=args.limit,
-        workers=args.workers, scheduler=args.scheduler, chunk_size=args.chunk_size,
-        seed=args.seed, batch_size=args.batch_size, budget_seconds=args.budget,
-    )
+    try:
+        report = run_sweep(
+            args.store, args.proxy, args.dataset, indices=args.indices, limit=args.limit,
+            workers=args.workers, scheduler=args.scheduler, chunk_size=args.chunk_size,
+            seed=args.seed, batch_size=args.batch_size, budget_seconds=args.budget,
+            lock_timeout=args.lock_timeout,
+        )
+    except SweepInterrupted as exc:
+        print(f"tfnas sweep: {exc}; the workers were stopped and every finished chunk is in "
+              f"{shown(str(args.store))}: run the same command to resume", file=sys.stderr)
+        return exc.exit_status
     for job in report.jobs:
         rate = f"{job.cells_per_second:.2f} cells/s/worker" if job.computed else "-"
         print(f"{job.proxy:>8} {job.dataset:<15} stored {job.stored_before + job.computed:>6}/"
@@ -391,10 +847,10 @@ def sweep_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tfnas.sweep``: the ``tfnas sweep`` command on its own."""
-    parser = argparse.ArgumentParser(prog="python -m tfnas.sweep", description=__doc__)
-    _add_arguments(parser)
-    return sweep_command(parser.parse_args(argv))
+    """``python -m tfnas.sweep``: the ``tfnas sweep`` command on its own (one-line errors)."""
+    from tfnas.cli import main as tfnas_main
+
+    return tfnas_main(["sweep", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
