@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import io
 import os
 import random
 import re
@@ -197,12 +196,25 @@ def _csv_where(path: Path) -> str:
     return text if len(text) <= 200 and text.isprintable() else shown(text)
 
 
+def _read_at_most(path: Path, limit: int) -> bytes:
+    """The file's bytes, but no more than ``limit + 1`` of them, read in 1 MiB chunks (one
+    ``read(limit + 1)`` would allocate the whole limit up front, whatever the file's size)."""
+    chunks, size = [], 0
+    with open(path, "rb") as handle:
+        while size <= limit:
+            chunk = handle.read(min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    return b"".join(chunks)
+
+
 def _csv_text(path: Path) -> str:
     """The file's text, read up to :data:`MAX_NATS_CSV_BYTES` and decoded as UTF-8."""
     where = _csv_where(path)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_NATS_CSV_BYTES + 1)
+        data = _read_at_most(path, MAX_NATS_CSV_BYTES)
     except OSError as exc:
         raise TableFormatError(f"{where} cannot be read: {exc.strerror or type(exc).__name__}") from exc
     if len(data) > MAX_NATS_CSV_BYTES:
@@ -216,14 +228,23 @@ def _csv_text(path: Path) -> str:
 
 
 def _csv_lines(where: str, text: str) -> Iterator[str]:
-    """The lines of ``text``, refusing one longer than any row can be before csv parses it."""
-    for number, line in enumerate(io.StringIO(text, newline=""), start=1):
-        if len(line) > MAX_NATS_LINE_CHARS:
+    """The lines of ``text``, refusing one longer than any row can be before csv parses it.
+
+    Slices of ``text`` one at a time (``io.StringIO`` would hold a second, 4-byte-per-character
+    copy of the whole file).
+    """
+    start, number = 0, 0
+    while start < len(text):
+        end = text.find("\n", start, start + MAX_NATS_LINE_CHARS + 1)
+        number += 1
+        if end < 0 and len(text) - start > MAX_NATS_LINE_CHARS:
             raise TableFormatError(
                 f"{where}: line {number} is over {MAX_NATS_LINE_CHARS} characters; a NATS-Bench "
                 "row is a few hundred"
             )
-        yield line
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
 
 
 def _check_header(where: str, header: list[str] | None, required: tuple[str, ...]) -> list[str]:

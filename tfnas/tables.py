@@ -216,6 +216,20 @@ def _where(path: Path) -> str:
     return text if len(text) <= 200 and text.isprintable() else shown(text)
 
 
+def _read_at_most(path: Path, limit: int) -> bytes:
+    """The file's bytes, but no more than ``limit + 1`` of them, read in 1 MiB chunks (one
+    ``read(limit + 1)`` would allocate the whole limit up front, whatever the file's size)."""
+    chunks, size = [], 0
+    with open(path, "rb") as handle:
+        while size <= limit:
+            chunk = handle.read(min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    return b"".join(chunks)
+
+
 def _read_member(path: Path) -> bytes:
     """The text of the file's one gzip member, inflating at most ``MAX_TEXT_BYTES + 1`` bytes.
 
@@ -224,8 +238,7 @@ def _read_member(path: Path) -> bytes:
     """
     where = _where(path)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        data = _read_at_most(path, MAX_FILE_BYTES)
     except OSError as exc:
         raise TableError(f"{where} cannot be read: {exc.strerror or type(exc).__name__}") from exc
     if len(data) > MAX_FILE_BYTES:
