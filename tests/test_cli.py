@@ -103,7 +103,7 @@ def test_score_live_proxy_through_the_store(tmp_path: Path, data_root) -> None:
         (("search", "random", "--proxy", "oracle", "--dataset", "mnist"), 2,
          ("--dataset", "invalid choice")),
         (("search", "random", "--proxy", "oracle", "--dataset", "cifar10", "--n", "20000"), 1,
-         ("15625",)),
+         ("15,625",)),
         (("search", "rea", "--proxy", "oracle", "--dataset", "cifar10", "--cycles", "5"), 1,
          ("cycles must be >= 64",)),
         (("search", "rea", "--proxy", "oracle", "--dataset", "cifar10", "--repeats", "0"), 1,
@@ -174,3 +174,151 @@ def test_plugin_subcommands_register(capsys: pytest.CaptureFixture[str]) -> None
         assert "required" in capsys.readouterr().err
     finally:
         cli._SUBCOMMANDS.pop("h3-test-plugin")
+
+
+# -- hostile files, bounds, huge inputs, side effects (issue 12, causes 4, 6, 8, 10) ------------
+
+SEARCH = ("search", "rea", "--proxy", "oracle", "--dataset", "cifar10")
+BIG = "9" * 5000  # int() refuses str of more than 4,300 digits with a ValueError
+
+
+def assert_short(result: subprocess.CompletedProcess, code: int, *words: str) -> str:
+    assert_one_line_error(result, code, *words)
+    line = result.stderr.strip()
+    assert len(line) <= 500, line
+    return line
+
+
+def test_a_hostile_image_pickle_is_one_line_and_runs_nothing(tmp_path: Path) -> None:
+    # UnsafePickleError is an UnpicklingError: the CLI used to let it escape as a traceback.
+    import pickle
+
+    marker = tmp_path / "marker"
+
+    class Evil:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    images = tmp_path / "data" / "images" / "cifar-10-batches-py"
+    images.mkdir(parents=True)
+    (images / "test_batch").write_bytes(pickle.dumps({b"data": Evil(), b"labels": [0]},
+                                                     protocol=2))
+    store = tmp_path / "scores.sqlite"
+    env = dict(os.environ, TFNAS_DATA=str(tmp_path / "data"))
+    result = tfnas("score", "--proxy", "naswot", "--dataset", "cifar10", "--arch", ARCH,
+                   "--store", str(store), env=env)
+    assert_short(result, 1, "tfnas: error:", "refused")
+    assert not marker.exists()
+    assert not store.exists()  # the data is checked before the store is created
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        ((*SEARCH, "--time-budget", "inf"), 2, ("--time-budget", "finite")),
+        ((*SEARCH, "--time-budget", "nan"), 2, ("--time-budget", "finite")),
+        ((*SEARCH, "--time-budget", "1e999"), 2, ("--time-budget", "finite")),
+        ((*SEARCH, "--time-budget", "-1"), 1, ("time_budget", "> 0")),
+        ((*SEARCH, "--time-budget", "0"), 1, ("time_budget", "> 0")),
+        ((*SEARCH, "--time-budget", "1e12"), 1, ("time_budget must be <=", "30 days")),
+        ((*SEARCH, "--repeats", "1000000000"), 1, ("repeats must be <=", "runs")),
+        ((*SEARCH, "--repeats", "5000"), 1, ("2,000,000", "memory")),
+        ((*SEARCH, "--population", "100000000"), 1, ("population must be <=", "cells")),
+        ((*SEARCH, "--population", "10", "--sample", "11"), 1, ("sample must be <= population",)),
+        ((*SEARCH, "--population", "0"), 1, ("population must be >= 1",)),
+        ((*SEARCH, "--cycles", "1000000000"), 1, ("cycles must be <=",)),
+        ((*SEARCH, "--batch-size", "100000"), 1, ("--batch-size must be <=", "memory")),
+        ((*SEARCH, "--batch-size", "0"), 1, ("--batch-size must be >= 1",)),
+        ((*SEARCH, "--seed", "-1"), 1, ("--seed must be >= 0",)),
+        ((*SEARCH, "--seed", "9223372036854775808"), 1, ("--seed must be <=", "64-bit")),
+        ((*SEARCH, "--json", ""), 2, ("--json", "'-'")),
+        ((*SEARCH, "--json", "/"), 1, ("--json", "directory")),
+        ((*SEARCH, "--json", "/no/such/folder/x.json"), 1, ("--json", "folder does not exist")),
+        ((*SEARCH, "--n", "5"), 2, ("--n applies to 'random' only",)),
+        (("search", "random", "--proxy", "oracle", "--dataset", "cifar10", "--time-budget", "9"),
+         2, ("--time-budget applies to 'rea' only",)),
+        ((*SEARCH, "--repeats", "٣"), 2, ("--repeats", "ASCII digits")),
+        ((*SEARCH, "--repeats", "１"), 2, ("--repeats", "ASCII digits")),
+        ((*SEARCH, "--repeats", "1_0"), 2, ("--repeats", "ASCII digits")),
+        ((*SEARCH, "--seed", BIG), 2, ("--seed", "ASCII digits")),
+        (("search", "random", "--proxy", "oracle", "--dataset", "cifar10", "--n", BIG), 2,
+         ("--n",)),
+        (("score", "--proxy", "oracle", "--dataset", "cifar10", "--arch", ARCH, "--seed", BIG), 2,
+         ("--seed",)),
+        (("score", "--proxy", "oracle", "--dataset", "cifar10", "--arch", "|none~0|" * 12_500), 1,
+         ("malformed arch string", "at most 95")),
+        (("score", "--proxy", "oracle", "--dataset", "cifar10", "--arch",
+          "|none~0|+|none~0|none~01|+|none~0|none~1|none~2|"), 1,
+         ("malformed arch string", "leading zero")),
+        (("score", "--proxy", "oracle", "--dataset", "c" * 100_000, "--arch", ARCH), 2,
+         ("invalid choice",)),
+        (("score", "--proxy", "p" * 100_000, "--dataset", "cifar10", "--arch", ARCH), 1,
+         ("unknown proxy",)),
+        ((*SEARCH, "x" * 100_000), 2, ("unrecognized arguments",)),
+    ],
+)
+def test_bad_flags_are_one_short_line_with_the_reason(args, code, words, data_root) -> None:
+    assert_short(tfnas(*args), code, *words)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (*SEARCH, "--population", "0"),
+        (*SEARCH, "--time-budget", "-1"),
+        (*SEARCH, "--repeats", "100000"),
+        ("search", "random", "--proxy", "oracle", "--dataset", "cifar10", "--n", "0"),
+        ("search", "random", "--proxy", "params", "--dataset", "cifar10", "--batch-size", "0"),
+        ("score", "--proxy", "params", "--dataset", "cifar10", "--arch", ARCH,
+         "--batch-size", "0"),
+        ("score", "--proxy", "params", "--dataset", "cifar10", "--arch", ARCH, "--seed", "-1"),
+    ],
+)
+def test_a_refused_command_leaves_no_store_file(tmp_path: Path, args, data_root) -> None:
+    store = tmp_path / "scores.sqlite"
+    assert_short(tfnas(*args, "--store", str(store)), 1)
+    assert not store.exists()
+
+
+def test_every_input_error_reaching_main_is_one_line(tmp_path: Path, data_root) -> None:
+    """Errors of the libraries tfnas calls, raised by real bad input inside a subcommand."""
+    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    script = tmp_path / "run.py"
+    script.write_text(
+        "import json, pickle, sqlite3, sys\n"
+        "from tfnas import cli\n"
+        "CASES = {\n"
+        f"  'sqlite': lambda: sqlite3.connect({str(corrupt)!r}).execute('select * from t'),\n"
+        "  'deep_json': lambda: json.loads('[' * 1_000_000 + ']' * 1_000_000),\n"
+        "  'memory': lambda: bytearray(2**62),\n"
+        "  'utf8': lambda: b'\\xff\\xfe'.decode('utf-8'),\n"
+        "  'overflow': lambda: float(10**400),\n"
+        "  'unpickling': lambda: pickle.loads(b'\\x80\\x02}q\\x00garbage'),\n"
+        "  'eof': lambda: pickle.loads(b'\\x80\\x02'),\n"
+        "}\n"
+        "cli.register_subcommand('h3-case', 'raise', lambda p: p.add_argument('case'),\n"
+        "                        lambda args: CASES[args.case]() and 0)\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    for case in ("sqlite", "deep_json", "memory", "utf8", "overflow", "unpickling", "eof"):
+        result = subprocess.run([sys.executable, str(script), "h3-case", case],
+                                capture_output=True, text=True, timeout=120)
+        line = assert_short(result, 1, "tfnas: error:")
+        assert case != "sqlite" or "SQLite" in line
+        assert case != "memory" or "memory" in line
+
+
+def test_a_closed_output_pipe_is_one_line(data_root) -> None:
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "tfnas", "search", "random", "--proxy", "oracle", "--dataset",
+             "cifar10", "--n", "20", "--json", "-"], stdout=write, stderr=subprocess.PIPE,
+            text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "broken pipe" in lines[0], result.stderr
