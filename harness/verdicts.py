@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from harness.stats import welch
 from tfnas.errors import shown
 
 RULES = ("welch", "equivalence", "ratio", "at_most", "greater", "noninferior", "holds")
@@ -106,6 +105,8 @@ def _half_width(e: Estimate) -> float:
 
 def judge(tol: Tolerance, reproduced: Estimate, reference: Estimate) -> Judgement:
     """Apply ``tol`` to a reproduced estimate and its reference."""
+    from harness.stats import welch  # scipy, imported only when a rule needs it
+
     r, p = reproduced, reference
     diff = r.value - p.value
     if tol.rule == "welch":
