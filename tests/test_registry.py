@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import tomllib
 
 import pytest
@@ -159,3 +160,93 @@ def test_scaling_is_the_ratio_of_the_two_searches_and_reuses_timed_runs(data_roo
     expected = (measure_search(scores["a"], Context()).estimate.value
                 / measure_search(scores["b"], Context()).estimate.value)
     assert ratio.estimate.value == expected
+
+
+# ---------------------------------------------------------------- hostile registry files
+
+
+def shipped_block(cid):
+    """The TOML text of one shipped claim (its [[claim]] table and its alternatives)."""
+    text = DEFAULT_PATH.read_text(encoding="utf-8")
+    start = text.index(f'[[claim]]\nid = "{cid}"')
+    end = text.find("\n[[claim]]\n", start + 1)
+    return text[start:] if end < 0 else text[start:end + 1]
+
+
+def load_edited(tmp_path, cid, old, new):
+    block = shipped_block(cid)
+    assert old in block, (cid, old)
+    path = tmp_path / "claims.toml"
+    path.write_text(block.replace(old, new, 1), encoding="utf-8")
+    return load_claims(path)
+
+
+@pytest.mark.parametrize("cid, old, new, field", [
+    ("fig3-corr-cifar10", "margin = 0.05", "margin = inf", "tolerance.margin"),
+    ("fig3-corr-cifar10", "value = 0.7357", "value = nan", "published.value"),
+    ("fig3-corr-cifar10", "seed = 20240601", "seed = nan", "protocol.seed"),
+    ("fig3-corr-cifar10", "sample = 1000", "sample = -inf", "alternatives[3].sample"),
+    ("table1-cifar10-n10-accuracy", "std = 10.056", "std = nan", "published.std"),
+    ("table1-cifar10-n10-accuracy", "value = 67.387", "value = -inf", "published.value"),
+    ("table1-cifar10-n10-accuracy", "alpha = 0.01", "alpha = nan", "tolerance.alpha"),
+    ("table1-cifar10-n10-accuracy", "n = 10,", "n = inf,", "protocol.n"),
+    ("table1-cifar10-time-scaling", "factor = 3.0", "factor = inf", "tolerance.factor"),
+    ("table1-cifar10-time-scaling", "value = 0.9715", "value = +inf", "published.value"),
+])
+def test_non_finite_numbers_are_refused_naming_claim_and_field(tmp_path, cid, old, new, field):
+    """NaN never passes and inf passes anything: neither may stand in a numeric field."""
+    assert cid in load_edited(tmp_path, cid, "\n", "\n")  # the block loads as shipped
+    with pytest.raises(ClaimError) as info:
+        load_edited(tmp_path, cid, old, new)
+    message = str(info.value)
+    assert cid in message and field in message and "finite" in message, message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("bad", ["fig3 corr", "<script>", "fig3-corr-cifar10]", "Ä1", "-x",
+                                 "a/../b", "x" * 81, "٣", "a\u200bb"])
+def test_claim_ids_outside_the_safe_charset_are_refused(tmp_path, bad):
+    with pytest.raises(ClaimError) as info:
+        load_edited(tmp_path, "fig3-corr-cifar10", 'id = "fig3-corr-cifar10"',
+                    f"id = {json.dumps(bad)}")
+    assert "'id'" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("old, new, field", [
+    ("published = { value = 0.7357 }", 'published = { value = 0.7357, std = "x" }',
+     "published.std"),
+    ("published = { value = 0.7357 }", "published = { value = 0.7357, n = 1.5 }", "published.n"),
+    ("published = { value = 0.7357 }", "published = { value = 0.7357, mean = 1 }", "published"),
+    ('justification = "No', 'justification = 5, notes2 = "No', "tolerance"),
+    ('coefficient = "pearson"', "coefficient = [1]", "protocol.coefficient"),
+])
+def test_wrongly_typed_fields_are_claim_errors(tmp_path, old, new, field):
+    with pytest.raises(ClaimError) as info:
+        load_edited(tmp_path, "fig3-corr-cifar10", old, new)
+    assert field in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_comparison_side_of_unknown_kind_is_refused(tmp_path):
+    with pytest.raises(ClaimError, match=r"protocol\.a\.kind"):
+        load_edited(tmp_path, "cmp-rea-beats-random-cifar10", "a = { algorithm",
+                    'a = { kind = "poll", algorithm')
+
+
+def test_oversize_protocols_are_refused_with_the_reason(tmp_path):
+    with pytest.raises(ClaimError, match="would run for days"):
+        load_edited(tmp_path, "table1-cifar10-n10-accuracy", "repetitions = 30",
+                    "repetitions = 1000000000")
+
+
+def test_unreadable_registry_files_are_one_line_claim_errors(tmp_path):
+    cases = {"latin1.toml": shipped_block("fig3-corr-cifar10").replace("Fig.", "Fig\xe9")
+             .encode("latin-1"),
+             "deep.toml": b"x = " + b"[" * 100_000 + b"]" * 100_000 + b"\n",
+             "digits.toml": b"x = " + b"9" * 5000 + b"\n"}
+    for name, raw in cases.items():
+        (tmp_path / name).write_bytes(raw)
+        with pytest.raises(ClaimError) as info:
+            load_claims(tmp_path / name)
+        assert name in str(info.value) and "\n" not in str(info.value), name
+    with pytest.raises(ClaimError, match="not a regular file"):
+        load_claims(tmp_path)
