@@ -361,6 +361,7 @@ def test_non_utf8_refused_in_one_line(tmp_path, official_lines) -> None:
     text = "".join(official_lines[FILE_200])
     path.write_bytes(text.encode().replace(b"avg_pool_3x3~0", b"avg_pool_3x3~\xff", 1))
     assert "is not UTF-8 text" in _refused(path)
+    assert "cannot be examined" in _refused(tmp_path / ("x" * 5000))
 
 
 def test_file_size_is_bounded(tmp_path, official_lines) -> None:

@@ -481,6 +481,7 @@ def test_non_utf8_and_directory_and_unreadable(tmp_path):
     folder = tmp_path / "dir.csv.gz"
     folder.mkdir()
     assert "is a directory" in _refused(folder)
+    assert "cannot be examined: File name too long" in _refused(tmp_path / ("x" * 5000))
 
 
 def test_bad_names_are_table_errors_with_bounded_messages():

@@ -319,12 +319,18 @@ def _read_table(
     (no ``nan``/``inf`` text) that is finite and fits its column (:func:`_value_rule`).
     Memory stays bounded by the file-size, line-length and column-count caps.
     """
-    if not path.is_file():
+    where = _csv_where(path)
+    try:
+        is_file = path.is_file()
+    except OSError as exc:  # a name too long, a folder that cannot be searched
+        raise TableFormatError(
+            f"{where} cannot be examined: {exc.strerror or type(exc).__name__}"
+        ) from exc
+    if not is_file:
         raise DataNotFoundError(
-            f"NATS-Bench table {path} does not exist; set {ENV_VAR} to a folder whose nats-tss/ "
+            f"NATS-Bench table {where} does not exist; set {ENV_VAR} to a folder whose nats-tss/ "
             f"holds {', '.join([*TABLE_FILES_12.values(), TABLE_FILE_200])}"
         )
-    where = _csv_where(path)
     reader = csv.reader(_csv_lines(where, _csv_text(path)))
     try:
         header = _check_header(where, next(reader, None), required)

@@ -395,9 +395,13 @@ def read_table(path: str | Path) -> ScoreTable:
     """
     path = Path(path)
     where = _where(path)
-    if path.is_dir():
+    try:
+        is_dir, is_file = path.is_dir(), path.is_file()
+    except OSError as exc:  # a name too long, a folder that cannot be searched
+        raise TableError(f"{where} cannot be examined: {exc.strerror or type(exc).__name__}") from exc
+    if is_dir:
         raise TableError(f"{where} is a directory, not a score table file")
-    if not path.is_file():
+    if not is_file:
         raise TableNotFoundError(
             f"no score table at {where}; produce it with `tfnas sweep` and "
             "tfnas.tables.export_table"
