@@ -17,9 +17,10 @@ What a valid table is (the writer produces exactly this, the reader accepts noth
   strictly increasing index order;
 * ``score`` is exactly ``repr`` of a float that is finite or ``-inf``. ``-inf`` is a legitimate
   score (NASWOT's singular kernel, SynFlow's log of a zero sum, as the proxies return it);
-  ``nan`` (no score is NaN: the proxies never return it) and ``+inf`` (no proxy returns it; it
-  would outrank every cell) are never scores, and text that merely parses to a float (``1e999``,
-  ``1.0e0``, `` 1.5``) is not what the writer wrote;
+  ``nan`` (the proxies map every undefined value to ``-inf``, never to NaN) and ``+inf`` (only
+  an overflowed SynFlow sum could give it, and it would outrank every cell) are never scores;
+  text that merely parses to a float (``1e999``, ``1.0e0``, `` 1.5``) is not what the writer
+  wrote. The writer refuses NaN and ``+inf`` too, so an export never writes an unreadable table;
 * at least one score is finite: a table of only ``-inf`` (or of no rows) ranks nothing.
 """
 
