@@ -211,7 +211,6 @@ _PUSHING = [  # opcodes that push one new object: charged by the size of what th
 _FIXED_COST = {  # opcodes that add a reference, a memo entry or a mark
     **{op[0]: 16 for op in (pickle.DUP, pickle.GET, pickle.BINGET, pickle.LONG_BINGET)},
     **{op[0]: 128 for op in (pickle.PUT, pickle.BINPUT, pickle.LONG_BINPUT, pickle.MEMOIZE)},
-    pickle.MARK[0]: 128,
 }
 _PASSING = [pickle.PROTO, pickle.FRAME, pickle.POP, pickle.POP_MARK, pickle.STOP]
 _REFUSED = {
@@ -503,6 +502,15 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
         target = self.stack[-1]
         self._grow(target, self._mutable(target, (set,), "ADDITEMS"), items, lambda: target.update(items))
 
+    def _load_mark(self) -> None:
+        """MARK opens a container's items; marks nest no deeper than containers may."""
+        if len(self.metastack) >= MAX_DEPTH:
+            self._check_depth(MAX_DEPTH + 1)
+        self.metastack.append(self.stack)
+        self.stack = []
+        self.append = self.stack.append
+        self._charge(128)
+
     def _load_bytearray8(self) -> None:
         (length,) = struct.unpack("<Q", self.read(8))
         if length > self._size:
@@ -539,6 +547,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
             pickle.REDUCE[0]: self._load_reduce,
             pickle.BUILD[0]: self._load_build,
             pickle.BYTEARRAY8[0]: self._load_bytearray8,
+            pickle.MARK[0]: self._load_mark,
         })
         for op, what in _REFUSED.items():
             table[op[0]] = _refuser(what)
