@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from harness.compare import compare_outcomes
+from harness.compare import compare_files, compare_outcomes
 from harness.results import load_results, outcomes_by_id
 
+ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).parent / "fixtures" / "claims_results.json"
 DATA = load_results(FIXTURE)
 OLD = outcomes_by_id(DATA)
@@ -91,3 +94,48 @@ def test_baseline_command_writes_a_comparable_file(tmp_path):
                           str(to)], capture_output=True, text=True, check=False)
     assert res.returncode == 0, res.stderr
     assert compare_outcomes(outcomes_by_id(load_results(to)), OLD) == []
+
+
+# ---------------------------------------------------------------- a file compared with itself
+
+
+def test_a_file_compared_with_itself_has_no_regressions(tmp_path):
+    for path in (FIXTURE, ROOT / "benchmarks" / "baseline.json"):
+        res = subprocess.run([sys.executable, "-m", "harness", "compare", str(path), str(path)],
+                             capture_output=True, text=True, check=False)
+        assert res.returncode == 0 and "0 regression(s)" in res.stdout, res.stdout + res.stderr
+
+
+numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                    st.integers(-10**6, 10**6).map(float))
+estimates = st.fixed_dictionaries(
+    {"value": numbers},
+    optional={"std": st.none() | numbers, "n": st.none() | st.integers(0, 10**6),
+              "ci": st.none() | st.lists(numbers, min_size=2, max_size=2)})
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(estimates, st.sampled_from(sorted({
+    json.dumps(r["tolerance"], sort_keys=True) for r in OLD.values()}))), min_size=1,
+    max_size=6))
+def test_generated_results_compared_with_themselves_have_no_regressions(tmp_path_factory, recs):
+    """Any reproduced estimate, NaN and infinities included, equals itself: no drift, no change."""
+    data = copy.deepcopy(DATA)
+    template = next(r for r in data["claims"]["outcomes"] if r.get("reproduced"))
+    data["claims"]["outcomes"] = [
+        {**copy.deepcopy(template), "id": f"claim-{i}", "reproduced": est,
+         "tolerance": json.loads(tol)} for i, (est, tol) in enumerate(recs)]
+    path = tmp_path_factory.mktemp("self") / "generated.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert compare_files(path, path) == []
+    assert compare_outcomes(outcomes_by_id(load_results(path)),
+                            outcomes_by_id(load_results(path))) == []
+
+
+def test_a_changed_non_finite_value_is_still_a_regression():
+    cid = first("equivalence")
+    for old_value, new_value in ((float("nan"), 0.5), (0.5, float("nan")),
+                                 (float("inf"), float("-inf"))):
+        old = edited(lambda o, v=old_value: o[cid]["reproduced"].update(value=v))
+        new = edited(lambda n, v=new_value: n[cid]["reproduced"].update(value=v))
+        assert [d.kind for d in compare_outcomes(old, new)] == ["drift"], (old_value, new_value)

@@ -125,8 +125,18 @@ def test_status_has_strict_xfail_semantics():
     ({"rule": "equivalence"}, "margin"),
     ({"rule": "equivalence", "margin": -1}, "margin"),
     ({"rule": "ratio", "factor": 0.5}, "factor"),
+    ({"rule": "equivalence", "margin": math.inf}, "margin must be a finite number"),
+    ({"rule": "equivalence", "margin": math.nan}, "margin must be a finite number"),
+    ({"rule": "noninferior", "margin": math.nan}, "margin must be a finite number"),
+    ({"rule": "ratio", "factor": math.inf}, "factor must be a finite number"),
+    ({"rule": "at_most", "margin": math.inf}, "margin must be a finite number"),
+    ({"rule": "at_most", "margin": "0.1"}, "margin must be a finite number"),
+    ({"rule": "welch", "alpha": True}, "alpha must be a finite number"),
+    ({"rule": ["welch"]}, "unknown tolerance rule"),
+    ({"rule": "holds", "justification": 3}, "justification must be a string"),
 ])
 def test_bad_tolerances_are_refused(kwargs, field):
+    """Including NaN and infinite parameters: ``margin = inf`` would pass anything."""
     with pytest.raises(ValueError, match=field):
         Tolerance(**kwargs)
 
