@@ -152,3 +152,84 @@ def test_malicious_file_refused(tmp_path: Path) -> None:
     with pytest.raises(UnsafePickleError, match="refused global"):
         read_image_file(path, "cifar10")
     assert not marker.exists()
+
+
+# -- issue 12: every failure is a one-line TfnasError -----------------------------------------
+
+from tfnas.config import DataNotFoundError  # noqa: E402
+from tfnas.errors import TfnasError  # noqa: E402
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc)
+    assert "\n" not in text and len(text) <= 500, text
+    return text
+
+
+@pytest.mark.parametrize(
+    "labels, match",
+    [
+        ([0, 2**70], r"fit in 64 bits"),  # numpy's cast raised OverflowError
+        ([0, 10**5000], r"fit in 64 bits"),  # and this one is 5,000 digits long
+        ([0.5, 1.7], r"must be a list of integers, got an item 0\.5"),  # the cast truncated to 0, 1
+        ([True, False], r"must be a list of integers, got an item True"),
+        ([[0], [1]], r"must be a list of integers, got an item \[0\]"),
+        ({0: 1, 1: 2}, r"must be a list of integers, got dict"),
+        (np.zeros(2, np.float64), r"must be a list of integers, got a float64 array"),
+    ],
+    ids=["overflow", "5000-digits", "floats", "bools", "nested", "dict", "float-array"],
+)
+def test_labels_must_be_integers(tmp_path: Path, labels, match: str) -> None:
+    path = tmp_path / "b"
+    content = {b"data": np.zeros((2, 3072), np.uint8), b"labels": labels}
+    path.write_bytes(pickle.dumps(content, protocol=4))
+    with pytest.raises(ImageFileError, match=match) as info:
+        read_image_file(path, "cifar10")
+    _one_line(info.value)
+
+
+def test_integer_label_array_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "b"
+    content = {b"data": np.zeros((3, 3072), np.uint8), b"labels": np.array([3, 0, 9], np.uint16)}
+    path.write_bytes(pickle.dumps(content, protocol=4))
+    np.testing.assert_array_equal(read_image_file(path, "cifar10").labels, [3, 0, 9])
+
+
+def test_directory_and_unknown_format_are_tfnas_errors(tmp_path: Path) -> None:
+    with pytest.raises(DataNotFoundError, match="is a directory, not a file"):
+        read_image_file(tmp_path, "cifar10")
+    with pytest.raises(ImageFileError, match="unknown image file format") as info:
+        read_image_file(tmp_path, "x" * 100_000)
+    assert len(_one_line(info.value)) < 300
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ({b"data": np.zeros((1, 3072), np.uint8), b"labels": [0], b"batch_label": [1, 2]},
+         "'batch_label' must be text"),
+        ({"k" * 100_000: 1, b"labels": [0]}, "no 'data' entry"),
+        ({b"data": np.zeros((1, 3072), np.uint8), b"labels": [0], "x": "\n" * 1000}, None),
+    ],
+    ids=["batch-label-list", "100KB-key", "newlines-elsewhere"],
+)
+def test_content_errors_are_one_line(tmp_path: Path, content: dict, match: str | None) -> None:
+    path = tmp_path / "b"
+    path.write_bytes(pickle.dumps(content, protocol=4))
+    if match is None:
+        assert read_image_file(path, "cifar10").labels.tolist() == [0]
+        return
+    with pytest.raises(ImageFileError, match=match) as info:
+        read_image_file(path, "cifar10")
+    _one_line(info.value)
+
+
+@pytest.mark.parametrize("cut", [1, 2, 17, 100, 3000, -1])
+def test_cut_files_are_one_line_image_errors(tmp_path: Path, data_root: Path, cut: int) -> None:
+    raw = (data_root / "images" / "ImageNet16" / "val_data").read_bytes()
+    path = tmp_path / "val_data"
+    path.write_bytes(raw[:cut])
+    with pytest.raises(TfnasError) as info:
+        read_image_file(path, "imagenet16")
+    assert isinstance(info.value, ImageFileError | UnsafePickleError)
+    _one_line(info.value)
