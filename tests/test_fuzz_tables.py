@@ -145,6 +145,8 @@ def _byte_mutation() -> st.SearchStrategy[Callable[[bytes], bytes]]:
     """Edits of the gzip bytes themselves: flips, truncation, trailing data, other members."""
     def flip(at: int, mask: int) -> Callable[[bytes], bytes]:
         def edit(data: bytes) -> bytes:
+            if not data:
+                return data
             out = bytearray(data)
             out[at % len(out)] ^= mask
             return bytes(out)
@@ -234,6 +236,8 @@ def _csv_mutation() -> st.SearchStrategy[Callable[[bytes], bytes]]:
 
     def flip(at: int, mask: int) -> Callable[[bytes], bytes]:
         def edit(data: bytes) -> bytes:
+            if not data:
+                return data
             out = bytearray(data)
             out[at % len(out)] ^= mask
             return bytes(out)
