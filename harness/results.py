@@ -294,6 +294,23 @@ def _depth_at_most(doc: Any, limit: int) -> bool:
     return True
 
 
+def read_bounded(path: Path, limit: int) -> bytes:
+    """At most ``limit + 1`` bytes of a file, read in 1 MiB blocks.
+
+    One ``read(limit + 1)`` would allocate the whole ``limit`` up front, however small the file.
+    """
+    chunks: list[bytes] = []
+    total = 0
+    with open(path, "rb") as fh:
+        while total <= limit:
+            block = fh.read(min(2**20, limit + 1 - total))
+            if not block:
+                break
+            chunks.append(block)
+            total += len(block)
+    return b"".join(chunks)
+
+
 def _read_text(path: Path, name: str) -> str:
     """The file's text: a regular file, at most :data:`MAX_BYTES`, UTF-8."""
     if path.is_dir():
@@ -303,8 +320,7 @@ def _read_text(path: Path, name: str) -> str:
             raise ResultsError(f"results file {name} is not a regular file")
         raise ResultsNotFoundError(f"results file {name} does not exist")
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
+        raw = read_bounded(path, MAX_BYTES)
     except OSError as exc:
         raise ResultsError(f"results file {name} cannot be read: {one_line(exc, 200)}") from exc
     if len(raw) > MAX_BYTES:
