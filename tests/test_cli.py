@@ -264,10 +264,10 @@ def test_bad_flags_are_one_short_line_with_the_reason(args, code, words, data_ro
 @pytest.mark.parametrize(
     "args",
     [
-        (*SEARCH, "--population", "0"),
-        (*SEARCH, "--time-budget", "-1"),
-        (*SEARCH, "--repeats", "100000"),
-        ("search", "random", "--proxy", "oracle", "--dataset", "cifar10", "--n", "0"),
+        ("search", "rea", "--proxy", "params", "--dataset", "cifar10", "--population", "0"),
+        ("search", "rea", "--proxy", "params", "--dataset", "cifar10", "--time-budget", "-1"),
+        ("search", "rea", "--proxy", "params", "--dataset", "cifar10", "--repeats", "100000"),
+        ("search", "random", "--proxy", "params", "--dataset", "cifar10", "--n", "0"),
         ("search", "random", "--proxy", "params", "--dataset", "cifar10", "--batch-size", "0"),
         ("score", "--proxy", "params", "--dataset", "cifar10", "--arch", ARCH,
          "--batch-size", "0"),
@@ -278,6 +278,20 @@ def test_a_refused_command_leaves_no_store_file(tmp_path: Path, args, data_root)
     store = tmp_path / "scores.sqlite"
     assert_short(tfnas(*args, "--store", str(store)), 1)
     assert not store.exists()
+
+
+@pytest.mark.parametrize("command", [("score", "--arch", ARCH), ("search", "random")])
+def test_a_store_with_the_oracle_is_refused_and_not_created(tmp_path: Path, command,
+                                                            data_root) -> None:
+    store = tmp_path / "scores.sqlite"
+    args = (*command, "--proxy", "oracle", "--dataset", "cifar10", "--store", str(store))
+    assert_short(tfnas(*args), 2, "--store", "oracle")
+    assert not store.exists()
+
+
+def test_help_returns_instead_of_exiting(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["search", "--help"]) == 0
+    assert "--time-budget" in capsys.readouterr().out
 
 
 def test_every_input_error_reaching_main_is_one_line(tmp_path: Path, data_root) -> None:

@@ -97,7 +97,7 @@ def register_subcommand(name: str, help: str, configure: Callable[[argparse.Argu
                         run: Callable[[argparse.Namespace], int]) -> None:
     """Add ``tfnas <name>``: ``configure`` adds its arguments, ``run(args)`` returns the exit code."""
     if name in _SUBCOMMANDS and _SUBCOMMANDS[name].run is not run:
-        raise ValueError(f"a tfnas subcommand {name!r} is already registered")
+        raise ValueError(f"a tfnas subcommand {shown(name)} is already registered")
     _SUBCOMMANDS[name] = Subcommand(name, help, configure, run)
 
 
@@ -130,6 +130,13 @@ def _check_scoring(args: argparse.Namespace, seed: int) -> None:
     check_int("--batch-size", args.batch_size, 1, MAX_BATCH_SIZE, WHY_BATCH_SIZE)
 
 
+def _check_store_use(args: argparse.Namespace) -> None:
+    """``--store`` keeps live proxy scores: with the oracle it would only leave an empty file."""
+    if args.store is not None and args.proxy == ORACLE:
+        raise UsageError(f"tfnas {args.command}: --store keeps live proxy scores; the "
+                         f"'{ORACLE}' reads its accuracies from the NATS-Bench tables")
+
+
 def _live_settings(args: argparse.Namespace, seed: int) -> str:
     """The store key's settings of a live proxy; loads (and so checks) the data batch."""
     from tfnas.scoring import settings_key
@@ -158,6 +165,7 @@ def _run_score(args: argparse.Namespace) -> int:
     from tfnas.search import OracleScorer, ProxyScorer
     from tfnas.space import Arch
 
+    _check_store_use(args)
     arch = Arch.parse(args.arch)
     _check_scoring(args, args.seed)
     if args.proxy == ORACLE:
@@ -292,6 +300,7 @@ def _run_search(args: argparse.Namespace) -> int:
 
     if args.table and args.store:
         raise UsageError("tfnas search: --table and --store exclude each other")
+    _check_store_use(args)
     _check_scoring(args, args.score_seed)
     search, kwargs, per_run = _search_plan(args)
     check_int_seed(args.seed)
@@ -426,6 +435,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return int(args._run(args))
+    except SystemExit as exc:  # --help (argparse exits after printing it)
+        return exc.code if isinstance(exc.code, int) else 0
     except UsageError as exc:
         _report(f"{one_line(exc)} (see tfnas --help)")
         return 2
