@@ -8,8 +8,8 @@ opcode that builds, calls or allocates, so that its arguments are checked *befor
 on them:
 
 * **Globals.** Only those in :data:`ALLOWED_GLOBALS` (image files: numpy's ``_reconstruct``,
-  ``ndarray``, ``dtype``, ``scalar``, ``_frombuffer`` and ``_codecs.encode`` restricted to
-  latin-1) or :data:`ARCHIVE_GLOBALS` (NATS-Bench archives: ``collections.OrderedDict``,
+  ``ndarray``, ``dtype``, ``scalar``, ``_frombuffer``, ``_codecs.encode`` restricted to
+  latin-1 and ``bytes()`` without arguments, how protocols 0-2 write ``bytes``) or :data:`ARCHIVE_GLOBALS` (NATS-Bench archives: ``collections.OrderedDict``,
   ``dtype``, ``scalar``) are resolved; nothing is ever imported. ``INST``/``OBJ``/``NEWOBJ``,
   persistent ids, extensions and out-of-band buffers are refused.
 * **Calls.** ``REDUCE`` may only call an admitted global, through a validator that checks its
@@ -94,6 +94,13 @@ def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
         raise CorruptPickleError("_codecs.encode(..., 'latin1') of text that is not latin-1") from None
 
 
+def _empty_bytes(*args: object) -> bytes:
+    """``bytes()``: how protocols 0-2 write ``b""`` (an empty array's data); nothing else."""
+    if args:
+        raise UnsafePickleError(f"refused bytes(...) with {len(args)} arguments: only bytes() is admitted")
+    return b""
+
+
 ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     **{(module, "_reconstruct"): _reconstruct for module in _MULTIARRAY},
     **{(module, "scalar"): scalar for module in _MULTIARRAY},
@@ -101,6 +108,7 @@ ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("_codecs", "encode"): _latin1_encode,
+    **{(module, "bytes"): _empty_bytes for module in ("__builtin__", "builtins")},
 }
 """Globals of the image files: ``(module, name)`` → the object; nothing else is ever imported."""
 
@@ -346,6 +354,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
             _frombuffer: self._frombuffer,
             np.dtype: self._dtype,
             _latin1_encode: _latin1_encode,
+            _empty_bytes: _empty_bytes,
             collections.OrderedDict: self._ordered_dict,
         }
 
