@@ -413,6 +413,15 @@ def test_nonsense_simulated_times_are_refused(cost: float) -> None:
     assert isinstance(error, CostError)
 
 
+@pytest.mark.parametrize("value", ["0.5", None, object(), 10**400])
+def test_a_score_that_is_not_a_number_is_refused(value) -> None:
+    from tfnas.search import CostError
+
+    table = TableScorer(dict.fromkeys(all_cells(), value), "odd")
+    assert isinstance(one_line_error(lambda: random_search(table, 3, 0), "must be a number"),
+                      CostError)
+
+
 def test_repeats_of_time_budgeted_runs_are_bounded_in_total(monkeypatch) -> None:
     import sys
 

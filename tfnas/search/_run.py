@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,7 +18,7 @@ OnEvaluation = Callable[[Evaluation], None]
 
 
 class CostError(TfnasError, ValueError):
-    """A simulated scorer charged a negative, infinite or NaN number of seconds."""
+    """A scorer returned a non-number, or charged a negative, infinite or NaN number of seconds."""
 
 
 class Run:
@@ -48,7 +49,7 @@ class Run:
         if self.memoised and arch in self.memo:
             value = self.memo[arch]
         else:
-            value = float(self.scorer(arch))
+            value = self._score(arch)
             if self.memoised:
                 self.memo[arch] = value
         seconds = self._charge(arch) if self.cost is not None else time.perf_counter() - t0
@@ -58,6 +59,19 @@ class Run:
         if self.on_evaluation is not None:
             self.on_evaluation(evaluation)
         return value
+
+    def _score(self, arch: Arch) -> float:
+        """The scorer's value as a float (NaN and infinities rank last or first, see rank_key)."""
+        value = self.scorer(arch)
+        if isinstance(value, numbers.Real):  # not a str, which float() would also read
+            try:
+                return float(value)
+            except (TypeError, ValueError, OverflowError):
+                pass
+        raise CostError(
+            f"the scorer {shown(self.scorer.name)} returned {shown(value)} for {arch}; "
+            "a score must be a number"
+        )
 
     def _charge(self, arch: Arch) -> float:
         """The simulated seconds of ``arch``: finite and >= 0, or the run is meaningless."""
