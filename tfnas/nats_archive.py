@@ -54,8 +54,8 @@ def decompress(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
                 out += decompressor.decompress(pending, max_length=limit + 1 - len(out))
                 if len(out) > limit:
                     raise ArchiveError(
-                        f"{path}: decompresses to more than {limit >> 20} MiB; a NATS-Bench "
-                        f"archive file holds one cell or the meta (a few MB at most)"
+                        f"{path}: decompresses to more than {limit / 2**20:g} MiB; a fast-mode "
+                        f"NATS-Bench archive file holds one cell or the meta (a few MB at most)"
                     )
                 if decompressor.eof:
                     pending = decompressor.unused_data or handle.read(CHUNK)
