@@ -22,7 +22,8 @@ from tfnas.errors import TfnasError, one_line, shown
 
 FORMAT = "tfnas-claims/1"
 MAX_BYTES = 32 * 2**20
-"""Largest results file read (32 MiB): a full run of every claim writes under 10 MB."""
+"""Largest results file read (32 MiB): a full run of every claim writes under 10 MB. Parsed JSON
+costs at most about 25 bytes of memory per byte of text, so a results file costs under 1 GB."""
 MAX_DEPTH = 32
 """Deepest JSON nesting accepted: the plugin writes 8 levels at most."""
 MAX_OUTCOMES = 10_000
@@ -320,10 +321,10 @@ def _read_text(path: Path, name: str) -> str:
             raise ResultsError(f"results file {name} is not a regular file")
         raise ResultsNotFoundError(f"results file {name} does not exist")
     try:
-        raw = read_bounded(path, MAX_BYTES)
+        raw = read_bounded(path, MAX_BYTES) if path.stat().st_size <= MAX_BYTES else None
     except OSError as exc:
         raise ResultsError(f"results file {name} cannot be read: {one_line(exc, 200)}") from exc
-    if len(raw) > MAX_BYTES:
+    if raw is None or len(raw) > MAX_BYTES:  # too large on disk, or grew while read
         raise ResultsError(f"results file {name} is larger than {MAX_BYTES} bytes, the most a "
                            "results JSON may hold")
     try:

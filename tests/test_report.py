@@ -202,13 +202,33 @@ def test_every_command_refuses_a_bad_results_file_in_one_line(tmp_path, case):
     assert not (tmp_path / "out" / "report.md").exists() and not (tmp_path / "baseline.json").exists()
 
 
-def test_oversize_results_file_is_refused_unread(tmp_path):
-    from harness.results import MAX_BYTES
+def _vm_peak_of_the_harness() -> int:
+    """Bytes of address space the harness CLI's imports take (torch, matplotlib, scipy)."""
+    code = ("import harness.__main__, harness.report, harness.compare, matplotlib.pyplot; "
+            "print(open('/proc/self/status').read())")
+    status = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout
+    return next(int(line.split()[1]) * 1024 for line in status.splitlines()
+                if line.startswith("VmPeak:"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
+def test_oversize_results_file_is_refused_unread_under_a_small_memory_limit(tmp_path):
+    """A 2 GiB file (sparse: no disk) is refused from its size, within baseline + 300 MB."""
+    import resource
 
     path = tmp_path / "big.json"
-    with open(path, "wb") as fh:  # sparse: costs no disk
-        fh.truncate(MAX_BYTES + 1)
-    assert_one_line_error(_run_harness("report", path, "--out", tmp_path / "o"), "larger than")
+    with open(path, "wb") as fh:
+        fh.truncate(2 * 2**30)
+    limit = _vm_peak_of_the_harness() + 300 * 2**20
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    res = subprocess.run([sys.executable, "-m", "harness", "report", str(path), "--out",
+                          str(tmp_path / "o")], capture_output=True, text=True, check=False,
+                         timeout=120, preexec_fn=cap)
+    assert_one_line_error(res, "big.json", "larger than")
 
 
 def test_a_directory_or_a_missing_file_is_named_as_such(tmp_path):
