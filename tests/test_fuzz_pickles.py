@@ -222,3 +222,33 @@ def test_empty_and_large_arrays_load_back(protocol: int) -> None:
     for array in (np.zeros((0, 3072), np.uint8), np.arange(100_000, dtype=np.int64)):
         data = pickle.dumps(array, protocol=protocol)
         assert _equal(array, _contract(lambda data=data: safe_pickle.loads(data), len(data)))
+
+
+# -- mutations of a real NATS-Bench archive file (the sss fake archive's smallest cell) ----------
+
+
+@pytest.fixture(scope="module")
+def archive_cell(data_root: Path) -> bytes:
+    import bz2
+
+    return bz2.decompress((data_root / "nats-sss/NATS-sss-v1_0-50262-simple/000011.pickle.pbz2").read_bytes())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.integers(0, 10**9), st.integers(0, 255), st.sampled_from("sdt")),
+                      min_size=1, max_size=6))
+def test_mutated_archive_cells_keep_the_contract(archive_cell: bytes, edits: list) -> None:
+    data = bytearray(archive_cell)
+    for at, byte, kind in edits:
+        at %= len(data)
+        if kind == "s":
+            data[at] = byte
+        elif kind == "d":
+            del data[at : at + byte]
+        else:
+            del data[at + byte :]
+    raw = bytes(data)
+    _contract(
+        lambda: safe_pickle.loads(raw, encoding="ASCII", allowed=safe_pickle.ARCHIVE_GLOBALS), len(raw)
+    )
