@@ -21,9 +21,9 @@ on them:
 * **Sizes.** Every array's bytes come from the file: ``prod(shape) * itemsize == len(buffer)``
   and all arrays together hold at most as many bytes as the pickle has. Every other allocation
   is charged against a budget of :data:`MEMORY_FACTOR` × the pickle's size + :data:`MEMORY_SLACK`.
-* **Nesting.** Containers nest at most :data:`MAX_DEPTH` deep (the official files: 5), and a
-  container may not change once it is inside another one (so depth is known when it is built,
-  and no cycle can form).
+* **Nesting.** Containers (and MARKs) nest at most :data:`MAX_DEPTH` deep (the official files:
+  5), checked before a container is built or hashed, and a container may not change once it is
+  inside another one (so its depth is known when it is built, and no cycle can form).
 
 Anything refused raises :class:`UnsafePickleError`; a truncated or malformed stream raises
 :class:`CorruptPickleError`. Both are :class:`~tfnas.errors.TfnasError` and
