@@ -11,4 +11,11 @@
 - ``python -m harness report results.json --out DIR``: Markdown report with PNG plots.
 - ``python -m harness compare old.json new.json``: exit 1 on verdict change or drift.
 - ``python -m harness baseline results.json``: deliberately replace ``benchmarks/baseline.json``.
+
+Results files and the registry are untrusted input: ``harness.results.load_results`` validates a
+results JSON once against the schema the plugin writes (size, depth, types, claim-id charset,
+statuses), ``harness.registry`` refuses malformed or non-finite entries, and the report escapes
+everything taken from data. Every refusal is a ``TfnasError`` with a one-line message; the CLI
+prints it on stderr and exits 2, never with a traceback. A claim whose inputs are refused is
+*not run* with the reason; one whose test crashes is recorded with status ``error``.
 """
