@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import sqlite3
@@ -10,9 +11,10 @@ import sys
 import time
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tfnas.errors import TfnasError
 from tfnas.scoring import score, settings_key
 from tfnas.space import SPACE_SIZE, arch_at
 from tfnas.store import ScoreStore
@@ -221,3 +223,124 @@ def test_serial_sweep_restores_the_thread_count(tmp_path):
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+# -- bounds and side effects of a failed sweep (issue 12, causes 4 and 10) ----------------------
+
+BASE = ["sweep", "--proxy", "params", "--dataset", "cifar10", "--indices", "0-1"]
+HUGE = "9" * 5000
+
+
+def refused(argv: list[str], store, capsys) -> str:
+    """Run ``tfnas`` and return its one stderr line; nothing may be left at ``store``."""
+    from tfnas.cli import main as tfnas_main
+
+    status = tfnas_main([*argv, "--store", str(store)])
+    captured = capsys.readouterr()
+    assert status in (1, 2), (status, captured)
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and len(captured.err) <= 500, captured.err
+    assert "Traceback" not in captured.err
+    return captured.err
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--workers", "100000"], "workers must be <="),
+        (["--workers", "0"], "workers"),
+        (["--workers", HUGE], "workers"),
+        (["--workers", "\u0662"], "whole number"),  # an Arabic-Indic 2: int() would take it
+        (["--chunk-size", "0"], "chunk_size"),
+        (["--chunk-size", "99999999"], "chunk_size must be <= 15,625"),
+        (["--limit", "-1"], "limit"),
+        (["--limit", str(10**12)], "limit must be <= 15,625"),
+        (["--seed", str(2**64)], "seed"),
+        (["--seed", "-1"], "seed"),
+        (["--batch-size", "100000"], "batch_size must be <="),
+        (["--batch-size", "0"], "batch_size"),
+        (["--budget", "inf"], "budget"),
+        (["--budget", "nan"], "budget"),
+        (["--budget", "-1"], "budget"),
+        (["--budget", "1e400"], "budget"),
+        (["--budget", "1e12"], "30 days"),
+        (["--budget", "\u0661"], "seconds"),
+        (["--lock-timeout", "inf"], "busy timeout"),
+        (["--lock-timeout", "-5"], "busy timeout"),
+        (["--scheduler", "tcp://a b"], "scheduler"),
+    ],
+)
+def test_every_size_and_budget_is_bounded_in_one_line(tmp_path, capsys, flags, says):
+    store = tmp_path / "new" / "s.sqlite"
+    assert says in refused([*BASE, *flags], store, capsys)
+    assert not store.exists() and not store.parent.exists()  # nothing created on the way
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["sweep", "--proxy", "nope", "--dataset", "cifar10"],
+        ["sweep", "--proxy", "x" * 100_000, "--dataset", "cifar10"],
+        ["sweep", "--proxy", "params", "--dataset", "mnist"],
+        ["sweep", "--proxy", "params", "--dataset", "cifar10", "--indices", "0-99999999"],
+        ["sweep", "--proxy", "params", "--dataset", "cifar10", "--indices", "\u0660-\u0663"],
+        ["sweep", "--proxy", "params", "--dataset", "cifar10", "--indices", "1" * 100_000],
+        ["sweep", "--proxy", "params", "--dataset", "cifar10", "--indices", "0-1", "--workers",
+         "0"],
+    ],
+)
+def test_a_refused_sweep_leaves_no_store_behind(tmp_path, capsys, argv):
+    store = tmp_path / "s.sqlite"
+    refused(argv, store, capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sweep_whose_data_is_missing_leaves_no_store_behind(tmp_path, capsys, monkeypatch):
+    empty = tmp_path / "data"
+    empty.mkdir()
+    monkeypatch.setenv("TFNAS_DATA", str(empty))  # a real, empty data folder
+    store = tmp_path / "out" / "s.sqlite"
+    refused(["sweep", "--proxy", "naswot", "--dataset", "cifar10", "--indices", "0"], store,
+            capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+def test_workers_bound_names_its_reason(tmp_path):
+    from tfnas.sweep import max_workers, usable_cpus
+
+    with pytest.raises(TfnasError, match=f"may use {usable_cpus()} CPUs"):
+        run_sweep(tmp_path / "w.sqlite", ["params"], ["cifar10"], indices=[0],
+                  workers=max_workers() + 1)
+    assert not (tmp_path / "w.sqlite").exists()
+
+
+def test_index_lists_are_bounded_however_given(tmp_path):
+    with pytest.raises(TfnasError, match="at most 1,000,000 entries"):
+        run_sweep(tmp_path / "i.sqlite", ["params"], ["cifar10"], indices=itertools.repeat(0))
+    with pytest.raises(TfnasError, match="index"):
+        run_sweep(tmp_path / "i.sqlite", ["params"], ["cifar10"], indices=[0, True])
+    assert not (tmp_path / "i.sqlite").exists()
+    text = ",".join(["0-15624"] * 2000)  # 2000 times the whole space: each index once
+    assert parse_indices(text) == list(range(SPACE_SIZE))
+
+
+@settings(max_examples=100, deadline=None,  # refused() reads (and so resets) capsys each time
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(flag=st.sampled_from(["--workers", "--chunk-size", "--limit", "--seed", "--batch-size"]),
+       value=st.one_of(st.integers(max_value=-1), st.integers(min_value=2**63)))
+def test_out_of_range_int_flags_are_one_line(tmp_path_factory, capsys, flag, value):
+    store = tmp_path_factory.mktemp("f") / "s.sqlite"
+    refused([*BASE, flag, str(value)], store, capsys)
+    assert not store.exists()
+
+
+@given(text=st.text(max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_parse_indices_is_a_list_or_one_line(text):
+    try:
+        got = parse_indices(text)
+    except TfnasError as exc:
+        assert "\n" not in str(exc) and len(str(exc)) <= 500
+    else:
+        assert got and len(got) == len(set(got)) and all(0 <= i < SPACE_SIZE for i in got)
+        assert text.isascii()
