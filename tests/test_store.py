@@ -11,10 +11,11 @@ import subprocess
 import sys
 import textwrap
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tfnas.errors import TfnasError
@@ -405,3 +406,49 @@ def test_the_busy_timeout_is_bounded(tmp_path: Path, timeout: object) -> None:
         ScoreStore(tmp_path / "s.db", timeout=timeout)
     one_line_error(caught.value)
     assert not (tmp_path / "s.db").exists()
+
+
+# -- fuzz: any bytes at a store path give scores or one line, in bounded memory ------------------
+
+
+@pytest.fixture(scope="module")
+def store_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A real store of 300 rows (NaN and ±inf included), closed, as its file's bytes."""
+    path = tmp_path_factory.mktemp("fuzz") / "base.db"
+    values = [math.nan, math.inf, -math.inf, 0.0]
+    with ScoreStore(path) as store:
+        store.put_many([("params", "cifar10", a, SETTINGS, values[i % 4] if i < 8 else i * 0.25,
+                         0.0) for i, a in enumerate(all_cells()[:300])])
+    return path.read_bytes()
+
+
+edits = st.lists(st.tuples(st.integers(0, 2**17), st.binary(min_size=1, max_size=64)), max_size=6)
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=edits, cut=st.one_of(st.none(), st.integers(0, 2**17)))
+def test_any_damage_gives_scores_or_one_store_error(tmp_path_factory: pytest.TempPathFactory,
+                                                    store_bytes: bytes, edits: list, cut) -> None:
+    """Overwritten and truncated store files: scores, or a one-line StoreError; never another
+    exception, never more Python memory than 16 x the file + 4 MB."""
+    data = bytearray(store_bytes)
+    for offset, chunk in edits:
+        data[offset : offset + len(chunk)] = chunk
+    if cut is not None:
+        del data[cut:]
+    path = tmp_path_factory.mktemp("f") / "s.db"
+    path.write_bytes(bytes(data))
+    tracemalloc.start()
+    try:
+        with ScoreStore(path, timeout=0.1) as store:
+            scored = store.scored("params", "cifar10", SETTINGS)
+            assert store.count() >= len(scored)
+            assert all(isinstance(v, float) for v in scored.values())
+            store.get("params", "cifar10", all_cells()[0], SETTINGS)
+    except StoreError as exc:
+        assert one_line_error(exc).isprintable()  # no raw bytes from the file
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert peak <= 16 * len(data) + 4 * 2**20

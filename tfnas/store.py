@@ -215,19 +215,30 @@ def _is_lock(exc: sqlite3.Error) -> bool:
     return name.startswith(_LOCK_NAMES) or "database is locked" in str(exc)
 
 
-def _is_corrupt(exc: sqlite3.Error) -> bool:
+_DAMAGE_HINTS = ("could not decode", "no such table", "no such column", "malformed")
+
+
+def _is_corrupt(exc: sqlite3.Error | UnicodeError) -> bool:
+    """Damage or a schema that is not ours (SQLite's codes, or text that is not UTF-8)."""
+    if isinstance(exc, UnicodeError):
+        return True
     name = getattr(exc, "sqlite_errorname", "") or ""
-    return name.startswith(_CORRUPT_NAMES)
+    text = str(exc).lower()
+    return name.startswith(_CORRUPT_NAMES) or any(hint in text for hint in _DAMAGE_HINTS)
 
 
-def _sqlite_says(exc: sqlite3.Error) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__
+def _sqlite_says(exc: BaseException) -> str:
+    """SQLite's message, printable and bounded: it may quote bytes from the file."""
+    text = "".join(c if c.isprintable() else "?" for c in str(exc)[:300])
+    text = " ".join(text.split())
+    return (text[:150] + "…" if len(text) > 150 else text) or type(exc).__name__
 
 
-def store_error(path: Path, operation: str, exc: sqlite3.Error, timeout: float) -> StoreError:
+def store_error(path: Path, operation: str, exc: sqlite3.Error | UnicodeError,
+                timeout: float) -> StoreError:
     """The one-line :class:`StoreError` for an SQLite failure while doing ``operation``."""
     where = shown(str(path))
-    if _is_lock(exc):
+    if isinstance(exc, sqlite3.Error) and _is_lock(exc):
         return StoreLockedError(
             f"score store {where} is locked by another connection: waited {timeout:g} s to "
             f"{operation}; {_holders_text(path)}. The store is not damaged: let that process "
@@ -265,8 +276,8 @@ class ScoreStore:
             raise store_error(self.path, "open", exc, self.timeout) from exc
         try:
             self._init()
-        except sqlite3.Error as exc:
-            self._abandon(created and not _is_lock(exc))
+        except (sqlite3.Error, UnicodeError) as exc:
+            self._abandon(created and not (isinstance(exc, sqlite3.Error) and _is_lock(exc)))
             raise store_error(self.path, "open", exc, self.timeout) from exc
         except BaseException:
             self._abandon(created)
@@ -321,7 +332,7 @@ class ScoreStore:
         with self._lock:
             try:
                 yield self._db
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, UnicodeError) as exc:
                 _rollback(self._db)
                 raise store_error(self.path, operation, exc, self.timeout) from exc
             except BaseException:
