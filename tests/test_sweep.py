@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import signal
 import sqlite3
 import subprocess
@@ -344,3 +345,17 @@ def test_parse_indices_is_a_list_or_one_line(text):
     else:
         assert got and len(got) == len(set(got)) and all(0 <= i < SPACE_SIZE for i in got)
         assert text.isascii()
+
+
+def test_a_store_damaged_after_its_header_is_one_line(tmp_path, capsys):
+    """SQLite errors found after the store opened (garbage pages) end the sweep in one line."""
+    path = tmp_path / "damaged.sqlite"
+    with ScoreStore(path) as store:
+        settings = settings_key("params", "cifar10", 0, 128)
+        store.put_many([("params", "cifar10", arch_at(i), settings, float(i), 0.0)
+                        for i in range(3000)])
+    data = path.read_bytes()
+    path.write_bytes(data[:4096] + random.Random(5).randbytes(len(data) - 4096))
+    text = refused(["sweep", "--proxy", "params", "--dataset", "cifar10", "--indices", "0-9"],
+                   path, capsys)
+    assert "not a readable tfnas score store" in text

@@ -824,7 +824,7 @@ def sweep_command(args: argparse.Namespace) -> int:
             lock_timeout=args.lock_timeout,
         )
     except SweepInterrupted as exc:
-        print(f"tfnas sweep: {exc}; the workers were stopped and every finished chunk is in "
+        print(f"tfnas sweep: {exc}; no worker is left and every finished chunk is in "
               f"{shown(str(args.store))}: run the same command to resume", file=sys.stderr)
         return exc.exit_status
     for job in report.jobs:
