@@ -689,7 +689,8 @@ def _drive(store: object, chunks: list[Chunk], report: SweepReport,
                 job.cpu_seconds += sum(seconds for _, _, seconds in results)
                 bar.set_postfix_str(f"{chunk.proxy}/{chunk.dataset}", refresh=False)
                 bar.update(len(results))
-        executor.close(graceful=True)
+        with interrupts.deferred(executor.defer):  # a signal now waits for the workers' exit
+            executor.close(graceful=True)
     except BaseException:
         executor.close(graceful=False)  # stop the workers now: nothing more will be stored
         raise
