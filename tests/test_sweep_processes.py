@@ -22,7 +22,8 @@ from tfnas.space import arch_at
 from tfnas.store import ScoreStore
 
 pytestmark = [
-    pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc"),
+    pytest.mark.skipif(not Path(f"/proc/self/task/{os.getpid()}/children").exists(),
+                       reason="needs Linux /proc/<pid>/task/<tid>/children"),
     pytest.mark.usefixtures("one_torch_thread"),
 ]
 
