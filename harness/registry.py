@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.results import CLAIM_ID_RULE, read_bounded, valid_claim_id
+from harness.results import CLAIM_ID_RULE, valid_claim_id
 from harness.stats import COEFFICIENTS
 from harness.verdicts import Estimate, Tolerance
+from tfnas.bounded import read_at_most
 from tfnas.errors import TfnasError, one_line, shown
 
 DEFAULT_PATH = Path(__file__).with_name("claims.toml")
@@ -102,7 +103,7 @@ def load_claims(path: str | Path | None = None) -> dict[str, Claim]:
             raise ClaimError(f"claims registry {name} is not a regular file")
         raise ClaimsNotFoundError(f"claims registry {name} does not exist")
     try:
-        raw = read_bounded(path, MAX_BYTES)
+        raw = read_at_most(path, MAX_BYTES)
     except OSError as exc:
         raise ClaimError(f"claims registry {name} cannot be read: {one_line(exc, 200)}") from exc
     if len(raw) > MAX_BYTES:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.verdicts import STATUSES, Tolerance
+from tfnas.bounded import read_at_most
 from tfnas.errors import TfnasError, one_line, shown
 
 FORMAT = "tfnas-claims/1"
@@ -295,23 +296,6 @@ def _depth_at_most(doc: Any, limit: int) -> bool:
     return True
 
 
-def read_bounded(path: Path, limit: int) -> bytes:
-    """At most ``limit + 1`` bytes of a file, read in 1 MiB blocks.
-
-    One ``read(limit + 1)`` would allocate the whole ``limit`` up front, however small the file.
-    """
-    chunks: list[bytes] = []
-    total = 0
-    with open(path, "rb") as fh:
-        while total <= limit:
-            block = fh.read(min(2**20, limit + 1 - total))
-            if not block:
-                break
-            chunks.append(block)
-            total += len(block)
-    return b"".join(chunks)
-
-
 def _read_text(path: Path, name: str) -> str:
     """The file's text: a regular file, at most :data:`MAX_BYTES`, UTF-8."""
     if path.is_dir():
@@ -321,7 +305,7 @@ def _read_text(path: Path, name: str) -> str:
             raise ResultsError(f"results file {name} is not a regular file")
         raise ResultsNotFoundError(f"results file {name} does not exist")
     try:
-        raw = read_bounded(path, MAX_BYTES) if path.stat().st_size <= MAX_BYTES else None
+        raw = read_at_most(path, MAX_BYTES) if path.stat().st_size <= MAX_BYTES else None
     except OSError as exc:
         raise ResultsError(f"results file {name} cannot be read: {one_line(exc, 200)}") from exc
     if raw is None or len(raw) > MAX_BYTES:  # too large on disk, or grew while read

@@ -251,7 +251,7 @@ def refused(argv: list[str], store, capsys) -> str:
         (["--workers", "100000"], "workers must be <="),
         (["--workers", "0"], "workers"),
         (["--workers", HUGE], "workers"),
-        (["--workers", "\u0662"], "whole number"),  # an Arabic-Indic 2: int() would take it
+        (["--workers", "\u0662"], "ASCII digits"),  # an Arabic-Indic 2: int() would take it
         (["--chunk-size", "0"], "chunk_size"),
         (["--chunk-size", "99999999"], "chunk_size must be <= 15,625"),
         (["--limit", "-1"], "limit"),
@@ -265,8 +265,8 @@ def refused(argv: list[str], store, capsys) -> str:
         (["--budget", "-1"], "budget"),
         (["--budget", "1e400"], "budget"),
         (["--budget", "1e12"], "30 days"),
-        (["--budget", "\u0661"], "seconds"),
-        (["--lock-timeout", "inf"], "busy timeout"),
+        (["--budget", "\u0661"], "decimal number"),
+        (["--lock-timeout", "inf"], "lock-timeout"),
         (["--lock-timeout", "-5"], "busy timeout"),
         (["--scheduler", "tcp://a b"], "scheduler"),
     ],

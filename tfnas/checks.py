@@ -8,7 +8,9 @@ the message repeats.
 
 from __future__ import annotations
 
+import argparse
 import math
+import re
 
 from tfnas.errors import TfnasError, shown
 
@@ -68,3 +70,45 @@ def check_seconds(name: str, value: object, maximum: float, why: str | None = No
             + f", got {shown(value)}"
         )
     return seconds
+
+
+def check_seed(value: object, name: str = "seed") -> int:
+    """A scoring or master seed: an int in ``0..MAX_SEED``."""
+    return check_int(name, value, 0, MAX_SEED, WHY_SEED)
+
+
+def check_batch_size(value: object, name: str = "batch_size") -> int:
+    """A proxy batch size: an int in ``1..MAX_BATCH_SIZE``."""
+    return check_int(name, value, 1, MAX_BATCH_SIZE, WHY_BATCH_SIZE)
+
+
+# -- argparse types: ASCII decimal text of bounded length -----------------------------------
+
+MAX_INT_DIGITS = 20
+"""Longest integer a flag accepts: every bound of tfnas fits in 19 digits (2**63 - 1)."""
+
+MAX_FLOAT_CHARS = 40
+"""Longest number text a flag accepts (``1.2345678901234567e+300`` is 23 characters)."""
+
+_INT_RE = re.compile(r"-?[0-9]+", re.ASCII)
+_FLOAT_RE = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?", re.ASCII)
+
+def int_arg(text: str) -> int:
+    """An argparse ``type``: a decimal integer in ASCII digits, at most 20 of them.
+
+    ``int()`` would also take Unicode digits, ``_`` and spaces, and fails with a traceback-worthy
+    ValueError past 4,300 digits; here every refusal is one short line.
+    """
+    if len(text) > MAX_INT_DIGITS + 1 or not _INT_RE.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"expected an integer in ASCII digits (at most {MAX_INT_DIGITS}), got {shown(text)}"
+        )
+    return int(text)
+
+
+def float_arg(text: str) -> float:
+    """An argparse ``type``: a finite decimal number in ASCII (no ``inf``, ``nan`` or ``_``)."""
+    value = float(text) if len(text) <= MAX_FLOAT_CHARS and _FLOAT_RE.fullmatch(text) else None
+    if value is None or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite decimal number, got {shown(text)}")
+    return value

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from tfnas.checks import check_batch_size, check_seed, float_arg, int_arg
 from tfnas.errors import MAX_SHOWN, TfnasError, one_line, shown
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
@@ -38,37 +39,8 @@ class UsageError(TfnasError):
     """A command-line usage error (exit status 2)."""
 
 
-MAX_INT_DIGITS = 20
-"""Longest integer a flag accepts: every bound of tfnas fits in 19 digits (2**63 - 1)."""
-
-MAX_FLOAT_CHARS = 40
-"""Longest number text a flag accepts (``1.2345678901234567e+300`` is 23 characters)."""
-
-_INT_RE = re.compile(r"-?[0-9]+", re.ASCII)
-_FLOAT_RE = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?", re.ASCII)
 _QUOTED_RE = re.compile(rf"(['\"])((?:(?!\1)[^\\]|\\.){{{MAX_SHOWN + 1},}})\1")
 _LONG_RE = re.compile(rf"\S{{{MAX_SHOWN + 1},}}")
-
-
-def int_arg(text: str) -> int:
-    """An argparse ``type``: a decimal integer in ASCII digits, at most 20 of them.
-
-    ``int()`` would also take Unicode digits, ``_`` and spaces, and fails with a traceback-worthy
-    ValueError past 4,300 digits; here every refusal is one short line.
-    """
-    if len(text) > MAX_INT_DIGITS + 1 or not _INT_RE.fullmatch(text):
-        raise argparse.ArgumentTypeError(
-            f"expected an integer in ASCII digits (at most {MAX_INT_DIGITS}), got {shown(text)}"
-        )
-    return int(text)
-
-
-def float_arg(text: str) -> float:
-    """An argparse ``type``: a finite decimal number in ASCII (no ``inf``, ``nan`` or ``_``)."""
-    value = float(text) if len(text) <= MAX_FLOAT_CHARS and _FLOAT_RE.fullmatch(text) else None
-    if value is None or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite decimal number, got {shown(text)}")
-    return value
 
 
 def _bounded_usage(message: str) -> str:
@@ -123,11 +95,9 @@ def _check_proxy(name: str) -> None:
 
 def _check_scoring(args: argparse.Namespace, seed: int) -> None:
     """The scoring flags' values (the proxy, its seed and batch), before anything is opened."""
-    from tfnas.checks import MAX_BATCH_SIZE, MAX_SEED, WHY_BATCH_SIZE, WHY_SEED, check_int
-
     _check_proxy(args.proxy)
-    check_int("--seed" if args.command == "score" else "--score-seed", seed, 0, MAX_SEED, WHY_SEED)
-    check_int("--batch-size", args.batch_size, 1, MAX_BATCH_SIZE, WHY_BATCH_SIZE)
+    check_seed(seed, "--seed" if args.command == "score" else "--score-seed")
+    check_batch_size(args.batch_size, "--batch-size")
 
 
 def _check_store_use(args: argparse.Namespace) -> None:
@@ -303,7 +273,7 @@ def _run_search(args: argparse.Namespace) -> int:
     _check_store_use(args)
     _check_scoring(args, args.score_seed)
     search, kwargs, per_run = _search_plan(args)
-    check_int_seed(args.seed)
+    check_seed(args.seed, "--seed")
     check_repeats(args.repeats, per_run)
     _check_output(args.json)
     oracle = default_oracle()
@@ -387,13 +357,6 @@ def build_parser() -> argparse.ArgumentParser:
         command.configure(child)
         child.set_defaults(_run=command.run)
     return parser
-
-
-def check_int_seed(seed: object) -> int:
-    """The master ``--seed``: 0..2**63-1."""
-    from tfnas.checks import MAX_SEED, WHY_SEED, check_int
-
-    return check_int("--seed", seed, 0, MAX_SEED, WHY_SEED)
 
 
 _INPUT_ERRORS = (ValueError, TypeError, LookupError, OSError, ArithmeticError, EOFError,

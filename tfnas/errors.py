@@ -45,6 +45,12 @@ def shown(value: object, limit: int = MAX_SHOWN) -> str:
     return text
 
 
+def shown_path(path: object) -> str:
+    """A path for a message: as it is when short and printable, else bounded by :func:`shown`."""
+    text = str(path)
+    return text if len(text) <= 200 and text.isprintable() else shown(text)
+
+
 def one_line(exc: BaseException, limit: int = 500) -> str:
     """The message of ``exc`` folded onto one line and cut to ``limit`` characters."""
     text = " ".join((str(exc) or type(exc).__name__).split())

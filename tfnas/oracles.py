@@ -24,8 +24,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tfnas.bounded import read_at_most
 from tfnas.config import ENV_VAR, DataNotFoundError, data_root
-from tfnas.errors import TfnasError, one_line, shown
+from tfnas.errors import TfnasError, one_line, shown, shown_path
 from tfnas.space import SPACE_SIZE, Arch, arch_at, as_arch, index_of
 
 EPOCHS = (12, 200)
@@ -190,31 +191,11 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _csv_where(path: Path) -> str:
-    """The path for a message: as is when short and printable, else bounded by ``shown``."""
-    text = str(path)
-    return text if len(text) <= 200 and text.isprintable() else shown(text)
-
-
-def _read_at_most(path: Path, limit: int) -> bytes:
-    """The file's bytes, but no more than ``limit + 1`` of them, read in 1 MiB chunks (one
-    ``read(limit + 1)`` would allocate the whole limit up front, whatever the file's size)."""
-    chunks, size = [], 0
-    with open(path, "rb") as handle:
-        while size <= limit:
-            chunk = handle.read(min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    return b"".join(chunks)
-
-
 def _csv_text(path: Path) -> str:
     """The file's text, read up to :data:`MAX_NATS_CSV_BYTES` and decoded as UTF-8."""
-    where = _csv_where(path)
+    where = shown_path(path)
     try:
-        data = _read_at_most(path, MAX_NATS_CSV_BYTES)
+        data = read_at_most(path, MAX_NATS_CSV_BYTES)
     except OSError as exc:
         raise TableFormatError(f"{where} cannot be read: {exc.strerror or type(exc).__name__}") from exc
     if len(data) > MAX_NATS_CSV_BYTES:
@@ -319,7 +300,7 @@ def _read_table(
     (no ``nan``/``inf`` text) that is finite and fits its column (:func:`_value_rule`).
     Memory stays bounded by the file-size, line-length and column-count caps.
     """
-    where = _csv_where(path)
+    where = shown_path(path)
     try:
         is_file = path.is_file()
     except OSError as exc:  # a name too long, a folder that cannot be searched
@@ -359,7 +340,7 @@ def _training_times(path: Path, table: dict[str, np.ndarray]) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise TableFormatError(
-            f"{_csv_where(path)}: row {row + 2}: train-all-time + valid-per-time is "
+            f"{shown_path(path)}: row {row + 2}: train-all-time + valid-per-time is "
             f"{shown(float(times[row]))}; a cell's simulated training time must be positive"
         )
     return times

@@ -19,13 +19,10 @@ from pathlib import Path
 import torch
 
 from tfnas.checks import (
-    MAX_BATCH_SIZE,
-    MAX_SEED,
-    WHY_BATCH_SIZE,
-    WHY_SEED,
     ArgumentError,
     ArgumentTypeError,
-    check_int,
+    check_batch_size,
+    check_seed,
 )
 from tfnas.network import build_network
 from tfnas.proxies import get_proxy
@@ -40,7 +37,7 @@ _SEED_BITS = 63  # fits every consumer of a seed (torch, numpy, signed 64-bit SQ
 def cell_seed(arch: Arch | str, seed: int) -> int:
     """The network-init seed of ``arch`` under run seed ``seed``: 63 bits of sha256(f"{seed}|{arch}")."""
     arch = as_arch(arch)
-    check_int("seed", seed, 0, MAX_SEED, WHY_SEED)
+    check_seed(seed)
     digest = hashlib.sha256(f"{seed}|{arch}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> (64 - _SEED_BITS)
 
@@ -65,8 +62,8 @@ def settings_key(proxy: str, dataset: str, seed: int, batch_size: int) -> str:
 
     spec = get_proxy(proxy)
     get_dataset(dataset)
-    check_int("seed", seed, 0, MAX_SEED, WHY_SEED)
-    check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE, WHY_BATCH_SIZE)
+    check_seed(seed)
+    check_batch_size(batch_size)
     data = load_batch(dataset, seed, batch_size).identity if spec.needs_data else ""
     return ScoreSettings(seed=seed, batch_size=batch_size, data=data).key()
 
@@ -115,8 +112,8 @@ def score(
     arch = as_arch(arch)
     spec = get_proxy(proxy)
     data = get_dataset(dataset)
-    check_int("seed", seed, 0, MAX_SEED, WHY_SEED)
-    check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE, WHY_BATCH_SIZE)
+    check_seed(seed)
+    check_batch_size(batch_size)
     images = None
     if batch is not None:
         images = _check_batch(batch, batch_size, data.resolution, dataset)

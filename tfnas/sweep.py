@@ -35,12 +35,13 @@ from pathlib import Path
 from types import FrameType
 
 from tfnas.checks import (
-    MAX_BATCH_SIZE,
-    MAX_SEED,
-    WHY_BATCH_SIZE,
     ArgumentError,
     ArgumentTypeError,
+    check_batch_size,
     check_int,
+    check_seed,
+    float_arg,
+    int_arg,
 )
 from tfnas.errors import TfnasError, one_line, shown
 from tfnas.space import SPACE_SIZE, Arch, all_cells, arch_at
@@ -342,8 +343,8 @@ def _request(proxies: object, datasets: object, indices: Iterable[int] | None, l
     chunk = check_int("chunk_size", chunk_size, 1, SPACE_SIZE, WHY_CELLS)
     proxy_list = _check_names("proxies", "proxy", proxies, PROXY_NAMES)
     dataset_list = _check_names("datasets", "dataset", datasets, dataset_names())
-    seed = check_int("seed", seed, 0, MAX_SEED, "seeds are 63-bit")
-    batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE, WHY_BATCH_SIZE)
+    seed = check_seed(seed)
+    batch_size = check_batch_size(batch_size)
     cells = _cells(indices, limit)
     settings = {(p, d): settings_key(p, d, seed, batch_size)
                 for p in proxy_list for d in dataset_list}
@@ -702,24 +703,7 @@ def _drive(store: object, chunks: list[Chunk], report: SweepReport,
 
 # -- command line -------------------------------------------------------------------------------
 
-_INT_RE = re.compile(r"[+-]?[0-9]{1,40}", re.ASCII)
-_FLOAT_RE = re.compile(r"[+-]?(?:[0-9]{1,40}(?:\.[0-9]{0,40})?|\.[0-9]{1,40})(?:[eE][+-]?[0-9]{1,4})?"
-                       r"|[+-]?(?:inf|infinity|nan)", re.ASCII | re.IGNORECASE)
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}", re.ASCII)
-
-
-def _int_arg(text: str) -> int:
-    """An int flag: ASCII digits only (``int()`` would take ``'１'`` or ``'1_0'``), bounded text."""
-    if not _INT_RE.fullmatch(text.strip()):
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {shown(text)}")
-    return int(text)
-
-
-def _seconds_arg(text: str) -> float:
-    """A seconds flag: an ASCII decimal number (range checked by the sweep, with its reason)."""
-    if not _FLOAT_RE.fullmatch(text.strip()):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {shown(text)}")
-    return float(text)
 
 
 def _names(text: str) -> list[str]:
@@ -790,7 +774,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", type=_names, required=True,
                         help="comma-separated datasets, e.g. cifar10,cifar100,ImageNet16-120")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_int_arg, default=1,
+    where.add_argument("--workers", type=int_arg, default=1,
                        help="local worker processes (1 = in this process; default 1; at most the "
                        "usable CPUs)")
     where.add_argument("--scheduler", metavar="ADDRESS",
@@ -799,16 +783,16 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"score store (SQLite) path; default {DEFAULT_STORE}")
     parser.add_argument("--indices", type=_indices_arg, default=None,
                         help="only these official indices, e.g. 0-99,200 (default: all)")
-    parser.add_argument("--limit", type=_int_arg, default=None,
+    parser.add_argument("--limit", type=int_arg, default=None,
                         help="only the first N of the selected cells")
-    parser.add_argument("--chunk-size", type=_int_arg, default=DEFAULT_CHUNK,
+    parser.add_argument("--chunk-size", type=int_arg, default=DEFAULT_CHUNK,
                         help=f"cells per task (default {DEFAULT_CHUNK})")
-    parser.add_argument("--seed", type=_int_arg, default=0)
-    parser.add_argument("--batch-size", type=_int_arg, default=128)
-    parser.add_argument("--budget", type=_seconds_arg, default=None, metavar="SECONDS",
+    parser.add_argument("--seed", type=int_arg, default=0)
+    parser.add_argument("--batch-size", type=int_arg, default=128)
+    parser.add_argument("--budget", type=float_arg, default=None, metavar="SECONDS",
                         help=f"stop submitting work after this wall time (exit {EXIT_INCOMPLETE} "
                         "if cells remain)")
-    parser.add_argument("--lock-timeout", type=_seconds_arg, default=None, metavar="SECONDS",
+    parser.add_argument("--lock-timeout", type=float_arg, default=None, metavar="SECONDS",
                         help="how long to wait for another process's lock on the store "
                         "(default 60)")
     parser.add_argument("--export", nargs="?", const="", default=None, metavar="ROOT",

@@ -40,8 +40,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tfnas.errors import TfnasError, one_line, shown
-from tfnas.space import NUM_EDGES, NUM_NODES, OPS, SPACE_SIZE, Arch, arch_at, as_arch, index_of
+from tfnas.bounded import read_at_most
+from tfnas.errors import TfnasError, one_line, shown, shown_path
+from tfnas.space import MAX_ARCH_CHARS, SPACE_SIZE, Arch, arch_at, as_arch, index_of
 
 FORMAT = "tfnas-score-table/1"
 HEADER = ("index", "arch", "score")
@@ -52,8 +53,6 @@ SEED_RULE = (
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = _REPO_ROOT / "benchmarks" / "scores"
 
-MAX_ARCH_CHARS = NUM_EDGES * (max(map(len, OPS)) + len("~0|")) + 2 * NUM_NODES - 3
-"""The longest official arch string (95): six ``op~j|`` entries, a leading ``|`` per node, ``+``s."""
 MAX_SCORE_CHARS = 24
 """The longest ``repr`` of a float: sign, 17 significant digits, the point and ``e-308``."""
 MAX_ROW_BYTES = len(str(SPACE_SIZE - 1)) + 1 + MAX_ARCH_CHARS + 1 + MAX_SCORE_CHARS + 1
@@ -211,35 +210,15 @@ def write_table(
     return path
 
 
-def _where(path: Path) -> str:
-    """The path for a message: as is when short and printable, else bounded by ``shown``."""
-    text = str(path)
-    return text if len(text) <= 200 and text.isprintable() else shown(text)
-
-
-def _read_at_most(path: Path, limit: int) -> bytes:
-    """The file's bytes, but no more than ``limit + 1`` of them, read in 1 MiB chunks (one
-    ``read(limit + 1)`` would allocate the whole limit up front, whatever the file's size)."""
-    chunks, size = [], 0
-    with open(path, "rb") as handle:
-        while size <= limit:
-            chunk = handle.read(min(1 << 20, limit + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    return b"".join(chunks)
-
-
 def _read_member(path: Path) -> bytes:
     """The text of the file's one gzip member, inflating at most ``MAX_TEXT_BYTES + 1`` bytes.
 
     Streaming with an output bound is what makes a bomb harmless: a small file that asks for
     gigabytes costs at most that bound before it is refused.
     """
-    where = _where(path)
+    where = shown_path(path)
     try:
-        data = _read_at_most(path, MAX_FILE_BYTES)
+        data = read_at_most(path, MAX_FILE_BYTES)
     except OSError as exc:
         raise TableError(f"{where} cannot be read: {exc.strerror or type(exc).__name__}") from exc
     if len(data) > MAX_FILE_BYTES:
@@ -395,7 +374,7 @@ def read_table(path: str | Path) -> ScoreTable:
     :data:`MAX_TEXT_BYTES`), whatever the file holds.
     """
     path = Path(path)
-    where = _where(path)
+    where = shown_path(path)
     try:
         is_dir, is_file = path.is_dir(), path.is_file()
     except OSError as exc:  # a name too long, a folder that cannot be searched
@@ -441,17 +420,17 @@ def load_table(
     table = read_table(path)
     if (table.proxy, table.dataset) != (proxy, dataset):
         raise TableMismatchError(
-            f"{_where(path)} holds proxy={shown(table.proxy)} dataset={shown(table.dataset)}, "
+            f"{shown_path(path)} holds proxy={shown(table.proxy)} dataset={shown(table.dataset)}, "
             f"expected proxy={proxy!r} dataset={dataset!r}"
         )
     if settings is not None and table.settings != settings:
         raise TableMismatchError(
-            f"{_where(path)} was computed under settings {shown(table.settings)}, expected "
+            f"{shown_path(path)} was computed under settings {shown(table.settings)}, expected "
             f"{shown(settings)}; re-run the sweep for these settings"
         )
     if require_complete and not table.complete:
         raise TableMismatchError(
-            f"{_where(path)} is partial: {table.missing} of {SPACE_SIZE} cells missing; finish the sweep"
+            f"{shown_path(path)} is partial: {table.missing} of {SPACE_SIZE} cells missing; finish the sweep"
         )
     return table
 

@@ -14,13 +14,10 @@ from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from tfnas.checks import (
-    MAX_BATCH_SIZE,
-    MAX_SEED,
-    WHY_BATCH_SIZE,
-    WHY_SEED,
     ArgumentError,
     ArgumentTypeError,
-    check_int,
+    check_batch_size,
+    check_seed,
 )
 from tfnas.errors import TfnasError, shown
 from tfnas.space import Arch, as_arch
@@ -74,8 +71,8 @@ class ProxyScorer:
                 f"store must be a ScoreStore or None, got {type(store).__name__}"
             )
         self.proxy, self.dataset = proxy, _check_dataset(dataset)
-        self.seed = check_int("seed", seed, 0, MAX_SEED, WHY_SEED)
-        self.batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH_SIZE, WHY_BATCH_SIZE)
+        self.seed = check_seed(seed)
+        self.batch_size = check_batch_size(batch_size)
         self.store = store
         self.name = proxy
         self.store_hits = 0
