@@ -12,6 +12,7 @@ or nested thousands of levels deep, and the serialised text itself cut or splice
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import math
 import tempfile
@@ -89,6 +90,8 @@ def apply(doc: Any, muts: list) -> Any:
             parent[last]  # noqa: B018 - the field must still exist
         except (KeyError, IndexError, TypeError):
             continue
+        if not isinstance(parent, dict | list):  # an earlier mutation made it a string
+            continue
         if kind == "delete":
             del parent[last]
         else:
@@ -145,8 +148,15 @@ def _results_pipeline(path: Path) -> None:
     compare_outcomes(outcomes_by_id(DOC), by_id)
 
 
+_SCRATCH = tempfile.TemporaryDirectory(prefix="tfnas-fuzz-")  # removed when the module goes
+_written = itertools.count()
+
+
 def _write(text: str | bytes, name: str) -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="fuzz-"))
+    """A fresh folder per example, all of them inside one scratch folder removed at exit
+    (hypothesis examples cannot use the function-scoped ``tmp_path``)."""
+    folder = Path(_SCRATCH.name) / str(next(_written))
+    folder.mkdir()
     path = folder / name
     if isinstance(text, bytes):
         path.write_bytes(text)
