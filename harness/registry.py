@@ -17,7 +17,7 @@ from typing import Any
 from harness.results import CLAIM_ID_RULE, valid_claim_id
 from harness.stats import COEFFICIENTS
 from harness.verdicts import Estimate, Tolerance
-from tfnas.bounded import read_at_most
+from tfnas.bounded import read_file
 from tfnas.errors import TfnasError, one_line, shown
 
 DEFAULT_PATH = Path(__file__).with_name("claims.toml")
@@ -102,12 +102,8 @@ def load_claims(path: str | Path | None = None) -> dict[str, Claim]:
         if path.exists():
             raise ClaimError(f"claims registry {name} is not a regular file")
         raise ClaimsNotFoundError(f"claims registry {name} does not exist")
-    try:
-        raw = read_at_most(path, MAX_BYTES)
-    except OSError as exc:
-        raise ClaimError(f"claims registry {name} cannot be read: {one_line(exc, 200)}") from exc
-    if len(raw) > MAX_BYTES:
-        raise ClaimError(f"claims registry {name} is larger than {MAX_BYTES} bytes")
+    raw = read_file(path, MAX_BYTES, ClaimError, "claims registry",
+                    "a claims file holds a few hundred claims in well under that")
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:

@@ -141,17 +141,19 @@ def _as_zlib(data: bytes) -> bytes:
         return data
 
 
+def flip(at: int, mask: int) -> Callable[[bytes], bytes]:
+    """An edit that XORs one byte (position taken modulo the length) with ``mask``."""
+    def edit(data: bytes) -> bytes:
+        if not data:
+            return data
+        out = bytearray(data)
+        out[at % len(out)] ^= mask
+        return bytes(out)
+    return edit
+
+
 def _byte_mutation() -> st.SearchStrategy[Callable[[bytes], bytes]]:
     """Edits of the gzip bytes themselves: flips, truncation, trailing data, other members."""
-    def flip(at: int, mask: int) -> Callable[[bytes], bytes]:
-        def edit(data: bytes) -> bytes:
-            if not data:
-                return data
-            out = bytearray(data)
-            out[at % len(out)] ^= mask
-            return bytes(out)
-        return edit
-
     return st.one_of(
         st.builds(flip, st.integers(0, 10_000), st.integers(1, 255)),
         st.integers(0, 10_000).map(lambda n: lambda data: data[: n % (len(data) + 1)]),
@@ -232,15 +234,6 @@ def _csv_mutation() -> st.SearchStrategy[Callable[[bytes], bytes]]:
             else:
                 lines.insert(k, new)
             return b"\n".join(lines)
-        return edit
-
-    def flip(at: int, mask: int) -> Callable[[bytes], bytes]:
-        def edit(data: bytes) -> bytes:
-            if not data:
-                return data
-            out = bytearray(data)
-            out[at % len(out)] ^= mask
-            return bytes(out)
         return edit
 
     rows = st.integers(0, SPACE_SIZE + 1) | st.integers(0, 3)

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tfnas.bounded import read_at_most
+from tfnas.bounded import read_file
 from tfnas.config import ENV_VAR, DataNotFoundError, data_root
 from tfnas.errors import TfnasError, one_line, shown, shown_path
 from tfnas.space import SPACE_SIZE, Arch, arch_at, as_arch, index_of
@@ -194,14 +194,8 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 def _csv_text(path: Path) -> str:
     """The file's text, read up to :data:`MAX_NATS_CSV_BYTES` and decoded as UTF-8."""
     where = shown_path(path)
-    try:
-        data = read_at_most(path, MAX_NATS_CSV_BYTES)
-    except OSError as exc:
-        raise TableFormatError(f"{where} cannot be read: {exc.strerror or type(exc).__name__}") from exc
-    if len(data) > MAX_NATS_CSV_BYTES:
-        raise TableFormatError(
-            f"{where} is over {MAX_NATS_CSV_BYTES} bytes; the NATS-Bench CSV exports are 2 to 5 MB"
-        )
+    data = read_file(path, MAX_NATS_CSV_BYTES, TableFormatError, "NATS-Bench table",
+                     "the NATS-Bench CSV exports are 2 to 5 MB")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tfnas.bounded import read_at_most
+from tfnas.bounded import read_file
 from tfnas.errors import TfnasError, one_line, shown, shown_path
 from tfnas.space import MAX_ARCH_CHARS, SPACE_SIZE, Arch, arch_at, as_arch, index_of
 
@@ -217,14 +217,8 @@ def _read_member(path: Path) -> bytes:
     gigabytes costs at most that bound before it is refused.
     """
     where = shown_path(path)
-    try:
-        data = read_at_most(path, MAX_FILE_BYTES)
-    except OSError as exc:
-        raise TableError(f"{where} cannot be read: {exc.strerror or type(exc).__name__}") from exc
-    if len(data) > MAX_FILE_BYTES:
-        raise CorruptTableError(
-            f"{where} is over {MAX_FILE_BYTES} bytes, more than any score table compresses to"
-        )
+    data = read_file(path, MAX_FILE_BYTES, CorruptTableError, "score table",
+                     "no score table compresses to more")
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip wrapper: CRC-32 and size
     try:
         text = inflater.decompress(data, MAX_TEXT_BYTES + 1)
