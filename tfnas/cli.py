@@ -168,19 +168,21 @@ def _run_score(args: argparse.Namespace) -> int:
 # -- tfnas search -------------------------------------------------------------------------------
 
 def _configure_search(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("algorithm", choices=("random", "rea"))
+    from tfnas.search.registry import algorithm_names, get_algorithm
+
+    parser.add_argument("algorithm", choices=algorithm_names())
     _add_scoring_arguments(parser)
-    parser.add_argument("--n", type=int_arg, default=None,
-                        help=f"random: cells drawn (default {DEFAULT_N})")
-    parser.add_argument("--population", type=int_arg, default=None,
-                        help=f"rea: P (default {DEFAULT_POPULATION})")
-    parser.add_argument("--sample", type=int_arg, default=None,
-                        help=f"rea: tournament S (default {DEFAULT_SAMPLE})")
-    parser.add_argument("--cycles", type=int_arg, default=None,
-                        help=f"rea: evaluations incl. the initial population (default "
-                             f"{DEFAULT_CYCLES}, or unlimited with --time-budget)")
-    parser.add_argument("--time-budget", type=float_arg, default=None, metavar="SECONDS",
-                        help="rea: stop when search time passes this (simulated for the oracle)")
+    seen: dict[str, str] = {}
+    for name in algorithm_names():
+        for param in get_algorithm(name).params:
+            if param.name in seen:
+                continue  # one flag serves every algorithm that takes the parameter
+            seen[param.name] = name
+            default = "" if param.default is None else f" (default {param.default})"
+            parser.add_argument(param.flag, dest=param.name, default=None,
+                                type=int_arg if param.type is int else float_arg,
+                                metavar="SECONDS" if param.type is float else None,
+                                help=f"{name}: {param.help}{default}")
     parser.add_argument("--repeats", type=int_arg, default=1, help="independent runs (default 1)")
     parser.add_argument("--seed", type=int_arg, default=0, help="master seed (default 0)")
     parser.add_argument("--score-seed", type=int_arg, default=0,
@@ -190,37 +192,22 @@ def _configure_search(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="OUT", help="write the traces and summary here ('-': stdout)")
 
 
-DEFAULT_N, DEFAULT_POPULATION, DEFAULT_SAMPLE, DEFAULT_CYCLES = 100, 64, 20, 1000
-_REA_FLAGS = ("population", "sample", "cycles", "time_budget")
-
-
 def _search_plan(args: argparse.Namespace) -> tuple[Callable[..., Any], dict[str, Any], int | None]:
     """The search function, its keyword arguments and its evaluations per run (None: a time
-    budget decides), all validated; flags of the other algorithm are refused."""
-    from tfnas.search import random_search, rea
-    from tfnas.search.random_search import check_random_arguments
-    from tfnas.search.rea import check_rea_arguments
+    budget decides), all validated; flags of another algorithm are refused."""
+    from tfnas.search.registry import algorithm_names, get_algorithm
 
-    def flag(name: str) -> str:
-        return "--" + name.replace("_", "-")
-
-    if args.algorithm == "random":
-        given = [flag(name) for name in _REA_FLAGS if getattr(args, name) is not None]
-        if given:
-            raise UsageError(f"tfnas search: {given[0]} applies to 'rea' only, not 'random'")
-        n = check_random_arguments(DEFAULT_N if args.n is None else args.n)
-        return random_search, {"n": n}, n
-    if args.n is not None:
-        raise UsageError("tfnas search: --n applies to 'random' only, not 'rea' (see --cycles)")
-    population = DEFAULT_POPULATION if args.population is None else args.population
-    sample = DEFAULT_SAMPLE if args.sample is None else args.sample
-    cycles = args.cycles
-    if cycles is None and args.time_budget is None:
-        cycles = DEFAULT_CYCLES
-    check_rea_arguments(population, sample, cycles, args.time_budget)
-    kwargs = {"population": population, "sample": sample, "cycles": cycles,
-              "time_budget": args.time_budget}
-    return rea, kwargs, cycles
+    algorithm = get_algorithm(args.algorithm)
+    own = set(algorithm.param_names())
+    for other in algorithm_names():
+        for param in get_algorithm(other).params:
+            if param.name not in own and getattr(args, param.name, None) is not None:
+                takers = [n for n in algorithm_names() if param.name in get_algorithm(n).param_names()]
+                raise UsageError(f"tfnas search: {param.flag} applies to {', '.join(map(repr, takers))} "
+                                 f"only, not {args.algorithm!r}")
+    given = {name: getattr(args, name) for name in own if getattr(args, name) is not None}
+    kwargs = algorithm.prepare(**given)
+    return algorithm.run, kwargs, algorithm.evaluations(kwargs)
 
 
 def _check_output(path: str | None) -> None:

@@ -750,18 +750,6 @@ def _indices_arg(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-def add_sweep_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``sweep`` to a CLI's subcommands (``tfnas sweep``); it runs :func:`sweep_command`."""
-    parser = subparsers.add_parser(
-        "sweep",
-        help="score every cell through the score store (resumable; local processes or Dask)",
-        description=__doc__.split("\n\n")[0],
-    )
-    _add_arguments(parser)
-    parser.set_defaults(func=sweep_command)
-    return parser
-
-
 def register_cli(register: Callable) -> None:
     """The ``tfnas`` CLI's plugin hook: adds ``tfnas sweep``."""
     register("sweep", "score every cell through the score store (resumable; local or Dask)",

@@ -8,6 +8,7 @@ from typing import Any
 from tfnas.checks import MAX_SEED, WHY_SEED, check_int
 from tfnas.search._run import OnEvaluation, Run
 from tfnas.search.limits import MAX_N, WHY_N
+from tfnas.search.registry import Param, register_search
 from tfnas.search.scorers import Scorer
 from tfnas.search.trace import Trace
 from tfnas.space import Arch, sample_distinct
@@ -23,6 +24,15 @@ def check_random_arguments(n: object) -> int:
     return check_int("n", n, 1, MAX_N, WHY_N)
 
 
+DEFAULT_N = 100
+
+
+def _prepare(n: int = DEFAULT_N) -> dict[str, Any]:
+    return {"n": check_random_arguments(n)}
+
+
+@register_search("random", params=(Param("n", int, DEFAULT_N, "cells drawn", evaluations=True),),
+                 prepare=_prepare, help="score N distinct random cells, keep the best")
 def random_search(scorer: Scorer, n: int, seed: int, oracle: Any = None,
                   dataset: str | None = None, on_evaluation: OnEvaluation | None = None) -> Trace:
     """Draw ``n`` distinct cells from ``random.Random(seed)``, score each in draw order, return

@@ -32,6 +32,7 @@ from tfnas.search.limits import (
     WHY_TIME_BUDGET,
 )
 from tfnas.search.random_search import rank_key
+from tfnas.search.registry import Param, register_search
 from tfnas.search.scorers import Scorer
 from tfnas.search.trace import Trace
 from tfnas.space import Arch
@@ -82,6 +83,31 @@ def check_rea_arguments(population: object, sample: object, cycles: object,
     return cycles, time_budget  # type: ignore[return-value]
 
 
+DEFAULT_POPULATION, DEFAULT_SAMPLE, DEFAULT_CYCLES = 64, 20, 1000
+
+
+def _prepare(population: int = DEFAULT_POPULATION, sample: int = DEFAULT_SAMPLE,
+             cycles: int | None = None, time_budget: float | None = None) -> dict[str, Any]:
+    """REA's parameters with the paper's defaults; without any budget, ``cycles`` is 1000."""
+    if cycles is None and time_budget is None:
+        cycles = DEFAULT_CYCLES
+    cycles, time_budget = check_rea_arguments(population, sample, cycles, time_budget)
+    return {"population": population, "sample": sample, "cycles": cycles,
+            "time_budget": time_budget}
+
+
+_PARAMS = (
+    Param("population", int, DEFAULT_POPULATION, "P, the population size"),
+    Param("sample", int, DEFAULT_SAMPLE, "S, the tournament size"),
+    Param("cycles", int, DEFAULT_CYCLES, "evaluations incl. the initial population (default "
+          f"{DEFAULT_CYCLES}, or unlimited with --time-budget)", evaluations=True),
+    Param("time_budget", float, None, "stop when search time passes this many seconds "
+          "(simulated for the oracle)"),
+)
+
+
+@register_search("rea", params=_PARAMS, prepare=_prepare,
+                 help="regularized (aging) evolution, Real et al. 2019")
 def rea(scorer: Scorer, population: int, sample: int, cycles: int | None, seed: int,
         oracle: Any = None, dataset: str | None = None, time_budget: float | None = None,
         on_evaluation: OnEvaluation | None = None,

@@ -41,15 +41,6 @@ class Scorer(Protocol):
     def __call__(self, arch: Arch) -> float: ...
 
 
-@runtime_checkable
-class SimulatedScorer(Scorer, Protocol):
-    """A scorer that charges simulated seconds per evaluation when ``simulated`` is True."""
-
-    simulated: bool
-
-    def cost(self, arch: Arch) -> float: ...
-
-
 def _check_dataset(dataset: object) -> str:
     if dataset not in DATASETS:
         raise ArgumentError(f"unknown dataset {shown(dataset)}; expected one of {', '.join(DATASETS)}")
