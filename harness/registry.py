@@ -18,12 +18,13 @@ from harness.results import CLAIM_ID_RULE, valid_claim_id
 from harness.stats import COEFFICIENTS
 from harness.verdicts import Estimate, Tolerance
 from tfnas.bounded import read_file
+from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import TfnasError, one_line, shown
 
 DEFAULT_PATH = Path(__file__).with_name("claims.toml")
 
 KINDS = ("correlation", "search", "comparison", "scaling", "best_dataset")
-DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+DATASETS = TARGET_DATASETS
 PROXIES = ("naswot", "naswot_reference", "synflow", "params", "flops")
 METRICS = ("valid12", "test200")
 ALGORITHMS = ("random", "rea")

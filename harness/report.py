@@ -19,11 +19,12 @@ from typing import Any
 
 from harness.results import OutputError, load_results, outcomes_by_id, valid_claim_id
 from harness.verdicts import STATUSES
+from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import one_line, shown
 
 TABLE_ORDER = ("Fig. 3", "Table I", "Table II", "Table III", "Table IV", "Table V",
                "Text claims", "Anchors")
-DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+DATASETS = TARGET_DATASETS
 MD_META = frozenset("\\`*_{}[]()#+!|~$")
 """Markdown metacharacters a data string has backslash-escaped (``$``: GitHub's math)."""
 MAX_BOXES = 200

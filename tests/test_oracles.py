@@ -165,7 +165,7 @@ def test_space_wide_figures_match_published(tables, dataset: str, mean: float, s
         ((0, "cifar10", 12, "valid"), "cifar10 has no validation split.*'cifar10-valid'", False),
         ((0, "cifar10", 12, "test"), r"no 12-epoch test accuracy for cifar10; available .*\('cifar10', 200, 'test'\)", True),
         ((0, "cifar100", 200, "valid"), r"no 200-epoch valid accuracy for cifar100; available", True),
-        ((0, "mnist", 12, "valid"), "unknown dataset 'mnist'; available: cifar10-valid, cifar10, cifar100, ImageNet16-120", False),
+        ((0, "mnist", 12, "valid"), "unknown dataset 'mnist'; available: cifar10, cifar10-valid, cifar100, ImageNet16-120", False),
         ((0, "cifar100", 50, "valid"), "12 or 200 epochs, not 50", False),
         ((0, "cifar100", 12, "train"), "unknown split 'train'; available: valid, test", False),
     ],

@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from tfnas.checks import check_batch_size, check_seed, float_arg, int_arg
+from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import MAX_SHOWN, TfnasError, one_line, shown
 
-DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 ORACLE = "oracle"
 PLUGINS: tuple[str, ...] = ("tfnas.sweep",)
 
@@ -78,7 +78,7 @@ def register_subcommand(name: str, help: str, configure: Callable[[argparse.Argu
 def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--proxy", required=True,
                         help=f"proxy name (naswot, synflow, params, ...) or '{ORACLE}'")
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--dataset", required=True, choices=TARGET_DATASETS)
     parser.add_argument("--batch-size", type=int_arg, default=128,
                         help="proxy batch (default 128)")
     parser.add_argument("--store", metavar="PATH", help="SQLite score store to read and write")

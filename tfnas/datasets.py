@@ -14,13 +14,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from tfnas.config import ENV_VAR, DataNotFoundError, data_root
 from tfnas.errors import TfnasError
 from tfnas.images import ImageArrays, read_image_file
+
+if TYPE_CHECKING:  # torch is imported where a batch is built, so the table reads without it
+    import torch
 
 SPLITS = ("auto", "train", "test")
 SOURCES = ("exact", "jpeg")
@@ -53,6 +56,11 @@ class DatasetSpec:
     download: str  # what to fetch when the files are missing
     jpeg_files: tuple[str, ...] = ()  # the lossy full test set (CIFAR-10 only), under images/
     note: str = ""
+    target: bool = True
+    """A dataset searches and claims are run for (cifar10-valid only holds CIFAR-10's validation
+    accuracies)."""
+    valid: str = ""
+    """The NATS-Bench dataset holding this one's validation accuracy ("" = itself)."""
 
 
 _CIFAR10_DOWNLOAD = (
@@ -73,12 +81,13 @@ _CIFAR10 = dict(
 )
 
 DATASETS: dict[str, DatasetSpec] = {
-    "cifar10": DatasetSpec(name="cifar10", label="CIFAR-10", **_CIFAR10),
+    "cifar10": DatasetSpec(name="cifar10", label="CIFAR-10", valid="cifar10-valid", **_CIFAR10),
     "cifar10-valid": DatasetSpec(
         name="cifar10-valid",
         label="CIFAR-10 (cifar10-valid)",
         note="NATS-Bench's cifar10-valid trains on half the CIFAR-10 training set; its proxy "
         "batches use the CIFAR-10 images",
+        target=False,
         **_CIFAR10,
     ),
     "cifar100": DatasetSpec(
@@ -116,6 +125,17 @@ DATASETS: dict[str, DatasetSpec] = {
 def dataset_names() -> tuple[str, ...]:
     """The dataset names NATS-Bench defines, in a fixed order."""
     return tuple(DATASETS)
+
+
+TARGET_DATASETS: tuple[str, ...] = tuple(name for name, spec in DATASETS.items() if spec.target)
+"""The datasets proxies score for, searches run on and claims are about (every module reads
+this one list): cifar10, cifar100, ImageNet16-120."""
+
+
+def valid_dataset(dataset: str) -> str:
+    """The NATS-Bench dataset holding ``dataset``'s validation accuracy (cifar10 → cifar10-valid)."""
+    spec = get_dataset(dataset)
+    return spec.valid or spec.name
 
 
 def get_dataset(name: str) -> DatasetSpec:
@@ -185,6 +205,8 @@ def _require(images: Path, names: list[str], spec: DatasetSpec, download: str) -
 
 def normalise(images: np.ndarray, dataset: str) -> torch.Tensor:
     """uint8 NCHW images → float32, as NATS-Bench's ``ToTensor()`` + ``Normalize(mean, std)``."""
+    import torch
+
     spec = get_dataset(dataset)
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] != 3:
         raise TypeError("normalise() needs a uint8 numpy array of shape (N, 3, H, W)")
@@ -203,6 +225,8 @@ def load_batch(
     dataset: str, seed: int = 0, batch_size: int = 128, *, split: str = "auto", source: str = "exact"
 ) -> ImageBatch:
     """A deterministic, normalised batch of ``dataset`` images for ``(seed, batch_size)``."""
+    import torch
+
     for name, value, low in (("seed", seed, 0), ("batch_size", batch_size, 1)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer):
             raise TypeError(f"{name} must be an int, got {type(value).__name__}")

@@ -26,13 +26,14 @@ import numpy as np
 
 from tfnas.bounded import read_file
 from tfnas.config import ENV_VAR, DataNotFoundError, data_root
+from tfnas.datasets import TARGET_DATASETS, dataset_names, valid_dataset
 from tfnas.errors import TfnasError, one_line, shown, shown_path
 from tfnas.space import SPACE_SIZE, Arch, arch_at, as_arch, index_of
 
 EPOCHS = (12, 200)
 SPLITS = ("valid", "test")
-PROXY_DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
-ORACLE_DATASETS = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
+PROXY_DATASETS = TARGET_DATASETS
+ORACLE_DATASETS = dataset_names()
 ARCHIVE_NAME = "NATS-tss-v1_0-3ffb9-simple"
 TABLE_FILES_12 = {d: f"tss-12epoch-{d}.csv" for d in ("cifar10-valid", "cifar100", "ImageNet16-120")}
 TABLE_FILE_200 = "tss-200epoch-test.csv"
@@ -68,11 +69,6 @@ class Accuracies(NamedTuple):
     valid12: float  # 12-epoch validation accuracy, percent
     test200: float  # 200-epoch test accuracy, percent
     train_time12: float | None  # simulated 12-epoch training time, seconds
-
-
-def valid_dataset(dataset: str) -> str:
-    """The NATS-Bench dataset holding ``dataset``'s validation accuracy (cifar10 → cifar10-valid)."""
-    return "cifar10-valid" if dataset == "cifar10" else dataset
 
 
 def _index(arch: Arch | str | int) -> int:

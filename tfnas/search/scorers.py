@@ -19,11 +19,12 @@ from tfnas.checks import (
     check_batch_size,
     check_seed,
 )
+from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import TfnasError, shown
 from tfnas.space import Arch, as_arch
 from tfnas.store import ScoreStore
 
-DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "ImageNet16-120")
+DATASETS = TARGET_DATASETS
 
 
 class MissingScoreError(TfnasError, KeyError):
