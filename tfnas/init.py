@@ -28,6 +28,13 @@ def default_generator() -> torch.Generator:
     return torch.Generator().manual_seed(DEFAULT_SEED)
 
 
+def check_generator(generator: object) -> torch.Generator:
+    """``generator`` if it is a ``torch.Generator``, else a ``TypeError``."""
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    return generator
+
+
 def init_parameters(module: nn.Module, generator: torch.Generator) -> nn.Module:
     """Initialise every parameter of ``module`` in place as PyTorch's default does; return it.
 
@@ -35,8 +42,7 @@ def init_parameters(module: nn.Module, generator: torch.Generator) -> nn.Module:
     gives the same bits. Modules with parameters of another kind raise ``TypeError`` rather
     than being left to the global RNG.
     """
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+    check_generator(generator)
     if not isinstance(module, nn.Module):
         raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     with torch.no_grad():

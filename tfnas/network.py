@@ -1,56 +1,59 @@
-"""The NATS-Bench topology-space network (TinyNetwork, C=16, N=5), written without xautodl.
+"""The NATS-Bench networks, written without xautodl, from one description.
 
-Module names and nesting follow ``xautodl.models.get_cell_based_tiny_net`` with config
-``{'name': 'infer.tiny', 'C': 16, 'N': 5, ...}`` so that state dicts load both ways:
-``stem`` (conv3x3 + BN), ``cells`` (5 cells, residual reduction to 32, 5 cells, reduction to 64,
-5 cells), ``lastact`` (BN + ReLU), ``global_pooling``, ``classifier``. Inside a cell,
-``layers[k]`` is the op on edge ``k`` in arch-string order; ``nor_conv_*`` ops are
-``op = Sequential(ReLU, Conv2d(bias=False), BatchNorm2d)``.
+Two networks share one class, :class:`CellNetwork` (xautodl's ``DynamicShapeTinyNet``, of which
+its ``TinyNetwork`` is the case of equal channels per stage):
 
-``forward`` returns ``(features, logits)`` exactly as xautodl's TinyNetwork does: the pooled
-64-dim features and the class logits.
+* :class:`TinyNetwork`, the topology space's network (``infer.tiny``, C=16, N=5): ``stem``
+  (conv3x3 + BN), ``cells`` (5 cells, residual reduction to 32, 5 cells, reduction to 64,
+  5 cells), ``lastact`` (BN + ReLU), ``global_pooling``, ``classifier``;
+* :class:`ShapeTinyNetwork`, the size space's network (``infer.shape.tiny``, N=1): one fixed
+  cell at channels C1, a reduction to C2, a cell C2→C3, a reduction to C4, a cell C4→C5.
+
+Module names and nesting follow xautodl, so state dicts load both ways. Inside a cell,
+``layers[k]`` is the op on edge ``k`` in arch-string order. Every op comes from one table,
+:data:`OPS` (name → :class:`OpSpec`: its factory and its ``kind``), and :func:`stages` is the one
+structural traversal (for each stage: the cell or reduction block and its edges) that
+``forward``, the NASWOT walker and the synflow linearisation all read.
+
+``forward`` returns ``(features, logits)`` exactly as xautodl's networks do.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
 import torch
 from torch import nn
 
-from tfnas.space import NUM_NODES, Arch, as_arch
+from tfnas.errors import TfnasError
+from tfnas.space import NUM_NODES, Arch, ArchTypeError, as_arch
+from tfnas.spaces.size import SIZE_CELL, SizeArch
 
 C_INIT = 16
 """Channels of the first stage (NATS-Bench topology space)."""
 N_CELLS = 5
-"""Cells per stage."""
+"""Cells per stage (topology space; the size space has 1)."""
+
+OpKind = Literal["zero", "skip", "factorized", "pool", "conv"]
+"""What an edge computes: ``x*0``, ``x``, a 1x1 conv + BN (a skip edge that changes the channel
+count), a 3x3 average pool, or ReLU → conv → BN."""
 
 
-Device = torch.device | str | None
-
-
-def _batchnorm(channels: int, batchnorm: bool, device: Device) -> nn.Module:
-    return nn.BatchNorm2d(channels, device=device) if batchnorm else nn.Identity()
+class UnsupportedNetworkError(TfnasError, TypeError):
+    """A module that is not a NATS-Bench cell network, or an op it does not know."""
 
 
 class ReLUConvBN(nn.Module):
     """ReLU → Conv2d (no bias) → BatchNorm2d, as xautodl's ``ReLUConvBN`` (affine BN)."""
 
-    def __init__(
-        self,
-        c_in: int,
-        c_out: int,
-        kernel: int,
-        stride: int,
-        padding: int,
-        batchnorm: bool = True,
-        device: Device = None,
-    ) -> None:
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> None:
         super().__init__()
         self.op = nn.Sequential(
             nn.ReLU(inplace=False),
-            nn.Conv2d(
-                c_in, c_out, kernel, stride=stride, padding=padding, bias=False, device=device
-            ),
-            _batchnorm(c_out, batchnorm, device),
+            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
+            nn.BatchNorm2d(c_out),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -76,47 +79,114 @@ class Pooling(nn.Module):
         return self.op(x)
 
 
-def _make_op(name: str, channels: int, batchnorm: bool, device: Device) -> nn.Module:
-    if name == "none":
-        return Zero()
-    if name == "skip_connect":
-        return nn.Identity()
-    if name == "nor_conv_1x1":
-        return ReLUConvBN(channels, channels, 1, 1, 0, batchnorm, device)
-    if name == "nor_conv_3x3":
-        return ReLUConvBN(channels, channels, 3, 1, 1, batchnorm, device)
-    if name == "avg_pool_3x3":
-        return Pooling()
-    raise ValueError(f"unknown operation {name!r}")  # unreachable: Arch validates its ops
+class FactorizedReduce(nn.Module):
+    """``skip_connect`` between different channel counts at stride 1: Conv2d 1x1 (no bias) → BN.
+
+    xautodl's ``FactorizedReduce`` with ``stride=1``; like it, ``relu`` exists but is not applied.
+    """
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.stride = 1
+        self.C_in, self.C_out = c_in, c_out  # noqa: N815  (xautodl's attribute names)
+        self.relu = nn.ReLU(inplace=False)
+        self.conv = nn.Conv2d(c_in, c_out, 1, stride=1, padding=0, bias=False)
+        self.bn = nn.BatchNorm2d(c_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self.conv(x))
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """One cell operation: what it computes (``kind``) and how to build it (``factory``)."""
+
+    kind: OpKind
+    factory: Callable[[int, int], nn.Module]
+    """``factory(c_in, c_out)``; only ``conv`` ops accept ``c_in != c_out``."""
+
+
+OPS: dict[str, OpSpec] = {
+    "none": OpSpec("zero", lambda c_in, c_out: Zero()),
+    "skip_connect": OpSpec("skip", lambda c_in, c_out: nn.Identity()),
+    "nor_conv_1x1": OpSpec("conv", lambda c_in, c_out: ReLUConvBN(c_in, c_out, 1, 1, 0)),
+    "nor_conv_3x3": OpSpec("conv", lambda c_in, c_out: ReLUConvBN(c_in, c_out, 3, 1, 1)),
+    "avg_pool_3x3": OpSpec("pool", lambda c_in, c_out: Pooling()),
+}
+"""The five topology-space operations, in :data:`tfnas.space.OPS` order."""
+
+FACTORIZED = OpSpec("factorized", FactorizedReduce)
+"""What ``skip_connect`` becomes on an edge whose channel count changes (xautodl's rule)."""
+
+
+def op_spec(name: str, c_in: int, c_out: int) -> OpSpec:
+    """The op ``name`` on an edge from ``c_in`` to ``c_out`` channels."""
+    spec = OPS[name]
+    if c_in == c_out or spec.kind == "conv":
+        return spec
+    if spec.kind == "skip":
+        return FACTORIZED
+    raise UnsupportedNetworkError(
+        f"the op {name!r} cannot change the channel count ({c_in} -> {c_out}); only "
+        "convolutions and skip connections can"
+    )
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One edge of a cell: ``layers[layer]`` maps node ``src`` into node ``to``."""
+
+    to: int
+    src: int
+    layer: int
+    kind: OpKind
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One element of ``net.cells``: a cell with its edges, or a residual reduction block."""
+
+    module: nn.Module
+    edges: tuple[Edge, ...] | None
+    """The cell's edges in layer order; ``None`` for a reduction block."""
+
+    @property
+    def is_cell(self) -> bool:
+        return self.edges is not None
 
 
 class InferCell(nn.Module):
-    """A 4-node cell: node ``i`` is the sum of the ops on its incoming edges; node 3 is the output."""
+    """A 4-node cell: node ``i`` is the sum of the ops on its incoming edges; node 3 is the output.
 
-    def __init__(
-        self, arch: Arch, channels: int, batchnorm: bool = True, device: Device = None
-    ) -> None:
+    Edges leaving the input node map ``c_in`` to ``c_out`` channels; the others keep ``c_out``.
+    """
+
+    def __init__(self, arch: Arch, c_in: int, c_out: int) -> None:
         super().__init__()
         self.layers = nn.ModuleList()
         self.node_IN: list[list[int]] = []  # source node of each incoming edge  # noqa: N815
         self.node_IX: list[list[int]] = []  # index into self.layers of each edge  # noqa: N815
+        edges = []
         for to_node in range(1, NUM_NODES):
             sources, indices = [], []
             for tn, src, op in arch.edges():
                 if tn == to_node:
+                    spec = op_spec(op, c_in if src == 0 else c_out, c_out)
+                    edges.append(Edge(to_node, src, len(self.layers), spec.kind))
                     sources.append(src)
                     indices.append(len(self.layers))
-                    self.layers.append(_make_op(op, channels, batchnorm, device))
+                    self.layers.append(spec.factory(c_in if src == 0 else c_out, c_out))
             self.node_IN.append(sources)
             self.node_IX.append(indices)
-        self.in_dim = channels
-        self.out_dim = channels
+        self.edges: tuple[Edge, ...] = tuple(edges)
+        self.in_dim = c_in
+        self.out_dim = c_out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
-        for indices, sources in zip(self.node_IX, self.node_IN, strict=True):
+        for to_node in range(1, NUM_NODES):
             nodes.append(
-                sum(self.layers[i](nodes[s]) for i, s in zip(indices, sources, strict=True))
+                sum(self.layers[e.layer](nodes[e.src]) for e in self.edges if e.to == to_node)
             )
         return nodes[-1]
 
@@ -124,15 +194,13 @@ class InferCell(nn.Module):
 class ResNetBasicblock(nn.Module):
     """The stride-2 residual reduction block: two ReLUConvBN 3x3 plus avgpool(2) + 1x1 shortcut."""
 
-    def __init__(
-        self, c_in: int, c_out: int, batchnorm: bool = True, device: Device = None
-    ) -> None:
+    def __init__(self, c_in: int, c_out: int) -> None:
         super().__init__()
-        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, 1, batchnorm, device)
-        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1, batchnorm, device)
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, 1)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1)
         self.downsample = nn.Sequential(
             nn.AvgPool2d(kernel_size=2, stride=2, padding=0),
-            nn.Conv2d(c_in, c_out, kernel_size=1, stride=1, padding=0, bias=False, device=device),
+            nn.Conv2d(c_in, c_out, kernel_size=1, stride=1, padding=0, bias=False),
         )
         self.in_dim = c_in
         self.out_dim = c_out
@@ -141,52 +209,127 @@ class ResNetBasicblock(nn.Module):
         return self.downsample(x) + self.conv_b(self.conv_a(x))
 
 
-class TinyNetwork(nn.Module):
-    """NATS-Bench's cell-based network for one topology cell.
+def stage_plan(channels: tuple[int, ...]) -> list[tuple[int, int, bool]]:
+    """``(c_in, c_out, is_reduction)`` of each element of ``cells`` for per-layer ``channels``
+    (``3N + 2`` of them: N cells, a reduction, N cells, a reduction, N cells)."""
+    n = len(channels) // 3
+    if len(channels) % 3 != 2 or n < 1:
+        raise UnsupportedNetworkError(f"a cell network has 3N+2 layers, got {len(channels)}")
+    reductions = [False] * n + [True] + [False] * n + [True] + [False] * n
+    plan, c_prev = [], channels[0]
+    for c_curr, reduction in zip(channels, reductions, strict=True):
+        plan.append((c_prev, c_curr, reduction))
+        c_prev = c_curr
+    return plan
 
-    ``batchnorm=False`` builds the same network with every BatchNorm replaced by an identity
-    (same parameter names otherwise). ``device`` is passed to every layer, as PyTorch's own
-    modules take it; constructing on a real device runs PyTorch's default init from the global
-    RNG, so use :func:`build_network` (or :func:`skeleton`) instead.
-    """
 
-    def __init__(
-        self, arch: Arch, num_classes: int, batchnorm: bool = True, device: Device = None
-    ) -> None:
+class CellNetwork(nn.Module):
+    """Stem, one cell per non-reduction layer, residual reductions, BN-ReLU, pooling, linear."""
+
+    def __init__(self, cell: Arch, channels: tuple[int, ...], num_classes: int) -> None:
         super().__init__()
-        self.arch = arch
         self.num_classes = num_classes
-        self.batchnorm = batchnorm
-        self._C = C_INIT  # noqa: N815  (xautodl's attribute names)
-        self._layerN = N_CELLS  # noqa: N815
-        c = C_INIT
         self.stem = nn.Sequential(
-            nn.Conv2d(3, c, kernel_size=3, padding=1, bias=False, device=device),
-            _batchnorm(c, batchnorm, device),
+            nn.Conv2d(3, channels[0], kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(channels[0]),
         )
-        channels = [c] * N_CELLS + [2 * c] + [2 * c] * N_CELLS + [4 * c] + [4 * c] * N_CELLS
-        reductions = [False] * N_CELLS + [True] + [False] * N_CELLS + [True] + [False] * N_CELLS
         self.cells = nn.ModuleList()
-        c_prev = c
-        for c_curr, reduction in zip(channels, reductions, strict=True):
-            if reduction:
-                cell: nn.Module = ResNetBasicblock(c_prev, c_curr, batchnorm, device)
-            else:
-                cell = InferCell(arch, c_curr, batchnorm, device)
-            self.cells.append(cell)
-            c_prev = c_curr
-        self._Layer = len(self.cells)  # noqa: N815
-        self.lastact = nn.Sequential(_batchnorm(c_prev, batchnorm, device), nn.ReLU(inplace=True))
+        for c_in, c_out, reduction in stage_plan(channels):
+            block = ResNetBasicblock(c_in, c_out) if reduction else InferCell(cell, c_in, c_out)
+            self.cells.append(block)
+        c_last = channels[-1]
+        self.lastact = nn.Sequential(nn.BatchNorm2d(c_last), nn.ReLU(inplace=True))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c_prev, num_classes, device=device)
+        self.classifier = nn.Linear(c_last, num_classes)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         feature = self.stem(x)
-        for cell in self.cells:
-            feature = cell(feature)
+        for stage in stages(self):
+            feature = stage.module(feature)
         out = self.global_pooling(self.lastact(feature))
         out = out.view(out.size(0), -1)
         return out, self.classifier(out)
+
+
+class TinyNetwork(CellNetwork):
+    """NATS-Bench's topology-space network for one cell (``infer.tiny``, C=16, N=5)."""
+
+    def __init__(self, arch: Arch, num_classes: int) -> None:
+        c = C_INIT
+        channels = (c,) * N_CELLS + (2 * c,) * (N_CELLS + 1) + (4 * c,) * (N_CELLS + 1)
+        super().__init__(arch, channels, num_classes)
+        self.arch = arch
+        self._C = C_INIT  # noqa: N815  (xautodl's attribute names)
+        self._layerN = N_CELLS  # noqa: N815
+        self._Layer = len(self.cells)  # noqa: N815
+
+
+class ShapeTinyNetwork(CellNetwork):
+    """NATS-Bench's size-space network for one channel configuration (``infer.shape.tiny``)."""
+
+    def __init__(self, arch: SizeArch, num_classes: int) -> None:
+        super().__init__(SIZE_CELL, arch.channels, num_classes)
+        self.arch = arch
+        self.genotype = SIZE_CELL
+        self._channels = arch.channels  # xautodl's attribute names
+        self._num_stage = len(arch.channels) // 3
+        self._num_layer = len(self.cells)
+
+
+# --- the one structural traversal ----------------------------------------------------------
+
+
+def _foreign_kind(module: nn.Module) -> OpKind:
+    """The kind of an op module of another implementation (xautodl's), by its structure."""
+    seq = getattr(module, "op", None)
+    if (isinstance(seq, nn.Sequential) and len(seq) == 3 and isinstance(seq[0], nn.ReLU)
+            and isinstance(seq[1], nn.Conv2d)):
+        return "conv"
+    name = type(module).__name__
+    if isinstance(module, nn.Identity) or name == "Identity":
+        return "skip"
+    if name == "Zero" and getattr(module, "C_in", 0) == getattr(module, "C_out", 0):
+        return "zero"
+    if isinstance(seq, nn.AvgPool2d) and getattr(module, "preprocess", None) is None:
+        return "pool"
+    if name == "FactorizedReduce" and getattr(module, "stride", None) == 1:
+        return "factorized"
+    raise UnsupportedNetworkError(f"unknown cell operation module {name}")
+
+
+def cell_edges(cell: nn.Module) -> tuple[Edge, ...]:
+    """The edges of a cell: read from :class:`InferCell`, or derived for an xautodl cell."""
+    if isinstance(cell, InferCell):
+        return cell.edges
+    node_in, node_ix = getattr(cell, "node_IN", None), getattr(cell, "node_IX", None)
+    layers = getattr(cell, "layers", None)
+    if node_in is None or node_ix is None or layers is None:
+        raise UnsupportedNetworkError("a cell needs layers, node_IN and node_IX")
+    return tuple(
+        Edge(to, src, i, _foreign_kind(layers[i]))
+        for to, (indices, sources) in enumerate(zip(node_ix, node_in, strict=True), start=1)
+        for i, src in zip(indices, sources, strict=True)
+    )
+
+
+def stages(net: nn.Module) -> Iterator[Stage]:
+    """Each element of ``net.cells`` with its edges (a cell) or ``None`` (a reduction block)."""
+    for name in ("stem", "cells", "lastact"):
+        if not hasattr(net, name):
+            raise UnsupportedNetworkError(
+                f"expected a NATS-Bench TinyNetwork (stem, cells, lastact); "
+                f"{type(net).__name__} has no {name!r}"
+            )
+    for cell in net.cells:
+        if hasattr(cell, "layers"):
+            yield Stage(cell, cell_edges(cell))
+        elif hasattr(cell, "conv_a") and hasattr(cell, "conv_b"):
+            yield Stage(cell, None)
+        else:
+            raise UnsupportedNetworkError(f"unknown cell module {type(cell).__name__}")
+
+
+# --- building ------------------------------------------------------------------------------
 
 
 def check_num_classes(num_classes: object) -> int:
@@ -198,18 +341,24 @@ def check_num_classes(num_classes: object) -> int:
     return num_classes
 
 
-def skeleton(arch: Arch | str, num_classes: int, batchnorm: bool = True) -> TinyNetwork:
+def skeleton(arch: Arch | SizeArch | str, num_classes: int) -> CellNetwork:
     """The network with uninitialised (``torch.empty``) parameters, built without any RNG draw.
 
-    Modules are created on the meta device so that their constructors' default init (which draws
-    from the global RNG) never runs; callers fill the parameters themselves.
+    A :class:`~tfnas.spaces.size.SizeArch` gives a :class:`ShapeTinyNetwork`; an ``Arch`` or
+    its string a :class:`TinyNetwork`. Modules are created on the meta device, so their
+    constructors' default init (which draws from the global RNG) never runs; callers fill the
+    parameters themselves.
     """
-    arch = as_arch(arch)
+    if not isinstance(arch, SizeArch):
+        arch = as_arch(arch)
     check_num_classes(num_classes)
-    return _materialise(TinyNetwork(arch, num_classes, batchnorm, device="meta"))
+    with torch.device("meta"):
+        net = ShapeTinyNetwork(arch, num_classes) if isinstance(arch, SizeArch) else TinyNetwork(
+            arch, num_classes)
+    return _materialise(net)
 
 
-def _materialise(net: TinyNetwork) -> TinyNetwork:
+def _materialise(net: CellNetwork) -> CellNetwork:
     """Give every meta tensor CPU storage (uninitialised): what ``to_empty`` does, in half the
     time, because it skips ``Module._apply``'s per-tensor bookkeeping."""
     for module in net.modules():
@@ -225,23 +374,35 @@ def _materialise(net: TinyNetwork) -> TinyNetwork:
 
 
 def build_network(
-    arch: Arch | str, num_classes: int, generator: torch.Generator | None = None
-) -> TinyNetwork:
-    """The NATS-Bench TinyNetwork for ``arch``, initialised from ``generator``.
+    arch: Arch | SizeArch | str, num_classes: int, generator: torch.Generator | None = None
+) -> CellNetwork:
+    """The NATS-Bench network for ``arch``, initialised from ``generator``.
 
-    Initialisation is PyTorch's default (see :func:`tfnas.init.init_parameters`) drawn from
-    ``generator``; with ``generator=None`` a generator seeded with
-    :data:`tfnas.init.DEFAULT_SEED` is used. The global RNG is never read or advanced.
-    The network is returned in train mode; ``forward`` returns ``(features, logits)``.
+    An ``Arch`` (or a topology arch string) gives a :class:`TinyNetwork`, a
+    :class:`~tfnas.spaces.size.SizeArch` a :class:`ShapeTinyNetwork`. Initialisation is
+    PyTorch's default (see :func:`tfnas.init.init_parameters`) drawn from ``generator``; with
+    ``generator=None`` a generator seeded with :data:`tfnas.init.DEFAULT_SEED` is used. The
+    global RNG is never read or advanced. The network is returned in train mode; ``forward``
+    returns ``(features, logits)``.
     """
-    from tfnas.init import default_generator, init_parameters
+    from tfnas.init import check_generator, default_generator, init_parameters
 
-    if generator is None:
-        generator = default_generator()
-    elif not isinstance(generator, torch.Generator):
-        raise TypeError(
-            f"generator must be a torch.Generator or None, got {type(generator).__name__}"
-        )
+    generator = default_generator() if generator is None else check_generator(generator)
     net = skeleton(arch, num_classes)
     init_parameters(net, generator)
     return net.train()
+
+
+def build_size_network(
+    arch: SizeArch | str, num_classes: int, generator: torch.Generator | None = None
+) -> ShapeTinyNetwork:
+    """The size-space network of ``arch`` (a :class:`SizeArch` or ``"C1:C2:C3:C4:C5"``)."""
+    if isinstance(arch, str):
+        arch = SizeArch.parse(arch)
+    elif not isinstance(arch, SizeArch):
+        raise ArchTypeError(
+            f"expected a SizeArch or a 'C1:C2:C3:C4:C5' string, got {type(arch).__name__}"
+        )
+    net = build_network(arch, num_classes, generator)
+    assert isinstance(net, ShapeTinyNetwork)
+    return net

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from tfnas.errors import TfnasError
+from tfnas.network import Edge, Stage, UnsupportedNetworkError, stages
 from tfnas.proxies.kernel import KernelAccumulator, logdet
 
 MATCHES = ("relu", "official")
@@ -114,10 +114,6 @@ def reference_kernel(network: nn.Module, images: torch.Tensor, *, match: str = D
 # --- the fast path -------------------------------------------------------------------------
 
 
-class UnsupportedNetworkError(TfnasError, TypeError):
-    """The fast path met a module it does not know; use :func:`naswot_reference` instead."""
-
-
 def _batch_norm(x: torch.Tensor, bn: nn.Module) -> torch.Tensor:
     if isinstance(bn, nn.Identity):
         return x
@@ -169,19 +165,6 @@ def _relu_conv_bn(module: nn.Module) -> tuple[nn.Conv2d, nn.Module] | None:
     return None
 
 
-def _edge_kind(module: nn.Module) -> str:
-    if _relu_conv_bn(module) is not None:
-        return "conv"
-    if isinstance(module, nn.Identity) or type(module).__name__ == "Identity":
-        return "skip"
-    if getattr(module, "is_zero", False) or type(module).__name__ == "Zero":
-        return "zero"
-    op = getattr(module, "op", None)
-    if isinstance(op, nn.AvgPool2d) and getattr(module, "preprocess", None) is None:
-        return "pool"
-    raise UnsupportedNetworkError(f"unknown cell operation module {type(module).__name__}")
-
-
 def _avg_pool(x: torch.Tensor, pool: nn.AvgPool2d) -> torch.Tensor:
     return F.avg_pool2d(
         x, pool.kernel_size, pool.stride, pool.padding, pool.ceil_mode,
@@ -209,39 +192,35 @@ class _Walker:
         self.code(x, self.conv_weight)
         return _batch_norm(_conv(F.relu(x), conv), bn)
 
-    def infer_cell(self, x: torch.Tensor, cell: nn.Module) -> torch.Tensor:
-        node_in = getattr(cell, "node_IN", None)
-        node_ix = getattr(cell, "node_IX", None)
-        if node_in is None or node_ix is None:
-            raise UnsupportedNetworkError("a cell with `layers` must also have node_IN / node_IX")
+    def infer_cell(self, x: torch.Tensor, cell: nn.Module, edges: tuple[Edge, ...]) -> torch.Tensor:
         layers = cell.layers
-        kinds = [_edge_kind(m) for m in layers]
-        edges = [list(zip(ix, src, strict=True)) for ix, src in zip(node_ix, node_in, strict=True)]
+        num_nodes = 1 + max(e.to for e in edges)
         # Every conv edge leaving a node applies its own ReLU to the same tensor: one code,
         # counted once per such edge, and one shared relu().
-        fan_out = [0] * (len(edges) + 1)
-        for incoming in edges:
-            for i, src in incoming:
-                fan_out[src] += kinds[i] == "conv"
+        fan_out = [0] * num_nodes
+        for e in edges:
+            fan_out[e.src] += e.kind == "conv"
         nodes: list[torch.Tensor] = [x]
         outputs: dict[int, torch.Tensor] = {}  # conv-edge outputs, computed per source node
-        for incoming in edges:
+        for to_node in range(1, num_nodes):
             src_new = len(nodes) - 1
             if fan_out[src_new]:
                 self.code(nodes[src_new], self.conv_weight * fan_out[src_new])
-                convs = [i for node in edges for i, s in node if s == src_new and kinds[i] == "conv"]
+                convs = [e.layer for e in edges if e.src == src_new and e.kind == "conv"]
                 outputs.update(self.conv_edges(nodes[src_new], [layers[i] for i in convs], convs))
             total: torch.Tensor | None = None
-            for i, src in incoming:
-                kind = kinds[i]
-                if kind == "zero":
-                    continue  # adds x * 0 = ±0: the sum, and every code, is unchanged
-                if kind == "skip":
-                    out = nodes[src]
-                elif kind == "pool":
-                    out = _avg_pool(nodes[src], layers[i].op)
+            for e in edges:
+                if e.to != to_node or e.kind == "zero":
+                    continue  # a zero edge adds x * 0 = ±0: the sum, and every code, is unchanged
+                if e.kind == "skip":
+                    out = nodes[e.src]
+                elif e.kind == "pool":
+                    out = _avg_pool(nodes[e.src], layers[e.layer].op)
+                elif e.kind == "factorized":  # 1x1 conv + BN, no ReLU (xautodl's stride-1 rule)
+                    module = layers[e.layer]
+                    out = _batch_norm(_conv(nodes[e.src], module.conv), module.bn)
                 else:
-                    out = outputs.pop(i)
+                    out = outputs.pop(e.layer)
                 total = out if total is None else total + out
             nodes.append(torch.zeros_like(x) if total is None else total)
         return nodes[-1]
@@ -300,28 +279,21 @@ class _Walker:
         return residual + branch
 
     def network(self, net: nn.Module, images: torch.Tensor, channels_last: bool) -> None:
-        for name in ("stem", "cells", "lastact"):
-            if not hasattr(net, name):
-                raise UnsupportedNetworkError(
-                    f"expected a NATS-Bench TinyNetwork (stem, cells, lastact); "
-                    f"{type(net).__name__} has no {name!r}"
-                )
+        plan: list[Stage] = list(stages(net))
         stem = net.stem
         if not (isinstance(stem, nn.Sequential) and len(stem) == 2):
             raise UnsupportedNetworkError("the stem must be Sequential(Conv2d, BatchNorm2d)")
-        if channels_last:
-            images = images.contiguous(memory_format=torch.channels_last)
-        x = _batch_norm(_conv(images, stem[0]), stem[1])
-        for cell in net.cells:
-            if hasattr(cell, "layers"):
-                x = self.infer_cell(x, cell)
-            elif hasattr(cell, "conv_a") and hasattr(cell, "conv_b"):
-                x = self.residual_block(x, cell)
-            else:
-                raise UnsupportedNetworkError(f"unknown cell module {type(cell).__name__}")
         last = net.lastact
         if not (isinstance(last, nn.Sequential) and len(last) == 2 and isinstance(last[1], nn.ReLU)):
             raise UnsupportedNetworkError("lastact must be Sequential(BatchNorm2d, ReLU)")
+        if channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        x = _batch_norm(_conv(images, stem[0]), stem[1])
+        for stage in plan:
+            if stage.edges is not None:
+                x = self.infer_cell(x, stage.module, stage.edges)
+            else:
+                x = self.residual_block(x, stage.module)
         self.code(_batch_norm(x, last[0]), 1)
         # global pooling and the classifier come after the last ReLU: they cannot change K.
 
@@ -329,7 +301,9 @@ class _Walker:
 def naswot_kernel(
     network: nn.Module, images: torch.Tensor, *, match: str = DEFAULT_MATCH, channels_last: bool = True
 ) -> np.ndarray:
-    """The exact integer NASWOT kernel (int64, ``N x N``) of a NATS-Bench TinyNetwork.
+    """The exact integer NASWOT kernel (int64, ``N x N``) of a NATS-Bench cell network.
+
+    Any network :func:`tfnas.network.stages` can walk: both spaces' networks, and xautodl's.
 
     ``channels_last=False`` runs the same ATen ops as the modules' own forward (NCHW), which
     gives bitwise the reference's activations; ``True`` (about twice as fast on CPU) sums in

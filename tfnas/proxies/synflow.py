@@ -6,7 +6,7 @@ parameter replaced by its absolute value and cast to float64, feed one all-ones 
 and backpropagate ``R = sum(logits)``; the score is ``sum |θ ⊙ ∂R/∂θ|`` over the weights of every
 Conv2d and Linear layer. tfnas returns its natural logarithm (``-inf`` for 0), as the paper does.
 
-Fast path for :class:`tfnas.network.TinyNetwork`: with non-negative weights and a non-negative
+Fast path for :class:`tfnas.network.CellNetwork` (both spaces' networks): with non-negative weights and a non-negative
 input every activation is non-negative, so for a layer ``y = W * x`` one has
 ``sum(W ⊙ ∂R/∂W) = <∂R/∂y, y>``. :func:`synflow` therefore runs the BN-free network functionally
 (no module copy) and asks autograd only for the gradients with respect to the layer outputs,
@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tfnas.network import InferCell, Pooling, ReLUConvBN, ResNetBasicblock, TinyNetwork, Zero
+from tfnas.network import CellNetwork, Edge, stages
 
 Resolution = int | tuple[int, int]
 
@@ -96,7 +96,10 @@ def synflow_reference(network: nn.Module, resolution: Resolution, channels: int 
 
 
 class _Linearised:
-    """Runs a TinyNetwork without BatchNorm on |θ| in float64, recording every layer output."""
+    """Runs a cell network without BatchNorm on |θ| in float64, recording every layer output.
+
+    It reads the network's structure from :func:`tfnas.network.stages` and each edge's ``kind``.
+    """
 
     def __init__(self) -> None:
         self.outputs: list[torch.Tensor] = []
@@ -114,38 +117,38 @@ class _Linearised:
         self.modules.append(m)
         return y
 
-    def relu_conv(self, m: ReLUConvBN, h: torch.Tensor) -> torch.Tensor:
+    def relu_conv(self, m: nn.Module, h: torch.Tensor) -> torch.Tensor:
         return self.conv(m.op[1], F.relu(h))
 
-    def op(self, m: nn.Module, h: torch.Tensor) -> torch.Tensor:
-        if isinstance(m, ReLUConvBN):
+    def edge(self, m: nn.Module, edge: Edge, h: torch.Tensor) -> torch.Tensor:
+        if edge.kind == "conv":
             return self.relu_conv(m, h)
-        if isinstance(m, Zero):
+        if edge.kind == "zero":
             return h.mul(0.0)
-        if isinstance(m, nn.Identity):
+        if edge.kind == "skip":
             return h
-        if isinstance(m, Pooling):
+        if edge.kind == "pool":
             return m.op(h)
-        raise TypeError(f"the synflow fast path does not know the op {type(m).__name__}")
+        return self.conv(m.conv, h)  # "factorized": 1x1 conv (+ BN, removed)
 
-    def cell(self, m: nn.Module, h: torch.Tensor) -> torch.Tensor:
-        if isinstance(m, InferCell):
-            nodes = [h]
-            for indices, sources in zip(m.node_IX, m.node_IN, strict=True):
-                terms = [
-                    self.op(m.layers[i], nodes[s]) for i, s in zip(indices, sources, strict=True)
-                ]
-                nodes.append(sum(terms[1:], terms[0]))
-            return nodes[-1]
-        if isinstance(m, ResNetBasicblock):
-            residual = self.conv(m.downsample[1], m.downsample[0](h))
-            return residual + self.relu_conv(m.conv_b, self.relu_conv(m.conv_a, h))
-        raise TypeError(f"the synflow fast path does not know the cell {type(m).__name__}")
+    def cell(self, m: nn.Module, edges: tuple[Edge, ...], h: torch.Tensor) -> torch.Tensor:
+        nodes = [h]
+        for to_node in range(1, 1 + max(e.to for e in edges)):
+            terms = [self.edge(m.layers[e.layer], e, nodes[e.src]) for e in edges if e.to == to_node]
+            nodes.append(sum(terms[1:], terms[0]))
+        return nodes[-1]
 
-    def network(self, net: TinyNetwork, x: torch.Tensor) -> torch.Tensor:
+    def reduction(self, m: nn.Module, h: torch.Tensor) -> torch.Tensor:
+        residual = self.conv(m.downsample[1], m.downsample[0](h))
+        return residual + self.relu_conv(m.conv_b, self.relu_conv(m.conv_a, h))
+
+    def network(self, net: CellNetwork, x: torch.Tensor) -> torch.Tensor:
         h = self.conv(net.stem[0], x)
-        for cell in net.cells:
-            h = self.cell(cell, h)
+        for stage in stages(net):
+            if stage.edges is not None:
+                h = self.cell(stage.module, stage.edges, h)
+            else:
+                h = self.reduction(stage.module, h)
         h = F.adaptive_avg_pool2d(F.relu(h), 1).flatten(1)
         y = F.linear(h, self._w(net.classifier.weight))
         self.outputs.append(y)
@@ -157,12 +160,13 @@ class _Linearised:
 def synflow_layers(
     network: nn.Module, resolution: Resolution, channels: int = 3
 ) -> dict[str, float]:
-    """Per layer ``sum |θ ⊙ ∂R/∂θ|`` (keys: Conv2d/Linear module names); fast for TinyNetwork.
+    """Per layer ``sum |θ ⊙ ∂R/∂θ|`` (keys: Conv2d/Linear module names); fast for the networks
+    of :mod:`tfnas.network` (both spaces).
 
     Any other module goes through :func:`synflow_layers_reference`.
     """
     _check_network(network)
-    if not isinstance(network, TinyNetwork):
+    if not isinstance(network, CellNetwork):
         return synflow_layers_reference(network, resolution, channels)
     x = _input(resolution, channels).requires_grad_()
     run = _Linearised()
@@ -181,7 +185,7 @@ def synflow_layers(
 def synflow(network: nn.Module, resolution: Resolution, channels: int = 3) -> float:
     """ln synflow of ``network`` at the given input resolution; the network is not modified.
 
-    Uses the fast path for :class:`~tfnas.network.TinyNetwork` and the literal recipe
+    Uses the fast path for a :class:`~tfnas.network.CellNetwork` (either space) and the literal recipe
     (:func:`synflow_reference`) for any other module.
     """
     return _log(math.fsum(synflow_layers(network, resolution, channels).values()))

@@ -1,0 +1,196 @@
+"""Search spaces: each registers itself where it is defined, with ``@register_space(name)``.
+
+A :class:`SearchSpace` is everything the searches, oracles and proxies need to know about a set
+of architectures: their encoding (``parse``/``format``), the official index order, sampling,
+mutation, neighbours, an isomorphism key and the network builder. ``"tss"`` (the NATS-Bench
+topology space, :mod:`tfnas.spaces.topology`) is the default; ``"sss"`` (the size space,
+:mod:`tfnas.spaces.size`) is the second. Adding a space is one new module with one decorated
+class. This package imports no torch: ``build_network`` imports it when called.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from tfnas.errors import TfnasError, shown
+from tfnas.space import ArchError, ArchIndexError, ArchTypeError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+Arch = Any
+"""An architecture of some space (hashable, ordered, ``str`` is its official spelling)."""
+
+DEFAULT_SPACE = "tss"
+
+
+class UnknownSpaceError(TfnasError, ValueError):
+    """A search-space name that no module registered."""
+
+
+class SearchSpace(ABC):
+    """One search space: its architectures, their official order and what to do with them.
+
+    Subclasses implement the abstract methods; the rest is written once here from them.
+    Every method draws randomness only from the explicit ``random.Random`` it is given.
+    """
+
+    name: ClassVar[str] = ""
+    size: ClassVar[int]
+    """Number of architectures."""
+    max_arch_chars: ClassVar[int]
+    """The longest official spelling; longer text is refused before it is parsed."""
+    arch_type: ClassVar[type]
+
+    @abstractmethod
+    def parse(self, text: str) -> Arch:
+        """The architecture spelled ``text`` (its one canonical spelling only)."""
+
+    def format(self, arch: Arch) -> str:
+        """The official spelling of ``arch`` (``parse(format(a)) == a``)."""
+        return str(self.as_arch(arch))
+
+    def as_arch(self, arch: Arch | str) -> Arch:
+        """Accept an architecture of this space or its official spelling."""
+        if isinstance(arch, self.arch_type):
+            return arch
+        if isinstance(arch, str):
+            return self.parse(arch)
+        raise ArchTypeError(
+            f"expected a {self.arch_type.__name__} or its string ({self.name} space), got "
+            f"{type(arch).__name__}"
+        )
+
+    @abstractmethod
+    def index_of(self, arch: Arch | str) -> int:
+        """The official index of ``arch``."""
+
+    @abstractmethod
+    def arch_at(self, index: int) -> Arch:
+        """The architecture at official index ``index``."""
+
+    @abstractmethod
+    def all_cells(self) -> tuple[Arch, ...]:
+        """Every architecture, in official index order."""
+
+    @abstractmethod
+    def sample(self, rng: random.Random) -> Arch:
+        """A uniformly random architecture drawn from ``rng``."""
+
+    def sample_distinct(self, rng: random.Random, n: int) -> list[Arch]:
+        """``n`` distinct architectures drawn uniformly without replacement from ``rng``."""
+        require_rng(rng)
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise ArchTypeError(f"n must be an int, got {type(n).__name__}")
+        if not 0 <= n <= self.size:
+            raise ArchError(
+                f"n must be in 0..{self.size} (the size of the {self.name} space), got {shown(n)}"
+            )
+        return [self.arch_at(i) for i in rng.sample(range(self.size), n)]
+
+    @abstractmethod
+    def mutate(self, arch: Arch, rng: random.Random) -> Arch:
+        """``arch`` with one position changed to another value, drawn from ``rng``."""
+
+    @abstractmethod
+    def neighbours(self, arch: Arch) -> list[Arch]:
+        """Every architecture one change away, each once."""
+
+    def canonical(self, arch: Arch) -> Hashable:
+        """A key shared by functionally identical architectures (identity by default)."""
+        return self.as_arch(arch)
+
+    @abstractmethod
+    def build_network(
+        self, arch: Arch | str, num_classes: int, generator: torch.Generator | None = None
+    ) -> nn.Module:
+        """The network of ``arch``, initialised from ``generator`` (never the global RNG)."""
+
+    def check_index(self, index: object) -> int:
+        """``index`` if it is an int in ``0..size-1``, else an ``ArchError``."""
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise ArchTypeError(f"index must be an int, got {type(index).__name__}")
+        if not 0 <= index < self.size:
+            raise ArchIndexError(
+                f"index must be in 0..{self.size - 1} ({self.name} space), got {shown(index)}"
+            )
+        return index
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}: {self.size:,} architectures>"
+
+
+def require_rng(rng: object) -> random.Random:
+    """``rng`` if it is an explicit ``random.Random``, else an ``ArchTypeError``."""
+    if not isinstance(rng, random.Random):
+        raise ArchTypeError(
+            f"pass an explicit random.Random generator, got {type(rng).__name__}; "
+            "tfnas never draws from the global random state"
+        )
+    return rng
+
+
+_REGISTRY: dict[str, SearchSpace] = {}
+S = TypeVar("S", bound=type[SearchSpace])
+
+
+def register_space(name: str) -> Callable[[S], S]:
+    """Class decorator: register one instance of the space under ``name`` (names are unique)."""
+
+    def wrapper(cls: S) -> S:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise UnknownSpaceError(f"a space name must be an identifier, got {shown(name)}")
+        if name in _REGISTRY:
+            raise UnknownSpaceError(f"a search space is already registered as {name!r}")
+        cls.name = name
+        _REGISTRY[name] = cls()
+        return cls
+
+    return wrapper
+
+
+def space_names() -> tuple[str, ...]:
+    """The registered space names, the default first."""
+    return tuple(sorted(_REGISTRY, key=lambda name: (name != DEFAULT_SPACE, name)))
+
+
+def get_space(space: str | SearchSpace | None = None) -> SearchSpace:
+    """The space named ``space`` (or ``space`` itself; ``None`` is the default, ``"tss"``)."""
+    if space is None:
+        space = DEFAULT_SPACE
+    if isinstance(space, SearchSpace):
+        return space
+    if isinstance(space, str) and space in _REGISTRY:
+        return _REGISTRY[space]
+    raise UnknownSpaceError(
+        f"unknown search space {shown(space)}; expected one of {', '.join(_REGISTRY)}"
+    )
+
+
+def space_of(arch: object) -> SearchSpace:
+    """The registered space whose architecture type ``arch`` is."""
+    for space in _REGISTRY.values():
+        if isinstance(arch, space.arch_type):
+            return space
+    raise ArchTypeError(
+        f"{type(arch).__name__} is the architecture of no registered space "
+        f"({', '.join(_REGISTRY)})"
+    )
+
+
+# the built-in spaces register themselves on import
+from tfnas.spaces import size as _size  # noqa: E402
+from tfnas.spaces import topology as _topology  # noqa: E402
+
+TOPOLOGY: SearchSpace = get_space("tss")
+SIZE: SearchSpace = get_space("sss")
+
+__all__ = [
+    "DEFAULT_SPACE", "SIZE", "TOPOLOGY", "SearchSpace", "UnknownSpaceError", "get_space",
+    "register_space", "require_rng", "space_names", "space_of",
+]
+del _topology, _size
