@@ -12,7 +12,7 @@ from tfnas.checks import ArgumentError, ArgumentTypeError
 from tfnas.errors import TfnasError, shown
 from tfnas.search.scorers import Scorer
 from tfnas.search.trace import Evaluation, Trace
-from tfnas.space import Arch
+from tfnas.spaces import Arch, SearchSpace, get_space
 
 OnEvaluation = Callable[[Evaluation], None]
 
@@ -85,7 +85,8 @@ class Run:
         return seconds
 
     def trace(self, algorithm: str, seed: int, settings: dict[str, Any], best: Arch,
-              best_score: float, oracle: Any = None, dataset: str | None = None) -> Trace:
+              best_score: float, oracle: Any = None, dataset: str | None = None,
+              space: str | SearchSpace | None = None) -> Trace:
         wall = time.perf_counter() - self.start
         dataset = dataset if dataset is not None else getattr(self.scorer, "dataset", None)
         accuracies = None
@@ -100,4 +101,5 @@ class Run:
             algorithm=algorithm, scorer=self.scorer.name, dataset=dataset, seed=seed,
             settings=settings, evaluations=self.evaluations, best=best, best_score=best_score,
             accuracies=accuracies, wall_seconds=wall, memoised=self.memoised, clock=self.clock,
+            space=get_space(space).name,
         )

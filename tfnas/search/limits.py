@@ -8,12 +8,25 @@ evaluation (~350 bytes each, measured) and the oracle evaluates ~10,000 cells a 
 from __future__ import annotations
 
 from tfnas.space import SPACE_SIZE
+from tfnas.spaces import SearchSpace
 
 MAX_N = SPACE_SIZE
 WHY_N = f"random search draws distinct cells and the space has {SPACE_SIZE:,}"
 
 MAX_POPULATION = SPACE_SIZE
 WHY_POPULATION = f"a population cannot usefully exceed the {SPACE_SIZE:,} cells of the space"
+
+
+def max_n(space: SearchSpace) -> tuple[int, str]:
+    """The bound of random search's ``n`` in ``space`` and its reason (``MAX_N`` for tss)."""
+    return space.size, (f"random search draws distinct cells and the space ({space.name}) "
+                        f"has {space.size:,}")
+
+
+def max_population(space: SearchSpace) -> tuple[int, str]:
+    """The bound of REA's ``population`` in ``space`` and its reason."""
+    return space.size, (f"a population cannot usefully exceed the {space.size:,} cells of the "
+                        f"space ({space.name})")
 
 MAX_CYCLES = 100_000
 WHY_CYCLES = ("over 6x the space and 100x the paper's 1,000; REA then mostly revisits cells, and "

@@ -1,4 +1,4 @@
-"""Random search (as in NASWOT): score N distinct random cells and keep the best."""
+"""Random search (as in NASWOT): score N distinct random cells of a space and keep the best."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Any
 
 from tfnas.checks import MAX_SEED, WHY_SEED, check_int
 from tfnas.search._run import OnEvaluation, Run
-from tfnas.search.limits import MAX_N, WHY_N
+from tfnas.search.limits import max_n
 from tfnas.search.registry import Param, register_search
 from tfnas.search.scorers import Scorer
 from tfnas.search.trace import Trace
-from tfnas.space import Arch, sample_distinct
+from tfnas.spaces import Arch, SearchSpace, get_space
 
 
 def rank_key(score: float) -> float:
@@ -19,9 +19,11 @@ def rank_key(score: float) -> float:
     return score if score == score else float("-inf")
 
 
-def check_random_arguments(n: object) -> int:
-    """``n`` if it is a valid random-search size (1..15,625), else an ``ArgumentError``."""
-    return check_int("n", n, 1, MAX_N, WHY_N)
+def check_random_arguments(n: object, space: str | SearchSpace | None = None) -> int:
+    """``n`` if it is a valid random-search size (1..the space's size, 15,625 for the default
+    topology space), else an ``ArgumentError``."""
+    limit, why = max_n(get_space(space))
+    return check_int("n", n, 1, limit, why)
 
 
 DEFAULT_N = 100
@@ -34,17 +36,20 @@ def _prepare(n: int = DEFAULT_N) -> dict[str, Any]:
 @register_search("random", params=(Param("n", int, DEFAULT_N, "cells drawn", evaluations=True),),
                  prepare=_prepare, help="score N distinct random cells, keep the best")
 def random_search(scorer: Scorer, n: int, seed: int, oracle: Any = None,
-                  dataset: str | None = None, on_evaluation: OnEvaluation | None = None) -> Trace:
-    """Draw ``n`` distinct cells from ``random.Random(seed)``, score each in draw order, return
-    the first one with the maximal score (ties: first drawn, like Python's ``max``)."""
-    check_random_arguments(n)
+                  dataset: str | None = None, on_evaluation: OnEvaluation | None = None,
+                  space: str | SearchSpace | None = None) -> Trace:
+    """Draw ``n`` distinct cells of ``space`` (default: the topology space) from
+    ``random.Random(seed)``, score each in draw order, return the first one with the maximal
+    score (ties: first drawn, like Python's ``max``)."""
+    space = get_space(space)
+    check_random_arguments(n, space)
     seed = check_int("seed", seed, 0, MAX_SEED, WHY_SEED)
     run = Run(scorer, on_evaluation)
     best: Arch | None = None
     best_score = float("-inf")
-    for arch in sample_distinct(random.Random(seed), n):
+    for arch in space.sample_distinct(random.Random(seed), n):
         value = run(arch)
         if best is None or rank_key(value) > rank_key(best_score):
             best, best_score = arch, value
     assert best is not None
-    return run.trace("random", seed, {"n": n}, best, best_score, oracle, dataset)
+    return run.trace("random", seed, {"n": n}, best, best_score, oracle, dataset, space)

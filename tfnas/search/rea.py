@@ -2,7 +2,8 @@
 
 The population is a FIFO queue of ``population`` cells. Each cycle draws ``sample`` members
 uniformly WITH replacement, the best of them (first maximum) is the parent, its child is one
-mutation (:func:`tfnas.space.mutate`), the child joins and the oldest member leaves. The result is
+mutation (the space's ``mutate``; :func:`tfnas.space.mutate` for the default topology space),
+the child joins and the oldest member leaves. The result is
 the best cell ever evaluated (first maximum of the history).
 
 Budgets: ``cycles`` counts every evaluation, the initial population included (the paper: P=64,
@@ -19,23 +20,21 @@ import random
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from tfnas import space
 from tfnas.checks import MAX_SEED, WHY_SEED, ArgumentError, check_int, check_seconds
 from tfnas.errors import TfnasError, shown
 from tfnas.search._run import OnEvaluation, Run
 from tfnas.search.limits import (
     MAX_CYCLES,
-    MAX_POPULATION,
     MAX_TIME_BUDGET,
     WHY_CYCLES,
-    WHY_POPULATION,
     WHY_TIME_BUDGET,
+    max_population,
 )
 from tfnas.search.random_search import rank_key
 from tfnas.search.registry import Param, register_search
 from tfnas.search.scorers import Scorer
 from tfnas.search.trace import Trace
-from tfnas.space import Arch
+from tfnas.spaces import Arch, SearchSpace, get_space
 
 
 class Member(NamedTuple):
@@ -62,10 +61,13 @@ class BudgetNotReachedError(TfnasError, ValueError):
 
 
 def check_rea_arguments(population: object, sample: object, cycles: object,
-                        time_budget: object) -> tuple[int | None, float | None]:
-    """Validate REA's sizes and budgets (see :mod:`tfnas.search.limits`); return
-    ``(cycles, time_budget)`` as the run uses them. Raises an ``ArgumentError``."""
-    check_int("population", population, 1, MAX_POPULATION, WHY_POPULATION)
+                        time_budget: object, space: str | SearchSpace | None = None,
+                        ) -> tuple[int | None, float | None]:
+    """Validate REA's sizes and budgets (see :mod:`tfnas.search.limits`) for ``space`` (default:
+    the topology space); return ``(cycles, time_budget)`` as the run uses them. Raises an
+    ``ArgumentError``."""
+    limit, why = max_population(get_space(space))
+    check_int("population", population, 1, limit, why)
     check_int("sample", sample, 1)
     if sample > population:  # type: ignore[operator]
         raise ArgumentError(
@@ -111,9 +113,12 @@ _PARAMS = (
 def rea(scorer: Scorer, population: int, sample: int, cycles: int | None, seed: int,
         oracle: Any = None, dataset: str | None = None, time_budget: float | None = None,
         on_evaluation: OnEvaluation | None = None,
-        on_cycle: Callable[[Cycle], None] | None = None) -> Trace:
-    """Run REA with an explicit ``random.Random(seed)``; see the module docstring."""
-    cycles, time_budget = check_rea_arguments(population, sample, cycles, time_budget)
+        on_cycle: Callable[[Cycle], None] | None = None,
+        space: str | SearchSpace | None = None) -> Trace:
+    """Run REA over ``space`` (default: the topology space) with an explicit
+    ``random.Random(seed)``; see the module docstring."""
+    space = get_space(space)
+    cycles, time_budget = check_rea_arguments(population, sample, cycles, time_budget, space)
     seed = check_int("seed", seed, 0, MAX_SEED, WHY_SEED)
     rng = random.Random(seed)
     run = Run(scorer, on_evaluation)
@@ -151,4 +156,5 @@ def rea(scorer: Scorer, population: int, sample: int, cycles: int | None, seed: 
     best = max(run.evaluations, key=lambda e: rank_key(e.score))
     settings = {"population": population, "sample": sample, "cycles": cycles,
                 "time_budget": time_budget}
-    return run.trace("rea", seed, settings, Arch.parse(best.arch), best.score, oracle, dataset)
+    return run.trace("rea", seed, settings, space.parse(best.arch), best.score, oracle, dataset,
+                     space)

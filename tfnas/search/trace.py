@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from tfnas.errors import TfnasError, shown
-from tfnas.space import Arch
+from tfnas.spaces import DEFAULT_SPACE, Arch, UnknownSpaceError, get_space
 
 TRACE_FORMAT = 1
 
@@ -58,7 +58,11 @@ def _float_from_json(x: float | str | None) -> float:
 
 @dataclass
 class Trace:
-    """A search run. ``best`` is the first evaluated cell with the maximal score."""
+    """A search run. ``best`` is the first evaluated cell with the maximal score.
+
+    ``space`` names the search space of the cells (``"tss"``, the default, is not written to
+    JSON, so topology-space traces read and write exactly as before spaces existed).
+    """
 
     algorithm: str
     scorer: str
@@ -73,10 +77,15 @@ class Trace:
     memoised: bool
     clock: str = "wall"
     distinct: int = field(default=-1)
+    space: str = DEFAULT_SPACE
 
     def __post_init__(self) -> None:
         if self.clock not in CLOCKS:
             raise TraceError(f"trace clock must be one of {CLOCKS}, got {shown(self.clock)}")
+        try:
+            self.space = get_space(self.space).name
+        except UnknownSpaceError as exc:
+            raise TraceError(f"trace field 'space': {exc}") from None
         if self.distinct < 0:
             self.distinct = len({e.arch for e in self.evaluations})
 
@@ -88,6 +97,8 @@ class Trace:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["format"] = TRACE_FORMAT
+        if self.space == DEFAULT_SPACE:
+            del data["space"]
         data["best"] = str(self.best)
         data["best_score"] = _float_to_json(self.best_score)
         data["evaluations"] = [
@@ -111,17 +122,22 @@ class Trace:
         missing = [key for key in _FIELDS if key not in data]
         if missing:
             raise TraceError(f"trace is missing the field {shown(missing[0])}")
+        space_name = _text(data, "space") if "space" in data else DEFAULT_SPACE
+        try:
+            space = get_space(space_name)
+        except UnknownSpaceError as exc:
+            raise TraceError(f"trace field 'space': {exc}") from None
         try:
             return cls(
                 algorithm=_text(data, "algorithm"), scorer=_text(data, "scorer"),
                 dataset=_text(data, "dataset", optional=True), seed=_int(data, "seed"),
                 settings=_object(data, "settings"), evaluations=_evaluations(data["evaluations"]),
-                best=Arch.parse(_text(data, "best")),
+                best=space.parse(_text(data, "best")),
                 best_score=_float_from_json(data["best_score"]),
                 accuracies=_accuracies(data["accuracies"]),
                 wall_seconds=_float_from_json(data["wall_seconds"]),
                 memoised=_bool(data, "memoised"), clock=_text(data, "clock"),
-                distinct=_int(data, "distinct"),
+                distinct=_int(data, "distinct"), space=space.name,
             )
         except TraceError:
             raise
