@@ -35,6 +35,11 @@ SPLITS = ("valid", "test")
 PROXY_DATASETS = TARGET_DATASETS
 ORACLE_DATASETS = dataset_names()
 ARCHIVE_NAME = "NATS-tss-v1_0-3ffb9-simple"
+ARCHIVE_NAMES = {"tss": ARCHIVE_NAME, "sss": "NATS-sss-v1_0-50262-simple"}
+"""The fast-mode archive folder of each space, as ``nats_bench`` names them under $TORCH_HOME."""
+ARCHIVE_EPOCHS = {"tss": (12, 200), "sss": (1, 12, 90)}
+"""The training lengths each archive holds (its ``hp`` keys ``'01'``, ``'12'``, ``'90'``, ``'200'``)."""
+SPACE_WORDS = {"tss": "topology", "sss": "size"}
 TABLE_FILES_12 = {d: f"tss-12epoch-{d}.csv" for d in ("cifar10-valid", "cifar100", "ImageNet16-120")}
 TABLE_FILE_200 = "tss-200epoch-test.csv"
 REQUIRED_12 = ("valid-accuracy", "test-accuracy", "train-all-time", "valid-per-time")
@@ -80,13 +85,13 @@ def _index(arch: Arch | str | int) -> int:
     return index_of(as_arch(arch))
 
 
-def _check_query(dataset: str, epochs: int, split: str) -> None:
+def _check_query(dataset: str, epochs: int, split: str, allowed: tuple[int, ...] = EPOCHS) -> None:
     if dataset not in ORACLE_DATASETS:
         raise OracleQueryError(f"unknown dataset {dataset!r}; available: {', '.join(ORACLE_DATASETS)}")
     if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer):
-        raise TypeError(f"epochs must be an int ({' or '.join(map(str, EPOCHS))}), got {type(epochs).__name__}")
-    if epochs not in EPOCHS:
-        raise OracleQueryError(f"NATS-Bench trained for {' or '.join(map(str, EPOCHS))} epochs, not {epochs}")
+        raise TypeError(f"epochs must be an int ({' or '.join(map(str, allowed))}), got {type(epochs).__name__}")
+    if epochs not in allowed:
+        raise OracleQueryError(f"NATS-Bench trained for {' or '.join(map(str, allowed))} epochs, not {epochs}")
     if split not in SPLITS:
         raise OracleQueryError(f"unknown split {split!r}; available: {', '.join(SPLITS)}")
     if dataset == "cifar10" and split == "valid":
@@ -100,6 +105,8 @@ class AccuracyOracle(ABC):
     """What NATS-Bench reports for a trained cell. ``arch`` is an Arch, its string or its index."""
 
     name: str = "oracle"
+    full_epochs: int = 200
+    """The training length of :attr:`Accuracies.test200` (the size space's archive: 90)."""
 
     @abstractmethod
     def accuracy(self, arch: Arch | str | int, dataset: str, epochs: int, split: str) -> float:
@@ -117,7 +124,7 @@ class AccuracyOracle(ABC):
             raise OracleQueryError(f"unknown proxy dataset {dataset!r}; available: {', '.join(PROXY_DATASETS)}")
         return Accuracies(
             valid12=self.accuracy(arch, valid_dataset(dataset), 12, "valid"),
-            test200=self.accuracy(arch, dataset, 200, "test"),
+            test200=self.accuracy(arch, dataset, self.full_epochs, "test"),
             train_time12=self.train_time(arch, dataset, 12),
         )
 
@@ -336,14 +343,42 @@ def _training_times(path: Path, table: dict[str, np.ndarray]) -> np.ndarray:
     return times
 
 
-def default_archive_path() -> Path:
-    """Where ``nats_bench`` looks for the archive: ``$TORCH_HOME`` (default ``~/.torch``)."""
+def default_archive_path(space: str = "tss") -> Path:
+    """Where ``nats_bench`` looks for a space's archive: ``$TORCH_HOME`` (default ``~/.torch``)."""
     torch_home = os.environ.get("TORCH_HOME") or os.path.join(os.path.expanduser("~"), ".torch")
-    return Path(torch_home) / ARCHIVE_NAME
+    return Path(torch_home) / ARCHIVE_NAMES[space]
+
+
+def archive_space(path: Path) -> str:
+    """The space of the archive at ``path``: from its folder name (``NATS-sss-...``), else from
+    the number of cells its meta lists; ``"tss"`` when neither says."""
+    from tfnas import nats_archive
+    from tfnas.spaces import get_space
+
+    tokens = set(path.name.replace("_", "-").split("-"))
+    for name in ARCHIVE_NAMES:
+        if name in tokens:
+            return name
+    meta = path / "meta.pickle.pbz2"
+    if meta.is_file():
+        archs = nats_archive.load_file(meta)
+        archs = archs.get("meta_archs") if isinstance(archs, dict) else None
+        for name in ARCHIVE_NAMES:
+            if isinstance(archs, list) and len(archs) == get_space(name).size:
+                return name
+    return "tss"
 
 
 class NatsBenchOracle(AccuracyOracle):
-    """The official ``nats_bench`` API over a fast-mode archive (``$TORCH_HOME/NATS-tss-v1_0-3ffb9-simple``).
+    """The official ``nats_bench`` API over a fast-mode archive of the topology space
+    (``$TORCH_HOME/NATS-tss-v1_0-3ffb9-simple``) or the size space
+    (``$TORCH_HOME/NATS-sss-v1_0-50262-simple``).
+
+    ``space`` (``"tss"``, ``"sss"`` or a :class:`~tfnas.spaces.SearchSpace`) says which; by
+    default it is read from the archive (:func:`archive_space`), and with neither ``path`` nor
+    ``space`` it is the topology archive. Cells are given as the space's arch, its string or its
+    index. The size archive holds 1, 12 and 90 epochs (:attr:`full_epochs` is 90 there, so
+    :meth:`accuracies`' ``test200`` is its 90-epoch test accuracy).
 
     ``trial=False`` (default) answers the mean over training seeds; an int answers that seed's
     trial; a ``random.Random`` picks one of the cell's seeds per query from that generator. The
@@ -356,25 +391,49 @@ class NatsBenchOracle(AccuracyOracle):
 
     name = "nats_bench"
 
-    def __init__(self, path: str | Path | None = None, trial: bool | int | random.Random = False) -> None:
+    def __init__(self, path: str | Path | None = None, trial: bool | int | random.Random = False,
+                 space: object = None) -> None:
+        from tfnas.spaces import get_space
+
         if trial is True:
             raise TypeError(
                 "trial=True would draw from the global random state; pass a random.Random or a seed"
             )
         if not (trial is False or isinstance(trial, random.Random) or isinstance(trial, int)):
             raise TypeError(f"trial must be False, an int seed or a random.Random, got {type(trial).__name__}")
-        self.path = Path(path) if path is not None else default_archive_path()
+        if space is not None:
+            self.space = get_space(space)  # type: ignore[arg-type]
+            if self.space.name not in ARCHIVE_NAMES:
+                raise OracleQueryError(
+                    f"NATS-Bench has no archive for the space {self.space.name!r}; it has "
+                    f"{', '.join(ARCHIVE_NAMES)}"
+                )
+        self.path = Path(path) if path is not None else default_archive_path(
+            "tss" if space is None else self.space.name)
+        where = f"NATS-Bench {SPACE_WORDS['tss' if space is None else self.space.name]} archive"
         if not (self.path / "meta.pickle.pbz2").is_file():
+            archive = ARCHIVE_NAMES["tss" if space is None else self.space.name]
             raise DataNotFoundError(
-                f"no NATS-Bench topology archive at {self.path} (meta.pickle.pbz2 missing). Download "
-                f"{ARCHIVE_NAME}.tar (https://github.com/D-X-Y/NATS-Bench) and extract it into "
+                f"no {where} at {self.path} (meta.pickle.pbz2 missing). Download "
+                f"{archive}.tar (https://github.com/D-X-Y/NATS-Bench) and extract it into "
                 f"$TORCH_HOME (now {self.path.parent}), or pass its path."
             )
+        if space is None:
+            self.space = get_space(self._call(lambda: archive_space(self.path)))
+        self.full_epochs = ARCHIVE_EPOCHS[self.space.name][-1]
         import nats_bench
 
         self.trial = trial
-        self.api = self._call(lambda: nats_bench.create(str(self.path), "tss", fast_mode=True, verbose=False))
+        self.api = self._call(
+            lambda: nats_bench.create(str(self.path), self.space.name, fast_mode=True, verbose=False)
+        )
         self._check_order()
+
+    @property
+    def _word(self) -> str:
+        """``topology`` or ``size``, for messages (topology until the space is known)."""
+        space = getattr(self, "space", None)
+        return SPACE_WORDS["tss" if space is None else space.name]
 
     def _call(self, call):  # type: ignore[no-untyped-def]
         """``call()`` with the safe archive loader installed; the API's failures on a malformed
@@ -389,23 +448,31 @@ class NatsBenchOracle(AccuracyOracle):
         except (AssertionError, AttributeError, KeyError, IndexError, TypeError, ValueError,
                 OverflowError, RecursionError, MemoryError) as exc:
             raise nats_archive.ArchiveError(
-                f"{self.path}: not a usable NATS-Bench topology archive ({type(exc).__name__}: "
+                f"{self.path}: not a usable NATS-Bench {self._word} archive ({type(exc).__name__}: "
                 f"{one_line(exc, 160)})"
             ) from None
 
     def _check_order(self) -> None:
         """The archive's cells must be the space's, in the official order (answers are by index)."""
         from tfnas.nats_archive import ArchiveError
-        from tfnas.space import all_cells
 
         meta = getattr(self.api, "meta_archs", None)
-        expected = [str(arch) for arch in all_cells()]
+        expected = [self.space.format(arch) for arch in self.space.all_cells()]
         if not isinstance(meta, list) or meta != expected:
             count = len(meta) if isinstance(meta, list) else type(meta).__name__
             raise ArchiveError(
-                f"{self.path}: meta.pickle.pbz2 does not list the {SPACE_SIZE} cells in the official "
-                f"NATS-Bench order (it holds {count}); expected the topology (tss) archive"
+                f"{self.path}: meta.pickle.pbz2 does not list the {self.space.size} cells in the "
+                f"official NATS-Bench order (it holds {count}); expected the "
+                f"{SPACE_WORDS[self.space.name]} ({self.space.name}) archive"
             )
+
+    def _index(self, arch: object) -> int:
+        """The index of ``arch`` (the space's arch, its string or an index) in this archive."""
+        if isinstance(arch, bool):
+            raise TypeError("arch must be an arch, an arch string or an index, got bool")
+        if isinstance(arch, int | np.integer):
+            return self.space.check_index(int(arch))
+        return self.space.index_of(self.space.as_arch(arch))
 
     def _held(self) -> list[int]:
         names = (p.name.split(".")[0] for p in self.path.glob("*.pickle.pbz2"))
@@ -419,9 +486,10 @@ class NatsBenchOracle(AccuracyOracle):
             raise OracleQueryError(
                 f"cell {index} is not in this archive ({self.path}); it holds {len(held)} cells: {listed}"
             )
+        hp = f"{epochs:02d}"  # the archives' keys: '01', '12', '90', '200'
         self._call(lambda: self.api._prepare_info(index))
         seeds = self._call(
-            lambda: sorted(self.api.arch2infos_dict[index][str(epochs)].get_dataset_seeds(dataset))
+            lambda: sorted(self.api.arch2infos_dict[index][hp].get_dataset_seeds(dataset))
         )
         trial: bool | int = False
         if isinstance(self.trial, random.Random):
@@ -434,7 +502,7 @@ class NatsBenchOracle(AccuracyOracle):
                 )
             trial = int(self.trial)
         info = self._call(
-            lambda: self.api.get_more_info(index, dataset, iepoch=None, hp=str(epochs), is_random=trial)
+            lambda: self.api.get_more_info(index, dataset, iepoch=None, hp=hp, is_random=trial)
         )
         if not isinstance(info, dict):
             raise self._bad(index, f"the API answered a {type(info).__name__}")
@@ -456,14 +524,14 @@ class NatsBenchOracle(AccuracyOracle):
         return number
 
     def accuracy(self, arch: Arch | str | int, dataset: str, epochs: int, split: str) -> float:
-        _check_query(dataset, epochs, split)
-        index = _index(arch)
+        _check_query(dataset, epochs, split, ARCHIVE_EPOCHS[self.space.name])
+        index = self._index(arch)
         return self._number(self._info(index, dataset, int(epochs)), f"{split}-accuracy", index, 100.0)
 
     def train_time(self, arch: Arch | str | int, dataset: str, epochs: int = 12) -> float | None:
         name = valid_dataset(dataset)
-        _check_query(name, epochs, "valid")
-        index = _index(arch)
+        _check_query(name, epochs, "valid", ARCHIVE_EPOCHS[self.space.name])
+        index = self._index(arch)
         info = self._info(index, name, int(epochs))
         limit = 1e9  # seconds, about 30 years: any real simulated time is far below
         return self._number(info, "train-all-time", index, limit) + self._number(
