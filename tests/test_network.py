@@ -155,3 +155,35 @@ def test_build_equals_init_parameters_on_xautodls_network(arch: Arch) -> None:
     ):
         assert torch.equal(a, b), key
     assert all(p.requires_grad for p in ours.parameters())
+
+
+# -- one network description ----------------------------------------------------------------
+
+
+def test_the_op_table_is_the_spaces_op_list_and_each_kind_is_read_from_it() -> None:
+    from tfnas import network
+
+    assert tuple(network.OPS) == OPS
+    net = build_network(Arch(OPS[:5] + ("nor_conv_1x1",)), 10)
+    cells = [s for s in network.stages(net) if s.is_cell]
+    assert len(cells) == 15 and sum(not s.is_cell for s in network.stages(net)) == 2
+    for stage in cells:
+        assert [(e.to, e.src) for e in stage.edges] == [(t, f) for t, f, _ in net.arch.edges()]
+        assert [e.kind for e in stage.edges] == [network.OPS[op].kind for op in net.arch.ops]
+        assert [e.layer for e in stage.edges] == list(range(6))
+
+
+def test_xautodls_cells_give_the_same_structure() -> None:
+    from tfnas import network
+
+    arch = RANDOM_CELLS[4]
+    ours = [s.edges for s in network.stages(build_network(arch, 10))]
+    theirs = [s.edges for s in network.stages(xautodl_network(arch, 10))]
+    assert ours == theirs
+
+
+def test_structure_of_a_foreign_module_is_refused() -> None:
+    from tfnas.network import UnsupportedNetworkError, stages
+
+    with pytest.raises(UnsupportedNetworkError, match="TinyNetwork"):
+        list(stages(torch.nn.Sequential(torch.nn.ReLU())))

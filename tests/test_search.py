@@ -451,3 +451,33 @@ def test_wrong_trace_fields_are_one_line(field: str, value) -> None:
     data = random_search(RANDOM, 5, 0).to_dict()
     data[field] = value
     one_line_error(lambda: Trace.from_dict(data), "trace")
+
+
+# -- the space argument (issue 13) ----------------------------------------------------------
+
+
+def test_an_explicit_topology_space_draws_exactly_the_default() -> None:
+    from tfnas.spaces import TOPOLOGY
+
+    for space in ("tss", TOPOLOGY):
+        assert random_search(RANDOM, 30, 3, space=space).evaluations[-1][:2] == random_search(
+            RANDOM, 30, 3).evaluations[-1][:2]
+        a, b = rea(RANDOM, 10, 3, 60, 4, space=space), rea(RANDOM, 10, 3, 60, 4)
+        assert [e[:2] for e in a.evaluations] == [e[:2] for e in b.evaluations]
+
+
+def test_topology_traces_keep_their_json_and_a_bad_space_is_refused() -> None:
+    import json
+
+    from tfnas.search import TraceError
+
+    trace = random_search(RANDOM, 5, 0)
+    data = json.loads(trace.to_json())
+    assert trace.space == "tss" and "space" not in data  # written exactly as before spaces
+    assert Trace.from_dict(data).space == "tss"
+    data["space"] = "nb101"
+    with pytest.raises(TraceError, match="unknown search space 'nb101'"):
+        Trace.from_dict(data)
+    data["space"] = "sss"  # a topology cell is no size-space config
+    with pytest.raises(TraceError, match="size-space config"):
+        Trace.from_dict(data)

@@ -245,3 +245,48 @@ def test_space_errors_are_tfnas_errors_keeping_their_builtin_types() -> None:
             call()
         assert isinstance(info.value, builtin)
         assert "\n" not in str(info.value) and len(str(info.value)) < 300
+
+
+# -- the SearchSpace interface: the topology space is tfnas.space, draw for draw -------------
+
+from tfnas.spaces import (  # noqa: E402
+    SIZE,
+    TOPOLOGY,
+    SearchSpace,
+    UnknownSpaceError,
+    get_space,
+    register_space,
+    space_names,
+    space_of,
+)
+
+
+def test_registry_names_the_built_in_spaces_default_first() -> None:
+    assert space_names()[:1] == ("tss",) and set(space_names()) >= {"tss", "sss"}
+    assert get_space() is get_space("tss") is TOPOLOGY and get_space("sss") is SIZE
+    assert space_of(arch_at(0)) is TOPOLOGY and space_of(SIZE.arch_at(0)) is SIZE
+    with pytest.raises(UnknownSpaceError, match="unknown search space 'nb101'; expected one of tss"):
+        get_space("nb101")
+    with pytest.raises(UnknownSpaceError, match="already registered as 'tss'"):
+        register_space("tss")(type("Again", (type(TOPOLOGY),), {}))
+    with pytest.raises(TypeError):
+        SearchSpace()  # type: ignore[abstract]
+
+
+@given(archs, seeds)
+def test_topology_space_object_draws_exactly_as_the_module(arch: Arch, seed: int) -> None:
+    space = get_space("tss")
+    assert space.mutate(arch, random.Random(seed)) == mutate(arch, random.Random(seed))
+    assert space.sample(random.Random(seed)) == sample(random.Random(seed))
+    assert space.sample_distinct(random.Random(seed), 5) == sample_distinct(random.Random(seed), 5)
+    assert space.neighbours(arch) == neighbours(arch)
+    assert space.canonical(arch) == canonical(arch)
+    assert space.parse(space.format(arch)) == arch == space.as_arch(str(arch))
+    assert space.arch_at(space.index_of(arch)) == arch and space.index_of(arch) == index_of(arch)
+
+
+def test_topology_space_object_constants() -> None:
+    assert TOPOLOGY.size == SPACE_SIZE and TOPOLOGY.max_arch_chars == MAX_ARCH_CHARS
+    assert TOPOLOGY.all_cells() is all_cells()
+    with pytest.raises(ArchError, match="0..15624"):
+        TOPOLOGY.arch_at(SPACE_SIZE)

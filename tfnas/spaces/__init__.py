@@ -167,7 +167,7 @@ def get_space(space: str | SearchSpace | None = None) -> SearchSpace:
     if isinstance(space, str) and space in _REGISTRY:
         return _REGISTRY[space]
     raise UnknownSpaceError(
-        f"unknown search space {shown(space)}; expected one of {', '.join(_REGISTRY)}"
+        f"unknown search space {shown(space)}; expected one of {', '.join(space_names())}"
     )
 
 
@@ -178,7 +178,7 @@ def space_of(arch: object) -> SearchSpace:
             return space
     raise ArchTypeError(
         f"{type(arch).__name__} is the architecture of no registered space "
-        f"({', '.join(_REGISTRY)})"
+        f"({', '.join(space_names())})"
     )
 
 
