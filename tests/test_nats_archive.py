@@ -296,3 +296,16 @@ def test_unusable_archives_are_archive_errors(data_root: Path, tmp_path: Path) -
     with pytest.raises(ArchiveError, match=r"not a usable NATS-Bench topology archive \(AssertionError"):
         oracle.accuracy(11, "cifar100", 12, "valid")
     assert 0 < oracle.accuracy(0, "cifar100", 12, "valid") <= 100
+
+
+def test_size_space_oracle_reads_through_the_safe_loader(data_root: Path, tmp_path: Path) -> None:
+    archive = _copy(data_root, tmp_path, "sss")
+    marker = tmp_path / "marker"
+    (archive / "000011.pickle.pbz2").write_bytes(_hostile(marker))
+    oracle = NatsBenchOracle(archive)  # the folder is named "sss"
+    assert oracle.space.name == "sss"
+    assert 0 < oracle.accuracy(0, "cifar100", 90, "valid") <= 100  # the intact cells answer
+    with pytest.raises(UnsafePickleError, match=r"000011\.pickle\.pbz2: refused global") as info:
+        oracle.accuracy("8:8:8:16:32", "cifar100", 12, "valid")
+    _one_line(info.value)
+    assert not marker.exists()

@@ -251,6 +251,25 @@ def test_naswot_fast_path_equals_the_reference(arch: SizeArch, images: torch.Ten
     np.testing.assert_array_equal(naswot_kernel(theirs, batch, channels_last=False), k_ref)
 
 
+@pytest.mark.filterwarnings("ignore:Using a non-full backward hook:FutureWarning")
+def test_backward_pass_visits_every_relu_the_forward_runs(images: torch.Tensor) -> None:
+    """The official code counts ReLUs whose backward hook fired: those the forward runs, i.e.
+    all but the idle ``relu`` of each 1x1 factorized skip edge."""
+    net = SIZE.build_network(SizeArch((8, 16, 24, 32, 40)), 10)
+    relus = [m for m in net.modules() if "ReLU" in str(type(m))]
+    forward, backward = set(), set()
+    handles = [m.register_forward_hook(lambda mod, i, o: forward.add(id(mod))) for m in relus]
+    handles += [m.register_backward_hook(lambda mod, gi, go: backward.add(id(mod))) for m in relus]
+    try:
+        features, _ = net(images[:4].clone().requires_grad_(True))
+        features.backward(torch.ones_like(features))
+    finally:
+        for h in handles:
+            h.remove()
+    idle = {id(m.relu) for m in net.modules() if isinstance(m, FactorizedReduce)}
+    assert len(idle) == 2 and backward == forward == {id(m) for m in relus} - idle
+
+
 @pytest.mark.parametrize("arch", [SMALLEST, LARGEST, SizeArch((64, 8, 56, 16, 24))], ids=str)
 def test_synflow_fast_path_equals_the_literal_recipe(arch: SizeArch) -> None:
     net = SIZE.build_network(arch, 100, torch.Generator().manual_seed(4))

@@ -14,6 +14,9 @@ fired. In this space that excludes nothing: every ReLU's output reaches the pool
 because every node has an edge into the output node and ``none`` is ``x.mul(0.)``, which stays
 in the autograd graph (its gradient is zero, but it is computed). Both paths therefore skip the
 backward pass; ``tests/test_naswot.py::test_backward_pass_visits_every_relu`` checks the claim.
+The size space's network has one more ReLU module per channel-changing cell, inside the 1x1
+``FactorizedReduce`` skip edge, which (as in xautodl) is never applied: neither its forward nor
+its backward hook fires, so it adds nothing to either path (``tests/test_size_space.py``).
 
 The official code selects modules with ``'ReLU' in str(type(module))``, which also matches the
 ``ReLUConvBN`` containers of xautodl and :mod:`tfnas.network` and so counts every conv-edge code
