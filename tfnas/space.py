@@ -196,13 +196,13 @@ def index_of(arch: Arch | str) -> int:
 
 def sample(rng: random.Random) -> Arch:
     """A uniformly random cell, drawn from the explicit generator ``rng``."""
-    _require_rng(rng)
+    require_rng(rng)
     return Arch(tuple(rng.choice(OPS) for _ in range(NUM_EDGES)))
 
 
 def sample_distinct(rng: random.Random, n: int) -> list[Arch]:
     """``n`` distinct cells drawn uniformly without replacement from ``rng``."""
-    _require_rng(rng)
+    require_rng(rng)
     if isinstance(n, bool) or not isinstance(n, int):
         raise ArchTypeError(f"n must be an int, got {type(n).__name__}")
     if not 0 <= n <= SPACE_SIZE:
@@ -212,7 +212,7 @@ def sample_distinct(rng: random.Random, n: int) -> list[Arch]:
 
 def mutate(arch: Arch, rng: random.Random) -> Arch:
     """Change one uniformly chosen edge to a different, uniformly chosen operation."""
-    _require_rng(rng)
+    require_rng(rng)
     edge = rng.randrange(NUM_EDGES)
     choices = [op for op in OPS if op != arch.ops[edge]]
     return arch.with_op(edge, rng.choice(choices))
@@ -258,9 +258,11 @@ def canonical(arch: Arch) -> str:
     return nodes[NUM_NODES - 1]
 
 
-def _require_rng(rng: object) -> None:
+def require_rng(rng: object) -> random.Random:
+    """``rng`` if it is an explicit ``random.Random``, else an :class:`ArchTypeError`."""
     if not isinstance(rng, random.Random):
         raise ArchTypeError(
             f"pass an explicit random.Random generator, got {type(rng).__name__}; "
             "tfnas never draws from the global random state"
         )
+    return rng

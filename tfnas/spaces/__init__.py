@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from tfnas.errors import TfnasError, shown
-from tfnas.space import ArchError, ArchIndexError, ArchTypeError
+from tfnas.space import ArchError, ArchIndexError, ArchTypeError, require_rng
 
 if TYPE_CHECKING:
     import torch
@@ -122,16 +122,6 @@ class SearchSpace(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {self.size:,} architectures>"
-
-
-def require_rng(rng: object) -> random.Random:
-    """``rng`` if it is an explicit ``random.Random``, else an ``ArchTypeError``."""
-    if not isinstance(rng, random.Random):
-        raise ArchTypeError(
-            f"pass an explicit random.Random generator, got {type(rng).__name__}; "
-            "tfnas never draws from the global random state"
-        )
-    return rng
 
 
 _REGISTRY: dict[str, SearchSpace] = {}
