@@ -358,6 +358,10 @@ def test_oracle_space_from_the_meta_or_the_argument(sss_archive: Path, tmp_path:
 
     with pytest.raises(ArchiveError, match="does not list the 15625 cells"):
         NatsBenchOracle(plain, space="tss")  # the wrong space is refused, not misread
+    from tfnas.spaces import UnknownSpaceError
+
+    with pytest.raises(UnknownSpaceError, match="unknown search space 'nb101'"):
+        NatsBenchOracle(plain, space="nb101")
 
 
 def test_oracle_fitness_drives_rea_on_the_size_space(sss_archive: Path) -> None:

@@ -44,7 +44,8 @@ def _per_run(kwargs: dict[str, Any]) -> int | None:
 
 def repeat(search: Callable[..., Trace], repeats: int, seed: int, **kwargs: Any) -> list[Trace]:
     """Run ``search(seed=s_i, **kwargs)`` for each derived seed; every trace records its own seed
-    (``trace.seed``) and the master seed and repeat number (in ``trace.settings``).
+    (``trace.seed``) and the master seed and repeat number (in ``trace.settings``). ``kwargs``
+    go to every run unchanged (``space="sss"`` searches the size space).
 
     The runs together may make at most ``MAX_TOTAL_EVALUATIONS`` evaluations: checked up front
     when ``n``/``cycles`` say how many a run makes, else (a time budget) after each run.
