@@ -20,7 +20,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from tfnas.config import ENV_VAR, DataNotFoundError, data_root
 from tfnas.datasets import TARGET_DATASETS, dataset_names, valid_dataset
 from tfnas.errors import TfnasError, one_line, shown, shown_path
 from tfnas.space import SPACE_SIZE, Arch, arch_at, as_arch, index_of
+
+if TYPE_CHECKING:
+    from tfnas.spaces import SearchSpace
 
 EPOCHS = (12, 200)
 SPLITS = ("valid", "test")
@@ -392,7 +395,7 @@ class NatsBenchOracle(AccuracyOracle):
     name = "nats_bench"
 
     def __init__(self, path: str | Path | None = None, trial: bool | int | random.Random = False,
-                 space: object = None) -> None:
+                 space: str | SearchSpace | None = None) -> None:
         from tfnas.spaces import get_space
 
         if trial is True:
@@ -401,25 +404,21 @@ class NatsBenchOracle(AccuracyOracle):
             )
         if not (trial is False or isinstance(trial, random.Random) or isinstance(trial, int)):
             raise TypeError(f"trial must be False, an int seed or a random.Random, got {type(trial).__name__}")
-        if space is not None:
-            self.space = get_space(space)  # type: ignore[arg-type]
-            if self.space.name not in ARCHIVE_NAMES:
-                raise OracleQueryError(
-                    f"NATS-Bench has no archive for the space {self.space.name!r}; it has "
-                    f"{', '.join(ARCHIVE_NAMES)}"
-                )
-        self.path = Path(path) if path is not None else default_archive_path(
-            "tss" if space is None else self.space.name)
-        where = f"NATS-Bench {SPACE_WORDS['tss' if space is None else self.space.name]} archive"
-        if not (self.path / "meta.pickle.pbz2").is_file():
-            archive = ARCHIVE_NAMES["tss" if space is None else self.space.name]
-            raise DataNotFoundError(
-                f"no {where} at {self.path} (meta.pickle.pbz2 missing). Download "
-                f"{archive}.tar (https://github.com/D-X-Y/NATS-Bench) and extract it into "
-                f"$TORCH_HOME (now {self.path.parent}), or pass its path."
+        named = None if space is None else get_space(space).name
+        if named is not None and named not in ARCHIVE_NAMES:
+            raise OracleQueryError(
+                f"NATS-Bench has no archive for the space {named!r}; it has "
+                f"{', '.join(ARCHIVE_NAMES)}"
             )
-        if space is None:
-            self.space = get_space(self._call(lambda: archive_space(self.path)))
+        guess = named or "tss"  # the space a missing archive would have been
+        self.path = Path(path) if path is not None else default_archive_path(guess)
+        if not (self.path / "meta.pickle.pbz2").is_file():
+            raise DataNotFoundError(
+                f"no NATS-Bench {SPACE_WORDS[guess]} archive at {self.path} (meta.pickle.pbz2 "
+                f"missing). Download {ARCHIVE_NAMES[guess]}.tar (https://github.com/D-X-Y/NATS-Bench) "
+                f"and extract it into $TORCH_HOME (now {self.path.parent}), or pass its path."
+            )
+        self.space = get_space(named or self._call(lambda: archive_space(self.path)))
         self.full_epochs = ARCHIVE_EPOCHS[self.space.name][-1]
         import nats_bench
 
