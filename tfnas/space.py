@@ -3,6 +3,9 @@
 A cell has 4 nodes; node ``i`` sums ``op(i <- j)`` over ``j < i`` and node 3 is the output.
 The six edges, in the order of the official string, are
 ``(1<-0), (2<-0), (2<-1), (3<-0), (3<-1), (3<-2)``.
+
+These module-level names are the topology space; :mod:`tfnas.spaces` wraps them as the
+``"tss"`` :class:`~tfnas.spaces.SearchSpace`, beside the size space ``"sss"``.
 """
 
 from __future__ import annotations
