@@ -171,3 +171,10 @@ def test_the_plugin_does_nothing_in_a_plain_run(tmp_path):
     assert "test_a_claim_fixture_of_its_own_is_left_alone PASSED" in run.stdout
     assert not re.search(r"^=+ claims =+$", run.stdout, re.MULTILINE), run.stdout[-3000:]
     assert "claims" not in json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+
+
+def test_the_plugin_loads_without_pytest_benchmark(tmp_path):
+    """Its pytest-benchmark hooks are optional: with that plugin off, a plain run still works."""
+    (tmp_path / "test_one.py").write_text("def test_one():\n    pass\n", encoding="utf-8")
+    run = _pytest(tmp_path, "-p", "no:benchmark", "--claims", "shipped")
+    assert run.returncode == 0 and "1 passed" in run.stdout, run.stdout[-3000:] + run.stderr
