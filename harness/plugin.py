@@ -3,8 +3,8 @@
 Registered as the ``pytest11`` entry point ``harness.plugin`` (see ``pyproject.toml``), so every
 pytest run of an environment with tfnas installed has it; ``pytest_plugins = ["harness.plugin"]``
 and ``-p harness.plugin`` name the same plugin, and load it once. In a run with no test that takes
-a ``claim`` argument it does nothing: it imports nothing beyond pytest, writes nothing and
-parametrises nothing.
+a ``claim`` argument it does nothing: it imports nothing of the harness (nor torch), writes
+nothing and parametrises nothing.
 
 - ``--claims FILE`` (repeatable; a folder means its ``*.toml``; the word ``shipped`` the shipped
   registry, which is the default) chooses the claims; every test taking a ``claim`` argument is
@@ -92,7 +92,7 @@ def registry(config: pytest.Config) -> Registry:
 
 def _parametrised_elsewhere(metafunc: pytest.Metafunc) -> bool:
     """True when ``claim`` is already a fixture, or parametrised by the test's own marks."""
-    if "claim" in metafunc._arg2fixturedefs:
+    if "claim" in getattr(metafunc, "_arg2fixturedefs", {}):  # pytest has no public name for it
         return True
     for mark in metafunc.definition.iter_markers("parametrize"):
         names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
