@@ -1,15 +1,20 @@
-"""The claims registry: load ``claims.toml`` and validate every entry before anything runs.
+"""The claims registry: load claims files and validate every entry before anything runs.
 
 A claim is data: what is claimed (source, published value), how to measure it (protocol, with
 the interpretation chosen where the paper is ambiguous and the alternatives also evaluated),
 and the tolerance rule with its justification. A malformed entry raises :class:`ClaimError`
 naming the claim id and the field.
+
+The shipped registry is the folder :data:`SHIPPED`, one file per source paper; a run may use
+other files beside it or instead of it (:func:`load_registry`), their claim ids unique across them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +26,11 @@ from tfnas.bounded import read_file
 from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import TfnasError, one_line, shown
 
-DEFAULT_PATH = Path(__file__).with_name("claims.toml")
+SHIPPED = Path(__file__).with_name("claims")
+"""The shipped registry: a folder of claims files, one per source paper (every ``*.toml``)."""
+DEFAULT_PATH = SHIPPED
+SHIPPED_NAME = "shipped"
+"""The word that names the shipped registry among claims files (``--claims shipped``)."""
 
 KINDS = ("correlation", "search", "comparison", "scaling", "best_dataset")
 DATASETS = TARGET_DATASETS
@@ -95,10 +104,57 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_claims(path: str | Path | None = None) -> dict[str, Claim]:
-    """Load and validate the registry; the default is the ``claims.toml`` shipped with harness."""
-    path = Path(path) if path is not None else DEFAULT_PATH
-    name = shown(str(path), 200)
+@dataclass(frozen=True)
+class RegistryFile:
+    """One claims file in use: its path as recorded, its sha256, its claim ids in file order."""
+
+    path: str
+    sha256: str
+    claims: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "claims": list(self.claims)}
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The claims of every file in use, keyed by id (unique across the files), and the files."""
+
+    claims: dict[str, Claim]
+    files: tuple[RegistryFile, ...]
+
+    @property
+    def sha256(self) -> str:
+        """sha256 over the files' hex sha256s, one a line in order (``sha256sum F... | cut -c1-64
+        | sha256sum``): one hash that changes when any file in use, or their order, changes."""
+        return hashlib.sha256("".join(f"{f.sha256}\n" for f in self.files).encode()).hexdigest()
+
+    def file_of(self, cid: str) -> str | None:
+        """The path (as recorded) of the file that defines claim ``cid``."""
+        return next((f.path for f in self.files if cid in f.claims), None)
+
+
+def claim_files(spec: str | Path) -> list[Path]:
+    """The files one ``--claims`` value names: the word ``shipped`` (the shipped folder), a folder
+    (every ``*.toml`` in it, sorted by name) or one file."""
+    path = SHIPPED if str(spec) == SHIPPED_NAME else Path(spec)
+    if not path.is_dir():
+        return [path]
+    files = sorted(p for p in path.glob("*.toml") if p.is_file())
+    if not files:
+        raise ClaimsNotFoundError(f"claims folder {shown(str(path), 200)} holds no *.toml file")
+    return files
+
+
+def _file_name(path: Path) -> str:
+    """A claims file as named in records: a shipped file as ``shipped/NAME``, others as given."""
+    if path.parent.resolve() == SHIPPED.resolve():
+        return f"{SHIPPED_NAME}/{path.name}"
+    return str(path)
+
+
+def _read_claims_file(path: Path, name: str) -> tuple[bytes, dict[str, Claim]]:
+    """The file's bytes and its validated claims; every failure is one ClaimError naming it."""
     if not path.is_file():
         if path.exists():
             raise ClaimError(f"claims registry {name} is not a regular file")
@@ -115,19 +171,55 @@ def load_claims(path: str | Path | None = None) -> dict[str, Claim]:
         raise ClaimError(f"{name} is not valid TOML: nested too deeply") from None
     except ValueError as exc:  # e.g. an integer of more digits than Python converts
         raise ClaimError(f"{name} is not valid TOML: {one_line(exc, 200)}") from exc
-    return parse_claims(data, where=name)
+    return raw, parse_claims(data, where=name)
+
+
+def load_registry(specs: Sequence[str | Path] = (SHIPPED_NAME,)) -> Registry:
+    """Load the claims files that ``specs`` name (see :func:`claim_files`), in order; a file named
+    twice is read once, and a claim id defined in two files is refused naming both."""
+    paths: list[Path] = []
+    for spec in specs:
+        for path in claim_files(spec):
+            if path.resolve() not in {p.resolve() for p in paths}:
+                paths.append(path)
+    claims: dict[str, Claim] = {}
+    files: list[RegistryFile] = []
+    for path in paths:
+        name = _file_name(path)
+        raw, found = _read_claims_file(path, shown(name, 200))
+        for cid in found:
+            if cid in claims:
+                first = next(f.path for f in files if cid in f.claims)
+                raise ClaimError(f"claim {cid!r} is defined in both {shown(first, 200)} and "
+                                 f"{shown(name, 200)}; claim ids must be unique across the "
+                                 "claims files in use")
+        claims.update(found)
+        files.append(RegistryFile(name, hashlib.sha256(raw).hexdigest(), tuple(found)))
+    return Registry(claims, tuple(files))
+
+
+def load_claims(path: str | Path | None = None) -> dict[str, Claim]:
+    """Load and validate one claims file; the default is the whole shipped registry."""
+    if path is None:
+        return load_registry().claims
+    path = Path(path)
+    return _read_claims_file(path, shown(str(path), 200))[1]
 
 
 def parse_claims(data: dict[str, Any], where: str = "<registry>") -> dict[str, Claim]:
-    """Validate the decoded TOML (a table with a ``claim`` array) into claims keyed by id."""
+    """Validate the decoded TOML (a table with a ``claim`` array) into claims keyed by id; an
+    error names ``where`` (the file), then the claim and the field."""
     entries = data.get("claim") if isinstance(data, dict) else None
     if not isinstance(entries, list) or not entries:
         raise ClaimError(f"{where}: expected a non-empty [[claim]] array")
     claims: dict[str, Claim] = {}
     for i, entry in enumerate(entries):
-        claim = parse_claim(entry, position=i)
+        try:
+            claim = parse_claim(entry, position=i)
+        except ClaimError as exc:
+            raise ClaimError(one_line(f"{where}: {exc}", 500)) from exc
         if claim.id in claims:
-            raise ClaimError(f"claim {claim.id!r}: duplicate id")
+            raise ClaimError(f"{where}: claim {claim.id!r}: duplicate id")
         claims[claim.id] = claim
     return claims
 
