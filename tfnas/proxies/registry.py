@@ -20,6 +20,7 @@ import pkgutil
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
 import torch
 from torch import nn
 
