@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from tfnas.checks import ArgumentError, ArgumentTypeError
-from tfnas.errors import TfnasError, one_line, shown
+from tfnas.errors import TfnasError, one_line, shown, shown_path
 
 ENTRY_POINT_GROUP = "tfnas.proxies"
 DEFAULT_PROXY = "naswot"
@@ -245,12 +245,13 @@ def _distribution(entry: importlib.metadata.EntryPoint) -> str:
     dist = getattr(entry, "dist", None)
     if dist is None:
         return "an unknown distribution"
-    return f"{dist.metadata['Name'] or dist.name}=={dist.version}"
+    # A package's metadata is input like any other: shown as it is only when short and printable.
+    return shown_path(f"{dist.metadata['Name'] or dist.name}=={dist.version}")
 
 
 def _from_entry_point(entry: importlib.metadata.EntryPoint, origin: str) -> Proxy:
     """The proxy an entry point names: a :class:`Proxy`, a decorated function or a plain callable."""
-    where = f"entry point {entry.name!r} ({entry.value}) of {origin}"
+    where = f"entry point {entry.name!r} ({shown_path(entry.value)}) of {origin}"
     try:
         target = entry.load()
     except Exception as exc:  # any import-time failure of someone else's package
