@@ -171,7 +171,7 @@ def _add(proxy: Proxy) -> None:
         raise ProxyRegistrationError(
             f"a proxy {shown(proxy.name)} is already registered ({_where(known)}); "
             "choose another name")
-    _PROXIES[proxy.name] = proxy
+    _PROXIES.setdefault(proxy.name, proxy)  # the same function again (a re-import): as it was
 
 
 def _where(proxy: Proxy) -> str:
@@ -235,7 +235,7 @@ def _discover() -> None:
         return
     package = importlib.import_module(_PACKAGE)
     names = sorted((info.name for info in pkgutil.iter_modules(package.__path__)
-                    if not info.name.startswith("_")), key=lambda n: _module_rank(n))
+                    if not info.name.startswith("_")), key=_module_rank)
     for name in names:
         importlib.import_module(f"{_PACKAGE}.{name}")
     _discovered = True
