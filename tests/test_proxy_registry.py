@@ -144,7 +144,7 @@ def test_a_labels_proxy_refuses_missing_or_malformed_labels(registry) -> None:
         proxy(net, images)
     with pytest.raises(TypeError, match="labels must be int64 class indices, got torch.int32"):
         proxy(net, images, labels=torch.zeros(4, dtype=torch.int32))
-    with pytest.raises(ValueError, match=r"labels must have shape \(N,\) = \(4,\) for 4 images, got \(4, 1\)"):
+    with pytest.raises(ValueError, match=r"labels must have shape \(4,\), one per image, got \(4, 1\)"):
         proxy(net, images, labels=torch.zeros(4, 1, dtype=torch.int64))
     with pytest.raises(ValueError, match="labels were given without images"):
         proxy(net, labels=torch.zeros(4, dtype=torch.int64))

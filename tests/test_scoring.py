@@ -207,7 +207,7 @@ def test_score_label_errors() -> None:
         score(CELL, "naswot", "cifar10", batch_size=4, batch=images, labels=labels.int())
     with pytest.raises(TypeError, match="labels must be a torch.Tensor"):
         score(CELL, "naswot", "cifar10", batch_size=4, batch=images, labels=[0, 1, 2, 3])
-    with pytest.raises(ValueError, match=r"shape \(batch_size,\) = \(4,\), got \(3,\)"):
+    with pytest.raises(ValueError, match=r"shape \(4,\), one per image, got \(3,\)"):
         score(CELL, "naswot", "cifar10", batch_size=4, batch=images, labels=labels[:3])
     with pytest.raises(ValueError, match="must lie in 0..9, got 0..10"):
         score(CELL, "naswot", "cifar10", batch_size=4, batch=images, labels=torch.tensor([0, 1, 2, 10]))

@@ -27,6 +27,7 @@ from tfnas.checks import (
 )
 from tfnas.network import build_network
 from tfnas.proxies import get_proxy
+from tfnas.proxies.registry import check_labels
 from tfnas.space import Arch, as_arch
 
 if TYPE_CHECKING:
@@ -99,13 +100,7 @@ def _check_batch(batch: object, batch_size: int, resolution: int, dataset: str) 
 
 
 def _check_labels(labels: object, batch_size: int, num_classes: int, dataset: str) -> torch.Tensor:
-    if not isinstance(labels, torch.Tensor):
-        raise ArgumentTypeError(f"labels must be a torch.Tensor or None, got {type(labels).__name__}")
-    if labels.dtype != torch.int64:
-        raise ArgumentTypeError(f"labels must be int64 class indices, got {labels.dtype}")
-    if tuple(labels.shape) != (batch_size,):
-        raise ArgumentError(
-            f"labels must have shape (batch_size,) = ({batch_size},), got {tuple(labels.shape)}")
+    labels = check_labels(labels, batch_size)
     if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
         raise ArgumentError(
             f"labels for {dataset} must lie in 0..{num_classes - 1}, got "

@@ -124,7 +124,9 @@ class Proxy:
             raise ArgumentError(
                 f"images must be an NCHW batch (4 dimensions), got shape {tuple(images.shape)}")
         if labels is not None:
-            _check_labels(labels, images)
+            if images is None:
+                raise ArgumentError("labels were given without images; pass the batch they label")
+            check_labels(labels, images.shape[0])
         if self.needs.data:
             if images is None:
                 raise ArgumentError(f"proxy {self.name!r} needs a batch of images, got images=None")
@@ -147,17 +149,16 @@ class Proxy:
         return float(self.function(network, resolution, channels))
 
 
-def _check_labels(labels: object, images: torch.Tensor | None) -> None:
+def check_labels(labels: object, count: int) -> torch.Tensor:
+    """``labels`` if they are an int64 tensor of shape ``(count,)``, one per image; else one line."""
     if not isinstance(labels, torch.Tensor):
         raise ArgumentTypeError(f"labels must be a torch.Tensor or None, got {type(labels).__name__}")
     if labels.dtype != torch.int64:
         raise ArgumentTypeError(f"labels must be int64 class indices, got {labels.dtype}")
-    if images is None:
-        raise ArgumentError("labels were given without images; pass the batch they label")
-    if tuple(labels.shape) != (images.shape[0],):
+    if tuple(labels.shape) != (count,):
         raise ArgumentError(
-            f"labels must have shape (N,) = ({images.shape[0]},) for {images.shape[0]} images, "
-            f"got {tuple(labels.shape)}")
+            f"labels must have shape ({count},), one per image, got {tuple(labels.shape)}")
+    return labels
 
 
 _PROXIES: dict[str, Proxy] = {}
