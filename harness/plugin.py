@@ -20,20 +20,21 @@ from typing import Any
 
 import pytest
 
+from harness.outcome import UNMEASURED, Outcome
 from harness.registry import DEFAULT_PATH, Claim
 from harness.results import FORMAT
-from harness.verdicts import ERROR, NOT_RUN, STATUSES
+from harness.verdicts import STATUSES
 
 OUTCOMES = pytest.StashKey[list]()
 OPTIONS = pytest.StashKey[dict]()
 
 
-def record(config: pytest.Config, outcome: dict[str, Any]) -> None:
+def record(config: pytest.Config, outcome: Outcome) -> None:
     """Keep a claim's outcome for the JSON summary and the terminal summary."""
     config.stash.setdefault(OUTCOMES, []).append(outcome)
 
 
-def outcomes(config: pytest.Config) -> list[dict[str, Any]]:
+def outcomes(config: pytest.Config) -> list[Outcome]:
     return list(config.stash.get(OUTCOMES, []))
 
 
@@ -54,18 +55,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     if call.excinfo.errisinstance((pytest.skip.Exception, pytest.fail.Exception,
                                    pytest.xfail.Exception)):
         return  # the claim test's own verdicts; it recorded its outcome before raising them
-    if any(r["id"] == claim.id for r in outcomes(item.config)):
+    if any(r.id == claim.id for r in outcomes(item.config)):
         return
     from harness.evaluate import error_outcome
 
     record(item.config, error_outcome(claim, call.excinfo.value, where=call.when))
 
 
-def summary(records: list[dict[str, Any]]) -> dict[str, int]:
+def summary(records: list[Outcome]) -> dict[str, int]:
     """Counts per status (every status present, zeros included) and the total."""
     counts = {s: 0 for s in STATUSES}
     for r in records:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
+        counts[r.status] = counts.get(r.status, 0) + 1
     counts["total"] = len(records)
     return counts
 
@@ -108,7 +109,7 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
                                  output_json: dict) -> None:
-    records = sorted(outcomes(config), key=lambda r: r["id"])
+    records = sorted(outcomes(config), key=lambda r: r.id)
     if not records:
         return
     output_json["claims"] = {
@@ -116,7 +117,7 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
         "registry_sha256": sha256_file(DEFAULT_PATH),
         "options": config.stash.get(OPTIONS, {}),
         "summary": summary(records),
-        "outcomes": records,
+        "outcomes": [r.to_dict() for r in records],
     }
 
 
@@ -129,6 +130,6 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
     tr.section("claims")
     counts = summary(records)
     tr.write_line(", ".join(f"{k}: {v}" for k, v in counts.items() if v or k == "total"))
-    for r in sorted(records, key=lambda r: r["id"]):
-        if r["status"] in (NOT_RUN, ERROR):
-            tr.write_line(f"{r['status'].upper()} {r['id']}: {r['reason']}")
+    for r in sorted(records, key=lambda r: r.id):
+        if r.status in UNMEASURED:
+            tr.write_line(f"{r.status.upper()} {r.id}: {r.reason}")
