@@ -229,14 +229,15 @@ def _finite_pairs(xs: list, ys: list) -> tuple[list[float], list[float]]:
     return [x for x, _ in pairs], [y for _, y in pairs]
 
 
-SCATTER_TABLE = "Fig. 3"
-"""The paper table whose correlation claims the scatter plot shows, one per dataset."""
+SCATTER_PROTOCOL = {"proxy": "naswot", "metric": "valid12", "coefficient": "pearson"}
+"""The correlation the scatter plot shows per dataset (the paper's Fig. 3): NASWOT scores
+against 12-epoch validation accuracy, Pearson."""
 
 
 def _scatter_claim(recs: list[Outcome], dataset: str) -> Outcome | None:
-    """The first (by id) correlation claim of :data:`SCATTER_TABLE` on ``dataset``."""
-    hits = [r for r in recs if r.kind == "correlation" and r.table == SCATTER_TABLE
-            and r.protocol.get("dataset") == dataset]
+    """The first (by id) correlation claim of :data:`SCATTER_PROTOCOL` on ``dataset``."""
+    hits = [r for r in recs if r.kind == "correlation" and r.protocol.get("dataset") == dataset
+            and all(r.protocol.get(k) == v for k, v in SCATTER_PROTOCOL.items())]
     return min(hits, key=lambda r: r.id) if hits else None
 
 
