@@ -258,7 +258,7 @@ def _plot_scatter(recs: list[Outcome], out: Path) -> str | None:
         ax.scatter(x, y, s=3, alpha=0.4)
         rv = r.reproduced.value if r.reproduced is not None else None
         pub = r.published.value if r.published is not None else None
-        ax.set_xlabel(f"{r.protocol.get('proxy', '?')} score")
+        ax.set_xlabel("NASWOT score")  # the proxy of SCATTER_PROTOCOL
         ax.set_ylabel("12-epoch validation accuracy (%)")
         ax.text(0.03, 0.95, f"r = {_fmt(rv, 3)} (paper {_fmt(pub)})", transform=ax.transAxes,
                 va="top")
