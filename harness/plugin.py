@@ -86,10 +86,8 @@ def data_hashes() -> dict[str, str]:
     if root and (Path(root) / "nats-tss").is_dir():
         for p in sorted((Path(root) / "nats-tss").glob("*.csv")):
             out[f"nats-tss/{p.name}"] = sha256_file(p)
-    try:
-        from tfnas.tables import DEFAULT_ROOT
-    except ImportError:  # pragma: no cover - tfnas is this repo's own package
-        return out
+    from tfnas.tables import DEFAULT_ROOT
+
     for p in sorted(Path(DEFAULT_ROOT).glob("*.csv.gz")):
         out[f"scores/{p.name}"] = sha256_file(p)
     return out

@@ -4,6 +4,11 @@ A claim is data: what is claimed (source, published value), how to measure it (p
 the interpretation chosen where the paper is ambiguous and the alternatives also evaluated),
 and the tolerance rule with its justification. A malformed entry raises :class:`ClaimError`
 naming the claim id and the field.
+
+The claim's ``kind`` is looked up in :mod:`harness.kinds` (one module per kind, each with its
+typed protocol) and its tolerance ``rule`` in :mod:`harness.rules`; this module checks the
+fields every claim has and holds the field checks the kinds share (``_choice``,
+``_positive_int``, ``_integer``, ``_known_fields``).
 """
 
 from __future__ import annotations

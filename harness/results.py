@@ -5,7 +5,9 @@ that ``report``, ``compare`` and ``baseline`` read, with its type), so those com
 valid records. A results file is untrusted input: its size and nesting depth are bounded
 (:data:`MAX_BYTES`, :data:`MAX_DEPTH`), numbers are normalised to floats, and every failure is a
 :class:`ResultsError` with a one-line message naming the file, the field path (for example
-``claims.outcomes[3].published.ci``) and what was expected.
+``claims.outcomes[3].published.ci``) and what was expected. :func:`outcomes` then gives the
+validated records as :class:`~harness.outcome.Outcome` objects, the one statement of a record's
+fields.
 """
 
 from __future__ import annotations
