@@ -16,17 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+from harness.verdicts import PARAMETERS, Estimate, Judgement, Tolerance
 from tfnas.errors import TfnasError, shown
 
-if TYPE_CHECKING:
-    from harness.verdicts import Estimate, Judgement, Tolerance
-
-PARAMETERS = ("alpha", "margin", "factor")
-"""The tolerance parameters a rule may need (the fields of a ``tolerance`` table)."""
-
-JudgeFn = Callable[["Tolerance", "Estimate", "Estimate"], "Judgement"]
+JudgeFn = Callable[[Tolerance, Estimate, Estimate], Judgement]
 
 
 class UnknownRuleError(TfnasError, ValueError):
@@ -94,12 +89,6 @@ def get_rule(name: object) -> Rule:
 # ---------------------------------------------------------------- the built-in rules
 
 
-def _judgement(*args, **kwargs) -> Judgement:
-    from harness.verdicts import Judgement
-
-    return Judgement(*args, **kwargs)
-
-
 def _half_width(e: Estimate) -> float:
     if e.ci is None:
         return 0.0
@@ -127,7 +116,7 @@ def welch_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
     _need_spread("welch", r, p)
     w = welch(r.value, r.std, r.n, p.value, p.std, p.n)
     crit = w.se * _t_crit(tol.alpha, w.df)
-    return _judgement(w.p >= tol.alpha, r.value - p.value, crit,
+    return Judgement(w.p >= tol.alpha, r.value - p.value, crit,
                       {"t": w.t, "df": w.df, "p": w.p},
                       f"Welch t={w.t:.3g}, p={w.p:.3g} vs alpha={tol.alpha}")
 
@@ -137,7 +126,7 @@ def equivalence_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
     """|difference| within the margin plus the wider CI half-width."""
     diff = r.value - p.value
     allowed = tol.margin + max(_half_width(r), _half_width(p))
-    return _judgement(abs(diff) <= allowed, diff, allowed, {},
+    return Judgement(abs(diff) <= allowed, diff, allowed, {},
                       f"|diff|={abs(diff):.4g} vs margin {tol.margin} + CI half-width")
 
 
@@ -147,7 +136,7 @@ def ratio_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
     if r.value <= 0 or p.value <= 0:
         raise ValueError(f"the ratio rule needs positive values, got {r.value}, {p.value}")
     ratio = max(r.value / p.value, p.value / r.value)
-    return _judgement(ratio <= tol.factor, r.value - p.value, tol.factor, {"ratio": ratio},
+    return Judgement(ratio <= tol.factor, r.value - p.value, tol.factor, {"ratio": ratio},
                       f"ratio {ratio:.3g} vs allowed factor {tol.factor}")
 
 
@@ -155,7 +144,7 @@ def ratio_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
 def at_most_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
     """'Always under': the (longest) reproduced value is at most the reference plus the margin."""
     limit = p.value + (tol.margin or 0.0)
-    return _judgement(r.value <= limit, r.value - p.value, tol.margin or 0.0, {},
+    return Judgement(r.value <= limit, r.value - p.value, tol.margin or 0.0, {},
                       f"{r.value:.4g} vs limit {limit:.4g}")
 
 
@@ -167,7 +156,7 @@ def greater_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
     if r.std is None or r.n is None or p.std is None or p.n is None:
         raise ValueError("the greater rule needs std and n on both sides")
     w = welch(r.value, r.std, r.n, p.value, p.std, p.n, alternative="greater")
-    return _judgement(w.p < tol.alpha, r.value - p.value, 0.0, {"t": w.t, "p_one_sided": w.p},
+    return Judgement(w.p < tol.alpha, r.value - p.value, 0.0, {"t": w.t, "p_one_sided": w.p},
                       f"one-sided Welch t={w.t:.3g}, p={w.p:.3g} vs alpha={tol.alpha}")
 
 
@@ -176,12 +165,12 @@ def noninferior_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
     """A falls short of B by at most the margin plus the wider CI half-width."""
     diff = r.value - p.value
     allowed = tol.margin + max(_half_width(r), _half_width(p))
-    return _judgement(diff >= -allowed, diff, allowed, {},
+    return Judgement(diff >= -allowed, diff, allowed, {},
                       f"A - B = {diff:.4g}, allowed shortfall {allowed:.4g}")
 
 
 @register_rule("holds")
 def holds_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
     """A yes/no fact encoded as 1.0 / 0.0: the observed value equals the claimed one."""
-    return _judgement(r.value == p.value, r.value - p.value, 0.0, {},
+    return Judgement(r.value == p.value, r.value - p.value, 0.0, {},
                       f"observed {r.value} vs claimed {p.value}")

@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-from harness.rules import PARAMETERS, UnknownRuleError, get_rule
 from tfnas.errors import shown
+
+PARAMETERS = ("alpha", "margin", "factor")
+"""The tolerance parameters a rule may need (the numeric fields of a ``tolerance`` table)."""
 
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
@@ -52,6 +54,8 @@ class Tolerance:
     justification: str = ""
 
     def __post_init__(self) -> None:
+        from harness.rules import UnknownRuleError, get_rule  # the rules register on import
+
         try:
             rule = get_rule(self.rule)
         except UnknownRuleError as exc:
@@ -109,6 +113,8 @@ class Judgement:
 
 def judge(tol: Tolerance, reproduced: Estimate, reference: Estimate) -> Judgement:
     """Apply ``tol``'s rule to a reproduced estimate and its reference."""
+    from harness.rules import get_rule
+
     return get_rule(tol.rule).judge(tol, reproduced, reference)
 
 

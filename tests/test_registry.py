@@ -254,3 +254,14 @@ def test_unreadable_registry_files_are_one_line_claim_errors(tmp_path):
         assert name in str(info.value) and "\n" not in str(info.value), name
     with pytest.raises(ClaimError, match="not a regular file"):
         load_claims(tmp_path)
+
+
+def test_every_claim_has_its_kinds_typed_protocol_and_records_it_as_written():
+    from harness.kinds import get_kind
+
+    raw = {e["id"]: e for e in raw_entries()}
+    for c in SHIPPED.values():
+        assert isinstance(c.protocol, get_kind(c.kind).protocol), c.id
+        assert c.to_dict()["protocol"] == raw[c.id]["protocol"], c.id
+        for alt in c.alternatives:
+            assert isinstance(c.protocol_for(alt), get_kind(c.kind).protocol), c.id
