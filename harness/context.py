@@ -16,7 +16,8 @@ from tfnas.errors import TfnasError, shown
 
 SCORE_SOURCES = ("tables", "live")
 MAX_REPETITIONS = 10_000
-"""Most repetitions ``--repetitions`` may ask for: the registry's largest protocol uses 500."""
+"""Most repetitions of a claim protocol or of ``--repetitions``: the paper's largest is 500;
+more would run for days."""
 MAX_BOOTSTRAP = 100_000
 """Most bootstrap resamples: 200 is the default; beyond 100,000 the interval no longer moves."""
 

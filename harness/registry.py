@@ -37,8 +37,6 @@ SELECTIONS = ("best", "all", "population")
 QUANTITIES = ("accuracy", "score", "time")
 MAX_BYTES = 4 * 2**20
 """Largest registry file read (4 MiB; the shipped one is about 100 KB)."""
-MAX_REPETITIONS = 10_000
-"""Most repetitions of a protocol: the paper's largest is 500; more would run for days."""
 MAX_SIZE = 100_000
 """Largest N, population, sample or cycle count: 100x the paper's largest (N = 1000)."""
 

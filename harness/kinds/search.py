@@ -18,11 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from harness.context import Context, NotRun
+from harness.context import MAX_REPETITIONS, Context, NotRun
 from harness.kinds import Measurement, register_kind
 from harness.registry import (
     DATASETS,
-    MAX_REPETITIONS,
     METRICS,
     QUANTITIES,
     SELECTIONS,
