@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,6 +122,14 @@ def test_a_search_protocol_has_the_algorithms_declared_params():
     assert SearchProtocol.from_dict("c", "protocol", SEARCH).n == 10
     with pytest.raises(AttributeError):
         p.n  # noqa: B018 - random's parameter, not REA's
+    assert copy.deepcopy(p) == p and pickle.loads(pickle.dumps(p)) == p
+
+
+def test_shipped_claims_copy_and_pickle():
+    for claim in SHIPPED.values():  # (a comparative claim's published value is NaN: != itself)
+        for twin in (copy.deepcopy(claim), pickle.loads(pickle.dumps(claim))):
+            assert twin.protocol == claim.protocol and twin.alternatives == claim.alternatives
+            assert json.dumps(twin.to_dict()) == json.dumps(claim.to_dict())
 
 
 @pytest.mark.parametrize("proto, field", [

@@ -65,10 +65,12 @@ class SearchProtocol:
     params: Mapping[str, int] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
-        params = object.__getattribute__(self, "__dict__").get("params") or {}
+        state = object.__getattribute__(self, "__dict__")  # empty while copy/pickle rebuild it
+        params = state.get("params") or {}
         if name in params:
             return params[name]
-        raise AttributeError(f"{type(self).__name__} of {self.algorithm!r} has no {name!r}")
+        raise AttributeError(f"{type(self).__name__} of {state.get('algorithm')!r} has no "
+                             f"parameter {name!r}")
 
     @property
     def scored_on(self) -> str:
