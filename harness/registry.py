@@ -114,7 +114,8 @@ class Claim:
         return {
             "id": self.id, "title": self.title, "source": self.source, "kind": self.kind,
             "table": self.table, "protocol": self.raw_protocol,
-            "published": self.published.to_dict(), "tolerance": self.tolerance.to_dict(), "interpretation": self.interpretation,
+            "published": self.published.to_dict(), "tolerance": self.tolerance.to_dict(),
+            "interpretation": self.interpretation,
             "alternatives": [{"label": a.label, **a.overrides} for a in self.alternatives],
             "known_divergence": self.known_divergence, "notes": self.notes,
         }

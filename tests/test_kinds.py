@@ -220,3 +220,22 @@ def test_evaluated_outcomes_write_the_recorded_fields(tmp_path):
     not_run = next(r for r in RECORDS if r["status"] == NOT_RUN)
     ctx = Context(tables_root=tmp_path)
     assert set(evaluate_claim(SHIPPED["fig3-corr-cifar10"], ctx).to_dict()) == set(not_run)
+
+
+def test_a_rule_registered_by_a_test_judges_a_claim():
+    from harness.rules import register_rule
+    from harness.verdicts import Judgement
+
+    @register_rule("test_at_least", needs=("margin",))
+    def at_least(tol, r, p):
+        return Judgement(r.value >= p.value - tol.margin, r.value - p.value, tol.margin, {},
+                         "at least")
+
+    def claim(value):
+        return parse_claim(entry("constant", {"value": value},
+                                 {"rule": "test_at_least", "margin": 0.5}, {"value": 2.0}))
+
+    assert evaluate_claim(claim(1.6), Context()).status == REPRODUCED
+    assert evaluate_claim(claim(1.4), Context()).status == "not reproduced"
+    with pytest.raises(ClaimError, match=r"tolerance.*needs 'margin'"):
+        parse_claim(entry("constant", {"value": 1.0}, {"rule": "test_at_least"}, {"value": 2.0}))
