@@ -41,14 +41,14 @@ def run_claim(claim: Claim, benchmark: Any, claims_context: Context,
         record(config, not_run(claim, claims_context, str(exc)))
         pytest.skip(f"NOT RUN {claim.id}: {exc}")
     rec = outcome(claim, claims_context, result)
-    benchmark.extra_info.update(rec)
+    benchmark.extra_info.update(rec.to_dict())
     record(config, rec)
-    verdict = (f"{claim.id}: {rec['status']} — reproduced {rec['reproduced']['value']:.4g}, "
-               f"{rec['judgement']['explanation']}")
-    if rec["status"] == NOT_REPRODUCED:
+    verdict = (f"{claim.id}: {rec.status} — reproduced {rec.reproduced.value:.4g}, "
+               f"{rec.judgement.explanation}")
+    if rec.status == NOT_REPRODUCED:
         pytest.fail(verdict, pytrace=False)
-    if rec["status"] == UNEXPECTED_PASS:
+    if rec.status == UNEXPECTED_PASS:
         pytest.fail(f"{verdict}; it is recorded as a known divergence but now reproduces: "
                     f"remove known_divergence from {_file_of(config, claim)}", pytrace=False)
-    if rec["status"] == KNOWN_DIVERGENCE:
+    if rec.status == KNOWN_DIVERGENCE:
         pytest.xfail(f"{verdict}; known divergence: {claim.known_divergence}")

@@ -32,6 +32,7 @@ import pytest
 
 if TYPE_CHECKING:  # the harness loads torch-free but not for free: imported when a claim runs
     from harness.evaluate import Context
+    from harness.outcome import Outcome
     from harness.registry import Claim, Registry
 
 OUTCOMES = pytest.StashKey[list]()
@@ -138,12 +139,12 @@ def claims_context(pytestconfig: pytest.Config) -> Context:
                    bootstrap=opts["bootstrap"], store_path=opts["score_store"])
 
 
-def record(config: pytest.Config, outcome: dict[str, Any]) -> None:
+def record(config: pytest.Config, outcome: Outcome) -> None:
     """Keep a claim's outcome for the JSON summary and the terminal summary."""
     config.stash.setdefault(OUTCOMES, []).append(outcome)
 
 
-def outcomes(config: pytest.Config) -> list[dict[str, Any]]:
+def outcomes(config: pytest.Config) -> list[Outcome]:
     return list(config.stash.get(OUTCOMES, []))
 
 
@@ -170,20 +171,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     if call.excinfo.errisinstance((pytest.skip.Exception, pytest.fail.Exception,
                                    pytest.xfail.Exception)):
         return  # the claim test's own verdicts; it recorded its outcome before raising them
-    if any(r["id"] == claim.id for r in outcomes(item.config)):
+    if any(r.id == claim.id for r in outcomes(item.config)):
         return
     from harness.evaluate import error_outcome
 
     record(item.config, error_outcome(claim, call.excinfo.value, where=call.when))
 
 
-def summary(records: list[dict[str, Any]]) -> dict[str, int]:
+def summary(records: list[Outcome]) -> dict[str, int]:
     """Counts per status (every status present, zeros included) and the total."""
     from harness.verdicts import STATUSES
 
     counts = {s: 0 for s in STATUSES}
     for r in records:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
+        counts[r.status] = counts.get(r.status, 0) + 1
     counts["total"] = len(records)
     return counts
 
@@ -227,7 +228,7 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 @pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
                                  output_json: dict) -> None:
-    records = sorted(outcomes(config), key=lambda r: r["id"])
+    records = sorted(outcomes(config), key=lambda r: r.id)
     if not records:
         return
     from harness.results import FORMAT
@@ -239,7 +240,7 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
         "registries": [f.to_dict() for f in reg.files],
         "options": options(config),
         "summary": summary(records),
-        "outcomes": records,
+        "outcomes": [r.to_dict() for r in records],
     }
 
 
@@ -248,12 +249,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
     records = outcomes(config)
     if not records:
         return
-    from harness.verdicts import ERROR, NOT_RUN
+    from harness.outcome import UNMEASURED
 
     tr = terminalreporter
     tr.section("claims")
     counts = summary(records)
     tr.write_line(", ".join(f"{k}: {v}" for k, v in counts.items() if v or k == "total"))
-    for r in sorted(records, key=lambda r: r["id"]):
-        if r["status"] in (NOT_RUN, ERROR):
-            tr.write_line(f"{r['status'].upper()} {r['id']}: {r['reason']}")
+    for r in sorted(records, key=lambda r: r.id):
+        if r.status in UNMEASURED:
+            tr.write_line(f"{r.status.upper()} {r.id}: {r.reason}")

@@ -34,6 +34,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "claims_results.json"
 DOC = json.loads(FIXTURE.read_text(encoding="utf-8"))
 ENTRIES = [e for p in claim_files(SHIPPED_NAME)
            for e in tomllib.loads(p.read_text(encoding="utf-8"))["claim"]]
+load_claims()  # once: parsing imports the proxy and search registries (torch), not per input
 MEMORY_FACTOR = 40
 """Peak memory allowed per byte of input (JSON objects cost tens of bytes per source byte)."""
 MEMORY_SLACK = 24 * 2**20

@@ -59,11 +59,12 @@ def test_every_claim_states_interpretation_and_justification():
 def test_alternatives_are_real_overrides():
     c = SHIPPED["table1-cifar10-n10-accuracy"]
     alt = c.alternatives[0]
-    assert c.protocol_for(alt)["selection"] == "all"
-    assert c.protocol_for()["selection"] == "best"
+    assert c.protocol_for(alt).selection == "all"
+    assert c.protocol_for().selection == "best"
     cmp = SHIPPED["cmp-rea-beats-random-cifar10"]
     merged = cmp.protocol_for(cmp.alternatives[0])
-    assert merged["b"]["n"] == 100 and merged["b"]["proxy"] == "naswot"  # nested merge
+    assert merged.b.n == 100 and merged.b.proxy == "naswot"  # nested merge
+    assert cmp.to_dict()["protocol"] == by_id(cmp.id)["protocol"]  # recorded as written
 
 
 @pytest.mark.parametrize("cid, mutate, field", [
@@ -127,8 +128,8 @@ def test_missing_score_table_is_reported_as_not_run_with_the_reason(tmp_path):
     ctx = Context(tables_root=tmp_path)
     for cid in ("fig3-corr-cifar10", "table4-cifar10-score", "cmp-params-competitive-cifar10"):
         rec = evaluate_claim(SHIPPED[cid], ctx)
-        assert rec["status"] == "not run", cid
-        assert "no score table" in rec["reason"] and str(tmp_path) in rec["reason"]
+        assert rec.status == "not run", cid
+        assert "no score table" in rec.reason and str(tmp_path) in rec.reason
 
 
 def test_evaluation_is_deterministic_and_records_seeds(tmp_path, data_root):
@@ -144,33 +145,36 @@ def test_evaluation_is_deterministic_and_records_seeds(tmp_path, data_root):
     claim = SHIPPED["table1-cifar10-n10-accuracy"]
     one = evaluate_claim(claim, Context(tables_root=tmp_path, repetitions=4))
     two = evaluate_claim(claim, Context(tables_root=tmp_path, repetitions=4))
-    assert one["status"] in ("reproduced", "not reproduced", "known divergence",
-                             "unexpectedly reproduced")
-    assert one["reproduced"] == two["reproduced"]
-    assert one["details"]["run_seeds"] == two["details"]["run_seeds"]
-    assert len(one["details"]["run_seeds"]) == 4
-    assert one["alternatives_run"][0]["reproduced"]["n"] == 4 * 10  # all sampled cells pooled
+    assert one.measured
+    assert one.reproduced == two.reproduced
+    assert one.details["run_seeds"] == two.details["run_seeds"]
+    assert len(one.details["run_seeds"]) == 4
+    assert one.alternatives_run[0].reproduced.n == 4 * 10  # all sampled cells pooled
 
 
 def test_scaling_is_the_ratio_of_the_two_searches_and_reuses_timed_runs(data_root):
-    from harness.evaluate import Context, measure_scaling, measure_search
+    from harness.evaluate import Context
+    from harness.kinds.scaling import ScalingProtocol, measure_scaling
+    from harness.kinds.search import measure_search
 
     side = {"algorithm": "random", "proxy": "params", "dataset": "cifar10", "metric": "valid12",
             "repetitions": 2, "seed": 3, "selection": "best", "quantity": "time"}
-    proto = {"a": {**side, "n": 6}, "b": {**side, "n": 2}}
+    proto = ScalingProtocol.from_dict("t", "protocol", {"a": {**side, "n": 6},
+                                                        "b": {**side, "n": 2}})
     ctx = Context()
-    a = measure_search(proto["a"], ctx)  # a time claim runs first; the scaling claim reads it
+    a = measure_search(proto.a, ctx)  # a time claim runs first; the scaling claim reads it
     got = measure_scaling(proto, ctx)
     assert got.details["a"]["values"] == a.details["values"]  # the same runs, not new ones
     assert got.estimate.value == got.details["a_mean"] / got.details["b_mean"]
-    fresh = measure_search(proto["a"], ctx)  # a time claim itself always measures afresh
+    fresh = measure_search(proto.a, ctx)  # a time claim itself always measures afresh
     assert fresh.details["run_seeds"] == a.details["run_seeds"]
     assert fresh.details["values"] != a.details["values"]
     # other quantities are never reused: a score ratio from tables equals the two searches' ratio
-    scores = {k: {**v, "quantity": "score"} for k, v in proto.items()}
+    scores = ScalingProtocol.from_dict("t", "protocol", {
+        "a": {**side, "n": 6, "quantity": "score"}, "b": {**side, "n": 2, "quantity": "score"}})
     ratio = measure_scaling(scores, Context())
-    expected = (measure_search(scores["a"], Context()).estimate.value
-                / measure_search(scores["b"], Context()).estimate.value)
+    expected = (measure_search(scores.a, Context()).estimate.value
+                / measure_search(scores.b, Context()).estimate.value)
     assert ratio.estimate.value == expected
 
 
@@ -360,3 +364,14 @@ def test_missing_files_and_empty_folders_are_refused(tmp_path):
         load_registry([tmp_path / "absent.toml"])
     with pytest.raises(ClaimsNotFoundError, match="holds no \\*.toml"):
         load_registry([tmp_path])
+
+
+def test_every_claim_has_its_kinds_typed_protocol_and_records_it_as_written():
+    from harness.kinds import get_kind
+
+    raw = {e["id"]: e for e in raw_entries()}
+    for c in SHIPPED.values():
+        assert isinstance(c.protocol, get_kind(c.kind).protocol), c.id
+        assert c.to_dict()["protocol"] == raw[c.id]["protocol"], c.id
+        for alt in c.alternatives:
+            assert isinstance(c.protocol_for(alt), get_kind(c.kind).protocol), c.id

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tfnas.config import data_root
+
 ROOT = Path(__file__).resolve().parents[1]
 USER_ID = "example-synflow-spearman-cifar100"
 SHIPPED_ID = "table1-ImageNet16-120-n10-score"  # cheap: 30 searches of 10 cells, from tables
@@ -53,6 +55,9 @@ pytestmark = pytest.mark.skipif(
 
 def _pytest(repo: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    root = data_root(required=False)  # absolute: the run's cwd is the user's repository
+    if root is not None:
+        env["TFNAS_DATA"] = str(root.resolve())
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "harness.plugin", "-q",
            *args]
     return subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
