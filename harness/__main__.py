@@ -7,12 +7,13 @@ no input file can make it print a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 from typing import NoReturn
 
-from harness.results import OutputError, load_results
+from harness.results import OutputError, load_results, outcomes
 from tfnas.errors import TfnasError, one_line, shown
 
 BASELINE = Path(__file__).resolve().parents[1] / "benchmarks" / "baseline.json"
@@ -44,14 +45,25 @@ def _compare(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+POINTS = ("scatter", "values")
+"""Detail fields holding the plots' raw points: the baseline leaves them out."""
+
+
+def _without_points(details: dict | None) -> dict | None:
+    if details is None:
+        return None
+    out = {k: v for k, v in details.items() if k not in POINTS}
+    for side, sub in out.items():  # the two sides of a comparison or scaling claim
+        if isinstance(sub, dict):
+            out[side] = {k: v for k, v in sub.items() if k not in POINTS}
+    return out
+
+
 def _strip_points(data: dict) -> dict:
     """The document without the plots' raw points (not needed to compare) or benchmark extras."""
-    for rec in data["claims"]["outcomes"]:
-        details = rec.get("details") or {}
-        for side in (details, *details.values()):
-            if isinstance(side, dict):
-                side.pop("scatter", None)
-                side.pop("values", None)
+    data["claims"]["outcomes"] = [
+        dataclasses.replace(o, details=_without_points(o.details)).to_dict()
+        for o in outcomes(data)]
     data["benchmarks"] = [{k: v for k, v in b.items() if k != "extra_info"}
                           for b in data.get("benchmarks", [])]
     return data

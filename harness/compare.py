@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from harness.outcome import Outcome
 from harness.results import load_results, outcomes_by_id
+from harness.rules import get_rule
 from harness.verdicts import Estimate, Tolerance, judge
 
 
@@ -27,16 +28,21 @@ class Difference:
         return self.kind != "added"
 
 
-def _drift_rule(tol: dict[str, Any], old: Estimate, new: Estimate) -> Tolerance | None:
-    rule = tol.get("rule")
-    alpha = tol.get("alpha") or 0.01
+DRIFT_ALPHA = 0.01
+"""The Welch drift test's alpha when the claim's own rule has none."""
+
+
+def _drift_rule(tol: Tolerance, old: Estimate, new: Estimate) -> Tolerance | None:
+    """The tolerance a change of value is judged with: the claim rule's declared drift rule
+    with the claim's own numbers, or None (exact comparison) where it does not apply."""
+    drift = get_rule(tol.rule).drift
     has_spread = all(e.std is not None and (e.n or 0) > 1 for e in (old, new))
-    if rule in ("welch", "greater", "at_most") and has_spread:
-        return Tolerance("welch", alpha=alpha, justification="drift")
-    if rule in ("equivalence", "noninferior"):
-        return Tolerance("equivalence", margin=tol.get("margin") or 0.0, justification="drift")
-    if rule == "ratio" and old.value > 0 and new.value > 0:
-        return Tolerance("ratio", factor=tol.get("factor"), justification="drift")
+    if drift == "welch" and has_spread:
+        return Tolerance("welch", alpha=tol.alpha or DRIFT_ALPHA, justification="drift")
+    if drift == "equivalence":
+        return Tolerance("equivalence", margin=tol.margin or 0.0, justification="drift")
+    if drift == "ratio" and old.value > 0 and new.value > 0:
+        return Tolerance("ratio", factor=tol.factor, justification="drift")
     return None  # exact comparison
 
 
@@ -54,7 +60,7 @@ def unchanged(old: Estimate, new: Estimate) -> bool:
     return all(_same(getattr(old, f), getattr(new, f)) for f in ("value", "std", "n", "ci"))
 
 
-def _drift(tol: dict[str, Any], oe: Estimate, ne: Estimate) -> tuple[bool, str]:
+def _drift(tol: Tolerance, oe: Estimate, ne: Estimate) -> tuple[bool, str]:
     """Whether ``ne`` stays within the drift tolerance of ``oe``, and why."""
     if unchanged(oe, ne):
         return True, "unchanged"
@@ -67,7 +73,7 @@ def _drift(tol: dict[str, Any], oe: Estimate, ne: Estimate) -> tuple[bool, str]:
     return j.passed, j.explanation
 
 
-def compare_outcomes(old: dict[str, dict], new: dict[str, dict]) -> list[Difference]:
+def compare_outcomes(old: dict[str, Outcome], new: dict[str, Outcome]) -> list[Difference]:
     """Every difference between two sets of claim outcomes, keyed by claim id."""
     diffs: list[Difference] = []
     for cid in sorted(old):
@@ -76,18 +82,18 @@ def compare_outcomes(old: dict[str, dict], new: dict[str, dict]) -> list[Differe
             diffs.append(Difference(cid, "missing", f"{cid}: in the old results, absent now"))
             continue
         n = new[cid]
-        if o["status"] != n["status"]:
-            diffs.append(Difference(cid, "verdict", f"{cid}: {o['status']} -> {n['status']}"))
+        if o.status != n.status:
+            diffs.append(Difference(cid, "verdict", f"{cid}: {o.status} -> {n.status}"))
             continue
-        if not (o.get("reproduced") and n.get("reproduced")):
+        if o.reproduced is None or n.reproduced is None:
             continue
-        oe, ne = Estimate.from_dict(o["reproduced"]), Estimate.from_dict(n["reproduced"])
-        ok, why = _drift(o.get("tolerance") or {}, oe, ne)
+        oe, ne = o.reproduced, n.reproduced
+        ok, why = _drift(o.tolerance, oe, ne)
         if not ok:
             diffs.append(Difference(cid, "drift",
                                     f"{cid}: {oe.value:.6g} -> {ne.value:.6g} ({why})"))
     for cid in sorted(set(new) - set(old)):
-        diffs.append(Difference(cid, "added", f"{cid}: new claim ({new[cid]['status']})"))
+        diffs.append(Difference(cid, "added", f"{cid}: new claim ({new[cid].status})"))
     return diffs
 
 

@@ -1,46 +1,161 @@
-"""pytest plugin: collect claim outcomes, and extend pytest-benchmark's JSON and machine info.
+"""pytest plugin: the claim options, the ``claim`` parametrisation and fixture, the claims record.
 
-Loaded from ``benchmarks/conftest.py`` (``pytest_plugins = ["harness.plugin"]``). Outcomes of
-every claim, including those not run, are kept on the session and written as the top-level
-``claims`` entry of ``--benchmark-json`` through pytest-benchmark's own hook, so the JSON is the
-complete record and ``--benchmark-compare`` / ``--benchmark-histogram`` keep working.
+Registered as the ``pytest11`` entry point ``harness.plugin`` (see ``pyproject.toml``), so every
+pytest run of an environment with tfnas installed has it; ``pytest_plugins = ["harness.plugin"]``
+and ``-p harness.plugin`` name the same plugin, and load it once. In a run with no test that takes
+a ``claim`` argument it does nothing: it imports nothing of the harness (nor torch), writes
+nothing and parametrises nothing.
 
-A claim benchmark that raises something unexpected (in set-up or in the measurement) before
-recording its outcome is recorded as an ``error`` outcome with the one-line reason, so the
-``claims`` record is always complete: every claim that was collected and run has an outcome.
+- ``--claims FILE`` (repeatable; a folder means its ``*.toml``; the word ``shipped`` the shipped
+  registry, which is the default) chooses the claims; every test taking a ``claim`` argument is
+  parametrised with them (:func:`pytest_generate_tests`); a malformed file stops collection
+  with one line naming the file, the claim and the field.
+- ``claims_context`` is the run's :class:`harness.evaluate.Context`, made once per session from
+  ``--score-source``, ``--score-tables``, ``--score-store``, ``--repetitions``, ``--bootstrap``.
+- Outcomes of every claim, including those not run, are kept on the session and written as the
+  top-level ``claims`` entry of ``--benchmark-json`` through pytest-benchmark's own hook, so the
+  JSON is the complete record and ``--benchmark-compare`` / ``--benchmark-histogram`` keep
+  working. A claim test that raises something unexpected before recording its outcome is
+  recorded as an ``error`` outcome with the one-line reason.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import platform
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.registry import DEFAULT_PATH, Claim
-from harness.results import FORMAT
-from harness.verdicts import ERROR, NOT_RUN, STATUSES
+if TYPE_CHECKING:  # the harness loads torch-free but not for free: imported when a claim runs
+    from harness.evaluate import Context
+    from harness.outcome import Outcome
+    from harness.registry import Claim, Registry
 
 OUTCOMES = pytest.StashKey[list]()
-OPTIONS = pytest.StashKey[dict]()
+REGISTRY = pytest.StashKey["Registry"]()
+DEFAULT_SCORE_SOURCE = "tables"
+OPTION_NAMES = ("score_source", "score_tables", "score_store", "repetitions", "bootstrap")
+"""The run settings recorded in the claims record's ``options``."""
 
 
-def record(config: pytest.Config, outcome: dict[str, Any]) -> None:
+def _score_source(value: str) -> str:
+    """Check ``--score-source`` against the sources the harness knows (imported only when given)."""
+    from harness.evaluate import SCORE_SOURCES
+
+    if value not in SCORE_SOURCES:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(SCORE_SOURCES)}, "
+                                         f"got {value!r}")
+    return value
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("claims", "reproduction claims (harness.plugin)")
+    group.addoption("--claims", action="append", default=None, metavar="FILE",
+                    help="claims file to run (repeatable; a folder means its *.toml; 'shipped' "
+                         "the shipped registry, the default)")
+    group.addoption("--score-source", type=_score_source, default=None,
+                    help="proxy scores from the full-space tables (default) or scored live")
+    group.addoption("--score-tables", type=Path, default=None,
+                    help="folder of score tables (default: benchmarks/scores/)")
+    group.addoption("--score-store", type=Path, default=None,
+                    help="SQLite score store for live scoring (memoises across runs)")
+    group.addoption("--repetitions", type=int, default=None,
+                    help="override every claim's number of repetitions (timing claims excepted)")
+    group.addoption("--bootstrap", type=int, default=200,
+                    help="bootstrap resamples for correlation confidence intervals")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "fast: the CI subset of the claim benchmarks")
+    config.addinivalue_line(
+        "markers", "live: benchmarks that score networks live instead of reading the score tables")
+
+
+def options(config: pytest.Config) -> dict[str, Any]:
+    """The run settings as recorded (paths as text, the score source's default filled in)."""
+    opts = {k: config.getoption(k) for k in OPTION_NAMES}
+    opts["score_source"] = opts["score_source"] or DEFAULT_SCORE_SOURCE
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in opts.items()}
+
+
+def registry(config: pytest.Config) -> Registry:
+    """The claims files chosen by ``--claims`` (the shipped registry by default), loaded once."""
+    if REGISTRY not in config.stash:
+        from harness.registry import SHIPPED_NAME, load_registry
+
+        config.stash[REGISTRY] = load_registry(config.getoption("claims") or [SHIPPED_NAME])
+    return config.stash[REGISTRY]
+
+
+def _parametrised_elsewhere(metafunc: pytest.Metafunc) -> bool:
+    """True when ``claim`` is already a fixture, or parametrised by the test's own marks."""
+    if "claim" in getattr(metafunc, "_arg2fixturedefs", {}):  # pytest has no public name for it
+        return True
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs.get("argnames", ())
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",")]
+        if "claim" in names:
+            return True
+    return False
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise every test taking a ``claim`` argument with the claims in use, by id; claims
+    marked ``fast`` or ``live`` in their file carry those marks."""
+    if "claim" not in metafunc.fixturenames or _parametrised_elsewhere(metafunc):
+        return
+    from harness.registry import ClaimError
+
+    try:
+        claims = registry(metafunc.config).claims
+    except ClaimError as exc:
+        problem = str(exc)
+    else:
+        problem = ""
+    if problem:  # failed outside the except block, so pytest shows the one line and no chain
+        pytest.fail(f"claims: {problem}", pytrace=False)
+    params = []
+    for claim in claims.values():
+        marks = [pytest.mark.fast] if claim.fast else []
+        if claim.live:
+            marks.append(pytest.mark.live)
+        params.append(pytest.param(claim, id=claim.id, marks=marks))
+    metafunc.parametrize("claim", params)
+
+
+@pytest.fixture(scope="session")
+def claims_context(pytestconfig: pytest.Config) -> Context:
+    """Run settings and data loaded once per session."""
+    from harness.evaluate import Context
+
+    opts = {k: pytestconfig.getoption(k) for k in OPTION_NAMES}
+    return Context(score_source=opts["score_source"] or DEFAULT_SCORE_SOURCE,
+                   tables_root=opts["score_tables"], repetitions=opts["repetitions"],
+                   bootstrap=opts["bootstrap"], store_path=opts["score_store"])
+
+
+def record(config: pytest.Config, outcome: Outcome) -> None:
     """Keep a claim's outcome for the JSON summary and the terminal summary."""
     config.stash.setdefault(OUTCOMES, []).append(outcome)
 
 
-def outcomes(config: pytest.Config) -> list[dict[str, Any]]:
+def outcomes(config: pytest.Config) -> list[Outcome]:
     return list(config.stash.get(OUTCOMES, []))
 
 
 def _claim_of(item: pytest.Item) -> Claim | None:
     """The claim a test item measures (its ``claim`` parameter), if it is a claim benchmark."""
     callspec = getattr(item, "callspec", None)
-    claim = callspec.params.get("claim") if callspec is not None else None
+    if callspec is None or "claim" not in callspec.params:
+        return None
+    from harness.registry import Claim
+
+    claim = callspec.params["claim"]
     return claim if isinstance(claim, Claim) else None
 
 
@@ -48,24 +163,28 @@ def _claim_of(item: pytest.Item) -> Claim | None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     """Record a claim whose test raised before recording an outcome as an ``error`` outcome."""
     yield
+    if call.excinfo is None or call.when == "teardown":
+        return
     claim = _claim_of(item)
-    if claim is None or call.excinfo is None or call.when == "teardown":
+    if claim is None:
         return
     if call.excinfo.errisinstance((pytest.skip.Exception, pytest.fail.Exception,
                                    pytest.xfail.Exception)):
         return  # the claim test's own verdicts; it recorded its outcome before raising them
-    if any(r["id"] == claim.id for r in outcomes(item.config)):
+    if any(r.id == claim.id for r in outcomes(item.config)):
         return
     from harness.evaluate import error_outcome
 
     record(item.config, error_outcome(claim, call.excinfo.value, where=call.when))
 
 
-def summary(records: list[dict[str, Any]]) -> dict[str, int]:
+def summary(records: list[Outcome]) -> dict[str, int]:
     """Counts per status (every status present, zeros included) and the total."""
+    from harness.verdicts import STATUSES
+
     counts = {s: 0 for s in STATUSES}
     for r in records:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
+        counts[r.status] = counts.get(r.status, 0) + 1
     counts["total"] = len(records)
     return counts
 
@@ -78,22 +197,22 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def data_hashes() -> dict[str, str]:
-    """sha256 of the accuracy tables under TFNAS_DATA and of the score tables in use."""
+def data_hashes(tables: Path | None = None) -> dict[str, str]:
+    """sha256 of the accuracy tables under TFNAS_DATA and of the score tables in ``tables``
+    (the folder in use; default ``benchmarks/scores/``)."""
     out: dict[str, str] = {}
     root = os.environ.get("TFNAS_DATA")
     if root and (Path(root) / "nats-tss").is_dir():
         for p in sorted((Path(root) / "nats-tss").glob("*.csv")):
             out[f"nats-tss/{p.name}"] = sha256_file(p)
-    try:
-        from tfnas.tables import DEFAULT_ROOT
-    except ImportError:  # pragma: no cover - tfnas is this repo's own package
-        return out
-    for p in sorted(Path(DEFAULT_ROOT).glob("*.csv.gz")):
+    if tables is None:
+        from tfnas.tables import DEFAULT_ROOT as tables
+    for p in sorted(Path(tables).glob("*.csv.gz")):
         out[f"scores/{p.name}"] = sha256_file(p)
     return out
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     import torch
 
@@ -102,21 +221,26 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
-        "data_sha256": data_hashes(),
+        "data_sha256": data_hashes(config.getoption("score_tables")),
     }
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
                                  output_json: dict) -> None:
-    records = sorted(outcomes(config), key=lambda r: r["id"])
+    records = sorted(outcomes(config), key=lambda r: r.id)
     if not records:
         return
+    from harness.results import FORMAT
+
+    reg = registry(config)
     output_json["claims"] = {
         "format": FORMAT,
-        "registry_sha256": sha256_file(DEFAULT_PATH),
-        "options": config.stash.get(OPTIONS, {}),
+        "registry_sha256": reg.sha256,
+        "registries": [f.to_dict() for f in reg.files],
+        "options": options(config),
         "summary": summary(records),
-        "outcomes": records,
+        "outcomes": [r.to_dict() for r in records],
     }
 
 
@@ -125,10 +249,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
     records = outcomes(config)
     if not records:
         return
+    from harness.outcome import UNMEASURED
+
     tr = terminalreporter
     tr.section("claims")
     counts = summary(records)
     tr.write_line(", ".join(f"{k}: {v}" for k, v in counts.items() if v or k == "total"))
-    for r in sorted(records, key=lambda r: r["id"]):
-        if r["status"] in (NOT_RUN, ERROR):
-            tr.write_line(f"{r['status'].upper()} {r['id']}: {r['reason']}")
+    for r in sorted(records, key=lambda r: r.id):
+        if r.status in UNMEASURED:
+            tr.write_line(f"{r.status.upper()} {r.id}: {r.reason}")

@@ -17,8 +17,19 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from harness.results import OutputError, load_results, outcomes_by_id, valid_claim_id
-from harness.verdicts import STATUSES
+from harness.outcome import UNMEASURED, AlternativeRun, Outcome
+from harness.results import OutputError, load_results, outcomes, valid_claim_id
+from harness.rules import get_rule
+from harness.verdicts import (
+    ERROR,
+    KNOWN_DIVERGENCE,
+    NOT_REPRODUCED,
+    NOT_RUN,
+    STATUSES,
+    UNEXPECTED_PASS,
+    Estimate,
+    Tolerance,
+)
 from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import one_line, shown
 
@@ -66,48 +77,48 @@ def _fmt(x: Any, digits: int = 4) -> str:
     return md_text(x)
 
 
-def _estimate(e: Any) -> str:
-    if not isinstance(e, dict) or not e:
+def _estimate(e: Estimate | None) -> str:
+    if e is None:
         return "–"
-    text = _fmt(e.get("value"))
-    if e.get("std") is not None:
-        text += f" ± {_fmt(e['std'], 3)}"
-    ci = e.get("ci")
-    if isinstance(ci, list | tuple) and len(ci) == 2:
-        text += f" [{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}]"
-    if e.get("n") is not None:
-        text += f" (n={_fmt(e['n'])})"
+    text = _fmt(e.value)
+    if e.std is not None:
+        text += f" ± {_fmt(e.std, 3)}"
+    if e.ci is not None and len(e.ci) == 2:
+        text += f" [{_fmt(e.ci[0], 3)}, {_fmt(e.ci[1], 3)}]"
+    if e.n is not None:
+        text += f" (n={_fmt(e.n)})"
     return text
 
 
-def _matching(rec: dict) -> str:
-    hits = [md_text(a.get("label", "")) for a in rec.get("alternatives_run", []) if a.get("passed")]
+def _matching(rec: Outcome) -> str:
+    hits = [md_text(a.label) for a in rec.alternatives_run if a.passed]
     return "; ".join(hits) if hits else "none"
 
 
-def _row(rec: dict) -> str:
-    pub = rec.get("published")
-    if rec.get("reference") is not None:
-        pub_text = f"B = {_estimate(rec['reference'])}"
-    else:
-        pub_text = _estimate(pub) if pub and pub.get("value") == pub.get("value") else "–"
-    j = rec.get("judgement") or {}
-    if not j:
-        margin = md_cell(rec.get("reason", ""))
-    elif "ratio" in (j.get("statistic") or {}):  # the ratio rule allows a factor, not a difference
-        margin = f"×{_fmt(j['statistic']['ratio'], 3)} (allowed ×{_fmt(j.get('allowed'), 3)})"
-    else:
-        margin = f"{_fmt(j.get('difference'), 3)} (allowed {_fmt(j.get('allowed'), 3)})"
-    status = rec["status"]
-    return (f"| {md_code(rec['id'])} | {md_cell(rec.get('title', ''))} | {pub_text} | "
-            f"{_estimate(rec.get('reproduced'))} | {margin} | **{md_cell(status)}** | "
-            f"{_matching(rec) if status not in ('not run', 'error') else '–'} |")
+def _margin(rec: Outcome) -> str:
+    j = rec.judgement
+    if j is None:
+        return md_cell(rec.reason or "")
+    if get_rule(rec.tolerance.rule).unit == "factor" and "ratio" in j.statistic:
+        return f"×{_fmt(j.statistic['ratio'], 3)} (allowed ×{_fmt(j.allowed, 3)})"
+    return f"{_fmt(j.difference, 3)} (allowed {_fmt(j.allowed, 3)})"
 
 
-def status_counts(recs: list[dict]) -> dict[str, int]:
+def _row(rec: Outcome) -> str:
+    pub = rec.published
+    if rec.reference is not None:
+        pub_text = f"B = {_estimate(rec.reference)}"
+    else:
+        pub_text = _estimate(pub) if pub is not None and pub.value == pub.value else "–"
+    return (f"| {md_code(rec.id)} | {md_cell(rec.title)} | {pub_text} | "
+            f"{_estimate(rec.reproduced)} | {_margin(rec)} | **{md_cell(rec.status)}** | "
+            f"{_matching(rec) if rec.measured else '–'} |")
+
+
+def status_counts(recs: list[Outcome]) -> dict[str, int]:
     """Claims per status: every known status (``error`` only when present), then any other."""
-    seen = Counter(str(r.get("status")) for r in recs)
-    counts = {s: seen.pop(s, 0) for s in STATUSES if s != "error" or seen.get(s)}
+    seen = Counter(str(r.status) for r in recs)
+    counts = {s: seen.pop(s, 0) for s in STATUSES if s != ERROR or seen.get(s)}
     return counts | dict(sorted(seen.items()))
 
 
@@ -133,22 +144,21 @@ def _run_lines(data: dict[str, Any], claims: dict[str, Any]) -> list[str]:
 def render_markdown(data: dict[str, Any], plots: list[str]) -> str:
     """The report text: summary first, then one table per paper table, then per-claim detail."""
     claims = data["claims"]
-    recs = sorted(claims["outcomes"], key=lambda r: str(r["id"]))
+    recs = sorted(outcomes(data), key=lambda r: r.id)
     counts = status_counts(recs)
     lines = ["# Reproduction report: Training Free Neural Architecture Search", ""]
     lines.append("**Summary:** " + ", ".join(f"{v} {md_text(k)}" for k, v in counts.items())
                  + f" — {len(recs)} claims.")
     lines.append("")
-    for status in ("not reproduced", "unexpectedly reproduced", "known divergence", "not run",
-                   "error"):
-        ids = [r["id"] for r in recs if r["status"] == status]
+    for status in (NOT_REPRODUCED, UNEXPECTED_PASS, KNOWN_DIVERGENCE, NOT_RUN, ERROR):
+        ids = [r.id for r in recs if r.status == status]
         if ids:
             lines.append(f"- *{status}*: " + ", ".join(md_code(i) for i in ids))
     lines += ["", "## Run", ""]
     lines += _run_lines(data, claims)
-    groups: dict[str, list[dict]] = defaultdict(list)
+    groups: dict[str, list[Outcome]] = defaultdict(list)
     for r in recs:
-        groups[str(r.get("table") or "Other")].append(r)
+        groups[r.table or "Other"].append(r)
     order = [t for t in TABLE_ORDER if t in groups] + sorted(set(groups) - set(TABLE_ORDER))
     for table in order:
         lines += ["", f"## {md_text(table)}", "",
@@ -165,40 +175,39 @@ def render_markdown(data: dict[str, Any], plots: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _tolerance_line(tol: dict) -> str:
-    params = ", ".join(f"{k}={_fmt(tol[k])}" for k in ("alpha", "margin", "factor")
-                       if tol.get(k) is not None)
-    return (f"- tolerance: {md_text(tol.get('rule'))} {params} — "
-            f"{md_text(tol.get('justification', ''))}")
+def _tolerance_line(tol: Tolerance) -> str:
+    params = ", ".join(f"{k}={_fmt(getattr(tol, k))}" for k in ("alpha", "margin", "factor")
+                       if getattr(tol, k) is not None)
+    return f"- tolerance: {md_text(tol.rule)} {params} — {md_text(tol.justification)}"
 
 
-def _alternative_line(a: dict) -> str:
-    label = md_text(a.get("label", ""))
-    if a.get("status") == "not run":
-        return f"  - alternative *{label}*: not run ({md_text(a.get('reason', ''))})"
-    verdict = "matches" if a.get("passed") else "does not match"
-    return (f"  - alternative *{label}*: {_estimate(a.get('reproduced'))} → {verdict} "
-            f"({md_text(a.get('explanation', ''))})")
+def _alternative_line(a: AlternativeRun) -> str:
+    label = md_text(a.label)
+    if a.status == NOT_RUN:
+        return f"  - alternative *{label}*: not run ({md_text(a.reason)})"
+    verdict = "matches" if a.passed else "does not match"
+    return (f"  - alternative *{label}*: {_estimate(a.reproduced)} → {verdict} "
+            f"({md_text(a.explanation)})")
 
 
-def _details(r: dict) -> list[str]:
-    out = [f"### {md_code(r['id'])} — {md_text(r['status'])}", "",
-           f"- source: {md_text(r.get('source', ''))}",
-           f"- interpretation: {md_text(r.get('interpretation', ''))}",
-           _tolerance_line(r.get("tolerance") or {})]
-    if r.get("judgement"):
-        out.append(f"- test: {md_text(r['judgement'].get('explanation', ''))}")
-    if r.get("reason"):
-        label = "failed with an error" if r["status"] == "error" else "not run because"
-        out.append(f"- {label}: {md_text(r['reason'])}")
-    if r.get("known_divergence"):
-        out.append(f"- diagnosis (known divergence): {md_text(r['known_divergence'])}")
-    if r.get("notes"):
-        out.append(f"- notes: {md_text(r['notes'])}")
-    for m in (r.get("details") or {}).get("methods") or []:
+def _details(r: Outcome) -> list[str]:
+    out = [f"### {md_code(r.id)} — {md_text(r.status)}", "",
+           f"- source: {md_text(r.source)}",
+           f"- interpretation: {md_text(r.interpretation)}",
+           _tolerance_line(r.tolerance)]
+    if r.judgement is not None:
+        out.append(f"- test: {md_text(r.judgement.explanation)}")
+    if r.reason:
+        label = "failed with an error" if r.status == ERROR else "not run because"
+        out.append(f"- {label}: {md_text(r.reason)}")
+    if r.known_divergence:
+        out.append(f"- diagnosis (known divergence): {md_text(r.known_divergence)}")
+    if r.notes:
+        out.append(f"- notes: {md_text(r.notes)}")
+    for m in (r.details or {}).get("methods") or []:
         means = ", ".join(f"{md_text(d)} {_fmt(v)}" for d, v in m["means"].items())
         out.append(f"  - {md_text(m['method'])}: {means} → best {md_text(m['best'])}")
-    out += [_alternative_line(a) for a in r.get("alternatives_run", [])]
+    out += [_alternative_line(a) for a in r.alternatives_run]
     out.append("")
     return out
 
@@ -220,24 +229,36 @@ def _finite_pairs(xs: list, ys: list) -> tuple[list[float], list[float]]:
     return [x for x, _ in pairs], [y for _, y in pairs]
 
 
-def _plot_scatter(by_id: dict[str, dict], out: Path) -> str | None:
+SCATTER_PROTOCOL = {"proxy": "naswot", "metric": "valid12", "coefficient": "pearson"}
+"""The correlation the scatter plot shows per dataset (the paper's Fig. 3): NASWOT scores
+against 12-epoch validation accuracy, Pearson."""
+
+
+def _scatter_claim(recs: list[Outcome], dataset: str) -> Outcome | None:
+    """The first (by id) correlation claim of :data:`SCATTER_PROTOCOL` on ``dataset``."""
+    hits = [r for r in recs if r.kind == "correlation" and r.protocol.get("dataset") == dataset
+            and all(r.protocol.get(k) == v for k, v in SCATTER_PROTOCOL.items())]
+    return min(hits, key=lambda r: r.id) if hits else None
+
+
+def _plot_scatter(recs: list[Outcome], out: Path) -> str | None:
     import matplotlib.pyplot as plt
 
-    recs = [by_id.get(f"fig3-corr-{d}") for d in DATASETS]
-    if not any(r and (r.get("details") or {}).get("scatter") for r in recs):
+    chosen = [_scatter_claim(recs, d) for d in DATASETS]
+    if not any(r and (r.details or {}).get("scatter") for r in chosen):
         return None
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    for ax, d, r in zip(axes, DATASETS, recs, strict=True):
-        sc = ((r or {}).get("details") or {}).get("scatter")
+    for ax, d, r in zip(axes, DATASETS, chosen, strict=True):
+        sc = ((r.details if r else None) or {}).get("scatter")
         ax.set_title(d)
         x, y = _finite_pairs(sc["score"], sc["accuracy"]) if sc else ([], [])
         if not x:
             ax.text(0.5, 0.5, "not run", ha="center", transform=ax.transAxes)
             continue
         ax.scatter(x, y, s=3, alpha=0.4)
-        rv = (r.get("reproduced") or {}).get("value")
-        pub = (r.get("published") or {}).get("value")
-        ax.set_xlabel("NASWOT score")
+        rv = r.reproduced.value if r.reproduced is not None else None
+        pub = r.published.value if r.published is not None else None
+        ax.set_xlabel("NASWOT score")  # the proxy of SCATTER_PROTOCOL
         ax.set_ylabel("12-epoch validation accuracy (%)")
         ax.text(0.03, 0.95, f"r = {_fmt(rv, 3)} (paper {_fmt(pub)})", transform=ax.transAxes,
                 va="top")
@@ -248,20 +269,20 @@ def _plot_scatter(by_id: dict[str, dict], out: Path) -> str | None:
     return name
 
 
-def _distribution_rows(recs: list[dict], d: str) -> list[tuple[str, list[float], Any]]:
+def _distribution_rows(recs: list[Outcome], d: str) -> list[tuple[str, list[float], Any]]:
     rows = []
-    for r in sorted(recs, key=lambda r: r["id"]):
-        proto = r.get("protocol") or {}
-        values = [v for v in (r.get("details") or {}).get("values") or [] if math.isfinite(v)]
-        if (r["status"] not in ("not run", "error") and r.get("kind") == "search"
+    for r in sorted(recs, key=lambda r: r.id):
+        proto = r.protocol
+        values = [v for v in (r.details or {}).get("values") or [] if math.isfinite(v)]
+        if (r.status not in UNMEASURED and r.kind == "search"
                 and proto.get("dataset") == d and proto.get("quantity") == "accuracy"
                 and proto.get("selection") == "best" and values):
-            label = f"{r['id'].replace(f'-{d}', '')} ({proto.get('metric', '?')})"
-            rows.append((label, values, (r.get("published") or {}).get("value")))
+            label = f"{r.id.replace(f'-{d}', '')} ({proto.get('metric', '?')})"
+            rows.append((label, values, r.published.value if r.published is not None else None))
     return rows[:MAX_BOXES]
 
 
-def _plot_distributions(recs: list[dict], out: Path) -> list[str]:
+def _plot_distributions(recs: list[Outcome], out: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     names = []
@@ -299,10 +320,10 @@ def write_report(results: str | Path, out_dir: str | Path = "report") -> Path:
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        by_id = outcomes_by_id(data)
+        recs = outcomes(data)
         with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
-            plots = [p for p in [_plot_scatter(by_id, out)] if p]
-            plots += _plot_distributions(list(by_id.values()), out)
+            plots = [p for p in [_plot_scatter(recs, out)] if p]
+            plots += _plot_distributions(recs, out)
         path = out / "report.md"
         path.write_text(render_markdown(data, plots), encoding="utf-8")
     except OSError as exc:

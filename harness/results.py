@@ -5,7 +5,9 @@ that ``report``, ``compare`` and ``baseline`` read, with its type), so those com
 valid records. A results file is untrusted input: its size and nesting depth are bounded
 (:data:`MAX_BYTES`, :data:`MAX_DEPTH`), numbers are normalised to floats, and every failure is a
 :class:`ResultsError` with a one-line message naming the file, the field path (for example
-``claims.outcomes[3].published.ci``) and what was expected.
+``claims.outcomes[3].published.ci``) and what was expected. :func:`outcomes` then gives the
+validated records as :class:`~harness.outcome.Outcome` objects, the one statement of a record's
+fields.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.verdicts import STATUSES, Tolerance
+from harness.outcome import UNMEASURED, Outcome
+from harness.verdicts import NOT_RUN, STATUSES, Tolerance
 from tfnas.bounded import read_at_most
 from tfnas.errors import TfnasError, one_line, shown
 
@@ -212,8 +215,8 @@ def _details(v: Any, p: str) -> dict:
 
 
 def _alternative_run(v: Any, p: str) -> dict:
-    d = _fields(v, p, {"label": _string}, {"overrides": _object, "status": _one_of(("not run",))})
-    if d.get("status") == "not run":
+    d = _fields(v, p, {"label": _string}, {"overrides": _object, "status": _one_of((NOT_RUN,))})
+    if d.get("status") == NOT_RUN:
         return _fields(d, p, {"reason": _string}, {})
     return _fields(d, p, {"reproduced": _estimate, "passed": _boolean, "explanation": _string},
                    {})
@@ -235,7 +238,7 @@ def _outcome(v: Any, p: str) -> dict:
                  "judgement": _optional(_judgement), "details": _optional(_details),
                  "alternatives": _array, "alternatives_run": _list_of(_alternative_run),
                  "repetitions_override": _optional(_count)})
-    if d["status"] in ("not run", "error") and "reason" not in d:
+    if d["status"] in UNMEASURED and "reason" not in d:
         raise _Invalid(f"{p}.reason", f"present (the reason a claim is {d['status']!r})")
     return d
 
@@ -344,5 +347,11 @@ def load_results(path: str | Path) -> dict[str, Any]:
         raise ResultsError(f"{name} {exc}") from None
 
 
-def outcomes_by_id(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {rec["id"]: rec for rec in data["claims"]["outcomes"]}
+def outcomes(data: dict[str, Any]) -> list[Outcome]:
+    """The validated document's claim outcomes as :class:`~harness.outcome.Outcome` objects."""
+    return [Outcome.from_dict(rec) for rec in data["claims"]["outcomes"]]
+
+
+def outcomes_by_id(data: dict[str, Any]) -> dict[str, Outcome]:
+    """The validated document's outcomes keyed by claim id."""
+    return {o.id: o for o in outcomes(data)}

@@ -13,39 +13,43 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.compare import compare_files, compare_outcomes
+from harness.outcome import Outcome
 from harness.results import load_results, outcomes_by_id
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).parent / "fixtures" / "claims_results.json"
 DATA = load_results(FIXTURE)
 OLD = outcomes_by_id(DATA)
+RECS = {r["id"]: r for r in DATA["claims"]["outcomes"]}
+"""The records as written, to edit: ``edited`` turns them into outcomes again."""
 
 
 def edited(change):
-    new = copy.deepcopy(OLD)
+    new = copy.deepcopy(RECS)
     change(new)
-    return new
+    return {cid: Outcome.from_dict(rec) for cid, rec in new.items()}
 
 
 def first(rule, status=None):
-    return next(cid for cid, r in OLD.items() if (r.get("tolerance") or {}).get("rule") == rule
+    return next(cid for cid, r in RECS.items() if (r.get("tolerance") or {}).get("rule") == rule
                 and r.get("reproduced") and (status is None or r["status"] == status))
 
 
 def test_identical_results_pass():
     assert compare_outcomes(OLD, copy.deepcopy(OLD)) == []
+    assert compare_outcomes(OLD, edited(lambda n: None)) == []
 
 
 def test_verdict_change_is_a_regression():
     cid = first("welch")
     diffs = compare_outcomes(OLD, edited(lambda n: n[cid].update(status="reproduced"
-                             if OLD[cid]["status"] != "reproduced" else "not reproduced")))
+                             if RECS[cid]["status"] != "reproduced" else "not reproduced")))
     assert [(d.claim, d.kind, d.regression) for d in diffs] == [(cid, "verdict", True)]
 
 
 def test_welch_drift_beyond_tolerance_is_detected_and_small_drift_is_not():
     cid = first("welch")
-    rep = OLD[cid]["reproduced"]
+    rep = RECS[cid]["reproduced"]
     se = rep["std"] * (2 / rep["n"]) ** 0.5
     small = edited(lambda n: n[cid]["reproduced"].update(value=rep["value"] + 0.1 * se))
     assert compare_outcomes(OLD, small) == []
@@ -55,8 +59,8 @@ def test_welch_drift_beyond_tolerance_is_detected_and_small_drift_is_not():
 
 def test_correlation_drift_uses_the_equivalence_margin():
     cid = first("equivalence")
-    margin = OLD[cid]["tolerance"]["margin"]
-    rep = OLD[cid]["reproduced"]
+    margin = RECS[cid]["tolerance"]["margin"]
+    rep = RECS[cid]["reproduced"]
 
     def shift(by):
         def change(n):
@@ -116,7 +120,7 @@ estimates = st.fixed_dictionaries(
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(estimates, st.sampled_from(sorted({
-    json.dumps(r["tolerance"], sort_keys=True) for r in OLD.values()}))), min_size=1,
+    json.dumps(r["tolerance"], sort_keys=True) for r in RECS.values()}))), min_size=1,
     max_size=6))
 def test_generated_results_compared_with_themselves_have_no_regressions(tmp_path_factory, recs):
     """Any reproduced estimate, NaN and infinities included, equals itself: no drift, no change."""

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tfnas import cli
+from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import TfnasError
 from tfnas.space import OPS, Arch, all_cells
 
@@ -109,7 +110,7 @@ def _flags(names_values: dict[str, st.SearchStrategy[str]]) -> st.SearchStrategy
     ]).map(lambda items: [part for item in items for part in item]))
 
 
-DATASETS = st.sampled_from(list(cli.DATASETS) * 4 + ["mnist", "", "c" * 10_000])
+DATASETS = st.sampled_from(list(TARGET_DATASETS) * 4 + ["mnist", "", "c" * 10_000])
 PROXIES = st.sampled_from(["oracle"] * 12 + ["bogus", "", "p" * 10_000, "oracle\n"])
 ARCHS = st.one_of(archs.map(str), archs.map(str), arch_texts)
 

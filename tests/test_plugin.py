@@ -10,15 +10,17 @@ summary and the torch/thread/data-hash machine info, ``--benchmark-histogram`` w
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from harness.registry import load_claims
+from harness.registry import SHIPPED_NAME, claim_files, load_claims
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSING = "mellor-kendall-cifar10"
@@ -67,6 +69,14 @@ def test_json_holds_the_claims_summary_and_the_machine_info(two_runs):
     assert claims["summary"]["total"] == 2
     assert claims["summary"]["reproduced"] == 1 and claims["summary"]["known divergence"] == 1
     assert {o["id"] for o in claims["outcomes"]} == {PASSING, DIVERGENT}
+    files = claim_files(SHIPPED_NAME)  # no --claims: the shipped registry, every file of it
+    assert [r["path"] for r in claims["registries"]] == [f"shipped/{p.name}" for p in files]
+    digests = [hashlib.sha256(p.read_bytes()).hexdigest() for p in files]
+    assert [r["sha256"] for r in claims["registries"]] == digests
+    assert claims["registry_sha256"] == hashlib.sha256("".join(
+        d + "\n" for d in digests).encode()).hexdigest()
+    assert claims["options"] == {"score_source": "tables", "score_tables": None,
+                                 "score_store": None, "repetitions": None, "bootstrap": 20}
     info = data["machine_info"]["tfnas"]
     assert info["torch"].startswith("2.13.0") and info["torch_threads"] >= 1
     assert any(k.startswith("scores/naswot") for k in info["data_sha256"])
@@ -133,6 +143,10 @@ def test_refused_score_tables_are_not_run_and_the_report_shows_why(tmp_path, dat
     assert set(by_id) == set(claims)
     assert all(o["status"] == "not run" and "\n" not in o["reason"] for o in by_id.values())
     assert "gzip" in by_id["abdelfattah-synflow-cifar10"]["reason"]
+    hashed = {k: v for k, v in data["machine_info"]["tfnas"]["data_sha256"].items()
+              if k.startswith("scores/")}  # the tables in use, not the default ones
+    assert hashed == {f"scores/{p.name}": hashlib.sha256(p.read_bytes()).hexdigest()
+                      for p in tables.iterdir()}
     report = subprocess.run([sys.executable, "-m", "harness", "report", str(tmp_path / "out.json"),
                              "--out", str(tmp_path / "report")], cwd=ROOT, capture_output=True,
                             text=True, timeout=300)
@@ -183,3 +197,45 @@ def test_a_claim_that_raises_is_recorded_as_an_error_and_the_json_keeps_its_clai
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert report.returncode == 0, report.stderr
     assert "2 error" in (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------- registration
+
+
+def _entry_point_dist(folder: Path, name: str) -> Path:
+    """A minimal installed distribution whose only content is a pytest11 entry point ``name``
+    for ``harness.plugin``: what ``pip install`` of tfnas leaves in site-packages."""
+    info = folder / "fake_tfnas_plugin-0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-tfnas-plugin\nVersion: 0\n")
+    (info / "entry_points.txt").write_text(f"[pytest11]\n{name} = harness.plugin\n")
+    return folder
+
+
+def _run_registered(tmp: Path, dist: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(dist)])}
+    env.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                           "--claims", "shipped", *args], cwd=tmp, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_the_entry_point_and_pytest_plugins_name_the_plugin_once(tmp_path):
+    """The pytest11 entry point of pyproject.toml loads the plugin on its own (``--claims`` is
+    known without ``-p``), and ``-p harness.plugin`` or ``pytest_plugins`` beside it find it
+    registered instead of registering the module twice; an entry point of another name would."""
+    (name, target), = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "entry-points"]["pytest11"].items()
+    assert (name, target) == ("harness.plugin", "harness.plugin")
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_one.py").write_text("def test_one():\n    pass\n")
+    dist = _entry_point_dist(tmp_path / "site", name)
+    for extra in ([], ["-p", "harness.plugin"]):
+        run = _run_registered(suite, dist, *extra)
+        assert run.returncode == 0 and "1 passed" in run.stdout, run.stdout[-2000:] + run.stderr
+    (suite / "conftest.py").write_text('pytest_plugins = ["harness.plugin"]\n')
+    run = _run_registered(suite, dist)
+    assert run.returncode == 0 and "1 passed" in run.stdout, run.stdout[-2000:] + run.stderr
+    other = _run_registered(suite, _entry_point_dist(tmp_path / "other", "tfnas"))
+    assert other.returncode != 0 and "already registered" in other.stdout + other.stderr

@@ -1,20 +1,32 @@
-"""The claims registry: the shipped file loads and covers the paper; malformed entries fail loudly."""
+"""The claims registry: the shipped files load and cover the paper; malformed entries fail loudly."""
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import tomllib
+from pathlib import Path
 
 import pytest
 
-from harness.registry import DEFAULT_PATH, ClaimError, load_claims, parse_claim, parse_claims
+from harness.registry import (
+    SHIPPED_NAME,
+    ClaimError,
+    ClaimsNotFoundError,
+    claim_files,
+    load_claims,
+    load_registry,
+    parse_claim,
+    parse_claims,
+)
 
 SHIPPED = load_claims()
+SHIPPED_FILES = claim_files(SHIPPED_NAME)
 
 
 def raw_entries():
-    return tomllib.loads(DEFAULT_PATH.read_text(encoding="utf-8"))["claim"]
+    return [e for p in SHIPPED_FILES for e in tomllib.loads(p.read_text(encoding="utf-8"))["claim"]]
 
 
 def by_id(cid):
@@ -47,11 +59,12 @@ def test_every_claim_states_interpretation_and_justification():
 def test_alternatives_are_real_overrides():
     c = SHIPPED["table1-cifar10-n10-accuracy"]
     alt = c.alternatives[0]
-    assert c.protocol_for(alt)["selection"] == "all"
-    assert c.protocol_for()["selection"] == "best"
+    assert c.protocol_for(alt).selection == "all"
+    assert c.protocol_for().selection == "best"
     cmp = SHIPPED["cmp-rea-beats-random-cifar10"]
     merged = cmp.protocol_for(cmp.alternatives[0])
-    assert merged["b"]["n"] == 100 and merged["b"]["proxy"] == "naswot"  # nested merge
+    assert merged.b.n == 100 and merged.b.proxy == "naswot"  # nested merge
+    assert cmp.to_dict()["protocol"] == by_id(cmp.id)["protocol"]  # recorded as written
 
 
 @pytest.mark.parametrize("cid, mutate, field", [
@@ -115,8 +128,8 @@ def test_missing_score_table_is_reported_as_not_run_with_the_reason(tmp_path):
     ctx = Context(tables_root=tmp_path)
     for cid in ("fig3-corr-cifar10", "table4-cifar10-score", "cmp-params-competitive-cifar10"):
         rec = evaluate_claim(SHIPPED[cid], ctx)
-        assert rec["status"] == "not run", cid
-        assert "no score table" in rec["reason"] and str(tmp_path) in rec["reason"]
+        assert rec.status == "not run", cid
+        assert "no score table" in rec.reason and str(tmp_path) in rec.reason
 
 
 def test_evaluation_is_deterministic_and_records_seeds(tmp_path, data_root):
@@ -132,33 +145,36 @@ def test_evaluation_is_deterministic_and_records_seeds(tmp_path, data_root):
     claim = SHIPPED["table1-cifar10-n10-accuracy"]
     one = evaluate_claim(claim, Context(tables_root=tmp_path, repetitions=4))
     two = evaluate_claim(claim, Context(tables_root=tmp_path, repetitions=4))
-    assert one["status"] in ("reproduced", "not reproduced", "known divergence",
-                             "unexpectedly reproduced")
-    assert one["reproduced"] == two["reproduced"]
-    assert one["details"]["run_seeds"] == two["details"]["run_seeds"]
-    assert len(one["details"]["run_seeds"]) == 4
-    assert one["alternatives_run"][0]["reproduced"]["n"] == 4 * 10  # all sampled cells pooled
+    assert one.measured
+    assert one.reproduced == two.reproduced
+    assert one.details["run_seeds"] == two.details["run_seeds"]
+    assert len(one.details["run_seeds"]) == 4
+    assert one.alternatives_run[0].reproduced.n == 4 * 10  # all sampled cells pooled
 
 
 def test_scaling_is_the_ratio_of_the_two_searches_and_reuses_timed_runs(data_root):
-    from harness.evaluate import Context, measure_scaling, measure_search
+    from harness.evaluate import Context
+    from harness.kinds.scaling import ScalingProtocol, measure_scaling
+    from harness.kinds.search import measure_search
 
     side = {"algorithm": "random", "proxy": "params", "dataset": "cifar10", "metric": "valid12",
             "repetitions": 2, "seed": 3, "selection": "best", "quantity": "time"}
-    proto = {"a": {**side, "n": 6}, "b": {**side, "n": 2}}
+    proto = ScalingProtocol.from_dict("t", "protocol", {"a": {**side, "n": 6},
+                                                        "b": {**side, "n": 2}})
     ctx = Context()
-    a = measure_search(proto["a"], ctx)  # a time claim runs first; the scaling claim reads it
+    a = measure_search(proto.a, ctx)  # a time claim runs first; the scaling claim reads it
     got = measure_scaling(proto, ctx)
     assert got.details["a"]["values"] == a.details["values"]  # the same runs, not new ones
     assert got.estimate.value == got.details["a_mean"] / got.details["b_mean"]
-    fresh = measure_search(proto["a"], ctx)  # a time claim itself always measures afresh
+    fresh = measure_search(proto.a, ctx)  # a time claim itself always measures afresh
     assert fresh.details["run_seeds"] == a.details["run_seeds"]
     assert fresh.details["values"] != a.details["values"]
     # other quantities are never reused: a score ratio from tables equals the two searches' ratio
-    scores = {k: {**v, "quantity": "score"} for k, v in proto.items()}
+    scores = ScalingProtocol.from_dict("t", "protocol", {
+        "a": {**side, "n": 6, "quantity": "score"}, "b": {**side, "n": 2, "quantity": "score"}})
     ratio = measure_scaling(scores, Context())
-    expected = (measure_search(scores["a"], Context()).estimate.value
-                / measure_search(scores["b"], Context()).estimate.value)
+    expected = (measure_search(scores.a, Context()).estimate.value
+                / measure_search(scores.b, Context()).estimate.value)
     assert ratio.estimate.value == expected
 
 
@@ -167,7 +183,8 @@ def test_scaling_is_the_ratio_of_the_two_searches_and_reuses_timed_runs(data_roo
 
 def shipped_block(cid):
     """The TOML text of one shipped claim (its [[claim]] table and its alternatives)."""
-    text = DEFAULT_PATH.read_text(encoding="utf-8")
+    text = next(t for t in (p.read_text(encoding="utf-8") for p in SHIPPED_FILES)
+                if f'[[claim]]\nid = "{cid}"' in t)
     start = text.index(f'[[claim]]\nid = "{cid}"')
     end = text.find("\n[[claim]]\n", start + 1)
     return text[start:] if end < 0 else text[start:end + 1]
@@ -250,3 +267,111 @@ def test_unreadable_registry_files_are_one_line_claim_errors(tmp_path):
         assert name in str(info.value) and "\n" not in str(info.value), name
     with pytest.raises(ClaimError, match="not a regular file"):
         load_claims(tmp_path)
+
+
+# ---------------------------------------------------------------- the shipped files; several files
+
+
+def _paper(source):
+    """The paper a claim's ``source`` names: for an anchor from published-numbers.md the authors
+    in parentheses, else the part before the first comma (``paper, Table I`` -> ``paper``)."""
+    head, _, rest = source.partition(", ")
+    return rest[rest.index("(") + 1:rest.rindex(")")] if head == "published-numbers.md" else head
+
+
+def test_each_shipped_file_is_one_papers_ledger_and_ids_are_unique_across_them():
+    assert len(SHIPPED_FILES) >= 3 and all(p.suffix == ".toml" for p in SHIPPED_FILES)
+    papers = []
+    seen = []
+    for path in SHIPPED_FILES:
+        claims = load_claims(path)
+        (paper,) = {_paper(c.source) for c in claims.values()}  # one paper per file
+        papers.append(paper)
+        seen += list(claims)
+        text = path.read_text(encoding="utf-8")
+        assert text.startswith("# "), path  # a header comment naming the paper
+    assert len(set(papers)) == len(papers)  # and one file per paper
+    assert len(seen) == len(set(seen)) == len(SHIPPED)
+    assert set(seen) == set(SHIPPED)
+
+
+def test_paper_of_a_source():
+    assert _paper("paper, Sec. IV (Tables II vs III)") == "paper"
+    assert _paper("published-numbers.md, NASWOT (Mellor et al. 2021)") == "Mellor et al. 2021"
+
+
+def _claims_file(tmp_path, name, *cids, rename=None):
+    path = tmp_path / name
+    text = "\n".join(shipped_block(c) for c in cids)
+    for old, new in (rename or {}).items():
+        text = text.replace(f'id = "{old}"', f'id = "{new}"')
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_registry_reads_files_and_folders_in_order_and_records_each(tmp_path):
+    one = _claims_file(tmp_path, "one.toml", "fig3-corr-cifar10", rename={"fig3-corr-cifar10": "u1"})
+    folder = tmp_path / "more"
+    folder.mkdir()
+    _claims_file(folder, "b.toml", "mellor-kendall-cifar10", rename={"mellor-kendall-cifar10": "u3"})
+    _claims_file(folder, "a.toml", "table1-cifar10-n10-accuracy",
+                 rename={"table1-cifar10-n10-accuracy": "u2"})
+    (folder / "notes.txt").write_text("not a claims file")
+    reg = load_registry([one, folder, one])  # a file named twice is read once
+    assert [f.path for f in reg.files] == [str(one), str(folder / "a.toml"), str(folder / "b.toml")]
+    assert [f.claims for f in reg.files] == [("u1",), ("u2",), ("u3",)]
+    assert list(reg.claims) == ["u1", "u2", "u3"] and reg.file_of("u2") == str(folder / "a.toml")
+    digests = [hashlib.sha256(Path(f.path).read_bytes()).hexdigest() for f in reg.files]
+    assert [f.sha256 for f in reg.files] == digests
+    assert reg.sha256 == hashlib.sha256("".join(d + "\n" for d in digests).encode()).hexdigest()
+    assert load_registry([folder, one]).sha256 != reg.sha256  # the order is part of it
+    assert reg.files[0].to_dict() == {"path": str(one), "sha256": digests[0], "claims": ["u1"]}
+
+
+def test_the_word_shipped_names_the_shipped_folder_and_is_the_default(tmp_path):
+    reg = load_registry()
+    assert reg.claims.keys() == SHIPPED.keys()
+    assert [f.path for f in reg.files] == [f"shipped/{p.name}" for p in SHIPPED_FILES]
+    mine = _claims_file(tmp_path, "mine.toml", "fig3-corr-cifar10",
+                        rename={"fig3-corr-cifar10": "mine-1"})
+    both = load_registry([SHIPPED_NAME, mine])
+    assert list(both.claims) == [*SHIPPED, "mine-1"]
+    assert both.file_of("fig3-corr-cifar10").startswith("shipped/")
+
+
+def test_a_claim_id_in_two_files_is_refused_naming_both(tmp_path):
+    mine = _claims_file(tmp_path, "mine.toml", "fig3-corr-cifar100")
+    with pytest.raises(ClaimError) as info:
+        load_registry([SHIPPED_NAME, mine])
+    message = str(info.value)
+    assert "'fig3-corr-cifar100'" in message and "shipped/training-free-nas.toml" in message
+    assert str(mine) in message and "\n" not in message
+
+
+def test_a_malformed_file_among_several_is_refused_naming_file_claim_and_field(tmp_path):
+    good = _claims_file(tmp_path, "good.toml", "fig3-corr-cifar10", rename={"fig3-corr-cifar10": "g"})
+    bad = _claims_file(tmp_path, "bad.toml", "fig3-corr-cifar10", rename={"fig3-corr-cifar10": "b"})
+    bad.write_text(bad.read_text().replace('proxy = "naswot"', 'proxy = "nasbot"'))
+    with pytest.raises(ClaimError) as info:
+        load_registry([good, bad])
+    message = str(info.value)
+    assert message.startswith(f"'{bad}': claim 'b': field 'protocol.proxy' is 'nasbot'"), message
+    assert "\n" not in message
+
+
+def test_missing_files_and_empty_folders_are_refused(tmp_path):
+    with pytest.raises(ClaimsNotFoundError, match="absent.toml.* does not exist"):
+        load_registry([tmp_path / "absent.toml"])
+    with pytest.raises(ClaimsNotFoundError, match="holds no \\*.toml"):
+        load_registry([tmp_path])
+
+
+def test_every_claim_has_its_kinds_typed_protocol_and_records_it_as_written():
+    from harness.kinds import get_kind
+
+    raw = {e["id"]: e for e in raw_entries()}
+    for c in SHIPPED.values():
+        assert isinstance(c.protocol, get_kind(c.kind).protocol), c.id
+        assert c.to_dict()["protocol"] == raw[c.id]["protocol"], c.id
+        for alt in c.alternatives:
+            assert isinstance(c.protocol_for(alt), get_kind(c.kind).protocol), c.id

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tfnas.datasets import get_dataset, load_batch
 from tfnas.network import build_network
-from tfnas.proxies import PROXY_NAMES, Proxy, get_proxy
+from tfnas.proxies import PROXY_NAMES, Needs, Proxy, get_proxy, proxy_names
 from tfnas.proxies.counts import flops, params
 from tfnas.proxies.synflow import synflow
 from tfnas.scoring import SCORING_VERSION, ScoreSettings, cell_seed, score, settings_key
@@ -70,6 +70,10 @@ def test_settings_key_records_seed_batch_data_and_version() -> None:
     assert settings_key("naswot", "cifar100", 3, 64) == settings_key("naswot", "cifar100", 3, 64)
     assert settings_key("naswot", "cifar100", 4, 64) != settings_key("naswot", "cifar100", 3, 64)
     assert settings_key("synflow", "cifar10", 3, 64) == ScoreSettings(3, 64, "").key()
+    # The key of the built-ins is the one the committed tables carry: no "origin" field in it.
+    assert ScoreSettings(3, 64, "").key() == (
+        f'{{"batch_size":64,"data":"","scoring_version":"{SCORING_VERSION}","seed":3}}')
+    assert json.loads(ScoreSettings(3, 64, "", origin="pkg==1.0").key())["origin"] == "pkg==1.0"
 
 
 def test_settings_key_errors() -> None:
@@ -84,17 +88,25 @@ def test_settings_key_errors() -> None:
 # --- registry --------------------------------------------------------------------------------
 
 
-def test_registry_names_and_kinds() -> None:
-    assert set(PROXY_NAMES) == {"naswot", "naswot_reference", "synflow", "params", "flops"}
-    kinds = {name: get_proxy(name).needs_data for name in PROXY_NAMES}
-    assert kinds == {
-        "naswot": True,
-        "naswot_reference": True,
-        "synflow": False,
-        "params": False,
-        "flops": False,
-    }
-    assert all(isinstance(get_proxy(n), Proxy) and get_proxy(n).name == n for n in PROXY_NAMES)
+BUILTINS = {  # the built-ins and their needs; other proxies may be registered besides them
+    "naswot": Needs(data=True),
+    "naswot_reference": Needs(data=True),
+    "synflow": Needs(resolution=True, bn_free=True, float64=True),
+    "params": Needs(),
+    "flops": Needs(resolution=True),
+}
+
+
+def test_registry_lists_the_builtins_first_with_their_needs() -> None:
+    names = proxy_names()
+    assert names[: len(BUILTINS)] == tuple(BUILTINS) == PROXY_NAMES[: len(BUILTINS)]
+    assert {name: get_proxy(name).needs for name in BUILTINS} == BUILTINS
+    for name in names:
+        proxy = get_proxy(name)
+        assert isinstance(proxy, Proxy) and proxy.name == name
+        assert proxy.builtin == proxy.origin.startswith("tfnas.proxies.")
+    assert all(get_proxy(name).builtin and get_proxy(name).help for name in BUILTINS)
+    assert [n for n in BUILTINS if not get_proxy(n).table] == ["naswot_reference"]
     with pytest.raises(ValueError, match="known proxies: naswot, naswot_reference, synflow"):
         get_proxy("snip")
     with pytest.raises(TypeError, match="proxy name must be a str"):
@@ -182,3 +194,22 @@ def test_score_input_errors() -> None:
         score(CELL, "synflow", "cifar10", seed=-2)
     with pytest.raises(TypeError, match="batch_size must be an int"):
         score(CELL, "synflow", "cifar10", batch_size=True)
+
+
+def test_score_label_errors() -> None:
+    images = torch.zeros(4, 3, 32, 32)
+    labels = torch.tensor([0, 1, 2, 9])
+    assert score(CELL, "naswot", "cifar10", batch_size=4, batch=images, labels=labels) == score(
+        CELL, "naswot", "cifar10", batch_size=4, batch=images)  # labels a proxy does not need
+    with pytest.raises(ValueError, match="labels= goes with batch="):
+        score(CELL, "naswot", "cifar10", batch_size=4, labels=labels)
+    with pytest.raises(TypeError, match="labels must be int64"):
+        score(CELL, "naswot", "cifar10", batch_size=4, batch=images, labels=labels.int())
+    with pytest.raises(TypeError, match="labels must be a torch.Tensor"):
+        score(CELL, "naswot", "cifar10", batch_size=4, batch=images, labels=[0, 1, 2, 3])
+    with pytest.raises(ValueError, match=r"shape \(4,\), one per image, got \(3,\)"):
+        score(CELL, "naswot", "cifar10", batch_size=4, batch=images, labels=labels[:3])
+    with pytest.raises(ValueError, match="must lie in 0..9, got 0..10"):
+        score(CELL, "naswot", "cifar10", batch_size=4, batch=images, labels=torch.tensor([0, 1, 2, 10]))
+    with pytest.raises(ValueError, match="must lie in 0..9, got -1..9"):
+        score(CELL, "naswot", "cifar10", batch_size=4, batch=images, labels=torch.tensor([-1, 1, 2, 9]))

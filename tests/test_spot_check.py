@@ -31,11 +31,12 @@ import secrets
 
 import pytest
 
+from tfnas.proxies import proxies
 from tfnas.scoring import score, settings_key
 from tfnas.space import Arch, arch_at
 from tfnas.tables import ScoreTable, load_table, table_path, write_table
 
-PROXIES = ("params", "flops", "synflow", "naswot")
+PROXIES = tuple(p.name for p in proxies() if p.builtin and p.table)  # what scripts/sweep-all tabulates
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 SAMPLE = int(os.environ.get("TFNAS_SPOT_N", "20"))
 SEED = int(os.environ.get("TFNAS_SPOT_SEED") or secrets.randbits(32))

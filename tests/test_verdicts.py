@@ -17,6 +17,7 @@ from harness.verdicts import (
     REPRODUCED,
     UNEXPECTED_PASS,
     Estimate,
+    Judgement,
     Tolerance,
     judge,
     status_of,
@@ -83,7 +84,7 @@ def test_welch_matches_scipy_on_raw_samples():
     ours = welch(sx.mean, sx.std, sx.n, sy.mean, sy.std, sy.n)
     ref = sps.ttest_ind(x, y, equal_var=False)
     assert ours.t == pytest.approx(ref.statistic, rel=1e-9)
-    assert ours.p_two_sided == pytest.approx(ref.pvalue, rel=1e-9)
+    assert ours.p == pytest.approx(ref.pvalue, rel=1e-9)
 
 
 def test_welch_detects_a_real_difference():
@@ -177,3 +178,60 @@ def test_correlation_of_a_sequence_with_itself_is_one(xs):
     assume(len(set(xs)) == len(xs))
     for kind in ("pearson", "spearman", "kendall"):
         assert correlation(xs, xs, kind) == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- welch is scipy's, rules register
+
+
+@given(values, st.floats(0, 1e3), st.integers(1, 1000), values, st.floats(0, 1e3),
+       st.integers(1, 1000), st.sampled_from(["two-sided", "greater", "less"]))
+def test_welch_is_scipys_ttest_ind_from_stats(m1, s1, n1, m2, s2, n2, alternative):
+    """scipy where it is defined; the explicit cases where scipy gives NaN (se = 0, n = 1)."""
+    ours = welch(m1, s1, n1, m2, s2, n2, alternative=alternative)
+    ref = sps.ttest_ind_from_stats(m1, s1, n1, m2, s2, n2, equal_var=False,
+                                   alternative=alternative)
+    if s1 * s1 / n1 + s2 * s2 / n2 == 0:  # no spread: the difference is certain
+        assert ours.se == 0 and ours.t == (0.0 if m1 == m2 else math.copysign(math.inf, m1 - m2))
+        expected = {"two-sided": 0.0, "greater": float(m1 < m2), "less": float(m1 > m2)}
+        assert ours.p == (0.5 if m1 == m2 and alternative != "two-sided" else
+                          1.0 if m1 == m2 else expected[alternative])
+    elif n1 > 1 and n2 > 1:
+        assert ours.t == pytest.approx(float(ref.statistic), rel=1e-9, abs=1e-12)
+        assert ours.p == pytest.approx(min(float(ref.pvalue), 1.0), rel=1e-9, abs=1e-300)
+    else:  # a side of one value adds variance, no degrees of freedom; scipy divides by zero
+        assert math.isfinite(ours.t) and 0 <= ours.p <= 1
+
+
+@given(values, stds, counts, values, stds, counts)
+def test_one_sided_p_is_half_the_two_sided_on_the_claimed_side(m1, s1, n1, m2, s2, n2):
+    two = welch(m1, s1, n1, m2, s2, n2)
+    one = welch(m1, s1, n1, m2, s2, n2, alternative="greater")
+    expected = two.p / 2 if two.t > 0 else 1 - two.p / 2  # the hand-derived p it replaces
+    assert one.p == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_a_rule_registered_by_a_test_is_used_and_declares_what_it_needs():
+    from harness.rules import Rule, get_rule, register_rule, rule_names
+
+    @register_rule("within_percent", needs=("margin",))
+    def within_percent(tol, r, p):
+        allowed = abs(p.value) * tol.margin / 100
+        return Judgement(abs(r.value - p.value) <= allowed, r.value - p.value, allowed, {},
+                         f"within {tol.margin}%")
+
+    assert "within_percent" in rule_names() and isinstance(get_rule("within_percent"), Rule)
+    with pytest.raises(ValueError, match="needs 'margin'"):
+        Tolerance("within_percent", justification="x")
+    tol = Tolerance("within_percent", margin=5, justification="x")
+    assert judge(tol, est(104.0), est(100.0)).passed
+    assert not judge(tol, est(106.0), est(100.0)).passed
+    with pytest.raises(ValueError, match="already registered"):
+        register_rule("within_percent")(lambda tol, r, p: None)
+
+
+def test_rule_declarations_drive_the_registry_checks():
+    from harness.rules import get_rule
+
+    assert get_rule("welch").needs == ("alpha",) and get_rule("welch").published_spread
+    assert get_rule("greater").comparative and get_rule("noninferior").comparative
+    assert get_rule("ratio").unit == "factor" and get_rule("at_most").compares == "max"

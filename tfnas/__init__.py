@@ -13,13 +13,15 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "build_network": "tfnas.network",
-    "PROXY_NAMES": "tfnas.proxies",
-    "get_proxy": "tfnas.proxies",
+    **{name: "tfnas.proxies" for name in (
+        "PROXY_NAMES", "DEFAULT_PROXY", "get_proxy", "proxy_names", "register_proxy")},
     "score": "tfnas.scoring",
     **{name: "tfnas.space" for name in (
         "OPS", "SPACE_SIZE", "Arch", "all_cells", "arch_at", "as_arch", "canonical", "index_of",
         "is_connected", "mutate", "neighbours", "sample", "sample_distinct")},
 }
+
+_LIVE = {"PROXY_NAMES"}  # recomputed on each access (the proxy registry can grow), never cached
 
 __all__ = list(_PUBLIC)
 
@@ -29,7 +31,8 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'tfnas' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
+    if name not in _LIVE:
+        globals()[name] = value
     return value
 
 

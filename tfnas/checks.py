@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import numbers
 import re
 
 from tfnas.errors import TfnasError, shown
@@ -39,12 +40,14 @@ def _bound(limit: int | float, why: str | None) -> str:
 
 def check_int(name: str, value: object, minimum: int, maximum: int | None = None,
               why: str | None = None) -> int:
-    """``value`` if it is an int (not a bool) in ``minimum..maximum``; else a one-line error.
+    """``value`` as an int if it is an integer (``int`` or a numpy integer, not a bool) in
+    ``minimum..maximum``; else a one-line error. The one integer check of tfnas.
 
     ``why`` says why ``maximum`` is the bound; the message repeats it.
     """
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ArgumentTypeError(f"{name} must be an int, got {type(value).__name__} {shown(value)}")
+    value = int(value)
     if value < minimum:
         raise ArgumentError(f"{name} must be >= {minimum}, got {shown(value)}")
     if maximum is not None and value > maximum:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tfnas.checks import check_int, check_seed
 from tfnas.config import ENV_VAR, DataNotFoundError, data_root
 from tfnas.errors import TfnasError
 from tfnas.images import ImageArrays, read_image_file
@@ -227,11 +228,7 @@ def load_batch(
     """A deterministic, normalised batch of ``dataset`` images for ``(seed, batch_size)``."""
     import torch
 
-    for name, value, low in (("seed", seed, 0), ("batch_size", batch_size, 1)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value < low:
-            raise ValueError(f"{name} must be >= {low}, got {value}")
+    seed, batch_size = check_seed(seed), check_int("batch_size", batch_size, 1)
     spec = get_dataset(dataset)
     used_split, paths = source_files(dataset, split, source)
     fmt = "cifar10" if source == "jpeg" else spec.file_format

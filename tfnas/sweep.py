@@ -337,11 +337,11 @@ def _request(proxies: object, datasets: object, indices: Iterable[int] | None, l
              chunk_size: object, seed: object, batch_size: object) -> _Request:
     """Check every planning argument (and load each data batch once) before any file is made."""
     from tfnas.datasets import dataset_names
-    from tfnas.proxies import PROXY_NAMES
+    from tfnas.proxies import proxy_names
     from tfnas.scoring import settings_key
 
     chunk = check_int("chunk_size", chunk_size, 1, SPACE_SIZE, WHY_CELLS)
-    proxy_list = _check_names("proxies", "proxy", proxies, PROXY_NAMES)
+    proxy_list = _check_names("proxies", "proxy", proxies, proxy_names())
     dataset_list = _check_names("datasets", "dataset", datasets, dataset_names())
     seed = check_seed(seed)
     batch_size = check_batch_size(batch_size)

@@ -1,85 +1,66 @@
-"""Training-free proxies, by name.
+"""Training-free proxies, by name: the registry (:mod:`tfnas.proxies.registry`) and its lookups.
 
-A :class:`Proxy` is called as ``proxy(network, images, resolution=None) -> float``.
-Data-dependent proxies (``needs_data``) need ``images`` (an NCHW float tensor); data-free ones
-ignore the pixel values and only need the input size: ``resolution`` (int or ``(h, w)``), or
-else the height and width of ``images``.
+A :class:`Proxy` is called as ``proxy(network, images=None, resolution=None, labels=None) ->
+float`` and passes its function what its :class:`Needs` declare: data proxies get the NCHW float
+``images`` (and, with ``labels=True``, the batch's int64 ``labels``); data-free ones get the input
+size from ``resolution`` (int or ``(h, w)``) or else from the height and width of ``images``.
+:func:`proxy_names` lists every proxy; :func:`get_proxy` looks one up; ``naswot`` is the default.
 
-``naswot`` and ``naswot_reference`` live in :mod:`tfnas.proxies.naswot` and are imported only
-when looked up.
+**Adding a built-in proxy** is one new file in this package (plus its tests), e.g.
+``tfnas/proxies/gradnorm.py``::
+
+    from tfnas.proxies.registry import register_proxy
+
+    @register_proxy("grad_norm", data=True, labels=True)
+    def grad_norm(network, images, labels) -> float:
+        ...  # the docstring's first line becomes the proxy's help
+
+Every module of the package is imported on the first lookup; nothing else is edited. The
+signature follows the needs: ``f(network, images)`` (``data=True``), ``f(network, images,
+labels)`` (``labels=True``), ``f(network, resolution, channels)`` (``resolution=True``) or
+``f(network)``.
+
+**A third-party proxy** lives in any installed package that declares the entry-point group
+``tfnas.proxies``; in its ``pyproject.toml``::
+
+    [project.entry-points."tfnas.proxies"]
+    myproxy = "mypkg.module:fn"
+
+``fn`` is either decorated with :func:`register_proxy` (``@register_proxy("myproxy", ...)``, the
+same name as the entry point) or a plain callable ``fn(network, images) -> float`` (then it needs
+data and no labels). ``tfnas score --proxy myproxy``, ``tfnas.score(...)``, ``tfnas sweep`` and
+the searches then accept it. An entry point named like a built-in, or one that fails to import,
+is refused with a one-line :class:`ProxyEntryPointError` on every lookup (see the registry).
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
-import torch
-from torch import nn
-
-PROXY_NAMES: tuple[str, ...] = ("naswot", "naswot_reference", "synflow", "params", "flops")
-"""Every proxy :func:`get_proxy` knows; ``naswot`` is the default."""
-
-DEFAULT_PROXY = "naswot"
-
-# name -> (module, function, needs_data, uses_resolution)
-_REGISTRY: dict[str, tuple[str, str, bool, bool]] = {
-    "naswot": ("tfnas.proxies.naswot", "naswot", True, False),
-    "naswot_reference": ("tfnas.proxies.naswot", "naswot_reference", True, False),
-    "synflow": ("tfnas.proxies.synflow", "synflow", False, True),
-    "params": ("tfnas.proxies.counts", "params", False, False),
-    "flops": ("tfnas.proxies.counts", "flops", False, True),
-}
+from tfnas.proxies.registry import (
+    DEFAULT_PROXY,
+    ENTRY_POINT_GROUP,
+    Needs,
+    Proxy,
+    ProxyEntryPointError,
+    ProxyRegistrationError,
+    UnknownProxyError,
+    get_proxy,
+    proxies,
+    proxy_names,
+    register_proxy,
+)
 
 
-@dataclass(frozen=True)
-class Proxy:
-    """A named scoring function of an initialised network (higher = predicted better)."""
-
-    name: str
-    needs_data: bool
-    function: Callable[..., float]
-    uses_resolution: bool
-
-    def __call__(
-        self,
-        network: nn.Module,
-        images: torch.Tensor | None = None,
-        resolution: int | tuple[int, int] | None = None,
-    ) -> float:
-        if images is not None and not isinstance(images, torch.Tensor):
-            raise TypeError(f"images must be a torch.Tensor or None, got {type(images).__name__}")
-        if images is not None and images.dim() != 4:
-            raise ValueError(
-                f"images must be an NCHW batch (4 dimensions), got shape {tuple(images.shape)}"
-            )
-        if self.needs_data:
-            if images is None:
-                raise ValueError(f"proxy {self.name!r} needs a batch of images, got images=None")
-            return float(self.function(network, images))
-        if not self.uses_resolution:
-            return float(self.function(network))
-        if resolution is None:
-            if images is None:
-                raise ValueError(
-                    f"proxy {self.name!r} is data-free but needs the input size: pass "
-                    "resolution=<int or (h, w)> or a batch of images"
-                )
-            resolution = (images.shape[2], images.shape[3])
-        channels = images.shape[1] if images is not None else 3
-        return float(self.function(network, resolution, channels))
+def __getattr__(name: str) -> Any:
+    # PROXY_NAMES is computed on each access: the registry fills on first lookup and may grow.
+    if name == "PROXY_NAMES":
+        return proxy_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def get_proxy(name: str) -> Proxy:
-    """The proxy called ``name`` (one of :data:`PROXY_NAMES`)."""
-    if not isinstance(name, str):
-        raise TypeError(f"proxy name must be a str, got {type(name).__name__}")
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown proxy {name!r}; known proxies: {', '.join(PROXY_NAMES)}")
-    module, function, needs_data, uses_resolution = _REGISTRY[name]
-    fn = getattr(importlib.import_module(module), function)
-    return Proxy(name, needs_data, fn, uses_resolution)
-
-
-__all__ = ["DEFAULT_PROXY", "PROXY_NAMES", "Proxy", "get_proxy"]
+__all__ = [
+    "DEFAULT_PROXY", "ENTRY_POINT_GROUP", "PROXY_NAMES", "Needs", "Proxy", "ProxyEntryPointError",
+    "ProxyRegistrationError", "UnknownProxyError", "get_proxy", "proxies", "proxy_names",
+    "register_proxy",
+]

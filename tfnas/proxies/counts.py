@@ -16,7 +16,10 @@ import copy
 import torch
 from torch import nn
 
+from tfnas.proxies.registry import register_proxy
 
+
+@register_proxy("params")
 def params(network: nn.Module) -> float:
     """Number of parameters of ``network`` (every parameter tensor, trainable or not)."""
     if not isinstance(network, nn.Module):
@@ -37,6 +40,7 @@ def _linear_macs(m: nn.Linear) -> int:
     return m.in_features * m.out_features + (m.out_features if m.bias is not None else 0)
 
 
+@register_proxy("flops", resolution=True)
 def flops(network: nn.Module, resolution: int | tuple[int, int], channels: int = 3) -> float:
     """MACs of one forward pass at batch 1 and the given input resolution (NATS-Bench's rule).
 

@@ -27,6 +27,8 @@ import math
 import numpy as np
 import torch
 
+from tfnas.checks import check_int
+
 _EXACT_F32 = 1 << 24
 """Integers below this are exact in float32; a Gram block sums at most this many 0/1 products."""
 
@@ -41,9 +43,7 @@ class KernelAccumulator:
     """Accumulates the exact integer NASWOT kernel over activation codes of one batch."""
 
     def __init__(self, batch_size: int) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        self.batch_size = batch_size
+        self.batch_size = batch_size = check_int("batch_size", batch_size, 1)
         self._gram = np.zeros((batch_size, batch_size), dtype=np.int64)
         self._rows = np.zeros(batch_size, dtype=np.int64)
         self.num_units = 0
@@ -61,8 +61,7 @@ class KernelAccumulator:
                 f"codes must have the batch ({self.batch_size}) on dimension 0, got shape "
                 f"{tuple(codes.shape)}"
             )
-        if isinstance(multiplicity, bool) or not isinstance(multiplicity, int) or multiplicity < 0:
-            raise ValueError(f"multiplicity must be a non-negative int, got {multiplicity!r}")
+        multiplicity = check_int("multiplicity", multiplicity, 0)
         if codes.dtype != torch.bool:
             if not bool(((codes == 0) | (codes == 1)).all()):
                 raise ValueError("codes must be binary (bool or 0/1 values)")

@@ -38,6 +38,7 @@ from torch import nn
 
 from tfnas.network import Edge, Stage, UnsupportedNetworkError, stages
 from tfnas.proxies.kernel import KernelAccumulator, logdet
+from tfnas.proxies.registry import register_proxy
 
 MATCHES = ("relu", "official")
 DEFAULT_MATCH = "official"
@@ -77,6 +78,7 @@ def _preserved(network: nn.Module) -> Iterator[None]:
             module.training = training
 
 
+@register_proxy("naswot_reference", data=True, table=False)
 def naswot_reference(network: nn.Module, images: torch.Tensor, *, match: str = DEFAULT_MATCH) -> float:
     """NASWOT score by forward hooks, faithful to the official code; ``-inf`` when ``K`` is singular.
 
@@ -322,6 +324,7 @@ def naswot_kernel(
     return acc.kernel()
 
 
+@register_proxy("naswot", data=True)
 def naswot(
     network: nn.Module, images: torch.Tensor, *, match: str = DEFAULT_MATCH, channels_last: bool = True
 ) -> float:

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tfnas.network import CellNetwork, Edge, stages
+from tfnas.proxies.registry import register_proxy
 
 Resolution = int | tuple[int, int]
 
@@ -182,6 +183,7 @@ def synflow_layers(
     return layers
 
 
+@register_proxy("synflow", resolution=True, bn_free=True, float64=True)
 def synflow(network: nn.Module, resolution: Resolution, channels: int = 3) -> float:
     """ln synflow of ``network`` at the given input resolution; the network is not modified.
 

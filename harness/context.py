@@ -1,0 +1,97 @@
+"""The settings of one harness run and the data it loads once; the *not run* outcome signal.
+
+Anything a measurement needs that is not there (a score table, a cell missing from a partial
+table) raises :class:`NotRun` with the reason; nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tfnas.errors import TfnasError, shown
+
+SCORE_SOURCES = ("tables", "live")
+MAX_REPETITIONS = 10_000
+"""Most repetitions of a claim protocol or of ``--repetitions``: the paper's largest is 500;
+more would run for days."""
+MAX_BOOTSTRAP = 100_000
+"""Most bootstrap resamples: 200 is the default; beyond 100,000 the interval no longer moves."""
+
+
+class NotRun(Exception):  # noqa: N818 - an outcome, not an error
+    """The claim cannot be measured here; the message is the reason."""
+
+
+class OptionError(TfnasError, ValueError):
+    """A harness run setting (score source, repetitions, bootstrap) is out of range."""
+
+
+@dataclass
+class Context:
+    """Settings of one harness run and the data it loads once (tables, accuracy columns)."""
+
+    score_source: str = "tables"
+    tables_root: Path | None = None
+    repetitions: int | None = None
+    bootstrap: int = 200
+    store_path: Path | None = None
+    _tables: dict[tuple[str, str], Any] = field(default_factory=dict)
+    _columns: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    _timed: dict[str, list[Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.score_source not in SCORE_SOURCES:
+            raise OptionError(f"score source must be one of {SCORE_SOURCES}, "
+                              f"got {shown(self.score_source)}")
+        if self.repetitions is not None and not 1 <= self.repetitions <= MAX_REPETITIONS:
+            raise OptionError(f"repetitions must be in 1..{MAX_REPETITIONS} (the registry's "
+                              f"largest protocol uses 500), got {shown(self.repetitions)}")
+        if not 1 <= self.bootstrap <= MAX_BOOTSTRAP:
+            raise OptionError(f"bootstrap resamples must be in 1..{MAX_BOOTSTRAP} (beyond that "
+                              f"the interval no longer moves), got {shown(self.bootstrap)}")
+
+    def accuracy_column(self, dataset: str, metric: str) -> np.ndarray:
+        """Accuracy of every cell in index order: 12-epoch validation or 200-epoch test."""
+        key = (dataset, metric)
+        if key not in self._columns:
+            from tfnas.oracles import default_oracle, valid_dataset
+
+            oracle = default_oracle()
+            if metric == "valid12":
+                col = oracle.column(valid_dataset(dataset), 12, "valid")
+            else:
+                col = oracle.column(dataset, 200, "test")
+            self._columns[key] = np.asarray(col, dtype=float)
+        return self._columns[key]
+
+    def table(self, proxy: str, dataset: str) -> Any:
+        """The full-space score table, or :class:`NotRun` saying why there is none."""
+        key = (proxy, dataset)
+        if key not in self._tables:
+            from tfnas.tables import TableError, TableNotFoundError, load_table
+
+            try:
+                self._tables[key] = load_table(proxy, dataset, root=self.tables_root)
+            except TableNotFoundError as exc:
+                raise NotRun(f"no score table for {proxy}/{dataset}: {exc}") from exc
+            except TableError as exc:
+                raise NotRun(f"score table {proxy}/{dataset} unusable: {exc}") from exc
+        return self._tables[key]
+
+    def scorer(self, proxy: str, dataset: str, live: bool = False) -> Any:
+        """A table scorer, or a live proxy scorer (always live for timing claims)."""
+        from tfnas.search import ProxyScorer, TableScorer
+
+        if live or self.score_source == "live":
+            store = None
+            if self.store_path is not None and not live:
+                from tfnas.store import ScoreStore
+
+                store = ScoreStore(self.store_path)
+            return ProxyScorer(proxy, dataset, store=store)
+        table = self.table(proxy, dataset)
+        return TableScorer(table.scores, f"table:{proxy}/{dataset}")

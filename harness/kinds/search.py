@@ -1,0 +1,204 @@
+"""Search claims: repeated runs of a registered search algorithm, reduced to one quantity.
+
+The protocol has the fields every search shares (algorithm, proxy, dataset, score_dataset,
+metric, selection, quantity, repetitions, seed) and the parameters the algorithm declares with
+:func:`tfnas.search.registry.register_search` (random: ``n``; rea: ``population``, ``sample``,
+``cycles``), validated by the algorithm's own ``prepare``. Claims take an algorithm's integer
+parameters (its sizes and evaluation budgets) and refuse the others: a time budget
+(``time_budget``) would make a claim's runs depend on the speed of the machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.context import MAX_REPETITIONS, Context, NotRun
+from harness.kinds import Measurement, register_kind
+from harness.registry import (
+    DATASETS,
+    METRICS,
+    QUANTITIES,
+    SELECTIONS,
+    ClaimError,
+    _choice,
+    _integer,
+    _positive_int,
+    _proxy_names,
+)
+from harness.stats import summarise
+from harness.verdicts import Estimate
+from tfnas.errors import one_line, shown
+
+COMMON = ("algorithm", "proxy", "dataset", "score_dataset", "metric", "selection", "quantity",
+          "repetitions", "seed")
+"""The fields of every search protocol; the algorithm's parameters come on top."""
+
+_LABELS = {"random": "random N={n}", "rea": "REA P={population} S={sample} C={cycles}"}
+"""How the report names a method of the built-in algorithms (others: ``name k=v ...``)."""
+
+
+def claim_params(algorithm: Any) -> tuple[Any, ...]:
+    """The parameters of a registered algorithm a claim may set: its integer ones."""
+    return tuple(p for p in algorithm.params if p.type is int)
+
+
+@dataclass(frozen=True)
+class SearchProtocol:
+    """A search protocol; the algorithm's parameters are in ``params`` and read as attributes
+    (``protocol.population``)."""
+
+    algorithm: str
+    proxy: str
+    dataset: str
+    metric: str
+    selection: str
+    quantity: str
+    repetitions: int
+    seed: int
+    score_dataset: str | None = None
+    params: Mapping[str, int] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        state = object.__getattribute__(self, "__dict__")  # empty while copy/pickle rebuild it
+        params = state.get("params") or {}
+        if name in params:
+            return params[name]
+        raise AttributeError(f"{type(self).__name__} of {state.get('algorithm')!r} has no "
+                             f"parameter {name!r}")
+
+    @property
+    def scored_on(self) -> str:
+        return self.score_dataset or self.dataset
+
+    def label(self) -> str:
+        """A short name of the method (algorithm, its parameters, proxy) for the report."""
+        fmt = _LABELS.get(self.algorithm)
+        text = (fmt.format(**self.params) if fmt is not None
+                else " ".join([self.algorithm, *(f"{k}={v}" for k, v in self.params.items())]))
+        return f"{text} + {self.proxy}"
+
+    @classmethod
+    def from_dict(cls, cid: str, where: str, proto: Mapping[str, Any]) -> SearchProtocol:
+        from tfnas.checks import ArgumentError
+        from tfnas.search.registry import algorithm_names, get_algorithm
+
+        _choice(cid, where, proto, "algorithm", algorithm_names())
+        _choice(cid, where, proto, "proxy", _proxy_names())
+        _choice(cid, where, proto, "dataset", DATASETS)
+        _choice(cid, where, proto, "score_dataset", DATASETS, required=False)
+        _choice(cid, where, proto, "metric", METRICS)
+        _choice(cid, where, proto, "selection", SELECTIONS)
+        _choice(cid, where, proto, "quantity", QUANTITIES)
+        _positive_int(cid, where, proto, "repetitions", MAX_REPETITIONS)
+        _integer(cid, where, proto, "seed")
+        algorithm = get_algorithm(proto["algorithm"])
+        names = [p.name for p in claim_params(algorithm)]
+        refused = set(algorithm.param_names()) - set(names)
+        unknown = set(proto) - set(COMMON) - set(names)
+        if unknown & refused:
+            key = sorted(unknown & refused)[0]
+            raise ClaimError(f"claim {cid!r}: field '{where}.{key}' is not a claim protocol "
+                             "field: a claim's runs must not depend on the machine's speed")
+        if unknown:
+            raise ClaimError(f"claim {cid!r}: unknown field(s) {shown(sorted(map(str, unknown)))} "
+                             f"in '{where}'; expected some of {[*COMMON, *names]}")
+        for name in names:
+            _positive_int(cid, where, proto, name)
+        params = {name: proto[name] for name in names}
+        try:
+            algorithm.prepare(**params)
+        except ArgumentError as exc:
+            word = str(exc).split(" ", 1)[0]
+            at = f"{where}.{word}" if word in names else where
+            raise ClaimError(f"claim {cid!r}: field '{at}': {one_line(exc, 300)}") from exc
+        if proto["selection"] == "population" and "population" not in params:
+            takers = [a for a in algorithm_names()
+                      if "population" in (p.name for p in claim_params(get_algorithm(a)))]
+            raise ClaimError(f"claim {cid!r}: field '{where}.selection' 'population' needs "
+                             f"algorithm {' or '.join(takers)}")
+        return cls(proto["algorithm"], proto["proxy"], proto["dataset"], proto["metric"],
+                   proto["selection"], proto["quantity"], proto["repetitions"], proto["seed"],
+                   proto.get("score_dataset"), params)
+
+
+def _search_traces(proto: SearchProtocol, ctx: Context, reuse: bool = False) -> list[Any]:
+    """Run the search protocol's repetitions; timed runs are kept on ``ctx``.
+
+    ``reuse`` serves a timed protocol that already ran in this session from those kept runs, so a
+    scaling claim reads the very runs its time claims measured instead of scoring them again.
+    """
+    from tfnas.search import MissingScoreError, repeat
+    from tfnas.search.registry import get_algorithm
+
+    timing = proto.quantity == "time"
+    reps = proto.repetitions if ctx.repetitions is None or timing else ctx.repetitions
+    # what decides a run (and so its wall time); metric, selection and quantity only read it
+    key = json.dumps({"algorithm": proto.algorithm, "proxy": proto.proxy,
+                      "dataset": proto.dataset, "score_dataset": proto.score_dataset,
+                      "seed": proto.seed, "repetitions": reps, **proto.params}, sort_keys=True)
+    if timing and reuse and key in ctx._timed:
+        return ctx._timed[key]
+    scorer = ctx.scorer(proto.proxy, proto.scored_on, live=timing)
+    try:
+        traces = repeat(get_algorithm(proto.algorithm).run, reps, proto.seed, scorer=scorer,
+                        **proto.params)
+    except MissingScoreError as exc:
+        raise NotRun(f"the score table lacks a cell the search needs ({exc}); "
+                     "the table is partial — finish the sweep or use --score-source live") from exc
+    if timing:
+        ctx._timed[key] = traces
+    return traces
+
+
+def _search_values(proto: SearchProtocol, traces: list[Any], ctx: Context) -> list[float]:
+    from tfnas.space import Arch
+
+    if proto.quantity == "time":
+        return [t.wall_seconds for t in traces]
+    acc = (ctx.accuracy_column(proto.dataset, proto.metric) if proto.quantity == "accuracy"
+           else None)
+
+    def value(arch: Arch | str, score: float) -> float:
+        if acc is None:
+            return score
+        a = arch if isinstance(arch, Arch) else Arch.parse(arch)
+        return float(acc[a.index])
+
+    if proto.selection == "best":
+        return [value(t.best, t.best_score) for t in traces]
+    out = []
+    for t in traces:
+        evals = t.evaluations if proto.selection == "all" else t.evaluations[-proto.population:]
+        out.extend(value(e.arch, e.score) for e in evals)
+    return out
+
+
+@register_kind("search", protocol=SearchProtocol, side=True)
+def measure_search(proto: SearchProtocol, ctx: Context, reuse: bool = False) -> Measurement:
+    """Run the search protocol and reduce it to the claimed quantity."""
+    traces = _search_traces(proto, ctx, reuse)
+    values = _search_values(proto, traces, ctx)
+    finite = [v for v in values if np.isfinite(v)]
+    if not finite:
+        raise NotRun("every measured value is non-finite (NaN/inf scores)")
+    s = summarise(finite)
+    details = {
+        "run_seeds": [t.seed for t in traces], "master_seed": proto.seed,
+        "repetitions": len(traces), "values": [round(v, 6) for v in values[:2000]],
+        "n_values": len(values), "dropped_nonfinite": len(values) - len(finite),
+        "max": max(finite), "scorer": traces[0].scorer,
+        "evaluations": [len(t.evaluations) for t in traces],
+        "distinct_scored": [t.distinct for t in traces], "memoised": traces[0].memoised,
+    }
+    return Measurement(Estimate(s.mean, s.std, s.n), details)
+
+
+def on_dataset(proto: SearchProtocol, dataset: str) -> SearchProtocol:
+    """The same protocol on another dataset."""
+    return dataclasses.replace(proto, dataset=dataset)

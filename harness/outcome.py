@@ -1,0 +1,149 @@
+"""The outcome of one claim: the single statement of the results-JSON schema.
+
+:meth:`Outcome.to_dict` writes a record of the ``claims.outcomes`` array exactly as
+``pytest benchmarks/ --benchmark-json`` stores it, and :meth:`Outcome.from_dict` reads one back
+(after :mod:`harness.results` has validated it). ``report``, ``compare``, ``baseline`` and the
+plugin read outcomes through these attributes and the status constants of
+:mod:`harness.verdicts`, never by string keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.verdicts import ERROR, NOT_RUN, Estimate, Judgement, Tolerance
+
+UNMEASURED = (NOT_RUN, ERROR)
+"""Statuses of an outcome without a measurement (it carries a ``reason`` instead)."""
+
+
+def _estimate(d: Any) -> Estimate | None:
+    return None if d is None else Estimate.from_dict(d)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The run settings a measured (or not-run) outcome records; an error outcome has none."""
+
+    score_source: str
+    repetitions_override: int | None = None
+
+
+@dataclass(frozen=True)
+class AlternativeRun:
+    """One alternative reading of the protocol, measured and judged (or not run, with why)."""
+
+    label: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    reproduced: Estimate | None = None
+    passed: bool | None = None
+    explanation: str = ""
+    reason: str | None = None
+    """Why the alternative was not run; None when it was measured."""
+
+    @property
+    def status(self) -> str | None:
+        return NOT_RUN if self.reason is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.reason is not None:
+            return {"label": self.label, "overrides": self.overrides, "status": NOT_RUN,
+                    "reason": self.reason}
+        return {"label": self.label, "overrides": self.overrides,
+                "reproduced": None if self.reproduced is None else self.reproduced.to_dict(),
+                "passed": self.passed, "explanation": self.explanation}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AlternativeRun:
+        if d.get("status") == NOT_RUN:
+            return cls(d["label"], dict(d.get("overrides") or {}), reason=d["reason"])
+        return cls(d["label"], dict(d.get("overrides") or {}), _estimate(d.get("reproduced")),
+                   d.get("passed"), d.get("explanation", ""))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one claim got: the claim as registered, the run settings, status and verdict."""
+
+    id: str
+    status: str
+    tolerance: Tolerance
+    title: str = ""
+    source: str = ""
+    kind: str = ""
+    table: str = ""
+    protocol: dict[str, Any] = field(default_factory=dict)
+    """The protocol as written in the registry (the raw table)."""
+    published: Estimate | None = None
+    interpretation: str = ""
+    alternatives: list[Any] = field(default_factory=list)
+    """The alternative readings as written in the registry (label and overrides)."""
+    known_divergence: str | None = None
+    notes: str = ""
+    run: RunSettings | None = None
+    reason: str | None = None
+    """Why the claim was not run, or the error it raised."""
+    reproduced: Estimate | None = None
+    reference: Estimate | None = None
+    """The measured other side of a comparison claim."""
+    judgement: Judgement | None = None
+    details: dict[str, Any] | None = None
+    alternatives_run: tuple[AlternativeRun, ...] = ()
+
+    @property
+    def measured(self) -> bool:
+        """True when the claim was measured and judged (not *not run*, not *error*)."""
+        return self.status not in UNMEASURED
+
+    def to_dict(self) -> dict[str, Any]:
+        """The results-JSON record, key for key as the harness has always written it."""
+        out: dict[str, Any] = {
+            "id": self.id, "title": self.title, "source": self.source, "kind": self.kind,
+            "table": self.table, "protocol": self.protocol,
+            "published": None if self.published is None else self.published.to_dict(),
+            "tolerance": self.tolerance.to_dict(), "interpretation": self.interpretation,
+            "alternatives": self.alternatives, "known_divergence": self.known_divergence,
+            "notes": self.notes,
+        }
+        if self.run is not None:
+            out["score_source"] = self.run.score_source
+            out["repetitions_override"] = self.run.repetitions_override
+        out["status"] = self.status
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.reproduced is not None:
+            out["reproduced"] = self.reproduced.to_dict()
+        if self.reference is not None:
+            out["reference"] = self.reference.to_dict()
+        if self.judgement is not None:
+            out["judgement"] = self.judgement.to_dict()
+        if self.details is not None:
+            out["details"] = self.details
+        out["alternatives_run"] = [a.to_dict() for a in self.alternatives_run]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Outcome:
+        """An outcome from a record (validated by :func:`harness.results.load_results`)."""
+        tol = d["tolerance"]
+        run = (RunSettings(d["score_source"], d.get("repetitions_override"))
+               if "score_source" in d else None)
+        judgement = d.get("judgement")
+        return cls(
+            id=d["id"], status=d["status"],
+            tolerance=Tolerance(**{k: tol[k] for k in
+                                   ("rule", "alpha", "margin", "factor", "justification")
+                                   if k in tol}),
+            title=d.get("title", ""), source=d.get("source", ""), kind=d.get("kind", ""),
+            table=d.get("table", ""), protocol=dict(d.get("protocol") or {}),
+            published=_estimate(d.get("published")), interpretation=d.get("interpretation", ""),
+            alternatives=list(d.get("alternatives") or []),
+            known_divergence=d.get("known_divergence"), notes=d.get("notes", ""), run=run,
+            reason=d.get("reason"), reproduced=_estimate(d.get("reproduced")),
+            reference=_estimate(d.get("reference")),
+            judgement=None if judgement is None else Judgement.from_dict(judgement),
+            details=d.get("details"),
+            alternatives_run=tuple(AlternativeRun.from_dict(a)
+                                   for a in d.get("alternatives_run") or []),
+        )

@@ -1,0 +1,347 @@
+"""The proxy registry: built-ins registered where they are defined, third-party ones by entry point.
+
+A proxy module decorates its scoring function with :func:`register_proxy`, declaring what the
+proxy needs (:class:`Needs`). Every module of the :mod:`tfnas.proxies` package is imported on the
+first lookup, so a new built-in proxy is one new file. Installed packages add proxies through the
+entry-point group ``tfnas.proxies`` (loaded on the same first lookup, after the built-ins).
+
+A broken entry point (its name taken, its module failing to import, its object not callable) is
+refused loudly, as pytest refuses a broken plugin: every lookup and listing then raises a one-line
+:class:`ProxyEntryPointError` naming the entry point and its package, instead of silently dropping
+the proxy and letting a run score something else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.metadata
+import pkgutil
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from tfnas.checks import ArgumentError, ArgumentTypeError
+from tfnas.errors import TfnasError, one_line, shown, shown_path
+
+ENTRY_POINT_GROUP = "tfnas.proxies"
+DEFAULT_PROXY = "naswot"
+
+_PACKAGE = "tfnas.proxies"
+_FIRST_MODULES = ("naswot", "synflow", "counts")
+"""Modules whose proxies are listed first, in this order (the order tfnas has always listed its
+five original proxies in); every other module of the package follows in file-name order."""
+
+
+class UnknownProxyError(ArgumentError):
+    """A proxy name that no module or entry point registered."""
+
+
+class ProxyRegistrationError(TfnasError, ValueError):
+    """A registration that cannot stand: a taken name, or needs that contradict each other."""
+
+
+class ProxyEntryPointError(ProxyRegistrationError):
+    """A ``tfnas.proxies`` entry point that collides with a known proxy, fails to load or is unusable."""
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a proxy needs to score a network; :meth:`Proxy.__call__` passes exactly that.
+
+    ``data``: a batch of images (the function is called ``f(network, images)``); ``labels``: the
+    batch's int64 labels too (``f(network, images, labels)``); ``resolution``: for a data-free proxy,
+    the input size (``f(network, resolution, channels)``; with neither, ``f(network)``).
+    ``bn_free`` (it scores a BatchNorm-free copy) and ``float64`` (it computes in float64) are
+    informational.
+    """
+
+    data: bool = False
+    labels: bool = False
+    resolution: bool = False
+    bn_free: bool = False
+    float64: bool = False
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            if not isinstance(getattr(self, field.name), bool):
+                raise ProxyRegistrationError(
+                    f"Needs.{field.name} must be a bool, got {shown(getattr(self, field.name))}")
+        if self.labels and not self.data:
+            raise ProxyRegistrationError("a proxy that needs labels needs data too: pass data=True")
+        if self.data and self.resolution:
+            raise ProxyRegistrationError(
+                "a proxy needs data or a resolution, not both: a data proxy reads the input size "
+                "from its images")
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """A named scoring function of an initialised network (higher = predicted better).
+
+    ``origin`` is the defining module (``tfnas.proxies.naswot``) or, for a proxy from an entry
+    point, ``"<distribution>==<version>"``.
+    """
+
+    name: str
+    function: Callable[..., float]
+    needs: Needs
+    help: str = ""
+    origin: str = ""
+    table: bool = True
+    """Whether ``scripts/sweep-all`` sweeps it into a committed score table by default."""
+
+    @property
+    def builtin(self) -> bool:
+        """True for a proxy defined in the :mod:`tfnas.proxies` package."""
+        return self.origin.startswith(_PACKAGE + ".")
+
+    @property
+    def needs_data(self) -> bool:
+        """Shorthand for ``needs.data`` (the name the callers used before :class:`Needs`)."""
+        return self.needs.data
+
+    def __call__(
+        self,
+        network: nn.Module,
+        images: torch.Tensor | None = None,
+        resolution: int | tuple[int, int] | None = None,
+        labels: torch.Tensor | None = None,
+    ) -> float:
+        """The score of ``network``; passes the function what :attr:`needs` declares.
+
+        ``images`` is an NCHW float batch; ``labels`` its int64 labels, shape ``(N,)``; a
+        data-free proxy takes the size from ``resolution`` (int or ``(h, w)``) or else from
+        ``images``.
+        """
+        if images is not None and not isinstance(images, torch.Tensor):
+            raise ArgumentTypeError(
+                f"images must be a torch.Tensor or None, got {type(images).__name__}")
+        if images is not None and images.dim() != 4:
+            raise ArgumentError(
+                f"images must be an NCHW batch (4 dimensions), got shape {tuple(images.shape)}")
+        if labels is not None:
+            if images is None:
+                raise ArgumentError("labels were given without images; pass the batch they label")
+            check_labels(labels, images.shape[0])
+        if self.needs.data:
+            if images is None:
+                raise ArgumentError(f"proxy {self.name!r} needs a batch of images, got images=None")
+            if not self.needs.labels:
+                return float(self.function(network, images))
+            if labels is None:
+                raise ArgumentError(
+                    f"proxy {self.name!r} needs the batch's labels, got labels=None; pass "
+                    "labels=<int64 tensor of shape (N,)>")
+            return float(self.function(network, images, labels))
+        if not self.needs.resolution:
+            return float(self.function(network))
+        if resolution is None:
+            if images is None:
+                raise ArgumentError(
+                    f"proxy {self.name!r} is data-free but needs the input size: pass "
+                    "resolution=<int or (h, w)> or a batch of images")
+            resolution = (images.shape[2], images.shape[3])
+        channels = images.shape[1] if images is not None else 3
+        return float(self.function(network, resolution, channels))
+
+
+def check_labels(labels: object, count: int) -> torch.Tensor:
+    """``labels`` if they are an int64 tensor of shape ``(count,)``, one per image; else one line."""
+    if not isinstance(labels, torch.Tensor):
+        raise ArgumentTypeError(f"labels must be a torch.Tensor or None, got {type(labels).__name__}")
+    if labels.dtype != torch.int64:
+        raise ArgumentTypeError(f"labels must be int64 class indices, got {labels.dtype}")
+    if tuple(labels.shape) != (count,):
+        raise ArgumentError(
+            f"labels must have shape ({count},), one per image, got {tuple(labels.shape)}")
+    return labels
+
+
+_PROXIES: dict[str, Proxy] = {}
+_discovered = False  # the package's modules are imported
+_entry_points_loaded = False
+
+
+def _add(proxy: Proxy) -> None:
+    known = _PROXIES.get(proxy.name)
+    if known is not None and known.function is not proxy.function:
+        raise ProxyRegistrationError(
+            f"a proxy {shown(proxy.name)} is already registered ({_where(known)}); "
+            "choose another name")
+    _PROXIES.setdefault(proxy.name, proxy)  # the same function again (a re-import): as it was
+
+
+def _where(proxy: Proxy) -> str:
+    function = proxy.function
+    qualname = getattr(function, "__qualname__", type(function).__name__)
+    return f"{getattr(function, '__module__', proxy.origin)}.{qualname}"
+
+
+_ATTRIBUTE = "__tfnas_proxy__"
+
+
+def register_proxy(name: str, *, data: bool = False, labels: bool = False,
+                   resolution: bool = False, bn_free: bool = False, float64: bool = False,
+                   help: str = "", table: bool = True) -> Callable[[Callable[..., float]], Callable[..., float]]:
+    """Decorator: register the decorated function as the proxy ``name`` with these needs.
+
+    The function is returned unchanged (its :class:`Proxy` is also its ``__tfnas_proxy__``
+    attribute, which an entry point may name). ``help`` defaults to the docstring's first line;
+    ``table=False`` keeps it out of the default set of ``scripts/sweep-all``. Registering another
+    function under a taken name raises :class:`ProxyRegistrationError`.
+    """
+    _check_name(name, ProxyRegistrationError)
+    needs = Needs(data=data, labels=labels, resolution=resolution, bn_free=bn_free, float64=float64)
+
+    def wrap(function: Callable[..., float]) -> Callable[..., float]:
+        if not callable(function):
+            raise ProxyRegistrationError(f"proxy {name!r}: expected a function, got {shown(function)}")
+        text = help or _first_line(function)
+        proxy = Proxy(name, function, needs, text, getattr(function, "__module__", "") or "", table)
+        _add(proxy)
+        setattr(function, _ATTRIBUTE, proxy)
+        return function
+
+    return wrap
+
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*", re.ASCII)
+
+
+def _check_name(name: object, error: type[ProxyRegistrationError], where: str = "") -> None:
+    if not isinstance(name, str) or len(name) > 64 or not _NAME.fullmatch(name):
+        raise error(
+            f"{where}a proxy name must be ASCII letters, digits and '_' (at most 64, a letter "
+            f"first: it is a CLI value and part of a table's file name), got {shown(name)}")
+
+
+def _first_line(function: object) -> str:
+    doc = getattr(function, "__doc__", None) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def _module_rank(module: str) -> tuple[int, str]:
+    short = module.rpartition(".")[2]
+    return (_FIRST_MODULES.index(short), "") if short in _FIRST_MODULES else (len(_FIRST_MODULES), short)
+
+
+def _discover() -> None:
+    """Import every public module of the :mod:`tfnas.proxies` package (once): they register."""
+    global _discovered
+    if _discovered:
+        return
+    package = importlib.import_module(_PACKAGE)
+    names = sorted((info.name for info in pkgutil.iter_modules(package.__path__)
+                    if not info.name.startswith("_")), key=_module_rank)
+    for name in names:
+        importlib.import_module(f"{_PACKAGE}.{name}")
+    _discovered = True
+
+
+def _distribution(entry: importlib.metadata.EntryPoint) -> str:
+    dist = getattr(entry, "dist", None)
+    if dist is None:
+        return "an unknown distribution"
+    # A package's metadata is input like any other: shown as it is only when short and printable.
+    return shown_path(f"{dist.metadata['Name'] or dist.name}=={dist.version}")
+
+
+def _from_entry_point(entry: importlib.metadata.EntryPoint, origin: str) -> Proxy:
+    """The proxy an entry point names: a :class:`Proxy`, a decorated function or a plain callable."""
+    where = f"entry point {entry.name!r} ({shown_path(entry.value)}) of {origin}"
+    try:
+        target = entry.load()
+    except Exception as exc:  # any import-time failure of someone else's package
+        raise ProxyEntryPointError(
+            f"{where} failed to load: {type(exc).__name__}: {one_line(exc, 200)}; fix or uninstall "
+            "that package") from exc
+    proxy = target if isinstance(target, Proxy) else getattr(target, _ATTRIBUTE, None)
+    if isinstance(proxy, Proxy):
+        if proxy.name != entry.name:
+            raise ProxyEntryPointError(
+                f"{where} names the proxy registered as {proxy.name!r}; the entry point's name "
+                "must be the proxy's name")
+        return dataclasses.replace(proxy, origin=origin)
+    if not callable(target):
+        raise ProxyEntryPointError(
+            f"{where} is not callable (a {type(target).__name__}); expected a function "
+            "f(network, images) -> float or one decorated with tfnas.proxies.register_proxy")
+    return Proxy(entry.name, target, Needs(data=True), _first_line(target), origin)
+
+
+def _load_entry_points() -> None:
+    """Register every ``tfnas.proxies`` entry point (once); refuse collisions and broken ones."""
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    builtins = {name: p for name, p in _PROXIES.items() if p.builtin}
+    seen: dict[str, str] = {}
+    loaded: list[Proxy] = []
+    for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        origin = _distribution(entry)
+        _check_name(entry.name, ProxyEntryPointError, f"entry point of {origin}: ")
+        if entry.name in builtins:
+            raise ProxyEntryPointError(
+                f"entry point {entry.name!r} of {origin} collides with the built-in proxy "
+                f"{entry.name!r} ({_where(builtins[entry.name])}); rename the entry point or "
+                "uninstall that package")
+        if entry.name in seen:
+            raise ProxyEntryPointError(
+                f"entry point {entry.name!r} is declared by both {seen[entry.name]} and {origin}; "
+                "uninstall one of them")
+        seen[entry.name] = origin
+        loaded.append(_from_entry_point(entry, origin))
+    for proxy in loaded:
+        known = _PROXIES.get(proxy.name)
+        if known is not None and known.function is not proxy.function:
+            raise ProxyEntryPointError(
+                f"entry point {proxy.name!r} of {proxy.origin} collides with the proxy "
+                f"{proxy.name!r} registered by {_where(known)}")
+        _PROXIES[proxy.name] = proxy
+    _entry_points_loaded = True
+
+
+def _registry() -> dict[str, Proxy]:
+    _discover()
+    _load_entry_points()
+    return _PROXIES
+
+
+def _order(proxy: Proxy) -> tuple:
+    if not proxy.builtin:
+        return (1, proxy.name)
+    code = getattr(proxy.function, "__code__", None)
+    line = code.co_firstlineno if code is not None else 0
+    return (0, proxy.name != DEFAULT_PROXY, _module_rank(proxy.origin), line)
+
+
+def proxy_names() -> tuple[str, ...]:
+    """Every known proxy: the built-ins (the default first, then by module and definition order),
+    then the others (entry points, registrations at run time) sorted by name."""
+    return tuple(sorted(_registry(), key=lambda name: _order(_PROXIES[name])))
+
+
+def get_proxy(name: str) -> Proxy:
+    """The proxy called ``name`` (one of :func:`proxy_names`)."""
+    if not isinstance(name, str):
+        raise ArgumentTypeError(f"proxy name must be a str, got {type(name).__name__}")
+    registry = _registry()
+    if name not in registry:
+        raise UnknownProxyError(f"unknown proxy {shown(name)}; known proxies: {', '.join(proxy_names())}")
+    return registry[name]
+
+
+def proxies() -> tuple[Proxy, ...]:
+    """Every known :class:`Proxy`, in :func:`proxy_names` order."""
+    return tuple(_PROXIES[name] for name in proxy_names())
+
+
+__all__ = [
+    "DEFAULT_PROXY", "ENTRY_POINT_GROUP", "Needs", "Proxy", "ProxyEntryPointError",
+    "ProxyRegistrationError", "UnknownProxyError", "get_proxy", "proxies", "proxy_names",
+    "register_proxy",
+]
