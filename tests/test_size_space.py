@@ -377,3 +377,60 @@ def test_oracle_fitness_drives_rea_on_the_size_space(sss_archive: Path) -> None:
 def test_every_config_builds_a_network_with_the_right_output(arch: SizeArch) -> None:
     features, logits = SIZE.build_network(arch, 7)(torch.zeros(2, 3, 8, 8))
     assert features.shape == (2, arch.channels[-1]) and logits.shape == (2, 7)
+
+
+# ------------------------------------------- the scoring rule, scorers and the CLI on the size space
+
+
+def test_score_takes_the_space_from_the_arch_or_from_space_and_scores_the_size_network():
+    import tfnas
+    from tfnas.scoring import cell_seed
+
+    arch = SizeArch.parse("8:16:24:32:40")
+    by_object = tfnas.score(arch, "synflow", "cifar10")
+    assert math.isfinite(by_object)
+    assert tfnas.score("8:16:24:32:40", "synflow", "cifar10", space="sss") == by_object
+    # the same rule as the topology space: the network is the space's, seeded from (seed, arch)
+    generator = torch.Generator().manual_seed(cell_seed(arch, 0))
+    net = SIZE.build_network(arch, 10, generator)
+    assert by_object == synflow(net, 32)
+    assert math.isfinite(tfnas.score(arch, "naswot", "cifar100", batch_size=16))
+    with pytest.raises(ArchError):  # a size string is no topology cell
+        tfnas.score("8:16:24:32:40", "synflow", "cifar10")
+
+
+def test_proxy_scorer_searches_the_size_space_and_refuses_the_topology_store(tmp_path):
+    from tfnas.search import ProxyScorer
+    from tfnas.store import ScoreStore
+
+    scorer = ProxyScorer("params", "cifar10", space="sss")
+    trace = random_search(scorer, n=3, seed=1, space="sss")
+    assert {e.arch.count(":") for e in trace.evaluations} == {4}
+    assert trace.best_score == max(e.score for e in trace.evaluations)
+    assert scorer.describe()["space"] == "sss"
+    with pytest.raises(TfnasError, match="the score store holds topology-space cells"):
+        ProxyScorer("params", "cifar10", space="sss", store=ScoreStore(tmp_path / "s.db"))
+
+
+def test_cli_scores_and_searches_the_size_space(capsys):
+    import json
+
+    from tfnas import cli
+
+    assert cli.main(["score", "--space", "sss", "--proxy", "flops", "--dataset", "cifar10",
+                     "--arch", "64:64:64:64:64", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["arch"] == "64:64:64:64:64" and out["score"] == flops(
+        SIZE.build_network(SizeArch.parse("64:64:64:64:64"), 10), 32)
+    assert cli.main(["search", "rea", "--space", "sss", "--proxy", "params", "--dataset",
+                     "cifar10", "--population", "4", "--sample", "2", "--cycles", "8",
+                     "--json", "-"]) == 0
+    (trace,) = json.loads(capsys.readouterr().out)["traces"]
+    assert len(trace["evaluations"]) == 8 and SizeArch.parse(trace["best"])
+    for extra in (["--table"], ["--store", "x.db"]):
+        assert cli.main(["search", "random", "--space", "sss", "--proxy", "params", "--dataset",
+                         "cifar10", "--n", "2", *extra]) == 2
+        assert "reads or writes topology-space cells" in capsys.readouterr().err
+    assert cli.main(["score", "--space", "sss", "--proxy", "params", "--dataset", "cifar10",
+                     "--arch", "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"]) == 1
+    assert "malformed" in capsys.readouterr().err

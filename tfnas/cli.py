@@ -1,4 +1,4 @@
-"""The ``tfnas`` command line: ``tfnas score`` and ``tfnas search random|rea``.
+"""The ``tfnas`` command line: ``tfnas score`` and ``tfnas search <algorithm>``, on either space (``--space``).
 
 Subcommands live in a small registry (:func:`register_subcommand`); modules named in
 :data:`PLUGINS` (``tfnas.sweep``) may add theirs by defining ``register_cli(register)``, which the
@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 from tfnas.checks import check_batch_size, check_seed, float_arg, int_arg
 from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import MAX_SHOWN, TfnasError, one_line, shown
+from tfnas.spaces import DEFAULT_SPACE, get_space, space_names
 
 ORACLE = "oracle"
 PLUGINS: tuple[str, ...] = ("tfnas.sweep",)
@@ -82,6 +83,9 @@ def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int_arg, default=128,
                         help="proxy batch (default 128)")
     parser.add_argument("--store", metavar="PATH", help="SQLite score store to read and write")
+    parser.add_argument("--space", choices=space_names(), default=DEFAULT_SPACE,
+                        help=f"search space (default {DEFAULT_SPACE}: the topology space; sss: the "
+                             "size space)")
 
 
 def _check_proxy(name: str) -> None:
@@ -101,10 +105,18 @@ def _check_scoring(args: argparse.Namespace, seed: int) -> None:
 
 
 def _check_store_use(args: argparse.Namespace) -> None:
-    """``--store`` keeps live proxy scores: with the oracle it would only leave an empty file."""
+    """``--store`` keeps live proxy scores: with the oracle it would only leave an empty file.
+    The store, the score tables and the accuracy tables hold topology-space cells."""
     if args.store is not None and args.proxy == ORACLE:
         raise UsageError(f"tfnas {args.command}: --store keeps live proxy scores; the "
                          f"'{ORACLE}' reads its accuracies from the NATS-Bench tables")
+    if args.space != DEFAULT_SPACE:
+        given = [flag for flag, on in (("--store", args.store is not None),
+                                       ("--table", getattr(args, "table", False)),
+                                       (f"--proxy {ORACLE}", args.proxy == ORACLE)) if on]
+        if given:
+            raise UsageError(f"tfnas {args.command}: {given[0]} reads or writes topology-space "
+                             f"cells; with --space {args.space} score live with a proxy")
 
 
 def _live_settings(args: argparse.Namespace, seed: int) -> str:
@@ -133,10 +145,9 @@ def _configure_score(parser: argparse.ArgumentParser) -> None:
 
 def _run_score(args: argparse.Namespace) -> int:
     from tfnas.search import OracleScorer, ProxyScorer
-    from tfnas.space import Arch
 
     _check_store_use(args)
-    arch = Arch.parse(args.arch)
+    arch = get_space(args.space).parse(args.arch)
     _check_scoring(args, args.seed)
     if args.proxy == ORACLE:
         from tfnas.oracles import default_oracle
@@ -150,7 +161,8 @@ def _run_score(args: argparse.Namespace) -> int:
             scorer: Any = OracleScorer(oracle, args.dataset)
         else:
             scorer = ProxyScorer(args.proxy, args.dataset, seed=args.seed,
-                                 batch_size=args.batch_size, store=store, settings=settings)
+                                 batch_size=args.batch_size, store=store, settings=settings,
+                                 space=args.space)
         start = time.perf_counter()
         value = scorer(arch)
         seconds = time.perf_counter() - start
@@ -206,8 +218,8 @@ def _search_plan(args: argparse.Namespace) -> tuple[Callable[..., Any], dict[str
                 raise UsageError(f"tfnas search: {param.flag} applies to {', '.join(map(repr, takers))} "
                                  f"only, not {args.algorithm!r}")
     given = {name: getattr(args, name) for name in own if getattr(args, name) is not None}
-    kwargs = algorithm.prepare(**given)
-    return algorithm.run, kwargs, algorithm.evaluations(kwargs)
+    kwargs = algorithm.prepare(**given, space=args.space)
+    return algorithm.run, {**kwargs, "space": args.space}, algorithm.evaluations(kwargs)
 
 
 def _check_output(path: str | None) -> None:
@@ -245,7 +257,8 @@ def _make_scorer(args: argparse.Namespace, oracle: Any, store: Any,
         table = load_table(args.proxy, args.dataset, settings=settings)
         return TableScorer(table.scores, f"{args.proxy}-table")
     return ProxyScorer(args.proxy, args.dataset, seed=args.score_seed,
-                       batch_size=args.batch_size, store=store, settings=settings)
+                       batch_size=args.batch_size, store=store, settings=settings,
+                       space=args.space)
 
 
 def _run_search(args: argparse.Namespace) -> int:
@@ -263,7 +276,8 @@ def _run_search(args: argparse.Namespace) -> int:
     check_seed(args.seed, "--seed")
     check_repeats(args.repeats, per_run)
     _check_output(args.json)
-    oracle = default_oracle()
+    # the accuracy tables are topology-space: other spaces' traces carry no accuracies
+    oracle = default_oracle() if args.space == DEFAULT_SPACE else None
     settings = None if args.proxy == ORACLE else _live_settings(args, args.score_seed)
     store = _open_store(args.store)  # last: a refused command leaves no store file behind
     try:
@@ -337,7 +351,7 @@ def _load_plugins() -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The full parser: built-in subcommands plus those registered by plugins."""
     _load_plugins()
-    parser = _Parser(prog="tfnas", description="Training-free NAS on the NATS-Bench topology space")
+    parser = _Parser(prog="tfnas", description="Training-free NAS on the NATS-Bench search spaces")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for command in _SUBCOMMANDS.values():
         child = sub.add_parser(command.name, help=command.help, description=command.help)

@@ -25,10 +25,10 @@ from tfnas.checks import (
     check_batch_size,
     check_seed,
 )
-from tfnas.network import build_network
 from tfnas.proxies import get_proxy
 from tfnas.proxies.registry import check_labels
-from tfnas.space import Arch, as_arch
+from tfnas.space import Arch
+from tfnas.spaces import SearchSpace, resolve
 
 if TYPE_CHECKING:
     from tfnas.datasets import ImageBatch
@@ -39,9 +39,9 @@ SCORING_VERSION = "1"
 _SEED_BITS = 63  # fits every consumer of a seed (torch, numpy, signed 64-bit SQLite)
 
 
-def cell_seed(arch: Arch | str, seed: int) -> int:
+def cell_seed(arch: Arch | str, seed: int, space: str | SearchSpace | None = None) -> int:
     """The network-init seed of ``arch`` under run seed ``seed``: 63 bits of sha256(f"{seed}|{arch}")."""
-    arch = as_arch(arch)
+    arch, _ = resolve(arch, space)
     check_seed(seed)
     digest = hashlib.sha256(f"{seed}|{arch}".encode()).digest()
     return int.from_bytes(digest[:8], "big") >> (64 - _SEED_BITS)
@@ -126,8 +126,12 @@ def score(
     batch_size: int = 128,
     batch: torch.Tensor | None = None,
     labels: torch.Tensor | None = None,
+    space: str | SearchSpace | None = None,
 ) -> float:
     """The ``proxy`` score of ``arch`` on ``dataset`` under the scoring rule (module docstring).
+
+    ``arch`` is a cell of ``space`` (an architecture object names its own space; a string is read
+    in the topology space unless ``space`` says otherwise, e.g. ``space="sss"``).
 
     ``batch`` replaces the loaded images (float32, shape ``(batch_size, 3, R, R)`` with the
     dataset's resolution ``R``); data-free proxies use it only for its size. ``labels`` (int64,
@@ -137,7 +141,7 @@ def score(
     from tfnas.config import data_root
     from tfnas.datasets import get_dataset
 
-    arch = as_arch(arch)
+    arch, searched = resolve(arch, space)
     spec = get_proxy(proxy)
     data = get_dataset(dataset)
     check_seed(seed)
@@ -156,7 +160,7 @@ def score(
         images, targets = loaded.images, loaded.labels
         if not spec.builtin:  # the cached batch serves every cell: keep it safe from others' code
             images, targets = images.clone(), targets.clone()
-    generator = torch.Generator().manual_seed(cell_seed(arch, seed))
-    network = build_network(arch, data.num_classes, generator).train()
+    generator = torch.Generator().manual_seed(cell_seed(arch, seed, searched))
+    network = searched.build_network(arch, data.num_classes, generator).train()
     return spec(network, images, resolution=data.resolution,
                 labels=targets if spec.needs.labels else None)

@@ -29,8 +29,8 @@ def check_random_arguments(n: object, space: str | SearchSpace | None = None) ->
 DEFAULT_N = 100
 
 
-def _prepare(n: int = DEFAULT_N) -> dict[str, Any]:
-    return {"n": check_random_arguments(n)}
+def _prepare(n: int = DEFAULT_N, space: str | SearchSpace | None = None) -> dict[str, Any]:
+    return {"n": check_random_arguments(n, space)}
 
 
 @register_search("random", params=(Param("n", int, DEFAULT_N, "cells drawn", evaluations=True),),

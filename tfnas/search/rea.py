@@ -89,11 +89,12 @@ DEFAULT_POPULATION, DEFAULT_SAMPLE, DEFAULT_CYCLES = 64, 20, 1000
 
 
 def _prepare(population: int = DEFAULT_POPULATION, sample: int = DEFAULT_SAMPLE,
-             cycles: int | None = None, time_budget: float | None = None) -> dict[str, Any]:
+             cycles: int | None = None, time_budget: float | None = None,
+             space: str | SearchSpace | None = None) -> dict[str, Any]:
     """REA's parameters with the paper's defaults; without any budget, ``cycles`` is 1000."""
     if cycles is None and time_budget is None:
         cycles = DEFAULT_CYCLES
-    cycles, time_budget = check_rea_arguments(population, sample, cycles, time_budget)
+    cycles, time_budget = check_rea_arguments(population, sample, cycles, time_budget, space)
     return {"population": population, "sample": sample, "cycles": cycles,
             "time_budget": time_budget}
 

@@ -5,8 +5,9 @@ it takes (they become ``tfnas search`` flags and the fields of a search protocol
 registry) and a ``prepare`` function that fills defaults and validates them. Every module of the
 :mod:`tfnas.search` package is imported on first lookup, so a new algorithm is one new file.
 
-An algorithm is run as ``algorithm.run(scorer=..., seed=..., **params)`` and returns a
-:class:`~tfnas.search.trace.Trace`.
+An algorithm is run as ``algorithm.run(scorer=..., seed=..., space=..., **params)`` and returns a
+:class:`~tfnas.search.trace.Trace`; ``space`` (a :class:`~tfnas.spaces.SearchSpace` or its name,
+default the topology space) is the space it searches.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ class Algorithm:
     run: Callable[..., Any]
     params: tuple[Param, ...]
     prepare: Callable[..., dict[str, Any]]
-    """``prepare(**given) -> params``: defaults filled in, every value checked (ArgumentError)."""
+    """``prepare(**given, space=None) -> params``: defaults filled in, every value checked for the
+    search space (ArgumentError); ``space`` itself is passed to ``run``, not returned."""
     help: str
 
     def param_names(self) -> tuple[str, ...]:

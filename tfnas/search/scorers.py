@@ -21,7 +21,8 @@ from tfnas.checks import (
 )
 from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import TfnasError, shown
-from tfnas.space import Arch, as_arch
+from tfnas.space import Arch
+from tfnas.spaces import SearchSpace, get_space, resolve
 from tfnas.store import ScoreStore
 
 DATASETS = TARGET_DATASETS
@@ -54,14 +55,20 @@ class ProxyScorer:
     memoised = True
 
     def __init__(self, proxy: str, dataset: str, seed: int = 0, batch_size: int = 128,
-                 store: ScoreStore | None = None, settings: str | None = None) -> None:
-        """``settings``: the store key's settings if the caller computed them already."""
+                 store: ScoreStore | None = None, settings: str | None = None,
+                 space: str | SearchSpace | None = None) -> None:
+        """``settings``: the store key's settings if the caller computed them already;
+        ``space``: the search space of the cells (default: the topology space)."""
         if not isinstance(proxy, str) or not proxy:
             raise ArgumentTypeError(f"proxy must be a non-empty str, got {shown(proxy)}")
         if store is not None and not isinstance(store, ScoreStore):
             raise ArgumentTypeError(
                 f"store must be a ScoreStore or None, got {type(store).__name__}"
             )
+        self.space = get_space(space)
+        if store is not None and self.space is not get_space(None):
+            raise ArgumentError(f"the score store holds topology-space cells; score the "
+                                f"{self.space.name} space without a store")
         self.proxy, self.dataset = proxy, _check_dataset(dataset)
         self.seed = check_seed(seed)
         self.batch_size = check_batch_size(batch_size)
@@ -82,7 +89,7 @@ class ProxyScorer:
     def __call__(self, arch: Arch) -> float:
         from tfnas.scoring import score
 
-        arch = as_arch(arch)
+        arch = self.space.as_arch(arch)
         if self.store is not None:
             stored = self.store.get(self.proxy, self.dataset, arch, self.settings)
             if stored is not None:
@@ -90,16 +97,19 @@ class ProxyScorer:
                 return stored
         start = time.perf_counter()
         value = float(score(arch, self.proxy, self.dataset, seed=self.seed,
-                            batch_size=self.batch_size))
+                            batch_size=self.batch_size, space=self.space))
         if self.store is not None:
             self.store.put(self.proxy, self.dataset, arch, self.settings, value,
                            time.perf_counter() - start)
         return value
 
     def describe(self) -> dict[str, Any]:
-        return {"proxy": self.proxy, "dataset": self.dataset, "seed": self.seed,
-                "batch_size": self.batch_size,
-                "store": None if self.store is None else str(self.store.path)}
+        described = {"proxy": self.proxy, "dataset": self.dataset, "seed": self.seed,
+                     "batch_size": self.batch_size,
+                     "store": None if self.store is None else str(self.store.path)}
+        if self.space is not get_space(None):
+            described["space"] = self.space.name
+        return described
 
 
 class TableScorer:
@@ -122,11 +132,20 @@ class TableScorer:
         except KeyError:
             raise MissingScoreError(
                 f"the score table {shown(self.name)} ({len(self.scores)} cells) has no score "
-                f"for cell {shown(str(arch))} (index {as_arch(arch).index})"
+                f"for cell {shown(str(arch))} (index {_index(arch)})"
             ) from None
 
     def describe(self) -> dict[str, Any]:
         return {"table": self.name, "cells": len(self.scores)}
+
+
+def _index(arch: object) -> int | str:
+    """The official index of ``arch`` in its space, or '?' for something no space knows."""
+    try:
+        cell, space = resolve(arch)
+        return space.index_of(cell)
+    except TfnasError:
+        return "?"
 
 
 class OracleScorer:

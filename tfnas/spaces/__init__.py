@@ -172,15 +172,32 @@ def space_of(arch: object) -> SearchSpace:
     )
 
 
-# the built-in spaces register themselves on import
-from tfnas.spaces import size as _size  # noqa: E402
-from tfnas.spaces import topology as _topology  # noqa: E402
+def resolve(arch: object, space: str | SearchSpace | None = None) -> tuple[Arch, SearchSpace]:
+    """``(arch, its space)``: ``space`` parses a string; without it an architecture object names
+    its own space and a string is read in the default (topology) space."""
+    if space is None:
+        for known in _REGISTRY.values():
+            if isinstance(arch, known.arch_type):
+                return arch, known
+    found = get_space(space)
+    return found.as_arch(arch), found  # type: ignore[arg-type]
 
+
+def _load_builtins() -> None:
+    """Import every module of this package: each registers its space (one file per space)."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}")
+
+
+_load_builtins()
 TOPOLOGY: SearchSpace = get_space("tss")
 SIZE: SearchSpace = get_space("sss")
 
 __all__ = [
     "DEFAULT_SPACE", "SIZE", "TOPOLOGY", "SearchSpace", "UnknownSpaceError", "get_space",
-    "register_space", "require_rng", "space_names", "space_of",
+    "register_space", "require_rng", "resolve", "space_names", "space_of",
 ]
-del _topology, _size
