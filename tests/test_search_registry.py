@@ -20,7 +20,8 @@ from tfnas.search.registry import (
     get_algorithm,
     register_search,
 )
-from tfnas.space import all_cells, sample_distinct
+from tfnas.space import all_cells
+from tfnas.spaces import get_space
 
 
 def test_builtins_are_registered_with_their_parameters() -> None:
@@ -47,10 +48,11 @@ def test_prepare_refuses_bad_values_with_the_algorithms_own_checks() -> None:
         get_algorithm("random").prepare(n=0)
 
 
-def _first_cells(scorer, n: int, seed: int, oracle=None, dataset=None, on_evaluation=None):
+def _first_cells(scorer, n: int, seed: int, oracle=None, dataset=None, on_evaluation=None,
+                 space=None):
     """A toy algorithm: the first n cells of a seeded shuffle, the best kept (ties: first)."""
     run = Run(scorer, on_evaluation)
-    cells = sample_distinct(random.Random(seed), n)
+    cells = get_space(space).sample_distinct(random.Random(seed), n)
     scores = [run(a) for a in cells]
     best = max(range(n), key=lambda i: scores[i])
     return run.trace("first", seed, {"n": n}, cells[best], scores[best], oracle, dataset)
@@ -59,7 +61,7 @@ def _first_cells(scorer, n: int, seed: int, oracle=None, dataset=None, on_evalua
 @pytest.fixture
 def toy_algorithm() -> Iterator[str]:
     register_search("first", params=(Param("n", int, 3, "cells", evaluations=True),),
-                    prepare=lambda n=3: {"n": check_int("n", n, 1, 50)},
+                    prepare=lambda n=3, space=None: {"n": check_int("n", n, 1, 50)},
                     help="toy")(_first_cells)
     try:
         yield "first"
