@@ -1,11 +1,13 @@
 """Reproducibility harness: the paper's claims as data, measured as pytest-benchmark benchmarks.
 
-- ``harness/claims.toml``: every claim (paper Tables I-V, Fig. 3, text; published anchors) with
-  its protocol, interpretation, alternatives, published value and tolerance rule.
+- ``harness/claims/*.toml``: every claim (paper Tables I-V, Fig. 3, text; published anchors), one
+  file per source paper, with its protocol, interpretation, alternatives, published value and
+  tolerance rule (schema: ``docs/claims.md``).
 - ``pytest benchmarks/test_claims.py --benchmark-json results.json``: one benchmark per claim;
-  outcomes (not-run ones included) go to the JSON's top-level ``claims`` entry.
-  Options: ``--score-source tables|live``, ``--score-tables DIR``, ``--score-store DB``,
-  ``--repetitions N``, ``--bootstrap N``. Markers: ``fast`` (CI subset), ``live`` (timing
+  outcomes (not-run ones included) go to the JSON's top-level ``claims`` entry. The plugin
+  (``harness.plugin``, a ``pytest11`` entry point) owns the options: ``--claims FILE`` (repeatable;
+  ``shipped`` = the shipped folder), ``--score-source tables|live``, ``--score-tables DIR``,
+  ``--score-store DB``, ``--repetitions N``, ``--bootstrap N``. Markers: ``fast`` (CI subset), ``live`` (timing
   claims: they always score live, minutes to hours on CPU; CI deselects them with
   ``-m "fast and not live"``).
 - ``python -m harness report results.json --out DIR``: Markdown report with PNG plots.
