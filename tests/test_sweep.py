@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tfnas.errors import TfnasError
@@ -335,6 +335,7 @@ def test_out_of_range_int_flags_are_one_line(tmp_path_factory, capsys, flag, val
     assert not store.exists()
 
 
+@example(text="0\xa0")  # str.strip() dropped the no-break space and accepted it
 @given(text=st.text(max_size=40))
 @settings(max_examples=200, deadline=None)
 def test_parse_indices_is_a_list_or_one_line(text):

@@ -721,13 +721,16 @@ def _names(text: str) -> list[str]:
 _RANGE_RE = re.compile(r"([0-9]{1,9})(?:-([0-9]{1,9}))?", re.ASCII)
 
 
+_ASCII_SPACE = " \t\n\r\f\v"  # str.strip() alone would also drop U+00A0 and other Unicode spaces
+
+
 def parse_indices(text: str) -> list[int]:
     """``"0-99,200,300-310"`` → the listed official indices (ranges inclusive), each once, in the
     order first listed. ASCII digits only; every index within ``0..SPACE_SIZE-1``."""
     if not isinstance(text, str):
         raise ArgumentTypeError(f"indices must be a str like '0-99,200', got {type(text).__name__}")
     out: dict[int, None] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
+    for part in filter(None, (p.strip(_ASCII_SPACE) for p in text.split(","))):
         match = _RANGE_RE.fullmatch(part)
         if match is None:
             raise ArgumentError(f"bad index range {shown(part)}; expected N or N-M, e.g. '0-99,200'")
