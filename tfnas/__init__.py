@@ -1,4 +1,4 @@
-"""tfnas: training-free neural architecture search on the NATS-Bench topology space.
+"""tfnas: training-free neural architecture search on the NATS-Bench topology and size spaces.
 
 The public names are imported on first use (PEP 562), so that ``import tfnas.errors`` or
 ``tfnas.space`` — what the harness's report and compare commands need — does not load torch.
@@ -16,6 +16,8 @@ _PUBLIC = {
     **{name: "tfnas.proxies" for name in (
         "PROXY_NAMES", "DEFAULT_PROXY", "get_proxy", "proxy_names", "register_proxy")},
     "score": "tfnas.scoring",
+    **{name: "tfnas.spaces" for name in ("get_space", "space_names", "SearchSpace")},
+    **{name: "tfnas.search.registry" for name in ("algorithm_names", "get_algorithm")},
     **{name: "tfnas.space" for name in (
         "OPS", "SPACE_SIZE", "Arch", "all_cells", "arch_at", "as_arch", "canonical", "index_of",
         "is_connected", "mutate", "neighbours", "sample", "sample_distinct")},

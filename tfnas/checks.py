@@ -38,6 +38,12 @@ def _bound(limit: int | float, why: str | None) -> str:
     return f"{limit:,}" + (f" ({why})" if why else "")
 
 
+def is_integer(value: object) -> bool:
+    """True for an ``int`` or a numpy integer, False for a bool: the one rule of what an integer
+    argument may be (every integer check of tfnas uses it)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def check_int(name: str, value: object, minimum: int, maximum: int | None = None,
               why: str | None = None) -> int:
     """``value`` as an int if it is an integer (``int`` or a numpy integer, not a bool) in
@@ -45,7 +51,7 @@ def check_int(name: str, value: object, minimum: int, maximum: int | None = None
 
     ``why`` says why ``maximum`` is the bound; the message repeats it.
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    if not is_integer(value):
         raise ArgumentTypeError(f"{name} must be an int, got {type(value).__name__} {shown(value)}")
     value = int(value)
     if value < minimum:

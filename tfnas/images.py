@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tfnas import safe_pickle
+from tfnas.checks import is_integer
 from tfnas.config import DataNotFoundError
 from tfnas.errors import TfnasError, one_line, shown
 
@@ -167,7 +168,7 @@ def _labels(path: Path, labels: object, fmt: FileFormat) -> np.ndarray:
     if not isinstance(labels, list | tuple):
         raise ImageFileError(f"{path}: {expected}, got {type(labels).__name__}")
     for label in labels:
-        if isinstance(label, bool) or not isinstance(label, int | np.integer):
+        if not is_integer(label):
             raise ImageFileError(f"{path}: {expected}, got an item {shown(label)}")
         if not -(2**63) <= label < 2**63:
             raise ImageFileError(f"{path}: {expected} that fit in 64 bits, got {shown(label)}")

@@ -27,6 +27,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from tfnas.checks import is_integer
 from tfnas.errors import TfnasError
 from tfnas.space import NUM_NODES, Arch, ArchTypeError, as_arch
 from tfnas.spaces.size import SIZE_CELL, SizeArch
@@ -334,7 +335,7 @@ def stages(net: nn.Module) -> Iterator[Stage]:
 
 def check_num_classes(num_classes: object) -> int:
     """``num_classes`` as a positive int, or a clear error."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+    if not is_integer(num_classes):
         raise TypeError(f"num_classes must be a positive int, got {type(num_classes).__name__}")
     if num_classes < 1:
         raise ValueError(f"num_classes must be a positive int, got {num_classes}")

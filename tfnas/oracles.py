@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from tfnas.bounded import read_file
+from tfnas.checks import is_integer
 from tfnas.config import ENV_VAR, DataNotFoundError, data_root
 from tfnas.datasets import TARGET_DATASETS, dataset_names, valid_dataset
 from tfnas.errors import TfnasError, one_line, shown, shown_path
@@ -91,7 +92,7 @@ def _index(arch: Arch | str | int) -> int:
 def _check_query(dataset: str, epochs: int, split: str, allowed: tuple[int, ...] = EPOCHS) -> None:
     if dataset not in ORACLE_DATASETS:
         raise OracleQueryError(f"unknown dataset {dataset!r}; available: {', '.join(ORACLE_DATASETS)}")
-    if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer):
+    if not is_integer(epochs):
         raise TypeError(f"epochs must be an int ({' or '.join(map(str, allowed))}), got {type(epochs).__name__}")
     if epochs not in allowed:
         raise OracleQueryError(f"NATS-Bench trained for {' or '.join(map(str, allowed))} epochs, not {epochs}")

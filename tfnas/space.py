@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from tfnas.checks import is_integer
 from tfnas.errors import TfnasError, shown
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -120,7 +121,7 @@ class Arch:
 
     def with_op(self, edge: int, op: str) -> Arch:
         """Return a copy with edge ``edge`` (0..5) set to ``op``."""
-        if isinstance(edge, bool) or not isinstance(edge, int):
+        if not is_integer(edge):
             raise ArchTypeError(f"edge must be an int, got {type(edge).__name__}")
         if not 0 <= edge < NUM_EDGES:
             raise ArchError(f"edge must be in 0..{NUM_EDGES - 1}, got {shown(edge)}")
@@ -185,7 +186,7 @@ def all_cells() -> tuple[Arch, ...]:
 
 def arch_at(index: int) -> Arch:
     """The cell at an official NATS-Bench index."""
-    if isinstance(index, bool) or not isinstance(index, int):
+    if not is_integer(index):
         raise ArchTypeError(f"index must be an int, got {type(index).__name__}")
     if not 0 <= index < SPACE_SIZE:
         raise ArchIndexError(f"index must be in 0..{SPACE_SIZE - 1}, got {shown(index)}")
@@ -206,7 +207,7 @@ def sample(rng: random.Random) -> Arch:
 def sample_distinct(rng: random.Random, n: int) -> list[Arch]:
     """``n`` distinct cells drawn uniformly without replacement from ``rng``."""
     require_rng(rng)
-    if isinstance(n, bool) or not isinstance(n, int):
+    if not is_integer(n):
         raise ArchTypeError(f"n must be an int, got {type(n).__name__}")
     if not 0 <= n <= SPACE_SIZE:
         raise ArchError(f"n must be in 0..{SPACE_SIZE} (the size of the space), got {shown(n)}")

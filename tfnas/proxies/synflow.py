@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from tfnas.checks import is_integer
 from tfnas.network import CellNetwork, Edge, stages
 from tfnas.proxies.registry import register_proxy
 
@@ -36,7 +37,7 @@ def _input(resolution: Resolution, channels: int) -> torch.Tensor:
         )
     height, width = (resolution, resolution) if isinstance(resolution, int) else resolution
     for side in (height, width, channels):
-        if isinstance(side, bool) or not isinstance(side, int) or side < 1:
+        if not is_integer(side) or side < 1:
             raise ValueError(
                 f"resolution and channels must be positive ints, got resolution={resolution!r}, "
                 f"channels={channels!r}"

@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from tfnas.checks import is_integer
 from tfnas.errors import TfnasError, shown
 from tfnas.space import ArchError, ArchIndexError, ArchTypeError, require_rng
 
@@ -84,7 +85,7 @@ class SearchSpace(ABC):
     def sample_distinct(self, rng: random.Random, n: int) -> list[Arch]:
         """``n`` distinct architectures drawn uniformly without replacement from ``rng``."""
         require_rng(rng)
-        if isinstance(n, bool) or not isinstance(n, int):
+        if not is_integer(n):
             raise ArchTypeError(f"n must be an int, got {type(n).__name__}")
         if not 0 <= n <= self.size:
             raise ArchError(
@@ -112,7 +113,7 @@ class SearchSpace(ABC):
 
     def check_index(self, index: object) -> int:
         """``index`` if it is an int in ``0..size-1``, else an ``ArchError``."""
-        if isinstance(index, bool) or not isinstance(index, int):
+        if not is_integer(index):
             raise ArchTypeError(f"index must be an int, got {type(index).__name__}")
         if not 0 <= index < self.size:
             raise ArchIndexError(

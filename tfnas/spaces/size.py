@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tfnas.checks import is_integer
 from tfnas.errors import shown
 from tfnas.space import Arch, ArchError, ArchTypeError
 from tfnas.spaces import SearchSpace, register_space, require_rng
@@ -60,7 +61,7 @@ class SizeArch:
                 f"{len(self.channels)}: {shown(self.channels)}"
             )
         for c in self.channels:
-            if isinstance(c, bool) or not isinstance(c, int) or c not in _POSITION:
+            if not is_integer(c) or c not in _POSITION:
                 raise ArchError(
                     f"unknown channel count {shown(c)}; expected one of "
                     f"{', '.join(map(str, CANDIDATES))}"
@@ -95,7 +96,7 @@ class SizeArch:
 
     def with_channels(self, layer: int, channels: int) -> SizeArch:
         """A copy with layer ``layer`` (0..4) set to ``channels``."""
-        if isinstance(layer, bool) or not isinstance(layer, int):
+        if not is_integer(layer):
             raise ArchTypeError(f"layer must be an int, got {type(layer).__name__}")
         if not 0 <= layer < NUM_LAYERS:
             raise ArchError(f"layer must be in 0..{NUM_LAYERS - 1}, got {shown(layer)}")
