@@ -470,11 +470,8 @@ def provenance_for(
     import torch
 
     import tfnas
+    from tfnas.scoring import SCORING_VERSION
 
-    try:
-        from tfnas.scoring import SCORING_VERSION
-    except ImportError:  # scoring not installed: a table can still be written and read
-        SCORING_VERSION = "unknown"
     return {
         "tfnas_version": tfnas.__version__,
         "scoring_version": str(SCORING_VERSION),
