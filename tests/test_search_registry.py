@@ -92,3 +92,10 @@ def test_a_registered_algorithm_runs_through_repeat_and_the_cli(toy_algorithm, c
 def test_a_second_function_under_a_taken_name_is_refused() -> None:
     with pytest.raises(ValueError, match="a search algorithm 'rea' is already registered"):
         register_search("rea", params=(), prepare=dict, help="")(_first_cells)
+
+
+def test_runs_are_named_by_the_algorithms_own_label(toy_algorithm) -> None:
+    assert get_algorithm("rea").describe({"population": 64, "sample": 20, "cycles": 1000}) == (
+        "REA P=64 S=20 C=1000")
+    assert get_algorithm("random").describe({"n": 10}) == "random N=10"
+    assert get_algorithm(toy_algorithm).describe({"n": 4}) == "first n=4"  # no label: name k=v

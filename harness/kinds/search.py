@@ -39,10 +39,6 @@ COMMON = ("algorithm", "proxy", "dataset", "score_dataset", "metric", "selection
           "repetitions", "seed")
 """The fields of every search protocol; the algorithm's parameters come on top."""
 
-_LABELS = {"random": "random N={n}", "rea": "REA P={population} S={sample} C={cycles}"}
-"""How the report names a method of the built-in algorithms (others: ``name k=v ...``)."""
-
-
 def claim_params(algorithm: Any) -> tuple[Any, ...]:
     """The parameters of a registered algorithm a claim may set: its integer ones."""
     return tuple(p for p in algorithm.params if p.type is int)
@@ -78,10 +74,9 @@ class SearchProtocol:
 
     def label(self) -> str:
         """A short name of the method (algorithm, its parameters, proxy) for the report."""
-        fmt = _LABELS.get(self.algorithm)
-        text = (fmt.format(**self.params) if fmt is not None
-                else " ".join([self.algorithm, *(f"{k}={v}" for k, v in self.params.items())]))
-        return f"{text} + {self.proxy}"
+        from tfnas.search.registry import get_algorithm
+
+        return f"{get_algorithm(self.algorithm).describe(self.params)} + {self.proxy}"
 
     @classmethod
     def from_dict(cls, cid: str, where: str, proto: Mapping[str, Any]) -> SearchProtocol:

@@ -34,7 +34,8 @@ def _prepare(n: int = DEFAULT_N, space: str | SearchSpace | None = None) -> dict
 
 
 @register_search("random", params=(Param("n", int, DEFAULT_N, "cells drawn", evaluations=True),),
-                 prepare=_prepare, help="score N distinct random cells, keep the best")
+                 prepare=_prepare, help="score N distinct random cells, keep the best",
+                 label="random N={n}")
 def random_search(scorer: Scorer, n: int, seed: int, oracle: Any = None,
                   dataset: str | None = None, on_evaluation: OnEvaluation | None = None,
                   space: str | SearchSpace | None = None) -> Trace:

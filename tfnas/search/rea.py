@@ -110,7 +110,8 @@ _PARAMS = (
 
 
 @register_search("rea", params=_PARAMS, prepare=_prepare,
-                 help="regularized (aging) evolution, Real et al. 2019")
+                 help="regularized (aging) evolution, Real et al. 2019",
+                 label="REA P={population} S={sample} C={cycles}")
 def rea(scorer: Scorer, population: int, sample: int, cycles: int | None, seed: int,
         oracle: Any = None, dataset: str | None = None, time_budget: float | None = None,
         on_evaluation: OnEvaluation | None = None,

@@ -53,6 +53,15 @@ class Algorithm:
     """``prepare(**given, space=None) -> params``: defaults filled in, every value checked for the
     search space (ArgumentError); ``space`` itself is passed to ``run``, not returned."""
     help: str
+    label: str = ""
+    """How a run is named in reports, a ``str.format`` template over the parameters
+    (``"random N={n}"``); empty: the name and every ``parameter=value``."""
+
+    def describe(self, params: Mapping[str, Any]) -> str:
+        """A short name of a run with ``params``, e.g. ``REA P=64 S=20 C=1000``."""
+        if self.label:
+            return self.label.format(**params)
+        return " ".join([self.name, *(f"{k}={v}" for k, v in params.items())])
 
     def param_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params)
@@ -68,7 +77,7 @@ _ALGORITHMS: dict[str, Algorithm] = {}
 
 
 def register_search(name: str, *, params: tuple[Param, ...], prepare: Callable[..., dict[str, Any]],
-                    help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+                    help: str, label: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: register the decorated function as the search algorithm ``name``."""
 
     def wrap(run: Callable[..., Any]) -> Callable[..., Any]:
@@ -76,7 +85,7 @@ def register_search(name: str, *, params: tuple[Param, ...], prepare: Callable[.
         if known is not None and known.run is not run:
             raise ValueError(f"a search algorithm {shown(name)} is already registered "
                              f"({known.run.__module__}.{known.run.__qualname__})")
-        _ALGORITHMS[name] = Algorithm(name, run, tuple(params), prepare, help)
+        _ALGORITHMS[name] = Algorithm(name, run, tuple(params), prepare, help, label)
         return run
 
     return wrap
