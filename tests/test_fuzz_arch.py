@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from strategies import archs
 
 from tfnas import cli
 from tfnas.datasets import TARGET_DATASETS
@@ -26,7 +27,6 @@ MEMORY_FACTOR = 4
 MEMORY_CONSTANT = 64 * 1024
 """Parsing may copy its input a few times (split, repr for the message) and build one Arch."""
 
-archs = st.tuples(*[st.sampled_from(OPS)] * 6).map(Arch)
 # characters that matter to the grammar, and look-alikes of them
 TRICKY = "|+~_0123456789 \t\n\r\x00-٠١１２⁰°.:;'\"\\" + "".join(OPS) + "ｎｏｎｅ\u200b\ufeff"
 

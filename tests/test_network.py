@@ -10,6 +10,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import archs
 from xautodl.models import get_cell_based_tiny_net
 from xautodl.models.cell_searchs.genotypes import Structure
 
@@ -20,7 +21,6 @@ from tfnas.space import OPS, Arch, sample
 EXTREMES = [Arch((op,) * 6) for op in OPS]
 RANDOM_CELLS = [sample(random.Random(1000 + i)) for i in range(6)]
 CLASSES = (10, 100, 120)
-archs = st.tuples(*[st.sampled_from(OPS)] * 6).map(Arch)
 
 
 def xautodl_network(arch: Arch, num_classes: int) -> torch.nn.Module:

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 from hypothesis import given
-from hypothesis import strategies as st
+from strategies import archs, seeds
 
 from tfnas.datasets import get_dataset, load_batch
 from tfnas.network import build_network
@@ -17,10 +17,8 @@ from tfnas.proxies import PROXY_NAMES, Needs, Proxy, get_proxy, proxy_names
 from tfnas.proxies.counts import flops, params
 from tfnas.proxies.synflow import synflow
 from tfnas.scoring import SCORING_VERSION, ScoreSettings, cell_seed, score, settings_key
-from tfnas.space import OPS, Arch
+from tfnas.space import Arch
 
-archs = st.tuples(*[st.sampled_from(OPS)] * 6).map(Arch)
-seeds = st.integers(0, 2**40)
 CELL = Arch.parse(
     "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|"
 )

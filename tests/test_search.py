@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import seeds
 
 from tfnas.search import (
     Cycle,
@@ -28,8 +29,6 @@ from tfnas.search import (
     traces_to_json,
 )
 from tfnas.space import OPS, SPACE_SIZE, Arch, all_cells
-
-seeds = st.integers(0, 2**63 - 1)
 
 
 def random_table(seed: int) -> dict[Arch, float]:

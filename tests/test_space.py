@@ -8,10 +8,10 @@ import nats_bench
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from strategies import archs, seeds
 
 from tfnas.space import (
     MAX_ARCH_CHARS,
-    OPS,
     SPACE_SIZE,
     Arch,
     ArchError,
@@ -27,8 +27,6 @@ from tfnas.space import (
     sample_distinct,
 )
 
-archs = st.tuples(*[st.sampled_from(OPS)] * 6).map(Arch)
-seeds = st.integers(min_value=0, max_value=2**32 - 1)
 INDEX0 = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
 
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import archs, seeds
 from torch import nn
 from xautodl.models import get_cell_based_tiny_net
 from xautodl.models.cell_searchs.genotypes import Structure
@@ -20,10 +21,8 @@ from tfnas.proxies.synflow import (
     synflow_layers_reference,
     synflow_reference,
 )
-from tfnas.space import OPS, Arch
+from tfnas.space import Arch
 
-archs = st.tuples(*[st.sampled_from(OPS)] * 6).map(Arch)
-seeds = st.integers(0, 2**63 - 1)
 LARGEST = Arch(("nor_conv_3x3",) * 6)
 CELL = Arch.parse(
     "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|none~0|nor_conv_1x1~1|skip_connect~2|"
