@@ -15,9 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tfnas.space import SPACE_SIZE, all_cells, arch_at
+from tfnas.space import MAX_ARCH_CHARS, SPACE_SIZE, all_cells, arch_at
 from tfnas.tables import (
-    MAX_ARCH_CHARS,
     MAX_FILE_BYTES,
     MAX_TEXT_BYTES,
     CorruptTableError,
