@@ -182,7 +182,12 @@ def _score_problem(value: float) -> str | None:
 def _checked_scores(scores: Mapping[Arch | str, float],
                     space: SearchSpace) -> list[tuple[int, float]]:
     """Rows ``(index, score)`` in index order, refusing what :func:`read_table` would refuse."""
-    rows = sorted((space.index_of(space.as_arch(a)), float(s)) for a, s in scores.items())
+    try:
+        rows = sorted((space.index_of(space.as_arch(a)), float(s)) for a, s in scores.items())
+    except TfnasError as exc:  # a cell of another space, or no cell at all
+        raise TableError(
+            f"a table of the {space.name} space holds cells of that space only: {one_line(exc)}"
+        ) from exc
     for index, value in rows:
         problem = _score_problem(value)
         if problem:
