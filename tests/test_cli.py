@@ -336,3 +336,75 @@ def test_a_closed_output_pipe_is_one_line(data_root) -> None:
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "broken pipe" in lines[0], result.stderr
+
+
+# -- the store and the tables with --space (issue 13) ---------------------------------------------
+
+
+def test_size_space_search_and_score_through_a_store(tmp_path: Path, data_root,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from tfnas.scoring import score, settings_key
+    from tfnas.spaces.size import SizeArch
+    from tfnas.store import ScoreStore
+
+    store = tmp_path / "sss.sqlite"
+    search = ["search", "random", "--space", "sss", "--proxy", "params", "--dataset", "cifar10",
+              "--n", "3", "--store", str(store), "--json", "-"]
+    assert cli.main(search) == 0
+    (trace,) = json.loads(capsys.readouterr().out)["traces"]
+    evaluated = {SizeArch.parse(e[0]): e[1] for e in trace["evaluations"]}
+    with ScoreStore(store, space="sss") as s:
+        stored = s.scored("params", "cifar10", settings_key("params", "cifar10", 0, 128))
+    assert stored == evaluated and len(stored) == 3
+    assert all(value == score(arch, "params", "cifar10") for arch, value in stored.items())
+    assert cli.main(search) == 0  # the second run reads the store: the same trace's scores
+    (again,) = json.loads(capsys.readouterr().out)["traces"]
+    assert [e[1] for e in again["evaluations"]] == [e[1] for e in trace["evaluations"]]
+    assert cli.main(["score", "--space", "sss", "--proxy", "params", "--dataset", "cifar10",
+                     "--arch", "8:8:8:8:8", "--store", str(store), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["score"] == score(SizeArch((8,) * 5), "params",
+                                                                 "cifar10")
+    with ScoreStore(store) as topology:
+        assert topology.count() == 4 and topology.scored(
+            "params", "cifar10", settings_key("params", "cifar10", 0, 128)) == {}
+
+
+def test_size_space_search_reads_the_size_space_table(tmp_path: Path, data_root,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from tfnas.scoring import settings_key
+    from tfnas.spaces import SIZE
+    from tfnas.spaces.size import SizeArch
+    from tfnas.tables import table_path, write_table
+
+    settings = settings_key("params", "cifar10", 0, 128)
+    scores = {a: float((i * 7919) % 32768) for i, a in enumerate(SIZE.all_cells())}
+    write_table(table_path("params", "cifar10", tmp_path, "sss"), "params", "cifar10", scores,
+                {"settings": settings}, "sss")
+    search = ["search", "random", "--space", "sss", "--proxy", "params", "--dataset", "cifar10",
+              "--n", "5", "--table", "--table-root", str(tmp_path), "--json", "-"]
+    assert cli.main(search) == 0
+    (trace,) = json.loads(capsys.readouterr().out)["traces"]
+    assert trace["scorer"] == "params-table"
+    for arch, value, *_ in trace["evaluations"]:  # [arch, score, seconds, cumulative]
+        assert value == scores[SizeArch.parse(arch)]
+    # the topology search finds no topology table there, and the size-space table is its own
+    assert cli.main([*search[:2], *search[4:]]) == 1
+    assert "params-cifar10.csv.gz" in capsys.readouterr().err
+    (tmp_path / "params-cifar10.csv.gz").write_bytes(
+        table_path("params", "cifar10", tmp_path, "sss").read_bytes())
+    assert cli.main([*search[:2], *search[4:]]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "of the 'sss' search space" in err
+    assert cli.main([a for a in search if a != "--table"]) == 2
+    assert "--table-root goes with --table" in capsys.readouterr().err
+
+
+def test_the_oracle_is_refused_for_the_size_space_and_creates_no_store(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["search", "random", "--space", "sss", "--proxy", "oracle", "--dataset",
+                     "cifar10", "--n", "2"]) == 2
+    assert "reads topology-space accuracy tables" in capsys.readouterr().err
+    assert cli.main(["score", "--space", "sss", "--proxy", "params", "--dataset", "cifar10",
+                     "--arch", ARCH, "--store", str(tmp_path / "s.db")]) == 1
+    assert "malformed size-space config" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

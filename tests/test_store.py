@@ -19,7 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tfnas.errors import TfnasError
-from tfnas.space import SPACE_SIZE, Arch, all_cells, arch_at
+from tfnas.space import SPACE_SIZE, Arch, ArchError, all_cells, arch_at
+from tfnas.spaces import SIZE, TOPOLOGY
+from tfnas.spaces.size import CANDIDATES, SizeArch
 from tfnas.store import (
     CorruptStoreError,
     NotAStoreError,
@@ -27,6 +29,7 @@ from tfnas.store import (
     StoreConflictError,
     StoreError,
     StoreLockedError,
+    StoreSpaceError,
 )
 
 SETTINGS = '{"seed": 0, "batch_size": 128}'
@@ -452,3 +455,81 @@ def test_any_damage_gives_scores_or_one_store_error(tmp_path_factory: pytest.Tem
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     assert peak <= 16 * len(data) + 4 * 2**20
+
+
+# -- other search spaces (issue 13): one file, rows of each space read back only as that space's --
+
+size_cells = st.tuples(*[st.sampled_from(CANDIDATES)] * 5).map(SizeArch)
+
+
+@given(arch=size_cells, score=floats)
+def test_a_size_space_store_round_trips(tmp_path_factory: pytest.TempPathFactory, arch: SizeArch,
+                                        score: float) -> None:
+    path = tmp_path_factory.mktemp("sss") / "scores.sqlite"
+    with ScoreStore(path, space="sss") as store:
+        assert store.get("params", "cifar10", arch, SETTINGS) is None
+        store.put("params", "cifar10", arch, SETTINGS, score, 0.5)
+    with ScoreStore(path, space=SIZE) as store:
+        got = store.get("params", "cifar10", str(arch), SETTINGS)
+        assert got is not None and same(got, score)
+        (back, value), = store.scored("params", "cifar10", SETTINGS).items()
+        assert back == arch and isinstance(back, SizeArch) and same(value, score)
+    with ScoreStore(path) as topology:  # the same file read for the topology space: none of it
+        assert topology.scored("params", "cifar10", SETTINGS) == {} and topology.count() == 1
+
+
+def test_rows_of_two_spaces_in_one_file_never_come_back_as_the_other(tmp_path: Path) -> None:
+    path = tmp_path / "both.sqlite"
+    tss = {arch_at(i): float(i) for i in (0, 1, 15624)}
+    sss = {SIZE.arch_at(i): -float(i) for i in (0, 1, 32767)}
+    with ScoreStore(path) as store:
+        assert store.put_many([("params", "cifar10", a, SETTINGS, v, 0.0) for a, v in tss.items()]) == 3
+    with ScoreStore(path, space="sss") as store:
+        assert store.put_many([("params", "cifar10", a, SETTINGS, v, 0.0) for a, v in sss.items()]) == 3
+        assert store.scored("params", "cifar10", SETTINGS) == sss
+        assert store.count() == 6  # count() is of the file, every space
+        assert store.get("params", "cifar10", SIZE.arch_at(1), SETTINGS) == -1.0
+    with ScoreStore(path) as store:
+        assert store.scored("params", "cifar10", SETTINGS) == tss
+        assert all(type(a) is Arch for a in store.scored("params", "cifar10", SETTINGS))
+    # the topology rows are spelled exactly as before: the schema and the keys did not change
+    db = sqlite3.connect(path)
+    archs = {row[0] for row in db.execute("SELECT arch FROM scores")}
+    (schema,) = db.execute("SELECT sql FROM sqlite_master WHERE name='scores'").fetchone()
+    db.close()
+    assert archs == {str(a) for a in tss} | {str(a) for a in sss}
+    assert " ".join(schema.split()) == " ".join("""CREATE TABLE scores ( proxy TEXT NOT NULL,
+        dataset TEXT NOT NULL, arch TEXT NOT NULL, settings TEXT NOT NULL,
+        score REAL, -- NULL encodes NaN
+        seconds REAL NOT NULL, PRIMARY KEY (proxy, dataset, arch, settings) ) WITHOUT ROWID""".split())
+
+
+def test_a_cell_of_another_space_is_refused_in_one_line(tmp_path: Path) -> None:
+    with ScoreStore(tmp_path / "s.db") as topology, ScoreStore(tmp_path / "t.db", space="sss") as size:
+        for store, cell, other in ((topology, SizeArch((8,) * 5), "sss"), (size, arch_at(3), "tss")):
+            for method, args in (("put", (cell, SETTINGS, 1.0, 0.0)), ("get", (cell, SETTINGS))):
+                with pytest.raises(StoreSpaceError) as caught:
+                    getattr(store, method)("params", "cifar10", *args)
+                assert f"open it with space='{other}'" in one_line_error(caught.value)
+        # a string is read in the store's space: another space's spelling is malformed there
+        with pytest.raises(ArchError, match="malformed"):
+            topology.get("params", "cifar10", "8:8:8:8:8", SETTINGS)
+        with pytest.raises(ArchError, match="malformed"):
+            size.put("params", "cifar10", str(arch_at(0)), SETTINGS, 1.0, 0.0)
+        assert topology.count() == size.count() == 0
+    assert repr(size) == f"ScoreStore({str(tmp_path / 't.db')!r}, space='sss')"
+
+
+@pytest.mark.parametrize("value", ["8:8:8:8", "08:8:8:8:8", "|junk|", 12345, b"8:8:8:8:8"])
+def test_a_row_of_no_space_is_refused_in_one_line_by_any_space(tmp_path: Path, value: object) -> None:
+    path = tmp_path / "s.db"
+    with ScoreStore(path, space="sss") as store:
+        store.put("params", "cifar10", SizeArch((8,) * 5), SETTINGS, 1.0, 0.0)
+    db = sqlite3.connect(path)
+    db.execute("UPDATE scores SET arch = ?", (value,))
+    db.commit()
+    db.close()
+    for space in (SIZE, TOPOLOGY):
+        with ScoreStore(path, space=space) as store, pytest.raises(CorruptStoreError) as caught:
+            store.scored("params", "cifar10", SETTINGS)
+        assert "not written by tfnas" in one_line_error(caught.value)

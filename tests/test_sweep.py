@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from tfnas.errors import TfnasError
 from tfnas.scoring import score, settings_key
 from tfnas.space import SPACE_SIZE, arch_at
+from tfnas.spaces import SIZE
 from tfnas.store import ScoreStore
 from tfnas.sweep import (
     EXIT_INCOMPLETE,
@@ -360,3 +361,79 @@ def test_a_store_damaged_after_its_header_is_one_line(tmp_path, capsys):
     text = refused(["sweep", "--proxy", "params", "--dataset", "cifar10", "--indices", "0-9"],
                    path, capsys)
     assert "not a readable tfnas score store" in text
+
+
+# -- any registered search space (issue 13): the size space ---------------------------------------
+
+
+def _sss_settings(proxy, batch_size=128):
+    return settings_key(proxy, "cifar10", 0, batch_size)
+
+
+def test_a_size_space_sweep_stores_and_exports_its_own_tables(tmp_path, capsys):
+    store, root = tmp_path / "sss.sqlite", tmp_path / "tables"
+    args = ["--space", "sss", "--proxy", "params,synflow", "--dataset", "cifar10", "--indices",
+            "0-9", "--chunk-size", "4", "--store", str(store), "--export", str(root)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "stored     10/10" in out and "wrote" in out
+    assert sorted(p.name for p in root.iterdir()) == ["params-cifar10-sss.csv.gz",
+                                                       "synflow-cifar10-sss.csv.gz"]
+    cells = [SIZE.arch_at(i) for i in range(10)]
+    for proxy in ("params", "synflow"):
+        table = load_table(proxy, "cifar10", root, settings=_sss_settings(proxy), space="sss")
+        assert table.scores == {a: score(a, proxy, "cifar10") for a in cells}  # the scoring rule
+        assert table.missing == SIZE.size - 10
+    assert main(args) == 0  # resumed: nothing left to compute, the tables stay as they were
+    out = capsys.readouterr().out
+    assert "computed      0" in out and out.count("unchanged") == 2
+    with ScoreStore(store) as topology:  # the file holds no topology cell
+        assert topology.scored("params", "cifar10", _sss_settings("params")) == {}
+    # a data-dependent proxy on a small batch, at both ends of the index order
+    assert main(["--space", "sss", "--proxy", "naswot", "--dataset", "cifar10", "--indices",
+                 "0,32767", "--batch-size", "8", "--store", str(store)]) == 0
+    with ScoreStore(store, space="sss") as sss:
+        scored = sss.scored("naswot", "cifar10", _sss_settings("naswot", 8))
+    assert scored == {a: score(a, "naswot", "cifar10", batch_size=8)
+                      for a in (SIZE.arch_at(0), SIZE.arch_at(32767))}
+
+
+def test_a_size_space_process_pool_equals_the_serial_sweep(tmp_path):
+    serial, pool = tmp_path / "serial.sqlite", tmp_path / "pool.sqlite"
+    run_sweep(serial, ["params"], ["cifar10"], indices=[5, 32767, 20000], space="sss")
+    report = run_sweep(pool, ["params"], ["cifar10"], indices=[20000, 5, 32767], chunk_size=1,
+                       workers=2, space=SIZE)
+    assert report.computed == 3
+    with ScoreStore(serial, space="sss") as a, ScoreStore(pool, space="sss") as b:
+        got = b.scored("params", "cifar10", _sss_settings("params"))
+        assert got == a.scored("params", "cifar10", _sss_settings("params"))
+    assert sorted(SIZE.index_of(c) for c in got) == [5, 20000, 32767]
+
+
+def test_size_space_indices_and_bounds_follow_its_size(tmp_path, capsys):
+    store = tmp_path / "s.sqlite"
+    assert "0..15624" in refused([*BASE[:-1], "20000"], store, capsys)  # a topology sweep
+    assert "0..32767" in refused(["sweep", "--space", "sss", "--proxy", "params", "--dataset",
+                                  "cifar10", "--indices", "32768"], store, capsys)
+    assert "32,768" in refused(["sweep", "--space", "sss", "--proxy", "params", "--dataset",
+                                "cifar10", "--chunk-size", "40000"], store, capsys)
+    assert not store.exists()
+    assert parse_indices("15625-15626,32767", "sss") == [15625, 15626, 32767]
+    with ScoreStore(store, space="sss") as sss:
+        chunks, jobs = plan(sss, ["params"], ["cifar10"], indices=[20000, 32767],
+                            chunk_size=20000, space="sss")
+    assert [c.archs for c in chunks] == [("40:64:8:40:8", "64:64:64:64:64")]
+    assert chunks[0].space == "sss" and SIZE.index_of(chunks[0].archs[0]) == 20000
+    assert jobs[0].requested == 2
+    with ScoreStore(tmp_path / "t.sqlite") as topology, pytest.raises(
+            TfnasError, match="chunk_size must be <= 15,625"):
+        plan(topology, ["params"], ["cifar10"], chunk_size=20000)
+
+
+def test_a_store_open_for_another_space_is_refused_in_one_line(tmp_path):
+    with ScoreStore(tmp_path / "s.sqlite") as topology:
+        with pytest.raises(TfnasError) as caught:
+            run_sweep(topology, ["params"], ["cifar10"], indices=[0], space="sss")
+        message = str(caught.value)
+        assert "\n" not in message and "space='sss'" in message
+        assert topology.count() == 0

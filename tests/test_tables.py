@@ -15,10 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tfnas.space import SPACE_SIZE, all_cells, arch_at
+from tfnas.space import MAX_ARCH_CHARS, SPACE_SIZE, all_cells, arch_at
+from tfnas.spaces import SIZE
+from tfnas.spaces.size import SizeArch
 from tfnas.tables import (
-    MAX_ARCH_CHARS,
     MAX_FILE_BYTES,
+    MAX_ROW_BYTES,
     MAX_TEXT_BYTES,
     CorruptTableError,
     TableError,
@@ -28,6 +30,7 @@ from tfnas.tables import (
     encode_table,
     load_table,
     read_table,
+    table_limits,
     table_name,
     table_path,
     write_table,
@@ -489,3 +492,88 @@ def test_bad_names_are_table_errors_with_bounded_messages():
         with pytest.raises(TableError) as caught:
             table_name(name, "cifar10")
         assert len(str(caught.value)) <= 500 and "\n" not in str(caught.value)
+
+
+# -- tables of another search space (issue 13): the size space ----------------------------------
+
+SSS_SCORES = st.dictionaries(
+    st.integers(0, SIZE.size - 1).map(SIZE.arch_at),
+    st.floats(allow_nan=False, allow_infinity=False) | st.just(-math.inf),
+    min_size=1, max_size=40,
+).filter(lambda d: any(math.isfinite(v) for v in d.values()))
+
+
+@given(scores=SSS_SCORES)
+def test_a_size_space_table_round_trips_under_its_own_name(tmp_path_factory, scores):
+    root = tmp_path_factory.mktemp("sss")
+    path = table_path("synflow", "cifar10", root, space="sss")
+    assert path.name == "synflow-cifar10-sss.csv.gz" != table_name("synflow", "cifar10")
+    write_table(path, "synflow", "cifar10", scores, PROV, space="sss")
+    table = load_table("synflow", "cifar10", root, space=SIZE)
+    assert table.scores == scores and table.space == "sss"
+    assert all(isinstance(a, SizeArch) for a in table.scores)
+    assert table.missing == SIZE.size - len(scores) and not table.complete
+    assert table.provenance["space"] == "sss" and table.provenance["space_size"] == "32768"
+    assert available_tables(root, space="sss") == [("synflow", "cifar10")]
+    assert available_tables(root) == []  # not a topology table
+    prov = {k: v for k, v in table.provenance.items()
+            if k not in {"format", "proxy", "dataset", "rows", "space", "space_size", "complete"}}
+    assert encode_table("synflow", "cifar10", table.scores, prov, "sss") == path.read_bytes()
+
+
+def test_a_committed_topology_table_rewrites_byte_identically(tmp_path):
+    """Through read_table and write_table (what an export does): the same bytes, no space line."""
+    proxy, dataset = available_tables()[0]
+    original = table_path(proxy, dataset)
+    table = read_table(original)
+    assert table.space == "tss" and "space" not in table.provenance
+    copy = write_table(table_path(proxy, dataset, tmp_path), proxy, dataset, table.scores,
+                       table.provenance)
+    assert copy.read_bytes() == original.read_bytes()
+    assert table_path(proxy, dataset, space="tss") == original
+
+
+def test_a_table_of_one_space_is_not_read_as_the_other(tmp_path):
+    sss = write_table(table_path("params", "cifar10", tmp_path, space="sss"), "params", "cifar10",
+                      {SIZE.arch_at(i): float(i) for i in range(5)}, PROV, space="sss")
+    tss = table_path(*available_tables()[0])
+    for path, space, declared in ((sss, None, "sss"), (sss, "tss", "sss"), (tss, "sss", "tss")):
+        with pytest.raises(TableMismatchError) as caught:
+            read_table(path, space)
+        message = str(caught.value)
+        assert "\n" not in message and len(message) <= 500
+        assert f"of the '{declared}' search space" in message and f"space={declared!r}" in message
+    # a topology table renamed as a size-space one is refused the same way
+    (tmp_path / "params-cifar10-sss.csv.gz").write_bytes(tss.read_bytes())
+    with pytest.raises(TableMismatchError, match="of the 'tss' search space"):
+        load_table("params", "cifar10", tmp_path, space="sss")
+    with pytest.raises(TableNotFoundError, match="tfnas sweep --space sss"):
+        load_table("params", "cifar100", tmp_path, space="sss")
+    with pytest.raises(TableError):  # cells of the wrong space are never written
+        encode_table("params", "cifar10", {SIZE.arch_at(0): 1.0}, PROV)
+    with pytest.raises(TableError):
+        encode_table("params", "cifar10", {arch_at(0): 1.0}, PROV, space="sss")
+
+
+def test_size_space_bounds_follow_the_space(tmp_path):
+    tss, sss = table_limits(), table_limits("sss")
+    assert (tss.row_bytes, tss.text_bytes, tss.file_bytes) == (MAX_ROW_BYTES, MAX_TEXT_BYTES,
+                                                               MAX_FILE_BYTES)
+    assert sss.row_bytes == len("32767,") + len("64:64:64:64:64") + 1 + 24 + 1 < tss.row_bytes
+    scores = {a: -1.2345678901234567e-100 for a in SIZE.all_cells()}
+    full = gzip.decompress(encode_table("synflow", "ImageNet16-120", scores, PROV, "sss"))
+    assert len(full) <= sss.text_bytes < tss.text_bytes
+    # rows follow the space: index 20000 is a size-space cell, outside the topology space
+    path = write_table(tmp_path / "a-cifar10-sss.csv.gz", "a", "cifar10",
+                       {SIZE.arch_at(20000): 1.0, SIZE.arch_at(32767): 2.0}, PROV, "sss")
+    assert read_table(path, "sss").scores[SizeArch((64,) * 5)] == 2.0
+    _rewrite(path, lambda t: t.replace("\n32767,64:64:64:64:64,", "\n32768,64:64:64:64:64,"))
+    with pytest.raises(CorruptTableError, match=r"outside 0\.\.32767"):
+        read_table(path, "sss")
+    _rewrite(path, lambda t: t.replace("\n32768,64:64:64:64:64,", "\n32767,|none~0|+|,"))
+    with pytest.raises(CorruptTableError, match="not the cell at index 32767"):
+        read_table(path, "sss")
+    # text within the topology bound but over the size space's is refused for the size space
+    _rewrite(path, lambda t: t + "0" * (sss.text_bytes + 1))
+    with pytest.raises(CorruptTableError, match=f"more than the {sss.text_bytes} a full sss"):
+        read_table(path, "sss")

@@ -106,17 +106,15 @@ def _check_scoring(args: argparse.Namespace, seed: int) -> None:
 
 def _check_store_use(args: argparse.Namespace) -> None:
     """``--store`` keeps live proxy scores: with the oracle it would only leave an empty file.
-    The store, the score tables and the accuracy tables hold topology-space cells."""
+    The store and the score tables serve every space (opened for ``--space``); the accuracy
+    tables the oracle reads hold topology-space cells."""
     if args.store is not None and args.proxy == ORACLE:
         raise UsageError(f"tfnas {args.command}: --store keeps live proxy scores; the "
                          f"'{ORACLE}' reads its accuracies from the NATS-Bench tables")
-    if args.space != DEFAULT_SPACE:
-        given = [flag for flag, on in (("--store", args.store is not None),
-                                       ("--table", getattr(args, "table", False)),
-                                       (f"--proxy {ORACLE}", args.proxy == ORACLE)) if on]
-        if given:
-            raise UsageError(f"tfnas {args.command}: {given[0]} reads or writes topology-space "
-                             f"cells; with --space {args.space} score live with a proxy")
+    if args.space != DEFAULT_SPACE and args.proxy == ORACLE:
+        raise UsageError(f"tfnas {args.command}: --proxy {ORACLE} reads topology-space accuracy "
+                         f"tables; with --space {args.space} score with a proxy (live, --store "
+                         "or --table)")
 
 
 def _live_settings(args: argparse.Namespace, seed: int) -> str:
@@ -126,12 +124,12 @@ def _live_settings(args: argparse.Namespace, seed: int) -> str:
     return settings_key(args.proxy, args.dataset, seed, args.batch_size)
 
 
-def _open_store(path: str | None) -> Any:
+def _open_store(path: str | None, space: str) -> Any:
     if path is None:
         return None
     from tfnas.store import ScoreStore
 
-    return ScoreStore(path)
+    return ScoreStore(path, space=space)
 
 
 # -- tfnas score --------------------------------------------------------------------------------
@@ -155,7 +153,7 @@ def _run_score(args: argparse.Namespace) -> int:
         oracle = default_oracle()
     else:
         settings = _live_settings(args, args.seed)
-    store = _open_store(args.store)  # last: a refused command leaves no store file behind
+    store = _open_store(args.store, args.space)  # last: a refused command leaves no store file
     try:
         if args.proxy == ORACLE:
             scorer: Any = OracleScorer(oracle, args.dataset)
@@ -200,7 +198,10 @@ def _configure_search(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--score-seed", type=int_arg, default=0,
                         help="proxy scoring seed: network init and batch (default 0)")
     parser.add_argument("--table", action="store_true",
-                        help="score from the precomputed table (tfnas sweep) instead of live")
+                        help="score from the precomputed table of --space (tfnas sweep --export) "
+                             "instead of live")
+    parser.add_argument("--table-root", metavar="DIR", default=None,
+                        help="the folder --table reads (default benchmarks/scores)")
     parser.add_argument("--json", metavar="OUT", help="write the traces and summary here ('-': stdout)")
 
 
@@ -254,7 +255,8 @@ def _make_scorer(args: argparse.Namespace, oracle: Any, store: Any,
         from tfnas.tables import load_table
 
         # The table must have been scored under this run's settings (seed, batch, images).
-        table = load_table(args.proxy, args.dataset, settings=settings)
+        table = load_table(args.proxy, args.dataset, root=args.table_root, settings=settings,
+                           space=args.space)
         return TableScorer(table.scores, f"{args.proxy}-table")
     return ProxyScorer(args.proxy, args.dataset, seed=args.score_seed,
                        batch_size=args.batch_size, store=store, settings=settings,
@@ -270,6 +272,8 @@ def _run_search(args: argparse.Namespace) -> int:
 
     if args.table and args.store:
         raise UsageError("tfnas search: --table and --store exclude each other")
+    if args.table_root is not None and not args.table:
+        raise UsageError("tfnas search: --table-root goes with --table")
     _check_store_use(args)
     _check_scoring(args, args.score_seed)
     search, kwargs, per_run = _search_plan(args)
@@ -279,7 +283,7 @@ def _run_search(args: argparse.Namespace) -> int:
     # the accuracy tables are topology-space: other spaces' traces carry no accuracies
     oracle = default_oracle() if args.space == DEFAULT_SPACE else None
     settings = None if args.proxy == ORACLE else _live_settings(args, args.score_seed)
-    store = _open_store(args.store)  # last: a refused command leaves no store file behind
+    store = _open_store(args.store, args.space)  # last: a refused command leaves no store file
     try:
         scorer = _make_scorer(args, oracle, store, settings)
         total = None if per_run is None else per_run * args.repeats

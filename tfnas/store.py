@@ -13,6 +13,11 @@ timeout — the store is healthy, the message names the processes that have it o
 :class:`CorruptStoreError` when the file is not a readable database, :class:`NotAStoreError` when
 it is some other SQLite database.
 
+A store is opened for one search space (``space=``, the topology space by default): keys are
+read and written as that space's cells, and :meth:`ScoreStore.scored` returns that space's rows
+only. One file may hold rows of several spaces (their spellings are disjoint, and the schema is
+the same for all): a row of another registered space is skipped, a row of no space refused.
+
 SQLite ``REAL`` holds ``±inf`` exactly; ``NaN`` would silently become ``NULL``, so it is stored
 as ``NULL`` on purpose and read back as ``nan``. (SQLite drops the sign of ``-0.0``; it reads back
 as the equal ``0.0``.)
@@ -32,7 +37,8 @@ from pathlib import Path
 from types import TracebackType
 
 from tfnas.errors import TfnasError, shown
-from tfnas.space import Arch, as_arch
+from tfnas.space import Arch
+from tfnas.spaces import SearchSpace, get_space, space_names, space_of
 
 APPLICATION_ID = 0x7446_4E53  # "tFNS": marks a SQLite file as a tfnas score store
 SCHEMA_VERSION = 1
@@ -83,6 +89,10 @@ class StoreConflictError(TfnasError, ValueError):
 
 class StoreRowError(TfnasError, TypeError):
     """A row or key given to the store has the wrong shape or type."""
+
+
+class StoreSpaceError(TfnasError, ValueError):
+    """A cell of another search space than the one the store was opened for."""
 
 
 Row = tuple[str, str, Arch | str, str, float, float]
@@ -261,10 +271,14 @@ class ScoreStore:
     """Proxy scores on disk, keyed by ``(proxy, dataset, arch, settings)``; a context manager.
 
     ``timeout`` (seconds, at most :data:`MAX_BUSY_TIMEOUT_S`) is how long any operation waits
-    for another connection's lock before it raises :class:`StoreLockedError`.
+    for another connection's lock before it raises :class:`StoreLockedError`. ``space`` (a name
+    or a :class:`~tfnas.spaces.SearchSpace`; default the topology space) is the space whose
+    cells this connection reads and writes.
     """
 
-    def __init__(self, path: str | Path, *, timeout: float = BUSY_TIMEOUT_MS / 1000) -> None:
+    def __init__(self, path: str | Path, *, timeout: float = BUSY_TIMEOUT_MS / 1000,
+                 space: str | SearchSpace | None = None) -> None:
+        self.space = get_space(space)
         self.path = _check_path(path)
         self.timeout = check_busy_timeout(timeout)
         self._lock = threading.Lock()
@@ -344,7 +358,7 @@ class ScoreStore:
     def get(self, proxy: str, dataset: str, arch: Arch | str, settings: str) -> float | None:
         """The stored score, or ``None`` when this key has not been scored."""
         key = (_check_text("proxy", proxy), _check_text("dataset", dataset),
-               str(as_arch(arch)), _check_text("settings", settings))
+               self._text(arch), _check_text("settings", settings))
         with self._guard("read a score from") as db:
             row = db.execute(
                 "SELECT score FROM scores WHERE proxy=? AND dataset=? AND arch=? AND settings=?", key
@@ -352,28 +366,61 @@ class ScoreStore:
         return None if row is None else _decode(row[0], self.path)
 
     def scored(self, proxy: str, dataset: str, settings: str) -> dict[Arch, float]:
-        """Every stored score for one ``(proxy, dataset, settings)``."""
+        """Every stored score of this store's space for one ``(proxy, dataset, settings)``."""
         key = (_check_text("proxy", proxy), _check_text("dataset", dataset),
                _check_text("settings", settings))
         with self._guard("read scores from") as db:
             rows = db.execute(
                 "SELECT arch, score FROM scores WHERE proxy=? AND dataset=? AND settings=?", key
             ).fetchall()
-        return {self._arch(arch): _decode(score, self.path) for arch, score in rows}
+        found = {}
+        for text, score in rows:
+            arch = self._arch(text)
+            if arch is not None:
+                found[arch] = _decode(score, self.path)
+        return found
 
-    def _arch(self, text: object) -> Arch:
-        """A stored arch string back as an :class:`Arch`; anything else means a tampered file."""
+    def _arch(self, text: object) -> Arch | None:
+        """A stored arch string back as a cell of this store's space; ``None`` for a cell of
+        another registered space; anything else means a tampered file."""
         try:
-            return Arch.parse(text)  # type: ignore[arg-type]
+            return self.space.parse(text)  # type: ignore[arg-type]
         except (TfnasError, ValueError, TypeError) as exc:
-            raise CorruptStoreError(
-                f"score store {shown(str(self.path))} holds a row whose arch {shown(text)} is "
-                "not a cell string; it was not written by tfnas"
-            ) from exc
+            error = exc
+        for name in space_names():
+            other = get_space(name)
+            if other is self.space:
+                continue
+            try:
+                other.parse(text)  # type: ignore[arg-type]
+            except (TfnasError, ValueError, TypeError):
+                continue
+            return None
+        raise CorruptStoreError(
+            f"score store {shown(str(self.path))} holds a row whose arch {shown(text)} is "
+            f"not a cell string of any search space ({', '.join(space_names())}); it was not "
+            "written by tfnas"
+        ) from error
+
+    def _text(self, arch: object) -> str:
+        """The official spelling of ``arch``, a cell (or the string of one) of this store's space."""
+        if not isinstance(arch, str | self.space.arch_type):
+            try:
+                other = space_of(arch)
+            except TfnasError:
+                other = None
+            if other is not None:
+                raise StoreSpaceError(
+                    f"score store {shown(str(self.path))} is open for the {self.space.name} "
+                    f"space, got a cell of the {other.name} space ({shown(str(arch))}); open it "
+                    f"with space={other.name!r}"
+                )
+        return self.space.format(arch)
 
     def count(self, proxy: str | None = None, dataset: str | None = None,
               settings: str | None = None) -> int:
-        """Number of rows, optionally restricted to a proxy, a dataset and/or settings."""
+        """Number of rows (of every space in the file), optionally restricted to a proxy, a
+        dataset and/or settings."""
         where, args = [], []
         for column, value in (("proxy", proxy), ("dataset", dataset), ("settings", settings)):
             if value is not None:
@@ -414,15 +461,14 @@ class ScoreStore:
             db.execute("COMMIT")
         return new
 
-    @staticmethod
-    def _check_row(row: Row) -> tuple[str, str, str, str, float | None, float]:
+    def _check_row(self, row: Row) -> tuple[str, str, str, str, float | None, float]:
         if not isinstance(row, tuple | list) or len(row) != 6:
             raise StoreRowError(
                 f"a store row is (proxy, dataset, arch, settings, score, seconds), got {shown(row)}"
             )
         proxy, dataset, arch, settings, score, seconds = row
         return (
-            _check_text("proxy", proxy), _check_text("dataset", dataset), str(as_arch(arch)),
+            _check_text("proxy", proxy), _check_text("dataset", dataset), self._text(arch),
             _check_text("settings", settings), _encode(_check_number("score", score)),
             _check_number("seconds", seconds),
         )
@@ -442,7 +488,8 @@ class ScoreStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"ScoreStore({str(self.path)!r})"
+        space = "" if self.space is get_space(None) else f", space={self.space.name!r}"
+        return f"ScoreStore({str(self.path)!r}{space})"
 
 
 def _check_path(path: object) -> Path:

@@ -1,5 +1,9 @@
-"""Score every cell of the space through the score store: resumable, in chunks, on local
+"""Score every cell of a search space through the score store: resumable, in chunks, on local
 processes or a Dask distributed cluster.
+
+Any registered space (``space=``, ``--space``; the topology space by default): the cells, the
+index ranges and the bounds are that space's, the store is opened for it and the exported tables
+are its tables.
 
 Resumable because only cells missing from the store are computed and each finished chunk is
 written in one transaction (``ScoreStore.put_many``): a killed sweep loses at most the chunks in
@@ -44,7 +48,8 @@ from tfnas.checks import (
     int_arg,
 )
 from tfnas.errors import TfnasError, one_line, shown
-from tfnas.space import SPACE_SIZE, Arch, all_cells, arch_at
+from tfnas.space import Arch
+from tfnas.spaces import DEFAULT_SPACE, SearchSpace, get_space, space_names
 
 DEFAULT_STORE = Path(".sweep") / "scores.sqlite"
 DEFAULT_CHUNK = 100
@@ -53,8 +58,12 @@ EXIT_INCOMPLETE = 75  # EX_TEMPFAIL: stopped by --budget with cells left; run ag
 MAX_BUDGET_S = 30 * 24 * 3600.0
 WHY_BUDGET = "30 days; leave the budget out to run until every cell is stored"
 MAX_INDEX_ENTRIES = 1_000_000
-WHY_INDEX_ENTRIES = f"the space has {SPACE_SIZE:,} cells; more entries only repeat them"
-WHY_CELLS = f"the space has {SPACE_SIZE:,} cells"
+
+
+def _why_cells(space: SearchSpace) -> str:
+    """The reason for a bound on cells: the size of the space."""
+    name = "the space" if space.name == DEFAULT_SPACE else f"the {space.name} space"
+    return f"{name} has {space.size:,} cells"
 MAX_SCHEDULER_CHARS = 1000
 PARENT_POLL_S = 0.5
 """How often a worker's watchdog checks that the sweep that started it is still alive."""
@@ -92,6 +101,8 @@ class Chunk:
     batch_size: int
     settings: str
     archs: tuple[str, ...]
+    space: str = DEFAULT_SPACE
+    """The name of the search space ``archs`` are spelled in."""
 
 
 @dataclass
@@ -155,7 +166,8 @@ def score_chunk(chunk: Chunk) -> list[tuple[str, float, float]]:
     out = []
     for arch in chunk.archs:
         start = time.perf_counter()
-        value = score(arch, chunk.proxy, chunk.dataset, seed=chunk.seed, batch_size=chunk.batch_size)
+        value = score(arch, chunk.proxy, chunk.dataset, seed=chunk.seed,
+                      batch_size=chunk.batch_size, space=chunk.space)
         out.append((arch, float(value), time.perf_counter() - start))
     return out
 
@@ -289,8 +301,8 @@ def _check_names(what: str, singular: str, names: object, known: Sequence[str]) 
     return list(dict.fromkeys(names))
 
 
-def _check_indices(indices: Iterable[int]) -> list[int]:
-    """Distinct official indices in first-seen order; a bounded walk of any iterable."""
+def _check_indices(indices: Iterable[int], space: SearchSpace) -> list[int]:
+    """Distinct official indices of ``space`` in first-seen order; a bounded walk of any iterable."""
     if isinstance(indices, str | bytes):
         raise ArgumentTypeError(
             f"indices must be ints (use parse_indices for text like '0-99'), got {shown(indices)}"
@@ -303,7 +315,8 @@ def _check_indices(indices: Iterable[int]) -> list[int]:
     for count, index in enumerate(iterator):
         if count >= MAX_INDEX_ENTRIES:
             raise ArgumentError(
-                f"indices must have at most {MAX_INDEX_ENTRIES:,} entries ({WHY_INDEX_ENTRIES})"
+                f"indices must have at most {MAX_INDEX_ENTRIES:,} entries ({_why_cells(space)}; "
+                "more entries only repeat them)"
             )
         if isinstance(index, bool):
             raise ArgumentTypeError(f"an index must be an int, got {shown(index)}")
@@ -311,14 +324,15 @@ def _check_indices(indices: Iterable[int]) -> list[int]:
             value = operator.index(index)
         except TypeError:
             raise ArgumentTypeError(f"an index must be an int, got {shown(index)}") from None
-        seen[check_int("index", value, 0, SPACE_SIZE - 1, WHY_CELLS)] = None
+        seen[check_int("index", value, 0, space.size - 1, _why_cells(space))] = None
     return list(seen)
 
 
-def _cells(indices: Iterable[int] | None, limit: int | None) -> list[Arch]:
-    cells = list(all_cells()) if indices is None else [arch_at(i) for i in _check_indices(indices)]
+def _cells(indices: Iterable[int] | None, limit: int | None, space: SearchSpace) -> list[Arch]:
+    cells = (list(space.all_cells()) if indices is None
+             else [space.arch_at(i) for i in _check_indices(indices, space)])
     if limit is not None:
-        cells = cells[: check_int("limit", limit, 0, SPACE_SIZE, WHY_CELLS)]
+        cells = cells[: check_int("limit", limit, 0, space.size, _why_cells(space))]
     return cells
 
 
@@ -331,37 +345,53 @@ class _Request:
     seed: int
     batch_size: int
     settings: dict[tuple[str, str], str]
+    space: SearchSpace
 
 
 def _request(proxies: object, datasets: object, indices: Iterable[int] | None, limit: int | None,
-             chunk_size: object, seed: object, batch_size: object) -> _Request:
+             chunk_size: object, seed: object, batch_size: object,
+             space: str | SearchSpace | None) -> _Request:
     """Check every planning argument (and load each data batch once) before any file is made."""
     from tfnas.datasets import dataset_names
     from tfnas.proxies import proxy_names
     from tfnas.scoring import settings_key
 
-    chunk = check_int("chunk_size", chunk_size, 1, SPACE_SIZE, WHY_CELLS)
+    space = get_space(space)
+    chunk = check_int("chunk_size", chunk_size, 1, space.size, _why_cells(space))
     proxy_list = _check_names("proxies", "proxy", proxies, proxy_names())
     dataset_list = _check_names("datasets", "dataset", datasets, dataset_names())
     seed = check_seed(seed)
     batch_size = check_batch_size(batch_size)
-    cells = _cells(indices, limit)
+    cells = _cells(indices, limit, space)
     settings = {(p, d): settings_key(p, d, seed, batch_size)
                 for p in proxy_list for d in dataset_list}
-    return _Request(cells, chunk, seed, batch_size, settings)
+    return _Request(cells, chunk, seed, batch_size, settings, space)
+
+
+def _check_store_space(store: object, space: SearchSpace) -> None:
+    """A store object must be open for the sweep's space (a store without ``space``: topology)."""
+    opened = get_space(getattr(store, "space", None))
+    if opened is not space:
+        raise ArgumentError(
+            f"the score store is open for the {opened.name} space, the sweep is of the "
+            f"{space.name} space; open it with ScoreStore(path, space={space.name!r})"
+        )
 
 
 def _plan(store: object, request: _Request) -> tuple[list[Chunk], list[JobStats]]:
+    _check_store_space(store, request.space)
     chunks: list[Chunk] = []
     jobs: list[JobStats] = []
     cells = request.cells
+    space = request.space
     for (proxy, dataset), settings in request.settings.items():
         done = store.scored(proxy, dataset, settings)  # type: ignore[attr-defined]
-        missing = [str(a) for a in cells if a not in done]
+        missing = [space.format(a) for a in cells if a not in done]
         jobs.append(JobStats(proxy, dataset, len(cells), len(cells) - len(missing)))
         for start in range(0, len(missing), request.chunk_size):
             part = tuple(missing[start : start + request.chunk_size])
-            chunks.append(Chunk(proxy, dataset, request.seed, request.batch_size, settings, part))
+            chunks.append(Chunk(proxy, dataset, request.seed, request.batch_size, settings, part,
+                                space.name))
     return chunks, jobs
 
 
@@ -375,9 +405,11 @@ def plan(
     chunk_size: int = DEFAULT_CHUNK,
     seed: int = 0,
     batch_size: int = 128,
+    space: str | SearchSpace | None = None,
 ) -> tuple[list[Chunk], list[JobStats]]:
-    """The chunks still to compute (cells missing from ``store``), and per-job counts."""
-    request = _request(proxies, datasets, indices, limit, chunk_size, seed, batch_size)
+    """The chunks still to compute (cells of ``space`` missing from ``store``), and per-job
+    counts. ``store`` must be open for ``space`` (default the topology space)."""
+    request = _request(proxies, datasets, indices, limit, chunk_size, seed, batch_size, space)
     return _plan(store, request)
 
 
@@ -568,8 +600,9 @@ def _new_dirs(folder: Path) -> list[Path]:
     return missing
 
 
-def _open_store(path: object, lock_timeout: float | None) -> object:
-    """Open (creating it and its folder if need be) the store at ``path``; undo that on failure."""
+def _open_store(path: object, lock_timeout: float | None, space: SearchSpace) -> object:
+    """Open (creating it and its folder if need be) the store at ``path`` for ``space``; undo
+    that on failure."""
     from tfnas.store import BUSY_TIMEOUT_MS, ScoreStore, StoreError, check_busy_timeout
 
     timeout = check_busy_timeout(BUSY_TIMEOUT_MS / 1000 if lock_timeout is None else lock_timeout)
@@ -579,7 +612,7 @@ def _open_store(path: object, lock_timeout: float | None) -> object:
     created = _new_dirs(path.parent)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return ScoreStore(path, timeout=timeout)
+        return ScoreStore(path, timeout=timeout, space=space)
     except OSError as exc:
         _remove_dirs(created)
         raise StoreError(
@@ -611,11 +644,15 @@ def run_sweep(
     budget_seconds: float | None = None,
     progress: bool | None = None,
     lock_timeout: float | None = None,
+    space: str | SearchSpace | None = None,
 ) -> SweepReport:
-    """Score every requested cell that ``store`` lacks; write each finished chunk at once.
+    """Score every requested cell of ``space`` that ``store`` lacks; write each finished chunk
+    at once.
 
-    ``store`` is a :class:`tfnas.store.ScoreStore` or a path to one (opened with
-    ``lock_timeout`` seconds of patience for another process's lock). ``workers=1`` scores in
+    ``space`` is a registered search space (default the topology space); ``indices`` are its
+    official indices. ``store`` is a :class:`tfnas.store.ScoreStore` open for that space or a
+    path to one (opened with ``lock_timeout`` seconds of patience for another process's lock).
+    ``workers=1`` scores in
     this process (on one torch thread while it runs); more use a process pool whose workers die
     with this process; ``scheduler`` (a Dask scheduler address or ``Client``) runs the chunks on
     that cluster instead. ``budget_seconds`` stops submitting new chunks after that much wall time
@@ -624,7 +661,7 @@ def run_sweep(
     on the main thread) stop the workers and raise :class:`SweepInterrupted`.
     """
     start = time.perf_counter()
-    request = _request(proxies, datasets, indices, limit, chunk_size, seed, batch_size)
+    request = _request(proxies, datasets, indices, limit, chunk_size, seed, batch_size, space)
     if scheduler is None:
         workers = check_workers(workers)
     else:
@@ -635,7 +672,7 @@ def run_sweep(
     with _stop_signals() as interrupts:
         own_store = not hasattr(store, "put_many")
         if own_store:
-            store = _open_store(store, lock_timeout)
+            store = _open_store(store, lock_timeout, request.space)
         try:
             chunks, jobs = _plan(store, request)
             report = SweepReport(jobs)
@@ -724,9 +761,11 @@ _RANGE_RE = re.compile(r"([0-9]{1,9})(?:-([0-9]{1,9}))?", re.ASCII)
 _ASCII_SPACE = " \t\n\r\f\v"  # str.strip() alone would also drop U+00A0 and other Unicode spaces
 
 
-def parse_indices(text: str) -> list[int]:
+def parse_indices(text: str, space: str | SearchSpace | None = None) -> list[int]:
     """``"0-99,200,300-310"`` → the listed official indices (ranges inclusive), each once, in the
-    order first listed. ASCII digits only; every index within ``0..SPACE_SIZE-1``."""
+    order first listed. ASCII digits only; every index within ``0..size-1`` of ``space`` (default
+    the topology space)."""
+    size = get_space(space).size
     if not isinstance(text, str):
         raise ArgumentTypeError(f"indices must be a str like '0-99,200', got {type(text).__name__}")
     out: dict[int, None] = {}
@@ -736,9 +775,9 @@ def parse_indices(text: str) -> list[int]:
             raise ArgumentError(f"bad index range {shown(part)}; expected N or N-M, e.g. '0-99,200'")
         first = int(match[1])
         last = first if match[2] is None else int(match[2])
-        if not 0 <= first <= last < SPACE_SIZE:
+        if not 0 <= first <= last < size:
             raise ArgumentError(
-                f"index range {shown(part)} must lie within 0..{SPACE_SIZE - 1}, low to high"
+                f"index range {shown(part)} must lie within 0..{size - 1}, low to high"
             )
         out.update(dict.fromkeys(range(first, last + 1)))
     if not out:
@@ -746,11 +785,23 @@ def parse_indices(text: str) -> list[int]:
     return list(out)
 
 
-def _indices_arg(text: str) -> list[int]:
+@dataclass(frozen=True)
+class _IndexText:
+    """``--indices`` as given: read against the space (``--space``) once every flag is parsed."""
+
+    text: str
+
+
+def _indices_of(given: _IndexText | None, space: str) -> list[int] | None:
+    """The ``--indices`` of ``space``; bad text is a usage error (exit 2), as argparse's are."""
+    if given is None:
+        return None
     try:
-        return parse_indices(text)
-    except ValueError as exc:  # argparse would hide the message behind "invalid value"
-        raise argparse.ArgumentTypeError(str(exc)) from exc
+        return parse_indices(given.text, space)
+    except ValueError as exc:
+        from tfnas.cli import UsageError
+
+        raise UsageError(f"tfnas sweep: argument --indices: {exc}") from exc
 
 
 def register_cli(register: Callable) -> None:
@@ -772,8 +823,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="Dask scheduler address, e.g. tcp://host:8786, instead of local workers")
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE,
                         help=f"score store (SQLite) path; default {DEFAULT_STORE}")
-    parser.add_argument("--indices", type=_indices_arg, default=None,
-                        help="only these official indices, e.g. 0-99,200 (default: all)")
+    parser.add_argument("--space", choices=space_names(), default=DEFAULT_SPACE,
+                        help=f"search space (default {DEFAULT_SPACE}: the topology space; sss: the "
+                             "size space)")
+    parser.add_argument("--indices", type=_IndexText, default=None,
+                        help="only these official indices of the space, e.g. 0-99,200 (default: "
+                             "all)")
     parser.add_argument("--limit", type=int_arg, default=None,
                         help="only the first N of the selected cells")
     parser.add_argument("--chunk-size", type=int_arg, default=DEFAULT_CHUNK,
@@ -792,12 +847,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def sweep_command(args: argparse.Namespace) -> int:
     """Run a parsed ``sweep`` command line; exit status 0 when every requested cell is stored."""
+    indices = _indices_of(args.indices, args.space)
     try:
         report = run_sweep(
-            args.store, args.proxy, args.dataset, indices=args.indices, limit=args.limit,
+            args.store, args.proxy, args.dataset, indices=indices, limit=args.limit,
             workers=args.workers, scheduler=args.scheduler, chunk_size=args.chunk_size,
             seed=args.seed, batch_size=args.batch_size, budget_seconds=args.budget,
-            lock_timeout=args.lock_timeout,
+            lock_timeout=args.lock_timeout, space=args.space,
         )
     except SweepInterrupted as exc:
         print(f"tfnas sweep: {exc}; no worker is left and every finished chunk is in "
@@ -814,7 +870,7 @@ def sweep_command(args: argparse.Namespace) -> int:
         from tfnas.tables import export_table
 
         root = Path(args.export) if args.export else None
-        with ScoreStore(args.store) as store:
+        with ScoreStore(args.store, space=args.space) as store:
             for job in report.jobs:
                 result = export_table(store, job.proxy, job.dataset, args.seed, args.batch_size, root)
                 print(f"{'wrote' if result.written else 'unchanged'} {result.path} "

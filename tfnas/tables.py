@@ -1,9 +1,12 @@
 """Precomputed full-space score tables: gzip CSV files, one row per cell, with provenance.
 
-A table ``<proxy>-<dataset>.csv.gz`` holds ``#``-comment provenance lines (``# key: value``),
+A table belongs to one search space. A topology-space table ``<proxy>-<dataset>.csv.gz`` (the
+committed ``benchmarks/scores``) holds ``#``-comment provenance lines (``# key: value``),
 then the header ``index,arch,score`` and one row per scored cell in official index order, the
 score written with ``repr`` (exact round trip). The gzip stream has ``mtime=0`` and no file name,
-so the same rows and provenance always give the same bytes. Loading checks everything a
+so the same rows and provenance always give the same bytes. A table of another space ``S`` is
+``<proxy>-<dataset>-S.csv.gz`` and its provenance says ``# space: S`` (a header without
+``space`` is a topology table); it is read only as a table of that space. Loading checks everything a
 corrupt, truncated, hostile or mismatched file could get wrong and refuses it with a
 :class:`TableError` whose message is one line.
 
@@ -11,10 +14,12 @@ What a valid table is (the writer produces exactly this, the reader accepts noth
 
 * the file is one gzip member and nothing after it, at most :data:`MAX_FILE_BYTES` long, and
   inflates to at most :data:`MAX_TEXT_BYTES` of UTF-8 text (the largest text a full table can
-  be, see there): a decompression bomb is refused after inflating that much, never more;
+  be, see there; for another space :func:`table_limits` says, and no file is inflated past the
+  largest registered space's bound): a decompression bomb is refused after inflating that
+  much, never more;
 * each row is ``index,arch,score``: ``index`` in canonical decimal (no sign, no leading zeros,
-  ASCII digits only), ``arch`` exactly the official string of the cell at ``index``, rows in
-  strictly increasing index order;
+  ASCII digits only) below the space's size, ``arch`` exactly the official string of the cell
+  at ``index``, rows in strictly increasing index order;
 * ``score`` is exactly ``repr`` of a float that is finite or ``-inf``. ``-inf`` is a legitimate
   score (NASWOT's singular kernel, SynFlow's log of a zero sum, as the proxies return it);
   ``nan`` (the proxies map every undefined value to ``-inf``, never to NaN) and ``+inf`` (only
@@ -42,7 +47,8 @@ from pathlib import Path
 
 from tfnas.bounded import read_file
 from tfnas.errors import TfnasError, one_line, shown, shown_path
-from tfnas.space import MAX_ARCH_CHARS, SPACE_SIZE, Arch, arch_at, as_arch, index_of
+from tfnas.space import Arch
+from tfnas.spaces import DEFAULT_SPACE, SearchSpace, get_space, space_names
 
 FORMAT = "tfnas-score-table/1"
 HEADER = ("index", "arch", "score")
@@ -55,16 +61,46 @@ DEFAULT_ROOT = _REPO_ROOT / "benchmarks" / "scores"
 
 MAX_SCORE_CHARS = 24
 """The longest ``repr`` of a float: sign, 17 significant digits, the point and ``e-308``."""
-MAX_ROW_BYTES = len(str(SPACE_SIZE - 1)) + 1 + MAX_ARCH_CHARS + 1 + MAX_SCORE_CHARS + 1
-"""The longest row ``index,arch,score\\n`` the writer can produce (127 bytes)."""
 MAX_PROVENANCE_BYTES = 64 * 1024
 """The most the provenance lines may take (the committed tables use about 1.3 KB)."""
-MAX_TEXT_BYTES = MAX_PROVENANCE_BYTES + len(",".join(HEADER)) + 1 + SPACE_SIZE * MAX_ROW_BYTES
-"""The largest text a table can inflate to: full provenance, the header, 15,625 longest rows
-(about 2.05 MB; the committed full tables are 1.57 to 1.72 MB)."""
-MAX_FILE_BYTES = MAX_TEXT_BYTES + (MAX_TEXT_BYTES >> 10) + 1024
-"""The largest gzip file that can hold :data:`MAX_TEXT_BYTES`: deflate's worst-case growth on
-incompressible text (well under 0.1 %) plus room for the gzip header and trailer."""
+
+
+@dataclass(frozen=True)
+class TableLimits:
+    """The most a table of one space can be: its longest row, its text and its gzip file."""
+
+    space: str
+    row_bytes: int
+    text_bytes: int
+    file_bytes: int
+
+
+def table_limits(space: str | SearchSpace | None = None) -> TableLimits:
+    """The bounds of a full table of ``space`` (default the topology space), from the format:
+    the longest index, arch and score of a row, every cell, the full provenance."""
+    found = get_space(space)
+    row = len(str(found.size - 1)) + 1 + found.max_arch_chars + 1 + MAX_SCORE_CHARS + 1
+    text = MAX_PROVENANCE_BYTES + len(",".join(HEADER)) + 1 + found.size * row
+    # deflate's worst-case growth on incompressible text (well under 0.1 %) plus room for the
+    # gzip header and trailer
+    return TableLimits(found.name, row, text, text + (text >> 10) + 1024)
+
+
+_TOPOLOGY_LIMITS = table_limits(DEFAULT_SPACE)
+MAX_ROW_BYTES = _TOPOLOGY_LIMITS.row_bytes
+"""The longest row ``index,arch,score\\n`` the writer can produce for a topology cell (127 bytes)."""
+MAX_TEXT_BYTES = _TOPOLOGY_LIMITS.text_bytes
+"""The largest text a topology table can inflate to: full provenance, the header, 15,625 longest
+rows (about 2.05 MB; the committed full tables are 1.57 to 1.72 MB)."""
+MAX_FILE_BYTES = _TOPOLOGY_LIMITS.file_bytes
+"""The largest gzip file that can hold :data:`MAX_TEXT_BYTES`."""
+
+
+def _read_limits() -> TableLimits:
+    """What any file is read and inflated to at most: the largest registered space's bounds
+    (so a table of another space is still read far enough to say which space it is)."""
+    limits = [table_limits(name) for name in space_names()]
+    return max(limits, key=lambda lim: (lim.file_bytes, lim.text_bytes))
 
 
 class TableError(TfnasError, ValueError):
@@ -91,16 +127,18 @@ class ScoreTable:
     dataset: str
     scores: dict[Arch, float]
     provenance: dict[str, str] = field(default_factory=dict)
+    space: str = DEFAULT_SPACE
+    """The name of the search space whose cells ``scores`` holds."""
 
     @property
     def complete(self) -> bool:
-        """True when every one of the 15,625 cells has a score."""
-        return len(self.scores) == SPACE_SIZE
+        """True when every cell of the space (15,625 for the topology space) has a score."""
+        return len(self.scores) == get_space(self.space).size
 
     @property
     def missing(self) -> int:
         """How many cells have no score."""
-        return SPACE_SIZE - len(self.scores)
+        return get_space(self.space).size - len(self.scores)
 
     @property
     def settings(self) -> str:
@@ -108,8 +146,10 @@ class ScoreTable:
         return self.provenance.get("settings", "")
 
 
-def table_name(proxy: str, dataset: str) -> str:
-    """The file name of a table, e.g. ``naswot-cifar10.csv.gz``."""
+def table_name(proxy: str, dataset: str, space: str | SearchSpace | None = None) -> str:
+    """The file name of a table, e.g. ``naswot-cifar10.csv.gz`` (topology space) or
+    ``naswot-cifar10-sss.csv.gz`` (any other space: its name ends the stem)."""
+    found = get_space(space)
     for what, value in (("proxy", proxy), ("dataset", dataset)):
         if not isinstance(value, str):
             raise TypeError(f"{what} must be a str, got {type(value).__name__}")
@@ -119,12 +159,15 @@ def table_name(proxy: str, dataset: str) -> str:
                 f"{what} must be a plain name (printable, at most 100 characters, no path "
                 f"separators, not starting with '.'), got {shown(value)}"
             )
-    return f"{proxy}-{dataset}.csv.gz"
+    suffix = "" if found.name == DEFAULT_SPACE else f"-{found.name}"
+    return f"{proxy}-{dataset}{suffix}.csv.gz"
 
 
-def table_path(proxy: str, dataset: str, root: str | Path | None = None) -> Path:
-    """Where the table for ``(proxy, dataset)`` lives (``benchmarks/scores/`` by default)."""
-    return Path(DEFAULT_ROOT if root is None else root) / table_name(proxy, dataset)
+def table_path(proxy: str, dataset: str, root: str | Path | None = None,
+               space: str | SearchSpace | None = None) -> Path:
+    """Where the table for ``(proxy, dataset)`` of ``space`` lives (``benchmarks/scores/`` by
+    default)."""
+    return Path(DEFAULT_ROOT if root is None else root) / table_name(proxy, dataset, space)
 
 
 def _score_problem(value: float) -> str | None:
@@ -136,9 +179,15 @@ def _score_problem(value: float) -> str | None:
     return None
 
 
-def _checked_scores(scores: Mapping[Arch | str, float]) -> list[tuple[int, float]]:
+def _checked_scores(scores: Mapping[Arch | str, float],
+                    space: SearchSpace) -> list[tuple[int, float]]:
     """Rows ``(index, score)`` in index order, refusing what :func:`read_table` would refuse."""
-    rows = sorted((index_of(as_arch(a)), float(s)) for a, s in scores.items())
+    try:
+        rows = sorted((space.index_of(space.as_arch(a)), float(s)) for a, s in scores.items())
+    except TfnasError as exc:  # a cell of another space, or no cell at all
+        raise TableError(
+            f"a table of the {space.name} space holds cells of that space only: {one_line(exc)}"
+        ) from exc
     for index, value in rows:
         problem = _score_problem(value)
         if problem:
@@ -152,29 +201,37 @@ def _checked_scores(scores: Mapping[Arch | str, float]) -> list[tuple[int, float
 
 
 def encode_table(
-    proxy: str, dataset: str, scores: Mapping[Arch | str, float], provenance: Mapping[str, object]
+    proxy: str, dataset: str, scores: Mapping[Arch | str, float], provenance: Mapping[str, object],
+    space: str | SearchSpace | None = None,
 ) -> bytes:
     """The exact bytes of a table file (gzip, mtime 0): provenance lines, header, sorted rows.
 
-    Refuses (:class:`TableError`) what the reader would refuse: NaN or +inf scores, no finite
-    score, provenance that is not one-line ``key: value`` or over :data:`MAX_PROVENANCE_BYTES`.
+    ``scores`` are of cells of ``space`` (default the topology space); a table of another space
+    records ``space: <name>`` in its provenance. Refuses (:class:`TableError`) what the reader
+    would refuse: NaN or +inf scores, no finite score, provenance that is not one-line
+    ``key: value`` or over :data:`MAX_PROVENANCE_BYTES`.
     """
+    found = get_space(space)
     for key, value in provenance.items():
         text = str(value)
         if not key or ":" in key or "\n" in key or "\r" in key or "\n" in text or "\r" in text:
             raise TableError(
                 f"provenance entries must be one-line 'key: value', got {shown(key)}: {shown(text)}"
             )
-    rows = _checked_scores(scores)
+    rows = _checked_scores(scores, found)
     meta = {
         "format": FORMAT,
         **{k: str(v) for k, v in provenance.items()},
         "proxy": proxy,
         "dataset": dataset,
         "rows": str(len(rows)),
-        "space_size": str(SPACE_SIZE),
-        "complete": str(len(rows) == SPACE_SIZE).lower(),
     }
+    if found.name == DEFAULT_SPACE:
+        meta.pop("space", None)  # topology tables say nothing: the committed bytes stay as they are
+    else:
+        meta["space"] = found.name
+    meta["space_size"] = str(found.size)
+    meta["complete"] = str(len(rows) == found.size).lower()
     text = io.StringIO(newline="")
     for key, value in meta.items():
         text.write(f"# {key}: {value}\n")
@@ -185,8 +242,9 @@ def encode_table(
         )
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(HEADER)
+    official = _official_strings(found.name)
     for index, value in rows:
-        writer.writerow((index, str(arch_at(index)), repr(value)))
+        writer.writerow((index, official[index], repr(value)))
     raw = io.BytesIO()
     with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as gz:
         gz.write(text.getvalue().encode("utf-8"))
@@ -199,10 +257,11 @@ def write_table(
     dataset: str,
     scores: Mapping[Arch | str, float],
     provenance: Mapping[str, object],
+    space: str | SearchSpace | None = None,
 ) -> Path:
-    """Write a table atomically (temporary file, then rename) and return its path."""
+    """Write a table of ``space`` atomically (temporary file, then rename); return its path."""
     path = Path(path)
-    data = encode_table(proxy, dataset, scores, provenance)
+    data = encode_table(proxy, dataset, scores, provenance, space)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
@@ -210,25 +269,25 @@ def write_table(
     return path
 
 
-def _read_member(path: Path) -> bytes:
-    """The text of the file's one gzip member, inflating at most ``MAX_TEXT_BYTES + 1`` bytes.
+def _read_member(path: Path, limits: TableLimits) -> bytes:
+    """The text of the file's one gzip member, inflating at most ``limits.text_bytes + 1`` bytes.
 
     Streaming with an output bound is what makes a bomb harmless: a small file that asks for
     gigabytes costs at most that bound before it is refused.
     """
     where = shown_path(path)
-    data = read_file(path, MAX_FILE_BYTES, CorruptTableError, "score table",
+    data = read_file(path, limits.file_bytes, CorruptTableError, "score table",
                      "no score table compresses to more")
     inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)  # gzip wrapper: CRC-32 and size
     try:
-        text = inflater.decompress(data, MAX_TEXT_BYTES + 1)
+        text = inflater.decompress(data, limits.text_bytes + 1)
     except zlib.error as exc:
         raise CorruptTableError(
             f"{where} is not a valid gzip stream (truncated or damaged): {one_line(exc)}"
         ) from exc
-    if len(text) > MAX_TEXT_BYTES:
+    if len(text) > limits.text_bytes:
         raise CorruptTableError(
-            f"{where} inflates to more than {MAX_TEXT_BYTES} bytes, the most a full table holds "
+            f"{where} inflates to more than {limits.text_bytes} bytes, the most a full table holds "
             "(a decompression bomb or not a score table)"
         )
     if not inflater.eof:
@@ -253,7 +312,7 @@ def _decode(where: str, data: bytes) -> str:
         ) from exc
 
 
-def _provenance(where: str, lines: list[str]) -> tuple[dict[str, str], int]:
+def _provenance(where: str, lines: list[str], space: SearchSpace) -> tuple[dict[str, str], int]:
     """The ``# key: value`` lines at the top and the position of the line after them."""
     provenance: dict[str, str] = {}
     pos = 0
@@ -270,26 +329,35 @@ def _provenance(where: str, lines: list[str]) -> tuple[dict[str, str], int]:
             f"{where}: provenance header lacks '# format: {FORMAT}' "
             f"(got {shown(provenance.get('format'))})"
         )
+    declared = provenance.get("space", DEFAULT_SPACE)
+    if declared != space.name:
+        hint = f"; read it with space={declared!r}" if declared in space_names() else ""
+        raise TableMismatchError(
+            f"{where} is a score table of the {shown(declared)} search space, expected one of "
+            f"the {space.name!r} space{hint}"
+        )
     for key in ("proxy", "dataset", "rows", "complete"):
         if key not in provenance:
             raise CorruptTableError(f"{where}: provenance header lacks '{key}'")
-    if provenance.get("space_size", str(SPACE_SIZE)) != str(SPACE_SIZE):
+    if provenance.get("space_size", str(space.size)) != str(space.size):
         raise CorruptTableError(
             f"{where}: header 'space_size' is {shown(provenance['space_size'])}, "
-            f"expected {SPACE_SIZE}"
+            f"expected {space.size}"
         )
     return provenance, pos
 
 
 @functools.cache
-def _official_strings() -> tuple[str, ...]:
-    """The official arch string of every index."""
-    return tuple(str(arch_at(i)) for i in range(SPACE_SIZE))
+def _official_strings(space: str) -> tuple[str, ...]:
+    """The official arch string of every index of the space named ``space``."""
+    found = get_space(space)
+    return tuple(found.format(cell) for cell in found.all_cells())
 
 
-def _canonical_int(text: str) -> bool:
-    """True for the decimal the writer writes: ASCII digits, no sign, no leading zero."""
-    return (0 < len(text) <= len(str(SPACE_SIZE)) and text.isascii() and text.isdigit()
+def _canonical_int(text: str, size: int) -> bool:
+    """True for the decimal the writer writes for a number up to ``size``: ASCII digits, no
+    sign, no leading zero."""
+    return (0 < len(text) <= len(str(size)) and text.isascii() and text.isdigit()
             and (text == "0" or text[0] != "0"))
 
 
@@ -310,7 +378,7 @@ def _parse_score(where: str, text: str) -> float:
     return value
 
 
-def _parse_row(where: str, line: str, last: int) -> tuple[int, float]:
+def _parse_row(where: str, line: str, last: int, space: SearchSpace) -> tuple[int, float]:
     """One body row ``index,arch,score`` after index ``last``: its index and score."""
     fields = line.split(",", 3)
     if len(fields) != 3:
@@ -318,14 +386,14 @@ def _parse_row(where: str, line: str, last: int) -> tuple[int, float]:
             f"{where}: expected 3 fields index,arch,score, got {shown(line)}"
         )
     index_text, arch_text, score_text = fields
-    if not _canonical_int(index_text):
+    if not _canonical_int(index_text, space.size):
         raise CorruptTableError(
-            f"{where}: index {shown(index_text)} is not a plain decimal in 0..{SPACE_SIZE - 1}"
+            f"{where}: index {shown(index_text)} is not a plain decimal in 0..{space.size - 1}"
         )
     index = int(index_text)
-    if index >= SPACE_SIZE:
-        raise CorruptTableError(f"{where}: index {index} outside 0..{SPACE_SIZE - 1}")
-    official = _official_strings()[index]
+    if index >= space.size:
+        raise CorruptTableError(f"{where}: index {index} outside 0..{space.size - 1}")
+    official = _official_strings(space.name)[index]
     if arch_text != official:
         raise CorruptTableError(
             f"{where}: arch {shown(arch_text)} is not the cell at index {index} ({official})"
@@ -337,10 +405,11 @@ def _parse_row(where: str, line: str, last: int) -> tuple[int, float]:
     return index, _parse_score(where, score_text)
 
 
-def _check_counts(where: str, provenance: dict[str, str], scores: dict[Arch, float]) -> None:
+def _check_counts(where: str, provenance: dict[str, str], scores: dict[Arch, float],
+                  space: SearchSpace) -> None:
     """The header's ``rows`` and ``complete`` agree with the rows; some score is finite."""
     declared = provenance["rows"]
-    if not _canonical_int(declared):
+    if not _canonical_int(declared, space.size):
         raise CorruptTableError(
             f"{where}: header 'rows' is {shown(declared)}, expected a plain decimal count"
         )
@@ -349,10 +418,10 @@ def _check_counts(where: str, provenance: dict[str, str], scores: dict[Arch, flo
             f"{where}: header declares {declared} rows, file holds {len(scores)} (truncated or "
             "edited)"
         )
-    if provenance["complete"] != str(len(scores) == SPACE_SIZE).lower():
+    if provenance["complete"] != str(len(scores) == space.size).lower():
         raise CorruptTableError(
             f"{where}: header says complete={shown(provenance['complete'])} but {len(scores)} of "
-            f"{SPACE_SIZE} cells are present"
+            f"{space.size} cells are present"
         )
     if not any(math.isfinite(value) for value in scores.values()):
         raise CorruptTableError(
@@ -361,12 +430,14 @@ def _check_counts(where: str, provenance: dict[str, str], scores: dict[Arch, flo
         )
 
 
-def read_table(path: str | Path) -> ScoreTable:
-    """Read and verify one table file; a :class:`TableError` says in one line what is wrong.
+def read_table(path: str | Path, space: str | SearchSpace | None = None) -> ScoreTable:
+    """Read and verify one table file of ``space`` (default the topology space); a
+    :class:`TableError` says in one line what is wrong, a table of another space included.
 
     Memory is bounded by the file-size and inflation caps (:data:`MAX_FILE_BYTES`,
-    :data:`MAX_TEXT_BYTES`), whatever the file holds.
+    :data:`MAX_TEXT_BYTES`, the largest registered space's), whatever the file holds.
     """
+    found = get_space(space)
     path = Path(path)
     where = shown_path(path)
     try:
@@ -376,12 +447,20 @@ def read_table(path: str | Path) -> ScoreTable:
     if is_dir:
         raise TableError(f"{where} is a directory, not a score table file")
     if not is_file:
+        flag = "" if found.name == DEFAULT_SPACE else f" --space {found.name}"
         raise TableNotFoundError(
-            f"no score table at {where}; produce it with `tfnas sweep` and "
+            f"no score table at {where}; produce it with `tfnas sweep{flag}` and "
             "tfnas.tables.export_table"
         )
-    lines = _decode(where, _read_member(path)).split("\n")
-    provenance, pos = _provenance(where, lines)
+    raw = _read_member(path, _read_limits())
+    lines = _decode(where, raw).split("\n")
+    provenance, pos = _provenance(where, lines, found)
+    limits = table_limits(found)
+    if len(raw) > limits.text_bytes:
+        raise CorruptTableError(
+            f"{where} inflates to {len(raw)} bytes, more than the {limits.text_bytes} a full "
+            f"{found.name} table holds (a decompression bomb or not a score table)"
+        )
     if pos >= len(lines) or lines[pos] != ",".join(HEADER):
         raise CorruptTableError(
             f"{where}: expected the column header {','.join(HEADER)!r} after the provenance"
@@ -391,11 +470,12 @@ def read_table(path: str | Path) -> ScoreTable:
         body.pop()
     scores: dict[Arch, float] = {}
     last = -1
+    cells = found.all_cells()
     for lineno, line in enumerate(body, start=pos + 2):
-        last, value = _parse_row(f"{where}:{lineno}", line, last)
-        scores[arch_at(last)] = value
-    _check_counts(where, provenance, scores)
-    return ScoreTable(provenance["proxy"], provenance["dataset"], scores, provenance)
+        last, value = _parse_row(f"{where}:{lineno}", line, last, found)
+        scores[cells[last]] = value
+    _check_counts(where, provenance, scores, found)
+    return ScoreTable(provenance["proxy"], provenance["dataset"], scores, provenance, found.name)
 
 
 def load_table(
@@ -404,14 +484,16 @@ def load_table(
     root: str | Path | None = None,
     settings: str | None = None,
     require_complete: bool = False,
+    space: str | SearchSpace | None = None,
 ) -> ScoreTable:
-    """Load the table for ``(proxy, dataset)`` from ``root`` (``benchmarks/scores/`` by default).
+    """Load the table for ``(proxy, dataset)`` of ``space`` (default the topology space) from
+    ``root`` (``benchmarks/scores/`` by default).
 
     ``settings`` (a ``tfnas.scoring.settings_key``) refuses a table computed under other settings;
     ``require_complete`` refuses a partial table.
     """
-    path = table_path(proxy, dataset, root)
-    table = read_table(path)
+    path = table_path(proxy, dataset, root, space)
+    table = read_table(path, space)
     if (table.proxy, table.dataset) != (proxy, dataset):
         raise TableMismatchError(
             f"{shown_path(path)} holds proxy={shown(table.proxy)} dataset={shown(table.dataset)}, "
@@ -424,18 +506,29 @@ def load_table(
         )
     if require_complete and not table.complete:
         raise TableMismatchError(
-            f"{shown_path(path)} is partial: {table.missing} of {SPACE_SIZE} cells missing; finish the sweep"
+            f"{shown_path(path)} is partial: {table.missing} of {get_space(table.space).size} cells "
+            "missing; finish the sweep"
         )
     return table
 
 
-def available_tables(root: str | Path | None = None) -> list[tuple[str, str]]:
-    """``(proxy, dataset)`` of every table file under ``root``, sorted."""
+def available_tables(root: str | Path | None = None,
+                     space: str | SearchSpace | None = None) -> list[tuple[str, str]]:
+    """``(proxy, dataset)`` of every table file of ``space`` (by its name) under ``root``, sorted."""
+    wanted = get_space(space).name
+    others = [f"-{name}" for name in space_names() if name != wanted and name != DEFAULT_SPACE]
     folder = Path(DEFAULT_ROOT if root is None else root)
     found = []
     for path in sorted(folder.glob("*.csv.gz")):
-        proxy, sep, dataset = path.name[: -len(".csv.gz")].partition("-")
-        if sep:
+        stem = path.name[: -len(".csv.gz")]
+        if wanted != DEFAULT_SPACE:
+            if not stem.endswith(f"-{wanted}"):
+                continue
+            stem = stem[: -len(wanted) - 1]
+        elif any(stem.endswith(suffix) for suffix in others):
+            continue
+        proxy, sep, dataset = stem.partition("-")
+        if sep and dataset:
             found.append((proxy, dataset))
     return found
 
@@ -488,9 +581,10 @@ def provenance_for(
     }
 
 
-def _scores_unchanged(path: Path, scores: Mapping[Arch, float], settings: str) -> bool:
+def _scores_unchanged(path: Path, scores: Mapping[Arch, float], settings: str,
+                      space: SearchSpace) -> bool:
     try:
-        old = read_table(path)
+        old = read_table(path, space)
     except (TableError, FileNotFoundError):
         return False
     return old.settings == settings and old.scores == dict(scores)
@@ -513,21 +607,23 @@ def export_table(
     batch_size: int = 128,
     root: str | Path | None = None,
 ) -> ExportResult:
-    """Write the table of everything the score store holds for these settings.
+    """Write the table of everything the score store holds for these settings, in the store's
+    space (``store.space``; the topology space for a store without one).
 
     The file is rewritten only when its scores or settings changed, so re-exporting an unchanged
     store leaves the committed bytes (and their date line) alone.
     """
     from tfnas.scoring import settings_key
 
+    space = get_space(getattr(store, "space", None))
     settings = settings_key(proxy, dataset, seed, batch_size)
     scores = store.scored(proxy, dataset, settings)  # type: ignore[attr-defined]
-    path = table_path(proxy, dataset, root)
-    if _scores_unchanged(path, scores, settings):
+    path = table_path(proxy, dataset, root, space)
+    if _scores_unchanged(path, scores, settings, space):
         return ExportResult(path, len(scores), False)
     identity, description = _data_identity(settings, dataset, seed, batch_size)
     provenance = provenance_for(proxy, dataset, seed, batch_size, settings, identity, description)
-    write_table(path, proxy, dataset, scores, provenance)
+    write_table(path, proxy, dataset, scores, provenance, space)
     return ExportResult(path, len(scores), True)
 
 

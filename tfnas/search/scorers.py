@@ -66,9 +66,12 @@ class ProxyScorer:
                 f"store must be a ScoreStore or None, got {type(store).__name__}"
             )
         self.space = get_space(space)
-        if store is not None and self.space is not get_space(None):
-            raise ArgumentError(f"the score store holds topology-space cells; score the "
-                                f"{self.space.name} space without a store")
+        if store is not None and store.space is not self.space:
+            raise ArgumentError(
+                f"the score store {shown(str(store.path))} is open for the {store.space.name} "
+                f"space; to score the {self.space.name} space open it with "
+                f"ScoreStore(path, space={self.space.name!r})"
+            )
         self.proxy, self.dataset = proxy, _check_dataset(dataset)
         self.seed = check_seed(seed)
         self.batch_size = check_batch_size(batch_size)
