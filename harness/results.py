@@ -80,16 +80,21 @@ Check = Callable[[Any, str], Any]
 """Validate a value found at a field path; return it normalised or raise :class:`_Invalid`."""
 
 
-def _string(v: Any, p: str) -> str:
-    if not isinstance(v, str):
-        raise _Invalid(p, "a string", v)
-    return v
+def _instance(typ: type, expected: str) -> Check:
+    """The check that a value is a ``typ`` (JSON's string, boolean, object or array)."""
+
+    def check(v: Any, p: str) -> Any:
+        if not isinstance(v, typ):
+            raise _Invalid(p, expected, v)
+        return v
+
+    return check
 
 
-def _boolean(v: Any, p: str) -> bool:
-    if not isinstance(v, bool):
-        raise _Invalid(p, "true or false", v)
-    return v
+_string = _instance(str, "a string")
+_boolean = _instance(bool, "true or false")
+_object = _instance(dict, "an object")
+_array = _instance(list, "an array")
 
 
 def _number(v: Any, p: str) -> float:
@@ -112,18 +117,6 @@ def _finite(v: Any, p: str) -> float:
 def _count(v: Any, p: str) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= MAX_COUNT:
         raise _Invalid(p, f"an integer in 0..{MAX_COUNT}", v)
-    return v
-
-
-def _object(v: Any, p: str) -> dict:
-    if not isinstance(v, dict):
-        raise _Invalid(p, "an object", v)
-    return v
-
-
-def _array(v: Any, p: str) -> list:
-    if not isinstance(v, list):
-        raise _Invalid(p, "an array", v)
     return v
 
 
