@@ -22,6 +22,13 @@ def _estimate(d: Any) -> Estimate | None:
     return None if d is None else Estimate.from_dict(d)
 
 
+def _divergence(d: Any) -> dict[str, Any] | None:
+    """A recorded divergence as a table (older results wrote the diagnosis as a string)."""
+    if d is None or isinstance(d, dict):
+        return d
+    return {"because": str(d), "expect": "not reproduced"}
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """The run settings a measured (or not-run) outcome records; an error outcome has none."""
@@ -41,6 +48,15 @@ class AlternativeRun:
     explanation: str = ""
     reason: str | None = None
     """Why the alternative was not run; None when it was measured."""
+    judgement: Judgement | None = None
+    """The rule's judgement of this reading (its ``verdict``, slack, power)."""
+
+    @property
+    def verdict(self) -> str | None:
+        """The three-way verdict of this reading, None when not run."""
+        if self.judgement is not None:
+            return self.judgement.verdict
+        return None if self.passed is None else ("reproduced" if self.passed else "not reproduced")
 
     @property
     def status(self) -> str | None:
@@ -50,16 +66,22 @@ class AlternativeRun:
         if self.reason is not None:
             return {"label": self.label, "overrides": self.overrides, "status": NOT_RUN,
                     "reason": self.reason}
-        return {"label": self.label, "overrides": self.overrides,
-                "reproduced": None if self.reproduced is None else self.reproduced.to_dict(),
-                "passed": self.passed, "explanation": self.explanation}
+        out = {"label": self.label, "overrides": self.overrides,
+               "reproduced": None if self.reproduced is None else self.reproduced.to_dict(),
+               "passed": self.passed, "explanation": self.explanation,
+               "verdict": self.verdict}
+        if self.judgement is not None:
+            out["judgement"] = self.judgement.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AlternativeRun:
         if d.get("status") == NOT_RUN:
             return cls(d["label"], dict(d.get("overrides") or {}), reason=d["reason"])
+        j = d.get("judgement")
         return cls(d["label"], dict(d.get("overrides") or {}), _estimate(d.get("reproduced")),
-                   d.get("passed"), d.get("explanation", ""))
+                   d.get("passed"), d.get("explanation", ""),
+                   judgement=None if j is None else Judgement.from_dict(j))
 
 
 @dataclass(frozen=True)
@@ -79,8 +101,18 @@ class Outcome:
     interpretation: str = ""
     alternatives: list[Any] = field(default_factory=list)
     """The alternative readings as written in the registry (label and overrides)."""
-    known_divergence: str | None = None
+    known_divergence: dict[str, Any] | None = None
+    """The recorded divergence as written (``because``, ``expect``, ``direction``, ``reading``)."""
     notes: str = ""
+    reading: str = ""
+    """Name of the primary reading (the claim's interpretation) in its paper table."""
+    measurement: str = ""
+    """Key of the measurement (kind + protocol): claims with the same key share one measurement."""
+    derived_from: str | None = None
+    """The first claim (registry order) with the same measurement, when it is another claim."""
+    diagnosis: dict[str, Any] | None = None
+    """For a recorded divergence: each expectation checked against the run (``checks``: list of
+    ``{check, expected, observed, holds}``) and the explanation rendered from the run (``text``)."""
     run: RunSettings | None = None
     reason: str | None = None
     """Why the claim was not run, or the error it raised."""
@@ -104,7 +136,8 @@ class Outcome:
             "published": None if self.published is None else self.published.to_dict(),
             "tolerance": self.tolerance.to_dict(), "interpretation": self.interpretation,
             "alternatives": self.alternatives, "known_divergence": self.known_divergence,
-            "notes": self.notes,
+            "notes": self.notes, "reading": self.reading, "measurement": self.measurement,
+            "derived_from": self.derived_from,
         }
         if self.run is not None:
             out["score_source"] = self.run.score_source
@@ -120,6 +153,8 @@ class Outcome:
             out["judgement"] = self.judgement.to_dict()
         if self.details is not None:
             out["details"] = self.details
+        if self.diagnosis is not None:
+            out["diagnosis"] = self.diagnosis
         out["alternatives_run"] = [a.to_dict() for a in self.alternatives_run]
         return out
 
@@ -139,7 +174,9 @@ class Outcome:
             table=d.get("table", ""), protocol=dict(d.get("protocol") or {}),
             published=_estimate(d.get("published")), interpretation=d.get("interpretation", ""),
             alternatives=list(d.get("alternatives") or []),
-            known_divergence=d.get("known_divergence"), notes=d.get("notes", ""), run=run,
+            known_divergence=_divergence(d.get("known_divergence")), notes=d.get("notes", ""),
+            reading=d.get("reading", ""), measurement=d.get("measurement", ""),
+            derived_from=d.get("derived_from"), diagnosis=d.get("diagnosis"), run=run,
             reason=d.get("reason"), reproduced=_estimate(d.get("reproduced")),
             reference=_estimate(d.get("reference")),
             judgement=None if judgement is None else Judgement.from_dict(judgement),
