@@ -1,8 +1,12 @@
 """The body of a claim benchmark: measure, judge, record, and turn the verdict into pytest's.
 
-A claim that does not reproduce fails; one recorded as a known divergence is a strict xfail (an
-error once it reproduces); one whose data is missing is skipped as NOT RUN with the reason and
-still recorded in the JSON's ``claims`` summary. A test module that runs claims needs only::
+The verdict maps to pytest's outcome: *reproduced* passes; *not reproduced* fails;
+*inconclusive* is skipped with the reason ``INCONCLUSIVE <id>: …`` and what would decide it (no
+test can pass or fail on a question the data cannot answer, and the skip is listed, never
+hidden); a recorded divergence whose every expectation the run confirms is an xfail; one the run
+no longer supports (it reproduces, or its direction or reading no longer holds) fails loudly,
+naming what broke. A claim whose data is missing is skipped as NOT RUN with the reason. Every
+outcome is recorded in the JSON's ``claims`` summary. A test module that runs claims needs only::
 
     from harness.claim_bench import run_claim
 
@@ -21,7 +25,7 @@ import pytest
 from harness.evaluate import Context, NotRun, measurer, not_run, outcome
 from harness.plugin import REGISTRY, record
 from harness.registry import Claim
-from harness.verdicts import KNOWN_DIVERGENCE, NOT_REPRODUCED, UNEXPECTED_PASS
+from harness.verdicts import DIAGNOSIS_UNSUPPORTED, INCONCLUSIVE, KNOWN_DIVERGENCE, NOT_REPRODUCED
 
 
 def _file_of(config: pytest.Config, claim: Claim) -> str:
@@ -33,7 +37,7 @@ def _file_of(config: pytest.Config, claim: Claim) -> str:
 def run_claim(claim: Claim, benchmark: Any, claims_context: Context,
               config: pytest.Config) -> None:
     """Measure ``claim`` under pytest-benchmark (one round), record its outcome, and pass, fail,
-    xfail or skip as its verdict says."""
+    skip (inconclusive) or xfail (a confirmed divergence) as its verdict says."""
     benchmark.group = claim.table or claim.kind
     try:
         result = benchmark.pedantic(measurer(claim, claims_context), rounds=1, iterations=1)
@@ -43,12 +47,15 @@ def run_claim(claim: Claim, benchmark: Any, claims_context: Context,
     rec = outcome(claim, claims_context, result)
     benchmark.extra_info.update(rec.to_dict())
     record(config, rec)
-    verdict = (f"{claim.id}: {rec.status} — reproduced {rec.reproduced.value:.4g}, "
-               f"{rec.judgement.explanation}")
+    j = rec.judgement
+    verdict = f"{claim.id}: {rec.status} — reproduced {rec.reproduced.value:.4g}, {j.explanation}"
     if rec.status == NOT_REPRODUCED:
         pytest.fail(verdict, pytrace=False)
-    if rec.status == UNEXPECTED_PASS:
-        pytest.fail(f"{verdict}; it is recorded as a known divergence but now reproduces: "
-                    f"remove known_divergence from {_file_of(config, claim)}", pytrace=False)
+    if rec.status == INCONCLUSIVE:
+        pytest.skip(f"INCONCLUSIVE {verdict}; {j.decide or 'a finer measurement would decide it'}")
+    if rec.status == DIAGNOSIS_UNSUPPORTED:
+        pytest.fail(f"{claim.id}: the recorded divergence is no longer supported by the run — "
+                    f"{rec.diagnosis['text']}; fix known_divergence in "
+                    f"{_file_of(config, claim)}", pytrace=False)
     if rec.status == KNOWN_DIVERGENCE:
-        pytest.xfail(f"{verdict}; known divergence: {claim.known_divergence}")
+        pytest.xfail(f"{claim.id}: known divergence — {rec.diagnosis['text']}")

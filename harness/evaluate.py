@@ -25,7 +25,7 @@ from harness.kinds import Comparison, Measurement, measure
 from harness.outcome import AlternativeRun, Outcome, RunSettings
 from harness.registry import Alternative, Claim
 from harness.rules import get_rule
-from harness.verdicts import ERROR, NOT_RUN, Estimate, Judgement, judge, status_of
+from harness.verdicts import ERROR, NOT_RUN, Estimate, Judgement, judge
 from tfnas.errors import TfnasError, one_line
 
 __all__ = ["MAX_BOOTSTRAP", "MAX_REPETITIONS", "SCORE_SOURCES", "Comparison", "Context",
@@ -70,7 +70,10 @@ def _claim_outcome(claim: Claim, status: str, run: RunSettings | None, **parts: 
         source=claim.source, kind=claim.kind, table=claim.table, protocol=claim.raw_protocol,
         published=claim.published, interpretation=claim.interpretation,
         alternatives=[{"label": a.label, **a.overrides} for a in claim.alternatives],
-        known_divergence=claim.known_divergence, notes=claim.notes, run=run, **parts)
+        known_divergence=(None if claim.known_divergence is None
+                          else claim.known_divergence.to_dict()),
+        notes=claim.notes, reading=claim.reading, measurement=claim.measurement,
+        derived_from=claim.derived_from, run=run, **parts)
 
 
 def run_settings(claim: Claim, ctx: Context) -> RunSettings:
@@ -95,16 +98,23 @@ def _alternative(claim: Claim, ctx: Context, alt: Alternative) -> AlternativeRun
         reproduced, _, j, _ = _verdict(claim, measurer(claim, ctx, alt)())
     except NotRun as exc:
         return AlternativeRun(alt.label, alt.overrides, reason=one_line(exc, 1000))
-    return AlternativeRun(alt.label, alt.overrides, reproduced, j.passed, j.explanation)
+    return AlternativeRun(alt.label, alt.overrides, reproduced, j.passed, j.explanation,
+                          judgement=j)
 
 
 def outcome(claim: Claim, ctx: Context, result: Measurement | Comparison) -> Outcome:
-    """Judge the primary measurement, evaluate the alternative readings, build the outcome."""
+    """Judge the primary measurement, evaluate the alternative readings, check a recorded
+    divergence against them (:mod:`harness.diagnosis`), build the outcome."""
+    from harness.diagnosis import diagnose
+
     reproduced, reference, j, details = _verdict(claim, result)
+    alternatives = tuple(_alternative(claim, ctx, alt) for alt in claim.alternatives)
+    status, diagnosis = j.verdict, None
+    if claim.known_divergence is not None:
+        status, diagnosis = diagnose(claim, reproduced, j, alternatives)
     return _claim_outcome(
-        claim, status_of(j.passed, claim.known_divergence), run_settings(claim, ctx),
-        reproduced=reproduced, reference=reference, judgement=j, details=details,
-        alternatives_run=tuple(_alternative(claim, ctx, alt) for alt in claim.alternatives))
+        claim, status, run_settings(claim, ctx), reproduced=reproduced, reference=reference,
+        judgement=j, details=details, alternatives_run=alternatives, diagnosis=diagnosis)
 
 
 def evaluate_claim(claim: Claim, ctx: Context) -> Outcome:

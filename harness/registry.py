@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import math
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ from typing import Any
 from harness.kinds import get_kind, kind_names
 from harness.results import CLAIM_ID_RULE, valid_claim_id
 from harness.rules import get_rule
-from harness.verdicts import Estimate, Tolerance
+from harness.verdicts import INCONCLUSIVE, NOT_REPRODUCED, Estimate, Tolerance
 from tfnas.bounded import read_file
 from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import TfnasError, one_line, shown
@@ -87,6 +89,77 @@ class Alternative:
     protocol: Any = None
 
 
+EXPECTATIONS = (NOT_REPRODUCED, INCONCLUSIVE)
+"""The primary verdicts a recorded divergence may expect."""
+DIRECTIONS = ("above", "below")
+"""Which side of the published value a divergence expects ours on (reproduced − published)."""
+DEFAULT_READING = "as interpreted"
+"""The reading name of a claim's own interpretation when its ``reading`` field is not given."""
+_RUN_NUMBER = re.compile(r"\d+\.\d+|±|\+/-|\d\s*%")
+"""What a number a run produces looks like in prose: decimals, '±', percentages."""
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """A recorded divergence, as data the harness checks against every run.
+
+    ``expect``: the primary verdict it expects; ``direction``: where ours lies relative to the
+    published value; ``reading``: the label of an alternative reading expected to reproduce;
+    ``because``: the explanation in words. The numbers are rendered from the run, never typed:
+    ``because`` may not contain decimals, '±' or percentages.
+    """
+
+    because: str
+    expect: str = NOT_REPRODUCED
+    direction: str | None = None
+    reading: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"because": self.because, "expect": self.expect, "direction": self.direction,
+                "reading": self.reading}
+
+
+def _divergence(cid: str, value: Any, labels: Sequence[str]) -> Divergence | None:
+    where = f"claim {cid!r}: field 'known_divergence"
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = {"because": value}
+    if not isinstance(value, dict):
+        raise ClaimError(f"{where}' must be a table {{expect, direction, reading, because}}, "
+                         f"got {type(value).__name__}")
+    unknown = set(value) - {"because", "expect", "direction", "reading"}
+    if unknown:
+        raise ClaimError(f"{where}' has unknown field(s) {shown(sorted(map(str, unknown)))}; "
+                         "expected some of ['because', 'direction', 'expect', 'reading']")
+    because = value.get("because")
+    if not isinstance(because, str) or not because.strip():
+        raise ClaimError(f"{where}.because' must say why in words, not be empty")
+    found = _RUN_NUMBER.search(because)
+    if found:
+        raise ClaimError(f"{where}.because' types a number a run produces ({shown(found[0])}); "
+                         "say why in words: the harness renders the numbers from the run")
+    expect = value.get("expect", NOT_REPRODUCED)
+    if expect not in EXPECTATIONS:
+        raise ClaimError(f"{where}.expect' is {shown(expect)}, expected one of {EXPECTATIONS}")
+    direction = value.get("direction")
+    if direction is not None and direction not in DIRECTIONS:
+        raise ClaimError(f"{where}.direction' is {shown(direction)}, expected one of "
+                         f"{DIRECTIONS}")
+    reading = value.get("reading")
+    if reading is not None and reading not in labels:
+        raise ClaimError(f"{where}.reading' is {shown(reading)}, expected the label of one of "
+                         f"the claim's alternatives {shown(list(labels))}")
+    return Divergence(because, expect, direction, reading)
+
+
+def measurement_key(kind: str, protocol: Mapping[str, Any]) -> str:
+    """12 hex digits naming what a claim measures (its kind and protocol as written): claims with
+    the same key share one measurement, so they are one piece of evidence, not several."""
+    text = json.dumps({"kind": kind, "protocol": protocol}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 @dataclass(frozen=True)
 class Claim:
     """One registry entry, validated; ``protocol`` is its kind's typed protocol and
@@ -103,10 +176,19 @@ class Claim:
     alternatives: tuple[Alternative, ...] = ()
     fast: bool = False
     live: bool = False
-    known_divergence: str | None = None
+    known_divergence: Divergence | None = None
     notes: str = ""
     table: str = ""
     raw_protocol: dict[str, Any] = dataclasses.field(default_factory=dict)
+    reading: str = DEFAULT_READING
+    """The name of the claim's own interpretation among its table's readings."""
+    derived_from: str | None = None
+    """The first claim in the registry that has the same measurement, when that is another one."""
+
+    @property
+    def measurement(self) -> str:
+        """The key of what this claim measures (:func:`measurement_key`)."""
+        return measurement_key(self.kind, self.raw_protocol)
 
     def protocol_for(self, alternative: Alternative | None = None) -> Any:
         """The typed protocol under the chosen interpretation, or under an alternative."""
@@ -125,7 +207,9 @@ class Claim:
             "published": self.published.to_dict(), "tolerance": self.tolerance.to_dict(),
             "interpretation": self.interpretation,
             "alternatives": [{"label": a.label, **a.overrides} for a in self.alternatives],
-            "known_divergence": self.known_divergence, "notes": self.notes,
+            "known_divergence": (None if self.known_divergence is None
+                                 else self.known_divergence.to_dict()),
+            "notes": self.notes, "reading": self.reading,
         }
 
 
@@ -227,7 +311,33 @@ def load_registry(specs: Sequence[str | Path] = (SHIPPED_NAME,)) -> Registry:
                                  "claims files in use")
         claims.update(found)
         files.append(RegistryFile(name, hashlib.sha256(raw).hexdigest(), tuple(found)))
-    return Registry(claims, tuple(files))
+    check_table_readings(claims.values())
+    return Registry(with_derivations(claims), tuple(files))
+
+
+def with_derivations(claims: dict[str, Claim]) -> dict[str, Claim]:
+    """The claims with ``derived_from`` set: a claim measuring what an earlier one measures."""
+    first: dict[str, str] = {}
+    out = {}
+    for cid, claim in claims.items():
+        origin = first.setdefault(claim.measurement, cid)
+        out[cid] = dataclasses.replace(claim, derived_from=None if origin == cid else origin)
+    return out
+
+
+def check_table_readings(claims: Any) -> None:
+    """Refuse diagnoses that judge one paper table under contradictory readings: every recorded
+    divergence of a table that names a reading must name the same one."""
+    named: dict[str, tuple[str, str]] = {}
+    for claim in claims:
+        kd = claim.known_divergence
+        if kd is None or kd.reading is None or not claim.table:
+            continue
+        seen = named.setdefault(claim.table, (kd.reading, claim.id))
+        if seen[0] != kd.reading:
+            raise ClaimError(f"claims {seen[1]!r} and {claim.id!r} of {claim.table} explain their "
+                             f"divergence by different readings ({shown(seen[0])} and "
+                             f"{shown(kd.reading)}); one table is one question: name one reading")
 
 
 def load_claims(path: str | Path | None = None) -> dict[str, Claim]:
@@ -281,7 +391,7 @@ def parse_claim(entry: Any, position: int = 0) -> Claim:
 
     known = {"id", "title", "source", "kind", "protocol", "published", "tolerance",
              "interpretation", "alternatives", "fast", "live", "known_divergence", "notes",
-             "table"}
+             "table", "reading"}
     unknown = set(entry) - known
     if unknown:
         raise ClaimError(f"claim {cid!r}: unknown field(s) {shown(sorted(map(str, unknown)))}; "
@@ -307,15 +417,17 @@ def parse_claim(entry: Any, position: int = 0) -> Claim:
         over = {k: v for k, v in alt.items() if k != "label"}
         alt_protocol = kind.protocol.from_dict(cid, f"alternatives[{j}]", _merge(raw, over))
         alts.append(Alternative(alt["label"], over, alt_protocol))
-    kd = need("known_divergence", str, None)
-    if kd is not None and not kd.strip():
-        raise ClaimError(f"claim {cid!r}: field 'known_divergence' must be a diagnosis, not empty")
+    kd = _divergence(cid, entry.get("known_divergence"), [a.label for a in alts])
+    reading = need("reading", str, DEFAULT_READING)
+    if not reading.strip() or reading in {a.label for a in alts}:
+        raise ClaimError(f"claim {cid!r}: field 'reading' must name the claim's own "
+                         "interpretation, not be empty or an alternative's label")
     return Claim(
         id=cid, title=need("title", str), source=need("source", str), kind=kind_name,
         protocol=protocol, raw_protocol=raw, published=published, tolerance=tol,
         interpretation=need("interpretation", str), alternatives=tuple(alts),
         fast=need("fast", bool, False), live=need("live", bool, False), known_divergence=kd,
-        notes=need("notes", str, ""), table=need("table", str, ""),
+        notes=need("notes", str, ""), table=need("table", str, ""), reading=reading,
     )
 
 

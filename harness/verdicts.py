@@ -182,10 +182,3 @@ def judge(tol: Tolerance, reproduced: Estimate, reference: Estimate) -> Judgemen
     from harness.rules import get_rule
 
     return get_rule(tol.rule).judge(tol, reproduced, reference)
-
-
-def status_of(passed: bool, known_divergence: str | None) -> str:
-    """Map a pass/fail to a status, with strict-xfail semantics for a recorded divergence."""
-    if known_divergence:
-        return UNEXPECTED_PASS if passed else KNOWN_DIVERGENCE
-    return REPRODUCED if passed else NOT_REPRODUCED

@@ -26,5 +26,17 @@ class ComparisonProtocol:
 
 @register_kind("comparison", protocol=ComparisonProtocol)
 def measure_comparison(proto: ComparisonProtocol, ctx: Context) -> Comparison:
-    """Measure both sides."""
+    """Measure both sides; two correlations are computed over the same cells (those both can
+    use), and each side says which cells it used and why any were left out."""
+    from harness.kinds.correlation import CorrelationProtocol, _cells, correlation_on, usable
+
+    if isinstance(proto.a, CorrelationProtocol) and isinstance(proto.b, CorrelationProtocol):
+        cells_a, out_a = usable(proto.a, ctx, _cells(proto.a, ctx))
+        cells_b, out_b = usable(proto.b, ctx, _cells(proto.b, ctx))
+        common = set(cells_b)
+        shared = [c for c in cells_a if c in common]
+        note = {"cells": len(cells_a) + len(cells_b) - 2 * len(shared),
+                "why": "not usable on the other side: both sides use the same cells"}
+        return Comparison(correlation_on(proto.a, ctx, shared, [*out_a, note]),
+                          correlation_on(proto.b, ctx, shared, [*out_b, note]))
     return Comparison(measure(proto.a, ctx), measure(proto.b, ctx))

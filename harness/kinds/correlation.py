@@ -64,34 +64,83 @@ class CorrelationProtocol:
                    proto.get("score_dataset"), sample, seed)
 
 
-@register_kind("correlation", protocol=CorrelationProtocol, side=True)
-def measure_correlation(proto: CorrelationProtocol, ctx: Context) -> Measurement:
-    """Correlation of a proxy's scores with accuracy, over the space or a recorded sample."""
+RANKED = ("spearman", "kendall")
+"""Rank coefficients: a cell whose score is not finite (-inf: a singular NASWOT kernel; NaN) is
+ranked last, tied with the others like it, as the source papers rank zero/-inf scores; Pearson
+needs finite values and leaves such cells out, saying so."""
+
+
+def _cells(proto: CorrelationProtocol, ctx: Context) -> list[Any]:
     from tfnas.space import SPACE_SIZE, all_cells, sample_distinct
+
+    seed = ctx.seed_for(proto.seed) if hasattr(ctx, "seed_for") else proto.seed
+    return (all_cells() if proto.sample == 0
+            else sample_distinct(random.Random(seed), min(proto.sample, SPACE_SIZE)))
+
+
+def usable(proto: CorrelationProtocol, ctx: Context, cells: list[Any]) -> tuple[list[Any], list[dict]]:
+    """The cells the correlation can use and, for those left out, how many and why."""
+    from tfnas.space import SPACE_SIZE
 
     table = ctx.table(proto.proxy, proto.scored_on)
     acc = ctx.accuracy_column(proto.dataset, proto.metric)
-    cells = (all_cells() if proto.sample == 0
-             else sample_distinct(random.Random(proto.seed), min(proto.sample, SPACE_SIZE)))
     missing = [c for c in cells if c not in table.scores]
     if missing:
         raise NotRun(f"score table {proto.proxy}/{table.dataset} lacks {len(missing)} of the "
                      f"{len(cells)} cells this correlation needs (table has {len(table.scores)} "
                      f"of {SPACE_SIZE}); finish the sweep")
+    no_acc = [c for c in cells if not np.isfinite(acc[c.index])]
+    keep = [c for c in cells if np.isfinite(acc[c.index])]
+    left_out = []
+    if no_acc:
+        left_out.append({"cells": len(no_acc), "why": f"no finite {proto.metric} accuracy"})
+    if proto.coefficient not in RANKED:
+        bad = [c for c in keep if not np.isfinite(table.scores[c])]
+        if bad:
+            keep = [c for c in keep if np.isfinite(table.scores[c])]
+            left_out.append({"cells": len(bad), "why": f"non-finite {proto.proxy} score: "
+                             f"{proto.coefficient} needs finite values (rank coefficients rank "
+                             "such cells last instead)"})
+    return keep, left_out
+
+
+def correlation_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any],
+                   left_out: list[dict]) -> Measurement:
+    """The coefficient over exactly ``cells`` (non-finite scores ranked last for rank
+    coefficients). Over the whole space the coefficient has no sampling error over cells, so
+    the estimate is exact (``se = 0``); over a sample it carries a bootstrap interval."""
+    table = ctx.table(proto.proxy, proto.scored_on)
+    acc = ctx.accuracy_column(proto.dataset, proto.metric)
     x = np.array([table.scores[c] for c in cells], dtype=float)
     y = np.array([acc[c.index] for c in cells], dtype=float)
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
+    ranked_last = int((~np.isfinite(x)).sum())
+    if ranked_last:
+        finite = x[np.isfinite(x)]
+        floor = (finite.min() if finite.size else 0.0) - 1.0
+        x = np.where(np.isfinite(x), x, floor)  # below every finite score, tied with each other
     if x.size < MIN_PAIRS:
-        raise NotRun(f"only {x.size} of the {len(cells)} cells have a finite score and accuracy "
-                     f"for {proto.proxy}/{table.dataset}; a correlation needs {MIN_PAIRS}")
+        raise NotRun(f"only {x.size} cells have a usable score and accuracy for "
+                     f"{proto.proxy}/{table.dataset}; a correlation needs {MIN_PAIRS}")
     r = correlation(x, y, proto.coefficient)
-    rng = np.random.default_rng(proto.seed)
-    lo, hi = bootstrap_correlation_ci(x, y, proto.coefficient, rng, n_resamples=ctx.bootstrap)
-    pick = np.random.default_rng(proto.seed).choice(x.size, size=min(SCATTER_POINTS, x.size),
-                                                    replace=False)
-    details = {"n_cells": int(x.size), "dropped_nonfinite": int((~ok).sum()), "seed": proto.seed,
-               "bootstrap_resamples": ctx.bootstrap,
+    seed = ctx.seed_for(proto.seed) if hasattr(ctx, "seed_for") else proto.seed
+    pick = np.random.default_rng(seed).choice(x.size, size=min(SCATTER_POINTS, x.size),
+                                              replace=False)
+    details = {"n_cells": int(x.size), "cells": "whole space" if proto.sample == 0
+               else f"{proto.sample} random cells (seed {seed})",
+               "left_out": left_out, "ranked_last": ranked_last,
+               "dropped_nonfinite": sum(d["cells"] for d in left_out), "seed": seed,
                "scatter": {"score": [float(v) for v in x[pick]],
                            "accuracy": [float(v) for v in y[pick]]}}
+    if proto.sample == 0:
+        return Measurement(Estimate(r, None, int(x.size), None, 0.0), details)
+    rng = np.random.default_rng(seed)
+    lo, hi = bootstrap_correlation_ci(x, y, proto.coefficient, rng, n_resamples=ctx.bootstrap)
+    details["bootstrap_resamples"] = ctx.bootstrap
     return Measurement(Estimate(r, None, int(x.size), (lo, hi)), details)
+
+
+@register_kind("correlation", protocol=CorrelationProtocol, side=True)
+def measure_correlation(proto: CorrelationProtocol, ctx: Context) -> Measurement:
+    """Correlation of a proxy's scores with accuracy, over the space or a recorded sample."""
+    cells, left_out = usable(proto, ctx, _cells(proto, ctx))
+    return correlation_on(proto, ctx, cells, left_out)
