@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from harness.evaluate import Context, NotRun, measurer, not_run, outcome
-from harness.plugin import REGISTRY, record
+from harness.plugin import REGISTRY, outcomes, record, record_table, registry
 from harness.registry import Claim
 from harness.verdicts import DIAGNOSIS_UNSUPPORTED, INCONCLUSIVE, KNOWN_DIVERGENCE, NOT_REPRODUCED
 
@@ -59,3 +59,28 @@ def run_claim(claim: Claim, benchmark: Any, claims_context: Context,
                     f"{_file_of(config, claim)}", pytrace=False)
     if rec.status == KNOWN_DIVERGENCE:
         pytest.xfail(f"{claim.id}: known divergence — {rec.diagnosis['text']}")
+
+
+def run_table(table: str, claims_context: Context, config: pytest.Config) -> None:
+    """Fit every reading of a paper table over its rows (:func:`harness.readings.fit_table`),
+    record the fit, and fail when a recorded divergence explains a row by a reading the table's
+    rows do not support. Rows the claim tests already measured are read from their outcomes;
+    the others (deselected with ``-k``) are measured here, except live ones."""
+    from harness.evaluate import evaluate_claim
+    from harness.readings import fit_table
+
+    seen = {o.id: o for o in outcomes(config)}
+    rows = []
+    for claim in registry(config).claims.values():
+        if claim.table != table or not claim.alternatives:
+            continue
+        if claim.id in seen:
+            rows.append(seen[claim.id])
+        elif not claim.live:
+            rows.append(evaluate_claim(claim, claims_context))
+    fit = fit_table(table, rows)
+    record_table(config, fit)
+    if fit.conflicts:
+        pytest.fail(f"{table}: " + "; ".join(fit.conflicts), pytrace=False)
+    if fit.best_reading is None:
+        pytest.skip(f"NOT RUN {table}: no row of the table was measured")

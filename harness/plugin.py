@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the harness loads torch-free but not for free: imported whe
     from harness.registry import Claim, Registry
 
 OUTCOMES = pytest.StashKey[list]()
+TABLES = pytest.StashKey[list]()
 REGISTRY = pytest.StashKey["Registry"]()
 DEFAULT_SCORE_SOURCE = "tables"
 OPTION_NAMES = ("score_source", "score_tables", "score_store", "repetitions", "bootstrap")
@@ -107,6 +108,8 @@ def _parametrised_elsewhere(metafunc: pytest.Metafunc) -> bool:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Parametrise every test taking a ``claim`` argument with the claims in use, by id; claims
     marked ``fast`` or ``live`` in their file carry those marks."""
+    if "paper_table" in metafunc.fixturenames:
+        _generate_tables(metafunc)
     if "claim" not in metafunc.fixturenames or _parametrised_elsewhere(metafunc):
         return
     from harness.registry import ClaimError
@@ -128,6 +131,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("claim", params)
 
 
+def paper_tables(claims: Any) -> list[str]:
+    """The tables whose rows have alternative readings: each is one ``paper_table`` test."""
+    return list(dict.fromkeys(c.table for c in claims if c.table and c.alternatives))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """Run the paper-table tests last: they read the outcomes the claim tests recorded."""
+    items.sort(key=lambda item: "paper_table" in getattr(item, "fixturenames", ()))
+
+
+def _generate_tables(metafunc: pytest.Metafunc) -> None:
+    claims = registry(metafunc.config).claims.values()
+    metafunc.parametrize("paper_table", [pytest.param(t, id=t.replace(" ", "-"))
+                                         for t in paper_tables(claims)])
+
+
 @pytest.fixture(scope="session")
 def claims_context(pytestconfig: pytest.Config) -> Context:
     """Run settings and data loaded once per session."""
@@ -146,6 +166,11 @@ def record(config: pytest.Config, outcome: Outcome) -> None:
 
 def outcomes(config: pytest.Config) -> list[Outcome]:
     return list(config.stash.get(OUTCOMES, []))
+
+
+def record_table(config: pytest.Config, fit: Any) -> None:
+    """Keep a table's reading fit (:class:`harness.readings.TableFit`) for the JSON summary."""
+    config.stash.setdefault(TABLES, []).append(fit)
 
 
 def _claim_of(item: pytest.Item) -> Claim | None:
@@ -241,6 +266,7 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
         "options": options(config),
         "summary": summary(records),
         "outcomes": [r.to_dict() for r in records],
+        "tables": [t.to_dict() for t in config.stash.get(TABLES, [])],
     }
 
 
