@@ -30,16 +30,18 @@ MIN_PAIRS = 3
 
 @dataclass(frozen=True)
 class CorrelationProtocol:
-    """``proxy`` scores (of ``score_dataset``, default ``dataset``) against ``metric`` accuracy;
+    """``proxy`` scores (of ``score_dataset``, default ``dataset``) against ``metric`` accuracy,
+    or against another proxy's scores on the same data (``against``, e.g. "params");
     ``sample`` cells drawn with ``seed`` (0 = the whole space)."""
 
     proxy: str
     dataset: str
-    metric: str
+    metric: str | None
     coefficient: str
     score_dataset: str | None = None
     sample: int = 0
     seed: int = 0
+    against: str | None = None
 
     @property
     def scored_on(self) -> str:
@@ -51,7 +53,11 @@ class CorrelationProtocol:
         _choice(cid, where, proto, "proxy", _proxy_names())
         _choice(cid, where, proto, "dataset", DATASETS)
         _choice(cid, where, proto, "score_dataset", DATASETS, required=False)
-        _choice(cid, where, proto, "metric", METRICS)
+        _choice(cid, where, proto, "against", _proxy_names(), required=False)
+        _choice(cid, where, proto, "metric", METRICS, required="against" not in proto)
+        if "against" in proto and "metric" in proto:
+            raise ClaimError(f"claim {cid!r}: field '{where}.against' replaces the accuracy: "
+                             "give 'metric' or 'against', not both")
         _choice(cid, where, proto, "coefficient", COEFFICIENTS)
         sample = proto.get("sample", 0)
         if not isinstance(sample, int) or isinstance(sample, bool) or sample < 0:
@@ -60,8 +66,26 @@ class CorrelationProtocol:
         seed = proto.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise ClaimError(f"claim {cid!r}: field '{where}.seed' must be an integer")
-        return cls(proto["proxy"], proto["dataset"], proto["metric"], proto["coefficient"],
-                   proto.get("score_dataset"), sample, seed)
+        return cls(proto["proxy"], proto["dataset"], proto.get("metric"), proto["coefficient"],
+                   proto.get("score_dataset"), sample, seed, proto.get("against"))
+
+    @property
+    def target(self) -> str:
+        """What the scores are correlated with: ``<metric> accuracy`` or ``<proxy> scores``."""
+        return f"{self.against} scores" if self.against else f"{self.metric} accuracy"
+
+
+def _target(proto: CorrelationProtocol, ctx: Context) -> np.ndarray:
+    """The values correlated with the scores, by official index (accuracy or another proxy)."""
+    if proto.against is None:
+        return ctx.accuracy_column(proto.dataset, proto.metric)
+    from tfnas.space import SPACE_SIZE
+
+    other = ctx.table(proto.against, proto.scored_on)
+    column = np.full(SPACE_SIZE, np.nan)
+    for arch, value in other.scores.items():
+        column[arch.index] = value
+    return column
 
 
 RANKED = ("spearman", "kendall")
@@ -83,7 +107,7 @@ def usable(proto: CorrelationProtocol, ctx: Context, cells: list[Any]) -> tuple[
     from tfnas.space import SPACE_SIZE
 
     table = ctx.table(proto.proxy, proto.scored_on)
-    acc = ctx.accuracy_column(proto.dataset, proto.metric)
+    acc = _target(proto, ctx)
     missing = [c for c in cells if c not in table.scores]
     if missing:
         raise NotRun(f"score table {proto.proxy}/{table.dataset} lacks {len(missing)} of the "
@@ -93,7 +117,7 @@ def usable(proto: CorrelationProtocol, ctx: Context, cells: list[Any]) -> tuple[
     keep = [c for c in cells if np.isfinite(acc[c.index])]
     left_out = []
     if no_acc:
-        left_out.append({"cells": len(no_acc), "why": f"no finite {proto.metric} accuracy"})
+        left_out.append({"cells": len(no_acc), "why": f"no finite {proto.target}"})
     if proto.coefficient not in RANKED:
         bad = [c for c in keep if not np.isfinite(table.scores[c])]
         if bad:
@@ -110,7 +134,7 @@ def correlation_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any],
     coefficients). Over the whole space the coefficient has no sampling error over cells, so
     the estimate is exact (``se = 0``); over a sample it carries a bootstrap interval."""
     table = ctx.table(proto.proxy, proto.scored_on)
-    acc = ctx.accuracy_column(proto.dataset, proto.metric)
+    acc = _target(proto, ctx)
     x = np.array([table.scores[c] for c in cells], dtype=float)
     y = np.array([acc[c.index] for c in cells], dtype=float)
     ranked_last = int((~np.isfinite(x)).sum())
