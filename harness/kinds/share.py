@@ -1,0 +1,75 @@
+"""Share claims: "most methods reach about X" — the fraction of methods whose mean lies in a band.
+
+The methods are search protocols without a dataset, run on the claim's ``dataset`` (each under
+the claim's ``selection`` when given, so an alternative can re-read every method at once). The
+measurement is 1.0 when more than half of the methods' means lie in ``[low, high]``, else 0.0
+(a ``holds`` fact); the details keep every method's mean and the fraction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harness.context import Context
+from harness.kinds import Measurement, register_kind
+from harness.kinds.search import SearchProtocol, measure_search
+from harness.registry import DATASETS, SELECTIONS, ClaimError, _choice, _known_fields
+from harness.verdicts import Estimate
+
+
+@dataclass(frozen=True)
+class ShareProtocol:
+    """The band ``[low, high]``, the dataset, and the methods (search protocols)."""
+
+    dataset: str
+    low: float
+    high: float
+    methods: tuple[SearchProtocol, ...]
+    selection: str | None = None
+
+    @classmethod
+    def from_dict(cls, cid: str, where: str, proto: Mapping[str, Any]) -> ShareProtocol:
+        _known_fields(cid, where, proto, cls)
+        _choice(cid, where, proto, "dataset", DATASETS)
+        _choice(cid, where, proto, "selection", SELECTIONS, required=False)
+        low, high = proto.get("low"), proto.get("high")
+        for key, value in (("low", low), ("high", high)):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ClaimError(f"claim {cid!r}: field '{where}.{key}' must be a number")
+        if not low < high:
+            raise ClaimError(f"claim {cid!r}: field '{where}.low' must be below 'high', got "
+                             f"{low} and {high}")
+        methods = proto.get("methods")
+        if not isinstance(methods, list) or not methods:
+            raise ClaimError(f"claim {cid!r}: field '{where}.methods' must be a non-empty array")
+        parsed = []
+        for j, m in enumerate(methods):
+            if not isinstance(m, dict):
+                raise ClaimError(f"claim {cid!r}: field '{where}.methods[{j}]' must be a table")
+            if "dataset" in m:
+                raise ClaimError(f"claim {cid!r}: field '{where}.methods[{j}].dataset' is set "
+                                 "by the claim's 'dataset'")
+            m = {**m, "dataset": proto["dataset"]}
+            if "selection" in proto:
+                m["selection"] = proto["selection"]
+            parsed.append(SearchProtocol.from_dict(cid, f"{where}.methods[{j}]", m))
+        return cls(proto["dataset"], float(low), float(high), tuple(parsed),
+                   proto.get("selection"))
+
+
+@register_kind("share", protocol=ShareProtocol)
+def measure_share(proto: ShareProtocol, ctx: Context) -> Measurement:
+    """1.0 when more than half of the methods' means lie in ``[low, high]``."""
+    rows = []
+    for method in proto.methods:
+        mean = measure_search(dataclasses.replace(method), ctx).estimate.value
+        rows.append({"method": method.label(), "mean": mean,
+                     "within": proto.low <= mean <= proto.high})
+    inside = sum(r["within"] for r in rows)
+    holds = inside * 2 > len(rows)
+    return Measurement(Estimate(1.0 if holds else 0.0),
+                       {"methods": rows, "fraction_within": inside / len(rows),
+                        "band": [proto.low, proto.high]})
