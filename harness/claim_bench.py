@@ -68,11 +68,12 @@ def run_table(table: str, claims_context: Context, config: pytest.Config) -> Non
     the others (deselected with ``-k``) are measured here, except live ones."""
     from harness.evaluate import evaluate_claim
     from harness.readings import fit_table
+    from harness.registry import DEFAULT_READING
 
     seen = {o.id: o for o in outcomes(config)}
     rows = []
     for claim in registry(config).claims.values():
-        if claim.table != table or not claim.alternatives:
+        if claim.table != table or not claim.alternatives or claim.reading == DEFAULT_READING:
             continue
         if claim.id in seen:
             rows.append(seen[claim.id])

@@ -18,6 +18,7 @@ from typing import Any
 from scipy import stats as sps
 
 from harness.outcome import Outcome
+from harness.registry import DEFAULT_READING
 from harness.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Estimate, Judgement
 
 
@@ -88,10 +89,11 @@ def _readings_of(o: Outcome) -> dict[str, tuple[Estimate | None, Judgement | Non
 
 
 def fit_table(table: str, outcomes: Sequence[Outcome]) -> TableFit:
-    """The readings of ``table`` over its measured rows that have alternative readings (a row
-    with one reading, e.g. a timing row, asks another question)."""
+    """The readings of ``table`` over its measured rows that name their reading and have
+    alternatives (a row with one reading, e.g. a timing row, asks another question)."""
     rows = [o for o in outcomes if o.table == table and o.judgement is not None
-            and o.reproduced is not None and o.alternatives_run]
+            and o.reproduced is not None and o.alternatives_run
+            and o.reading not in ("", DEFAULT_READING)]
     names: dict[str, None] = {}
     for o in rows:
         names.update(dict.fromkeys(_readings_of(o)))
@@ -134,9 +136,9 @@ def fit_table(table: str, outcomes: Sequence[Outcome]) -> TableFit:
 
 
 def fit_tables(outcomes: Sequence[Outcome]) -> list[TableFit]:
-    """:func:`fit_table` for every table that has a row with an alternative reading."""
+    """:func:`fit_table` for every table that has a row naming its reading, with alternatives."""
     tables: dict[str, None] = {}
     for o in outcomes:
-        if o.table and o.alternatives_run:
+        if o.table and o.alternatives_run and o.reading not in ("", DEFAULT_READING):
             tables.setdefault(o.table)
     return [fit_table(t, outcomes) for t in tables]
