@@ -350,7 +350,8 @@ def distribution_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
         None if (r.se == 0 or r.n is None) else r.n, p.n, float(tol.factor), _alpha(tol))[1])
     statistic = {f"mean_{k}": v for k, v in mean.statistic.items()}
     statistic.update(mean_verdict=VERDICT_CODES[mean.verdict], mean_slack=mean.slack, **numbers)
-    decide = "; ".join(x for x in ((mean.decide and f"mean: {mean.decide}"), sdecide) if x)
+    decide = ("; ".join(x for x in ((mean.decide and f"mean: {mean.decide}"), sdecide) if x)
+              if verdict == INCONCLUSIVE else "")
     explanation = (f"mean: {mean.explanation.split(': ', 1)[1]}; spread: σ ratio "
                    f"{numbers['spread_ratio']:.3g}, {_level(_alpha(tol))} interval "
                    f"[{numbers['spread_low']:.3g}, {numbers['spread_high']:.3g}] against "
@@ -372,11 +373,18 @@ def ratio_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
                             margin=log_f, effect=log_factor_effect(tol),
                             allowed=float(tol.factor), unit=" (log)",
                             extra={"ratio": r.value / p.value, "log_ratio": lr})
-    lo, hi = j.interval
-    return replace(j, statistic={**j.statistic, "ratio_low": math.exp(lo),
-                                 "ratio_high": math.exp(hi)},
+    lo, hi = (_exp(x) for x in j.interval)
+    return replace(j, statistic={**j.statistic, "ratio_low": lo, "ratio_high": hi},
                    explanation=j.explanation + f" (ratio {r.value / p.value:.3g}, interval "
-                   f"×[{math.exp(lo):.3g}, {math.exp(hi):.3g}] against ×{tol.factor:g})")
+                   f"×[{lo:.3g}, {hi:.3g}] against ×{tol.factor:g})")
+
+
+def _exp(x: float) -> float:
+    """exp, infinite beyond the float range (a log-ratio interval may be that wide)."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
 
 
 MIN_RUNS = 3
