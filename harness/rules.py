@@ -369,9 +369,9 @@ def ratio_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
         raise ValueError(f"the ratio rule needs positive values, got {r.value}, {p.value}")
     lr = math.log(r.value / p.value)
     log_f = math.log(float(tol.factor))
-    j = _interval_judgement("ratio", tol, lr, _side(r, r.value), _side(p, p.value),
-                            margin=log_f, effect=log_factor_effect(tol),
-                            allowed=float(tol.factor), unit=" (log)",
+    j = _interval_judgement("ratio (log scale)", tol, lr, _side(r, r.value),
+                            _side(p, p.value), margin=log_f, effect=log_factor_effect(tol),
+                            allowed=float(tol.factor),
                             extra={"ratio": r.value / p.value, "log_ratio": lr})
     lo, hi = (_exp(x) for x in j.interval)
     return replace(j, statistic={**j.statistic, "ratio_low": lo, "ratio_high": hi},

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
+from harness.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+
 COEFFICIENTS = ("pearson", "spearman", "kendall")
 
 
@@ -131,9 +133,6 @@ def bootstrap_correlation_ci(x: np.ndarray, y: np.ndarray, kind: str, rng: np.ra
 
 # ---------------------------------------------------------------- the three-way decision
 
-REPRODUCED = "reproduced"
-NOT_REPRODUCED = "not reproduced"
-INCONCLUSIVE = "inconclusive"
 
 
 def _quantile(alpha: float, df: float) -> float:

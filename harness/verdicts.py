@@ -164,9 +164,9 @@ class Judgement:
     ``verdict``: one of :data:`VERDICTS`. ``difference``: reproduced − reference (for a factor
     rule, in the unit it judges: see :attr:`harness.rules.Rule.unit`); ``allowed``: the margin the
     rule compares against; ``interval``: the confidence interval of the difference the decision
-    used. ``slack``: distance from the interval to the nearest decision boundary, >= 0 when
-    decided (how far the verdict is from flipping), < 0 when inconclusive (how far the interval
-    overlaps the margin's edge). ``power``: probability of *reproduced* if there were no true
+    used. ``slack``: distance from the interval to the nearest decision boundary, > 0 when
+    decided (how far the verdict is from flipping), <= 0 when inconclusive (how far the interval
+    overlaps the margin's edge; 0 exactly on it). ``power``: probability of *reproduced* if there were no true
     difference, at this standard error; ``effect``: the rule's stated meaningful effect (the
     margin; log factor for a factor rule); ``power_effect``: probability of *not reproduced* if
     the true difference lay ``effect`` beyond the margin (2·effect for the symmetric rules). ``decide``: for an

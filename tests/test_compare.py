@@ -55,6 +55,15 @@ def test_an_old_welch_record_is_read_as_a_difference_test():
     assert "welch" in tol.justification
 
 
+def test_a_welch_record_without_alpha_is_read_too():
+    from harness.verdicts import Tolerance
+
+    t = Tolerance.from_dict({"rule": "welch", "justification": "old"})
+    assert (t.rule, t.margin, t.alpha) == ("tost", 0.0, None)
+    with pytest.raises(ValueError, match="removed"):
+        Tolerance(rule="welch", alpha=0.01)
+
+
 def test_old_judgements_without_a_verdict_load():
     for cid, rec in RECS.items():
         if rec.get("judgement") is not None:

@@ -148,6 +148,22 @@ def test_more_repetitions_on_either_side_never_undecide_against_an_exact_side(
         assert after == before
 
 
+@given(means, stds, counts, means, stds, counts, margins, factors, grow, st.booleans())
+def test_more_repetitions_never_undecide_a_distribution(m1, s1, n1, m2, s2, n2, margin, factor,
+                                                        k, exact):
+    """Mean and spread: k times the repetitions (both sides; only the published one when ours
+    is exact) keep a decided verdict."""
+    t = tol("distribution", margin=margin, factor=factor)
+
+    def ours(n):
+        return Estimate(m1, s1, n, se=0.0) if exact else sample(m1, s1, n)
+
+    before = judge(t, ours(n1), sample(m2, s2, n2)).verdict
+    after = judge(t, ours(n1 if exact else n1 * k), sample(m2, s2, n2 * k)).verdict
+    if before != INCONCLUSIVE:
+        assert after == before
+
+
 def test_welch_degrees_of_freedom_can_drop_when_one_side_grows():
     """The one corner of 'more data never undecides': Welch–Satterthwaite df fall towards the
     small side's n - 1 when the large-variance side grows, so the half-width can briefly widen
