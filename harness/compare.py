@@ -1,8 +1,12 @@
 """Regression check between two results JSONs: verdict changes and drift beyond tolerance.
 
-Drift is judged with each claim's own tolerance rule, the old value standing in for the
-published one (Welch for means with std and n, the equivalence margin for correlations, the
-ratio factor for times); a claim that disappears or changes status is a change too.
+A change of status (e.g. reproduced -> inconclusive or not reproduced) is a regression. Drift is
+judged with the rule each claim's rule declares for it (:attr:`harness.rules.Rule.drift`), the
+old value standing in for the published one: ``tost`` on the mean with the claim's margin
+(margin 0, a difference test, for rules without one), the equivalence margin for correlations,
+the ratio factor for factor claims. A drift is a regression when that judgement shows a change
+(*not reproduced*); an *inconclusive* drift is not (nothing meaningful was shown). A claim that
+disappears is a regression too.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from pathlib import Path
 from harness.outcome import Outcome
 from harness.results import load_results, outcomes_by_id
 from harness.rules import get_rule
-from harness.verdicts import Estimate, Tolerance, judge
+from harness.verdicts import NOT_REPRODUCED, Estimate, Tolerance, judge
 
 
 @dataclass(frozen=True)
@@ -28,21 +32,15 @@ class Difference:
         return self.kind != "added"
 
 
-DRIFT_ALPHA = 0.01
-"""The Welch drift test's alpha when the claim's own rule has none."""
-
-
 def _drift_rule(tol: Tolerance, old: Estimate, new: Estimate) -> Tolerance | None:
     """The tolerance a change of value is judged with: the claim rule's declared drift rule
-    with the claim's own numbers, or None (exact comparison) where it does not apply."""
+    (:attr:`harness.rules.Rule.drift`) with the claim's own numbers, or None (exact comparison)
+    where it does not apply. A margin-free drift rule is a difference test (margin 0)."""
     drift = get_rule(tol.rule).drift
-    has_spread = all(e.std is not None and (e.n or 0) > 1 for e in (old, new))
-    if drift == "welch" and has_spread:
-        return Tolerance("welch", alpha=tol.alpha or DRIFT_ALPHA, justification="drift")
-    if drift == "equivalence":
-        return Tolerance("equivalence", margin=tol.margin or 0.0, justification="drift")
-    if drift == "ratio" and old.value > 0 and new.value > 0:
-        return Tolerance("ratio", factor=tol.factor, justification="drift")
+    if drift in ("tost", "equivalence"):
+        return Tolerance(drift, alpha=tol.alpha, margin=tol.margin or 0.0, justification="drift")
+    if drift == "ratio" and tol.factor is not None and old.value > 0 and new.value > 0:
+        return Tolerance("ratio", alpha=tol.alpha, factor=tol.factor, justification="drift")
     return None  # exact comparison
 
 
@@ -57,7 +55,8 @@ def _same(a: object, b: object) -> bool:
 
 def unchanged(old: Estimate, new: Estimate) -> bool:
     """True when two estimates are the same in every field (NaN equal to NaN)."""
-    return all(_same(getattr(old, f), getattr(new, f)) for f in ("value", "std", "n", "ci"))
+    return all(_same(getattr(old, f), getattr(new, f))
+               for f in ("value", "std", "n", "ci", "se"))
 
 
 def _drift(tol: Tolerance, oe: Estimate, ne: Estimate) -> tuple[bool, str]:
@@ -70,7 +69,7 @@ def _drift(tol: Tolerance, oe: Estimate, ne: Estimate) -> tuple[bool, str]:
     if rule is None:
         return oe.value == ne.value, "exact comparison"
     j = judge(rule, ne, oe)
-    return j.passed, j.explanation
+    return j.verdict != NOT_REPRODUCED, j.explanation
 
 
 def compare_outcomes(old: dict[str, Outcome], new: dict[str, Outcome]) -> list[Difference]:

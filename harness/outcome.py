@@ -167,9 +167,7 @@ class Outcome:
         judgement = d.get("judgement")
         return cls(
             id=d["id"], status=d["status"],
-            tolerance=Tolerance(**{k: tol[k] for k in
-                                   ("rule", "alpha", "margin", "factor", "justification")
-                                   if k in tol}),
+            tolerance=Tolerance.from_dict(tol),
             title=d.get("title", ""), source=d.get("source", ""), kind=d.get("kind", ""),
             table=d.get("table", ""), protocol=dict(d.get("protocol") or {}),
             published=_estimate(d.get("published")), interpretation=d.get("interpretation", ""),

@@ -175,7 +175,7 @@ def _tolerance(v: Any, p: str) -> dict:
                 {"alpha": _optional(_finite), "margin": _optional(_finite),
                  "factor": _optional(_finite), "justification": _string})
     try:
-        Tolerance(**{k: d[k] for k in ("rule", "alpha", "margin", "factor") if k in d})
+        Tolerance.from_dict({k: d[k] for k in ("rule", "alpha", "margin", "factor") if k in d})
     except (TypeError, ValueError) as exc:
         raise _Invalid(p, f"a valid tolerance ({one_line(exc, 200)})", v) from None
     return d

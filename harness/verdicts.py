@@ -8,7 +8,9 @@ in the registry before any result is seen; :func:`judge` only applies them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from tfnas.errors import shown
 
@@ -78,7 +80,11 @@ def standard_error(e: Estimate) -> float:
 
 @dataclass(frozen=True)
 class Tolerance:
-    """A tolerance rule and its parameters, as written in the registry."""
+    """A tolerance rule and its parameters, as written in the registry.
+
+    ``alpha`` (optional, default :data:`harness.rules.DEFAULT_ALPHA` = 0.05 where a rule uses
+    it): the level of each one-sided test, the interval being at ``1 - 2·alpha``.
+    """
 
     rule: str
     alpha: float | None = None
@@ -102,8 +108,9 @@ class Tolerance:
                 raise ValueError(f"{name} must be a finite number, got {shown(value)}")
         if not isinstance(self.justification, str):
             raise ValueError(f"justification must be a string, got {shown(self.justification)}")
-        if self.alpha is not None and not 0 < self.alpha < 1:
-            raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+        if self.alpha is not None and not 0 < self.alpha < 0.5:
+            raise ValueError(f"alpha must be in (0, 0.5) (each one-sided test's level; the "
+                             f"interval is at 1 - 2·alpha), got {self.alpha}")
         if self.margin is not None and self.margin < 0:
             raise ValueError(f"margin must be >= 0, got {self.margin}")
         if self.factor is not None and self.factor < 1:
@@ -111,6 +118,33 @@ class Tolerance:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Tolerance:
+        """A tolerance from a results record; a removed rule of an old results file is read as
+        its nearest current equivalent (:data:`LEGACY_RULES`) so old baselines still load."""
+        fields = {k: d[k] for k in ("rule", "alpha", "margin", "factor", "justification")
+                  if k in d}
+        rule = fields.get("rule")
+        legacy = LEGACY_RULES.get(rule) if isinstance(rule, str) else None
+        if legacy is not None:
+            fields = legacy(fields)
+        return cls(**fields)
+
+
+def _legacy_welch(fields: dict[str, Any]) -> dict[str, Any]:
+    """The removed two-sided Welch test at alpha as ``tost`` with margin 0 and alpha / 2: its
+    interval excludes 0 (*not reproduced*) exactly when Welch rejected; it never reproduces."""
+    alpha = fields.get("alpha")
+    return {"rule": "tost", "margin": 0.0,
+            "alpha": None if alpha is None else min(float(alpha) / 2, 0.25),
+            "justification": "read from an old results file: the removed 'welch' rule as "
+                             "'tost' with margin 0 (a difference test) — " +
+                             str(fields.get("justification", ""))}
+
+
+LEGACY_RULES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {"welch": _legacy_welch}
+"""Removed rules an old results file may name, and how such a record is read now."""
 
 
 def _is_finite_number(value: object) -> bool:
@@ -130,11 +164,12 @@ class Judgement:
     ``verdict``: one of :data:`VERDICTS`. ``difference``: reproduced − reference (for a factor
     rule, in the unit it judges: see :attr:`harness.rules.Rule.unit`); ``allowed``: the margin the
     rule compares against; ``interval``: the confidence interval of the difference the decision
-    used. ``slack``: distance from the interval to the nearest decision boundary, >= 0 when
-    decided (how far the verdict is from flipping), < 0 when inconclusive (how far the interval
-    overlaps the margin's edge). ``power``: probability of *reproduced* if there were no true
-    difference, at this standard error; ``power_effect``: probability of *not reproduced* if the
-    true difference were ``effect`` (the rule's stated meaningful effect). ``decide``: for an
+    used. ``slack``: distance from the interval to the nearest decision boundary, > 0 when
+    decided (how far the verdict is from flipping), <= 0 when inconclusive (how far the interval
+    overlaps the margin's edge; 0 exactly on it). ``power``: probability of *reproduced* if there were no true
+    difference, at this standard error; ``effect``: the rule's stated meaningful effect (the
+    margin; log factor for a factor rule); ``power_effect``: probability of *not reproduced* if
+    the true difference lay ``effect`` beyond the margin (2·effect for the symmetric rules). ``decide``: for an
     inconclusive verdict, what would decide it. ``statistic``: the rule's own numbers.
     """
 

@@ -47,6 +47,38 @@ def test_verdict_change_is_a_regression():
     assert [(d.claim, d.kind, d.regression) for d in diffs] == [(cid, "verdict", True)]
 
 
+def test_an_old_welch_record_is_read_as_a_difference_test():
+    """The removed rule in an old baseline: tost with margin 0 at alpha / 2 (Welch's decision)."""
+    cid = first("welch")
+    tol = OLD[cid].tolerance
+    assert (tol.rule, tol.margin, tol.alpha) == ("tost", 0.0, RECS[cid]["tolerance"]["alpha"] / 2)
+    assert "welch" in tol.justification
+
+
+def test_a_welch_record_without_alpha_is_read_too():
+    from harness.verdicts import Tolerance
+
+    t = Tolerance.from_dict({"rule": "welch", "justification": "old"})
+    assert (t.rule, t.margin, t.alpha) == ("tost", 0.0, None)
+    with pytest.raises(ValueError, match="removed"):
+        Tolerance(rule="welch", alpha=0.01)
+
+
+def test_old_judgements_without_a_verdict_load():
+    for cid, rec in RECS.items():
+        if rec.get("judgement") is not None:
+            assert "verdict" not in rec["judgement"]
+            assert OLD[cid].judgement.passed == rec["judgement"]["passed"]
+
+
+@pytest.mark.parametrize("to", ["inconclusive", "not reproduced", "known divergence"])
+def test_reproduced_to_another_verdict_is_a_regression(to):
+    cid = next(c for c, r in RECS.items() if r["status"] == "reproduced")
+    diffs = compare_outcomes(OLD, edited(lambda n: n[cid].update(status=to)))
+    assert [(d.claim, d.kind, d.regression) for d in diffs] == [(cid, "verdict", True)]
+    assert "reproduced -> " + to in diffs[0].message
+
+
 def test_welch_drift_beyond_tolerance_is_detected_and_small_drift_is_not():
     cid = first("welch")
     rep = RECS[cid]["reproduced"]
@@ -70,6 +102,49 @@ def test_correlation_drift_uses_the_equivalence_margin():
 
     assert compare_outcomes(OLD, shift(margin / 2)) == []
     assert [d.kind for d in compare_outcomes(OLD, shift(margin * 3 + 0.1))] == ["drift"]
+
+
+def _new_style(rec: dict, tol: dict, reproduced: dict, published: dict) -> dict:
+    """A record as the three-way harness writes it: a distribution claim with its judgement."""
+    from harness.verdicts import Estimate, Tolerance, judge
+
+    t = Tolerance(**tol)
+    j = judge(t, Estimate.from_dict(reproduced), Estimate.from_dict(published))
+    return {**copy.deepcopy(rec), "tolerance": t.to_dict(), "reproduced": reproduced,
+            "published": published, "judgement": j.to_dict(), "status": j.verdict}
+
+
+DIST = {"rule": "distribution", "margin": 1.0, "factor": 1.5, "justification": "x"}
+
+
+def test_new_style_records_compare_and_drift_on_the_margin(tmp_path):
+    cid = first("welch")
+    pub = {"value": 80.0, "std": 1.1, "n": 30, "ci": None}  # far from ours: not reproduced
+
+    def with_value(v):
+        data = copy.deepcopy(DATA)
+        rep = {"value": v, "std": 1.0, "n": 30, "ci": None, "se": None}
+        data["claims"]["outcomes"] = [_new_style(RECS[cid], DIST, rep, pub)]
+        path = tmp_path / f"r{v}.json"
+        path.write_text(json.dumps(data), encoding="utf-8")
+        return outcomes_by_id(load_results(path))
+
+    old = with_value(70.0)
+    j = old[cid].judgement
+    assert j.verdict == "not reproduced" and j.interval is not None and j.power is not None
+    assert compare_outcomes(old, with_value(70.0)) == []
+    # same verdict; a move well inside the margin is no drift, one far beyond it is
+    assert compare_outcomes(old, with_value(70.1)) == []
+    assert [d.kind for d in compare_outcomes(old, with_value(66.0))] == ["drift"]
+    assert [d.kind for d in compare_outcomes(with_value(66.0), old)] == ["drift"]
+
+
+def test_an_se_change_alone_counts_as_a_change():
+    from harness.compare import unchanged
+    from harness.verdicts import Estimate
+
+    assert unchanged(Estimate(1.0, 0.5, 30), Estimate(1.0, 0.5, 30))
+    assert not unchanged(Estimate(1.0, 0.5, 30), Estimate(1.0, 0.5, 30, se=0.0))
 
 
 def test_missing_and_added_claims():
