@@ -203,13 +203,18 @@ def measure_costs(scorers: Mapping[str, Any], cells: Sequence[Any], rounds: int,
 
 def _costs(ctx: Context, proxy: str, datasets: Sequence[str], space: Any, k: int, rounds: int,
            seed: int) -> dict[str, CellCosts]:
-    """The cost samples of ``datasets``, measured once per session (missing ones together)."""
+    """The cost samples of ``datasets``, measured once per session: when one is missing, every
+    target dataset not yet measured is measured with it, interleaved, so that the cross-dataset
+    ratios of all timing claims come from one pass over the same machine state."""
+    from tfnas.datasets import TARGET_DATASETS
     from tfnas.search import ProxyScorer
 
     def key(d: str) -> str:
         return f"timing:costs:{proxy}:{d}:{space.name}:{k}:{rounds}:{seed}"
 
     missing = [d for d in dict.fromkeys(datasets) if key(d) not in ctx._timed]
+    if missing:
+        missing += [d for d in TARGET_DATASETS if d not in missing and key(d) not in ctx._timed]
     if missing:
         cells = sample_cells(space, k, seed)
         scorers = {d: ProxyScorer(proxy, d, space=space) for d in missing}  # no memo: rescored
