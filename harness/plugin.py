@@ -72,7 +72,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--live-protocol", choices=("reduced", "full"), default="reduced",
                     help="timing claims: 'reduced' (default) measures the per-cell scoring cost "
                          "on a fixed sample of cells and counts each search's distinct cells; "
-                         "'full' runs the searches live as the paper did (hours on 2 cores)")
+                         "'full' runs the searches live as the paper did (tens of minutes or more)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
