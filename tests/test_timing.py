@@ -237,3 +237,28 @@ def test_traces_record_cpu_seconds_and_old_traces_still_read():
     del data["cpu_seconds"]  # a trace written before CPU time was recorded
     old = Trace.from_dict(data)
     assert old.cpu_seconds is None and "cpu_seconds" not in old.to_dict()
+
+
+# ---------------------------------------------------------------- the pytest option
+
+
+def test_the_live_protocol_option_reaches_the_context(tmp_path):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "conftest.py").write_text('pytest_plugins = ["harness.plugin"]\n')
+    (tmp_path / "test_ctx.py").write_text(
+        "import os\n\ndef test_ctx(claims_context):\n"
+        "    assert claims_context.live_protocol == os.environ['WANT']\n")
+    env = {**os.environ, "PYTHONPATH": str(root)}
+
+    def run(want: str, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                               "test_ctx.py", *args], cwd=tmp_path, env={**env, "WANT": want},
+                              capture_output=True, text=True, timeout=300)
+
+    assert run("reduced").returncode == 0
+    full = run("full", "--live-protocol", "full")
+    assert full.returncode == 0, full.stdout[-2000:]
+    bad = run("x", "--live-protocol", "fast")
+    assert bad.returncode == 4 and "--live-protocol" in bad.stderr and "full" in bad.stderr
