@@ -12,6 +12,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.context import Context
 from harness.kinds import get_kind
@@ -162,6 +164,28 @@ def test_reduced_estimate_is_distinct_cells_times_cost_per_cell(data_root, monke
     assert rea.details["values"] == pytest.approx([1.5 * c / 10 for c in counts])
     assert rea.details["max"] == pytest.approx(1.5 * max(counts) / 10)
     assert rea.estimate.n == 4
+
+
+@settings(max_examples=25, deadline=None)
+@given(costs=st.lists(st.floats(0.01, 5.0), min_size=3, max_size=3),
+       slowdown=st.floats(1.0, 50.0))
+def test_a_uniformly_slower_machine_leaves_the_judged_value_unchanged(data_root, costs,
+                                                                      slowdown):
+    """The hardware cancels: every cost x k changes our absolute seconds by k, not the verdict's
+    number (cross-dataset and across N)."""
+    per_cell = dict(zip(("cifar10", "cifar100", "ImageNet16-120"), costs, strict=True))
+    proto = parse(edited(search={**SEARCH, "n": 100, "dataset": "ImageNet16-120"}))
+    got = []
+    for k in (1.0, slowdown):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(tk, "measure_costs", _fake_costs([], {d: k * c for d, c in
+                                                             per_cell.items()}))
+            got.append(tk.measure_timing(proto, Context()))
+    assert got[1].estimate.value == pytest.approx(got[0].estimate.value, rel=1e-9)
+    assert got[0].estimate.value == pytest.approx(
+        1.5 * 100 * per_cell["ImageNet16-120"] / (10 * per_cell["cifar10"]))
+    assert got[1].details["ours"]["search_cpu_s"] == pytest.approx(
+        slowdown * got[0].details["ours"]["search_cpu_s"])
 
 
 def test_full_protocol_divides_the_live_runs_cpu_times(data_root, one_torch_thread):
