@@ -210,7 +210,7 @@ def _costs(ctx: Context, proxy: str, datasets: Sequence[str], space: Any, k: int
     from tfnas.search import ProxyScorer
 
     def key(d: str) -> str:
-        return f"timing:costs:{proxy}:{d}:{space.name}:{k}:{rounds}:{seed}"
+        return cost_key(proxy, d, space.name, k, rounds, seed)
 
     missing = [d for d in dict.fromkeys(datasets) if key(d) not in ctx._timed]
     if missing:
@@ -222,6 +222,11 @@ def _costs(ctx: Context, proxy: str, datasets: Sequence[str], space: Any, k: int
         for d, (cpu, wall) in measured.items():
             ctx._timed[key(d)] = [CellCosts(proxy, d, tuple(map(str, cells)), cpu, wall, 1)]
     return {d: ctx._timed[key(d)][0] for d in datasets}
+
+
+def cost_key(proxy: str, dataset: str, space: str, k: int, rounds: int, seed: int) -> str:
+    """The session key of a cost sample: what decides it."""
+    return f"timing:costs:{proxy}:{dataset}:{space}:{k}:{rounds}:{seed}"
 
 
 def _spec_key(spec: SearchProtocol) -> str:
@@ -284,9 +289,9 @@ def _reduced(proto: TimingProtocol, ctx: Context) -> tuple[Times, Times, dict[st
     info = {"log_se_ratio": log_se, "per_cell_cpu_s": {}, "per_cell_wall_s": {},
             "cells": list(costs[s.scored_on].cells), "rounds": proto.rounds,
             "torch_threads": costs[s.scored_on].threads,
-            "shared": [f"timing:costs:{s.proxy}:{d}" for d in dict.fromkeys(
-                [s.scored_on, r.scored_on])] + ["timing:distinct:" + _spec_key(x)
-                                                for x in (s, r)]}
+            "shared": [cost_key(s.proxy, d, space.name, proto.cells, proto.rounds, s.seed)
+                       for d in dict.fromkeys([s.scored_on, r.scored_on])]
+            + ["timing:distinct:" + _spec_key(x) for x in (s, r)]}
     for d, c in costs.items():
         info["per_cell_cpu_s"][d] = float(c.per_cell("cpu").mean())
         info["per_cell_wall_s"][d] = float(c.per_cell("wall").mean())
