@@ -247,6 +247,35 @@ def test_the_judged_ratio_moves_far_less_than_wall_time_under_load():
     assert judged_move < 0.2 and judged_move < wall_move / 3, (quiet_ratio, busy_ratio)
 
 
+def test_live_naswot_cost_ratio_holds_under_load(data_root):
+    """The same with live NASWOT scoring: CIFAR-10 over ImageNet16-120 per cell, quiet and with
+    the machine's every core kept busy by other processes."""
+    from tfnas.search import ProxyScorer
+
+    cells = tk.sample_cells(get_space(None), 3, 11)
+    scorers = {d: ProxyScorer("naswot", d) for d in ("cifar10", "ImageNet16-120")}
+
+    def measure() -> tuple[float, float]:
+        got = tk.measure_costs(scorers, cells, rounds=1)
+        ratio = got["cifar10"][0].mean() / got["ImageNet16-120"][0].mean()
+        return float(ratio), float(sum(w.sum() for _, w in got.values()))
+
+    quiet_ratio, quiet_wall = measure()
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range((os.cpu_count() or 2) + 1)]
+    try:
+        time.sleep(0.3)
+        busy_ratio, busy_wall = measure()
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    wall_move = abs(math.log(busy_wall / quiet_wall))
+    judged_move = abs(math.log(busy_ratio / quiet_ratio))
+    assert wall_move > math.log(1.3), (quiet_wall, busy_wall)
+    assert judged_move < 0.25 and judged_move < wall_move / 2, (quiet_ratio, busy_ratio)
+
+
 # ---------------------------------------------------------------- the trace records CPU time
 
 
