@@ -224,7 +224,7 @@ class Busy:
 
 
 def _ratio_and_wall(cells: list) -> tuple[float, float]:
-    got = tk.measure_costs({"a": Busy(120_000), "b": Busy(40_000)}, cells, rounds=2)
+    got = tk.measure_costs({"a": Busy(600_000), "b": Busy(200_000)}, cells, rounds=3)
     cpu_ratio = got["a"][0].mean() / got["b"][0].mean()
     return float(cpu_ratio), float(got["a"][1].sum() + got["b"][1].sum())
 
