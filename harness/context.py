@@ -39,6 +39,7 @@ class Context:
     repetitions: int | None = None
     bootstrap: int = 200
     store_path: Path | None = None
+    live_protocol: str = "reduced"  # timing claims: "reduced" (cost sample) or "full" searches
     _tables: dict[tuple[str, str], Any] = field(default_factory=dict)
     _columns: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     _timed: dict[str, list[Any]] = field(default_factory=dict)

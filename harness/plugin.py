@@ -11,7 +11,8 @@ nothing and parametrises nothing.
   parametrised with them (:func:`pytest_generate_tests`); a malformed file stops collection
   with one line naming the file, the claim and the field.
 - ``claims_context`` is the run's :class:`harness.evaluate.Context`, made once per session from
-  ``--score-source``, ``--score-tables``, ``--score-store``, ``--repetitions``, ``--bootstrap``.
+  ``--score-source``, ``--score-tables``, ``--score-store``, ``--repetitions``, ``--bootstrap``,
+  ``--live-protocol`` (how timing claims are measured: ``reduced``, the default, or ``full``).
 - Outcomes of every claim, including those not run, are kept on the session and written as the
   top-level ``claims`` entry of ``--benchmark-json`` through pytest-benchmark's own hook, so the
   JSON is the complete record and ``--benchmark-compare`` / ``--benchmark-histogram`` keep
@@ -39,7 +40,8 @@ OUTCOMES = pytest.StashKey[list]()
 TABLES = pytest.StashKey[list]()
 REGISTRY = pytest.StashKey["Registry"]()
 DEFAULT_SCORE_SOURCE = "tables"
-OPTION_NAMES = ("score_source", "score_tables", "score_store", "repetitions", "bootstrap")
+OPTION_NAMES = ("score_source", "score_tables", "score_store", "repetitions", "bootstrap",
+                "live_protocol")
 """The run settings recorded in the claims record's ``options``."""
 
 
@@ -68,6 +70,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="override every claim's number of repetitions (timing claims excepted)")
     group.addoption("--bootstrap", type=int, default=200,
                     help="bootstrap resamples for correlation confidence intervals")
+    group.addoption("--live-protocol", choices=("reduced", "full"), default="reduced",
+                    help="timing claims: 'reduced' (default) measures the per-cell scoring cost "
+                         "on a fixed sample of cells and counts each search's distinct cells; "
+                         "'full' runs the searches live as the paper did (tens of minutes or more)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -160,7 +166,8 @@ def claims_context(pytestconfig: pytest.Config) -> Context:
     opts = {k: pytestconfig.getoption(k) for k in OPTION_NAMES}
     return Context(score_source=opts["score_source"] or DEFAULT_SCORE_SOURCE,
                    tables_root=opts["score_tables"], repetitions=opts["repetitions"],
-                   bootstrap=opts["bootstrap"], store_path=opts["score_store"])
+                   bootstrap=opts["bootstrap"], store_path=opts["score_store"],
+                   live_protocol=opts["live_protocol"])
 
 
 def record(config: pytest.Config, outcome: Outcome) -> None:

@@ -94,9 +94,10 @@ def test_alternatives_are_real_overrides():
     ("table4-cifar10-score", lambda e: e["protocol"].update(cycles=10), "protocol.cycles"),
     ("cmp-rea-beats-random-cifar10", lambda e: e["protocol"].pop("b"), "protocol.b"),
     ("cifar100-best-scores", lambda e: e["protocol"].update(methods=[]), "protocol.methods"),
-    ("table1-cifar10-time-scaling", lambda e: e["protocol"]["a"].update(kind="correlation"),
-     "protocol.a"),
-    ("table1-cifar10-time-scaling", lambda e: e["protocol"]["b"].pop("n"), "protocol.b.n"),
+    ("table1-cifar10-time-scaling", lambda e: e["protocol"]["search"].update(metric="valid12"),
+     "protocol.search.metric"),
+    ("table1-cifar10-time-scaling", lambda e: e["protocol"]["reference"].pop("n"),
+     "protocol.reference.n"),
 ])
 def test_malformed_entries_name_claim_and_field(cid, mutate, field):
     entry = by_id(cid)

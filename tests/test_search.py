@@ -60,6 +60,7 @@ def first_max(evaluations: list) -> tuple[str, float]:
 def deterministic_part(trace: Trace, wall: bool = True) -> dict:
     data = trace.to_dict()
     data.pop("wall_seconds")
+    data.pop("cpu_seconds", None)  # CPU seconds differ between runs too
     if wall:  # wall-clock seconds differ between runs; everything else must not
         data["evaluations"] = [e[:2] for e in data["evaluations"]]
     return data

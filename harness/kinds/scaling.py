@@ -1,4 +1,9 @@
-"""Scaling claims: the ratio of two searches' mean quantities, A / B."""
+"""Scaling claims: the ratio of two searches' mean quantities, A / B.
+
+Time claims (search time at N=1000 over N=10, ...) are the :mod:`harness.kinds.timing` kind,
+judged on CPU time under the chosen live protocol; a scaling claim over ``quantity = "time"``
+divides wall times and stays only for claims files written before that kind existed.
+"""
 
 from __future__ import annotations
 

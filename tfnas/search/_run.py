@@ -39,6 +39,7 @@ class Run:
         self.evaluations: list[Evaluation] = []
         self.total = 0.0
         self.start = time.perf_counter()
+        self.cpu_start = time.process_time()
 
     @property
     def clock(self) -> str:
@@ -88,6 +89,7 @@ class Run:
               best_score: float, oracle: Any = None, dataset: str | None = None,
               space: str | SearchSpace | None = None) -> Trace:
         wall = time.perf_counter() - self.start
+        cpu = time.process_time() - self.cpu_start
         dataset = dataset if dataset is not None else getattr(self.scorer, "dataset", None)
         accuracies = None
         if oracle is not None:
@@ -101,5 +103,5 @@ class Run:
             algorithm=algorithm, scorer=self.scorer.name, dataset=dataset, seed=seed,
             settings=settings, evaluations=self.evaluations, best=best, best_score=best_score,
             accuracies=accuracies, wall_seconds=wall, memoised=self.memoised, clock=self.clock,
-            space=get_space(space).name,
+            space=get_space(space).name, cpu_seconds=cpu,
         )

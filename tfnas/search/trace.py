@@ -78,6 +78,9 @@ class Trace:
     clock: str = "wall"
     distinct: int = field(default=-1)
     space: str = DEFAULT_SPACE
+    cpu_seconds: float | None = None
+    """CPU seconds of this process over the run (``time.process_time``: every thread, only this
+    process), beside ``wall_seconds``; None in traces written before it was recorded."""
 
     def __post_init__(self) -> None:
         if self.clock not in CLOCKS:
@@ -99,6 +102,8 @@ class Trace:
         data["format"] = TRACE_FORMAT
         if self.space == DEFAULT_SPACE:
             del data["space"]
+        if self.cpu_seconds is None:  # traces without it read and write exactly as before
+            del data["cpu_seconds"]
         data["best"] = str(self.best)
         data["best_score"] = _float_to_json(self.best_score)
         data["evaluations"] = [
@@ -138,6 +143,8 @@ class Trace:
                 wall_seconds=_float_from_json(data["wall_seconds"]),
                 memoised=_bool(data, "memoised"), clock=_text(data, "clock"),
                 distinct=_int(data, "distinct"), space=space.name,
+                cpu_seconds=(None if data.get("cpu_seconds") is None
+                             else _float_from_json(data["cpu_seconds"])),
             )
         except TraceError:
             raise
