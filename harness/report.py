@@ -89,8 +89,9 @@ def _estimate(e: Estimate | None) -> str:
         text += f" ± {_fmt(e.std, 3)}"
     if e.ci is not None and len(e.ci) == 2:
         text += f" [{_fmt(e.ci[0], 3)}, {_fmt(e.ci[1], 3)}]"
-    if e.n is not None:
-        text += f" (n={_fmt(e.n)})"
+    if e.n is not None or e.se is not None:
+        parts = [f"n={_fmt(e.n)}"] * (e.n is not None) + [f"se {_fmt(e.se, 3)}"] * (e.se is not None)
+        text += f" ({', '.join(parts)})"
     return text
 
 
@@ -274,6 +275,10 @@ def _table_finding(table: str, recs: list[Outcome], claims: dict[str, Any]) -> l
         lines += [f"    - {md_code(r.id)}: {_why(r)}" for r in rows[:MAX_WHY]]
         if len(rows) > MAX_WHY:
             lines.append(f"    - {len(rows) - MAX_WHY} more: see the claim details")
+    derived = [r for r in recs if r.derived_from]
+    if derived:
+        lines.append("  - not independent (the same measurement as another claim): " + ", ".join(
+            f"{md_code(r.id)} from {md_code(r.derived_from)}" for r in derived[:MAX_NAMED]))
     for r in by[INCONCLUSIVE][:MAX_WHY]:
         decide = r.judgement.decide if r.judgement is not None else ""
         lines.append(f"  - inconclusive {md_code(r.id)}: {md_text(decide or 'no decision rule')}")
@@ -588,7 +593,7 @@ def _sampling_rows(recs: list[Outcome]) -> list[tuple[str, list[float], float | 
 def _plot_sampling(recs: list[Outcome], out: Path) -> list[str]:
     """Per paper table: the predicted sampling distribution of each row's published statistic
     (a claim-repetitions mean, 5–95%) against the published value, in units of the row's margin
-    (the equivalence region is ±1), and of its std against the published std (log scale)."""
+    (the equivalence region is ±1), and of its std over the published std."""
     import matplotlib.pyplot as plt
 
     order, groups = _groups(recs)
@@ -611,8 +616,7 @@ def _plot_sampling(recs: list[Outcome], out: Path) -> list[str]:
         left.axvline(0, color="red")
         left.set_yticks(ys, [label[:60] for label, _, _, _ in rows], fontsize=7)
         left.set_xlabel("predicted mean − published, in margins (grey: equivalence region)")
-        right.axvline(1, color="red")
-        right.set_xscale("log")
+        right.axvline(1, color="red")  # linear: log-axis tick labels need mathtext, disabled here
         right.set_xlabel("predicted std / published std (grey: 1/factor..factor)")
         fig.suptitle(f"{table[:60]}: sampling distribution of the published statistic (5–95%)")
         fig.tight_layout()
