@@ -561,6 +561,8 @@ def _plot_distributions(recs: list[Outcome], out: Path) -> list[str]:
 
 MAX_ROWS = 60
 """Most claims drawn in one sampling-distribution plot."""
+MAX_TABLE_PLOTS = 16
+"""Most sampling-distribution plots (one per paper table; the paper has six)."""
 MAX_PANELS = 6
 """Most measurements drawn in the score-vs-accuracy-near-the-top plot."""
 TOP_POINTS = 50
@@ -598,9 +600,9 @@ def _plot_sampling(recs: list[Outcome], out: Path) -> list[str]:
 
     order, groups = _groups(recs)
     names = []
-    for i, table in enumerate(order):
+    for table in order:
         rows = _sampling_rows(groups[table])
-        if not rows:
+        if not rows or len(names) == MAX_TABLE_PLOTS:
             continue
         fig, (left, right) = plt.subplots(1, 2, figsize=(12, 1.2 + 0.3 * len(rows)), sharey=True)
         ys = list(range(len(rows)))
@@ -620,7 +622,7 @@ def _plot_sampling(recs: list[Outcome], out: Path) -> list[str]:
         right.set_xlabel("predicted std / published std (grey: 1/factor..factor)")
         fig.suptitle(f"{table[:60]}: sampling distribution of the published statistic (5–95%)")
         fig.tight_layout()
-        name = f"sampling_{i}.png"
+        name = f"sampling_{len(names)}.png"
         fig.savefig(_plot_file(out, name), dpi=100)
         plt.close(fig)
         names.append(name)
