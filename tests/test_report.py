@@ -661,3 +661,39 @@ def test_the_ledger_counts_claims_and_distinct_measurements(rows):
     assert [x.id for x in book.deselected] == ["d1"]
     assert {x.id for x in book.left_out} - {"d1"} == {
         f"c{i}" for i, (s, _) in enumerate(rows) if s in ("not run", "error")}
+
+
+# ---------------------------------------------------------------- the plugin records deselections
+
+ROOT = Path(__file__).resolve().parents[1]
+TRIVIAL = "def test_claim(claim, benchmark):\n    benchmark(lambda: None)\n"
+
+
+def test_the_plugin_records_every_deselected_claim_with_its_reason(tmp_path):
+    import os
+
+    from harness.registry import load_claims
+
+    (tmp_path / "test_trivial.py").write_text(TRIVIAL, encoding="utf-8")
+    out = tmp_path / "out.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get(
+        "PYTHONPATH", "")])}
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(tmp_path),
+         "-m", "not live", "-k", "not table1", f"--benchmark-json={out}",
+         "--benchmark-min-rounds=1", "--benchmark-max-time=0.000001", "--benchmark-warmup=off"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    claims = load_claims()
+    data = load_results(out)
+    got = {d["id"]: d["reason"] for d in data["claims"]["deselected"]}
+    live = {c.id for c in claims.values() if c.live}
+    assert set(got) == live | {i for i in claims if "table1" in i}
+    for cid, reason in got.items():
+        if cid not in live:
+            assert reason == "-k 'not table1'", (cid, reason)
+        elif "table1" not in cid:
+            assert reason == "-m 'not live'", (cid, reason)
+    for cid, reason in got.items():  # the terminal summary lists them too
+        assert f"DESELECTED {cid}: {reason}" in res.stdout
+    assert f"{len(got)} deselected" in res.stdout
