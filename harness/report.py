@@ -372,7 +372,9 @@ def _judgement_lines(r: Outcome) -> list[str]:
     if j is None:
         return []
     out = [f"- verdict of the rule: {md_text(j.verdict)}; difference {_margin(r)}"
-           + (f"; slack {_fmt(j.slack, 3)} (distance to the boundary that would flip it)"
+           + (f"; slack {_fmt(j.slack, 3)} " + ("(distance to the boundary that would flip it)"
+                                                 if j.slack >= 0 else "(negative: the interval "
+                                                 "overlaps a boundary by this much)")
               if j.slack is not None else "")]
     if j.power is not None or j.power_effect is not None:
         out.append(f"- power: P(reproduced | no true difference) = {_fmt(j.power, 3)}; "
@@ -425,8 +427,9 @@ def _diagnosis_lines(r: Outcome) -> list[str]:
     out = []
     kd = r.known_divergence
     if kd:
-        expects = ", ".join(f"{k} {md_text(kd[k])}" for k in ("expect", "direction", "reading")
-                            if kd.get(k))
+        expects = ", ".join(f"{label} {md_text(kd[k])}" for k, label in
+                            (("expect", "verdict"), ("direction", "direction"),
+                             ("reading", "reading reproduced:")) if kd.get(k))
         out.append(f"- recorded divergence: {md_text(kd.get('because', ''))}"
                    + (f" (expects: {expects})" if expects else ""))
     diag = r.diagnosis or {}

@@ -8,6 +8,19 @@ valid records. A results file is untrusted input: its size and nesting depth are
 ``claims.outcomes[3].published.ci``) and what was expected. :func:`outcomes` then gives the
 validated records as :class:`~harness.outcome.Outcome` objects, the one statement of a record's
 fields.
+
+Fields of the three-way verdicts (all optional, so older results still load, and checked
+strictly when present): ``Estimate.se``; ``judgement.verdict`` (consistent with ``passed``),
+``interval``, ``slack``, ``power`` and ``power_effect`` (probabilities), ``effect``, ``decide``;
+an outcome's ``reading``, ``measurement``, ``derived_from`` (another claim's id, with the same
+``measurement``), ``known_divergence`` (prose, or ``{because, expect, direction, reading}``) and
+``diagnosis`` (``{text, checks: [{check, expected, observed, holds}]}``); in ``details``:
+``expected``, ``method``, ``predicted`` (``{repetitions, mean: {mean, sd, q05, q50, q95}, std:
+{...}}``: the sampling distribution of the published statistic), ``realisations`` (``[{seed,
+value}]``: the value per scoring realisation), ``top_cells`` (``[{cell, score, accuracy,
+score_sd, wins}]``) and ``cells`` (``{used, left_out, why}``); at the top, ``claims.tables``
+(``[{table, readings: [{reading, rows, reproduced, not_reproduced, inconclusive,
+log_likelihood}], best_reading, rows}]``) and ``claims.deselected`` (``[{id, reason}]``).
 """
 
 from __future__ import annotations
