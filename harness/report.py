@@ -302,7 +302,12 @@ def _left_out_lines(book: Ledger) -> list[str]:
         return ["- **Left out:** none — every selected claim was measured."]
     lines = [f"- **Left out:** {len(book.deselected)} deselected, "
              f"{len(book.left_out) - len(book.deselected)} not run or failed:"]
-    lines += [f"  - {md_code(x.id)} ({md_text(x.how)}): {md_text(x.reason)}" for x in book.left_out]
+    same: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for x in book.left_out:  # one line per reason: a deselected live part is one line
+        same[(x.how, x.reason)].append(x.id)
+    for (how, reason), ids in same.items():
+        lines.append(f"  - {md_text(how)} ({len(ids)}): {md_text(reason)} — "
+                     + ", ".join(md_code(i) for i in ids))
     return lines
 
 
