@@ -415,6 +415,9 @@ def _sensitivity_lines(r: Outcome) -> list[str]:
                    f"{f' ({_fmt(reps)} repetitions)' if reps is not None else ''}: "
                    + "; ".join(parts) + f"; published {_estimate(r.published)}")
     real = d.get("realisations") or []
+    if isinstance(real, int):  # only their number recorded (e.g. a yes/no claim)
+        out.append(f"- scoring realisations: {_fmt(real)}")
+        real = []
     if real:
         se = r.reproduced.se if r.reproduced is not None else None
         out.append(f"- scoring realisations ({len(real)}): "
@@ -422,7 +425,9 @@ def _sensitivity_lines(r: Outcome) -> list[str]:
                    + (" …" if len(real) > 10 else "")
                    + (f"; standard error carried {_fmt(se, 3)}" if se is not None else ""))
     cells = d.get("cells")
-    if cells:
+    if isinstance(cells, list):
+        out.append(f"- cells: a sample of {len(cells)}")
+    elif cells:
         out.append(f"- cells: {_fmt(cells.get('used'))} used, {_fmt(cells.get('left_out'))} left "
                    f"out ({md_text(cells.get('why') or 'none')})")
     return out

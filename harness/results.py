@@ -18,7 +18,7 @@ an outcome's ``reading``, ``measurement``, ``derived_from`` (another claim's id,
 ``expected``, ``method``, ``predicted`` (``{repetitions, mean: {mean, sd, q05, q50, q95}, std:
 {...}}``: the sampling distribution of the published statistic), ``realisations`` (``[{seed,
 value}]``: the value per scoring realisation), ``top_cells`` (``[{cell, score, accuracy,
-score_sd, wins}]``) and ``cells`` (``{used, left_out, why}``); at the top, ``claims.tables``
+score_sd, wins}]``) and ``cells`` (``{used, left_out, why}``, or a list of cells); at the top, ``claims.tables``
 (``[{table, readings: [{reading, rows, reproduced, not_reproduced, inconclusive,
 log_likelihood}], best_reading, rows}]``) and ``claims.deselected`` (``[{id, reason}]``).
 """
@@ -181,8 +181,10 @@ def _probability(v: Any, p: str) -> float:
 
 
 def _nonnegative(v: Any, p: str) -> float:
+    """A number that is not negative (NaN passes: a measurement may be undefined, e.g. the
+    spread of one value)."""
     x = _number(v, p)
-    if not x >= 0.0:  # NaN fails too
+    if x < 0.0:
         raise _Invalid(p, "a number >= 0", v)
     return x
 
@@ -247,7 +249,7 @@ def _sampling(v: Any, p: str) -> dict:
     d = _fields(v, p, {}, {"mean": _optional(_number), "sd": _optional(_nonnegative),
                            **{q: _optional(_number) for q in QUANTILES}})
     qs = [d.get(q) for q in QUANTILES]
-    if all(q is not None for q in qs) and not qs[0] <= qs[1] <= qs[2]:
+    if all(q is not None and math.isfinite(q) for q in qs) and not qs[0] <= qs[1] <= qs[2]:
         raise _Invalid(f"{p}.q95", "q05 <= q50 <= q95", got=f"{qs[0]}, {qs[1]}, {qs[2]}")
     return d
 
@@ -263,13 +265,28 @@ def _realisation(v: Any, p: str) -> dict:
     return _fields(v, p, {"seed": _count, "value": _number}, {})
 
 
+def _realisations(v: Any, p: str) -> list[dict] | int:
+    """The value per scoring realisation (``[{seed, value}]``), or only how many there were."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return _count(v, p)
+    if not isinstance(v, list):
+        raise _Invalid(p, "an array of {seed, value} or a count", v)
+    return _list_of(_realisation)(v, p)
+
+
 def _top_cell(v: Any, p: str) -> dict:
     return _fields(v, p, {"score": _number, "accuracy": _number},
                    {"cell": _string, "score_sd": _optional(_nonnegative),
                     "wins": _optional(_probability)})
 
 
-def _cells(v: Any, p: str) -> dict:
+def _cells(v: Any, p: str) -> dict | list[str]:
+    """The cells a measurement used: ``{used, left_out, why}``, or the list of cells itself (a
+    timing claim's sample)."""
+    if isinstance(v, list):
+        return _list_of(_string)(v, p)
+    if not isinstance(v, dict):
+        raise _Invalid(p, "an object {used, left_out, why} or an array of cells", v)
     return _fields(v, p, {}, {"used": _count, "left_out": _count, "why": _string})
 
 
@@ -277,7 +294,7 @@ def _details(v: Any, p: str) -> dict:
     d = _fields(v, p, {}, {"scatter": _scatter, "values": _list_of(_number),
                            "methods": _list_of(_method), "max": _optional(_number),
                            "expected": _optional(_number), "method": _string,
-                           "predicted": _predicted, "realisations": _list_of(_realisation),
+                           "predicted": _predicted, "realisations": _realisations,
                            "top_cells": _list_of(_top_cell), "cells": _cells})
     for side in ("a", "b"):  # the two sides of a comparison or scaling claim
         if isinstance(d.get(side), dict):

@@ -700,3 +700,19 @@ def test_the_plugin_records_every_deselected_claim_with_its_reason(tmp_path):
     for cid, reason in got.items():  # the terminal summary lists them too
         assert f"DESELECTED {cid}: {reason}" in res.stdout
     assert f"{len(got)} deselected" in res.stdout
+
+
+def test_undefined_spreads_a_count_of_realisations_and_a_cell_sample_load(tmp_path):
+    def change(d):
+        rec = _by_id(d, "t1-c10-n10")
+        rec["details"]["predicted"]["std"].update(sd=float("nan"), q05=float("nan"))
+        rec["details"]["realisations"] = 5
+        rec["details"]["cells"] = ["|nor_conv_3x3~0|", "|skip_connect~0|"]  # a timing sample
+    path = tmp_path / "nan.json"
+    path.write_text(json.dumps(_v2_mutated(change)), encoding="utf-8")
+    md = write_report(path, tmp_path / "out").read_text(encoding="utf-8")
+    assert "scoring realisations: 5" in md and "cells: a sample of 2" in md
+    path.write_text(json.dumps(_v2_mutated(lambda d: _by_id(d, "t1-c10-n10")["details"].update(
+        realisations="five"))), encoding="utf-8")
+    with pytest.raises(ResultsError, match=r"details\.realisations must be an array"):
+        load_results(path)
