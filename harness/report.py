@@ -134,7 +134,20 @@ def _margin(rec: Outcome) -> str:
     if _factor_rule(rec) and ("ratio" in j.statistic or j.verdict is not None):
         allowed = rec.tolerance.factor if rec.tolerance.factor is not None else j.allowed
         return f"×{_fmt(_ratio(rec, j), 3)}{_interval(rec, j)} (allowed ×{_fmt(allowed, 3)})"
-    return f"{_fmt(j.difference, 3)}{_interval(rec, j)} (allowed {_fmt(j.allowed, 3)})"
+    return (f"{_fmt(j.difference, 3)}{_interval(rec, j)} (allowed {_fmt(j.allowed, 3)})"
+            + _spread(rec, j))
+
+
+def _spread(rec: Outcome, j: Judgement) -> str:
+    """The spread part of a distribution rule: the σ ratio, its interval, the factor allowed."""
+    st = j.statistic
+    if "spread_ratio" not in st:
+        return ""
+    text = f"; σ ratio {_fmt(st['spread_ratio'], 3)}"
+    if "spread_low" in st and "spread_high" in st:
+        text += f" [{_fmt(st['spread_low'], 3)}, {_fmt(st['spread_high'], 3)}]"
+    factor = rec.tolerance.factor
+    return text + (f" (allowed ×{_fmt(factor, 3)})" if factor is not None else "")
 
 
 def _verdict(rec: Outcome) -> str:

@@ -66,7 +66,8 @@ def _judged(verdict: str, diff: float, half: float, margin: float = 1.0, **kw: A
         slack = lo - margin if lo > margin else -margin - hi
     else:
         slack = -min(abs(hi - margin), abs(lo + margin))
-    return Judgement(verdict, diff, margin, {"df": 58.0}, f"90% interval [{lo:.3g}, {hi:.3g}] "
+    stat = {"df": 58.0, **kw.pop("spread", {})}
+    return Judgement(verdict, diff, margin, stat, f"90% interval [{lo:.3g}, {hi:.3g}] "
                      f"vs ±{margin:g}", (lo, hi), slack, kw.pop("power", 0.9), margin,
                      kw.pop("power_effect", 0.95), kw.pop("decide", ""))
 
@@ -91,7 +92,9 @@ def records() -> list[Outcome]:
              Estimate(80.4, 3.3, 30, se=0.0), _judged(REPRODUCED, 0.1, 0.45),
              details=_details(80.4, 3.3, 3.4, [80.4, 80.1, 80.6, 80.2, 80.5])),
         _row("t1-c10-n100", "Table I", "cifar10", 100, KNOWN_DIVERGENCE, Estimate(70.7, 3.2, 30),
-             Estimate(83.1, 1.2, 30, se=0.05), _judged(NOT_REPRODUCED, 12.4, 0.6),
+             Estimate(83.1, 1.2, 30, se=0.05), _judged(
+                 NOT_REPRODUCED, 12.4, 0.6, spread={"spread_ratio": 0.375, "spread_low": 0.29,
+                                                    "spread_high": 0.46}),
              known_divergence={"expect": NOT_REPRODUCED, "direction": "above",
                                "reading": UNSELECTED,
                                "because": "the paper reports a cell other than the selected one"},

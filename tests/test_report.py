@@ -460,6 +460,7 @@ def test_the_first_screen_says_why_each_divergence_and_what_would_decide(v2):
     for cid in ("t1-c100-n100", "best-dataset"):
         assert md_text(by_id[cid]["judgement"]["decide"]) in head
     assert "×2.25 [×2.2, ×2.3] (allowed ×1.5)" in head  # a factor rule reads as ratios
+    assert "σ ratio 0.375 [0.29, 0.46]" in md  # a distribution rule's spread part
     left = [line for line in head.splitlines() if line.startswith("  - ") and " — `" in line]
     for d in data["claims"]["deselected"]:
         assert any("deselected (" in line and md_text(d["reason"]) in line
