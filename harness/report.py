@@ -656,26 +656,27 @@ def _plot_sampling(recs: list[Outcome], out: Path) -> list[str]:
 
 
 def _near_top(recs: list[Outcome]) -> list[tuple[str, list[float], list[float], list[float]]]:
-    """Per measurement (first claim by id): score, accuracy and score sd of the cells near the
-    top — the recorded ``top_cells``, else the top of a correlation claim's scatter."""
-    panels, seen = [], set()
+    """Per score table (proxy, dataset, metric; the first claim by id): score, accuracy and score
+    sd of the cells near the top — the recorded ``top_cells``; when no claim records them, the
+    top of each correlation claim's scatter."""
+    recorded: dict[tuple, tuple] = {}
+    from_scatter: dict[tuple, tuple] = {}
     for r in sorted(recs, key=lambda r: r.id):
-        key = r.measurement or r.id
-        d = r.details or {}
-        if key in seen:
-            continue
+        d, proto = r.details or {}, r.protocol
+        key = tuple(str(proto.get(k, "")) for k in ("proxy", "dataset", "metric"))
+        label = " ".join(k for k in key if k) or r.id
         top = d.get("top_cells") or []
-        if top:
+        if top and key not in recorded:
             cells = [c for c in top if math.isfinite(c["score"]) and math.isfinite(c["accuracy"])]
             sd = [c.get("score_sd") or 0.0 for c in cells]
-            panels.append((r.id, [c["score"] for c in cells], [c["accuracy"] for c in cells], sd))
-        elif r.kind == "correlation" and d.get("scatter"):
+            recorded[key] = (f"{label} ({r.id})", [c["score"] for c in cells],
+                             [c["accuracy"] for c in cells], sd)
+        elif r.kind == "correlation" and d.get("scatter") and key not in from_scatter:
             x, y = _finite_pairs(d["scatter"]["score"], d["scatter"]["accuracy"])
             best = sorted(zip(x, y, strict=True), reverse=True)[:TOP_POINTS]
-            panels.append((r.id, [a for a, _ in best], [b for _, b in best], [0.0] * len(best)))
-        else:
-            continue
-        seen.add(key)
+            from_scatter[key] = (f"{label} ({r.id}, top {len(best)} of its sample)",
+                                 [a for a, _ in best], [b for _, b in best], [0.0] * len(best))
+    panels = list((recorded or from_scatter).values())
     with_sd = [p for p in panels if any(p[3])]  # the measured scoring noise first
     return (with_sd + [p for p in panels if not any(p[3])])[:MAX_PANELS]
 
@@ -689,7 +690,8 @@ def _plot_top(recs: list[Outcome], out: Path) -> str | None:
     fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 4), squeeze=False)
     for ax, (label, x, y, sd) in zip(axes[0], panels, strict=True):
         ax.errorbar(x, y, xerr=sd if any(sd) else None, fmt="o", ms=3, alpha=0.6, capsize=2)
-        ax.set_title(label[:40], fontsize=8)
+        ax.set_title(label[:60], fontsize=8)
+        ax.locator_params(axis="x", nbins=4)
         ax.set_xlabel("score (bars: sd between scoring realisations)" if any(sd) else "score")
         ax.set_ylabel("accuracy (%)")
     fig.suptitle("score vs accuracy near the top")
