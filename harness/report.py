@@ -96,7 +96,8 @@ def _estimate(e: Estimate | None) -> str:
 
 
 def _matching(rec: Outcome) -> str:
-    hits = [md_text(a.label) for a in rec.alternatives_run if a.verdict == REPRODUCED]
+    hits = [md_text(a.label) for a in rec.alternatives_run
+            if (a.judgement.verdict == REPRODUCED if a.judgement is not None else a.passed)]
     return "; ".join(hits) if hits else "none"
 
 
@@ -377,8 +378,11 @@ def _alternative_line(a: AlternativeRun) -> str:
     label = md_text(a.label)
     if a.status == NOT_RUN:
         return f"  - alternative *{label}*: not run ({md_text(a.reason)})"
-    verdict = md_text(a.verdict or "–")
     j = a.judgement
+    # without its judgement (older results) an alternative only says whether it passed: a
+    # failure may be "not reproduced" or "inconclusive", so the report does not pick one
+    verdict = md_text(j.verdict) if j is not None else (
+        "–" if a.passed is None else "matches" if a.passed else "does not match")
     extra = f", interval [{_fmt(j.interval[0], 3)}, {_fmt(j.interval[1], 3)}]" if (
         j is not None and j.interval is not None) else ""
     return (f"  - alternative *{label}*: {_estimate(a.reproduced)} → {verdict}{extra} "

@@ -717,3 +717,14 @@ def test_undefined_spreads_a_count_of_realisations_and_a_cell_sample_load(tmp_pa
         realisations="five"))), encoding="utf-8")
     with pytest.raises(ResultsError, match=r"details\.realisations must be an array"):
         load_results(path)
+
+
+def test_an_alternative_without_its_judgement_is_not_given_a_verdict(v2):
+    from harness.outcome import AlternativeRun
+    from harness.report import _alternative_line
+    from harness.verdicts import Estimate
+
+    failed = AlternativeRun("all cells", {}, Estimate(1.0), False, "mean inconclusive")
+    assert "→ does not match" in _alternative_line(failed)  # could be either of two verdicts
+    md, _, _ = v2
+    assert "→ reproduced, interval [-0.3, 0.7]" in md  # with its judgement: the verdict
