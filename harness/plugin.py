@@ -276,15 +276,20 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
     records = sorted(outcomes(config), key=lambda r: r.id)
     if not records and not deselected(config):
         return
+    from harness.ledger import ledger
     from harness.results import FORMAT
 
     reg = registry(config)
+    book = ledger(records, deselected(config))
+    counts: dict[str, Any] = summary(records)
+    counts["independent"] = {**book.measurements, "total": book.total_measurements}
+    counts["deselected"] = len(book.deselected)
     output_json["claims"] = {
         "format": FORMAT,
         "registry_sha256": reg.sha256,
         "registries": [f.to_dict() for f in reg.files],
         "options": options(config),
-        "summary": summary(records),
+        "summary": counts,
         "outcomes": [r.to_dict() for r in records],
         "deselected": deselected(config),
     }

@@ -701,6 +701,8 @@ def test_the_plugin_records_every_deselected_claim_with_its_reason(tmp_path):
     for cid, reason in got.items():  # the terminal summary lists them too
         assert f"DESELECTED {cid}: {reason}" in res.stdout
     assert f"{len(got)} deselected" in res.stdout
+    summary = data["claims"]["summary"]
+    assert summary["deselected"] == len(got) and summary["independent"]["total"] == 0
 
 
 def test_undefined_spreads_a_count_of_realisations_and_a_cell_sample_load(tmp_path):
