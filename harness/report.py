@@ -1,5 +1,16 @@
 """Render a results JSON as a Markdown reproduction report with PNG plots (matplotlib, Agg).
 
+The first screen is a reviewer's summary: claims per status and independent measurements per
+status (:mod:`harness.ledger`; a measurement its claims judge differently is named), then per
+paper table which reading fits (``claims.tables``), what reproduces, what does not and why (the
+diagnosis rendered from the run, else the interval against the margin), what would decide an
+inconclusive row, and every claim left out (deselected, not run, error) with its reason. Then the
+run, one table per paper table (difference and interval, verdict, slack, power), the plots (the
+predicted sampling distribution of each table's published statistic against the published value;
+score vs accuracy near the top) and per claim: the verdict's numbers, power, what would decide,
+the diagnosis's checks, the seed-free estimate and the value per scoring realisation. Every
+number is a field of the JSON, formatted (the ``TRACE`` line says which).
+
 A results file is untrusted: everything taken from it reaches the Markdown only through
 :func:`md_text` (prose) or :func:`md_cell` (table cells), which HTML-escape ``<>&"'``,
 backslash-escape the Markdown metacharacters and fold line breaks, so a file cannot plant HTML,
