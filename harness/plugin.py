@@ -165,15 +165,19 @@ def _matches_marks(item: pytest.Item, expression: str) -> bool | None:
 
 
 def deselection_reason(config: pytest.Config, item: pytest.Item) -> str:
-    """Why a claim was deselected: the ``-m`` or ``-k`` option (as given) that left it out."""
+    """Why a claim was deselected: the ``--deselect``, ``-m`` or ``-k`` option (as given) that
+    left it out; ``-m`` is checked against the item's marks, ``-k`` is what remains."""
+    for prefix in config.getoption("deselect", None) or []:
+        if item.nodeid.startswith(prefix):
+            return f"--deselect {prefix}"
     marks = config.getoption("markexpr", "") or ""
     keyword = config.getoption("keyword", "") or ""
-    given = [f"-m {marks!r}"] * bool(marks) + [f"-k {keyword!r}"] * bool(keyword)
-    if marks and keyword:
-        matched = _matches_marks(item, marks)
-        if matched is not None:
-            return given[1] if matched else given[0]
-    return " / ".join(given) or "deselected by a plugin or option (not -m/-k)"
+    by_marks = bool(marks) and _matches_marks(item, marks) is not True
+    if by_marks and (not keyword or _matches_marks(item, marks) is False):
+        return f"-m {marks!r}"
+    if keyword:
+        return f"-k {keyword!r}"
+    return "deselected by a plugin or option (not -m, -k or --deselect)"
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
