@@ -45,7 +45,7 @@ def _compare(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-POINTS = ("scatter", "values")
+POINTS = ("scatter", "values", "top_cells")
 """Detail fields holding the plots' raw points: the baseline leaves them out."""
 
 

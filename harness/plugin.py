@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # the harness loads torch-free but not for free: imported whe
 
 OUTCOMES = pytest.StashKey[list]()
 TABLES = pytest.StashKey[list]()
+DESELECTED = pytest.StashKey[list]()
 REGISTRY = pytest.StashKey["Registry"]()
 DEFAULT_SCORE_SOURCE = "tables"
 OPTION_NAMES = ("score_source", "score_tables", "score_store", "repetitions", "bootstrap",
@@ -184,6 +185,54 @@ def record_table(config: pytest.Config, fit: Any) -> None:
     config.stash.setdefault(TABLES, []).append(fit)
 
 
+def _matches_marks(item: pytest.Item, expression: str) -> bool | None:
+    """Whether ``item`` matches a ``-m`` expression; None when it cannot be told."""
+    try:
+        from _pytest.mark.expression import Expression  # pytest's own evaluator
+
+        names = {m.name for m in item.iter_markers()}
+        try:
+            return bool(Expression.compile(expression).evaluate(
+                lambda name, **kwargs: name in names))
+        except TypeError:  # older pytest: the matcher takes the name only
+            return bool(Expression.compile(expression).evaluate(lambda name: name in names))
+    except Exception:  # a private API: if it moved, say both options instead
+        return None
+
+
+def deselection_reason(config: pytest.Config, item: pytest.Item) -> str:
+    """Why a claim was deselected: the ``--deselect``, ``-m`` or ``-k`` option (as given) that
+    left it out; ``-m`` is checked against the item's marks, ``-k`` is what remains."""
+    for prefix in config.getoption("deselect", None) or []:
+        if item.nodeid.startswith(prefix):
+            return f"--deselect {prefix}"
+    marks = config.getoption("markexpr", "") or ""
+    keyword = config.getoption("keyword", "") or ""
+    by_marks = bool(marks) and _matches_marks(item, marks) is not True
+    if by_marks and (not keyword or _matches_marks(item, marks) is False):
+        return f"-m {marks!r}"
+    if keyword:
+        return f"-k {keyword!r}"
+    return "deselected by a plugin or option (not -m, -k or --deselect)"
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Keep every deselected claim with the reason, for the JSON and the terminal summary."""
+    for item in items:
+        claim = _claim_of(item)
+        if claim is not None:
+            item.config.stash.setdefault(DESELECTED, []).append(
+                {"id": claim.id, "reason": deselection_reason(item.config, item)})
+
+
+def deselected(config: pytest.Config) -> list[dict[str, str]]:
+    """The deselected claims, each once (by id, first reason), sorted by id."""
+    seen: dict[str, dict[str, str]] = {}
+    for d in config.stash.get(DESELECTED, []):
+        seen.setdefault(d["id"], d)
+    return [seen[k] for k in sorted(seen)]
+
+
 def _claim_of(item: pytest.Item) -> Claim | None:
     """The claim a test item measures (its ``claim`` parameter), if it is a claim benchmark."""
     callspec = getattr(item, "callspec", None)
@@ -265,33 +314,41 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
                                  output_json: dict) -> None:
     records = sorted(outcomes(config), key=lambda r: r.id)
-    if not records:
+    if not records and not deselected(config):
         return
+    from harness.ledger import ledger
     from harness.results import FORMAT
 
     reg = registry(config)
+    book = ledger(records, deselected(config))
+    counts: dict[str, Any] = summary(records)
+    counts["independent"] = {**book.measurements, "total": book.total_measurements}
+    counts["deselected"] = len(book.deselected)
     output_json["claims"] = {
         "format": FORMAT,
         "registry_sha256": reg.sha256,
         "registries": [f.to_dict() for f in reg.files],
         "options": options(config),
-        "summary": summary(records),
+        "summary": counts,
         "outcomes": [r.to_dict() for r in records],
         "tables": [t.to_dict() for t in config.stash.get(TABLES, [])],
+        "deselected": deselected(config),
     }
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
                             config: pytest.Config) -> None:
     records = outcomes(config)
-    if not records:
+    left = deselected(config)
+    if not records and not left:
         return
-    from harness.outcome import UNMEASURED
+    from harness.ledger import ledger, summary_line
 
     tr = terminalreporter
     tr.section("claims")
-    counts = summary(records)
-    tr.write_line(", ".join(f"{k}: {v}" for k, v in counts.items() if v or k == "total"))
-    for r in sorted(records, key=lambda r: r.id):
-        if r.status in UNMEASURED:
-            tr.write_line(f"{r.status.upper()} {r.id}: {r.reason}")
+    book = ledger(records, left)
+    tr.write_line(summary_line(book))
+    for key, statuses in book.split.items():
+        tr.write_line(f"SPLIT measurement {key}: its claims got {', '.join(statuses)}")
+    for x in book.left_out:
+        tr.write_line(f"{x.how.upper()} {x.id}: {x.reason}")

@@ -1,5 +1,16 @@
 """Render a results JSON as a Markdown reproduction report with PNG plots (matplotlib, Agg).
 
+The first screen is a reviewer's summary: claims per status and independent measurements per
+status (:mod:`harness.ledger`; a measurement its claims judge differently is named), then per
+paper table which reading fits (``claims.tables``), what reproduces, what does not and why (the
+diagnosis rendered from the run, else the interval against the margin), what would decide an
+inconclusive row, and every claim left out (deselected, not run, error) with its reason. Then the
+run, one table per paper table (difference and interval, verdict, slack, power), the plots (the
+predicted sampling distribution of each table's published statistic against the published value;
+score vs accuracy near the top) and per claim: the verdict's numbers, power, what would decide,
+the diagnosis's checks, the seed-free estimate and the value per scoring realisation. Every
+number is a field of the JSON, formatted (the ``TRACE`` line says which).
+
 A results file is untrusted: everything taken from it reaches the Markdown only through
 :func:`md_text` (prose) or :func:`md_cell` (table cells), which HTML-escape ``<>&"'``,
 backslash-escape the Markdown metacharacters and fold line breaks, so a file cannot plant HTML,
@@ -13,21 +24,25 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from harness.ledger import Ledger, ledger
+from harness.ledger import status_counts as _count_statuses
 from harness.outcome import UNMEASURED, AlternativeRun, Outcome
-from harness.results import OutputError, load_results, outcomes, valid_claim_id
+from harness.results import QUANTILES, OutputError, load_results, outcomes, valid_claim_id
 from harness.rules import get_rule
 from harness.verdicts import (
+    DIAGNOSIS_UNSUPPORTED,
     ERROR,
+    INCONCLUSIVE,
     KNOWN_DIVERGENCE,
     NOT_REPRODUCED,
     NOT_RUN,
-    STATUSES,
-    UNEXPECTED_PASS,
+    REPRODUCED,
     Estimate,
+    Judgement,
     Tolerance,
 )
 from tfnas.datasets import TARGET_DATASETS
@@ -85,23 +100,74 @@ def _estimate(e: Estimate | None) -> str:
         text += f" ± {_fmt(e.std, 3)}"
     if e.ci is not None and len(e.ci) == 2:
         text += f" [{_fmt(e.ci[0], 3)}, {_fmt(e.ci[1], 3)}]"
-    if e.n is not None:
-        text += f" (n={_fmt(e.n)})"
+    if e.n is not None or e.se is not None:
+        parts = [f"n={_fmt(e.n)}"] * (e.n is not None) + [f"se {_fmt(e.se, 3)}"] * (e.se is not None)
+        text += f" ({', '.join(parts)})"
     return text
 
 
 def _matching(rec: Outcome) -> str:
-    hits = [md_text(a.label) for a in rec.alternatives_run if a.passed]
+    hits = [md_text(a.label) for a in rec.alternatives_run
+            if (a.judgement.verdict == REPRODUCED if a.judgement is not None else a.passed)]
     return "; ".join(hits) if hits else "none"
+
+
+def _factor_rule(rec: Outcome) -> bool:
+    return get_rule(rec.tolerance.rule).unit == "factor"
+
+
+def _ratio(rec: Outcome, j: Judgement) -> float | None:
+    """The ratio a factor rule judged: its statistic's ``ratio``, else exp(the log difference)."""
+    if "ratio" in j.statistic:
+        return j.statistic["ratio"]
+    try:
+        return math.exp(j.difference)
+    except (OverflowError, TypeError):
+        return None
+
+
+def _interval(rec: Outcome, j: Judgement) -> str:
+    """The decision's interval, in the unit the claim reads (a factor rule's as ratios)."""
+    if j.interval is None:
+        return ""
+    lo, hi = j.interval
+    if _factor_rule(rec):
+        try:
+            return f" [×{_fmt(math.exp(lo), 3)}, ×{_fmt(math.exp(hi), 3)}]"
+        except OverflowError:
+            return f" [log {_fmt(lo, 3)}, log {_fmt(hi, 3)}]"
+    return f" [{_fmt(lo, 3)}, {_fmt(hi, 3)}]"
 
 
 def _margin(rec: Outcome) -> str:
     j = rec.judgement
     if j is None:
         return md_cell(rec.reason or "")
-    if get_rule(rec.tolerance.rule).unit == "factor" and "ratio" in j.statistic:
-        return f"×{_fmt(j.statistic['ratio'], 3)} (allowed ×{_fmt(j.allowed, 3)})"
-    return f"{_fmt(j.difference, 3)} (allowed {_fmt(j.allowed, 3)})"
+    if _factor_rule(rec) and ("ratio" in j.statistic or j.verdict is not None):
+        allowed = rec.tolerance.factor if rec.tolerance.factor is not None else j.allowed
+        return f"×{_fmt(_ratio(rec, j), 3)}{_interval(rec, j)} (allowed ×{_fmt(allowed, 3)})"
+    return (f"{_fmt(j.difference, 3)}{_interval(rec, j)} (allowed {_fmt(j.allowed, 3)})"
+            + _spread(rec, j))
+
+
+def _spread(rec: Outcome, j: Judgement) -> str:
+    """The spread part of a distribution rule: the σ ratio, its interval, the factor allowed."""
+    st = j.statistic
+    if "spread_ratio" not in st:
+        return ""
+    text = f"; σ ratio {_fmt(st['spread_ratio'], 3)}"
+    if "spread_low" in st and "spread_high" in st:
+        text += f" [{_fmt(st['spread_low'], 3)}, {_fmt(st['spread_high'], 3)}]"
+    factor = rec.tolerance.factor
+    return text + (f" (allowed ×{_fmt(factor, 3)})" if factor is not None else "")
+
+
+def _verdict(rec: Outcome) -> str:
+    """The claim's status, and the rule's verdict where the status is another word for it."""
+    j = rec.judgement
+    if j is not None and rec.status != j.verdict:
+        return f"**{md_cell(rec.status)}** (rule: {md_text(j.verdict)})"
+    return f"**{md_cell(rec.status)}**"
 
 
 def _row(rec: Outcome) -> str:
@@ -110,16 +176,16 @@ def _row(rec: Outcome) -> str:
         pub_text = f"B = {_estimate(rec.reference)}"
     else:
         pub_text = _estimate(pub) if pub is not None and pub.value == pub.value else "–"
+    j = rec.judgement
     return (f"| {md_code(rec.id)} | {md_cell(rec.title)} | {pub_text} | "
-            f"{_estimate(rec.reproduced)} | {_margin(rec)} | **{md_cell(rec.status)}** | "
+            f"{_estimate(rec.reproduced)} | {_margin(rec)} | {_verdict(rec)} | "
+            f"{_fmt(j.slack, 3) if j else '–'} | {_fmt(j.power, 2) if j else '–'} | "
             f"{_matching(rec) if rec.measured else '–'} |")
 
 
 def status_counts(recs: list[Outcome]) -> dict[str, int]:
     """Claims per status: every known status (``error`` only when present), then any other."""
-    seen = Counter(str(r.status) for r in recs)
-    counts = {s: seen.pop(s, 0) for s in STATUSES if s != ERROR or seen.get(s)}
-    return counts | dict(sorted(seen.items()))
+    return _count_statuses([str(r.status) for r in recs])
 
 
 def _run_lines(data: dict[str, Any], claims: dict[str, Any]) -> list[str]:
@@ -141,30 +207,165 @@ def _run_lines(data: dict[str, Any], claims: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render_markdown(data: dict[str, Any], plots: list[str]) -> str:
-    """The report text: summary first, then one table per paper table, then per-claim detail."""
-    claims = data["claims"]
-    recs = sorted(outcomes(data), key=lambda r: r.id)
+# ---------------------------------------------------------------- the first screen
+
+
+MAX_NAMED = 12
+"""Most claims named per verdict in one table's finding (the rest: "and K more")."""
+MAX_WHY = 4
+"""Most not-reproduced claims of one table whose reason the finding spells out."""
+TRACE = ("Where the numbers come from (results JSON): counts from `claims.outcomes[].status` and "
+         "`.measurement`; readings from `claims.tables`; a difference, its interval, slack, power "
+         "and what would decide from `.judgement`; the diagnosis from `.diagnosis.text`; sampling "
+         "distributions and scoring realisations from `.details`; deselected claims from "
+         "`claims.deselected`.")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _ids(ids: list[str], limit: int = MAX_NAMED) -> str:
+    shown_ids = ", ".join(md_code(i) for i in ids[:limit])
+    return shown_ids + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
+
+
+def _counted(counts: dict[str, int]) -> str:
+    return ", ".join(f"{v} {md_text(k)}" for k, v in counts.items() if v) or "none"
+
+
+def _table_record(claims: dict[str, Any], table: str) -> dict[str, Any] | None:
+    for t in claims.get("tables") or []:
+        if isinstance(t, dict) and t.get("table") == table:
+            return t
+    return None
+
+
+def _reading_sentence(t: dict[str, Any]) -> str:
+    """Which reading fits a paper table, and how each reading fares (``claims.tables``)."""
+    def fares(r: dict[str, Any]) -> str:
+        ll = r.get("log_likelihood")
+        text = (f"{_fmt(r.get('reproduced', 0))} of {_fmt(r['rows'])} rows reproduced, "
+                f"{_fmt(r.get('not_reproduced', 0))} not, {_fmt(r.get('inconclusive', 0))} "
+                "inconclusive")
+        return text + (f", log-likelihood {_fmt(ll, 4)}" if ll is not None else "")
+
+    readings = t.get("readings") or []
+    best = t.get("best_reading")
+    first = next((r for r in readings if r["reading"] == best), None)
+    others = [r for r in readings if r is not first]
+    parts = []
+    if first is not None:
+        parts.append(f"the reading that fits is *{md_text(best)}* ({fares(first)})")
+    else:
+        parts.append("no reading fits better than another")
+    parts += [f"*{md_text(r['reading'])}*: {fares(r)}" for r in others]
+    return "; ".join(parts) + "."
+
+
+def _why(rec: Outcome) -> str:
+    """Why a claim does not reproduce, from the run: the rendered diagnosis, else the numbers."""
+    j = rec.judgement
+    if rec.diagnosis and rec.diagnosis.get("text"):
+        why = md_text(rec.diagnosis["text"])
+    elif j is not None:
+        why = f"difference {_margin(rec)}"
+    else:
+        why = md_text(rec.reason or "no measurement")
+    failed = [c for c in (rec.diagnosis or {}).get("checks") or [] if not c.get("holds")]
+    if failed:
+        why += "; diagnosis no longer holds: " + "; ".join(
+            f"{md_text(c['check'])} expected {_fmt(c.get('expected'))}, observed "
+            f"{_fmt(c.get('observed'))}" for c in failed)
+    return why
+
+
+def _table_finding(table: str, recs: list[Outcome], claims: dict[str, Any]) -> list[str]:
+    """A few sentences on one paper table, rendered from its outcomes and ``claims.tables``."""
     counts = status_counts(recs)
-    lines = ["# Reproduction report: Training Free Neural Architecture Search", ""]
-    lines.append("**Summary:** " + ", ".join(f"{v} {md_text(k)}" for k, v in counts.items())
-                 + f" — {len(recs)} claims.")
-    lines.append("")
-    for status in (NOT_REPRODUCED, UNEXPECTED_PASS, KNOWN_DIVERGENCE, NOT_RUN, ERROR):
-        ids = [r.id for r in recs if r.status == status]
-        if ids:
-            lines.append(f"- *{status}*: " + ", ".join(md_code(i) for i in ids))
-    lines += ["", "## Run", ""]
-    lines += _run_lines(data, claims)
+    lines = [f"- **{md_text(table)}** — {_plural(len(recs), 'claim')}: {_counted(counts)}."]
+    t = _table_record(claims, table)
+    if t is not None:
+        lines[0] += " Across its rows " + _reading_sentence(t)
+    by = defaultdict(list)
+    for r in recs:
+        by[str(r.status)].append(r)
+    if by[REPRODUCED]:
+        lines.append(f"  - reproduces: {_ids([r.id for r in by[REPRODUCED]])}")
+    for status in (NOT_REPRODUCED, KNOWN_DIVERGENCE, DIAGNOSIS_UNSUPPORTED):
+        rows = by[status]
+        if not rows:
+            continue
+        lines.append(f"  - {md_text(status)}: {_ids([r.id for r in rows])}")
+        lines += [f"    - {md_code(r.id)}: {_why(r)}" for r in rows[:MAX_WHY]]
+        if len(rows) > MAX_WHY:
+            lines.append(f"    - {len(rows) - MAX_WHY} more: see the claim details")
+    derived = [r for r in recs if r.derived_from]
+    if derived:
+        lines.append("  - not independent (the same measurement as another claim): " + ", ".join(
+            f"{md_code(r.id)} from {md_code(r.derived_from)}" for r in derived[:MAX_NAMED]))
+    for r in by[INCONCLUSIVE][:MAX_WHY]:
+        decide = r.judgement.decide if r.judgement is not None else ""
+        lines.append(f"  - inconclusive {md_code(r.id)}: {md_text(decide or 'no decision rule')}")
+    if len(by[INCONCLUSIVE]) > MAX_WHY:
+        lines.append(f"  - {len(by[INCONCLUSIVE]) - MAX_WHY} more inconclusive: see the claim "
+                     "details")
+    return lines
+
+
+def _ledger_lines(book: Ledger) -> list[str]:
+    lines = [f"**Independent findings:** {book.total_measurements} distinct measurements under "
+             f"{book.total_claims} claims — {_counted(book.measurements)}."]
+    if book.split:
+        lines.append("Measurements whose claims disagree (counted under each status): " + "; ".join(
+            f"{md_text(k)} ({', '.join(md_text(s) for s in v)})" for k, v in book.split.items()))
+    return lines
+
+
+def _left_out_lines(book: Ledger) -> list[str]:
+    if not book.left_out:
+        return ["- **Left out:** none — every selected claim was measured."]
+    lines = [f"- **Left out:** {len(book.deselected)} deselected, "
+             f"{len(book.left_out) - len(book.deselected)} not run or failed:"]
+    same: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for x in book.left_out:  # one line per reason: a deselected live part is one line
+        same[(x.how, x.reason)].append(x.id)
+    for (how, reason), ids in same.items():
+        lines.append(f"  - {md_text(how)} ({len(ids)}): {md_text(reason)} — "
+                     + ", ".join(md_code(i) for i in ids))
+    return lines
+
+
+def _groups(recs: list[Outcome]) -> tuple[list[str], dict[str, list[Outcome]]]:
     groups: dict[str, list[Outcome]] = defaultdict(list)
     for r in recs:
         groups[r.table or "Other"].append(r)
     order = [t for t in TABLE_ORDER if t in groups] + sorted(set(groups) - set(TABLE_ORDER))
+    return order, groups
+
+
+def render_markdown(data: dict[str, Any], plots: list[str]) -> str:
+    """The report text: the reviewer's summary (counts, findings per paper table, what was left
+    out) first, then the run, one table per paper table, the plots and per-claim detail."""
+    claims = data["claims"]
+    recs = sorted(outcomes(data), key=lambda r: r.id)
+    book = ledger(recs, claims.get("deselected"))
+    lines = ["# Reproduction report: Training Free Neural Architecture Search", ""]
+    lines.append("**Summary:** " + ", ".join(f"{v} {md_text(k)}" for k, v in book.claims.items())
+                 + f" — {len(recs)} claims" + (f"; {len(book.deselected)} deselected"
+                                               if book.deselected else "") + ".")
+    lines += [""] + _ledger_lines(book) + ["", "## Findings by paper table", ""]
+    order, groups = _groups(recs)
+    for table in order:
+        lines += _table_finding(table, groups[table], claims)
+    lines += _left_out_lines(book)
+    lines += ["", TRACE, "", "## Run", ""]
+    lines += _run_lines(data, claims)
     for table in order:
         lines += ["", f"## {md_text(table)}", "",
-                  "| claim | what | published | reproduced | difference | verdict | "
-                  "alternatives that match |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| claim | what | published | reproduced | difference [interval] | verdict | "
+                  "slack | power | alternatives that match |",
+                  "|---|---|---|---|---|---|---|---|---|"]
         lines += [_row(r) for r in groups[table]]
     if plots:
         lines += ["", "## Plots", ""]
@@ -173,6 +374,9 @@ def render_markdown(data: dict[str, Any], plots: list[str]) -> str:
     for r in recs:
         lines += _details(r)
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- per claim
 
 
 def _tolerance_line(tol: Tolerance) -> str:
@@ -185,23 +389,112 @@ def _alternative_line(a: AlternativeRun) -> str:
     label = md_text(a.label)
     if a.status == NOT_RUN:
         return f"  - alternative *{label}*: not run ({md_text(a.reason)})"
-    verdict = "matches" if a.passed else "does not match"
-    return (f"  - alternative *{label}*: {_estimate(a.reproduced)} → {verdict} "
+    j = a.judgement
+    # without its judgement (older results) an alternative only says whether it passed: a
+    # failure may be "not reproduced" or "inconclusive", so the report does not pick one
+    verdict = md_text(j.verdict) if j is not None else (
+        "–" if a.passed is None else "matches" if a.passed else "does not match")
+    extra = f", interval [{_fmt(j.interval[0], 3)}, {_fmt(j.interval[1], 3)}]" if (
+        j is not None and j.interval is not None) else ""
+    return (f"  - alternative *{label}*: {_estimate(a.reproduced)} → {verdict}{extra} "
             f"({md_text(a.explanation)})")
+
+
+def _judgement_lines(r: Outcome) -> list[str]:
+    j = r.judgement
+    if j is None:
+        return []
+    out = [f"- verdict of the rule: {md_text(j.verdict)}; difference {_margin(r)}"
+           + (f"; slack {_fmt(j.slack, 3)} " + ("(distance to the boundary that would flip it)"
+                                                 if j.slack >= 0 else "(negative: the interval "
+                                                 "overlaps a boundary by this much)")
+              if j.slack is not None else "")]
+    if j.power is not None or j.power_effect is not None:
+        out.append(f"- power: P(reproduced | no true difference) = {_fmt(j.power, 3)}; "
+                   f"P(not reproduced | the stated effect {_fmt(j.effect, 3)}) = "
+                   f"{_fmt(j.power_effect, 3)}")
+    if j.decide:
+        out.append(f"- what would decide it: {md_text(j.decide)}")
+    out.append(f"- test: {md_text(j.explanation)}")
+    return out
+
+
+def _sampling_text(s: dict[str, Any]) -> str:
+    text = f"{_fmt(s.get('mean'))} ± {_fmt(s.get('sd'), 3)}"
+    if all(s.get(q) is not None for q in QUANTILES):
+        text += f" (5/50/95%: {', '.join(_fmt(s[q]) for q in QUANTILES)})"
+    return text
+
+
+def _sensitivity_lines(r: Outcome) -> list[str]:
+    """Seed and scoring sensitivity: the seed-free estimate, the predicted sampling distribution
+    of the published statistic, the value per scoring realisation."""
+    d = r.details or {}
+    out = []
+    if d.get("expected") is not None or d.get("method"):
+        out.append(f"- seed-free estimate: expected value {_fmt(d.get('expected'))} "
+                   f"({md_text(d.get('method') or 'method not recorded')})")
+    pred = d.get("predicted") or {}
+    if pred.get("mean") or pred.get("std"):
+        reps = pred.get("repetitions")
+        parts = [f"{name} {_sampling_text(pred[name])}" for name in ("mean", "std")
+                 if pred.get(name)]
+        out.append(f"- predicted sampling distribution of the published statistic"
+                   f"{f' ({_fmt(reps)} repetitions)' if reps is not None else ''}: "
+                   + "; ".join(parts) + f"; published {_estimate(r.published)}")
+    real = d.get("realisations") or []
+    if isinstance(real, int):  # only their number recorded (e.g. a yes/no claim)
+        out.append(f"- scoring realisations: {_fmt(real)}")
+        real = []
+    if real:
+        se = r.reproduced.se if r.reproduced is not None else None
+        out.append(f"- scoring realisations ({len(real)}): "
+                   + ", ".join(f"seed {_fmt(x['seed'])}: {_fmt(x['value'])}" for x in real[:10])
+                   + (" …" if len(real) > 10 else "")
+                   + (f"; standard error carried {_fmt(se, 3)}" if se is not None else ""))
+    cells = d.get("cells")
+    if isinstance(cells, list):
+        out.append(f"- cells: a sample of {len(cells)}")
+    elif cells:
+        out.append(f"- cells: {_fmt(cells.get('used'))} used, {_fmt(cells.get('left_out'))} left "
+                   f"out ({md_text(cells.get('why') or 'none')})")
+    return out
+
+
+def _diagnosis_lines(r: Outcome) -> list[str]:
+    out = []
+    kd = r.known_divergence
+    if kd:
+        expects = ", ".join(f"{label} {md_text(kd[k])}" for k, label in
+                            (("expect", "verdict"), ("direction", "direction"),
+                             ("reading", "reading reproduced:")) if kd.get(k))
+        out.append(f"- recorded divergence: {md_text(kd.get('because', ''))}"
+                   + (f" (expects: {expects})" if expects else ""))
+    diag = r.diagnosis or {}
+    if diag.get("text"):
+        out.append(f"- diagnosis from this run: {md_text(diag['text'])}")
+    for c in diag.get("checks") or []:
+        mark = "holds" if c.get("holds") else "FAILS"
+        out.append(f"  - {md_text(c['check'])}: expected {_fmt(c.get('expected'))}, observed "
+                   f"{_fmt(c.get('observed'))} — {mark}")
+    return out
 
 
 def _details(r: Outcome) -> list[str]:
     out = [f"### {md_code(r.id)} — {md_text(r.status)}", "",
            f"- source: {md_text(r.source)}",
-           f"- interpretation: {md_text(r.interpretation)}",
+           f"- interpretation: {md_text(r.interpretation)}"
+           + (f" (reading: {md_text(r.reading)})" if r.reading else ""),
            _tolerance_line(r.tolerance)]
-    if r.judgement is not None:
-        out.append(f"- test: {md_text(r.judgement.explanation)}")
+    if r.derived_from:
+        out.append(f"- derived from {md_code(r.derived_from)}: the same measurement "
+                   f"({md_text(r.measurement)}), not independent evidence")
+    out += _judgement_lines(r)
     if r.reason:
         label = "failed with an error" if r.status == ERROR else "not run because"
         out.append(f"- {label}: {md_text(r.reason)}")
-    if r.known_divergence:
-        out.append(f"- diagnosis (known divergence): {md_text(r.known_divergence)}")
+    out += _diagnosis_lines(r)
+    out += _sensitivity_lines(r)
     if r.notes:
         out.append(f"- notes: {md_text(r.notes)}")
     for m in (r.details or {}).get("methods") or []:
@@ -307,6 +600,123 @@ def _plot_distributions(recs: list[Outcome], out: Path) -> list[str]:
     return names
 
 
+MAX_ROWS = 60
+"""Most claims drawn in one sampling-distribution plot."""
+MAX_TABLE_PLOTS = 16
+"""Most sampling-distribution plots (one per paper table; the paper has six)."""
+MAX_PANELS = 6
+"""Most measurements drawn in the score-vs-accuracy-near-the-top plot."""
+TOP_POINTS = 50
+"""Cells of a correlation claim's scatter shown as "near the top" when no top cells are recorded."""
+
+
+def _sampling_rows(recs: list[Outcome]) -> list[tuple[str, list[float], float | None, list[float]]]:
+    """Per claim with a predicted sampling distribution: label, the mean's 5/50/95% quantiles
+    minus the published value in units of the margin, and the std's quantiles over the
+    published std with the factor (both None/empty when not recorded)."""
+    rows = []
+    for r in sorted(recs, key=lambda r: r.id):
+        pred = ((r.details or {}).get("predicted") or {})
+        mean, std, pub = pred.get("mean") or {}, pred.get("std") or {}, r.published
+        margin = r.tolerance.margin
+        if pub is None or not math.isfinite(pub.value) or not margin or margin <= 0:
+            continue
+        qs = [mean.get(q) for q in QUANTILES]
+        if any(q is None or not math.isfinite(q) for q in qs):
+            continue
+        spread: list[float] = []
+        sq = [std.get(q) for q in QUANTILES]
+        if pub.std and pub.std > 0 and all(q is not None and q > 0 and math.isfinite(q)
+                                           for q in sq):
+            spread = [q / pub.std for q in sq]
+        rows.append((r.id, [(q - pub.value) / margin for q in qs], r.tolerance.factor, spread))
+    return rows[:MAX_ROWS]
+
+
+def _plot_sampling(recs: list[Outcome], out: Path) -> list[str]:
+    """Per paper table: the predicted sampling distribution of each row's published statistic
+    (a claim-repetitions mean, 5–95%) against the published value, in units of the row's margin
+    (the equivalence region is ±1), and of its std over the published std."""
+    import matplotlib.pyplot as plt
+
+    order, groups = _groups(recs)
+    names = []
+    for table in order:
+        rows = _sampling_rows(groups[table])
+        if not rows or len(names) == MAX_TABLE_PLOTS:
+            continue
+        fig, (left, right) = plt.subplots(1, 2, figsize=(12, 1.2 + 0.3 * len(rows)), sharey=True)
+        ys = list(range(len(rows)))
+        for y, (_, q, factor, spread) in zip(ys, rows, strict=True):
+            left.plot([q[0], q[2]], [y, y], color="tab:blue", lw=2)
+            left.plot(q[1], y, "o", color="tab:blue")
+            if spread:
+                right.plot([spread[0], spread[2]], [y, y], color="tab:green", lw=2)
+                right.plot(spread[1], y, "o", color="tab:green")
+            if factor:
+                right.plot([1 / factor, factor], [y, y], color="0.8", lw=8, zorder=0)
+        left.axvspan(-1, 1, color="0.9", zorder=0)
+        left.axvline(0, color="red")
+        left.set_yticks(ys, [label[:60] for label, _, _, _ in rows], fontsize=7)
+        left.set_xlabel("predicted mean − published, in margins (grey: equivalence region)")
+        right.axvline(1, color="red")  # linear: log-axis tick labels need mathtext, disabled here
+        right.set_xlabel("predicted std / published std (grey: 1/factor..factor)")
+        fig.suptitle(f"{table[:60]}: sampling distribution of the published statistic (5–95%)")
+        fig.tight_layout()
+        name = f"sampling_{len(names)}.png"
+        fig.savefig(_plot_file(out, name), dpi=100)
+        plt.close(fig)
+        names.append(name)
+    return names
+
+
+def _near_top(recs: list[Outcome]) -> list[tuple[str, list[float], list[float], list[float]]]:
+    """Per score table (proxy, dataset, metric; the first claim by id): score, accuracy and score
+    sd of the cells near the top — the recorded ``top_cells``; when no claim records them, the
+    top of each correlation claim's scatter."""
+    recorded: dict[tuple, tuple] = {}
+    from_scatter: dict[tuple, tuple] = {}
+    for r in sorted(recs, key=lambda r: r.id):
+        d, proto = r.details or {}, r.protocol
+        key = tuple(str(proto.get(k, "")) for k in ("proxy", "dataset", "metric"))
+        label = " ".join(k for k in key if k) or r.id
+        top = d.get("top_cells") or []
+        if top and key not in recorded:
+            cells = [c for c in top if math.isfinite(c["score"]) and math.isfinite(c["accuracy"])]
+            sd = [c.get("score_sd") or 0.0 for c in cells]
+            recorded[key] = (f"{label} ({r.id})", [c["score"] for c in cells],
+                             [c["accuracy"] for c in cells], sd)
+        elif r.kind == "correlation" and d.get("scatter") and key not in from_scatter:
+            x, y = _finite_pairs(d["scatter"]["score"], d["scatter"]["accuracy"])
+            best = sorted(zip(x, y, strict=True), reverse=True)[:TOP_POINTS]
+            from_scatter[key] = (f"{label} ({r.id}, top {len(best)} of its sample)",
+                                 [a for a, _ in best], [b for _, b in best], [0.0] * len(best))
+    panels = list((recorded or from_scatter).values())
+    with_sd = [p for p in panels if any(p[3])]  # the measured scoring noise first
+    return (with_sd + [p for p in panels if not any(p[3])])[:MAX_PANELS]
+
+
+def _plot_top(recs: list[Outcome], out: Path) -> str | None:
+    import matplotlib.pyplot as plt
+
+    panels = [p for p in _near_top(recs) if p[1]]
+    if not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 4), squeeze=False)
+    for ax, (label, x, y, sd) in zip(axes[0], panels, strict=True):
+        ax.errorbar(x, y, xerr=sd if any(sd) else None, fmt="o", ms=3, alpha=0.6, capsize=2)
+        ax.set_title(label[:60], fontsize=8)
+        ax.locator_params(axis="x", nbins=4)
+        ax.set_xlabel("score (bars: sd between scoring realisations)" if any(sd) else "score")
+        ax.set_ylabel("accuracy (%)")
+    fig.suptitle("score vs accuracy near the top")
+    fig.tight_layout()
+    name = "top_cells.png"
+    fig.savefig(_plot_file(out, name), dpi=100)
+    plt.close(fig)
+    return name
+
+
 def write_report(results: str | Path, out_dir: str | Path = "report") -> Path:
     """Write ``report.md`` and its PNGs into ``out_dir``; return the Markdown path.
 
@@ -322,7 +732,8 @@ def write_report(results: str | Path, out_dir: str | Path = "report") -> Path:
         out.mkdir(parents=True, exist_ok=True)
         recs = outcomes(data)
         with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
-            plots = [p for p in [_plot_scatter(recs, out)] if p]
+            plots = [p for p in [_plot_scatter(recs, out), _plot_top(recs, out)] if p]
+            plots += _plot_sampling(recs, out)
             plots += _plot_distributions(recs, out)
         path = out / "report.md"
         path.write_text(render_markdown(data, plots), encoding="utf-8")

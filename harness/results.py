@@ -8,6 +8,19 @@ valid records. A results file is untrusted input: its size and nesting depth are
 ``claims.outcomes[3].published.ci``) and what was expected. :func:`outcomes` then gives the
 validated records as :class:`~harness.outcome.Outcome` objects, the one statement of a record's
 fields.
+
+Fields of the three-way verdicts (all optional, so older results still load, and checked
+strictly when present): ``Estimate.se``; ``judgement.verdict`` (consistent with ``passed``),
+``interval``, ``slack``, ``power`` and ``power_effect`` (probabilities), ``effect``, ``decide``;
+an outcome's ``reading``, ``measurement``, ``derived_from`` (another claim's id, with the same
+``measurement``), ``known_divergence`` (prose, or ``{because, expect, direction, reading}``) and
+``diagnosis`` (``{text, checks: [{check, expected, observed, holds}]}``); in ``details``:
+``expected``, ``method``, ``predicted`` (``{repetitions, mean: {mean, sd, q05, q50, q95}, std:
+{...}}``: the sampling distribution of the published statistic), ``realisations`` (``[{seed,
+value}]``: the value per scoring realisation), ``top_cells`` (``[{cell, score, accuracy,
+score_sd, wins}]``) and ``cells`` (``{used, left_out, why}``, or a list of cells); at the top, ``claims.tables``
+(``[{table, readings: [{reading, rows, reproduced, not_reproduced, inconclusive,
+log_likelihood}], best_reading, rows}]``) and ``claims.deselected`` (``[{id, reason}]``).
 """
 
 from __future__ import annotations
@@ -20,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.outcome import UNMEASURED, Outcome
-from harness.verdicts import NOT_RUN, STATUSES, Tolerance
+from harness.verdicts import NOT_RUN, REPRODUCED, STATUSES, VERDICTS, Tolerance
 from tfnas.bounded import read_at_most
 from tfnas.errors import TfnasError, one_line, shown
 
@@ -160,14 +173,42 @@ def _pair(v: Any, p: str) -> list[float]:
     return [_number(x, f"{p}[{i}]") for i, x in enumerate(xs)]
 
 
+def _probability(v: Any, p: str) -> float:
+    x = _number(v, p)
+    if not 0.0 <= x <= 1.0:
+        raise _Invalid(p, "a probability in [0, 1]", v)
+    return x
+
+
+def _nonnegative(v: Any, p: str) -> float:
+    """A number that is not negative (NaN passes: a measurement may be undefined, e.g. the
+    spread of one value)."""
+    x = _number(v, p)
+    if x < 0.0:
+        raise _Invalid(p, "a number >= 0", v)
+    return x
+
+
 def _estimate(v: Any, p: str) -> dict:
     return _fields(v, p, {"value": _number},
-                   {"std": _optional(_number), "n": _optional(_count), "ci": _optional(_pair)})
+                   {"std": _optional(_number), "n": _optional(_count), "ci": _optional(_pair),
+                    "se": _optional(_nonnegative)})
 
 
 def _judgement(v: Any, p: str) -> dict:
-    return _fields(v, p, {"passed": _boolean, "difference": _number, "allowed": _number,
-                          "statistic": _map_of(_number), "explanation": _string}, {})
+    """A rule's judgement: ``passed`` (every version) and, since the three-way rules, the
+    ``verdict`` (consistent with ``passed``), the interval, slack, power and what would decide."""
+    d = _fields(v, p, {"passed": _boolean, "difference": _number, "allowed": _number,
+                       "statistic": _map_of(_number), "explanation": _string},
+                {"verdict": _optional(_one_of(VERDICTS)), "interval": _optional(_pair),
+                 "slack": _optional(_number), "power": _optional(_probability),
+                 "effect": _optional(_number), "power_effect": _optional(_probability),
+                 "decide": _string})
+    verdict = d.get("verdict")
+    if verdict is not None and (verdict == REPRODUCED) != d["passed"]:
+        raise _Invalid(f"{p}.passed", f"{verdict == REPRODUCED} (the verdict is {verdict!r})",
+                       d["passed"])
+    return d
 
 
 def _tolerance(v: Any, p: str) -> dict:
@@ -198,9 +239,63 @@ def _method(v: Any, p: str) -> dict:
                           "best": _string}, {})
 
 
+QUANTILES = ("q05", "q50", "q95")
+"""The quantiles a predicted sampling distribution records (5, 50 and 95%)."""
+
+
+def _sampling(v: Any, p: str) -> dict:
+    """A predicted sampling distribution of one statistic: mean, sd and the 5/50/95% quantiles
+    (each optional; the quantiles, when all three are given, in increasing order)."""
+    d = _fields(v, p, {}, {"mean": _optional(_number), "sd": _optional(_nonnegative),
+                           **{q: _optional(_number) for q in QUANTILES}})
+    qs = [d.get(q) for q in QUANTILES]
+    if all(q is not None and math.isfinite(q) for q in qs) and not qs[0] <= qs[1] <= qs[2]:
+        raise _Invalid(f"{p}.q95", "q05 <= q50 <= q95", got=f"{qs[0]}, {qs[1]}, {qs[2]}")
+    return d
+
+
+def _predicted(v: Any, p: str) -> dict:
+    """The predicted sampling distribution of the published statistic (a claim-repetitions run's
+    ``mean`` and ``std``) and the number of repetitions it is for."""
+    return _fields(v, p, {}, {"mean": _sampling, "std": _sampling,
+                              "repetitions": _optional(_count)})
+
+
+def _realisation(v: Any, p: str) -> dict:
+    return _fields(v, p, {"seed": _count, "value": _number}, {})
+
+
+def _realisations(v: Any, p: str) -> list[dict] | int:
+    """The value per scoring realisation (``[{seed, value}]``), or only how many there were."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return _count(v, p)
+    if not isinstance(v, list):
+        raise _Invalid(p, "an array of {seed, value} or a count", v)
+    return _list_of(_realisation)(v, p)
+
+
+def _top_cell(v: Any, p: str) -> dict:
+    return _fields(v, p, {"score": _number, "accuracy": _number},
+                   {"cell": _string, "score_sd": _optional(_nonnegative),
+                    "wins": _optional(_probability)})
+
+
+def _cells(v: Any, p: str) -> dict | list[str]:
+    """The cells a measurement used: ``{used, left_out, why}``, or the list of cells itself (a
+    timing claim's sample)."""
+    if isinstance(v, list):
+        return _list_of(_string)(v, p)
+    if not isinstance(v, dict):
+        raise _Invalid(p, "an object {used, left_out, why} or an array of cells", v)
+    return _fields(v, p, {}, {"used": _count, "left_out": _count, "why": _string})
+
+
 def _details(v: Any, p: str) -> dict:
     d = _fields(v, p, {}, {"scatter": _scatter, "values": _list_of(_number),
-                           "methods": _list_of(_method), "max": _optional(_number)})
+                           "methods": _list_of(_method), "max": _optional(_number),
+                           "expected": _optional(_number), "method": _string,
+                           "predicted": _predicted, "realisations": _realisations,
+                           "top_cells": _list_of(_top_cell), "cells": _cells})
     for side in ("a", "b"):  # the two sides of a comparison or scaling claim
         if isinstance(d.get(side), dict):
             _details(d[side], f"{p}.{side}")
@@ -211,8 +306,46 @@ def _alternative_run(v: Any, p: str) -> dict:
     d = _fields(v, p, {"label": _string}, {"overrides": _object, "status": _one_of((NOT_RUN,))})
     if d.get("status") == NOT_RUN:
         return _fields(d, p, {"reason": _string}, {})
-    return _fields(d, p, {"reproduced": _estimate, "passed": _boolean, "explanation": _string},
-                   {})
+    d = _fields(d, p, {"reproduced": _estimate, "passed": _boolean, "explanation": _string},
+                {"verdict": _optional(_one_of(VERDICTS)), "judgement": _optional(_judgement)})
+    verdict = d.get("verdict")
+    if verdict is not None and (verdict == REPRODUCED) != d["passed"]:
+        raise _Invalid(f"{p}.verdict", f"consistent with passed={d['passed']}", verdict)
+    return d
+
+
+DIRECTIONS = ("above", "below")
+"""The sign of reproduced − published a recorded divergence may expect."""
+
+
+def _divergence(v: Any, p: str) -> Any:
+    """A recorded divergence: prose (older results) or the table of what it expects."""
+    if isinstance(v, str):
+        return v
+    if not isinstance(v, dict):
+        raise _Invalid(p, "a string or an object {expect, direction, reading, because}", v)
+    return _fields(v, p, {"because": _string},
+                   {"expect": _one_of(VERDICTS), "direction": _one_of(DIRECTIONS),
+                    "reading": _string})
+
+
+def _plain(v: Any, p: str) -> Any:
+    """A scalar an expectation was checked with: a string, number, boolean or null."""
+    if v is None or isinstance(v, str | bool):
+        return v
+    if isinstance(v, int | float):
+        return _number(v, p)
+    raise _Invalid(p, "a string, number, boolean or null", v)
+
+
+def _check(v: Any, p: str) -> dict:
+    return _fields(v, p, {"check": _string, "holds": _boolean},
+                   {"expected": _plain, "observed": _plain})
+
+
+def _diagnosis(v: Any, p: str) -> dict:
+    """The diagnosis of a recorded divergence as checked against the run."""
+    return _fields(v, p, {"text": _string}, {"checks": _list_of(_check)})
 
 
 def _claim_id(v: Any, p: str) -> str:
@@ -225,7 +358,9 @@ def _outcome(v: Any, p: str) -> dict:
     d = _fields(v, p, {"id": _claim_id, "status": _one_of(STATUSES), "tolerance": _tolerance},
                 {**{k: _string for k in ("title", "source", "table", "interpretation", "notes",
                                          "kind", "score_source")},
-                 "known_divergence": _optional(_string), "reason": _string,
+                 "reading": _string, "measurement": _string,
+                 "derived_from": _optional(_claim_id), "diagnosis": _optional(_diagnosis),
+                 "known_divergence": _optional(_divergence), "reason": _string,
                  "protocol": _protocol, "published": _optional(_estimate),
                  "reproduced": _optional(_estimate), "reference": _optional(_estimate),
                  "judgement": _optional(_judgement), "details": _optional(_details),
@@ -233,6 +368,9 @@ def _outcome(v: Any, p: str) -> dict:
                  "repetitions_override": _optional(_count)})
     if d["status"] in UNMEASURED and "reason" not in d:
         raise _Invalid(f"{p}.reason", f"present (the reason a claim is {d['status']!r})")
+    if d.get("derived_from") is not None and d["derived_from"] == d["id"]:
+        raise _Invalid(f"{p}.derived_from", "another claim's id (the first with the same "
+                       "measurement)", d["derived_from"])
     return d
 
 
@@ -246,12 +384,49 @@ def _outcomes(v: Any, p: str) -> list[dict]:
         if rec["id"] in seen:
             raise _Invalid(f"{p}[{i}].id", "unique (each claim once)", rec["id"])
         seen.add(rec["id"])
+    _same_measurement(recs, p)
     return recs
+
+
+def _same_measurement(recs: list[dict], p: str) -> None:
+    """A claim derived from another one in the file shares its measurement key."""
+    key = {rec["id"]: rec.get("measurement", "") for rec in recs}
+    for i, rec in enumerate(recs):
+        first = rec.get("derived_from")
+        if first in key and key[first] != rec.get("measurement", ""):
+            raise _Invalid(f"{p}[{i}].measurement", f"that of {first} ({key[first]!r}), the "
+                           "claim it is derived from", rec.get("measurement", ""))
+
+
+def _reading_count(v: Any, p: str) -> dict:
+    d = _fields(v, p, {"reading": _string, "rows": _count},
+                {"reproduced": _count, "not_reproduced": _count, "inconclusive": _count,
+                 "log_likelihood": _optional(_number)})
+    judged = sum(d.get(k, 0) for k in ("reproduced", "not_reproduced", "inconclusive"))
+    if judged > d["rows"]:
+        raise _Invalid(f"{p}.rows", f"at least the rows judged ({judged})", d["rows"])
+    return d
+
+
+def _paper_table(v: Any, p: str) -> dict:
+    """One paper table judged under each reading: rows per verdict, the reading that fits."""
+    d = _fields(v, p, {"table": _string, "readings": _list_of(_reading_count)},
+                {"best_reading": _optional(_string), "rows": _list_of(_claim_id)})
+    names = [r["reading"] for r in d["readings"]]
+    if d.get("best_reading") is not None and d["best_reading"] not in names:
+        raise _Invalid(f"{p}.best_reading", f"one of the readings ({', '.join(names) or 'none'})",
+                       d["best_reading"])
+    return d
+
+
+def _deselected(v: Any, p: str) -> dict:
+    return _fields(v, p, {"id": _claim_id, "reason": _string}, {})
 
 
 def _claims(v: Any, p: str) -> dict:
     d = _fields(v, p, {"format": _one_of((FORMAT,)), "outcomes": _outcomes},
-                {"options": _object, "summary": _object, "registry_sha256": _string})
+                {"options": _object, "summary": _object, "registry_sha256": _string,
+                 "tables": _list_of(_paper_table), "deselected": _list_of(_deselected)})
     return d
 
 

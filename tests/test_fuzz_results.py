@@ -32,6 +32,9 @@ from tfnas.errors import TfnasError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "claims_results.json"
 DOC = json.loads(FIXTURE.read_text(encoding="utf-8"))
+FIXTURE_V2 = Path(__file__).parent / "fixtures" / "claims_results_v2.json"
+DOC_V2 = json.loads(FIXTURE_V2.read_text(encoding="utf-8"))
+"""The three-way verdicts' fields (readings, diagnoses, deselected, sampling distributions)."""
 ENTRIES = [e for p in claim_files(SHIPPED_NAME)
            for e in tomllib.loads(p.read_text(encoding="utf-8"))["claim"]]
 load_claims()  # once: parsing imports the proxy and search registries (torch), not per input
@@ -58,6 +61,7 @@ def _paths(node: Any, prefix: tuple = (), limit: int = 3) -> list[tuple]:
 
 RESULT_PATHS = [p for p in _paths(DOC) if p[0] in ("claims", "machine_info", "commit_info",
                                                    "datetime", "benchmarks")]
+RESULT_PATHS_V2 = [p for p in _paths(DOC_V2, limit=9) if p[0] == "claims"]
 
 
 def scalars(toml: bool = False) -> st.SearchStrategy:
@@ -175,19 +179,33 @@ def test_mutated_results_files_give_a_value_or_a_one_line_error(muts, cut):
     within_memory(path.stat().st_size, lambda: _results_pipeline(path))
 
 
+@FUZZ
+@given(mutations(RESULT_PATHS_V2), cuts)
+def test_mutated_v2_results_files_give_a_value_or_a_one_line_error(muts, cut):
+    text = splice(deepen(json.dumps(apply(DOC_V2, muts), allow_nan=True)), cut)
+    path = _write(text.encode("utf-8", "surrogatepass"), "results.json")
+    within_memory(path.stat().st_size, lambda: _results_pipeline(path))
+
+
+PLOT_NAMES = {"fig3_scatter.png", "top_cells.png",
+              *(f"accuracy_{d}.png" for d in ("cifar10", "cifar100", "ImageNet16-120")),
+              *(f"sampling_{i}.png" for i in range(16))}
+"""Every file a report may write besides report.md (fixed names inside its folder)."""
+
+
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(mutations(RESULT_PATHS))
-def test_mutated_results_files_render_a_report_with_plots_or_refuse(muts):
+@given(mutations(RESULT_PATHS + RESULT_PATHS_V2), st.booleans())
+def test_mutated_results_files_render_a_report_with_plots_or_refuse(muts, v2):
     """The full report (plots included) for a sample of mutated files."""
-    path = _write(deepen(json.dumps(apply(DOC, muts), allow_nan=True)), "results.json")
+    path = _write(deepen(json.dumps(apply(DOC_V2 if v2 else DOC, muts), allow_nan=True)),
+                  "results.json")
     try:
         md = write_report(path, path.parent / "report")
     except ResultsError as exc:
         assert_contract_error(exc, (ResultsError,))
         return
     names = {p.name for p in md.parent.iterdir()}
-    assert names <= {"report.md", "fig3_scatter.png", *(f"accuracy_{d}.png" for d in
-                                                        ("cifar10", "cifar100", "ImageNet16-120"))}
+    assert names <= {"report.md", *PLOT_NAMES}, names
 
 
 # ---------------------------------------------------------------- claims TOML

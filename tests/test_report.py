@@ -21,6 +21,9 @@ from harness.report import md_text, write_report
 from harness.results import ResultsError, load_results, outcomes
 
 FIXTURE = Path(__file__).parent / "fixtures" / "claims_results.json"
+"""A results JSON of the old harness (two-way verdicts): it must keep loading and rendering."""
+FIXTURE_V2 = Path(__file__).parent / "fixtures" / "claims_results_v2.json"
+"""Written from tests/report_records.py: the three-way verdicts' fields."""
 
 
 @pytest.fixture(scope="module")
@@ -268,10 +271,22 @@ HOSTILE = [
 def _plant(data, text_of):
     """Put strings (text_of(field name)) into every data field the report shows."""
     for i, rec in enumerate(data["claims"]["outcomes"]):
-        for key in ("title", "source", "interpretation", "notes", "table", "known_divergence"):
-            rec[key] = text_of(f"{key}{i}")
+        for key in ("title", "source", "interpretation", "notes", "table", "known_divergence",
+                    "reading", "measurement"):
+            if isinstance(rec.get(key), dict):  # a recorded divergence as a table
+                rec[key].update(because=text_of(f"because{i}"), reading=text_of(f"kd-reading{i}"))
+            else:
+                rec[key] = text_of(f"{key}{i}")
+        if rec.get("diagnosis"):
+            rec["diagnosis"]["text"] = text_of(f"diagnosis{i}")
+            for j, c in enumerate(rec["diagnosis"].get("checks", [])):
+                c["check"], c["observed"] = text_of(f"check{i}.{j}"), text_of(f"observed{i}.{j}")
+        if rec.get("judgement"):
+            rec["judgement"]["decide"] = text_of(f"decide{i}")
+        if (rec.get("details") or {}).get("method") is not None:
+            rec["details"]["method"] = text_of(f"method{i}")
         rec["tolerance"]["justification"] = text_of(f"justification{i}")
-        if rec["status"] == "not run":
+        if rec["status"] in ("not run", "error"):
             rec["reason"] = text_of(f"reason{i}")
         if rec.get("judgement"):
             rec["judgement"]["explanation"] = text_of(f"explanation{i}")
@@ -286,6 +301,14 @@ def _plant(data, text_of):
     mi["tfnas"]["data_sha256"] = {text_of("data-name"): text_of("digest")}
     data["commit_info"]["id"], data["datetime"] = text_of("commit"), text_of("date")
     data["claims"]["options"] = {text_of("option"): text_of("option-value")}
+    for j, d in enumerate(data["claims"].get("deselected", [])):
+        d["reason"] = text_of(f"deselected{j}")
+    for j, t in enumerate(data["claims"].get("tables", [])):
+        names = {r["reading"]: text_of(f"reading-name{j}.{k}") for k, r in enumerate(t["readings"])}
+        for r in t["readings"]:
+            r["reading"] = names[r["reading"]]
+        if t.get("best_reading") in names:
+            t["best_reading"] = names[t["best_reading"]]
     return data
 
 
@@ -313,12 +336,12 @@ def check_inert(md, data, plots=()):
     recs = data["claims"]["outcomes"]
     headings = [line for line in md.splitlines() if line.startswith("#")]
     tables = {str(r.get("table") or "Other") for r in recs}
-    expected = 1 + 2 + bool(plots) + len(tables) + len(recs)  # title, Run, details, Plots
+    expected = 1 + 3 + bool(plots) + len(tables) + len(recs)  # title, Findings, Run, details
     assert len(headings) == expected, headings
     rows = [line for line in md.splitlines() if line.startswith("| `")]
     assert len(rows) == len(recs)
     for row in rows:
-        assert len(_unescaped(row, "|")) == 8, row
+        assert len(_unescaped(row, "|")) == 10, row
 
 
 def test_planted_markup_is_inert_in_the_written_report(tmp_path):
@@ -329,18 +352,19 @@ def test_planted_markup_is_inert_in_the_written_report(tmp_path):
     res = _run_harness("report", path, "--out", tmp_path / "out")
     assert res.returncode == 0, res.stderr
     md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
-    check_inert(md, load_results(path), plots=("fig3_scatter.png", "accuracy_cifar10.png"))
+    plots = ("fig3_scatter.png", "top_cells.png", "accuracy_cifar10.png")
+    check_inert(md, load_results(path), plots=plots)
     assert "&lt;script&gt;" in md and "javascript" in md  # shown, as text
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
-        ["report.md", "fig3_scatter.png", "accuracy_cifar10.png"])
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(["report.md", *plots])
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.text(min_size=0, max_size=40), min_size=1, max_size=8))
-def test_any_text_in_any_data_field_renders_inert(texts):
+@given(st.lists(st.text(min_size=0, max_size=40), min_size=1, max_size=8), st.booleans())
+def test_any_text_in_any_data_field_renders_inert(texts, v2):
     from harness.report import render_markdown
 
-    data = _plant(load_results(FIXTURE), lambda f: texts[zlib.crc32(f.encode()) % len(texts)])
+    data = _plant(load_results(FIXTURE_V2 if v2 else FIXTURE),
+                  lambda f: texts[zlib.crc32(f.encode()) % len(texts)])
     check_inert(render_markdown(data, []), data)
 
 
@@ -366,3 +390,345 @@ def test_summary_counts_add_up_to_the_number_of_claims_even_for_unknown_statuses
     head = render_markdown(data, []).splitlines()[2]
     numbers = [int(part.split()[0]) for part in head.split("**")[2].split("—")[0].split(",")]
     assert sum(numbers) == len(recs)
+
+
+# ---------------------------------------------------------------- the three-way verdicts (v2)
+
+
+@pytest.fixture(scope="module")
+def v2(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report-v2")
+    path = write_report(FIXTURE_V2, out)
+    return path.read_text(encoding="utf-8"), load_results(FIXTURE_V2), path.parent
+
+
+def _first_screen(md):
+    return md.split("## Run")[0]
+
+
+def test_the_v2_fixture_is_the_records_written_out():
+    from report_records import document
+
+    assert json.loads(FIXTURE_V2.read_text(encoding="utf-8")) == json.loads(json.dumps(document()))
+
+
+def test_every_record_field_survives_the_json_round_trip():
+    from report_records import records
+
+    from harness.outcome import Outcome
+
+    data = load_results(FIXTURE_V2)
+    loaded = {o.id: o for o in outcomes(data)}
+    for rec in records():
+        assert loaded[rec.id] == Outcome.from_dict(json.loads(json.dumps(rec.to_dict())))
+        assert loaded[rec.id].to_dict() == json.loads(json.dumps(rec.to_dict()))
+
+
+def test_the_first_screen_counts_claims_and_independent_measurements(v2):
+    md, data, _ = v2
+    recs = data["claims"]["outcomes"]
+    head = _first_screen(md)
+    keys = {r["measurement"] or r["id"] for r in recs}
+    assert f"{len(keys)} distinct measurements under {len(recs)} claims" in head
+    assert len(keys) < len(recs)  # t2-in-n100 is derived from t1-in-n100
+    for status in ("reproduced", "inconclusive", "known divergence", "diagnosis unsupported",
+                   "not run", "error"):
+        assert f"{sum(r['status'] == status for r in recs)} {status}" in head.splitlines()[2]
+    assert "2 deselected" in head.splitlines()[2]
+    # the shared measurement got two statuses: both are named, as a disagreement
+    assert "search random naswot ImageNet16-120 N=100 best (diagnosis unsupported, reproduced)" \
+        in head
+    assert "`t2-in-n100` from `t1-in-n100`" in head
+
+
+def test_the_first_screen_says_which_reading_fits_each_table_from_the_numbers(v2):
+    md, data, _ = v2
+    head = _first_screen(md)
+    table = data["claims"]["tables"][0]
+    best = next(r for r in table["readings"] if r["reading"] == table["best_reading"])
+    assert (f"the reading that fits is *{md_text(best['reading'])}* ({best['reproduced']} of "
+            f"{best['rows']} rows reproduced") in head
+    assert "log-likelihood -9.25" in head and "log-likelihood -41.5" in head
+
+
+def test_the_first_screen_says_why_each_divergence_and_what_would_decide(v2):
+    md, data, _ = v2
+    head = _first_screen(md)
+    by_id = {r["id"]: r for r in data["claims"]["outcomes"]}
+    assert md_text(by_id["t1-c10-n100"]["diagnosis"]["text"]) in head
+    assert "diagnosis no longer holds: direction expected below, observed above" in head
+    for cid in ("t1-c100-n100", "best-dataset"):
+        assert md_text(by_id[cid]["judgement"]["decide"]) in head
+    assert "×2.25 [×2.2, ×2.3] (allowed ×1.5)" in head  # a factor rule reads as ratios
+    assert "σ ratio 0.375 [0.29, 0.46]" in md  # a distribution rule's spread part
+    left = [line for line in head.splitlines() if line.startswith("  - ") and " — `" in line]
+    for d in data["claims"]["deselected"]:
+        assert any("deselected (" in line and md_text(d["reason"]) in line
+                   and f"`{d['id']}`" in line for line in left), d
+    for r in by_id.values():
+        if r["status"] in ("not run", "error"):
+            assert any(f"{r['status']} (" in line and md_text(r["reason"]) in line
+                       and f"`{r['id']}`" in line for line in left), r["id"]
+
+
+def _numbers(node):
+    if isinstance(node, bool):
+        return
+    if isinstance(node, int | float):
+        yield float(node)
+    elif isinstance(node, dict):
+        for v in node.values():
+            yield from _numbers(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _numbers(v)
+
+
+def _strings(node):
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield k
+            yield from _strings(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _strings(v)
+
+
+def test_every_number_on_the_first_screen_is_traceable_to_the_json(v2):
+    import math
+    import re
+
+    from harness.report import _fmt
+
+    md, data, _ = v2
+    head = re.sub(r"`[^`]*`", "", _first_screen(md))  # claim ids hold digits
+    for text in sorted(set(_strings(data)), key=len, reverse=True):  # text from the JSON as text
+        if len(text) > 3:
+            head = head.replace(md_text(text), " ")
+    values = list(_numbers(data))
+    for r in data["claims"]["outcomes"]:  # a factor rule's interval is shown as ratios
+        j = r.get("judgement") or {}
+        if r["tolerance"]["rule"] == "ratio" and j.get("interval"):
+            values += [math.exp(x) for x in j["interval"]]
+    shown_as = {_fmt(v, d) for v in values for d in (3, 4)}
+    counts = {str(i) for i in range(len(data["claims"]["outcomes"]) + 1)}
+    for token in re.findall(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[+-]?\d+)?", head):
+        assert token in shown_as or token in counts, token
+
+
+def test_every_claim_shows_slack_power_interval_and_its_sensitivity(v2):
+    from harness.report import _fmt
+
+    md, data, _ = v2
+    details = md.split("## Claim details")[1]
+    for r in data["claims"]["outcomes"]:
+        block = details.split(f"### `{r['id']}`")[1].split("\n### ")[0]
+        j = r.get("judgement")
+        if j is None:
+            assert md_text(r["reason"]) in block
+            continue
+        assert f"verdict of the rule: {j['verdict']}" in block
+        if j["slack"] is not None:
+            assert f"slack {_fmt(j['slack'], 3)}" in block
+        if j["power"] is not None:
+            assert f"= {_fmt(j['power'], 3)}" in block
+        d = r.get("details") or {}
+        for x in d.get("realisations", []):
+            assert f"seed {x['seed']}: {_fmt(x['value'])}" in block
+        pred = (d.get("predicted") or {}).get("mean")
+        if pred:
+            assert ", ".join(_fmt(pred[q]) for q in ("q05", "q50", "q95")) in block
+        if r.get("derived_from"):
+            assert f"derived from `{r['derived_from']}`" in block
+
+
+def test_v2_plots_show_the_sampling_distribution_and_the_cells_near_the_top(v2):
+    md, _, out = v2
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert "sampling_0.png" in pngs and "top_cells.png" in pngs
+    for name in pngs:
+        assert f"]({name})" in md
+
+
+def test_the_old_fixture_has_no_new_fields_and_still_renders(rendered):
+    path, data = rendered
+    assert all("measurement" not in r for r in data["claims"]["outcomes"])
+    text = path.read_text(encoding="utf-8")
+    n = len(data["claims"]["outcomes"])
+    assert f"{n} distinct measurements under {n} claims" in text  # each its own measurement
+
+
+def _v2_mutated(change):
+    data = json.loads(FIXTURE_V2.read_text(encoding="utf-8"))
+    change(data)
+    return data
+
+
+def _by_id(data, cid):
+    return next(r for r in data["claims"]["outcomes"] if r["id"] == cid)
+
+
+# (name, change, what the message must name)
+BAD_V2 = [
+    ("verdict-contradicts-passed",
+     lambda d: _by_id(d, "t1-c10-n10")["judgement"].update(verdict="not reproduced"),
+     "judgement.passed"),
+    ("unknown-verdict", lambda d: _by_id(d, "t1-c10-n10")["judgement"].update(verdict="maybe"),
+     "judgement.verdict"),
+    ("power-above-one", lambda d: _by_id(d, "t1-c10-n10")["judgement"].update(power=1.5),
+     "judgement.power"),
+    ("interval-one-number", lambda d: _by_id(d, "t1-c10-n10")["judgement"].update(interval=[1]),
+     "judgement.interval"),
+    ("se-negative", lambda d: _by_id(d, "t1-c10-n10")["reproduced"].update(se=-1),
+     "reproduced.se"),
+    ("derived-from-itself", lambda d: _by_id(d, "t2-in-n100").update(derived_from="t2-in-n100"),
+     "derived_from"),
+    ("derived-from-another-measurement",
+     lambda d: _by_id(d, "t2-in-n100").update(measurement="something else"), "measurement"),
+    ("divergence-direction", lambda d: _by_id(d, "t1-c10-n100")["known_divergence"].update(
+        direction="sideways"), "known_divergence.direction"),
+    ("divergence-without-because",
+     lambda d: _by_id(d, "t1-c10-n100")["known_divergence"].pop("because"),
+     "known_divergence.because"),
+    ("diagnosis-without-text", lambda d: _by_id(d, "t1-c10-n100")["diagnosis"].pop("text"),
+     "diagnosis.text"),
+    ("check-holds-a-string",
+     lambda d: _by_id(d, "t1-c10-n100")["diagnosis"]["checks"][0].update(holds="yes"),
+     "diagnosis.checks[0].holds"),
+    ("quantiles-out-of-order", lambda d: _by_id(d, "t1-c10-n10")["details"]["predicted"][
+        "mean"].update(q05=99.0), "predicted.mean.q95"),
+    ("realisation-without-seed",
+     lambda d: _by_id(d, "t1-c10-n10")["details"]["realisations"][0].pop("seed"),
+     "realisations[0].seed"),
+    ("top-cell-score-a-string",
+     lambda d: _by_id(d, "t4-c10-score")["details"]["top_cells"][0].update(score="high"),
+     "top_cells[0].score"),
+    ("best-reading-unknown", lambda d: d["claims"]["tables"][0].update(best_reading="another"),
+     "claims.tables[0].best_reading"),
+    ("reading-rows-too-few", lambda d: d["claims"]["tables"][0]["readings"][0].update(rows=1),
+     "claims.tables[0].readings[0].rows"),
+    ("deselected-bad-id", lambda d: d["claims"]["deselected"].append({"id": "a b", "reason": "x"}),
+     "claims.deselected[2].id"),
+    ("deselected-without-reason", lambda d: d["claims"]["deselected"][0].pop("reason"),
+     "claims.deselected[0].reason"),
+    ("alternative-verdict-contradicts",
+     lambda d: _by_id(d, "t1-c10-n100")["alternatives_run"][0].update(verdict="not reproduced"),
+     "alternatives_run[0].verdict"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(BAD_V2)), ids=[c[0] for c in BAD_V2])
+def test_the_new_fields_are_validated_strictly(tmp_path, case):
+    name, change, field = BAD_V2[case]
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(_v2_mutated(change)), encoding="utf-8")
+    with pytest.raises(ResultsError) as info:
+        load_results(path)
+    assert field in str(info.value) and "\n" not in str(info.value), str(info.value)
+
+
+def test_a_divergence_written_as_prose_still_loads(tmp_path):
+    path = tmp_path / "prose.json"
+    path.write_text(json.dumps(_v2_mutated(lambda d: _by_id(d, "t1-c10-n100").update(
+        known_divergence="the paper's cell is another one"))), encoding="utf-8")
+    rec = {o.id: o for o in outcomes(load_results(path))}["t1-c10-n100"]
+    assert rec.known_divergence == {"because": "the paper's cell is another one",
+                                    "expect": "not reproduced"}
+
+
+# ---------------------------------------------------------------- the ledger
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["reproduced", "not reproduced", "inconclusive",
+                                           "not run", "error"]),
+                          st.sampled_from(["", "m1", "m2", "m3"])), max_size=12))
+def test_the_ledger_counts_claims_and_distinct_measurements(rows):
+    from harness.ledger import ledger
+    from harness.outcome import Outcome
+    from harness.verdicts import Tolerance
+
+    tol = Tolerance("holds")
+    recs = [Outcome(id=f"c{i}", status=s, tolerance=tol, measurement=m, reason="r")
+            for i, (s, m) in enumerate(rows)]
+    book = ledger(recs, [{"id": "d1", "reason": "-m 'not live'"}])
+    keys = {m or f"c{i}" for i, (_, m) in enumerate(rows)}
+    assert sum(book.claims.values()) == book.total_claims == len(rows)
+    assert book.total_measurements == len(keys)
+    for status, n in book.measurements.items():
+        assert n == len({m or f"c{i}" for i, (s, m) in enumerate(rows) if s == status})
+        assert n <= book.claims[status]
+    split = {m for m in keys if len({s for s, k in rows if k == m and m}) > 1}
+    assert set(book.split) == split
+    assert [x.id for x in book.deselected] == ["d1"]
+    assert {x.id for x in book.left_out} - {"d1"} == {
+        f"c{i}" for i, (s, _) in enumerate(rows) if s in ("not run", "error")}
+
+
+# ---------------------------------------------------------------- the plugin records deselections
+
+ROOT = Path(__file__).resolve().parents[1]
+TRIVIAL = "def test_claim(claim, benchmark):\n    benchmark(lambda: None)\n"
+
+
+def test_the_plugin_records_every_deselected_claim_with_its_reason(tmp_path):
+    import os
+
+    from harness.registry import load_claims
+
+    (tmp_path / "test_trivial.py").write_text(TRIVIAL, encoding="utf-8")
+    out = tmp_path / "out.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get(
+        "PYTHONPATH", "")])}
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(tmp_path),
+         "-m", "not live", "-k", "not table1", f"--benchmark-json={out}",
+         "--deselect=test_trivial.py::test_claim[mellor-kendall-cifar10]",
+         "--benchmark-min-rounds=1", "--benchmark-max-time=0.000001", "--benchmark-warmup=off"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    claims = load_claims()
+    data = load_results(out)
+    got = {d["id"]: d["reason"] for d in data["claims"]["deselected"]}
+    live = {c.id for c in claims.values() if c.live}
+    assert set(got) == live | {i for i in claims if "table1" in i} | {"mellor-kendall-cifar10"}
+    assert got.pop("mellor-kendall-cifar10").startswith("--deselect ")
+    for cid, reason in got.items():
+        if cid not in live:
+            assert reason == "-k 'not table1'", (cid, reason)
+        elif "table1" not in cid:
+            assert reason == "-m 'not live'", (cid, reason)
+    for cid, reason in got.items():  # the terminal summary lists them too
+        assert f"DESELECTED {cid}: {reason}" in res.stdout
+    assert f"{len(got) + 1} deselected" in res.stdout
+    summary = data["claims"]["summary"]
+    assert summary["deselected"] == len(got) + 1 and summary["independent"]["total"] == 0
+
+
+def test_undefined_spreads_a_count_of_realisations_and_a_cell_sample_load(tmp_path):
+    def change(d):
+        rec = _by_id(d, "t1-c10-n10")
+        rec["details"]["predicted"]["std"].update(sd=float("nan"), q05=float("nan"))
+        rec["details"]["realisations"] = 5
+        rec["details"]["cells"] = ["|nor_conv_3x3~0|", "|skip_connect~0|"]  # a timing sample
+    path = tmp_path / "nan.json"
+    path.write_text(json.dumps(_v2_mutated(change)), encoding="utf-8")
+    md = write_report(path, tmp_path / "out").read_text(encoding="utf-8")
+    assert "scoring realisations: 5" in md and "cells: a sample of 2" in md
+    path.write_text(json.dumps(_v2_mutated(lambda d: _by_id(d, "t1-c10-n10")["details"].update(
+        realisations="five"))), encoding="utf-8")
+    with pytest.raises(ResultsError, match=r"details\.realisations must be an array"):
+        load_results(path)
+
+
+def test_an_alternative_without_its_judgement_is_not_given_a_verdict(v2):
+    from harness.outcome import AlternativeRun
+    from harness.report import _alternative_line
+    from harness.verdicts import Estimate
+
+    failed = AlternativeRun("all cells", {}, Estimate(1.0), False, "mean inconclusive")
+    assert "→ does not match" in _alternative_line(failed)  # could be either of two verdicts
+    md, _, _ = v2
+    assert "→ reproduced, interval [-0.3, 0.7]" in md  # with its judgement: the verdict

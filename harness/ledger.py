@@ -1,0 +1,96 @@
+"""The honest ledger of a run: claims and independent findings per status, and what was left out.
+
+Claims that share a ``measurement`` key (:attr:`harness.outcome.Outcome.measurement`) rest on one
+measurement (``derived_from`` names the first of them), so a run's evidence is counted twice: per
+claim and per distinct measurement. A measurement whose claims got different statuses counts
+under each of them and is listed as *split* (the contradiction a reviewer looks for first).
+Deselected claims (``-m``, ``-k``) never run and have no outcome; the plugin records them with
+the reason in ``claims.deselected``, and the ledger lists them beside the claims *not run*.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.outcome import Outcome
+from harness.verdicts import ERROR, NOT_RUN, STATUSES
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A claim without a verdict: deselected (never collected into the run) or not run."""
+
+    id: str
+    reason: str
+    how: str
+    """``"deselected"`` or the claim's status (``not run``, ``error``)."""
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Counts per status, of claims and of distinct measurements, and the claims left out."""
+
+    claims: dict[str, int]
+    measurements: dict[str, int]
+    total_claims: int
+    total_measurements: int
+    split: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Measurements whose claims got more than one status: key → the statuses, sorted."""
+    left_out: tuple[LeftOut, ...] = ()
+
+    @property
+    def deselected(self) -> tuple[LeftOut, ...]:
+        return tuple(x for x in self.left_out if x.how == "deselected")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"claims": dict(self.claims), "measurements": dict(self.measurements),
+                "total_claims": self.total_claims,
+                "total_measurements": self.total_measurements,
+                "split": {k: list(v) for k, v in self.split.items()},
+                "left_out": [vars(x) for x in self.left_out]}
+
+
+def status_counts(statuses: list[str]) -> dict[str, int]:
+    """Count per status: every known status (``error`` only when present), then any other."""
+    seen = Counter(statuses)
+    counts = {s: seen.pop(s, 0) for s in STATUSES if s != ERROR or seen.get(s)}
+    return counts | dict(sorted(seen.items()))
+
+
+def measurement_key(rec: Outcome, by_id: dict[str, Outcome] | None = None) -> str:
+    """The measurement a claim rests on: its ``measurement`` key, else that of the claim it is
+    ``derived_from``, else its own id (a measurement of its own)."""
+    if rec.measurement:
+        return rec.measurement
+    first = (by_id or {}).get(rec.derived_from or "")
+    if first is not None and first.measurement:
+        return first.measurement
+    return f"claim {rec.derived_from or rec.id}"
+
+
+def ledger(recs: list[Outcome], deselected: list[dict[str, str]] | None = None) -> Ledger:
+    """The ledger of a run's outcomes and its deselected claims (``[{id, reason}]``)."""
+    by_id = {r.id: r for r in recs}
+    statuses: dict[str, set[str]] = defaultdict(set)
+    for r in recs:
+        statuses[measurement_key(r, by_id)].add(str(r.status))
+    per_measurement = [s for key in statuses for s in statuses[key]]
+    split = {k: tuple(sorted(v)) for k, v in sorted(statuses.items()) if len(v) > 1}
+    left = [LeftOut(d["id"], d["reason"], "deselected") for d in deselected or []]
+    left += [LeftOut(r.id, r.reason or "", str(r.status)) for r in sorted(recs, key=lambda r: r.id)
+             if r.status in (NOT_RUN, ERROR)]
+    return Ledger(status_counts([str(r.status) for r in recs]), status_counts(per_measurement),
+                  len(recs), len(statuses), split, tuple(left))
+
+
+def summary_line(book: Ledger) -> str:
+    """One plain-text line: claims per status, distinct measurements per status, deselected."""
+    claims = ", ".join(f"{v} {k}" for k, v in book.claims.items())
+    measured = ", ".join(f"{v} {k}" for k, v in book.measurements.items() if v)
+    line = (f"{book.total_claims} claims: {claims}; {book.total_measurements} independent "
+            f"measurements: {measured or 'none'}")
+    if book.deselected:
+        line += f"; {len(book.deselected)} deselected"
+    return line
