@@ -53,6 +53,8 @@ class Discrete:
     @property
     def std(self) -> float:
         """The standard deviation of one repetition (the population std of the distribution)."""
+        if np.all(self.values == self.values[0]):
+            return 0.0
         var = float(np.dot(self.probs, (self.values - self.mean) ** 2))
         return float(np.sqrt(max(var, 0.0)))
 

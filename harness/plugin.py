@@ -67,6 +67,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="override every claim's number of repetitions (timing claims excepted)")
     group.addoption("--bootstrap", type=int, default=200,
                     help="bootstrap resamples for correlation confidence intervals")
+    group.addoption("--claims-seed", type=int, default=None, metavar="N",
+                    help="replace the master seed of every claim (search runs, correlation "
+                         "samples); the verdicts must not change")
+    group.addoption("--scoring-noise", action=argparse.BooleanOptionalAction, default=True,
+                    help="carry the spread between scoring realisations (benchmarks/noise) "
+                         "into table-based search estimates (default on)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -136,7 +142,9 @@ def claims_context(pytestconfig: pytest.Config) -> Context:
     opts = {k: pytestconfig.getoption(k) for k in OPTION_NAMES}
     return Context(score_source=opts["score_source"] or DEFAULT_SCORE_SOURCE,
                    tables_root=opts["score_tables"], repetitions=opts["repetitions"],
-                   bootstrap=opts["bootstrap"], store_path=opts["score_store"])
+                   bootstrap=opts["bootstrap"], store_path=opts["score_store"],
+                   claims_seed=pytestconfig.getoption("claims_seed"),
+                   scoring_noise=pytestconfig.getoption("scoring_noise"))
 
 
 def record(config: pytest.Config, outcome: Outcome) -> None:
