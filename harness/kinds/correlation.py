@@ -67,11 +67,8 @@ class CorrelationProtocol:
 @register_kind("correlation", protocol=CorrelationProtocol, side=True)
 def measure_correlation(proto: CorrelationProtocol, ctx: Context) -> Measurement:
     """Correlation of a proxy's scores with accuracy, over the space or a recorded sample."""
-    from dataclasses import replace
-
     from tfnas.space import SPACE_SIZE, all_cells, sample_distinct
 
-    proto = replace(proto, seed=ctx.seed_for(proto.seed))  # --claims-seed
     table = ctx.table(proto.proxy, proto.scored_on)
     acc = ctx.accuracy_column(proto.dataset, proto.metric)
     cells = (all_cells() if proto.sample == 0
