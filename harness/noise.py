@@ -133,6 +133,10 @@ class NoiseSummary:
     space_std: float
     within_uniform: float
     within_top: float
+    within_top_abs: float
+    """Within-cell std on the top cells, in score units."""
+    top5_range: float
+    """Range of the committed (seed-0) scores of the five best cells: the near-ties."""
     top_changes: float
     rank_corr_uniform: float
     rank_corr_top: float
@@ -167,7 +171,7 @@ def summarise_noise(noise: Noise) -> NoiseSummary:
     return NoiseSummary(
         noise.proxy, noise.dataset, noise.seeds, noise.missing, space_std,
         _within_std(cols, noise.uniform) / space_std, _within_std(cols, noise.top) / space_std,
-        changes, _mean_rank_corr(cols, noise.uniform), _mean_rank_corr(cols, noise.top))
+        _within_std(cols, noise.top), float(np.ptp(np.sort(base)[-5:])), changes, _mean_rank_corr(cols, noise.uniform), _mean_rank_corr(cols, noise.top))
 
 
 def noise_for(proxy: str, dataset: str, root: Path | None = None) -> Noise | None:
@@ -180,13 +184,15 @@ def noise_for(proxy: str, dataset: str, root: Path | None = None) -> Noise | Non
 def render(rows: Sequence[NoiseSummary]) -> str:
     """A Markdown table of the measured noise."""
     head = ("| proxy | dataset | seeds (missing) | score std over space | within-cell std / "
-            "space std: uniform | : top 100 | top cell differs from seed 0 | Spearman between "
-            "seeds: uniform | : top 100 |\n|---|---|---|---|---|---|---|---|---|")
+            "space std: uniform | : top 100 | within-cell std, top 100 (score units) | seed-0 "
+            "range of the top 5 | top cell differs from seed 0 | Spearman between seeds: "
+            "uniform | : top 100 |\n|---|---|---|---|---|---|---|---|---|---|---|")
     out = [head]
     for r in rows:
         miss = f" ({','.join(map(str, r.missing))})" if r.missing else ""
         out.append(f"| {r.proxy} | {r.dataset} | {','.join(map(str, r.seeds))}{miss} | "
                    f"{r.space_std:.4g} | {r.within_uniform:.4f} | {r.within_top:.4f} | "
+                   f"{r.within_top_abs:.4g} | {r.top5_range:.4g} | "
                    f"{r.top_changes:.2f} | {r.rank_corr_uniform:.4f} | {r.rank_corr_top:.4f} |")
     return "\n".join(out)
 
