@@ -272,10 +272,12 @@ def test_scoring_noise_is_carried_where_realisations_exist_and_can_be_switched_o
         pytest.skip("no synflow/cifar10 scoring-noise realisations in benchmarks/noise")
     on = measure_search(proto, ctx)
     off = measure_search(proto, Context(scoring_noise=False))
-    assert on.details["realisations"]["seeds"] == list(noise.seeds)
-    assert len(on.details["per_realisation"]) == len(noise.seeds)
-    assert off.details["realisations"]["seeds"] == [0] and off.estimate.se == 0.0
-    values = [r["value"] for r in on.details["per_realisation"]]
+    assert on.details["scoring_noise"]["seeds"] == list(noise.seeds)
+    assert [r["seed"] for r in on.details["realisations"]] == list(noise.seeds)
+    assert off.details["scoring_noise"]["seeds"] == [0] and off.estimate.se == 0.0
+    top = on.details["top_cells"]
+    assert top[0]["score_sd"] >= 0 and sum(t["wins"] for t in top) <= 1 + 1e-9
+    values = [r["value"] for r in on.details["realisations"]]
     assert on.estimate.se == pytest.approx(float(np.std(values, ddof=1)))
 
 

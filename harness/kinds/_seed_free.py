@@ -167,24 +167,55 @@ def _standard_error(parts: list[Realised]) -> float:
     return float(np.hypot(between, mc))
 
 
+TOP_CELLS = 10
+"""Cells recorded near the top of the ranking (score, accuracy, noise, chance of being kept)."""
+
+
+def _top_cells(proto: Any, ctx: Context, columns: list[tuple[int, np.ndarray]]
+               ) -> list[dict[str, Any]]:
+    """The best cells of the committed ranking: score, accuracy, score sd between realisations,
+    and (random search, best) the probability that a repetition keeps each."""
+    from harness.exact import rank_keys, win_probabilities
+    from tfnas.space import arch_at
+
+    cols = np.stack([c for _, c in columns])
+    acc = ctx.accuracy_column(proto.dataset, proto.metric)
+    top = np.argsort(-rank_keys(cols[0]), kind="stable")[:TOP_CELLS]
+    wins = None
+    if proto.algorithm == "random" and proto.selection == "best":
+        wins = np.mean([win_probabilities(c, proto.n)[top] for c in cols], axis=0)
+    out = []
+    for j, i in enumerate(top):
+        row: dict[str, Any] = {"cell": str(arch_at(int(i))), "index": int(i),
+                               "score": float(cols[0, i]), "accuracy": float(acc[i])}
+        if cols.shape[0] > 1 and np.isfinite(cols[:, i]).all():
+            row["score_sd"] = float(cols[:, i].std(ddof=1))
+        if wins is not None:
+            row["wins"] = float(min(1.0, wins[j]))
+        out.append(row)
+    return out
+
+
 def _details(proto: Any, ctx: Context, parts: list[Realised], mix: Discrete, n: int,
-             noted: dict, scores: np.ndarray) -> dict[str, Any]:
+             noted: dict, columns: list[tuple[int, np.ndarray]]) -> dict[str, Any]:
     reps = ctx.repetitions or proto.repetitions
     rng = np.random.default_rng(ctx.seed_for(proto.seed))
     sims = max(500, min(20_000, 4_000_000 // n))
     runs = parts[0].runs
+    scores = columns[0][1]
     nonfinite = int((~np.isfinite(scores)).sum())
     return {
         "method": "exact" if runs is None else f"Monte-Carlo {runs} runs",
-        "expected_value": mix.mean, "std_one_repetition": mix.std,
-        "predicted": {**sampling(mix, n, rng, sims).to_dict(), "claim_repetitions": reps},
-        "cells": {"used": int(scores.size), "nonfinite_scores": nonfinite,
-                  "left_out": 0, "why": "none left out: non-finite scores ranked last, as "
-                  "random search does" if nonfinite else "every cell has a finite score",
+        "expected": mix.mean, "std_one_repetition": mix.std,
+        "predicted": sampling(mix, n, rng, sims).to_dict(),
+        "cells": {"used": int(scores.size), "left_out": 0, "nonfinite_scores": nonfinite,
+                  "why": ("none left out: non-finite scores ranked last, as random search does"
+                          if nonfinite else "every cell has a finite score"),
                   "nonfinite_value_probability": [p.dropped for p in parts]},
-        "realisations": noted,
-        "per_realisation": [{"seed": p.seed, "value": p.dist.mean, "std": p.dist.std,
-                             "mc_se": p.mc_se} for p in parts],
+        "scoring_noise": noted,
+        "realisations": [{"seed": p.seed, "value": p.dist.mean, "std": p.dist.std,
+                          "mc_se": p.mc_se} for p in parts],
+        "top_cells": _top_cells(proto, ctx, columns),
         "master_seed": ctx.seed_for(proto.seed), "repetitions": reps,
         "max": float(mix.values.max()), "n_values": n,
     }
@@ -201,5 +232,5 @@ def seed_free(proto: Any, ctx: Context) -> Measurement:
         n = max(1, round((ctx.repetitions or proto.repetitions) * first.per_run))
         estimate = Estimate(mix.mean, mix.std, n, se=_standard_error(parts))
         ctx._seed_free[key] = Measurement(estimate, _details(proto, ctx, parts, mix, n, noted,
-                                                             columns[0][1]))
+                                                             columns))
     return ctx._seed_free[key]

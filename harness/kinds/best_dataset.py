@@ -40,7 +40,7 @@ class BestDatasetProtocol:
 
 def _by_realisation(m: Measurement) -> dict[int, float]:
     """The measurement's value per scoring realisation (seed 0 alone when it has none)."""
-    rows = m.details.get("per_realisation") or [{"seed": 0, "value": m.estimate.value}]
+    rows = m.details.get("realisations") or [{"seed": 0, "value": m.estimate.value}]
     return {int(r["seed"]): float(r["value"]) for r in rows}
 
 
