@@ -345,3 +345,15 @@ def test_a_rule_registered_by_a_test_judges_a_claim():
     assert evaluate_claim(claim(1.4), Context()).status == "not reproduced"
     with pytest.raises(ClaimError, match=r"tolerance.*needs 'margin'"):
         parse_claim(entry("constant", {"value": 1.0}, {"rule": "test_at_least"}, {"value": 2.0}))
+
+
+def test_best_dataset_holds_per_realisation_and_falls_back_to_seed_zero():
+    from harness.kinds.best_dataset import _best_in, _by_realisation
+
+    m = Measurement(Estimate(5.0), {"realisations": [{"seed": 0, "value": 5.0},
+                                                     {"seed": 2, "value": 1.0}]})
+    assert _by_realisation(m) == {0: 5.0, 2: 1.0}
+    assert _by_realisation(Measurement(Estimate(3.0), {})) == {0: 3.0}
+    per_dataset = {"cifar10": {0: 5.0, 2: 1.0}, "cifar100": {0: 4.0}}
+    assert _best_in(per_dataset, 0) == "cifar10"
+    assert _best_in(per_dataset, 2) == "cifar100"  # cifar100 has no seed 2: its seed 0 counts
