@@ -249,14 +249,14 @@ def test_claims_seed_replaces_the_master_seed_and_exact_values_ignore_it():
 
 
 def test_rea_on_tables_repeats_until_the_monte_carlo_error_is_a_tenth_of_the_margin():
-    from harness.kinds._seed_free import mc_target
+    from harness.kinds._seed_free import MAX_RUNS, mc_target
     from harness.kinds.search import measure_search
 
     proto = SearchProtocol.from_dict("c", "protocol", {**REA, "quantity": "accuracy"})
     got = [measure_search(proto, Context(claims_seed=s)) for s in (1, 2)]
     for g in got:
         runs = int(g.details["method"].split()[1])
-        assert g.estimate.se < mc_target("accuracy", g.estimate.value) or runs == 1000
+        assert g.estimate.se < mc_target("accuracy", g.estimate.value) or runs == MAX_RUNS
     assert abs(got[0].estimate.value - got[1].estimate.value) < 5 * max(
         g.estimate.se for g in got)
 
