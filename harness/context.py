@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from tfnas.checks import MAX_SEED
 from tfnas.errors import TfnasError, shown
 
 SCORE_SOURCES = ("tables", "live")
@@ -40,9 +41,18 @@ class Context:
     bootstrap: int = 200
     store_path: Path | None = None
     live_protocol: str = "reduced"  # timing claims: "reduced" (cost sample) or "full" searches
+    claims_seed: int | None = None
+    """Replaces the master seed of every claim (``--claims-seed``); None keeps each claim's own."""
+    scoring_noise: bool = True
+    """Carry the spread between scoring realisations (:mod:`harness.noise`) into estimates."""
+    noise_root: Path | None = None
+    """The scoring-noise folder (default ``benchmarks/noise``)."""
     _tables: dict[tuple[str, str], Any] = field(default_factory=dict)
     _columns: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     _timed: dict[str, list[Any]] = field(default_factory=dict)
+    _scores: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    _noise: dict[tuple[str, str], Any] = field(default_factory=dict)
+    _seed_free: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.score_source not in SCORE_SOURCES:
@@ -51,9 +61,42 @@ class Context:
         if self.repetitions is not None and not 1 <= self.repetitions <= MAX_REPETITIONS:
             raise OptionError(f"repetitions must be in 1..{MAX_REPETITIONS} (the registry's "
                               f"largest protocol uses 500), got {shown(self.repetitions)}")
+        if self.claims_seed is not None and not (
+                isinstance(self.claims_seed, int) and 0 <= self.claims_seed <= MAX_SEED):
+            raise OptionError(f"claims seed must be an integer in 0..{MAX_SEED} (a master seed), "
+                              f"got {shown(self.claims_seed)}")
         if not 1 <= self.bootstrap <= MAX_BOOTSTRAP:
             raise OptionError(f"bootstrap resamples must be in 1..{MAX_BOOTSTRAP} (beyond that "
                               f"the interval no longer moves), got {shown(self.bootstrap)}")
+
+    def seed_for(self, seed: int) -> int:
+        """The master seed a claim runs under: ``claims_seed`` when set, else its own ``seed``."""
+        return seed if self.claims_seed is None else self.claims_seed
+
+    def score_column(self, proxy: str, dataset: str) -> np.ndarray:
+        """The committed table's scores in cell index order; :class:`NotRun` unless complete
+        (a seed-free estimate ranks every cell of the space)."""
+        key = (proxy, dataset)
+        if key not in self._scores:
+            table = self.table(proxy, dataset)
+            if not table.complete:
+                raise NotRun(f"score table {proxy}/{dataset} is partial ({table.missing} cells "
+                             "missing); a seed-free estimate ranks every cell — finish the "
+                             "sweep or use --score-source live")
+            from harness.noise import score_column
+
+            self._scores[key] = score_column(table)
+        return self._scores[key]
+
+    def noise(self, proxy: str, dataset: str) -> Any:
+        """The scoring realisations of a table (:func:`harness.noise.load_noise`), or None."""
+        key = (proxy, dataset)
+        if key not in self._noise:
+            from harness.noise import load_noise
+
+            self._noise[key] = load_noise(proxy, dataset, self.score_column(proxy, dataset),
+                                          self.noise_root)
+        return self._noise[key]
 
     def accuracy_column(self, dataset: str, metric: str) -> np.ndarray:
         """Accuracy of every cell in index order: 12-epoch validation or 200-epoch test."""

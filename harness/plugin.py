@@ -42,7 +42,7 @@ DESELECTED = pytest.StashKey[list]()
 REGISTRY = pytest.StashKey["Registry"]()
 DEFAULT_SCORE_SOURCE = "tables"
 OPTION_NAMES = ("score_source", "score_tables", "score_store", "repetitions", "bootstrap",
-                "live_protocol")
+                "live_protocol", "claims_seed", "scoring_noise")
 """The run settings recorded in the claims record's ``options``."""
 
 
@@ -75,6 +75,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="timing claims: 'reduced' (default) measures the per-cell scoring cost "
                          "on a fixed sample of cells and counts each search's distinct cells; "
                          "'full' runs the searches live as the paper did (tens of minutes or more)")
+    group.addoption("--claims-seed", type=int, default=None, metavar="N",
+                    help="replace the master seed of every claim (search runs, correlation "
+                         "samples); the verdicts must not change")
+    group.addoption("--scoring-noise", action=argparse.BooleanOptionalAction, default=True,
+                    help="carry the spread between scoring realisations (benchmarks/noise) "
+                         "into table-based search estimates (default on)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -168,6 +174,8 @@ def claims_context(pytestconfig: pytest.Config) -> Context:
     return Context(score_source=opts["score_source"] or DEFAULT_SCORE_SOURCE,
                    tables_root=opts["score_tables"], repetitions=opts["repetitions"],
                    bootstrap=opts["bootstrap"], store_path=opts["score_store"],
+                   claims_seed=pytestconfig.getoption("claims_seed"),
+                   scoring_noise=pytestconfig.getoption("scoring_noise"),
                    live_protocol=opts["live_protocol"])
 
 

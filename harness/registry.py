@@ -43,7 +43,7 @@ SHIPPED_NAME = "shipped"
 
 DATASETS = TARGET_DATASETS
 METRICS = ("valid12", "test200")
-SELECTIONS = ("best", "all", "population")
+SELECTIONS = ("best", "all", "population", "unselected")
 QUANTITIES = ("accuracy", "score", "time")
 MAX_BYTES = 4 * 2**20
 """Largest registry file read (4 MiB; the shipped one is about 100 KB)."""

@@ -10,6 +10,7 @@ import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -171,8 +172,113 @@ def test_a_new_search_algorithm_runs_as_itself_not_as_rea():
         SearchProtocol.from_dict("c", "protocol", {**proto_dict, "k": 500})
     from harness.kinds.search import measure_search
 
-    got = measure_search(proto, Context())
-    assert calls == [4, 4] and got.details["evaluations"] == [4, 4]
+    got = measure_search(proto, Context())  # on tables: Monte-Carlo runs of the algorithm
+    assert set(calls) == {4} and len(calls) % 100 == 0
+    assert got.details["method"] == f"Monte-Carlo {len(calls)} runs"
+
+
+def _column_and_accuracy(proxy="naswot", dataset="cifar10", metric="valid12"):
+    ctx = Context()
+    return ctx, ctx.score_column(proxy, dataset), ctx.accuracy_column(dataset, metric)
+
+
+@pytest.mark.parametrize("selection, reader", [("best", "best_of_n"),
+                                               ("unselected", "unselected_cell")])
+def test_random_search_on_tables_is_exact(selection, reader):
+    from harness import exact
+    from harness.kinds.search import measure_search
+
+    ctx, scores, acc = _column_and_accuracy()
+    proto = SearchProtocol.from_dict("c", "protocol", {**SEARCH, "quantity": "accuracy",
+                                                       "selection": selection})
+    got = measure_search(proto, ctx)
+    want = getattr(exact, reader)(scores, acc, 10)
+    assert got.estimate.value == pytest.approx(want.mean) and got.estimate.se == 0.0
+    assert got.estimate.std == pytest.approx(want.std) and got.estimate.n == 2
+    assert got.details["method"] == "exact"
+    assert got.details["predicted"]["mean"]["sd"] == pytest.approx(want.std / 2**0.5)
+
+
+def test_all_cells_reading_is_the_space_mean_over_every_sampled_value():
+    from harness.kinds.search import measure_search
+
+    ctx, _, acc = _column_and_accuracy()
+    got = measure_search(SearchProtocol.from_dict("c", "protocol", {
+        **SEARCH, "quantity": "accuracy", "selection": "all"}), ctx)
+    assert got.estimate.value == pytest.approx(acc.mean()) and got.estimate.n == 2 * 10
+
+
+def test_unselected_needs_two_cells():
+    with pytest.raises(ClaimError, match="unselected.*n >= 2"):
+        SearchProtocol.from_dict("c", "protocol", {**SEARCH, "n": 1, "selection": "unselected"})
+
+
+def test_an_unselected_run_value_is_a_drawn_cell_that_was_not_kept():
+    from harness.kinds.search import _kept_index, _selected
+    from tfnas.search import TableScorer, random_search
+
+    ctx, scores, _ = _column_and_accuracy()
+    scorer = ctx.scorer("naswot", "cifar10")
+    assert isinstance(scorer, TableScorer)
+    proto = SearchProtocol.from_dict("c", "protocol", {**SEARCH, "selection": "unselected"})
+    trace = random_search(scorer, 10, 3)
+    [(arch, score)] = _selected(proto, trace)
+    drawn = [e.arch for e in trace.evaluations]
+    assert arch in drawn and drawn.index(arch) != _kept_index(trace)
+
+
+def test_oracle_fitness_finds_the_best_accuracy():
+    from harness.kinds.search import measure_search
+
+    ctx, _, acc = _column_and_accuracy()
+    proto = SearchProtocol.from_dict("c", "protocol", {
+        **SEARCH, "proxy": "oracle", "quantity": "accuracy", "n": 15625})
+    got = measure_search(proto, ctx)
+    assert got.estimate.value == acc.max() and got.estimate.std == 0.0
+    assert proto.label() == "random N=15625 + oracle"
+
+
+def test_claims_seed_replaces_the_master_seed_and_exact_values_ignore_it():
+    from harness.kinds.search import measure_search
+
+    proto = SearchProtocol.from_dict("c", "protocol", {**SEARCH, "quantity": "accuracy"})
+    a = measure_search(proto, Context(claims_seed=7))
+    b = measure_search(proto, Context(claims_seed=8))
+    assert a.details["master_seed"] == 7 and b.details["master_seed"] == 8
+    assert a.estimate.value == b.estimate.value and a.estimate.se == 0.0
+
+
+def test_rea_on_tables_repeats_until_the_monte_carlo_error_is_a_tenth_of_the_margin():
+    from harness.kinds._seed_free import MAX_RUNS, mc_target
+    from harness.kinds.search import measure_search
+
+    proto = SearchProtocol.from_dict("c", "protocol", {**REA, "quantity": "accuracy"})
+    got = [measure_search(proto, Context(claims_seed=s)) for s in (1, 2)]
+    for g in got:
+        runs = int(g.details["method"].split()[1])
+        assert g.estimate.se < mc_target("accuracy", g.estimate.value) or runs == MAX_RUNS
+    assert abs(got[0].estimate.value - got[1].estimate.value) < 5 * max(
+        g.estimate.se for g in got)
+
+
+def test_scoring_noise_is_carried_where_realisations_exist_and_can_be_switched_off():
+    from harness.kinds.search import measure_search
+
+    proto = SearchProtocol.from_dict("c", "protocol", {
+        **SEARCH, "proxy": "synflow", "n": 1000, "quantity": "accuracy"})
+    ctx = Context()
+    noise = ctx.noise("synflow", "cifar10")
+    if noise is None or len(noise.realisations) < 2:
+        pytest.skip("no synflow/cifar10 scoring-noise realisations in benchmarks/noise")
+    on = measure_search(proto, ctx)
+    off = measure_search(proto, Context(scoring_noise=False))
+    assert on.details["scoring_noise"]["seeds"] == list(noise.seeds)
+    assert [r["seed"] for r in on.details["realisations"]] == list(noise.seeds)
+    assert off.details["scoring_noise"]["seeds"] == [0] and off.estimate.se == 0.0
+    top = on.details["top_cells"]
+    assert top[0]["score_sd"] >= 0 and sum(t["wins"] for t in top) <= 1 + 1e-9
+    values = [r["value"] for r in on.details["realisations"]]
+    assert on.estimate.se == pytest.approx(float(np.std(values, ddof=1)))
 
 
 def test_best_dataset_labels_are_unchanged():
@@ -239,3 +345,15 @@ def test_a_rule_registered_by_a_test_judges_a_claim():
     assert evaluate_claim(claim(1.4), Context()).status == "not reproduced"
     with pytest.raises(ClaimError, match=r"tolerance.*needs 'margin'"):
         parse_claim(entry("constant", {"value": 1.0}, {"rule": "test_at_least"}, {"value": 2.0}))
+
+
+def test_best_dataset_holds_per_realisation_and_falls_back_to_seed_zero():
+    from harness.kinds.best_dataset import _best_in, _by_realisation
+
+    m = Measurement(Estimate(5.0), {"realisations": [{"seed": 0, "value": 5.0},
+                                                     {"seed": 2, "value": 1.0}]})
+    assert _by_realisation(m) == {0: 5.0, 2: 1.0}
+    assert _by_realisation(Measurement(Estimate(3.0), {})) == {0: 3.0}
+    per_dataset = {"cifar10": {0: 5.0, 2: 1.0}, "cifar100": {0: 4.0}}
+    assert _best_in(per_dataset, 0) == "cifar10"
+    assert _best_in(per_dataset, 2) == "cifar100"  # cifar100 has no seed 2: its seed 0 counts

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,11 @@ from harness.registry import (
 from harness.stats import summarise
 from harness.verdicts import Estimate
 from tfnas.errors import one_line, shown
+
+ORACLE = "oracle"
+"""The proxy name of a search whose fitness is the claim metric's accuracy itself."""
+SEED_FREE_QUANTITIES = ("accuracy", "score")
+"""Quantities computed seed-free from the score tables (time is always measured live)."""
 
 COMMON = ("algorithm", "proxy", "dataset", "score_dataset", "metric", "selection", "quantity",
           "repetitions", "seed")
@@ -84,7 +90,7 @@ class SearchProtocol:
         from tfnas.search.registry import algorithm_names, get_algorithm
 
         _choice(cid, where, proto, "algorithm", algorithm_names())
-        _choice(cid, where, proto, "proxy", _proxy_names())
+        _choice(cid, where, proto, "proxy", (*_proxy_names(), ORACLE))
         _choice(cid, where, proto, "dataset", DATASETS)
         _choice(cid, where, proto, "score_dataset", DATASETS, required=False)
         _choice(cid, where, proto, "metric", METRICS)
@@ -117,9 +123,24 @@ class SearchProtocol:
                       if "population" in (p.name for p in claim_params(get_algorithm(a)))]
             raise ClaimError(f"claim {cid!r}: field '{where}.selection' 'population' needs "
                              f"algorithm {' or '.join(takers)}")
+        if proto["selection"] == "unselected" and params.get("n", 2) < 2:
+            raise ClaimError(f"claim {cid!r}: field '{where}.selection' 'unselected' needs "
+                             "n >= 2 (with n = 1 the one drawn cell is the selected one)")
         return cls(proto["algorithm"], proto["proxy"], proto["dataset"], proto["metric"],
                    proto["selection"], proto["quantity"], proto["repetitions"], proto["seed"],
                    proto.get("score_dataset"), params)
+
+
+def _scorer(proto: SearchProtocol, ctx: Context, live: bool) -> Any:
+    """The protocol's scorer; ``proxy = "oracle"`` scores a cell by the claim metric's accuracy."""
+    if proto.proxy == ORACLE:
+        from tfnas.search import TableScorer
+        from tfnas.space import all_cells
+
+        col = ctx.accuracy_column(proto.scored_on, proto.metric)
+        return TableScorer({a: float(col[i]) for i, a in enumerate(all_cells())},
+                           f"oracle:{proto.metric}/{proto.scored_on}")
+    return ctx.scorer(proto.proxy, proto.scored_on, live=live)
 
 
 def _search_traces(proto: SearchProtocol, ctx: Context, reuse: bool = False) -> list[Any]:
@@ -133,15 +154,16 @@ def _search_traces(proto: SearchProtocol, ctx: Context, reuse: bool = False) -> 
 
     timing = proto.quantity == "time"
     reps = proto.repetitions if ctx.repetitions is None or timing else ctx.repetitions
+    seed = ctx.seed_for(proto.seed)
     # what decides a run (and so its wall time); metric, selection and quantity only read it
     key = json.dumps({"algorithm": proto.algorithm, "proxy": proto.proxy,
                       "dataset": proto.dataset, "score_dataset": proto.score_dataset,
-                      "seed": proto.seed, "repetitions": reps, **proto.params}, sort_keys=True)
+                      "seed": seed, "repetitions": reps, **proto.params}, sort_keys=True)
     if timing and reuse and key in ctx._timed:
         return ctx._timed[key]
-    scorer = ctx.scorer(proto.proxy, proto.scored_on, live=timing)
+    scorer = _scorer(proto, ctx, live=timing)
     try:
-        traces = repeat(get_algorithm(proto.algorithm).run, reps, proto.seed, scorer=scorer,
+        traces = repeat(get_algorithm(proto.algorithm).run, reps, seed, scorer=scorer,
                         **proto.params)
     except MissingScoreError as exc:
         raise NotRun(f"the score table lacks a cell the search needs ({exc}); "
@@ -149,6 +171,30 @@ def _search_traces(proto: SearchProtocol, ctx: Context, reuse: bool = False) -> 
     if timing:
         ctx._timed[key] = traces
     return traces
+
+
+def _selected(proto: SearchProtocol, trace: Any) -> list[Any]:
+    """The evaluations of one run that the protocol's selection reports (with the best as
+    ``(arch, score)`` for ``best``); ``unselected``: one non-kept evaluation, drawn from
+    ``random.Random(run seed)``."""
+    if proto.selection == "best":
+        return [(trace.best, trace.best_score)]
+    evals = trace.evaluations
+    if proto.selection == "population":
+        evals = evals[-proto.population:]
+    elif proto.selection == "unselected":
+        keep = _kept_index(trace)
+        others = [e for i, e in enumerate(evals) if i != keep]
+        evals = [random.Random(trace.seed).choice(others)] if others else []
+    return [(e.arch, e.score) for e in evals]
+
+
+def _kept_index(trace: Any) -> int:
+    """The position of the kept evaluation: the first maximum of the ranked scores."""
+    from tfnas.search.random_search import rank_key
+
+    keys = [rank_key(e.score) for e in trace.evaluations]
+    return keys.index(max(keys))
 
 
 def _search_values(proto: SearchProtocol, traces: list[Any], ctx: Context) -> list[float]:
@@ -165,33 +211,38 @@ def _search_values(proto: SearchProtocol, traces: list[Any], ctx: Context) -> li
         a = arch if isinstance(arch, Arch) else Arch.parse(arch)
         return float(acc[a.index])
 
-    if proto.selection == "best":
-        return [value(t.best, t.best_score) for t in traces]
-    out = []
-    for t in traces:
-        evals = t.evaluations if proto.selection == "all" else t.evaluations[-proto.population:]
-        out.extend(value(e.arch, e.score) for e in evals)
-    return out
+    return [value(a, s) for t in traces for a, s in _selected(proto, t)]
 
 
-@register_kind("search", protocol=SearchProtocol, side=True)
-def measure_search(proto: SearchProtocol, ctx: Context, reuse: bool = False) -> Measurement:
-    """Run the search protocol and reduce it to the claimed quantity."""
-    traces = _search_traces(proto, ctx, reuse)
+def _from_runs(proto: SearchProtocol, traces: list[Any], ctx: Context) -> Measurement:
+    """Reduce actual runs (live scoring, time) to the claimed quantity, as measured."""
     values = _search_values(proto, traces, ctx)
     finite = [v for v in values if np.isfinite(v)]
     if not finite:
         raise NotRun("every measured value is non-finite (NaN/inf scores)")
     s = summarise(finite)
     details = {
-        "run_seeds": [t.seed for t in traces], "master_seed": proto.seed,
+        "run_seeds": [t.seed for t in traces], "master_seed": ctx.seed_for(proto.seed),
         "repetitions": len(traces), "values": [round(v, 6) for v in values[:2000]],
         "n_values": len(values), "dropped_nonfinite": len(values) - len(finite),
         "max": max(finite), "scorer": traces[0].scorer,
         "evaluations": [len(t.evaluations) for t in traces],
         "distinct_scored": [t.distinct for t in traces], "memoised": traces[0].memoised,
+        "method": f"measured: {len(traces)} runs",
     }
     return Measurement(Estimate(s.mean, s.std, s.n), details)
+
+
+@register_kind("search", protocol=SearchProtocol, side=True)
+def measure_search(proto: SearchProtocol, ctx: Context, reuse: bool = False) -> Measurement:
+    """Reduce the search protocol to the claimed quantity: seed-free from the tables (exact for
+    random search, Monte-Carlo otherwise; see :mod:`harness.kinds._seed_free`), else by
+    running its repetitions (live scoring, time)."""
+    if ctx.score_source == "tables" and proto.quantity in SEED_FREE_QUANTITIES:
+        from harness.kinds._seed_free import seed_free
+
+        return seed_free(proto, ctx)
+    return _from_runs(proto, _search_traces(proto, ctx, reuse), ctx)
 
 
 def on_dataset(proto: SearchProtocol, dataset: str) -> SearchProtocol:

@@ -1,0 +1,221 @@
+"""Scoring-noise realisations of a score table, and the noise they measure.
+
+``scripts/rescore-noise`` re-scored, for each proxy and dataset, the top cells of the committed
+table and a uniform sample of cells under further score seeds (other network inits and another
+batch). Realisation 0 is the committed table ``benchmarks/scores/<proxy>-<dataset>.csv.gz``;
+realisation ``s`` is that table with the re-scored cells replaced by their seed-``s`` scores
+(``benchmarks/noise/seed<s>/<proxy>-<dataset>.csv.gz``, a partial table). **Cells that were not
+re-scored keep their seed-0 score in every realisation**: the realisations differ only on the
+re-scored cells (the top of the ranking, where near-ties decide what a search finds, and a
+uniform sample). Seeds whose file is not there yet are skipped and listed (:attr:`Noise.missing`).
+
+``python -m harness.noise [--root DIR]`` prints the measured noise per proxy and dataset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from tfnas.errors import TfnasError
+
+NOISE_PROXIES = ("synflow", "naswot")
+"""The proxies whose tables were re-scored."""
+NOISE_SEEDS = (1, 2, 3, 4, 5)
+"""The further score seeds ``scripts/rescore-noise`` computes."""
+DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "benchmarks" / "noise"
+
+
+class NoiseError(TfnasError, ValueError):
+    """A noise file that cannot be read as expected; the message names it."""
+
+
+@dataclass(frozen=True)
+class Realisation:
+    """One scoring realisation of a full score column (cell index order)."""
+
+    seed: int
+    scores: np.ndarray
+
+
+@dataclass(frozen=True)
+class Noise:
+    """The realisations of one table, the re-scored cells (``top`` and ``uniform``, cell
+    indices) and the seeds asked for but not found."""
+
+    proxy: str
+    dataset: str
+    realisations: tuple[Realisation, ...]
+    top: np.ndarray
+    uniform: np.ndarray
+    missing: tuple[int, ...]
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(r.seed for r in self.realisations)
+
+    def describe(self) -> dict[str, object]:
+        """What an outcome records of the realisations it used."""
+        return {"seeds": list(self.seeds), "missing_seeds": list(self.missing),
+                "rescored_cells": int(self.top.size + self.uniform.size),
+                "note": "seed 0 = the committed table; seed s = it with the re-scored cells "
+                        "replaced by their seed-s scores (other cells keep their seed-0 score)"}
+
+
+def read_cells(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The re-scored cells file: (top cells, uniform cells), by the header's ``top K``."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise NoiseError(f"cannot read the noise cells file {path}: {exc}") from exc
+    header = " ".join(ln for ln in lines if ln.startswith("#"))
+    match = re.search(r"top (\d+)", header)
+    rows = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+    if not match or not all(r.isdigit() for r in rows):
+        raise NoiseError(f"{path}: expected a '# top K ...' header and one cell index a line")
+    cells = np.array([int(r) for r in rows], dtype=int)
+    k = int(match.group(1))
+    return cells[:k], cells[k:]
+
+
+def score_column(table: object) -> np.ndarray:
+    """A loaded table's scores in cell index order (NaN where a cell has none)."""
+    from tfnas.spaces import get_space
+
+    space = get_space(table.space)  # type: ignore[attr-defined]
+    col = np.full(space.size, np.nan)
+    for arch, s in table.scores.items():  # type: ignore[attr-defined]
+        col[space.index_of(arch)] = s
+    return col
+
+
+def load_noise(proxy: str, dataset: str, base: np.ndarray, root: Path | None = None,
+               seeds: Sequence[int] = NOISE_SEEDS) -> Noise | None:
+    """The realisations of ``base`` (the committed column, seed 0), or None when ``proxy`` has
+    no re-scored cells for ``dataset`` (no cells file)."""
+    from tfnas.tables import TableNotFoundError, load_table
+
+    root = DEFAULT_ROOT if root is None else Path(root)
+    cells_path = root / f"cells-{proxy}-{dataset}.txt"
+    if not cells_path.is_file():
+        return None
+    top, uniform = read_cells(cells_path)
+    found, missing = [Realisation(0, base)], []
+    for s in seeds:
+        try:
+            part = load_table(proxy, dataset, root=root / f"seed{s}")
+        except TableNotFoundError:
+            missing.append(s)
+            continue
+        found.append(Realisation(s, _replaced(base, part)))
+    return Noise(proxy, dataset, tuple(found), top, uniform, tuple(missing))
+
+
+def _replaced(base: np.ndarray, part: object) -> np.ndarray:
+    col = score_column(part)
+    return np.where(np.isnan(col), base, col)
+
+
+@dataclass(frozen=True)
+class NoiseSummary:
+    """The measured noise of one table (see :func:`summarise_noise`)."""
+
+    proxy: str
+    dataset: str
+    seeds: tuple[int, ...]
+    missing: tuple[int, ...]
+    space_std: float
+    within_uniform: float
+    within_top: float
+    within_top_abs: float
+    """Within-cell std on the top cells, in score units."""
+    top5_range: float
+    """Range of the committed (seed-0) scores of the five best cells: the near-ties."""
+    top_changes: float
+    rank_corr_uniform: float
+    rank_corr_top: float
+
+
+def _within_std(cols: np.ndarray, cells: np.ndarray) -> float:
+    """Root-mean within-cell variance (ddof=1) over ``cells`` with finite scores in every seed."""
+    x = cols[:, cells]
+    x = x[:, np.all(np.isfinite(x), axis=0)]
+    if x.shape[0] < 2 or x.shape[1] == 0:
+        return float("nan")
+    return float(np.sqrt(np.mean(np.var(x, axis=0, ddof=1))))
+
+
+def _mean_rank_corr(cols: np.ndarray, cells: np.ndarray) -> float:
+    x = cols[:, cells]
+    x = np.where(np.isfinite(x), x, np.nanmin(np.where(np.isfinite(x), x, np.nan)) - 1)
+    pairs = [spearmanr(x[i], x[j]).statistic for i in range(len(x)) for j in range(i + 1, len(x))]
+    return float(np.mean(pairs)) if pairs else float("nan")
+
+
+def summarise_noise(noise: Noise) -> NoiseSummary:
+    """Within-cell std across seeds relative to the std of scores over the space (on the uniform
+    sample and on the top cells), how often the top cell differs from seed 0's, and the mean
+    Spearman correlation between seeds (uniform sample; top cells)."""
+    cols = np.stack([r.scores for r in noise.realisations])
+    base = cols[0][np.isfinite(cols[0])]
+    space_std = float(base.std())
+    keys = np.where(np.isfinite(cols), cols, -np.inf)
+    tops = keys.argmax(axis=1)
+    changes = float(np.mean(tops[1:] != tops[0])) if len(tops) > 1 else float("nan")
+    return NoiseSummary(
+        noise.proxy, noise.dataset, noise.seeds, noise.missing, space_std,
+        _within_std(cols, noise.uniform) / space_std, _within_std(cols, noise.top) / space_std,
+        _within_std(cols, noise.top), float(np.ptp(np.sort(base)[-5:])), changes, _mean_rank_corr(cols, noise.uniform), _mean_rank_corr(cols, noise.top))
+
+
+def noise_for(proxy: str, dataset: str, root: Path | None = None) -> Noise | None:
+    """Load the committed table of ``proxy``/``dataset`` and its realisations."""
+    from tfnas.tables import load_table
+
+    return load_noise(proxy, dataset, score_column(load_table(proxy, dataset)), root)
+
+
+def render(rows: Sequence[NoiseSummary]) -> str:
+    """A Markdown table of the measured noise."""
+    head = ("| proxy | dataset | seeds (missing) | score std over space | within-cell std / "
+            "space std: uniform | : top 100 | within-cell std, top 100 (score units) | seed-0 "
+            "range of the top 5 | top cell differs from seed 0 | Spearman between seeds: "
+            "uniform | : top 100 |\n|---|---|---|---|---|---|---|---|---|---|---|")
+    out = [head]
+    for r in rows:
+        miss = f" ({','.join(map(str, r.missing))})" if r.missing else ""
+        out.append(f"| {r.proxy} | {r.dataset} | {','.join(map(str, r.seeds))}{miss} | "
+                   f"{r.space_std:.4g} | {r.within_uniform:.4f} | {r.within_top:.4f} | "
+                   f"{r.within_top_abs:.4g} | {r.top5_range:.4g} | "
+                   f"{r.top_changes:.2f} | {r.rank_corr_uniform:.4f} | {r.rank_corr_top:.4f} |")
+    return "\n".join(out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the measured noise of every re-scored table found under ``--root``."""
+    from tfnas.datasets import TARGET_DATASETS
+
+    parser = argparse.ArgumentParser(prog="python -m harness.noise", description=__doc__)
+    parser.add_argument("--root", type=Path, default=None,
+                        help=f"the noise folder (default {DEFAULT_ROOT})")
+    args = parser.parse_args(argv)
+    rows = []
+    for proxy in NOISE_PROXIES:
+        for dataset in TARGET_DATASETS:
+            noise = noise_for(proxy, dataset, args.root)
+            if noise is None:
+                print(f"{proxy}/{dataset}: not re-scored yet (no cells file)")
+                continue
+            rows.append(summarise_noise(noise))
+    print(render(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
