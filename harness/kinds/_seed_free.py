@@ -14,6 +14,7 @@ claim's repetitions x values per repetition), se = standard error of the value (
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,32 +96,58 @@ def _exact(proto: Any, scores: np.ndarray, values: np.ndarray) -> tuple[Discrete
     return sampled_cells(values), float(proto.n)
 
 
-def _run_values(proto: Any, trace: Any, values: np.ndarray, index: dict[str, int]
-                ) -> np.ndarray:
-    from harness.kinds.search import _selected
+def _run_cells(proto: Any, ctx: Context, realisation: int, scorer: Any, index: dict[str, int],
+               seed: int) -> tuple[np.ndarray, int]:
+    """(indices of every evaluated cell in order, index of the kept cell) of one run, kept for
+    the session: the readings of a protocol (best, population, all, unselected) and its
+    quantities (accuracy, score) read the same runs instead of running them again."""
+    from tfnas.search.registry import get_algorithm
 
-    return np.array([values[index[str(a)]] for a, _ in _selected(proto, trace)], dtype=float)
+    key = ("runs", proto.algorithm, json.dumps(dict(proto.params), sort_keys=True), proto.proxy,
+           proto.scored_on, getattr(proto, "metric", None) if proto.proxy == "oracle" else None,
+           realisation, seed)
+    if key not in ctx._seed_free:
+        trace = get_algorithm(proto.algorithm).run(scorer=scorer, seed=seed, **proto.params)
+        cells = np.array([index[str(e.arch)] for e in trace.evaluations], dtype=np.int32)
+        ctx._seed_free[key] = (cells, index[str(trace.best)])
+    return ctx._seed_free[key]
 
 
-def _monte_carlo(proto: Any, ctx: Context, scores: np.ndarray, values: np.ndarray,
-                 runs: int | None) -> tuple[Discrete, float, int, float]:
+def _run_values(proto: Any, run: tuple[np.ndarray, int], values: np.ndarray, scores: np.ndarray,
+                seed: int) -> np.ndarray:
+    """The values one run reports under the protocol's selection (as ``search._selected``)."""
+    from tfnas.search.random_search import rank_key
+
+    cells, best = run
+    if proto.selection == "best":
+        return values[[best]]
+    if proto.selection == "population":
+        return values[cells[-proto.population:]]
+    if proto.selection == "unselected":
+        keys = [rank_key(float(v)) for v in scores[cells]]
+        keep = keys.index(max(keys))
+        others = [c for i, c in enumerate(cells.tolist()) if i != keep]
+        return values[[random.Random(seed).choice(others)]] if others else values[[]]
+    return values[cells]
+
+
+def _monte_carlo(proto: Any, ctx: Context, realisation: int, scores: np.ndarray,
+                 values: np.ndarray, runs: int | None) -> tuple[Discrete, float, int, float]:
     """Runs of the algorithm on a table of ``scores``: (distribution, MC se, runs, values per
     run). ``runs`` fixed reuses the same run seeds (common random numbers across
     realisations); None runs batches until :func:`mc_target` or :data:`MAX_RUNS`."""
     from tfnas.search import TableScorer, run_seeds
-    from tfnas.search.registry import get_algorithm
     from tfnas.space import all_cells
 
     cells = all_cells()
     scorer = TableScorer(dict(zip(cells, scores.tolist(), strict=True)), "table:realisation")
     index = {str(a): i for i, a in enumerate(cells)}
     seeds = run_seeds(ctx.seed_for(proto.seed), runs or MAX_RUNS)
-    run = get_algorithm(proto.algorithm).run
     per_run: list[np.ndarray] = []
     while len(per_run) < len(seeds):
         for s in seeds[len(per_run):len(per_run) + BATCH]:
-            per_run.append(_run_values(proto, run(scorer=scorer, seed=s, **proto.params),
-                                       values, index))
+            run = _run_cells(proto, ctx, realisation, scorer, index, s)
+            per_run.append(_run_values(proto, run, values, scores, s))
         if runs is None and _mc_se(per_run) < mc_target(proto.quantity, _pooled(per_run)):
             break
     flat = np.concatenate(per_run)
@@ -152,7 +179,7 @@ def _realise(proto: Any, ctx: Context, seed: int, scores: np.ndarray,
         dist, per = _exact(proto, scores, values)
         mc, used = 0.0, None
     else:
-        dist, mc, used, per = _monte_carlo(proto, ctx, scores, values, runs)
+        dist, mc, used, per = _monte_carlo(proto, ctx, seed, scores, values, runs)
     try:
         finite, dropped = dist.finite()
     except ExactError as exc:

@@ -94,14 +94,6 @@ ranked last, tied with the others like it, as the source papers rank zero/-inf s
 needs finite values and leaves such cells out, saying so."""
 
 
-def _cells(proto: CorrelationProtocol, ctx: Context) -> list[Any]:
-    from tfnas.space import SPACE_SIZE, all_cells, sample_distinct
-
-    seed = ctx.seed_for(proto.seed) if hasattr(ctx, "seed_for") else proto.seed
-    return (all_cells() if proto.sample == 0
-            else sample_distinct(random.Random(seed), min(proto.sample, SPACE_SIZE)))
-
-
 def usable(proto: CorrelationProtocol, ctx: Context, cells: list[Any]) -> tuple[list[Any], list[dict]]:
     """The cells the correlation can use and, for those left out, how many and why."""
     from tfnas.space import SPACE_SIZE
@@ -128,11 +120,26 @@ def usable(proto: CorrelationProtocol, ctx: Context, cells: list[Any]) -> tuple[
     return keep, left_out
 
 
-def correlation_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any],
-                   left_out: list[dict]) -> Measurement:
-    """The coefficient over exactly ``cells`` (non-finite scores ranked last for rank
-    coefficients). Over the whole space the coefficient has no sampling error over cells, so
-    the estimate is exact (``se = 0``); over a sample it carries a bootstrap interval."""
+Z_VARIANCE = {"pearson": lambda r: 1.0, "spearman": lambda r: 1.0 + r * r / 2.0,
+              "kendall": lambda r: 0.437}
+"""Variance x (n - c) of Fisher's z of each coefficient over n cells (c = 3; 4 for Kendall):
+Fisher (Pearson), Bonett & Wright 2000 (Spearman), Fieller, Hartley & Pearson 1957 (Kendall)."""
+
+
+def sampling_se(r: float, kind: str, n: int, population: int) -> float:
+    """Standard error of a coefficient computed on ``n`` cells drawn without replacement from
+    ``population``, around the population value ``r`` (delta method through Fisher's z, with
+    the finite-population correction)."""
+    c = 4 if kind == "kendall" else 3
+    if n <= c or n >= population:
+        return 0.0
+    z_se = (Z_VARIANCE[kind](r) / (n - c)) ** 0.5
+    return float((1.0 - r * r) * z_se * ((population - n) / (population - 1)) ** 0.5)
+
+
+def _coefficient(proto: CorrelationProtocol, ctx: Context, cells: list[Any]
+                 ) -> tuple[float, np.ndarray, np.ndarray, int]:
+    """(coefficient, scores, targets, cells ranked last) over exactly ``cells``."""
     table = ctx.table(proto.proxy, proto.scored_on)
     acc = _target(proto, ctx)
     x = np.array([table.scores[c] for c in cells], dtype=float)
@@ -145,22 +152,50 @@ def correlation_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any],
     if x.size < MIN_PAIRS:
         raise NotRun(f"only {x.size} cells have a usable score and accuracy for "
                      f"{proto.proxy}/{table.dataset}; a correlation needs {MIN_PAIRS}")
-    r = correlation(x, y, proto.coefficient)
-    seed = ctx.seed_for(proto.seed) if hasattr(ctx, "seed_for") else proto.seed
+    return correlation(x, y, proto.coefficient), x, y, ranked_last
+
+
+def correlation_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any],
+                   left_out: list[dict]) -> Measurement:
+    """The coefficient over ``cells`` (non-finite scores ranked last for rank coefficients).
+
+    Seed-free: the value is always the coefficient over the usable cells of the whole space,
+    which has no sampling error over cells (``se = 0``). A claim on a ``sample`` of cells (the
+    published value came from such a sample) carries the sampling error of a coefficient over
+    that many cells in ``se`` instead of depending on which cells one seed draws; the seeded
+    sample's own coefficient and bootstrap interval are recorded beside it, not judged.
+    """
+    r, x, y, ranked_last = _coefficient(proto, ctx, cells)
+    seed = ctx.seed_for(proto.seed)
     pick = np.random.default_rng(seed).choice(x.size, size=min(SCATTER_POINTS, x.size),
                                               replace=False)
-    details = {"n_cells": int(x.size), "cells": "whole space" if proto.sample == 0
-               else f"{proto.sample} random cells (seed {seed})",
-               "left_out": left_out, "ranked_last": ranked_last,
+    details = {"n_cells": int(x.size), "left_out": left_out, "ranked_last": ranked_last,
                "dropped_nonfinite": sum(d["cells"] for d in left_out), "seed": seed,
+               "cells": "whole space",
                "scatter": {"score": [float(v) for v in x[pick]],
                            "accuracy": [float(v) for v in y[pick]]}}
     if proto.sample == 0:
         return Measurement(Estimate(r, None, int(x.size), None, 0.0), details)
-    rng = np.random.default_rng(seed)
-    lo, hi = bootstrap_correlation_ci(x, y, proto.coefficient, rng, n_resamples=ctx.bootstrap)
-    details["bootstrap_resamples"] = ctx.bootstrap
-    return Measurement(Estimate(r, None, int(x.size), (lo, hi)), details)
+    from tfnas.space import sample_distinct
+
+    n = min(proto.sample, int(x.size))
+    chosen = set(sample_distinct(random.Random(seed), n))
+    sub = [c for c in cells if c in chosen]
+    r_sample, xs, ys, _ = _coefficient(proto, ctx, sub)
+    lo, hi = bootstrap_correlation_ci(xs, ys, proto.coefficient, np.random.default_rng(seed),
+                                      n_resamples=ctx.bootstrap)
+    details.update({"cells": f"whole space; the claim's statistic is over {n} random cells",
+                    "sample": {"cells": len(sub), "seed": seed, "value": r_sample,
+                               "bootstrap_ci": [lo, hi], "bootstrap_resamples": ctx.bootstrap}})
+    se = sampling_se(r, proto.coefficient, n, int(x.size))
+    return Measurement(Estimate(r, None, n, None, se), details)
+
+
+def _cells(proto: CorrelationProtocol, ctx: Context) -> list[Any]:
+    """Every cell of the space: a sampled claim is judged on the population value (above)."""
+    from tfnas.space import all_cells
+
+    return all_cells()
 
 
 @register_kind("correlation", protocol=CorrelationProtocol, side=True)

@@ -241,11 +241,12 @@ def distinct_counts(spec: SearchProtocol, ctx: Context) -> list[int]:
     from tfnas.search import TableScorer, repeat
     from tfnas.search.registry import get_algorithm
 
-    key = "timing:distinct:" + _spec_key(spec)
+    seed = ctx.seed_for(spec.seed)  # --claims-seed moves the searches, not the cost sample
+    key = f"timing:distinct:{seed}:" + _spec_key(spec)
     if key not in ctx._timed:
         table = ctx.table(spec.proxy, spec.scored_on)
         scorer = TableScorer(table.scores, f"table:{spec.proxy}/{spec.scored_on}")
-        traces = repeat(get_algorithm(spec.algorithm).run, spec.repetitions, spec.seed,
+        traces = repeat(get_algorithm(spec.algorithm).run, spec.repetitions, seed,
                         scorer=scorer, **spec.params)
         ctx._timed[key] = [t.distinct for t in traces]
     return list(ctx._timed[key])
@@ -291,7 +292,7 @@ def _reduced(proto: TimingProtocol, ctx: Context) -> tuple[Times, Times, dict[st
             "torch_threads": costs[s.scored_on].threads,
             "shared": [cost_key(s.proxy, d, space.name, proto.cells, proto.rounds, s.seed)
                        for d in dict.fromkeys([s.scored_on, r.scored_on])]
-            + ["timing:distinct:" + _spec_key(x) for x in (s, r)]}
+            + [f"timing:distinct:{ctx.seed_for(x.seed)}:" + _spec_key(x) for x in (s, r)]}
     for d, c in costs.items():
         info["per_cell_cpu_s"][d] = float(c.per_cell("cpu").mean())
         info["per_cell_wall_s"][d] = float(c.per_cell("wall").mean())
