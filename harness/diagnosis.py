@@ -17,6 +17,7 @@ from harness.outcome import AlternativeRun
 from harness.registry import Claim
 from harness.verdicts import (
     DIAGNOSIS_UNSUPPORTED,
+    INCONCLUSIVE,
     KNOWN_DIVERGENCE,
     REPRODUCED,
     Estimate,
@@ -74,12 +75,13 @@ def checks(claim: Claim, j: Judgement, alternatives: Sequence[AlternativeRun]) -
         out.append(Check("direction", kd.direction, seen, seen == kd.direction))
     if kd.reading is not None:
         alt = next((a for a in alternatives if a.label == kd.reading), None)
+        expected = f"{REPRODUCED} or {INCONCLUSIVE} (not rejected)"
         if alt is None or alt.reason is not None:
             why = "not measured" if alt is None else f"not run: {alt.reason}"
-            out.append(Check(f"reading {kd.reading!r}", REPRODUCED, why, False))
+            out.append(Check(f"reading {kd.reading!r}", expected, why, False))
         else:
-            out.append(Check(f"reading {kd.reading!r}", REPRODUCED, str(alt.verdict),
-                             alt.verdict == REPRODUCED))
+            out.append(Check(f"reading {kd.reading!r}", expected, str(alt.verdict),
+                             alt.verdict in (REPRODUCED, INCONCLUSIVE)))
     return out
 
 

@@ -49,7 +49,7 @@ class TableFit:
     readings: tuple[ReadingFit, ...]
     best_reading: str | None
     basis: str
-    """``likelihood`` (every row publishes a spread) or ``verdicts`` (rows reproduced)."""
+    """``likelihood`` (every row publishes a spread: ties broken by likelihood) or ``verdicts``."""
     conflicts: tuple[str, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
@@ -119,11 +119,13 @@ def fit_table(table: str, outcomes: Sequence[Outcome]) -> TableFit:
     widest = max((len(f.rows) for f in fits), default=0)
     covering = [f for f in fits if len(f.rows) == widest]
     by_likelihood = bool(covering) and all(f.log_likelihood is not None for f in covering)
-    if by_likelihood:
-        best = max(covering, key=lambda f: f.log_likelihood)
-    else:
-        best = max(covering, key=lambda f: (f.reproduced - f.not_reproduced, -f.not_reproduced),
-                   default=None)
+
+    def support(f: ReadingFit) -> tuple[float, ...]:
+        # rows the reading does not reject, then rows it reproduces, then the likelihood
+        ll = f.log_likelihood if by_likelihood else 0.0
+        return (len(f.rows) - f.not_reproduced, f.reproduced, ll)
+
+    best = max(covering, key=support, default=None)
     conflicts = []
     for o in rows:
         named = (o.known_divergence or {}).get("reading")
