@@ -25,12 +25,12 @@ from harness.exact import Discrete, ExactError, best_of_n, sampled_cells, sampli
 from harness.kinds import Measurement
 from harness.verdicts import Estimate
 
-BATCH = 50
+BATCH = 40
 """Monte-Carlo runs added at a time."""
-MAX_RUNS = 200
+MAX_RUNS = 120
 """Most Monte-Carlo runs of one protocol under the committed table (REA on tables: ~35 ms a run
 of 1,000 cycles, measured under load), so a claim with its four readings stays within minutes."""
-NOISE_RUNS = 30
+NOISE_RUNS = 20
 """Runs under each further scoring realisation: the first ones of the same run seeds (common
 random numbers), enough to see a realisation's shift; their Monte-Carlo error is carried."""
 ACCURACY_MARGIN = 1.0
