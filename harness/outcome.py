@@ -68,9 +68,9 @@ class AlternativeRun:
                     "reason": self.reason}
         out = {"label": self.label, "overrides": self.overrides,
                "reproduced": None if self.reproduced is None else self.reproduced.to_dict(),
-               "passed": self.passed, "explanation": self.explanation,
-               "verdict": self.verdict}
-        if self.judgement is not None:
+               "passed": self.passed, "explanation": self.explanation}
+        if self.judgement is not None:  # a record from before the three-way verdicts has none
+            out["verdict"] = self.verdict
             out["judgement"] = self.judgement.to_dict()
         return out
 
@@ -136,9 +136,11 @@ class Outcome:
             "published": None if self.published is None else self.published.to_dict(),
             "tolerance": self.tolerance.to_dict(), "interpretation": self.interpretation,
             "alternatives": self.alternatives, "known_divergence": self.known_divergence,
-            "notes": self.notes, "reading": self.reading, "measurement": self.measurement,
-            "derived_from": self.derived_from,
+            "notes": self.notes,
         }
+        for key in ("reading", "measurement", "derived_from"):  # absent from older records
+            if getattr(self, key):
+                out[key] = getattr(self, key)
         if self.run is not None:
             out["score_source"] = self.run.score_source
             out["repetitions_override"] = self.run.repetitions_override

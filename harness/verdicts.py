@@ -56,7 +56,10 @@ class Estimate:
     se: float | None = None
 
     def to_dict(self) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+        if out["se"] is None:  # records from before ``se`` existed stay as they were
+            del out["se"]
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> Estimate:

@@ -87,7 +87,8 @@ def test_a_registered_kind_can_be_a_side_of_a_comparison():
                               {"rule": "greater", "alpha": 0.05}))
     out = evaluate_claim(claim, Context())
     assert out.status == REPRODUCED and out.reference.value == 1.0
-    assert out.judgement.statistic["p_one_sided"] < 1e-9
+    lo, _ = out.judgement.interval
+    assert lo > 0 and out.judgement.verdict == REPRODUCED
 
 
 def test_a_kind_validates_its_own_fields_naming_claim_and_field():
@@ -173,12 +174,13 @@ def test_a_new_search_algorithm_runs_as_itself_not_as_rea():
     from harness.kinds.search import measure_search
 
     got = measure_search(proto, Context())  # on tables: Monte-Carlo runs of the algorithm
-    assert set(calls) == {4} and len(calls) % 100 == 0
-    assert got.details["method"] == f"Monte-Carlo {len(calls)} runs"
+    runs = int(got.details["method"].split()[1])
+    assert set(calls) == {4} and got.details["method"] == f"Monte-Carlo {runs} runs"
+    assert runs <= len(calls)  # further scoring realisations rerun the same seeds
 
 
 def _column_and_accuracy(proxy="naswot", dataset="cifar10", metric="valid12"):
-    ctx = Context()
+    ctx = Context(scoring_noise=False)  # the committed table alone: one realisation
     return ctx, ctx.score_column(proxy, dataset), ctx.accuracy_column(dataset, metric)
 
 
@@ -242,8 +244,8 @@ def test_claims_seed_replaces_the_master_seed_and_exact_values_ignore_it():
     from harness.kinds.search import measure_search
 
     proto = SearchProtocol.from_dict("c", "protocol", {**SEARCH, "quantity": "accuracy"})
-    a = measure_search(proto, Context(claims_seed=7))
-    b = measure_search(proto, Context(claims_seed=8))
+    a = measure_search(proto, Context(claims_seed=7, scoring_noise=False))
+    b = measure_search(proto, Context(claims_seed=8, scoring_noise=False))
     assert a.details["master_seed"] == 7 and b.details["master_seed"] == 8
     assert a.estimate.value == b.estimate.value and a.estimate.se == 0.0
 
@@ -291,10 +293,21 @@ def test_best_dataset_labels_are_unchanged():
 # ---------------------------------------------------------------- one Outcome type
 
 
+UPGRADED = ("verdict", "interval", "slack", "power", "effect", "power_effect", "decide")
+"""Judgement fields a record from before the three-way verdicts lacks: written on reading it."""
+
+
 def test_outcome_writes_every_recorded_field_back_unchanged():
     for rec in RECORDS:
-        o = Outcome.from_dict(rec)
-        assert (json.dumps(o.to_dict(), allow_nan=True, sort_keys=True)
+        out = Outcome.from_dict(rec).to_dict()
+        if "judgement" in out and "verdict" not in rec.get("judgement", {}):
+            assert out["judgement"]["verdict"] == (
+                REPRODUCED if rec["judgement"]["passed"] else "not reproduced")
+            out["judgement"] = {k: v for k, v in out["judgement"].items() if k not in UPGRADED}
+        if rec["tolerance"]["rule"] == "welch":  # removed: read as a difference test (tost)
+            assert out["tolerance"]["rule"] == "tost" and out["tolerance"]["margin"] == 0
+            out["tolerance"] = rec["tolerance"]
+        assert (json.dumps(out, allow_nan=True, sort_keys=True)
                 == json.dumps(rec, allow_nan=True, sort_keys=True))
 
 
@@ -322,10 +335,11 @@ def test_outcome_round_trips_through_its_dict(rec, reproduced, alts, status):
 def test_evaluated_outcomes_write_the_recorded_fields(tmp_path):
     measured = next(r for r in RECORDS if r["status"] == REPRODUCED and "reference" not in r)
     claim = parse_claim(entry("constant", {"value": 1.0}, {"rule": "holds"}, {"value": 1.0}))
-    assert set(evaluate_claim(claim, Context()).to_dict()) == set(measured)
+    new = {"reading", "measurement"}  # the fields added with the three-way verdicts
+    assert set(evaluate_claim(claim, Context()).to_dict()) - new == set(measured)
     not_run = next(r for r in RECORDS if r["status"] == NOT_RUN)
     ctx = Context(tables_root=tmp_path)
-    assert set(evaluate_claim(SHIPPED["fig3-corr-cifar10"], ctx).to_dict()) == set(not_run)
+    assert set(evaluate_claim(SHIPPED["fig3-corr-cifar10"], ctx).to_dict()) - new == set(not_run)
 
 
 def test_a_rule_registered_by_a_test_judges_a_claim():
@@ -334,8 +348,8 @@ def test_a_rule_registered_by_a_test_judges_a_claim():
 
     @register_rule("test_at_least", needs=("margin",))
     def at_least(tol, r, p):
-        return Judgement(r.value >= p.value - tol.margin, r.value - p.value, tol.margin, {},
-                         "at least")
+        verdict = REPRODUCED if r.value >= p.value - tol.margin else "not reproduced"
+        return Judgement(verdict, r.value - p.value, tol.margin, {}, "at least")
 
     def claim(value):
         return parse_claim(entry("constant", {"value": value},
