@@ -3,6 +3,10 @@
 Table-based search claims are seed-free (exact, or Monte-Carlo to a tenth of the margin) and
 the correlations cover the whole space or a sample whose seed the claims seed replaces; so no
 verdict may depend on the master seed. Each claim is one test, so a failure names it.
+
+Marked ``slow`` (every claim twice: several minutes); the CI subset runs the fast claims under
+``--claims-seed 7`` and compares their verdicts with the baseline, made under the claims' own
+seeds, so CI checks the same property on every push.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ SEEDS = (1, 20261201)
 """Two master seeds, neither the claims' own (20240601)."""
 
 CLAIMS = {cid: c for cid, c in load_registry().claims.items() if not c.live}
+pytestmark = pytest.mark.slow
 
 
 @functools.cache
