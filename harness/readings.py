@@ -35,7 +35,8 @@ class ReadingFit:
     """Sum over the rows of log p(published mean, std | reading); None when a row has no spread."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"reading": self.reading, "rows": list(self.rows), "reproduced": self.reproduced,
+        return {"reading": self.reading, "rows": len(self.rows), "row_ids": list(self.rows),
+                "reproduced": self.reproduced,
                 "not_reproduced": self.not_reproduced, "inconclusive": self.inconclusive,
                 "log_likelihood": self.log_likelihood}
 

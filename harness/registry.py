@@ -115,8 +115,10 @@ class Divergence:
     reading: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"because": self.because, "expect": self.expect, "direction": self.direction,
-                "reading": self.reading}
+        """The table as a claims file writes it (unset expectations left out)."""
+        out = {"expect": self.expect, "direction": self.direction, "reading": self.reading,
+               "because": self.because}
+        return {k: v for k, v in out.items() if v is not None}
 
 
 def _divergence(cid: str, value: Any, labels: Sequence[str]) -> Divergence | None:

@@ -29,7 +29,8 @@ def entry(**kd: object) -> dict:
                      "coefficient": "spearman"},
         "published": {"value": 0.7},
         "tolerance": {"rule": "equivalence", "margin": 0.05, "justification": "why"},
-        "interpretation": "i", "alternatives": [{"label": ALT, "coefficient": "kendall"}],
+        "interpretation": "i", "reading": "Spearman rho",
+        "alternatives": [{"label": ALT, "coefficient": "kendall"}],
         **({"known_divergence": kd} if kd else {}),
     }
 

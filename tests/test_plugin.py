@@ -23,7 +23,7 @@ import pytest
 from harness.registry import SHIPPED_NAME, claim_files, load_claims
 
 ROOT = Path(__file__).resolve().parents[1]
-PASSING = "mellor-kendall-cifar10"
+PASSING = "mellor-search-n10-cifar10"
 DIVERGENT = "table1-cifar10-n10-accuracy"
 
 pytestmark = pytest.mark.skipif(
@@ -76,7 +76,9 @@ def test_json_holds_the_claims_summary_and_the_machine_info(two_runs):
     assert claims["registry_sha256"] == hashlib.sha256("".join(
         d + "\n" for d in digests).encode()).hexdigest()
     assert claims["options"] == {"score_source": "tables", "score_tables": None,
-                                 "score_store": None, "repetitions": None, "bootstrap": 20}
+                                 "score_store": None, "repetitions": None, "bootstrap": 20,
+                                 "live_protocol": "reduced", "claims_seed": None,
+                                 "scoring_noise": True}
     info = data["machine_info"]["tfnas"]
     assert info["torch"].startswith("2.13.0") and info["torch_threads"] >= 1
     assert any(k.startswith("scores/naswot") for k in info["data_sha256"])

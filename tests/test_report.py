@@ -428,7 +428,7 @@ def test_the_first_screen_counts_claims_and_independent_measurements(v2):
     md, data, _ = v2
     recs = data["claims"]["outcomes"]
     head = _first_screen(md)
-    keys = {r["measurement"] or r["id"] for r in recs}
+    keys = {r.get("measurement") or r["id"] for r in recs}
     assert f"{len(keys)} distinct measurements under {len(recs)} claims" in head
     assert len(keys) < len(recs)  # t2-in-n100 is derived from t1-in-n100
     for status in ("reproduced", "inconclusive", "known divergence", "diagnosis unsupported",

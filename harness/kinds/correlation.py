@@ -145,6 +145,9 @@ def _coefficient(proto: CorrelationProtocol, ctx: Context, cells: list[Any]
     x = np.array([table.scores[c] for c in cells], dtype=float)
     y = np.array([acc[c.index] for c in cells], dtype=float)
     ranked_last = int((~np.isfinite(x)).sum())
+    if x.size - ranked_last < MIN_PAIRS:
+        raise NotRun(f"only {x.size - ranked_last} of the {x.size} cells have a finite "
+                     f"{proto.proxy} score on {table.dataset}; a correlation needs {MIN_PAIRS}")
     if ranked_last:
         finite = x[np.isfinite(x)]
         floor = (finite.min() if finite.size else 0.0) - 1.0
@@ -171,7 +174,7 @@ def correlation_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any],
                                               replace=False)
     details = {"n_cells": int(x.size), "left_out": left_out, "ranked_last": ranked_last,
                "dropped_nonfinite": sum(d["cells"] for d in left_out), "seed": seed,
-               "cells": "whole space",
+               "cell_set": "whole space",
                "scatter": {"score": [float(v) for v in x[pick]],
                            "accuracy": [float(v) for v in y[pick]]}}
     if proto.sample == 0:
@@ -184,7 +187,7 @@ def correlation_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any],
     r_sample, xs, ys, _ = _coefficient(proto, ctx, sub)
     lo, hi = bootstrap_correlation_ci(xs, ys, proto.coefficient, np.random.default_rng(seed),
                                       n_resamples=ctx.bootstrap)
-    details.update({"cells": f"whole space; the claim's statistic is over {n} random cells",
+    details.update({"cell_set": f"whole space; the claim's statistic is over {n} random cells",
                     "sample": {"cells": len(sub), "seed": seed, "value": r_sample,
                                "bootstrap_ci": [lo, hi], "bootstrap_resamples": ctx.bootstrap}})
     se = sampling_se(r, proto.coefficient, n, int(x.size))

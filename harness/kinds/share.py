@@ -71,5 +71,5 @@ def measure_share(proto: ShareProtocol, ctx: Context) -> Measurement:
     inside = sum(r["within"] for r in rows)
     holds = inside * 2 > len(rows)
     return Measurement(Estimate(1.0 if holds else 0.0),
-                       {"methods": rows, "fraction_within": inside / len(rows),
+                       {"method_means": rows, "fraction_within": inside / len(rows),
                         "band": [proto.low, proto.high]})
