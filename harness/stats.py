@@ -8,7 +8,7 @@ Every random draw comes from an explicit ``numpy.random.Generator`` passed in by
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -304,6 +304,24 @@ def sd_ratio_power(n_ours: int | None, n_ref: int, factor: float, alpha: float,
     return float(rep), float(min(rej, 1.0))
 
 
+def _first_count_below(width: Callable[[int], float], half_width: float, lo: int,
+                       limit: int) -> int | None:
+    """The smallest count k in ``lo..limit`` with ``width(k) < half_width`` (``width`` falls
+    with k: bisection), or None when even ``limit`` is too few."""
+    if width(limit) >= half_width:
+        return None
+    if width(lo) < half_width:
+        return lo
+    hi = limit
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if width(mid) < half_width:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
 def repetitions_to_decide(half_width: float, alpha: float, std: float,
                           fixed_variance: float = 0.0, fixed_df: float = math.inf,
                           now: int | None = None, limit: int = 10**7) -> int | None:
@@ -321,18 +339,7 @@ def repetitions_to_decide(half_width: float, alpha: float, std: float,
         df = welch_df([(var, k - 1), (fixed_variance, fixed_df)])
         return _quantile(alpha, df) * math.sqrt(var + fixed_variance)
 
-    if width(limit) >= half_width:
-        return None
-    lo, hi = max(2, (now or 1) + 1), limit  # width falls with k: bisect for the first k
-    if width(lo) < half_width:
-        return lo
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if width(mid) < half_width:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return _first_count_below(width, half_width, max(2, (now or 1) + 1), limit)
 
 
 def spread_repetitions_to_decide(half_width: float, alpha: float, n_fixed: int | None,
@@ -364,15 +371,4 @@ def repetitions_each_to_decide(half_width: float, alpha: float, std_a: float, st
         df = welch_df([(std_a * std_a / k, k - 1), (std_b * std_b / k, k - 1)])
         return _quantile(alpha, df) * math.sqrt(var / k)
 
-    if width(limit) >= half_width:
-        return None
-    lo, hi = max(2, (now or 1) + 1), limit
-    if width(lo) < half_width:
-        return lo
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if width(mid) < half_width:
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return _first_count_below(width, half_width, max(2, (now or 1) + 1), limit)
