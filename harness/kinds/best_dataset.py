@@ -8,8 +8,8 @@ from typing import Any
 
 from harness.context import Context
 from harness.kinds import Measurement, register_kind
-from harness.kinds.search import SearchProtocol, measure_search, on_dataset
-from harness.registry import DATASETS, ClaimError, _choice, _known_fields
+from harness.kinds.search import SearchProtocol, measure_search, method_tables, on_dataset
+from harness.registry import DATASETS, _choice, _known_fields
 from harness.verdicts import Estimate
 
 
@@ -25,15 +25,9 @@ class BestDatasetProtocol:
     def from_dict(cls, cid: str, where: str, proto: Mapping[str, Any]) -> BestDatasetProtocol:
         _known_fields(cid, where, proto, cls)
         _choice(cid, where, proto, "expected", DATASETS)
-        methods = proto.get("methods")
-        if not isinstance(methods, list) or not methods:
-            raise ClaimError(f"claim {cid!r}: field '{where}.methods' must be a non-empty array")
         parsed = []
-        for j, m in enumerate(methods):
-            if not isinstance(m, dict):
-                raise ClaimError(f"claim {cid!r}: field '{where}.methods[{j}]' must be a table")
-            on_each = [SearchProtocol.from_dict(cid, f"{where}.methods[{j}]", {**m, "dataset": d})
-                       for d in DATASETS]
+        for at, m in method_tables(cid, where, proto):
+            on_each = [SearchProtocol.from_dict(cid, at, {**m, "dataset": d}) for d in DATASETS]
             parsed.append(on_each[0])
         return cls(proto["expected"], tuple(parsed))
 

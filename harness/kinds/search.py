@@ -143,6 +143,18 @@ def _scorer(proto: SearchProtocol, ctx: Context, live: bool) -> Any:
     return ctx.scorer(proto.proxy, proto.scored_on, live=live)
 
 
+def method_tables(cid: str, where: str, proto: Mapping[str, Any]) -> list[tuple[str, dict]]:
+    """``(field path, table)`` of each entry of a protocol's non-empty ``methods`` array (search
+    protocols that kinds comparing several methods run), refusing anything else."""
+    methods = proto.get("methods")
+    if not isinstance(methods, list) or not methods:
+        raise ClaimError(f"claim {cid!r}: field '{where}.methods' must be a non-empty array")
+    for j, m in enumerate(methods):
+        if not isinstance(m, dict):
+            raise ClaimError(f"claim {cid!r}: field '{where}.methods[{j}]' must be a table")
+    return [(f"{where}.methods[{j}]", m) for j, m in enumerate(methods)]
+
+
 def _search_traces(proto: SearchProtocol, ctx: Context, reuse: bool = False) -> list[Any]:
     """Run the search protocol's repetitions; timed runs are kept on ``ctx``.
 

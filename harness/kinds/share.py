@@ -15,7 +15,7 @@ from typing import Any
 
 from harness.context import Context
 from harness.kinds import Measurement, register_kind
-from harness.kinds.search import SearchProtocol, measure_search
+from harness.kinds.search import SearchProtocol, measure_search, method_tables
 from harness.registry import DATASETS, SELECTIONS, ClaimError, _choice, _known_fields
 from harness.verdicts import Estimate
 
@@ -42,20 +42,15 @@ class ShareProtocol:
         if not low < high:
             raise ClaimError(f"claim {cid!r}: field '{where}.low' must be below 'high', got "
                              f"{low} and {high}")
-        methods = proto.get("methods")
-        if not isinstance(methods, list) or not methods:
-            raise ClaimError(f"claim {cid!r}: field '{where}.methods' must be a non-empty array")
         parsed = []
-        for j, m in enumerate(methods):
-            if not isinstance(m, dict):
-                raise ClaimError(f"claim {cid!r}: field '{where}.methods[{j}]' must be a table")
+        for at, m in method_tables(cid, where, proto):
             if "dataset" in m:
-                raise ClaimError(f"claim {cid!r}: field '{where}.methods[{j}].dataset' is set "
-                                 "by the claim's 'dataset'")
+                raise ClaimError(f"claim {cid!r}: field '{at}.dataset' is set by the claim's "
+                                 "'dataset'")
             m = {**m, "dataset": proto["dataset"]}
             if "selection" in proto:
                 m["selection"] = proto["selection"]
-            parsed.append(SearchProtocol.from_dict(cid, f"{where}.methods[{j}]", m))
+            parsed.append(SearchProtocol.from_dict(cid, at, m))
         return cls(proto["dataset"], float(low), float(high), tuple(parsed),
                    proto.get("selection"))
 
