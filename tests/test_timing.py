@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -223,6 +224,23 @@ class Busy:
         return float(sum(i * i for i in range(self.work)))
 
 
+def _quiet_then_busy(measure: Callable[[], tuple[float, float]]
+                     ) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``measure()`` once as the machine is, then again with every core (and one more) kept
+    busy by real spinning subprocesses, which are killed afterwards."""
+    quiet = measure()
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range((os.cpu_count() or 2) + 1)]
+    try:
+        time.sleep(0.3)
+        busy = measure()
+    finally:
+        for h in hogs:
+            h.kill()
+            h.wait()
+    return quiet, busy
+
+
 def _ratio_and_wall(cells: list) -> tuple[float, float]:
     got = tk.measure_costs({"a": Busy(600_000), "b": Busy(200_000)}, cells, rounds=3)
     cpu_ratio = got["a"][0].mean() / got["b"][0].mean()
@@ -231,16 +249,8 @@ def _ratio_and_wall(cells: list) -> tuple[float, float]:
 
 def test_the_judged_ratio_moves_far_less_than_wall_time_under_load():
     cells = tk.sample_cells(get_space(None), 6, 1)
-    quiet_ratio, quiet_wall = _ratio_and_wall(cells)
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            for _ in range((os.cpu_count() or 2) + 1)]
-    try:
-        time.sleep(0.3)
-        busy_ratio, busy_wall = _ratio_and_wall(cells)
-    finally:
-        for h in hogs:
-            h.kill()
-            h.wait()
+    (quiet_ratio, quiet_wall), (busy_ratio, busy_wall) = _quiet_then_busy(
+        lambda: _ratio_and_wall(cells))
     wall_move = abs(math.log(busy_wall / quiet_wall))
     judged_move = abs(math.log(busy_ratio / quiet_ratio))
     assert wall_move > math.log(1.3), (quiet_wall, busy_wall)  # the load did slow the clock
@@ -266,16 +276,7 @@ def test_live_naswot_cost_ratio_holds_under_load(data_root):
         ratio = got["cifar10"][0].mean() / got["ImageNet16-120"][0].mean()
         return float(ratio), float(sum(w.sum() for _, w in got.values()))
 
-    quiet_ratio, quiet_wall = measure()
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            for _ in range((os.cpu_count() or 2) + 1)]
-    try:
-        time.sleep(0.3)
-        busy_ratio, busy_wall = measure()
-    finally:
-        for h in hogs:
-            h.kill()
-            h.wait()
+    (quiet_ratio, quiet_wall), (busy_ratio, busy_wall) = _quiet_then_busy(measure)
     wall_move = abs(math.log(busy_wall / quiet_wall))
     judged_move = abs(math.log(busy_ratio / quiet_ratio))
     assert wall_move > math.log(1.3), (quiet_wall, busy_wall)
