@@ -93,6 +93,24 @@ class Proxy:
     origin: str = ""
     table: bool = True
     """Whether ``scripts/sweep-all`` sweeps it into a committed score table by default."""
+    batch_size: int | None = None
+    """The batch size of the proxy's reference recipe (e.g. 64 for zero-cost-nas' gradient
+    proxies); ``None``: the scoring default (:data:`tfnas.scoring.DEFAULT_BATCH`)."""
+    uses: frozenset[str] = frozenset()
+    """Products of the shared forward/backward pass (:mod:`tfnas.proxies._pass`) the proxy reads;
+    proxies scored together on one cell with the same batch get them from one pass."""
+    variant: str = ""
+    """The recipe's variant choices in one paragraph (network, batch, labels, loss, mode, init,
+    sign, aggregation, non-finite rule); written into every score table's provenance."""
+    members: tuple[str, ...] = ()
+    """For an ensemble (``vote``, ``az_nas``): the proxies it combines. Its function then maps
+    ``{member: scores of a population of cells}`` to the population's scores (or, for a pairwise
+    rule, to a ranking score) instead of scoring one network."""
+
+    @property
+    def ensemble(self) -> bool:
+        """True for a proxy that combines other proxies' scores over a population of cells."""
+        return bool(self.members)
 
     @property
     def builtin(self) -> bool:
@@ -117,6 +135,10 @@ class Proxy:
         data-free proxy takes the size from ``resolution`` (int or ``(h, w)``) or else from
         ``images``.
         """
+        if self.ensemble:
+            raise ArgumentError(
+                f"proxy {self.name!r} combines {', '.join(self.members)} over a population of "
+                "cells, not one network: score it with tfnas.scoring.score_population")
         if images is not None and not isinstance(images, torch.Tensor):
             raise ArgumentTypeError(
                 f"images must be a torch.Tensor or None, got {type(images).__name__}")
@@ -186,22 +208,40 @@ _ATTRIBUTE = "__tfnas_proxy__"
 
 def register_proxy(name: str, *, data: bool = False, labels: bool = False,
                    resolution: bool = False, bn_free: bool = False, float64: bool = False,
-                   help: str = "", table: bool = True) -> Callable[[Callable[..., float]], Callable[..., float]]:
+                   help: str = "", table: bool = True, batch_size: int | None = None,
+                   uses: tuple[str, ...] | frozenset[str] = (), variant: str = "",
+                   members: tuple[str, ...] = ()) -> Callable[[Callable[..., float]], Callable[..., float]]:
     """Decorator: register the decorated function as the proxy ``name`` with these needs.
 
     The function is returned unchanged (its :class:`Proxy` is also its ``__tfnas_proxy__``
     attribute, which an entry point may name). ``help`` defaults to the docstring's first line;
-    ``table=False`` keeps it out of the default set of ``scripts/sweep-all``. Registering another
-    function under a taken name raises :class:`ProxyRegistrationError`.
+    ``table=False`` keeps it out of the default set of ``scripts/sweep-all``; ``batch_size`` is the
+    reference recipe's batch; ``uses`` names the shared-pass products it reads; ``variant``
+    states its recipe's choices; ``members`` makes it an ensemble of those proxies. Registering
+    another function under a taken name raises :class:`ProxyRegistrationError`.
     """
     _check_name(name, ProxyRegistrationError)
     needs = Needs(data=data, labels=labels, resolution=resolution, bn_free=bn_free, float64=float64)
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                   or batch_size < 1):
+        raise ProxyRegistrationError(
+            f"proxy {name!r}: batch_size must be a positive int or None, got {shown(batch_size)}")
+    if uses and not needs.data:
+        raise ProxyRegistrationError(
+            f"proxy {name!r}: the shared pass runs on a batch of images: pass data=True with uses=")
+    if members and (needs.data or needs.resolution or uses):
+        raise ProxyRegistrationError(
+            f"proxy {name!r}: an ensemble combines its members' scores; it declares no data, "
+            "resolution or pass products of its own")
+    for member in members:
+        _check_name(member, ProxyRegistrationError, f"proxy {name!r}: member: ")
 
     def wrap(function: Callable[..., float]) -> Callable[..., float]:
         if not callable(function):
             raise ProxyRegistrationError(f"proxy {name!r}: expected a function, got {shown(function)}")
         text = help or _first_line(function)
-        proxy = Proxy(name, function, needs, text, getattr(function, "__module__", "") or "", table)
+        proxy = Proxy(name, function, needs, text, getattr(function, "__module__", "") or "", table,
+                      batch_size, frozenset(uses), variant, tuple(members))
         _add(proxy)
         setattr(function, _ATTRIBUTE, proxy)
         return function
