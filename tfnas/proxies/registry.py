@@ -64,6 +64,9 @@ class Needs:
     resolution: bool = False
     bn_free: bool = False
     float64: bool = False
+    random: bool = False
+    """It draws random numbers (Gaussian inputs or weights): the function also gets the keyword
+    ``generator=<torch.Generator>``, which the scoring rule seeds from the cell and run seed."""
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):
@@ -128,13 +131,21 @@ class Proxy:
         images: torch.Tensor | None = None,
         resolution: int | tuple[int, int] | None = None,
         labels: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
     ) -> float:
         """The score of ``network``; passes the function what :attr:`needs` declares.
 
         ``images`` is an NCHW float batch; ``labels`` its int64 labels, shape ``(N,)``; a
         data-free proxy takes the size from ``resolution`` (int or ``(h, w)``) or else from
-        ``images``.
+        ``images``; a proxy that draws random numbers needs ``generator``.
         """
+        extra: dict[str, torch.Generator] = {}
+        if self.needs.random:
+            if not isinstance(generator, torch.Generator):
+                raise ArgumentTypeError(
+                    f"proxy {self.name!r} draws random numbers: pass generator=<torch.Generator>, "
+                    f"got {type(generator).__name__}")
+            extra["generator"] = generator
         if self.ensemble:
             raise ArgumentError(
                 f"proxy {self.name!r} combines {', '.join(self.members)} over a population of "
@@ -153,14 +164,14 @@ class Proxy:
             if images is None:
                 raise ArgumentError(f"proxy {self.name!r} needs a batch of images, got images=None")
             if not self.needs.labels:
-                return float(self.function(network, images))
+                return float(self.function(network, images, **extra))
             if labels is None:
                 raise ArgumentError(
                     f"proxy {self.name!r} needs the batch's labels, got labels=None; pass "
                     "labels=<int64 tensor of shape (N,)>")
-            return float(self.function(network, images, labels))
+            return float(self.function(network, images, labels, **extra))
         if not self.needs.resolution:
-            return float(self.function(network))
+            return float(self.function(network, **extra))
         if resolution is None:
             if images is None:
                 raise ArgumentError(
@@ -168,7 +179,7 @@ class Proxy:
                     "resolution=<int or (h, w)> or a batch of images")
             resolution = (images.shape[2], images.shape[3])
         channels = images.shape[1] if images is not None else 3
-        return float(self.function(network, resolution, channels))
+        return float(self.function(network, resolution, channels, **extra))
 
 
 def check_labels(labels: object, count: int) -> torch.Tensor:
@@ -208,7 +219,7 @@ _ATTRIBUTE = "__tfnas_proxy__"
 
 def register_proxy(name: str, *, data: bool = False, labels: bool = False,
                    resolution: bool = False, bn_free: bool = False, float64: bool = False,
-                   help: str = "", table: bool = True, batch_size: int | None = None,
+                   random: bool = False, help: str = "", table: bool = True, batch_size: int | None = None,
                    uses: tuple[str, ...] | frozenset[str] = (), variant: str = "",
                    members: tuple[str, ...] = ()) -> Callable[[Callable[..., float]], Callable[..., float]]:
     """Decorator: register the decorated function as the proxy ``name`` with these needs.
@@ -221,7 +232,8 @@ def register_proxy(name: str, *, data: bool = False, labels: bool = False,
     another function under a taken name raises :class:`ProxyRegistrationError`.
     """
     _check_name(name, ProxyRegistrationError)
-    needs = Needs(data=data, labels=labels, resolution=resolution, bn_free=bn_free, float64=float64)
+    needs = Needs(data=data, labels=labels, resolution=resolution, bn_free=bn_free, float64=float64,
+                  random=random)
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
                                    or batch_size < 1):
         raise ProxyRegistrationError(
