@@ -102,6 +102,8 @@ class Proxy:
     uses: frozenset[str] = frozenset()
     """Products of the shared forward/backward pass (:mod:`tfnas.proxies._pass`) the proxy reads;
     proxies scored together on one cell with the same batch get them from one pass."""
+    reference: str = ""
+    """Where the definition comes from: paper and the anchor's code file, in one line."""
     variant: str = ""
     """The recipe's variant choices in one paragraph (network, batch, labels, loss, mode, init,
     sign, aggregation, non-finite rule); written into every score table's provenance."""
@@ -220,14 +222,14 @@ _ATTRIBUTE = "__tfnas_proxy__"
 def register_proxy(name: str, *, data: bool = False, labels: bool = False,
                    resolution: bool = False, bn_free: bool = False, float64: bool = False,
                    random: bool = False, help: str = "", table: bool = True, batch_size: int | None = None,
-                   uses: tuple[str, ...] | frozenset[str] = (), variant: str = "",
+                   uses: tuple[str, ...] | frozenset[str] = (), reference: str = "", variant: str = "",
                    members: tuple[str, ...] = ()) -> Callable[[Callable[..., float]], Callable[..., float]]:
     """Decorator: register the decorated function as the proxy ``name`` with these needs.
 
     The function is returned unchanged (its :class:`Proxy` is also its ``__tfnas_proxy__``
     attribute, which an entry point may name). ``help`` defaults to the docstring's first line;
     ``table=False`` keeps it out of the default set of ``scripts/sweep-all``; ``batch_size`` is the
-    reference recipe's batch; ``uses`` names the shared-pass products it reads; ``variant``
+    reference recipe's batch; ``reference`` names the paper and anchor code; ``uses`` names the shared-pass products it reads; ``variant``
     states its recipe's choices; ``members`` makes it an ensemble of those proxies. Registering
     another function under a taken name raises :class:`ProxyRegistrationError`.
     """
@@ -253,7 +255,7 @@ def register_proxy(name: str, *, data: bool = False, labels: bool = False,
             raise ProxyRegistrationError(f"proxy {name!r}: expected a function, got {shown(function)}")
         text = help or _first_line(function)
         proxy = Proxy(name, function, needs, text, getattr(function, "__module__", "") or "", table,
-                      batch_size, frozenset(uses), variant, tuple(members))
+                      batch_size, frozenset(uses), reference, variant, tuple(members))
         _add(proxy)
         setattr(function, _ATTRIBUTE, proxy)
         return function
