@@ -448,7 +448,7 @@ def rewrite(path: str | Path, block: str, check: bool = False) -> Rewrite:
     it is stale. The file is written only when its text changes."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")  # bytes: line endings kept as they are
     except (OSError, UnicodeDecodeError) as exc:
         raise ProxyTableError(f"cannot read {shown_path(path)}: "
                               f"{getattr(exc, 'strerror', None) or type(exc).__name__}") from exc
@@ -456,7 +456,7 @@ def rewrite(path: str | Path, block: str, check: bool = False) -> Rewrite:
     stale = new != text
     if stale and not check:
         try:
-            path.write_text(new, encoding="utf-8")
+            path.write_bytes(new.encode("utf-8"))
         except OSError as exc:
             raise ProxyTableError(f"cannot write {shown_path(path)}: "
                                   f"{exc.strerror or type(exc).__name__}") from exc
