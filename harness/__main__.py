@@ -34,7 +34,6 @@ class _Parser(argparse.ArgumentParser):
 
 def _report(args: argparse.Namespace) -> int:
     from harness.report import write_report
-
     from tfnas.tables import DEFAULT_ROOT
 
     tables = None if args.no_proxies else (args.tables or DEFAULT_ROOT)
