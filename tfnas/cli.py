@@ -80,8 +80,8 @@ def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--proxy", required=True,
                         help=f"proxy name (naswot, synflow, params, ...) or '{ORACLE}'")
     parser.add_argument("--dataset", required=True, choices=TARGET_DATASETS)
-    parser.add_argument("--batch-size", type=int_arg, default=128,
-                        help="proxy batch (default 128)")
+    parser.add_argument("--batch-size", type=int_arg, default=None,
+                        help="proxy batch (default: the proxy's reference batch, else 128)")
     parser.add_argument("--store", metavar="PATH", help="SQLite score store to read and write")
     parser.add_argument("--space", choices=space_names(), default=DEFAULT_SPACE,
                         help=f"search space (default {DEFAULT_SPACE}: the topology space; sss: the "
@@ -101,7 +101,8 @@ def _check_scoring(args: argparse.Namespace, seed: int) -> None:
     """The scoring flags' values (the proxy, its seed and batch), before anything is opened."""
     _check_proxy(args.proxy)
     check_seed(seed, "--seed" if args.command == "score" else "--score-seed")
-    check_batch_size(args.batch_size, "--batch-size")
+    if args.batch_size is not None:
+        check_batch_size(args.batch_size, "--batch-size")
 
 
 def _check_store_use(args: argparse.Namespace) -> None:
