@@ -145,9 +145,8 @@ def _configure_score(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_score(args: argparse.Namespace) -> int:
-    from tfnas.search import OracleScorer, ProxyScorer
-
     from tfnas.proxies import get_proxy
+    from tfnas.search import OracleScorer, ProxyScorer
 
     _check_store_use(args)
     archs = [get_space(args.space).parse(text) for text in args.arch]
