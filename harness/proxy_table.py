@@ -43,7 +43,6 @@ from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import TfnasError, shown_path
 from tfnas.proxies import Proxy, proxies
 from tfnas.space import Arch
-from tfnas.spaces import get_space
 from tfnas.tables import DEFAULT_ROOT, ScoreTable, TableNotFoundError, load_table
 
 METRIC = "test200"
@@ -124,31 +123,10 @@ class ProxyTable:
 
 
 def sample_cells(table: ScoreTable) -> tuple[Arch, ...]:
-    """The cells of ``table`` that form a uniform random sample of the space (all when complete;
-    ``()`` when the table is incomplete and not a prefix of a random sweep order).
-
-    ``table.sample`` (the design's :class:`tfnas.tables.TableSample`) when the tables module has
-    it; else the same rule from the provenance ``order: permutation:<seed>`` (the longest prefix
-    of ``numpy.random.default_rng(seed).permutation(space size)`` that the table holds).
-    """
-    sample = getattr(table, "sample", None)
-    if sample is not None:
-        return tuple(sample.cells)
-    space = get_space(table.space)
-    cells = space.all_cells()
-    if table.complete:
-        return tuple(cells)
-    order = table.provenance.get("order", "")
-    kind, _, seed = order.partition(":")
-    if kind != "permutation" or not seed.isdigit():
-        return ()
-    prefix = []
-    for index in np.random.default_rng(int(seed)).permutation(space.size):
-        cell = cells[int(index)]
-        if cell not in table.scores:
-            break
-        prefix.append(cell)
-    return tuple(prefix)
+    """The cells of ``table`` that are a uniform random sample of the space: every cell when
+    complete, else the longest prefix of its sweep permutation it holds; ``()`` when it is
+    incomplete without a permutation order (:attr:`tfnas.tables.ScoreTable.sample`)."""
+    return tuple(table.sample.cells)
 
 
 def seconds_per_cell(table: ScoreTable) -> float | None:
