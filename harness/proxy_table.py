@@ -98,6 +98,9 @@ class ProxyRow:
     correlations: dict[str, Correlation | None]
     why: dict[str, str] = field(default_factory=dict)
     """Per dataset without a correlation: the reason (no table, not a sample, ...)."""
+    swept: bool = True
+    """Whether the sweeps make a committed table of it by default (:attr:`Proxy.table`; False
+    for e.g. a literal reference implementation kept for the tests)."""
 
     @property
     def ensemble(self) -> bool:
@@ -171,11 +174,21 @@ def _correlation(source: _Source, proxy: str, dataset: str, cells: Sequence[Arch
     return Correlation(rho, len(keep), False, (lo, hi), ranked_last)
 
 
-def _load(proxy: str, dataset: str, root: Path) -> ScoreTable | None:
-    try:
-        return load_table(proxy, dataset, root=root)
-    except TableNotFoundError:
-        return None
+class _Tables:
+    """The score tables under one folder, each read once; None for one that is not there."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._read: dict[tuple[str, str], ScoreTable | None] = {}
+
+    def get(self, proxy: str, dataset: str) -> ScoreTable | None:
+        key = (proxy, dataset)
+        if key not in self._read:
+            try:
+                self._read[key] = load_table(proxy, dataset, root=self.root)
+            except TableNotFoundError:
+                self._read[key] = None
+        return self._read[key]
 
 
 def _vote_agreement(members: Mapping[str, np.ndarray], accuracy: np.ndarray) -> float | None:
@@ -186,10 +199,10 @@ def _vote_agreement(members: Mapping[str, np.ndarray], accuracy: np.ndarray) -> 
     return float(pairwise_agreement(members, accuracy))
 
 
-def _ensemble(proxy: Proxy, dataset: str, source: _Source, root: Path
+def _ensemble(proxy: Proxy, dataset: str, source: _Source, found: _Tables
               ) -> tuple[Correlation | None, str]:
     """The ensemble's correlation over the cells every member's sample holds, or why none."""
-    tables = {m: _load(m, dataset, root) for m in proxy.members}
+    tables = {m: found.get(m, dataset) for m in proxy.members}
     absent = [m for m, t in tables.items() if t is None]
     if absent:
         return None, f"no table of member {', '.join(absent)}"
@@ -237,9 +250,12 @@ def proxy_table(tables_root: str | Path | None = None, *, accuracy: Accuracy | N
         raise ProxyTableError(f"no folder of score tables at {shown_path(root)}; pass --tables DIR")
     source = _Source(accuracy or _default_accuracy)
     listed = tuple(proxies() if registered is None else registered)
-    tables = {(p.name, d): _load(p.name, d, root) for p in listed if not p.ensemble
-              for d in datasets}
-    source.tables.update({k: t for k, t in tables.items() if t is not None})
+    found = _Tables(root)
+    for p in listed:
+        for d in datasets:
+            table = None if p.ensemble else found.get(p.name, d)
+            if table is not None:
+                source.tables[(p.name, d)] = table
     rows = []
     for proxy in listed:
         seconds: dict[str, float | None] = {}
@@ -247,21 +263,21 @@ def proxy_table(tables_root: str | Path | None = None, *, accuracy: Accuracy | N
         why: dict[str, str] = {}
         for d in datasets:
             if proxy.ensemble:
-                parts = [tables.get((m, d)) or _load(m, d, root) for m in proxy.members]
+                parts = [found.get(m, d) for m in proxy.members]
                 speeds = [seconds_per_cell(t) if t is not None else None for t in parts]
                 seconds[d] = None if any(s is None for s in speeds) else float(sum(speeds))
                 try:
-                    correlations[d], reason = _ensemble(proxy, d, source, root)
+                    correlations[d], reason = _ensemble(proxy, d, source, found)
                 except NotRun as exc:
                     correlations[d], reason = None, str(exc)
             else:
-                table = tables[(proxy.name, d)]
+                table = found.get(proxy.name, d)
                 seconds[d] = seconds_per_cell(table) if table is not None else None
                 correlations[d], reason = _single(source, proxy.name, d, table)
             if reason:
                 why[d] = reason
         rows.append(ProxyRow(proxy.name, proxy.help, proxy.reference, proxy.variant,
-                             proxy.members, seconds, correlations, why))
+                             proxy.members, seconds, correlations, why, proxy.table))
     return ProxyTable(tuple(rows), tuple(datasets))
 
 
@@ -336,7 +352,8 @@ def render_table(table: ProxyTable) -> str:
              + " | ".join(f"ρ (\\|ρ\\|) {prose(n)}" for n in names) + " |",
              "|---|---|---|---|" + "---|" * len(names)]
     for r in table.rows:
-        name = f"`{r.name}`" + (f" (ensemble of {', '.join(r.members)})" if r.ensemble else "")
+        name = (f"`{r.name}`" + (f" (ensemble of {', '.join(r.members)})" if r.ensemble else "")
+                + ("" if r.swept else " (not swept by default)"))
         speeds = " / ".join(seconds_text(r.seconds.get(d)) for d in table.datasets)
         lines.append(f"| {name} | {inline(r.definition) or DASH} | {inline(r.reference) or DASH} | "
                      f"{speeds} | "

@@ -49,8 +49,8 @@ def _accuracy(dataset: str) -> np.ndarray:
 
 def _proxy(name: str, help: str = "a test proxy", members: tuple[str, ...] = (),
            function=None, reference: str = "Someone 2021; repo/file.py") -> Proxy:
-    return Proxy(name, function or (lambda network: 0.0), Needs(), help, "tests", True, None,
-                 frozenset(), reference, "our variant", members)
+    return Proxy(name, function or (lambda network: 0.0), Needs(), help=help, origin="tests",
+                 reference=reference, variant="our variant", members=members)
 
 
 def _scores(seed: int, noise: float = 1.0) -> np.ndarray:
