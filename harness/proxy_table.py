@@ -492,13 +492,33 @@ def plot_correlations(table: ProxyTable, path: str | Path) -> bool:
     return True
 
 
-def claims_by_cell(recs: Sequence[Any]) -> dict[tuple[str, str], list[Any]]:
-    """The correlation claims of a run by the (proxy, dataset) whose scores they correlate."""
-    found: dict[tuple[str, str], list[Any]] = {}
+PROXY_KINDS = ("correlation", "rank_aggregate", "pair_agreement")
+"""Claim kinds about one proxy's (or one ensemble's) scores on one dataset."""
+RANKING_KINDS = ("proxy_ranking",)
+"""Claim kinds about how the proxies rank against one another on one dataset."""
+
+
+def claims_by_cell(recs: Sequence[Any], rows: Sequence[ProxyRow] = ()
+                   ) -> dict[tuple[str | None, str], list[Any]]:
+    """A run's claims on the proxies' scores by (proxy, dataset): correlation and rank-aggregate
+    claims by their ``proxy``; a pair-agreement claim by the ensemble of ``rows`` with its
+    ``members`` (else ``"+".join(members)``); a proxy-ranking claim by ``(None, dataset)``."""
+    ensembles = {tuple(r.members): r.name for r in rows if r.members}
+    found: dict[tuple[str | None, str], list[Any]] = {}
     for r in sorted(recs, key=lambda r: r.id):
         proto = r.protocol or {}
-        if r.kind == "correlation" and isinstance(proto.get("proxy"), str):
-            dataset = proto.get("score_dataset") or proto.get("dataset")
-            if isinstance(dataset, str):
-                found.setdefault((proto["proxy"], dataset), []).append(r)
+        dataset = proto.get("score_dataset") or proto.get("dataset")
+        if not isinstance(dataset, str):
+            continue
+        proxy: str | None
+        if r.kind in RANKING_KINDS:
+            proxy = None
+        elif r.kind == "pair_agreement" and isinstance(proto.get("members"), list):
+            members = tuple(str(m) for m in proto["members"])
+            proxy = ensembles.get(members, "+".join(members))
+        elif r.kind in PROXY_KINDS and isinstance(proto.get("proxy"), str):
+            proxy = proto["proxy"]
+        else:
+            continue
+        found.setdefault((proxy, dataset), []).append(r)
     return found

@@ -394,26 +394,34 @@ PROXY_NOTE = ("Spearman ρ (|ρ| in brackets) of each registered proxy's committ
               "claims on that proxy and dataset, with their verdicts.")
 
 
-def _claim_verdicts(recs: list[Outcome]) -> str:
-    """Each claim's id, what it correlates (coefficient, target) and its status."""
-    def what(r: Outcome) -> str:
-        p = r.protocol
+def _claim_what(r: Outcome) -> str:
+    """What a claim of the proxy section measures, from its protocol."""
+    p = r.protocol
+    if r.kind == "correlation":
         target = p.get("against") or p.get("metric")
-        return " ".join(md_text(v) for v in (p.get("coefficient"), target) if isinstance(v, str))
+        words = [v for v in (p.get("coefficient"), target) if isinstance(v, str)]
+        return " ".join(md_text(v) for v in words) + (" absolute" if p.get("absolute") is True
+                                                       else "")
+    quantity = p.get("quantity")
+    return md_text(r.kind) + (f" {md_text(quantity)}" if isinstance(quantity, str) else "")
 
-    return ", ".join(f"{md_code(r.id)} ({what(r)}) **{md_text(r.status)}**" for r in recs)
+
+def _claim_verdicts(recs: list[Outcome]) -> str:
+    """Each claim's id, what it measures and its status."""
+    return ", ".join(f"{md_code(r.id)} ({_claim_what(r)}) **{md_text(r.status)}**" for r in recs)
 
 
 def _proxy_lines(proxies: Any, recs: list[Outcome], plot: str | None) -> list[str]:
-    """The proxy-by-dataset section: the table, the verdicts of the matching correlation claims
-    and the plot; or the one-line reason it could not be computed."""
+    """The proxy-by-dataset section: the table, the verdicts of the claims on each proxy and
+    dataset, the proxy-ranking claims per dataset, and the plot; or the one-line reason it
+    could not be computed."""
     from harness.proxy_table import SHORT, claims_by_cell, correlation_text
 
     lines = ["## Proxies by dataset", ""]
     if isinstance(proxies, str):
         return lines + [f"Not computed: {md_text(proxies)}"]
     lines += [PROXY_NOTE, ""]  # a constant of this module: Markdown as written
-    by_cell = claims_by_cell(recs)
+    by_cell = claims_by_cell(recs, proxies.rows)
     names = [SHORT.get(d, d) for d in proxies.datasets]
     lines += ["| proxy | " + " | ".join(md_cell(n) for n in names) + " |",
               "|---|" + "---|" * len(names)]
@@ -424,11 +432,17 @@ def _proxy_lines(proxies: Any, recs: list[Outcome], plot: str | None) -> list[st
             claims = by_cell.get((row.name, d))
             cells.append(text + (f"; {_claim_verdicts(claims)}" if claims else ""))
         lines.append(f"| {md_code(row.name)} | " + " | ".join(cells) + " |")
-    others = sorted({k for k in by_cell} - {(r.name, d) for r in proxies.rows
-                                            for d in proxies.datasets})
-    for proxy, d in others:
-        lines.append(f"- {md_text(proxy)} on {md_text(d)} (no row in the table): "
-                     + _claim_verdicts(by_cell[(proxy, d)]))
+    shown_cells = {(r.name, d) for r in proxies.rows for d in proxies.datasets}
+    extra = [""]
+    for (proxy, d), claims in sorted(by_cell.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
+        if proxy is None:
+            extra.append(f"- how the proxies rank on {md_text(SHORT.get(d, d))}: "
+                         + _claim_verdicts(claims))
+        elif (proxy, d) not in shown_cells:
+            extra.append(f"- {md_text(proxy)} on {md_text(SHORT.get(d, d))} (no row in the "
+                         "table): " + _claim_verdicts(claims))
+    if len(extra) > 1:
+        lines += extra
     if plot is not None and _PLOT_NAME.fullmatch(plot):
         lines += ["", f"![{plot}]({plot})"]
     return lines

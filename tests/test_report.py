@@ -812,3 +812,27 @@ def test_planted_text_in_the_claims_stays_inert_in_the_proxy_section(texts):
     assert len(rows) == 2 and rows[0].count("**") >= 2  # the claims' verdicts are there
     for row in rows:
         assert len(_unescaped(row, "|")) == 5, row
+
+
+def test_agreement_aggregate_and_ranking_claims_land_beside_their_ensemble_and_dataset():
+    from harness.proxy_table import Correlation, ProxyRow, ProxyTable
+    from harness.report import render_markdown
+
+    ds = ("cifar10",)
+    rows = (ProxyRow("vote", "", "", "", ("synflow", "jacob_cov", "snip"), dict.fromkeys(ds),
+                     {"cifar10": Correlation(0.5, 100, True, agreement=0.7)}),
+            ProxyRow("az_nas", "", "", "", ("a", "b"), dict.fromkeys(ds), dict.fromkeys(ds)))
+    data = load_results(FIXTURE)
+    recs = data["claims"]["outcomes"]
+    recs[0].update(kind="pair_agreement", protocol={"members": ["synflow", "jacob_cov", "snip"],
+                                                     "dataset": "cifar10"})
+    recs[1].update(kind="rank_aggregate", protocol={"proxy": "az_nas", "dataset": "cifar10",
+                                                     "quantity": "selected"})
+    recs[2].update(kind="proxy_ranking", protocol={"dataset": "cifar10", "coefficient": "spearman"})
+    section = _section(render_markdown(data, [], proxies=ProxyTable(rows, ds)))
+    vote = next(line for line in section.splitlines() if line.startswith("| `vote` |"))
+    assert "agreement 0.700" in vote and f"`{recs[0]['id']}` (pair\\_agreement)" in vote
+    az = next(line for line in section.splitlines() if line.startswith("| `az_nas` |"))
+    assert f"`{recs[1]['id']}` (rank\\_aggregate selected) **{recs[1]['status']}**" in az
+    assert (f"- how the proxies rank on CIFAR-10: `{recs[2]['id']}` (proxy\\_ranking) "
+            f"**{recs[2]['status']}**") in section
