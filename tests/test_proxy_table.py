@@ -337,9 +337,11 @@ def test_the_command_runs_as_a_module(tmp_path):
     assert "| `naswot` |" in res.stdout
 
 
+@pytest.mark.slow
 def test_the_committed_readme_and_docs_blocks_are_current():
-    """What CI's ``--check`` checks: re-run ``python -m harness proxies --readme README.md --docs
-    docs/proxies.md`` after adding a proxy or a table."""
+    """What CI's ``--check`` (tox.ini) checks: re-run ``python -m harness proxies --readme
+    README.md --docs docs/proxies.md`` after adding a proxy or a table. Slow: it reads every
+    committed table, and an ensemble over the whole space compares all pairs of cells."""
     t = proxy_table()
     for path, block in ((ROOT / "README.md", readme_block(t)),
                         (ROOT / "docs" / "proxies.md", docs_block(t))):
