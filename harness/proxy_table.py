@@ -366,7 +366,7 @@ README_NOTE = (
     "Rendered by `python -m harness proxies --readme README.md` from the committed score tables "
     "(`benchmarks/scores`); do not edit by hand (CI runs it with `--check`). ρ: Spearman ρ of the "
     "proxy's scores against NATS-Bench's 200-epoch test accuracy over the whole space (non-finite "
-    "scores ranked last), |ρ| in brackets; for a table still being swept, ρ over the random sample "
+    "scores ranked last), |ρ| in parentheses; for a table still being swept, ρ over the random sample "
     "of n cells it holds with a 95% interval for the space's ρ. s/cell: median scoring seconds per "
     "cell recorded by the sweep (an ensemble: the sum of its members'). —: no table (or nothing "
     "recorded). Definitions, references and each recipe's differences from its anchor: "

@@ -386,7 +386,7 @@ def render_markdown(data: dict[str, Any], plots: list[str], proxies: Any = None,
 
 
 PROXY_PLOT = "proxy_correlations.png"
-PROXY_NOTE = ("Spearman ρ (|ρ| in brackets) of each registered proxy's committed score table "
+PROXY_NOTE = ("Spearman ρ (|ρ| in parentheses) of each registered proxy's committed score table "
               "against NATS-Bench's 200-epoch test accuracy, computed as the README's proxy table "
               "(`python -m harness proxies`, `harness/proxy_table.py`): over the whole space for "
               "a complete table; over the random sample an incomplete table holds, with n and a "

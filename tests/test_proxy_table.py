@@ -277,6 +277,18 @@ def test_the_rewrite_touches_only_the_block_and_is_idempotent(tmp_path):
     assert first.startswith(head.encode()) and first.endswith(tail.encode())
 
 
+_NO_MARKER = st.text(max_size=60).filter(lambda t: "<!--" not in t)
+
+
+@given(_NO_MARKER, _NO_MARKER, _NO_MARKER, _NO_MARKER)
+def test_any_page_keeps_its_text_outside_the_block_and_a_second_rewrite_changes_nothing(
+        head, old, tail, block):
+    page = f"{head}{BEGIN}{old}{END}{tail}"
+    once = replace_block(page, block)
+    assert once == f"{head}{BEGIN}\n{block}\n{END}{tail}"
+    assert replace_block(once, block) == once
+
+
 def test_check_says_stale_without_writing(tmp_path):
     path = tmp_path / "README.md"
     path.write_bytes(PAGE.encode("utf-8"))
