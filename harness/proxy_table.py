@@ -40,7 +40,7 @@ import numpy as np
 from harness.context import Context, NotRun
 from harness.kinds.correlation import CorrelationProtocol, _coefficient, sampling_se, usable
 from tfnas.datasets import TARGET_DATASETS
-from tfnas.errors import TfnasError, shown_path
+from tfnas.errors import TfnasError, one_line, shown_path
 from tfnas.proxies import Proxy, proxies
 from tfnas.space import Arch
 from tfnas.tables import DEFAULT_ROOT, ScoreTable, TableNotFoundError, load_table
@@ -213,7 +213,10 @@ def _ensemble(proxy: Proxy, dataset: str, source: _Source, found: _Tables
     complete = all(t is not None and t.complete for t in tables.values())
     member_scores = {m: np.array([t.scores[c] for c in common], dtype=float)
                      for m, t in tables.items() if t is not None}
-    scores = np.asarray(proxy.function(member_scores), dtype=float)
+    try:
+        scores = np.asarray(proxy.function(member_scores), dtype=float)
+    except TfnasError as exc:  # the ensemble refuses these members' scores, in one line
+        return None, f"{proxy.name} refused its members' scores: {one_line(exc, 200)}"
     if scores.shape != (len(common),):
         raise ProxyTableError(f"ensemble {proxy.name!r} returned scores of shape {scores.shape} "
                               f"for {len(common)} cells; expected one score per cell")

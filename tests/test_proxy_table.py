@@ -358,3 +358,16 @@ def test_the_committed_readme_and_docs_blocks_are_current():
     for path, block in ((ROOT / "README.md", readme_block(t)),
                         (ROOT / "docs" / "proxies.md", docs_block(t))):
         assert not rewrite(path, block, check=True).stale, f"{path.name} is stale"
+
+
+def test_an_ensemble_that_refuses_its_members_scores_is_a_dash_with_its_reason(tmp_path):
+    from tfnas.checks import ArgumentError
+
+    def refuse(scores):
+        raise ArgumentError("member scores must be finite")
+
+    _write(tmp_path, "ma", "cifar10", _scores(9))
+    ens = _proxy("ens", members=("ma",), function=refuse)
+    t = proxy_table(tmp_path, accuracy=_accuracy, datasets=("cifar10",), registered=[ens])
+    assert t.row("ens").correlations["cifar10"] is None
+    assert t.row("ens").why["cifar10"] == "ens refused its members' scores: member scores must be finite"
