@@ -342,6 +342,15 @@ def test_az_components_on_xautodls_network_are_the_same() -> None:
     assert_az_equal(ours, az_reference(xautodl_net(CELL), RES, BATCH, gen(2)))
 
 
+def test_az_components_under_no_grad() -> None:
+    az.clear_cache()
+    net = net_for(CELL)
+    with torch.no_grad():
+        inside = az.az_components(net, RES, generator=gen(4), batch_size=BATCH)
+    az.clear_cache()
+    assert inside == az.az_components(net, RES, generator=gen(4), batch_size=BATCH)
+
+
 def test_identity_block_makes_trainability_minus_inf() -> None:
     az.clear_cache()
     result = az.az_components(net_for(IDENTITY), RES, generator=gen(0), batch_size=BATCH)

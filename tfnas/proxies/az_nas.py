@@ -213,7 +213,8 @@ def az_components(network: nn.Module, resolution: Resolution, channels: int = 3,
     if entry is not None and entry.network() is network and entry.key == key:
         generator.set_state(entry.after)
         return entry.result
-    result = _compute(network, shape, generator)
+    with torch.enable_grad():  # the trainability term backpropagates, even under a caller's no_grad
+        result = _compute(network, shape, generator)
     with _lock:
         _last = _Entry(weakref.ref(network), key, result, generator.get_state())
     return result
