@@ -39,6 +39,7 @@ def weight_layers(network: nn.Module) -> list[torch.Tensor]:
     reference="Krishnakumar et al. 2022 (NAS-Bench-Suite-Zero); automl/NASLib "
               "naslib/predictors/utils/pruners/measures/l2_norm.py",
     variant=_VARIANT,
+    tolerance=(1e-9, 1e-9),  # float64 norms of bitwise-reproducible weights: summation order only
 )
 def l2_norm(network: nn.Module) -> float:
     """Sum of the L2 (Frobenius) norms of every Conv2d and Linear weight; the network is not modified."""

@@ -101,6 +101,7 @@ def _shape(resolution: Resolution, channels: int, batch_size: int) -> tuple[int,
     "zen", resolution=True, random=True, batch_size=ZEN_BATCH,
     reference="Lin et al. ICCV 2021 (Zen-NAS); idstcv/ZenNAS ZeroShotProxy/compute_zen_score.py",
     variant=_VARIANT,
+    tolerance=(1e-5, 1e-4),  # float32 convolutions: 1 and 2 threads agreed exactly here; slack for another BLAS
 )
 def zen(network: nn.Module, resolution: Resolution, channels: int = 3, *,
         generator: torch.Generator, batch_size: int = ZEN_BATCH) -> float:
