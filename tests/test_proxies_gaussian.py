@@ -450,3 +450,18 @@ def test_az_nas_counts_nan_as_minus_inf_and_checks_its_input() -> None:
         az.az_nas(dict(base, az_complexity=np.ones((3, 1))))
     proxy = get_proxy("az_nas")
     assert proxy.ensemble and proxy.members == az.COMPONENTS
+
+
+def test_score_many_computes_the_az_components_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tfnas.scoring import score, score_many
+
+    az.clear_cache()
+    calls = []
+    compute = az._compute
+    monkeypatch.setattr(az, "_compute", lambda *a: calls.append(1) or compute(*a))
+    names = ["az_expressivity", "az_progressivity", "az_trainability"]
+    together = score_many(str(CELL), names, "ImageNet16-120", seed=1)
+    assert len(calls) == 1
+    for name in names:
+        assert same(together[name].score, score(str(CELL), name, "ImageNet16-120", seed=1)), name
+    assert len(calls) == 4  # alone, each proxy gets its own network: no sharing, same bits
