@@ -44,7 +44,9 @@ MIXUP_GAMMA = 1e-2
 _VARIANT = (
     "ZenNAS's Zen-score with one repeat (NASLib's and AZ-NAS's NB201 setting; ZenNAS's own script "
     "averages 32 repeats), batch 16 (ZenNAS's default; NASLib uses its loader's batch of 32), "
-    "mixup gamma 0.01, at the dataset's resolution, on a deep copy of the NATS-Bench network: "
+    "mixup gamma 0.01, at the dataset's resolution, on a deep copy of the NATS-Bench network "
+    "(AZ-NAS's NB201 Zen runs this same xautodl network; NASLib's NB201 graph has affine-free "
+    "cell BatchNorms): "
     "Conv2d and Linear weights re-drawn from N(0,1) with biases 0, BatchNorm gamma=1 beta=0 and "
     "running statistics reset (momentum 0.1), train mode, no_grad; x, x' ~ N(0,1) drawn from the "
     "scoring rule's generator after the weights; pre-GAP map = output of lastact (BN+ReLU), as "
