@@ -46,6 +46,6 @@ def l2_norm(network: nn.Module) -> float:
     weights = weight_layers(network)
     if not weights:
         return 0.0
-    with torch.no_grad():
-        norms = torch._foreach_norm([w.detach().double() for w in weights])
+    with torch.no_grad():  # each norm accumulated in float64 without copying the weights
+        norms = [torch.linalg.vector_norm(w, dtype=torch.float64) for w in weights]
         return math.fsum(torch.stack(norms).tolist())
