@@ -225,7 +225,9 @@ def az_components(network: nn.Module, resolution: Resolution, channels: int = 3,
 
 
 @register_proxy(
-    "az_expressivity", resolution=True, random=True, batch_size=AZ_BATCH, reference=_REFERENCE,
+    "az_expressivity", resolution=True,
+    help="Sum over the stem and cell feature maps of the entropy of their normalised "
+         "channel-covariance spectrum (Kaiming init, Gaussian input).", random=True, batch_size=AZ_BATCH, reference=_REFERENCE,
     tolerance=_TOLERANCE,
     variant=_COMMON + "Expressivity: sum over the 18 feature maps of the entropy of the "
                       "normalised eigenvalues of the channel covariance (eigvalsh, +1e-8 inside "
@@ -239,7 +241,8 @@ def az_expressivity(network: nn.Module, resolution: Resolution, channels: int = 
 
 
 @register_proxy(
-    "az_progressivity", resolution=True, random=True, batch_size=AZ_BATCH, reference=_REFERENCE,
+    "az_progressivity", resolution=True,
+    help="Smallest increase of that spectral entropy from one feature map to the next.", random=True, batch_size=AZ_BATCH, reference=_REFERENCE,
     tolerance=_TOLERANCE,
     variant=_COMMON + "Progressivity: the smallest increase of that entropy from one feature "
                       "map to the next.",
@@ -252,7 +255,9 @@ def az_progressivity(network: nn.Module, resolution: Resolution, channels: int =
 
 
 @register_proxy(
-    "az_trainability", resolution=True, random=True, batch_size=AZ_BATCH, reference=_REFERENCE,
+    "az_trainability", resolution=True,
+    help="Mean over blocks of 2 - s - 1/s, s the top singular value of the block's input-output "
+         "gradient map probed with a Rademacher gradient.", random=True, batch_size=AZ_BATCH, reference=_REFERENCE,
     tolerance=_TOLERANCE,
     variant=_COMMON + "Trainability: mean over the 17 blocks (last first) of -s - 1/(s+1e-6) + 2, "
                       "s the top singular value of g_in^T g_out / (b h w) for a Rademacher g_out "
@@ -266,7 +271,8 @@ def az_trainability(network: nn.Module, resolution: Resolution, channels: int = 
 
 
 @register_proxy(
-    "az_complexity", resolution=True, reference=_REFERENCE, tolerance=(0.0, 0.0),
+    "az_complexity", resolution=True,
+    help="FLOPs by NATS-Bench's counting rule (AZ-NAS's complexity term).", reference=_REFERENCE, tolerance=(0.0, 0.0),
     variant="AZ-NAS's complexity term: the network's FLOPs. The anchor reads NATS-Bench's archive "
             "FLOPs for the dataset; tfnas counts them by NATS-Bench's rule (multiply-accumulates "
             "of Conv2d and Linear at batch 1, the flops proxy), the same numbers up to the "
@@ -310,7 +316,8 @@ _ORDER = ("az_complexity", "az_expressivity", "az_progressivity", "az_trainabili
 
 
 @register_proxy(
-    "az_nas", members=COMPONENTS, reference=_REFERENCE,
+    "az_nas", members=COMPONENTS,
+    help="Sum over the four AZ-NAS components of log(rank/N), ranks within the population.", reference=_REFERENCE,
     variant="AZ-NAS's aggregation over a population of cells: sum over the four components of "
             "log(rank/N), ranks ascending by scipy.stats.rankdata (average ranks for ties) within "
             "the population scored, summed in the anchor's order (complexity, expressivity, "

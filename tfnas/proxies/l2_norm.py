@@ -36,6 +36,7 @@ def weight_layers(network: nn.Module) -> list[torch.Tensor]:
 
 @register_proxy(
     "l2_norm",
+    help="Sum over every Conv2d and Linear layer of the L2 norm of its weight, at init (data-free).",
     reference="Krishnakumar et al. 2022 (NAS-Bench-Suite-Zero); automl/NASLib "
               "naslib/predictors/utils/pruners/measures/l2_norm.py",
     variant=_VARIANT,

@@ -151,6 +151,8 @@ def pairwise_agreement(member_scores: Mapping[str, np.ndarray] | Sequence[np.nda
 
 @register_proxy(
     "vote", members=MEMBERS,
+    help="Majority vote of synflow, jacob_cov and snip on each pair of cells; per cell the "
+         "fraction of the other cells it beats (Copeland).",
     reference="Abdelfattah et al. ICLR 2021 (Zero-Cost Proxies); SamsungLabs/zero-cost-nas "
               "notebooks/nasbench201_correlations.ipynb (vote)",
     variant="Majority vote of synflow, jacob_cov and snip on each pair of cells, the notebook's "

@@ -101,6 +101,9 @@ def _shape(resolution: Resolution, channels: int, batch_size: int) -> tuple[int,
 
 @register_proxy(
     "zen", resolution=True, random=True, batch_size=ZEN_BATCH,
+    help="log mean L1 change of the pre-pooling feature map under a 0.01 Gaussian input "
+         "perturbation + sum over BatchNorms of log sqrt(mean running variance); N(0,1) weights "
+         "and inputs.",
     reference="Lin et al. ICCV 2021 (Zen-NAS); idstcv/ZenNAS ZeroShotProxy/compute_zen_score.py",
     variant=_VARIANT,
     tolerance=(1e-5, 1e-4),  # float32 convolutions: 1 and 2 threads agreed exactly here; slack for another BLAS
