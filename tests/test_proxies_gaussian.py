@@ -465,3 +465,15 @@ def test_score_many_computes_the_az_components_once(monkeypatch: pytest.MonkeyPa
     for name in names:
         assert same(together[name].score, score(str(CELL), name, "ImageNet16-120", seed=1)), name
     assert len(calls) == 4  # alone, each proxy gets its own network: no sharing, same bits
+
+
+def test_the_size_space_network_is_scored_by_the_same_recipes() -> None:
+    from tfnas.network import build_size_network
+
+    az.clear_cache()
+    net = build_size_network("8:16:24:32:64", 10, gen(0))
+    assert same(zen(net, RES, generator=gen(1), batch_size=BATCH),
+                zen_reference(net, RES, BATCH, gen(1)), ZEN_REL)
+    assert_az_equal(az.az_components(net, RES, generator=gen(1), batch_size=BATCH),
+                    az_reference(net, RES, BATCH, gen(1)))
+    assert math.isclose(l2_norm(net), l2_norm_reference(net), rel_tol=1e-5)
