@@ -96,8 +96,8 @@ def test_l2_norm_is_naslibs_and_a_direct_norm(arch: Arch, seed: int) -> None:
     direct = math.fsum(
         math.sqrt(float(np.sum(m.weight.detach().double().numpy() ** 2)))
         for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
-    assert math.isclose(l2_norm(net), direct, rel_tol=1e-12)
-    assert math.isclose(l2_norm(net), l2_norm_reference(net), rel_tol=1e-5)  # float32 sum there
+    assert math.isclose(l2_norm(net), direct, rel_tol=1e-6)  # float32 norms (NASLib's)
+    assert math.isclose(l2_norm(net), l2_norm_reference(net), rel_tol=1e-6)  # float32 sum there
     assert unchanged(net, before)
 
 
