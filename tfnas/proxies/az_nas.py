@@ -24,8 +24,9 @@ The ensemble ``az_nas`` scores a population: ``Σ_components log(rank/N)``, with
 Sharing: the three network components come from one forward and one chain of backward steps.
 :func:`az_components` computes all three and keeps the last result in a one-entry cache keyed by
 the network *object* (held by a weak reference), the generator's state before the draws, the
-input shape; the result depends on nothing else, because every parameter the computation reads
-is re-drawn from the generator on a deep copy. A hit restores the generator to the state a fresh
+input shape; for a network whose modules are not replaced in between, the result depends on
+nothing else, because on the deep copy every parameter is re-drawn from the generator or reset to
+a constant, and BatchNorm uses batch statistics (train mode). A hit restores the generator to the state a fresh
 computation leaves, so a caller cannot tell a hit from a computation. The scoring rule therefore
 gets the three components of a cell for the price of one when it hands each of them a generator
 in the same state on the same network object.
