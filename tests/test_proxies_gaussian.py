@@ -477,3 +477,19 @@ def test_the_size_space_network_is_scored_by_the_same_recipes() -> None:
     assert_az_equal(az.az_components(net, RES, generator=gen(1), batch_size=BATCH),
                     az_reference(net, RES, BATCH, gen(1)))
     assert math.isclose(l2_norm(net), l2_norm_reference(net), rel_tol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("resolution", [16, 32])
+def test_forty_cells_equal_the_anchors_at_the_reference_batch(resolution: int) -> None:
+    import random
+
+    from tfnas.space import sample_distinct
+
+    for i, cell in enumerate(sample_distinct(random.Random(resolution), 40)):
+        net = net_for(cell, seed=i)
+        az.clear_cache()
+        assert_az_equal(az.az_components(net, resolution, generator=gen(i)),
+                        az_reference(net, resolution, az.AZ_BATCH, gen(i)))
+        assert same(zen(net, resolution, generator=gen(i)),
+                    zen_reference(net, resolution, 16, gen(i)), ZEN_REL), str(cell)
