@@ -52,9 +52,9 @@ _VARIANT = (
     "scoring rule's generator after the weights; pre-GAP map = output of lastact (BN+ReLU), as "
     "AZ-NAS's forward_pre_GAP and NASLib's forward_before_global_avg_pool; score = log mean over "
     "the batch of the L1 distance between the two maps + sum over every BatchNorm2d of log "
-    "sqrt(mean running_var) after the two forwards. Its authors note Zen-score is not meant for "
-    "networks with residual links such as this space's (its BN-variance term assumes a "
-    "plain chain). Non-finite: -inf for log 0, NaN when undefined."
+    "sqrt(mean running_var) after the two forwards. Caveat: its authors note Zen-score is not "
+    "theoretically meant for spaces with residual links, such as this one. Non-finite: -inf for "
+    "log 0, NaN when undefined."
 )
 
 
