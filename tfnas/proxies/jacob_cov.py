@@ -8,7 +8,7 @@ whose result can turn complex on a nearly degenerate spectrum). ``J`` is the sha
 ``input_jacobian`` (autograd for the input only, no weight gradients).
 
 Non-finite rule: NaN when ``C`` is undefined (an image whose Jacobian row is constant, e.g. a
-network whose output ignores its input, or a non-finite Jacobian); theirs returns NaN there too
+network whose output ignores its input, a non-finite Jacobian, or a batch of one); theirs returns NaN there too
 (``eig`` raises on NaN and the exception is turned into NaN).
 """
 
@@ -29,8 +29,8 @@ K = 1e-5
 
 def jacob_cov_score(jacobian: np.ndarray) -> float:
     """``−Σ[log(λ+k) + 1/(λ+k)]`` over the eigenvalues of ``corrcoef(jacobian)`` (rows: images)."""
-    if not np.isfinite(jacobian).all():
-        return math.nan
+    if jacobian.ndim != 2 or len(jacobian) < 2 or not np.isfinite(jacobian).all():
+        return math.nan  # one image has no correlation matrix (theirs: eig of a 0-d array → NaN)
     with np.errstate(divide="ignore", invalid="ignore"):
         corrs = np.corrcoef(jacobian)
     if not np.isfinite(corrs).all():
