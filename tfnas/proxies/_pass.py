@@ -24,7 +24,7 @@ with ``uses ⊆ U`` get the same :class:`PassProducts` (cache keyed by object id
 when the context exits). A call without labels (``nwot``) computes only the label-free part of
 ``U``; a later call that brings labels computes what is missing with one more pass and the cache
 merges the two (the products are equal either way: a train-mode forward is a function of the
-weights and the batch).
+weights and the batch). So a group costs one pass when a proxy with labels is scored first.
 
 The pass never changes the network's weights. Parameters that do not require grad are switched
 on for the call and restored after; hooks are removed in ``finally``; BatchNorm running statistics
