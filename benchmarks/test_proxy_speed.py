@@ -74,6 +74,12 @@ def _batch(size: int):
     return loaded.images, loaded.labels
 
 
+def _record(name: str, info: dict) -> None:
+    """Print the measured numbers at once (``-s`` shows them as each benchmark ends)."""
+    print(f"\n[proxy-speed] {name}: " + ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in info.items()), flush=True)
+
+
 def _timed(function, *args) -> float:
     start = time.perf_counter()
     function(*args)
@@ -108,6 +114,7 @@ def test_proxy_against_its_literal_reference(benchmark, two_threads, name: str) 
         "fast_median_s": statistics.median(fast_times),
         "reference_median_s": statistics.median(ref_times),
         "ratio_median": ratio, "target_ratio": TARGET_RATIO})
+    _record(name, benchmark.extra_info)
     assert ratio <= TARGET_RATIO, (
         f"{name}: fast path {ratio:.2f}x its literal reference (median over {len(nets)} cells); "
         f"target <= {TARGET_RATIO}x")
@@ -169,6 +176,7 @@ def test_shared_pass_of_the_suite(benchmark, two_threads) -> None:
         "suite_over_references_first5": statistics.median(
             s / r for s, r in zip(suite, references, strict=False)),
         "target_forward_backward_passes": TARGET_PASSES})
+    _record("suite", benchmark.extra_info)
     assert vs_separate < 1.0, f"the shared suite takes {vs_separate:.2f}x the separate calls"
     assert vs_passes < TARGET_PASSES, (
         f"the suite takes {vs_passes:.2f} forward+backward passes (median over {len(nets)} "
