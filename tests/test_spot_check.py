@@ -31,7 +31,7 @@ import secrets
 
 import pytest
 
-from tfnas.proxies import proxies
+from tfnas.proxies import get_proxy, proxies
 from tfnas.scoring import score, settings_key
 from tfnas.space import Arch, arch_at
 from tfnas.tables import ScoreTable, load_table, table_path, write_table
@@ -46,14 +46,13 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.p
 
 
 def agrees(proxy: str, table_value: float, fresh: float) -> bool:
-    """Whether a recomputed score matches the table under ``proxy``'s tolerance."""
+    """Whether a recomputed score matches the table under ``proxy``'s registered tolerance."""
     if table_value == fresh or (math.isnan(table_value) and math.isnan(fresh)):
         return True
-    if proxy in ("params", "flops") or not (math.isfinite(table_value) and math.isfinite(fresh)):
+    if not (math.isfinite(table_value) and math.isfinite(fresh)):
         return False
-    if proxy == "synflow":
-        return math.isclose(table_value, fresh, rel_tol=1e-9, abs_tol=0.0)
-    return abs(table_value - fresh) <= 1e-6
+    relative, absolute = get_proxy(proxy).tolerance
+    return math.isclose(table_value, fresh, rel_tol=relative, abs_tol=absolute)
 
 
 def spot_sample(cells: list[Arch], proxy: str, dataset: str, seed: int, n: int) -> list[Arch]:

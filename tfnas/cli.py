@@ -80,8 +80,8 @@ def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--proxy", required=True,
                         help=f"proxy name (naswot, synflow, params, ...) or '{ORACLE}'")
     parser.add_argument("--dataset", required=True, choices=TARGET_DATASETS)
-    parser.add_argument("--batch-size", type=int_arg, default=128,
-                        help="proxy batch (default 128)")
+    parser.add_argument("--batch-size", type=int_arg, default=None,
+                        help="proxy batch (default: the proxy's reference batch, else 128)")
     parser.add_argument("--store", metavar="PATH", help="SQLite score store to read and write")
     parser.add_argument("--space", choices=space_names(), default=DEFAULT_SPACE,
                         help=f"search space (default {DEFAULT_SPACE}: the topology space; sss: the "
@@ -101,7 +101,8 @@ def _check_scoring(args: argparse.Namespace, seed: int) -> None:
     """The scoring flags' values (the proxy, its seed and batch), before anything is opened."""
     _check_proxy(args.proxy)
     check_seed(seed, "--seed" if args.command == "score" else "--score-seed")
-    check_batch_size(args.batch_size, "--batch-size")
+    if args.batch_size is not None:
+        check_batch_size(args.batch_size, "--batch-size")
 
 
 def _check_store_use(args: argparse.Namespace) -> None:
@@ -136,16 +137,25 @@ def _open_store(path: str | None, space: str) -> Any:
 
 def _configure_score(parser: argparse.ArgumentParser) -> None:
     _add_scoring_arguments(parser)
-    parser.add_argument("--arch", required=True, help="cell string |op~0|+|op~0|op~1|+|...|")
+    parser.add_argument("--arch", required=True, action="append",
+                        help="cell string |op~0|+|op~0|op~1|+|...|; an ensemble proxy (vote, "
+                             "az_nas) ranks a population: repeat --arch for each of its cells")
     parser.add_argument("--seed", type=int_arg, default=0, help="scoring seed (default 0)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _run_score(args: argparse.Namespace) -> int:
+    from tfnas.proxies import get_proxy
     from tfnas.search import OracleScorer, ProxyScorer
 
     _check_store_use(args)
-    arch = get_space(args.space).parse(args.arch)
+    archs = [get_space(args.space).parse(text) for text in args.arch]
+    if args.proxy != ORACLE and get_proxy(args.proxy).ensemble:
+        return _run_ensemble(args, archs)
+    if len(archs) != 1:
+        raise UsageError(f"tfnas score: --proxy {args.proxy} scores one cell; give one --arch "
+                         f"(got {len(archs)}); only an ensemble proxy takes several")
+    arch = archs[0]
     _check_scoring(args, args.seed)
     if args.proxy == ORACLE:
         from tfnas.oracles import default_oracle
@@ -172,6 +182,41 @@ def _run_score(args: argparse.Namespace) -> int:
                           "score": _json_float(value), "seconds": seconds}))
     else:
         print(f"{args.proxy} on {args.dataset}: {value:.6g}  ({seconds:.3f} s)  {arch}")
+    return 0
+
+
+def _run_ensemble(args: argparse.Namespace, archs: list) -> int:
+    """``tfnas score`` with an ensemble: its members' live scores of each cell, and the
+    ensemble's score of each within the population of the given cells."""
+    from tfnas.proxies import get_proxy
+    from tfnas.scoring import score_many
+
+    spec = get_proxy(args.proxy)
+    if args.store is not None:
+        raise UsageError(f"tfnas score: --store keeps one proxy's scores; {args.proxy} combines "
+                         f"{', '.join(spec.members)}: score those with --store instead")
+    check_seed(args.seed)
+    start = time.perf_counter()
+    members = [score_many(arch, spec.members, args.dataset, args.seed, args.batch_size,
+                          space=args.space) for arch in archs]
+    import numpy as np
+
+    combined = spec.function({m: np.asarray([row[m].score for row in members], dtype=float)
+                              for m in spec.members})
+    seconds = time.perf_counter() - start
+    rows = [{"arch": str(arch), "proxy": args.proxy, "dataset": args.dataset,
+             "score": _json_float(float(value)),
+             "members": {m: _json_float(row[m].score) for m in spec.members}}
+            for arch, row, value in zip(archs, members, np.asarray(combined, dtype=float),
+                                        strict=True)]
+    if args.json:
+        print(json.dumps({"population": len(archs), "seconds": seconds, "cells": rows}))
+        return 0
+    print(f"{args.proxy} on {args.dataset} within a population of {len(archs)} cell(s) "
+          f"({seconds:.3f} s); members {', '.join(spec.members)}:")
+    for row in rows:
+        parts = "  ".join(f"{m}={row['members'][m]}" for m in spec.members)
+        print(f"  {row['score']}  {parts}  {row['arch']}")
     return 0
 
 

@@ -10,9 +10,11 @@ batch shared by all cells; data-free ones see only the dataset's resolution.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +34,9 @@ from tfnas.spaces import SearchSpace, resolve
 
 if TYPE_CHECKING:
     from tfnas.datasets import ImageBatch
+
+DEFAULT_BATCH = 128
+"""The batch of a proxy that registers none (the project's NASWOT setting)."""
 
 SCORING_VERSION = "1"
 """Bumped whenever a proxy's numbers change meaning; part of every store key."""
@@ -70,14 +75,25 @@ class ScoreSettings:
         return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
 
-def settings_key(proxy: str, dataset: str, seed: int, batch_size: int) -> str:
+def batch_for(proxy: str, batch_size: int | None = None) -> int:
+    """The batch ``proxy`` is scored with: ``batch_size`` if given, else the proxy's registered
+    reference batch, else :data:`DEFAULT_BATCH`."""
+    if batch_size is not None:
+        return check_batch_size(batch_size)
+    return get_proxy(proxy).batch_size or DEFAULT_BATCH
+
+
+def settings_key(proxy: str, dataset: str, seed: int, batch_size: int | None = None) -> str:
     """The store key's settings for scoring with ``proxy`` on ``dataset`` (loads the batch once)."""
     from tfnas.datasets import get_dataset, load_batch
 
     spec = get_proxy(proxy)
+    if spec.ensemble:
+        raise ArgumentError(
+            f"proxy {proxy!r} combines {', '.join(spec.members)}: store and tabulate its members")
     get_dataset(dataset)
     check_seed(seed)
-    check_batch_size(batch_size)
+    batch_size = batch_for(proxy, batch_size)
     data = load_batch(dataset, seed, batch_size).identity if spec.needs.data else ""
     origin = "" if spec.builtin else spec.origin
     return ScoreSettings(seed=seed, batch_size=batch_size, data=data, origin=origin).key()
@@ -123,7 +139,7 @@ def score(
     proxy: str,
     dataset: str,
     seed: int = 0,
-    batch_size: int = 128,
+    batch_size: int | None = None,
     batch: torch.Tensor | None = None,
     labels: torch.Tensor | None = None,
     space: str | SearchSpace | None = None,
@@ -133,7 +149,8 @@ def score(
     ``arch`` is a cell of ``space`` (an architecture object names its own space; a string is read
     in the topology space unless ``space`` says otherwise, e.g. ``space="sss"``).
 
-    ``batch`` replaces the loaded images (float32, shape ``(batch_size, 3, R, R)`` with the
+    ``batch_size`` defaults to the proxy's reference batch (:func:`batch_for`). ``batch`` replaces
+    the loaded images (float32, shape ``(batch_size, 3, R, R)`` with the
     dataset's resolution ``R``); data-free proxies use it only for its size. ``labels`` (int64,
     shape ``(batch_size,)``, in ``0..classes-1``) go with ``batch``; a proxy that needs labels
     then requires them.
@@ -143,9 +160,13 @@ def score(
 
     arch, searched = resolve(arch, space)
     spec = get_proxy(proxy)
+    if spec.ensemble:
+        raise ArgumentError(
+            f"proxy {proxy!r} combines {', '.join(spec.members)} over a population of cells: "
+            "use score_population(archs, ...)")
     data = get_dataset(dataset)
     check_seed(seed)
-    check_batch_size(batch_size)
+    batch_size = batch_for(proxy, batch_size)
     images = targets = None
     if labels is not None:
         if batch is None:
@@ -160,7 +181,118 @@ def score(
         images, targets = loaded.images, loaded.labels
         if not spec.builtin:  # the cached batch serves every cell: keep it safe from others' code
             images, targets = images.clone(), targets.clone()
-    generator = torch.Generator().manual_seed(cell_seed(arch, seed, searched))
-    network = searched.build_network(arch, data.num_classes, generator).train()
+    network, state = _network(arch, searched, data.num_classes, seed)
     return spec(network, images, resolution=data.resolution,
-                labels=targets if spec.needs.labels else None)
+                labels=targets if spec.needs.labels else None, generator=_generator(spec, state))
+
+
+def _network(arch: Arch, space: SearchSpace, num_classes: int, seed: int
+             ) -> tuple[torch.nn.Module, torch.Tensor]:
+    """The cell's network (train mode) and the state of its init generator after the build."""
+    generator = torch.Generator().manual_seed(cell_seed(arch, seed, space))
+    network = space.build_network(arch, num_classes, generator).train()
+    return network, generator.get_state()
+
+
+def _generator(spec: object, state: torch.Tensor) -> torch.Generator | None:
+    # A proxy that draws random numbers continues the init generator's stream: one seed per
+    # (cell, run seed), and every proxy starts from the same state, whatever it is scored with.
+    if not spec.needs.random:  # type: ignore[attr-defined]
+        return None
+    generator = torch.Generator()
+    generator.set_state(state)
+    return generator
+
+
+@dataclass(frozen=True)
+class CellScore:
+    """One proxy's score of one cell and its share of the scoring time."""
+
+    proxy: str
+    score: float
+    seconds: float
+
+
+def score_many(
+    arch: Arch | str,
+    proxies: Sequence[str],
+    dataset: str,
+    seed: int = 0,
+    batch_size: int | None = None,
+    space: str | SearchSpace | None = None,
+) -> dict[str, CellScore]:
+    """Every proxy's :func:`score` of ``arch``, bit for bit, sharing the work they have in common.
+
+    Proxies are grouped by batch (their reference batch unless ``batch_size`` is given) and data
+    needs; a group gets one network, and the proxies of a group that read products of the shared
+    pass (:mod:`tfnas.proxies._pass`) get them from one forward/backward. A group's wall time is
+    divided equally among its proxies (``seconds``: a cost share, since the work is shared).
+    """
+    import time
+
+    from tfnas.config import data_root
+    from tfnas.datasets import get_dataset
+    arch, searched = resolve(arch, space)
+    names = list(dict.fromkeys(proxies))
+    specs = [get_proxy(name) for name in names]
+    for spec in specs:
+        if spec.ensemble:
+            raise ArgumentError(
+                f"proxy {spec.name!r} combines {', '.join(spec.members)} over a population of "
+                "cells: score its members, or use score_population(archs, ...)")
+    data = get_dataset(dataset)
+    check_seed(seed)
+    groups: dict[tuple[int, bool], list] = {}
+    for spec in specs:
+        groups.setdefault((batch_for(spec.name, batch_size), spec.needs.data), []).append(spec)
+    out: dict[str, CellScore] = {}
+    for (size, needs_data), group in groups.items():
+        start = time.perf_counter()
+        images = targets = None
+        if needs_data:
+            loaded = _shared_batch(data_root(required=False), dataset, seed, size)
+            images, targets = loaded.images, loaded.labels
+        network, state = _network(arch, searched, data.num_classes, seed)
+        values = {}
+        uses = frozenset().union(*(spec.uses for spec in group))
+        if uses:
+            from tfnas.proxies._pass import sharing
+        with sharing(uses) if uses else contextlib.nullcontext():
+            for spec in group:
+                given, labels = images, targets
+                if needs_data and not spec.builtin:
+                    given, labels = images.clone(), targets.clone()
+                values[spec.name] = spec(network, given, resolution=data.resolution,
+                                         labels=labels if spec.needs.labels else None,
+                                         generator=_generator(spec, state))
+        share = (time.perf_counter() - start) / len(group)
+        for name, value in values.items():
+            out[name] = CellScore(name, float(value), share)
+    return {name: out[name] for name in names}
+
+
+def score_population(
+    archs: Sequence[Arch | str],
+    proxy: str,
+    dataset: str,
+    seed: int = 0,
+    space: str | SearchSpace | None = None,
+) -> list[float]:
+    """The ensemble ``proxy``'s scores of a population of cells (its members scored live, each
+    at its reference batch, then combined by the ensemble's rule over this population)."""
+    import numpy as np
+
+    spec = get_proxy(proxy)
+    if not spec.ensemble:
+        raise ArgumentError(
+            f"proxy {proxy!r} scores one network; score_population is for ensembles "
+            "(their members' scores are combined over the population): use score()")
+    if isinstance(archs, str) or len(archs) < 1:
+        raise ArgumentError("archs must be a non-empty sequence of cells")
+    columns: dict[str, list[float]] = {member: [] for member in spec.members}
+    for arch in archs:
+        scores = score_many(arch, spec.members, dataset, seed, space=space)
+        for member in spec.members:
+            columns[member].append(scores[member].score)
+    combined = spec.function({m: np.asarray(v, dtype=float) for m, v in columns.items()})
+    return [float(v) for v in np.asarray(combined, dtype=float)]

@@ -380,6 +380,16 @@ class ScoreStore:
                 found[arch] = _decode(score, self.path)
         return found
 
+    def seconds(self, proxy: str, dataset: str, settings: str) -> list[float]:
+        """The scoring seconds stored with each score of one ``(proxy, dataset, settings)``."""
+        key = (_check_text("proxy", proxy), _check_text("dataset", dataset),
+               _check_text("settings", settings))
+        with self._guard("read scoring times from") as db:
+            rows = db.execute(
+                "SELECT seconds FROM scores WHERE proxy=? AND dataset=? AND settings=?", key
+            ).fetchall()
+        return [float(t) for (t,) in rows if isinstance(t, int | float) and math.isfinite(t)]
+
     def _arch(self, text: object) -> Arch | None:
         """A stored arch string back as a cell of this store's space; ``None`` for a cell of
         another registered space; anything else means a tampered file."""

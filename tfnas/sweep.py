@@ -93,16 +93,24 @@ class SweepInterrupted(KeyboardInterrupt):
 
 @dataclass(frozen=True)
 class Chunk:
-    """One unit of work: some cells of one ``(proxy, dataset)`` under fixed settings."""
+    """One unit of work: some cells of one dataset, each scored with every proxy of the chunk
+    (together, so that proxies sharing a forward/backward pass get it once per cell)."""
 
-    proxy: str
+    proxies: tuple[str, ...]
     dataset: str
     seed: int
-    batch_size: int
-    settings: str
+    batch_size: int | None
+    """The batch override (``None``: each proxy's reference batch)."""
+    settings: tuple[str, ...]
+    """The store key's settings of each proxy, aligned with :attr:`proxies`."""
     archs: tuple[str, ...]
     space: str = DEFAULT_SPACE
     """The name of the search space ``archs`` are spelled in."""
+
+    @property
+    def proxy(self) -> str:
+        """The proxies as one comma-separated name (for messages)."""
+        return ",".join(self.proxies)
 
 
 @dataclass
@@ -158,17 +166,17 @@ def _single_thread() -> None:
         torch.set_num_threads(1)
 
 
-def score_chunk(chunk: Chunk) -> list[tuple[str, float, float]]:
-    """Score the cells of a chunk: ``(arch, score, seconds)`` each. Runs in a worker."""
-    from tfnas.scoring import score
+def score_chunk(chunk: Chunk) -> list[tuple[str, str, float, float]]:
+    """Score the cells of a chunk with its proxies: ``(arch, proxy, score, seconds)`` each, the
+    seconds being the proxy's share of the cell's scoring time. Runs in a worker."""
+    from tfnas.scoring import score_many
 
     _single_thread()
     out = []
     for arch in chunk.archs:
-        start = time.perf_counter()
-        value = score(arch, chunk.proxy, chunk.dataset, seed=chunk.seed,
-                      batch_size=chunk.batch_size, space=chunk.space)
-        out.append((arch, float(value), time.perf_counter() - start))
+        scores = score_many(arch, chunk.proxies, chunk.dataset, seed=chunk.seed,
+                            batch_size=chunk.batch_size, space=chunk.space)
+        out.extend((arch, s.proxy, s.score, s.seconds) for s in scores.values())
     return out
 
 
@@ -328,8 +336,11 @@ def _check_indices(indices: Iterable[int], space: SearchSpace) -> list[int]:
     return list(seen)
 
 
-def _cells(indices: Iterable[int] | None, limit: int | None, space: SearchSpace) -> list[Arch]:
-    cells = (list(space.all_cells()) if indices is None
+def _cells(indices: Iterable[int] | None, limit: int | None, space: SearchSpace,
+           order_seed: int) -> list[Arch]:
+    from tfnas.tables import sweep_order
+
+    cells = ([space.arch_at(i) for i in sweep_order(space, order_seed)] if indices is None
              else [space.arch_at(i) for i in _check_indices(indices, space)])
     if limit is not None:
         cells = cells[: check_int("limit", limit, 0, space.size, _why_cells(space))]
@@ -343,14 +354,15 @@ class _Request:
     cells: list[Arch]
     chunk_size: int
     seed: int
-    batch_size: int
+    batch_size: int | None
     settings: dict[tuple[str, str], str]
     space: SearchSpace
+    order_seed: int = 0
 
 
 def _request(proxies: object, datasets: object, indices: Iterable[int] | None, limit: int | None,
              chunk_size: object, seed: object, batch_size: object,
-             space: str | SearchSpace | None) -> _Request:
+             space: str | SearchSpace | None, order_seed: object = 0) -> _Request:
     """Check every planning argument (and load each data batch once) before any file is made."""
     from tfnas.datasets import dataset_names
     from tfnas.proxies import proxy_names
@@ -361,11 +373,13 @@ def _request(proxies: object, datasets: object, indices: Iterable[int] | None, l
     proxy_list = _check_names("proxies", "proxy", proxies, proxy_names())
     dataset_list = _check_names("datasets", "dataset", datasets, dataset_names())
     seed = check_seed(seed)
-    batch_size = check_batch_size(batch_size)
-    cells = _cells(indices, limit, space)
+    if batch_size is not None:
+        batch_size = check_batch_size(batch_size)
+    order_seed = check_seed(order_seed, "order_seed")
+    cells = _cells(indices, limit, space, order_seed)
     settings = {(p, d): settings_key(p, d, seed, batch_size)
                 for p in proxy_list for d in dataset_list}
-    return _Request(cells, chunk, seed, batch_size, settings, space)
+    return _Request(cells, chunk, seed, batch_size, settings, space, order_seed)
 
 
 def _check_store_space(store: object, space: SearchSpace) -> None:
@@ -384,14 +398,28 @@ def _plan(store: object, request: _Request) -> tuple[list[Chunk], list[JobStats]
     jobs: list[JobStats] = []
     cells = request.cells
     space = request.space
-    for (proxy, dataset), settings in request.settings.items():
-        done = store.scored(proxy, dataset, settings)  # type: ignore[attr-defined]
-        missing = [space.format(a) for a in cells if a not in done]
-        jobs.append(JobStats(proxy, dataset, len(cells), len(cells) - len(missing)))
-        for start in range(0, len(missing), request.chunk_size):
-            part = tuple(missing[start : start + request.chunk_size])
-            chunks.append(Chunk(proxy, dataset, request.seed, request.batch_size, settings, part,
-                                space.name))
+    datasets = list(dict.fromkeys(d for _, d in request.settings))
+    for dataset in datasets:
+        keys = [(p, s) for (p, d), s in request.settings.items() if d == dataset]
+        lacking: dict[tuple[str, ...], list[str]] = {}  # proxies missing a cell -> those cells
+        done = {p: store.scored(p, dataset, s) for p, s in keys}  # type: ignore[attr-defined]
+        for proxy, _ in keys:
+            missing = sum(1 for a in cells if a not in done[proxy])
+            jobs.append(JobStats(proxy, dataset, len(cells), len(cells) - missing))
+        for position, arch in enumerate(cells):
+            need = tuple(p for p, _ in keys if arch not in done[p])
+            if need:
+                lacking.setdefault(need, []).append((position, space.format(arch)))
+        parts = []
+        for need, found in lacking.items():
+            settings = tuple(dict(keys)[p] for p in need)
+            for start in range(0, len(found), request.chunk_size):
+                part = found[start : start + request.chunk_size]
+                parts.append((part[0][0], Chunk(need, dataset, request.seed, request.batch_size,
+                                                settings, tuple(a for _, a in part), space.name)))
+        # Chunks go in the order of their first cell: a whole-space sweep follows its seeded
+        # permutation, so every stopped sweep leaves (about) a prefix of it, a uniform sample.
+        chunks.extend(chunk for _, chunk in sorted(parts, key=lambda item: item[0]))
     return chunks, jobs
 
 
@@ -404,12 +432,14 @@ def plan(
     limit: int | None = None,
     chunk_size: int = DEFAULT_CHUNK,
     seed: int = 0,
-    batch_size: int = 128,
+    batch_size: int | None = None,
     space: str | SearchSpace | None = None,
+    order_seed: int = 0,
 ) -> tuple[list[Chunk], list[JobStats]]:
     """The chunks still to compute (cells of ``space`` missing from ``store``), and per-job
     counts. ``store`` must be open for ``space`` (default the topology space)."""
-    request = _request(proxies, datasets, indices, limit, chunk_size, seed, batch_size, space)
+    request = _request(proxies, datasets, indices, limit, chunk_size, seed, batch_size, space,
+                       order_seed)
     return _plan(store, request)
 
 
@@ -569,7 +599,7 @@ def _executor(workers: int, scheduler: object) -> _Serial | _Local | _Dask:
     return _Serial() if workers == 1 else _Local(workers)
 
 
-def _result(future: object, chunk: Chunk) -> list[tuple[str, float, float]]:
+def _result(future: object, chunk: Chunk) -> list[tuple[str, str, float, float]]:
     """A chunk's results; a dead worker or a failure in one becomes a one-line SweepError."""
     try:
         return future.result()  # type: ignore[attr-defined]
@@ -640,17 +670,22 @@ def run_sweep(
     scheduler: object = None,
     chunk_size: int = DEFAULT_CHUNK,
     seed: int = 0,
-    batch_size: int = 128,
+    batch_size: int | None = None,
     budget_seconds: float | None = None,
     progress: bool | None = None,
     lock_timeout: float | None = None,
     space: str | SearchSpace | None = None,
+    order_seed: int = 0,
 ) -> SweepReport:
     """Score every requested cell of ``space`` that ``store`` lacks; write each finished chunk
     at once.
 
     ``space`` is a registered search space (default the topology space); ``indices`` are its
-    official indices. ``store`` is a :class:`tfnas.store.ScoreStore` open for that space or a
+    official indices, scored in the order given; without ``indices`` the whole space is scored in
+    the seeded random permutation ``tfnas.tables.sweep_order(space, order_seed)`` (``limit``
+    takes its first cells), so a stopped sweep leaves a uniform random sample. Proxies are scored
+    together cell by cell (shared passes, :func:`tfnas.scoring.score_many`), each at its reference
+    batch unless ``batch_size`` overrides it. ``store`` is a :class:`tfnas.store.ScoreStore` open for that space or a
     path to one (opened with ``lock_timeout`` seconds of patience for another process's lock).
     ``workers=1`` scores in
     this process (on one torch thread while it runs); more use a process pool whose workers die
@@ -661,7 +696,8 @@ def run_sweep(
     on the main thread) stop the workers and raise :class:`SweepInterrupted`.
     """
     start = time.perf_counter()
-    request = _request(proxies, datasets, indices, limit, chunk_size, seed, batch_size, space)
+    request = _request(proxies, datasets, indices, limit, chunk_size, seed, batch_size, space,
+                       order_seed)
     if scheduler is None:
         workers = check_workers(workers)
     else:
@@ -718,15 +754,17 @@ def _drive(store: object, chunks: list[Chunk], report: SweepReport,
             for future in done:
                 chunk = pending.pop(future)
                 results = _result(future, chunk)
+                settings = dict(zip(chunk.proxies, chunk.settings, strict=True))
                 store.put_many(  # type: ignore[attr-defined]
-                    (chunk.proxy, chunk.dataset, arch, chunk.settings, value, seconds)
-                    for arch, value, seconds in results
+                    (proxy, chunk.dataset, arch, settings[proxy], value, seconds)
+                    for arch, proxy, value, seconds in results
                 )
-                job = by_job[(chunk.proxy, chunk.dataset)]
-                job.computed += len(results)
-                job.cpu_seconds += sum(seconds for _, _, seconds in results)
+                for _, proxy, _, seconds in results:
+                    job = by_job[(proxy, chunk.dataset)]
+                    job.computed += 1
+                    job.cpu_seconds += seconds
                 bar.set_postfix_str(f"{chunk.proxy}/{chunk.dataset}", refresh=False)
-                bar.update(len(results))
+                bar.update(len(chunk.archs))
         with interrupts.deferred(executor.defer):  # a signal now waits for the workers' exit
             executor.close(graceful=True)
     except BaseException:
@@ -834,7 +872,11 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-size", type=int_arg, default=DEFAULT_CHUNK,
                         help=f"cells per task (default {DEFAULT_CHUNK})")
     parser.add_argument("--seed", type=int_arg, default=0)
-    parser.add_argument("--batch-size", type=int_arg, default=128)
+    parser.add_argument("--batch-size", type=int_arg, default=None,
+                        help="one batch for every proxy (default: each proxy's reference batch)")
+    parser.add_argument("--order-seed", type=int_arg, default=0,
+                        help="a whole-space sweep goes in the random permutation of this seed "
+                             "(default 0), so that any stopped sweep leaves a uniform sample")
     parser.add_argument("--budget", type=float_arg, default=None, metavar="SECONDS",
                         help=f"stop submitting work after this wall time (exit {EXIT_INCOMPLETE} "
                         "if cells remain)")
@@ -853,7 +895,7 @@ def sweep_command(args: argparse.Namespace) -> int:
             args.store, args.proxy, args.dataset, indices=indices, limit=args.limit,
             workers=args.workers, scheduler=args.scheduler, chunk_size=args.chunk_size,
             seed=args.seed, batch_size=args.batch_size, budget_seconds=args.budget,
-            lock_timeout=args.lock_timeout, space=args.space,
+            lock_timeout=args.lock_timeout, space=args.space, order_seed=args.order_seed,
         )
     except SweepInterrupted as exc:
         print(f"tfnas sweep: {exc}; no worker is left and every finished chunk is in "
@@ -872,7 +914,8 @@ def sweep_command(args: argparse.Namespace) -> int:
         root = Path(args.export) if args.export else None
         with ScoreStore(args.store, space=args.space) as store:
             for job in report.jobs:
-                result = export_table(store, job.proxy, job.dataset, args.seed, args.batch_size, root)
+                result = export_table(store, job.proxy, job.dataset, args.seed, args.batch_size, root,
+                                      order_seed=args.order_seed)
                 print(f"{'wrote' if result.written else 'unchanged'} {result.path} "
                       f"({result.rows} rows)")
     return EXIT_INCOMPLETE if report.remaining else 0

@@ -145,6 +145,78 @@ class ScoreTable:
         """The score store's settings key the table was computed under."""
         return self.provenance.get("settings", "")
 
+    @property
+    def sample(self) -> TableSample:
+        """The cells the table holds as a uniform random sample of the space (see
+        :class:`TableSample`): every cell when complete, else the longest prefix of the
+        table's sweep permutation (``order: permutation:<seed>``) that it holds."""
+        order = self.provenance.get("order", "")
+        space = get_space(self.space)
+        if self.complete:
+            return TableSample(tuple(self.scores), True, order)
+        seed = _order_seed(order)
+        if seed is None:
+            return TableSample((), False, order)
+        prefix = []
+        for index in sweep_order(space, seed):
+            arch = space.arch_at(index)
+            if arch not in self.scores:
+                break
+            prefix.append(arch)
+        return TableSample(tuple(prefix), False, order)
+
+
+@dataclass(frozen=True)
+class TableSample:
+    """Cells of a table that are a uniform random sample of its space.
+
+    A whole-space sweep scores cells in a seeded random permutation
+    (:func:`sweep_order`), so the first ``n`` cells of it are a simple random sample of ``n``
+    cells without replacement; an incomplete table is read as the longest such prefix it holds
+    (cells scored out of turn beyond it are left out, so that which cells count never depends
+    on which ones happened to finish first). ``cells`` is empty for an incomplete table with no
+    permutation order (its cells are not a sample)."""
+
+    cells: tuple[Arch, ...]
+    complete: bool
+    order: str
+
+    @property
+    def n(self) -> int:
+        """How many cells the sample holds."""
+        return len(self.cells)
+
+
+ORDER_PREFIX = "permutation:"
+
+
+def order_text(seed: int) -> str:
+    """The provenance ``order`` value of a sweep in the permutation of ``seed``."""
+    return f"{ORDER_PREFIX}{seed}"
+
+
+def _order_seed(order: str) -> int | None:
+    if not order.startswith(ORDER_PREFIX):
+        return None
+    text = order[len(ORDER_PREFIX):]
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 19 else None
+
+
+@functools.lru_cache(maxsize=8)
+def _permutation(space: str, seed: int) -> tuple[int, ...]:
+    import numpy as np
+
+    size = get_space(space).size
+    return tuple(int(i) for i in np.random.default_rng(seed).permutation(size))
+
+
+def sweep_order(space: str | SearchSpace | None = None, seed: int = 0) -> tuple[int, ...]:
+    """The official indices of ``space`` in the order a whole-space sweep scores them:
+    ``numpy.random.default_rng(seed).permutation(size)``, so every prefix is a uniform sample."""
+    from tfnas.checks import check_seed
+
+    return _permutation(get_space(space).name, check_seed(seed, "order_seed"))
+
 
 def table_name(proxy: str, dataset: str, space: str | SearchSpace | None = None) -> str:
     """The file name of a table, e.g. ``naswot-cifar10.csv.gz`` (topology space) or
@@ -604,8 +676,9 @@ def export_table(
     proxy: str,
     dataset: str,
     seed: int = 0,
-    batch_size: int = 128,
+    batch_size: int | None = None,
     root: str | Path | None = None,
+    order_seed: int = 0,
 ) -> ExportResult:
     """Write the table of everything the score store holds for these settings, in the store's
     space (``store.space``; the topology space for a store without one).
@@ -613,9 +686,13 @@ def export_table(
     The file is rewritten only when its scores or settings changed, so re-exporting an unchanged
     store leaves the committed bytes (and their date line) alone.
     """
-    from tfnas.scoring import settings_key
+    import statistics
+
+    from tfnas.proxies import get_proxy
+    from tfnas.scoring import batch_for, settings_key
 
     space = get_space(getattr(store, "space", None))
+    batch_size = batch_for(proxy, batch_size)
     settings = settings_key(proxy, dataset, seed, batch_size)
     scores = store.scored(proxy, dataset, settings)  # type: ignore[attr-defined]
     path = table_path(proxy, dataset, root, space)
@@ -623,8 +700,23 @@ def export_table(
         return ExportResult(path, len(scores), False)
     identity, description = _data_identity(settings, dataset, seed, batch_size)
     provenance = provenance_for(proxy, dataset, seed, batch_size, settings, identity, description)
+    spec = get_proxy(proxy)
+    seconds = store.seconds(proxy, dataset, settings) if hasattr(store, "seconds") else []
+    provenance.update({
+        "order": order_text(order_seed),
+        "reference": _one_line(spec.reference) or "none given",
+        "variant": _one_line(spec.variant) or "none given",
+        "seconds_per_cell": f"{statistics.median(seconds):.4g}" if seconds else "unknown",
+        "seconds_rule": "median over the stored cells of the proxy's share of a cell's scoring "
+                        "time (a pass shared by several proxies is divided among them), one "
+                        "torch thread per worker",
+    })
     write_table(path, proxy, dataset, scores, provenance, space)
     return ExportResult(path, len(scores), True)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _data_identity(settings: str, dataset: str, seed: int, batch_size: int) -> tuple[str, str]:

@@ -19,7 +19,10 @@ from torch import nn
 from tfnas.proxies.registry import register_proxy
 
 
-@register_proxy("params")
+@register_proxy(
+    "params", tolerance=(0.0, 0.0),
+    reference="NATS-Bench cost info (D-X-Y/NATS-Bench; xautodl utils/flop_benchmark.py)",
+    variant="Every parameter tensor counted, as NATS-Bench counts them; an exact count.")
 def params(network: nn.Module) -> float:
     """Number of parameters of ``network`` (every parameter tensor, trainable or not)."""
     if not isinstance(network, nn.Module):
@@ -40,7 +43,11 @@ def _linear_macs(m: nn.Linear) -> int:
     return m.in_features * m.out_features + (m.out_features if m.bias is not None else 0)
 
 
-@register_proxy("flops", resolution=True)
+@register_proxy(
+    "flops", resolution=True, tolerance=(0.0, 0.0),
+    reference="NATS-Bench cost info (D-X-Y/NATS-Bench; xautodl utils/flop_benchmark.py)",
+    variant="Multiply-accumulates of Conv2d and Linear layers at batch 1 (NATS-Bench's rule; "
+            "NASLib's tensorwatch count differs); an exact count.")
 def flops(network: nn.Module, resolution: int | tuple[int, int], channels: int = 3) -> float:
     """MACs of one forward pass at batch 1 and the given input resolution (NATS-Bench's rule).
 

@@ -324,7 +324,14 @@ def naswot_kernel(
     return acc.kernel()
 
 
-@register_proxy("naswot", data=True)
+@register_proxy(
+    "naswot", data=True, tolerance=(0.0, 1e-6),
+    reference="Mellor et al., ICML 2021; BayesWatch/nas-without-training (score_networks.py)",
+    variant="Official hook selection ('ReLU' in the module type: the ReLUConvBN containers count "
+            "their code twice, as the published numbers did); batch 128 NATS-normalised test "
+            "images; train mode; log|det K| by exact integer kernels; singular K is -inf. "
+            "Tolerance: K is integer-valued, so another machine changes only slogdet's rounding "
+            "(about 6e-11).")
 def naswot(
     network: nn.Module, images: torch.Tensor, *, match: str = DEFAULT_MATCH, channels_last: bool = True
 ) -> float:

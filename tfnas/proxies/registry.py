@@ -107,6 +107,10 @@ class Proxy:
     variant: str = ""
     """The recipe's variant choices in one paragraph (network, batch, labels, loss, mode, init,
     sign, aggregation, non-finite rule); written into every score table's provenance."""
+    tolerance: tuple[float, float] = (0.0, 1e-6)
+    """``(relative, absolute)``: how far a recomputation on another machine (another BLAS, another
+    summation order) may land from a committed table's score (the spot check's rule). The
+    proxy's docstring says why its values are right."""
     members: tuple[str, ...] = ()
     """For an ensemble (``vote``, ``az_nas``): the proxies it combines. Its function then maps
     ``{member: scores of a population of cells}`` to the population's scores (or, for a pairwise
@@ -223,14 +227,16 @@ def register_proxy(name: str, *, data: bool = False, labels: bool = False,
                    resolution: bool = False, bn_free: bool = False, float64: bool = False,
                    random: bool = False, help: str = "", table: bool = True, batch_size: int | None = None,
                    uses: tuple[str, ...] | frozenset[str] = (), reference: str = "", variant: str = "",
-                   members: tuple[str, ...] = ()) -> Callable[[Callable[..., float]], Callable[..., float]]:
+                   members: tuple[str, ...] = (),
+                   tolerance: tuple[float, float] = (0.0, 1e-6)) -> Callable[[Callable[..., float]], Callable[..., float]]:
     """Decorator: register the decorated function as the proxy ``name`` with these needs.
 
     The function is returned unchanged (its :class:`Proxy` is also its ``__tfnas_proxy__``
     attribute, which an entry point may name). ``help`` defaults to the docstring's first line;
     ``table=False`` keeps it out of the default set of ``scripts/sweep-all``; ``batch_size`` is the
     reference recipe's batch; ``reference`` names the paper and anchor code; ``uses`` names the shared-pass products it reads; ``variant``
-    states its recipe's choices; ``members`` makes it an ensemble of those proxies. Registering
+    states its recipe's choices; ``members`` makes it an ensemble of those proxies; ``tolerance``
+    is ``(relative, absolute)`` agreement of a recomputation elsewhere with a committed table. Registering
     another function under a taken name raises :class:`ProxyRegistrationError`.
     """
     _check_name(name, ProxyRegistrationError)
@@ -249,13 +255,20 @@ def register_proxy(name: str, *, data: bool = False, labels: bool = False,
             "resolution or pass products of its own")
     for member in members:
         _check_name(member, ProxyRegistrationError, f"proxy {name!r}: member: ")
+    if (not isinstance(tolerance, tuple) or len(tolerance) != 2
+            or not all(isinstance(t, int | float) and 0 <= t < 1 for t in tolerance)):
+        raise ProxyRegistrationError(
+            f"proxy {name!r}: tolerance must be (relative, absolute), each in [0, 1), got "
+            f"{shown(tolerance)}")
 
     def wrap(function: Callable[..., float]) -> Callable[..., float]:
         if not callable(function):
             raise ProxyRegistrationError(f"proxy {name!r}: expected a function, got {shown(function)}")
         text = help or _first_line(function)
         proxy = Proxy(name, function, needs, text, getattr(function, "__module__", "") or "", table,
-                      batch_size, frozenset(uses), reference, variant, tuple(members))
+                      batch_size=batch_size, uses=frozenset(uses), reference=reference,
+                      variant=variant, members=tuple(members),
+                      tolerance=(float(tolerance[0]), float(tolerance[1])))
         _add(proxy)
         setattr(function, _ATTRIBUTE, proxy)
         return function

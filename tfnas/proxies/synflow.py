@@ -184,7 +184,14 @@ def synflow_layers(
     return layers
 
 
-@register_proxy("synflow", resolution=True, bn_free=True, float64=True)
+@register_proxy(
+    "synflow", resolution=True, bn_free=True, float64=True, tolerance=(1e-9, 0.0),
+    reference="Tanaka et al. 2020 as Abdelfattah et al., ICLR 2021 use it; SamsungLabs/zero-cost-nas "
+              "(foresight/pruners/measures/synflow.py)",
+    variant="BatchNorm-free copy, |parameters| in float64, one all-ones input at the dataset "
+            "resolution, R = sum of logits, score ln sum |W * dR/dW| over Conv2d and Linear "
+            "weights (the paper takes the log; zero-cost-nas reports the raw sum, which ranks the "
+            "same); ln 0 is -inf. NATS network (no conv bias), not zero-cost-nas's own NB201 model.")
 def synflow(network: nn.Module, resolution: Resolution, channels: int = 3) -> float:
     """ln synflow of ``network`` at the given input resolution; the network is not modified.
 

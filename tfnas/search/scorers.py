@@ -16,7 +16,6 @@ from typing import Any, Protocol, runtime_checkable
 from tfnas.checks import (
     ArgumentError,
     ArgumentTypeError,
-    check_batch_size,
     check_seed,
 )
 from tfnas.datasets import TARGET_DATASETS
@@ -54,7 +53,7 @@ class ProxyScorer:
 
     memoised = True
 
-    def __init__(self, proxy: str, dataset: str, seed: int = 0, batch_size: int = 128,
+    def __init__(self, proxy: str, dataset: str, seed: int = 0, batch_size: int | None = None,
                  store: ScoreStore | None = None, settings: str | None = None,
                  space: str | SearchSpace | None = None) -> None:
         """``settings``: the store key's settings if the caller computed them already;
@@ -74,7 +73,9 @@ class ProxyScorer:
             )
         self.proxy, self.dataset = proxy, _check_dataset(dataset)
         self.seed = check_seed(seed)
-        self.batch_size = check_batch_size(batch_size)
+        from tfnas.scoring import batch_for
+
+        self.batch_size = batch_for(proxy, batch_size)
         self.store = store
         self.name = proxy
         self.store_hits = 0
