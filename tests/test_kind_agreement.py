@@ -1,7 +1,6 @@
 """The ensemble and ranking kinds: pair_agreement (vote), rank_aggregate (AZ-NAS), proxy_ranking.
 
-Synthetic tables over the real cells as in ``test_partial_tables`` (its stand-in for
-``ScoreTable.sample`` while main lacks it). The vote proxy's ``pairwise_agreement`` is replaced
+Synthetic tables over the real cells as in ``test_partial_tables``. The vote proxy's ``pairwise_agreement`` is replaced
 by :func:`vote_agreement`, a stand-in with the published rule (a pair of cells with distinct
 accuracies counts 1 when the members' majority vote orders it as the accuracy does, ½ on a vote
 tie), so that the kind is tested on its own; the jackknife is proven equal to a literal
@@ -15,15 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import rankdata
-from test_partial_tables import (  # noqa: F401 - table_sample is an autouse fixture
-    DATASET,
-    N,
-    context,
-    permutation,
-    population,
-    table_sample,
-    write,
-)
+from test_partial_tables import DATASET, N, context, permutation, population, write
 
 import harness.kinds.pair_agreement as pa
 from harness.context import NotRun

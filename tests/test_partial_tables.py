@@ -7,15 +7,12 @@ cells with the sampling error of a coefficient over n of N cells, which widens a
 is honest (it matches the spread of the coefficient over repeated samples); an incomplete table
 swept in index order is refused as not a uniform sample.
 
-Until ``ScoreTable.sample`` is on main, :func:`stand_in_sample` implements the design's
-interface here (tests only): all cells when complete; else the longest prefix of
-``numpy.random.default_rng(seed).permutation(15625)`` the table holds for provenance
-``order: permutation:<seed>``; else no cells.
+The sample is ``ScoreTable.sample``: the longest prefix of ``tfnas.tables.sweep_order`` (the
+permutation ``numpy.random.default_rng(seed).permutation(15625)``) the table holds.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,47 +24,19 @@ from harness.kinds.correlation import measure_correlation, sampling_se
 from harness.registry import ClaimError, parse_claim
 from harness.stats import correlation
 from harness.verdicts import INCONCLUSIVE, NOT_RUN, REPRODUCED
-from tfnas.space import SPACE_SIZE, all_cells, arch_at
-from tfnas.tables import ScoreTable, table_path, write_table
+from tfnas.space import SPACE_SIZE, all_cells
+from tfnas.tables import sweep_order, table_path, write_table
 
 N = SPACE_SIZE
 ORDER_SEED = 5
 DATASET = "cifar100"
 
 
-@dataclass(frozen=True)
-class StandInSample:
-    """The design's ``TableSample``: cells, complete, order."""
-
-    cells: tuple
-    complete: bool
-    order: str
-
-
-def stand_in_sample(table: ScoreTable) -> StandInSample:
-    """The design's ``ScoreTable.sample``, for tests while main lacks it."""
-    order = table.provenance.get("order", "")
-    if len(table.scores) == N:
-        return StandInSample(all_cells(), True, order)
-    if not order.startswith("permutation:"):
-        return StandInSample((), False, order)
-    perm = np.random.default_rng(int(order.partition(":")[2])).permutation(N)
-    held = {a.index for a in table.scores}
-    k = 0
-    while k < N and int(perm[k]) in held:
-        k += 1
-    return StandInSample(tuple(arch_at(int(i)) for i in perm[:k]), False, order)
-
-
-@pytest.fixture(autouse=True)
-def table_sample(monkeypatch):
-    """``ScoreTable.sample``: main's when it has one, else the stand-in."""
-    if not hasattr(ScoreTable, "sample"):
-        monkeypatch.setattr(ScoreTable, "sample", property(stand_in_sample), raising=False)
-
-
 def permutation(seed: int = ORDER_SEED) -> np.ndarray:
-    return np.random.default_rng(seed).permutation(N)
+    """The sweep order of a permutation-ordered table (as the design states it)."""
+    perm = np.random.default_rng(seed).permutation(N)
+    assert tuple(perm.tolist()) == sweep_order(seed=seed)
+    return perm
 
 
 def write(root: Path, proxy: str, values: np.ndarray, indices, order: str | None,
