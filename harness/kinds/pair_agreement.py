@@ -107,8 +107,8 @@ def grouped_jackknife_se(agreement: Agreement, scores: Mapping[str, np.ndarray],
 def measure_pair_agreement(proto: PairAgreementProtocol, ctx: Context) -> Measurement:
     """The fraction of cell pairs (distinct accuracies) the members' majority vote orders as
     the accuracy does, over the whole space or the tables' uniform sample (module doc)."""
-    agreement = agreement_function()
     cell_set = common_cells(ctx, [(m, proto.scored_on) for m in proto.members])
+    agreement = agreement_function()
     acc_all = ctx.accuracy_column(proto.dataset, proto.metric)
     cells = [c for c in cell_set.cells if np.isfinite(acc_all[c.index])]
     dropped = len(cell_set.cells) - len(cells)
