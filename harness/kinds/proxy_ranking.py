@@ -43,7 +43,7 @@ from harness.kinds.correlation import (
 )
 from harness.registry import ClaimError, _known_fields, _proxy_names
 from harness.verdicts import Estimate
-from tfnas.errors import shown
+from tfnas.errors import TfnasError, one_line, shown
 
 ALPHA = 0.05
 """One-sided level of each pair's decision (the claims' alpha)."""
@@ -149,8 +149,8 @@ def measure_proxy_ranking(proto: ProxyRankingProtocol, ctx: Context) -> Measurem
     for name in proto.also:
         try:
             m = measure_correlation(dataclasses.replace(proto.base, proxy=name), ctx)
-        except NotRun as exc:
-            rows.append({"proxy": name, "judged": False, "missing": str(exc)})
+        except (NotRun, TfnasError) as exc:  # recorded beside the judged ones, never deciding
+            rows.append({"proxy": name, "judged": False, "missing": one_line(exc, 300)})
             continue
         rows.append({"proxy": name, "value": m.estimate.value,
                      "se": float(m.estimate.se or 0.0), "n_cells": m.details["n_cells"],
