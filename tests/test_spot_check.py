@@ -4,7 +4,10 @@ Each run draws a NEW sample (seed from ``secrets``, or ``TFNAS_SPOT_SEED`` to re
 the seed is in every test's report section and in every failure message. For a partial table
 (the NASWOT sweep runs in pieces) only cells present in the table are sampled.
 
-Tolerances, and why:
+Every table of a dataset is checked on the same sampled cells, all proxies scored together
+(one shared pass per cell, as the sweep scored them). Tolerances are registered with each proxy
+(``Proxy.tolerance``, ``(relative, absolute)``, its reasons in its ``variant``); the first four's,
+and why:
 
 * ``params``, ``flops``: exact. They are counts from the architecture alone; no data, no
   reduction whose order a BLAS could change.
@@ -24,6 +27,7 @@ Tolerances, and why:
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import random
@@ -32,7 +36,7 @@ import secrets
 import pytest
 
 from tfnas.proxies import get_proxy, proxies
-from tfnas.scoring import score, settings_key
+from tfnas.scoring import batch_for, score, score_many, settings_key
 from tfnas.space import Arch, arch_at
 from tfnas.tables import ScoreTable, load_table, table_path, write_table
 
@@ -55,27 +59,68 @@ def agrees(proxy: str, table_value: float, fresh: float) -> bool:
     return math.isclose(table_value, fresh, rel_tol=relative, abs_tol=absolute)
 
 
-def spot_sample(cells: list[Arch], proxy: str, dataset: str, seed: int, n: int) -> list[Arch]:
-    """``n`` cells drawn from ``cells`` by a generator seeded with (seed, proxy, dataset)."""
-    rng = random.Random(f"{seed}|{proxy}|{dataset}")
+def spot_sample(cells: list[Arch], dataset: str, seed: int, n: int) -> list[Arch]:
+    """``n`` cells drawn from ``cells`` by a generator seeded with (seed, dataset)."""
+    rng = random.Random(f"{seed}|{dataset}")
     return rng.sample(sorted(cells), min(n, len(cells)))
 
 
-def disagreements(table: ScoreTable, seed: int, n: int) -> tuple[list[str], int]:
-    """Recompute ``n`` sampled cells of ``table``; the cells that disagree, and how many were checked."""
-    proxy, dataset = table.proxy, table.dataset
-    run_seed, batch_size = int(table.provenance["seed"]), int(table.provenance["batch_size"])
-    assert table.settings == settings_key(proxy, dataset, run_seed, batch_size), (
-        f"{proxy}-{dataset} table was computed under other settings (scoring version or data "
-        "changed); re-run scripts/sweep-all"
-    )
-    cells = spot_sample(list(table.scores), proxy, dataset, seed, n)
-    bad = []
-    for arch in cells:
-        fresh = score(arch, proxy, dataset, seed=run_seed, batch_size=batch_size)
-        if not agrees(proxy, table.scores[arch], fresh):
-            bad.append(f"#{arch.index} {arch}: table {table.scores[arch]!r}, now {fresh!r}")
-    return bad, len(cells)
+Fresh = dict[tuple[str, Arch], float]
+
+
+def fresh_scores(tables: list[ScoreTable], seed: int, n: int) -> tuple[Fresh, list[str]]:
+    """Fresh scores of one spot sample of the tables (of one dataset), their proxies scored together.
+
+    The sample is drawn from the cells every table holds (a partial table is a prefix of the
+    sweep permutation, itself a uniform sample), so that one shared pass per cell
+    (:func:`tfnas.scoring.score_many`) checks every table; a table whose batch the shared
+    scoring would not use is rescored alone. Also the tables computed under other settings.
+    """
+    problems = []
+    for table in tables:
+        run_seed, batch_size = int(table.provenance["seed"]), int(table.provenance["batch_size"])
+        if table.settings != settings_key(table.proxy, table.dataset, run_seed, batch_size):
+            problems.append(f"{table.proxy}-{table.dataset} table was computed under other "
+                            "settings (scoring version or data changed); re-run its sweep")
+    if not tables:
+        return {}, problems
+    dataset = tables[0].dataset
+    common = set.intersection(*(set(t.scores) for t in tables))
+    cells = spot_sample(list(common), dataset, seed, n)
+    fresh: Fresh = {}
+    by_seed: dict[int, list[str]] = {}
+    for table in tables:
+        run_seed, batch_size = int(table.provenance["seed"]), int(table.provenance["batch_size"])
+        if batch_size == batch_for(table.proxy):
+            by_seed.setdefault(run_seed, []).append(table.proxy)
+        else:
+            for arch in cells:
+                fresh[table.proxy, arch] = score(arch, table.proxy, dataset, seed=run_seed,
+                                                 batch_size=batch_size)
+    for run_seed, names in by_seed.items():
+        for arch in cells:
+            for name, value in score_many(arch, names, dataset, seed=run_seed).items():
+                fresh[name, arch] = value.score
+    return fresh, problems
+
+
+@functools.cache
+def _committed(dataset: str, seed: int, n: int) -> tuple[Fresh, list[str]]:
+    tables = [load_table(p, dataset) for p in PROXIES if table_path(p, dataset).exists()]
+    return fresh_scores(tables, seed, n)
+
+
+def disagreements(table: ScoreTable, seed: int, n: int,
+                  fresh: tuple[Fresh, list[str]] | None = None) -> tuple[list[str], int]:
+    """The spot-sampled cells of ``table`` whose fresh score disagrees, and how many were checked
+    (``fresh``: :func:`fresh_scores` of the tables checked together; default ``table`` alone)."""
+    scores, problems = fresh if fresh is not None else fresh_scores([table], seed, n)
+    mine = [p for p in problems if p.startswith(f"{table.proxy}-{table.dataset} ")]
+    assert not mine, mine[0]
+    checked = [(arch, value) for (proxy, arch), value in scores.items() if proxy == table.proxy]
+    bad = [f"#{arch.index} {arch}: table {table.scores[arch]!r}, now {value!r}"
+           for arch, value in checked if not agrees(table.proxy, table.scores[arch], value)]
+    return bad, len(checked)
 
 
 @pytest.mark.parametrize("dataset", DATASETS)
@@ -86,8 +131,9 @@ def test_table_matches_a_fresh_sample(proxy, dataset, request, record_property):
     record_property("spot_seed", SEED)
     print(replay)
     if not table_path(proxy, dataset).exists():
-        pytest.skip(f"no {proxy}-{dataset} table yet; scripts/sweep-all produces it")
-    bad, checked = disagreements(load_table(proxy, dataset), SEED, SAMPLE)
+        pytest.skip(f"no {proxy}-{dataset} table yet; scripts/sweep-all or scripts/sweep-suite produces it")
+    bad, checked = disagreements(load_table(proxy, dataset), SEED, SAMPLE,
+                                 _committed(dataset, SEED, SAMPLE))
     assert checked >= 1
     assert not bad, f"{len(bad)} of {checked} cells disagree; {replay}:\n" + "\n".join(bad[:10])
 
@@ -112,10 +158,10 @@ def test_tolerances(proxy, a, b, ok):
 
 def test_samples_differ_by_seed_and_repeat_for_a_seed():
     pool = [arch_at(i) for i in range(50)]
-    assert spot_sample(pool, "naswot", "cifar10", 1, 4) == spot_sample(pool, "naswot", "cifar10", 1, 4)
-    assert len({tuple(spot_sample(pool, "naswot", "cifar10", s, 4)) for s in range(20)}) > 1
-    assert spot_sample(pool, "naswot", "cifar10", 1, 4) != spot_sample(pool, "synflow", "cifar10", 1, 4)
-    assert set(spot_sample(pool[:3], "naswot", "cifar10", 1, 20)) == set(pool[:3])
+    assert spot_sample(pool, "cifar10", 1, 4) == spot_sample(pool, "cifar10", 1, 4)
+    assert len({tuple(spot_sample(pool, "cifar10", s, 4)) for s in range(20)}) > 1
+    assert spot_sample(pool, "cifar10", 1, 4) != spot_sample(pool, "cifar100", 1, 4)
+    assert set(spot_sample(pool[:3], "cifar10", 1, 20)) == set(pool[:3])
 
 
 @pytest.mark.parametrize("proxy, nudge", [("params", lambda v: v + 1.0),
