@@ -380,3 +380,19 @@ def test_the_new_shipped_claims_load_and_are_not_run_without_their_tables(tmp_pa
     for claim in claims.values():
         out = evaluate_claim(claim, ctx)
         assert out.status == NOT_RUN and "no score table" in out.reason, (claim.id, out.reason)
+
+
+def test_the_new_kinds_outcomes_fit_the_results_schema(full, ensemble, monkeypatch):
+    import json
+
+    from harness.outcome import Outcome
+    from harness.results import _outcome
+
+    ctx, acc, _ = full
+    monkeypatch.setattr(pa, "agreement_function", lambda: lambda scores, accuracy: 0.8)
+    for claim in (agreement_claim(), aggregate_claim("correlation", 0.5),
+                  aggregate_claim("selected", 90.0, None),
+                  ranking_claim({"synflow": 0.8, "flops": 0.3}, also=["naswot"])):
+        record = json.loads(json.dumps(evaluate_claim(claim, ctx).to_dict()))
+        _outcome(record, "outcome")  # raises on a field the schema refuses
+        assert Outcome.from_dict(record).status in (REPRODUCED, INCONCLUSIVE, NOT_REPRODUCED)
