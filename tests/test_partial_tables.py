@@ -203,3 +203,19 @@ def test_the_sampling_error_matches_the_spread_over_repeated_samples(kind):
     values = [correlation(score[i], acc[i], kind)
               for i in (rng.choice(N, size=n, replace=False) for _ in range(150))]
     assert np.std(values, ddof=1) == pytest.approx(sampling_se(r_pop, kind, n, N), rel=0.2)
+
+
+def test_a_comparison_of_two_correlations_on_samples_uses_their_common_cells(tmp_path):
+    acc, score = population()
+    worse = score + np.random.default_rng(4).standard_normal(N)
+    write(tmp_path, "synflow", score, permutation()[:3000], f"permutation:{ORDER_SEED}")
+    write(tmp_path, "params", worse, permutation()[:2000], f"permutation:{ORDER_SEED}")
+    side = {"kind": "correlation", "dataset": DATASET, "metric": "test200",
+            "coefficient": "spearman"}
+    c = parse_claim({"id": "t", "title": "t", "source": "s", "kind": "comparison",
+                     "protocol": {"a": {**side, "proxy": "synflow"}, "b": {**side, "proxy": "params"}},
+                     "published": {}, "interpretation": "i",
+                     "tolerance": {"rule": "greater", "margin": 0.0, "justification": "t"}})
+    out = evaluate_claim(c, context(tmp_path, acc))
+    assert out.details["a"]["n_cells"] == out.details["b"]["n_cells"] == 2000
+    assert out.reproduced.se > 0 and out.reference.se > 0 and out.status == REPRODUCED
