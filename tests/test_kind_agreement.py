@@ -396,3 +396,17 @@ def test_the_new_kinds_outcomes_fit_the_results_schema(full, ensemble, monkeypat
         record = json.loads(json.dumps(evaluate_claim(claim, ctx).to_dict()))
         _outcome(record, "outcome")  # raises on a field the schema refuses
         assert Outcome.from_dict(record).status in (REPRODUCED, INCONCLUSIVE, NOT_REPRODUCED)
+
+
+def test_pair_agreement_uses_the_vote_proxys_function_and_its_count(tmp_path):
+    vote = pytest.importorskip("tfnas.proxies.vote")
+    assert pa.agreement_function() is vote.pairwise_agreement
+    acc, scores = members_population()
+    perm = permutation()
+    for m in MEMBERS:
+        write(tmp_path, m, scores[m], perm[:200], "permutation:5")
+    m = measure_pair_agreement(agreement_claim().protocol, context(tmp_path, acc))
+    idx = np.sort(perm[:200])
+    sub = {k: scores[k][idx] for k in MEMBERS}
+    assert m.estimate.value == vote.pairwise_agreement(sub, acc[idx])
+    assert m.estimate.value == pytest.approx(literal_agreement(sub, acc[idx]))  # same published rule
