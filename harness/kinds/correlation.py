@@ -11,6 +11,7 @@ import numpy as np
 
 from harness.context import Context, NotRun
 from harness.kinds import Measurement, register_kind
+from harness.kinds._samples import CellSet, common_cells
 from harness.registry import (
     DATASETS,
     METRICS,
@@ -32,7 +33,8 @@ MIN_PAIRS = 3
 class CorrelationProtocol:
     """``proxy`` scores (of ``score_dataset``, default ``dataset``) against ``metric`` accuracy,
     or against another proxy's scores on the same data (``against``, e.g. "params");
-    ``sample`` cells drawn with ``seed`` (0 = the whole space)."""
+    ``sample`` cells drawn with ``seed`` (0 = the whole space); ``absolute``: the claim is on
+    |coefficient| (Abdelfattah et al. report |Spearman rho|)."""
 
     proxy: str
     dataset: str
@@ -42,6 +44,7 @@ class CorrelationProtocol:
     sample: int = 0
     seed: int = 0
     against: str | None = None
+    absolute: bool = False
 
     @property
     def scored_on(self) -> str:
@@ -66,8 +69,12 @@ class CorrelationProtocol:
         seed = proto.get("seed", 0)
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise ClaimError(f"claim {cid!r}: field '{where}.seed' must be an integer")
+        absolute = proto.get("absolute", False)
+        if not isinstance(absolute, bool):
+            raise ClaimError(f"claim {cid!r}: field '{where}.absolute' must be true or false "
+                             "(true: the claim is on the coefficient's absolute value)")
         return cls(proto["proxy"], proto["dataset"], proto.get("metric"), proto["coefficient"],
-                   proto.get("score_dataset"), sample, seed, proto.get("against"))
+                   proto.get("score_dataset"), sample, seed, proto.get("against"), absolute)
 
     @property
     def target(self) -> str:
@@ -158,16 +165,38 @@ def _coefficient(proto: CorrelationProtocol, ctx: Context, cells: list[Any]
     return correlation(x, y, proto.coefficient), x, y, ranked_last
 
 
+def _tables(proto: CorrelationProtocol) -> list[tuple[str, str]]:
+    """The score tables a correlation reads: the proxy's, and the ``against`` proxy's."""
+    out = [(proto.proxy, proto.scored_on)]
+    if proto.against is not None:
+        out.append((proto.against, proto.scored_on))
+    return out
+
+
+def _signed(proto: CorrelationProtocol, r: float) -> float:
+    return abs(r) if proto.absolute else r
+
+
 def correlation_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any],
-                   left_out: list[dict]) -> Measurement:
+                   left_out: list[dict], cell_set: CellSet | None = None) -> Measurement:
     """The coefficient over ``cells`` (non-finite scores ranked last for rank coefficients).
 
-    Seed-free: the value is always the coefficient over the usable cells of the whole space,
-    which has no sampling error over cells (``se = 0``). A claim on a ``sample`` of cells (the
-    published value came from such a sample) carries the sampling error of a coefficient over
-    that many cells in ``se`` instead of depending on which cells one seed draws; the seeded
-    sample's own coefficient and bootstrap interval are recorded beside it, not judged.
+    Seed-free. Over complete tables the value is the coefficient over the usable cells of the
+    whole space, which has no sampling error over cells (``se = 0``). A claim on a ``sample``
+    of k cells (the published value came from such a sample) carries the sampling error of a
+    coefficient over k cells in ``se`` instead of depending on which cells one seed draws; the
+    seeded sample's own coefficient and bootstrap interval are recorded beside it, not judged.
+
+    Over an incomplete table (``cell_set.sampled``: its uniform sample of n cells) the value is
+    the coefficient over the sample, an estimate of the whole-space value with the standard
+    error of a coefficient over n cells drawn without replacement (:func:`sampling_se`, with
+    the finite-population correction); a claim on k sampled cells adds the k-cell sampling
+    error of the published value (independent draws: the variances add), and its seeded
+    k cells are drawn from the sample's cells. ``absolute``: the value is |coefficient|, with
+    the same standard error.
     """
+    if cell_set is None:
+        cell_set = common_cells(ctx, _tables(proto))
     r, x, y, ranked_last = _coefficient(proto, ctx, cells)
     seed = ctx.seed_for(proto.seed)
     pick = np.random.default_rng(seed).choice(x.size, size=min(SCATTER_POINTS, x.size),
@@ -177,32 +206,51 @@ def correlation_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any],
                "cell_set": "whole space",
                "scatter": {"score": [float(v) for v in x[pick]],
                            "accuracy": [float(v) for v in y[pick]]}}
+    if proto.absolute:
+        details["signed_value"] = r
+    n_cells = int(x.size)
+    if cell_set.sampled:
+        details["cell_set"] = (f"uniform random sample of {n_cells} of the "
+                               f"{cell_set.population} cells (incomplete table)")
+        details["space_sample"] = cell_set.describe()
+        own_se = sampling_se(r, proto.coefficient, n_cells, cell_set.population)
+    else:
+        own_se = 0.0
     if proto.sample == 0:
-        return Measurement(Estimate(r, None, int(x.size), None, 0.0), details)
+        return Measurement(Estimate(_signed(proto, r), None, n_cells, None, own_se), details)
     from tfnas.space import sample_distinct
 
-    n = min(proto.sample, int(x.size))
-    chosen = set(sample_distinct(random.Random(seed), n))
+    n = min(proto.sample, n_cells)
+    if cell_set.sampled:
+        chosen = set(random.Random(seed).sample(sorted(cells, key=lambda c: c.index), n))
+        where = f"the {n_cells}-cell sample"
+    else:
+        chosen = set(sample_distinct(random.Random(seed), n))
+        where = "whole space"
     sub = [c for c in cells if c in chosen]
     r_sample, xs, ys, _ = _coefficient(proto, ctx, sub)
     lo, hi = bootstrap_correlation_ci(xs, ys, proto.coefficient, np.random.default_rng(seed),
                                       n_resamples=ctx.bootstrap)
-    details.update({"cell_set": f"whole space; the claim's statistic is over {n} random cells",
+    details.update({"cell_set": f"{where}; the claim's statistic is over {n} random cells",
                     "sample": {"cells": len(sub), "seed": seed, "value": r_sample,
                                "bootstrap_ci": [lo, hi], "bootstrap_resamples": ctx.bootstrap}})
-    se = sampling_se(r, proto.coefficient, n, int(x.size))
-    return Measurement(Estimate(r, None, n, None, se), details)
+    population = cell_set.population if cell_set.sampled else n_cells
+    claim_se = sampling_se(r, proto.coefficient, proto.sample, population)
+    se = float(np.hypot(claim_se, own_se))
+    return Measurement(Estimate(_signed(proto, r), None, proto.sample if cell_set.sampled else n,
+                                None, se), details)
 
 
 def _cells(proto: CorrelationProtocol, ctx: Context) -> list[Any]:
-    """Every cell of the space: a sampled claim is judged on the population value (above)."""
-    from tfnas.space import all_cells
-
-    return all_cells()
+    """The cells the claim is judged on: every cell of the space when its tables are complete
+    (a sampled claim is judged on the population value, above), else the tables' uniform sample
+    (:func:`harness.kinds._samples.common_cells`; refused when a table is no sample)."""
+    return list(common_cells(ctx, _tables(proto)).cells)
 
 
 @register_kind("correlation", protocol=CorrelationProtocol, side=True)
 def measure_correlation(proto: CorrelationProtocol, ctx: Context) -> Measurement:
     """Correlation of a proxy's scores with accuracy, over the space or a recorded sample."""
-    cells, left_out = usable(proto, ctx, _cells(proto, ctx))
-    return correlation_on(proto, ctx, cells, left_out)
+    cell_set = common_cells(ctx, _tables(proto))
+    cells, left_out = usable(proto, ctx, list(cell_set.cells))
+    return correlation_on(proto, ctx, cells, left_out, cell_set)

@@ -1,0 +1,170 @@
+"""Proxy-ranking claims: how a suite's proxies rank against one another on one dataset.
+
+The published claim is an order of proxies by their (absolute) rank correlation with accuracy,
+e.g. Abdelfattah et al.'s Table 1. Two published values closer than the correlation margin
+(``gap``, the 0.05 the correlation claims use) do not claim an order: the between-batch spread
+of one proxy's coefficient is that large. Only the **decided pairs** — published values more
+than ``gap`` apart — are judged; each is
+
+* *shown in order* when the measured difference of the two coefficients lies above 0 beyond
+  its one-sided 95% bound (``d − 1.645·se > 0``),
+* *shown reversed* when it lies below 0 beyond the Bonferroni bound over the decided pairs
+  (``d + z·se < 0``, ``z`` the one-sided ``0.05 / pairs`` quantile), or exactly tied on exact
+  values,
+* *undecided* otherwise.
+
+The value is 1 when every decided pair is shown in order (an intersection–union test: valid at
+5% without a multiplicity correction), 0 when some pair is shown reversed (corrected over the
+pairs, since any one suffices), else 0.5; the claim's rule is ``holds`` (published 1). Over
+complete tables the coefficients are exact (``se = 0``); over incomplete ones every judged
+proxy is measured on the same cells, their tables' common uniform sample, and the se of a
+difference is the sum of the two coefficients' sampling errors (an upper bound whatever their
+correlation: sd(X − Y) <= sd(X) + sd(Y)). ``also`` names further proxies measured and ranked
+beside them (recorded, not judged; a missing table is recorded as missing).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scipy.stats import norm
+
+from harness.context import Context, NotRun
+from harness.kinds import Measurement, register_kind
+from harness.kinds._samples import common_cells
+from harness.kinds.correlation import (
+    CorrelationProtocol,
+    correlation_on,
+    measure_correlation,
+    usable,
+)
+from harness.registry import ClaimError, _known_fields, _proxy_names
+from harness.verdicts import Estimate
+from tfnas.errors import TfnasError, one_line, shown
+
+ALPHA = 0.05
+"""One-sided level of each pair's decision (the claims' alpha)."""
+IN_ORDER, REVERSED, UNDECIDED = "in order", "reversed", "undecided"
+
+
+@dataclass(frozen=True)
+class ProxyRankingProtocol:
+    """The correlation protocol every proxy is measured with (``proxy`` left out), the
+    published value of each judged proxy, the ``gap`` that decides a pair, and ``also``."""
+
+    values: tuple[tuple[str, float], ...]
+    """(proxy, published value), as written."""
+    gap: float
+    base: CorrelationProtocol
+    """The correlation protocol of the first judged proxy; the others replace ``proxy``."""
+    also: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, cid: str, where: str, proto: Mapping[str, Any]) -> ProxyRankingProtocol:
+        corr_fields = {"dataset", "metric", "coefficient", "score_dataset", "absolute"}
+        _known_fields(cid, where, proto, corr_fields | {"values", "gap", "also"})
+        values = proto.get("values")
+        if not isinstance(values, dict) or len(values) < 2:
+            raise ClaimError(f"claim {cid!r}: field '{where}.values' must be a table of at "
+                             "least two {proxy = published value}")
+        known = _proxy_names()
+        for name, v in values.items():
+            if name not in known:
+                raise ClaimError(f"claim {cid!r}: field '{where}.values' names {shown(name)}, "
+                                 f"expected proxies among {known}")
+            if not isinstance(v, int | float) or isinstance(v, bool):
+                raise ClaimError(f"claim {cid!r}: field '{where}.values.{name}' must be a "
+                                 f"number, got {shown(v)}")
+        gap = proto.get("gap")
+        if not isinstance(gap, int | float) or isinstance(gap, bool) or gap < 0:
+            raise ClaimError(f"claim {cid!r}: field '{where}.gap' must be a number >= 0 (the "
+                             "correlation margin: closer published values claim no order)")
+        also = proto.get("also", [])
+        if not isinstance(also, list) or not all(isinstance(a, str) and a in known for a in also):
+            raise ClaimError(f"claim {cid!r}: field '{where}.also' must be an array of proxy "
+                             f"names among {known}, got {shown(also)}")
+        pairs = [(name, float(v)) for name, v in values.items()]
+        if not decided_pairs(pairs, float(gap)):
+            raise ClaimError(f"claim {cid!r}: no two published values in '{where}.values' are "
+                             f"more than gap = {gap} apart: the claim would judge no pair")
+        first = {k: proto[k] for k in corr_fields if k in proto}
+        base = CorrelationProtocol.from_dict(cid, where, {**first, "proxy": pairs[0][0]})
+        return cls(tuple(pairs), float(gap), base, tuple(a for a in also if a not in values))
+
+
+def decided_pairs(values: list[tuple[str, float]] | tuple[tuple[str, float], ...],
+                  gap: float) -> list[tuple[str, str]]:
+    """The pairs (higher, lower) whose published values differ by more than ``gap``."""
+    return [(p, q) for p, vp in values for q, vq in values if vp - vq > gap]
+
+
+def pair_status(d: float, se: float, pairs: int, alpha: float = ALPHA) -> str:
+    """The decision on one pair from the measured difference ``d`` (published-higher minus
+    published-lower) and its standard error (module doc)."""
+    if se == 0:
+        return IN_ORDER if d > 0 else REVERSED
+    if d - norm.ppf(1 - alpha) * se > 0:
+        return IN_ORDER
+    if d + norm.ppf(1 - alpha / max(pairs, 1)) * se < 0:
+        return REVERSED
+    return UNDECIDED
+
+
+def ranking_value(statuses: list[str]) -> float:
+    """1 when every decided pair is in order, 0 when one is reversed, else 0.5."""
+    if any(s == REVERSED for s in statuses):
+        return 0.0
+    return 1.0 if all(s == IN_ORDER for s in statuses) else 0.5
+
+
+def judge_order(measured: Mapping[str, tuple[float, float]], values: tuple[tuple[str, float], ...],
+                gap: float) -> tuple[float, list[dict[str, Any]]]:
+    """(value, per-pair records) from measured ``{proxy: (value, se)}``."""
+    pairs = decided_pairs(values, gap)
+    rows = []
+    for p, q in pairs:
+        d = measured[p][0] - measured[q][0]
+        se = measured[p][1] + measured[q][1]
+        rows.append({"higher": p, "lower": q, "difference": d, "se": se,
+                     "status": pair_status(d, se, len(pairs))})
+    return ranking_value([r["status"] for r in rows]), rows
+
+
+@register_kind("proxy_ranking", protocol=ProxyRankingProtocol)
+def measure_proxy_ranking(proto: ProxyRankingProtocol, ctx: Context) -> Measurement:
+    """Every judged proxy's coefficient on the same cells, the decided pairs' statuses."""
+    protos = {name: dataclasses.replace(proto.base, proxy=name) for name, _ in proto.values}
+    cell_set = common_cells(ctx, [(p.proxy, p.scored_on) for p in protos.values()])
+    measured: dict[str, tuple[float, float]] = {}
+    rows: list[dict[str, Any]] = []
+    for name, p in protos.items():
+        cells, left_out = usable(p, ctx, list(cell_set.cells))
+        m = correlation_on(p, ctx, cells, left_out, cell_set)
+        measured[name] = (m.estimate.value, float(m.estimate.se or 0.0))
+        rows.append({"proxy": name, "value": m.estimate.value, "se": measured[name][1],
+                     "n_cells": m.details["n_cells"], "judged": True})
+    for name in proto.also:
+        try:
+            m = measure_correlation(dataclasses.replace(proto.base, proxy=name), ctx)
+        except (NotRun, TfnasError) as exc:  # recorded beside the judged ones, never deciding
+            rows.append({"proxy": name, "judged": False, "missing": one_line(exc, 300)})
+            continue
+        rows.append({"proxy": name, "value": m.estimate.value,
+                     "se": float(m.estimate.se or 0.0), "n_cells": m.details["n_cells"],
+                     "judged": False, "cell_set": m.details["cell_set"]})
+    value, pairs = judge_order(measured, proto.values, proto.gap)
+    ranked = sorted((r for r in rows if "value" in r), key=lambda r: -r["value"])
+    counts = {s: sum(r["status"] == s for r in pairs) for s in (IN_ORDER, REVERSED, UNDECIDED)}
+    details = {"measured": rows, "order": [r["proxy"] for r in ranked],
+               "published_order": [n for n, _ in sorted(proto.values, key=lambda t: -t[1])],
+               "published": dict(proto.values), "gap": proto.gap, "pairs": pairs,
+               "counts": counts, "cell_set": "whole space" if not cell_set.sampled else
+               f"uniform random sample of {len(cell_set.cells)} of the {cell_set.population} "
+               "cells (incomplete tables)", "space_sample": cell_set.describe(),
+               "rule": "1: every decided pair shown in order; 0: one shown reversed; 0.5: "
+                       "otherwise (see harness/kinds/proxy_ranking.py)"}
+    n = len(cell_set.cells)
+    return Measurement(Estimate(value, None, n, None, 0.0), details)
