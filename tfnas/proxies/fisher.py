@@ -1,0 +1,39 @@
+"""fisher (Theis et al. 2018; Turner et al. 2020, as in Abdelfattah et al. 2021).
+
+zero-cost-nas ``measures/fisher.py``: for the output ``a`` of every Conv2d/Linear (after its bias)
+and ``∂L/∂a``, the per-channel value ``F_k = ½·mean_n(Σ_spatial a⊙∂L/∂a)²``; its absolute value is
+broadcast to every weight of output channel ``k`` (``weight.shape[1:]`` elements) and everything
+is summed: ``Σ_layers fan_in · Σ_k |F_k|`` with ``fan_in = prod(weight.shape[1:])``. Read from the
+shared pass's ``layer_fisher`` (which asks autograd for ``∂L/∂a`` only, no weight gradients).
+Non-finite rule: a non-finite loss, gradient or sum gives NaN.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from tfnas.proxies._pass import ZERO_COST_NAS, gradient_pass, layer_sum
+from tfnas.proxies.registry import register_proxy
+
+BATCH = 64
+
+
+@register_proxy(
+    "fisher", data=True, labels=True, batch_size=BATCH, uses=("layer_fisher",),
+    reference="Turner et al., BlockSwap, ICLR 2020 (Theis et al. 2018), as in Abdelfattah et al. "
+              "ICLR 2021; SamsungLabs/zero-cost-nas foresight/pruners/measures/fisher.py",
+    variant="Per Conv2d/Linear output a: F_k = ½·mean over the batch of (Σ over spatial "
+            "positions of a⊙∂CE/∂a)² per output channel; |F_k| broadcast to the channel's "
+            "prod(weight.shape[1:]) weights and summed over channels and layers, as theirs. "
+            + ZERO_COST_NAS.format(batch=BATCH)
+            + " ∂CE/∂a from autograd.grad instead of their backward hooks on an identity; "
+              "per-layer channel sums in float32, the broadcast multiplication and the sum over "
+              "layers in float64 (theirs: float32). Non-finite: NaN.")
+def fisher(network: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Σ_layers fan_in · Σ_channels |½·mean_n(Σ_spatial a⊙∂CE/∂a)²| (zero-cost-nas fisher)."""
+    products = gradient_pass(network, images, labels, frozenset({"layer_fisher"}))
+    return layer_sum(float(f.abs().sum()) * math.prod(w.shape[1:])
+                     for f, (_, w) in zip(products.layer_fisher, products.weights, strict=True))

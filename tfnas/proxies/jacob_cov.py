@@ -1,0 +1,59 @@
+"""jacob_cov (Mellor et al. 2020 v1, as Abdelfattah et al. 2021 score with it).
+
+zero-cost-nas ``measures/jacob_cov.py``: ``J = ∂Σlogits/∂x`` (the input gradient of the summed
+logits of the whole batch), one flattened row per image; ``C = corrcoef(J)`` (numpy, float64);
+eigenvalues ``λ`` of ``C``; score ``−Σ[log(λ+k) + 1/(λ+k)]``, ``k = 1e-5``. ``C`` is symmetric, so
+the eigenvalues come from ``numpy.linalg.eigvalsh`` of its symmetrised copy (theirs: ``eig``,
+whose result can turn complex on a nearly degenerate spectrum). ``J`` is the shared pass's
+``input_jacobian`` (autograd for the input only, no weight gradients).
+
+Non-finite rule: NaN when ``C`` is undefined (an image whose Jacobian row is constant, e.g. a
+network whose output ignores its input, or a non-finite Jacobian); theirs returns NaN there too
+(``eig`` raises on NaN and the exception is turned into NaN).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from tfnas.proxies._pass import ZERO_COST_NAS, gradient_pass
+from tfnas.proxies.registry import register_proxy
+
+BATCH = 64
+K = 1e-5
+
+
+def jacob_cov_score(jacobian: np.ndarray) -> float:
+    """``−Σ[log(λ+k) + 1/(λ+k)]`` over the eigenvalues of ``corrcoef(jacobian)`` (rows: images)."""
+    if not np.isfinite(jacobian).all():
+        return math.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corrs = np.corrcoef(jacobian)
+    if not np.isfinite(corrs).all():
+        return math.nan
+    eigenvalues = np.linalg.eigvalsh((corrs + corrs.T) / 2)
+    shifted = eigenvalues + K
+    if (shifted <= 0).any():  # not reachable for a correlation matrix (λ ≥ 0 up to rounding)
+        return math.nan
+    return float(-np.sum(np.log(shifted) + 1.0 / shifted))
+
+
+@register_proxy(
+    "jacob_cov", data=True, batch_size=BATCH, uses=("input_jacobian",),
+    reference="Mellor et al., Neural Architecture Search without Training, arXiv v1 2020, as in "
+              "Abdelfattah et al. ICLR 2021; SamsungLabs/zero-cost-nas "
+              "foresight/pruners/measures/jacob_cov.py",
+    variant="J = ∂Σlogits/∂x over the whole batch (one row per image), C = numpy corrcoef(J), "
+            "score −Σ[log(λ+1e-5) + 1/(λ+1e-5)] over the eigenvalues λ of C, from eigvalsh of "
+            "the symmetrised C (theirs: eig; equal up to rounding, always real); no labels "
+            "(theirs ignores them). " + ZERO_COST_NAS.format(batch=BATCH)
+            + " Non-finite: NaN when a row of J is constant or J is non-finite (theirs: NaN too).")
+def jacob_cov(network: nn.Module, images: torch.Tensor) -> float:
+    """−Σ[log(λ+k) + 1/(λ+k)] over the eigenvalues of the Jacobian correlation (zero-cost-nas)."""
+    products = gradient_pass(network, images, None, frozenset({"input_jacobian"}))
+    jacobian = products.input_jacobian
+    return jacob_cov_score(jacobian.reshape(jacobian.shape[0], -1).cpu().numpy())

@@ -1,0 +1,31 @@
+"""plain (Mozer & Smolensky 1989, as in Abdelfattah et al. 2021): Σ ∂CE/∂W ⊙ W, signed.
+
+zero-cost-nas ``measures/plain.py``: per Conv2d/Linear weight ``∂L/∂W ⊙ W``, summed over every
+element and layer (no abs). Read from the shared pass's ``weight_grads``.
+Non-finite rule: a non-finite loss, gradient or sum gives NaN.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from tfnas.proxies._pass import ZERO_COST_NAS, gradient_pass, layer_sum
+from tfnas.proxies.registry import register_proxy
+
+BATCH = 64
+
+
+@register_proxy(
+    "plain", data=True, labels=True, batch_size=BATCH, uses=("weight_grads",),
+    reference="Mozer & Smolensky 1989, as in Abdelfattah et al. ICLR 2021; "
+              "SamsungLabs/zero-cost-nas foresight/pruners/measures/plain.py",
+    variant="Σ over every element of every Conv2d/Linear weight of ∂CE/∂W ⊙ W (signed, no abs), "
+            "CE = mean cross-entropy. " + ZERO_COST_NAS.format(batch=BATCH)
+            + " Per-layer sums in float32 as theirs, summed in float64 (theirs: float32). "
+              "Non-finite: NaN.")
+def plain(network: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Σ ∂CE/∂W ⊙ W over Conv2d/Linear weights, signed (zero-cost-nas plain)."""
+    products = gradient_pass(network, images, labels, frozenset({"weight_grads"}))
+    return layer_sum((g * w).sum()
+                     for g, (_, w) in zip(products.weight_grads, products.weights, strict=True))
