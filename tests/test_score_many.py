@@ -152,3 +152,10 @@ def test_an_incomplete_table_without_an_order_is_no_sample(tmp_path):
     path = table_path("params", "cifar10", tmp_path)
     write_table(path, "params", "cifar10", {arch_at(i): float(i) for i in range(50)}, {})
     assert read_table(path).sample.cells == ()
+
+
+def test_an_undefined_value_ranks_last():
+    from tfnas.scoring import ranked
+
+    assert ranked(math.nan) == -math.inf and ranked(-math.inf) == -math.inf
+    assert ranked(1.5) == 1.5 and ranked(math.inf) == math.inf  # +inf is the tables' to refuse

@@ -5,7 +5,8 @@ count and initialised from a ``torch.Generator`` seeded with :func:`cell_seed` (
 arch string and the seed only, so any order or partition of work gives the same bits); it stays
 in train mode (NASWOT's setting: BatchNorm uses batch statistics); data-dependent proxies see
 ``load_batch(dataset, seed, batch_size).images`` (and its ``.labels`` when they need labels), one
-batch shared by all cells; data-free ones see only the dataset's resolution.
+batch shared by all cells; data-free ones see only the dataset's resolution. An undefined value
+(NaN) is scored ``-inf``: it ranks last (:func:`ranked`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -182,8 +184,20 @@ def score(
         if not spec.builtin:  # the cached batch serves every cell: keep it safe from others' code
             images, targets = images.clone(), targets.clone()
     network, state = _network(arch, searched, data.num_classes, seed)
-    return spec(network, images, resolution=data.resolution,
-                labels=targets if spec.needs.labels else None, generator=_generator(spec, state))
+    return ranked(spec(network, images, resolution=data.resolution,
+                       labels=targets if spec.needs.labels else None,
+                       generator=_generator(spec, state)))
+
+
+def ranked(value: float) -> float:
+    """The stored form of a proxy's value: an undefined one (NaN) ranks last, as ``-inf``.
+
+    A proxy is undefined on some networks (a constant Jacobian, a non-finite loss); the searches,
+    the store and the score tables need a total order, and the field's tools rank such cells last
+    (NASLib writes a -1e8 sentinel). ``-inf`` is that, without a number that could be a score.
+    """
+    value = float(value)
+    return -math.inf if math.isnan(value) else value
 
 
 def _network(arch: Arch, space: SearchSpace, num_classes: int, seed: int
@@ -267,7 +281,7 @@ def score_many(
                                          generator=_generator(spec, state))
         share = (time.perf_counter() - start) / len(group)
         for name, value in values.items():
-            out[name] = CellScore(name, float(value), share)
+            out[name] = CellScore(name, ranked(value), share)
     return {name: out[name] for name in names}
 
 

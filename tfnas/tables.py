@@ -22,7 +22,7 @@ What a valid table is (the writer produces exactly this, the reader accepts noth
   at ``index``, rows in strictly increasing index order;
 * ``score`` is exactly ``repr`` of a float that is finite or ``-inf``. ``-inf`` is a legitimate
   score (NASWOT's singular kernel, SynFlow's log of a zero sum, as the proxies return it);
-  ``nan`` (the proxies map every undefined value to ``-inf``, never to NaN) and ``+inf`` (only
+  ``nan`` (scoring maps every undefined value to ``-inf``, never to NaN: ``tfnas.scoring.ranked``) and ``+inf`` (only
   an overflowed SynFlow sum could give it, and it would outrank every cell) are never scores;
   text that merely parses to a float (``1e999``, ``1.0e0``, `` 1.5``) is not what the writer
   wrote. The writer refuses NaN and ``+inf`` too, so an export never writes an unreadable table;
