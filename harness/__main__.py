@@ -1,4 +1,5 @@
-"""``python -m harness report|compare|baseline`` — the reproduction report and the CI check.
+"""``python -m harness report|compare|baseline|proxies`` — the reproduction report, the CI check
+and the README's proxy table.
 
 Every failure is one line on stderr and exit status 2 (3 for a bug in the harness itself);
 no input file can make it print a traceback.
@@ -16,6 +17,11 @@ from typing import NoReturn
 from harness.results import OutputError, load_results, outcomes
 from tfnas.errors import TfnasError, one_line, shown
 
+
+class OptionError(TfnasError, ValueError):
+    """Command-line options that contradict each other."""
+
+
 BASELINE = Path(__file__).resolve().parents[1] / "benchmarks" / "baseline.json"
 
 
@@ -28,8 +34,10 @@ class _Parser(argparse.ArgumentParser):
 
 def _report(args: argparse.Namespace) -> int:
     from harness.report import write_report
+    from tfnas.tables import DEFAULT_ROOT
 
-    path = write_report(args.results, args.out)
+    tables = None if args.no_proxies else (args.tables or DEFAULT_ROOT)
+    path = write_report(args.results, args.out, proxies=tables)
     print(path)
     return 0
 
@@ -82,12 +90,43 @@ def _baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _proxies(args: argparse.Namespace) -> int:
+    """Print the proxy table, or rewrite (``--check``: only test) the README and docs blocks."""
+    from harness.proxy_table import docs_block, proxy_table, readme_block, render_table, rewrite
+
+    if args.check and args.readme is None and args.docs is None:
+        raise OptionError("--check needs --readme FILE or --docs FILE: the files whose "
+                          "generated block it compares")
+    table = proxy_table(args.tables)
+    targets = [(path, block(table)) for path, block in ((args.readme, readme_block),
+                                                       (args.docs, docs_block)) if path is not None]
+    if not targets:
+        print(render_table(table))
+        return 0
+    stale = []
+    for path, text in targets:
+        done = rewrite(path, text, check=args.check)
+        if done.stale:
+            stale.append(path)
+        verb = ("is stale" if args.check else "rewritten") if done.stale else "is up to date"
+        print(f"{shown(str(path), 200)} {verb}")
+    if args.check and stale:
+        print("run `python -m harness proxies --readme README.md --docs docs/proxies.md` and "
+              "commit the result", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     p = sub.add_parser("report", help="write a Markdown report with plots from a results JSON")
     p.add_argument("results", type=Path)
     p.add_argument("--out", type=Path, default=Path("report"))
+    p.add_argument("--tables", type=Path, default=None,
+                   help="score tables of the proxy-by-dataset section (default benchmarks/scores)")
+    p.add_argument("--no-proxies", action="store_true",
+                   help="leave the proxy-by-dataset section out (it reads the tables and oracle)")
     p.set_defaults(func=_report)
     p = sub.add_parser("compare", help="exit 1 on verdict changes or drift beyond tolerance")
     p.add_argument("old", type=Path)
@@ -97,6 +136,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("results", type=Path)
     p.add_argument("--to", type=Path, default=BASELINE)
     p.set_defaults(func=_baseline)
+    p = sub.add_parser("proxies", help="the table of every proxy: print it, or rewrite the "
+                       "generated block of README.md / docs/proxies.md (--check: exit 1 if stale)")
+    p.add_argument("--readme", type=Path, default=None, help="rewrite this README's block")
+    p.add_argument("--docs", type=Path, default=None, help="rewrite this docs/proxies.md's block")
+    p.add_argument("--tables", type=Path, default=None,
+                   help="the folder of score tables (default benchmarks/scores)")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 when a block differs from what would be rendered")
+    p.set_defaults(func=_proxies)
     return parser
 
 

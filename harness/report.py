@@ -46,7 +46,7 @@ from harness.verdicts import (
     Tolerance,
 )
 from tfnas.datasets import TARGET_DATASETS
-from tfnas.errors import one_line, shown
+from tfnas.errors import TfnasError, one_line, shown
 
 TABLE_ORDER = ("Fig. 3", "Table I", "Table II", "Table III", "Table IV", "Table V",
                "Text claims", "Anchors")
@@ -344,9 +344,12 @@ def _groups(recs: list[Outcome]) -> tuple[list[str], dict[str, list[Outcome]]]:
     return order, groups
 
 
-def render_markdown(data: dict[str, Any], plots: list[str]) -> str:
+def render_markdown(data: dict[str, Any], plots: list[str], proxies: Any = None,
+                    proxy_plot: str | None = None) -> str:
     """The report text: the reviewer's summary (counts, findings per paper table, what was left
-    out) first, then the run, one table per paper table, the plots and per-claim detail."""
+    out) first, then the proxy-by-dataset correlations (``proxies``: a
+    :class:`harness.proxy_table.ProxyTable`, or a string saying why there is none; None leaves
+    the section out), the run, one table per paper table, the plots and per-claim detail."""
     claims = data["claims"]
     recs = sorted(outcomes(data), key=lambda r: r.id)
     book = ledger(recs, claims.get("deselected"))
@@ -359,7 +362,10 @@ def render_markdown(data: dict[str, Any], plots: list[str]) -> str:
     for table in order:
         lines += _table_finding(table, groups[table], claims)
     lines += _left_out_lines(book)
-    lines += ["", TRACE, "", "## Run", ""]
+    lines += ["", TRACE]
+    if proxies is not None:
+        lines += [""] + _proxy_lines(proxies, recs, proxy_plot)
+    lines += ["", "## Run", ""]
     lines += _run_lines(data, claims)
     for table in order:
         lines += ["", f"## {md_text(table)}", "",
@@ -374,6 +380,85 @@ def render_markdown(data: dict[str, Any], plots: list[str]) -> str:
     for r in recs:
         lines += _details(r)
     return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------- proxies by dataset
+
+
+PROXY_PLOT = "proxy_correlations.png"
+PROXY_NOTE = ("Spearman ρ (|ρ| in parentheses) of each registered proxy's committed score table "
+              "against NATS-Bench's 200-epoch test accuracy, computed as the README's proxy table "
+              "(`python -m harness proxies`, `harness/proxy_table.py`): over the whole space for "
+              "a complete table; over the random sample an incomplete table holds, with n and a "
+              "95% interval; — when there is no table. Beside each value: this run's correlation "
+              "claims on that proxy and dataset, with their verdicts.")
+
+
+def _claim_what(r: Outcome) -> str:
+    """What a claim of the proxy section measures, from its protocol."""
+    p = r.protocol
+    if r.kind == "correlation":
+        target = p.get("against") or p.get("metric")
+        words = [v for v in (p.get("coefficient"), target) if isinstance(v, str)]
+        return " ".join(md_text(v) for v in words) + (" absolute" if p.get("absolute") is True
+                                                       else "")
+    quantity = p.get("quantity")
+    return md_text(r.kind) + (f" {md_text(quantity)}" if isinstance(quantity, str) else "")
+
+
+def _claim_verdicts(recs: list[Outcome]) -> str:
+    """Each claim's id, what it measures and its status."""
+    return ", ".join(f"{md_code(r.id)} ({_claim_what(r)}) **{md_text(r.status)}**" for r in recs)
+
+
+def _proxy_lines(proxies: Any, recs: list[Outcome], plot: str | None) -> list[str]:
+    """The proxy-by-dataset section: the table, the verdicts of the claims on each proxy and
+    dataset, the proxy-ranking claims per dataset, and the plot; or the one-line reason it
+    could not be computed."""
+    from harness.proxy_table import SHORT, claims_by_cell, correlation_text
+
+    lines = ["## Proxies by dataset", ""]
+    if isinstance(proxies, str):
+        return lines + [f"Not computed: {md_text(proxies)}"]
+    lines += [PROXY_NOTE, ""]  # a constant of this module: Markdown as written
+    by_cell = claims_by_cell(recs, proxies.rows)
+    names = [SHORT.get(d, d) for d in proxies.datasets]
+    lines += ["| proxy | " + " | ".join(md_cell(n) for n in names) + " |",
+              "|---|" + "---|" * len(names)]
+    for row in proxies.rows:
+        cells = []
+        for d in proxies.datasets:
+            text = md_cell(correlation_text(row.correlations.get(d)))
+            claims = by_cell.get((row.name, d))
+            cells.append(text + (f"; {_claim_verdicts(claims)}" if claims else ""))
+        lines.append(f"| {md_code(row.name)} | " + " | ".join(cells) + " |")
+    shown_cells = {(r.name, d) for r in proxies.rows for d in proxies.datasets}
+    extra = [""]
+    for (proxy, d), claims in sorted(by_cell.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
+        if proxy is None:
+            extra.append(f"- how the proxies rank on {md_text(SHORT.get(d, d))}: "
+                         + _claim_verdicts(claims))
+        elif (proxy, d) not in shown_cells:
+            extra.append(f"- {md_text(proxy)} on {md_text(SHORT.get(d, d))} (no row in the "
+                         "table): " + _claim_verdicts(claims))
+    if len(extra) > 1:
+        lines += extra
+    if plot is not None and _PLOT_NAME.fullmatch(plot):
+        lines += ["", f"![{plot}]({plot})"]
+    return lines
+
+
+def _proxy_table(proxies: Any) -> Any:
+    """``proxies`` as a table: a folder of score tables is computed (a failure becomes its
+    one-line reason, the report is still written); a table or None is passed through."""
+    if proxies is None or not isinstance(proxies, str | Path):
+        return proxies
+    from harness.proxy_table import proxy_table
+
+    try:
+        return proxy_table(proxies)
+    except TfnasError as exc:
+        return one_line(exc, 300)
 
 
 # ---------------------------------------------------------------- per claim
@@ -717,11 +802,15 @@ def _plot_top(recs: list[Outcome], out: Path) -> str | None:
     return name
 
 
-def write_report(results: str | Path, out_dir: str | Path = "report") -> Path:
+def write_report(results: str | Path, out_dir: str | Path = "report", proxies: Any = None
+                 ) -> Path:
     """Write ``report.md`` and its PNGs into ``out_dir``; return the Markdown path.
 
-    The results are validated first, so a bad file writes nothing; a folder that cannot be
-    written raises :class:`~harness.results.OutputError`.
+    ``proxies`` adds the proxy-by-dataset section: a folder of score tables (computed with
+    :func:`harness.proxy_table.proxy_table` after the results are validated; a failure to compute
+    it is said in the section) or a computed :class:`~harness.proxy_table.ProxyTable`; None
+    leaves it out. The results are validated first, so a bad file writes nothing; a folder that
+    cannot be written raises :class:`~harness.results.OutputError`.
     """
     import matplotlib
 
@@ -731,12 +820,19 @@ def write_report(results: str | Path, out_dir: str | Path = "report") -> Path:
     try:
         out.mkdir(parents=True, exist_ok=True)
         recs = outcomes(data)
+        table = _proxy_table(proxies)
+        proxy_plot = None
         with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
             plots = [p for p in [_plot_scatter(recs, out), _plot_top(recs, out)] if p]
             plots += _plot_sampling(recs, out)
             plots += _plot_distributions(recs, out)
+            if table is not None and not isinstance(table, str):
+                from harness.proxy_table import plot_correlations
+
+                if plot_correlations(table, _plot_file(out, PROXY_PLOT)):
+                    proxy_plot = PROXY_PLOT
         path = out / "report.md"
-        path.write_text(render_markdown(data, plots), encoding="utf-8")
+        path.write_text(render_markdown(data, plots, table, proxy_plot), encoding="utf-8")
     except OSError as exc:
         raise OutputError(f"cannot write the report into {shown(str(out), 200)}: "
                           f"{one_line(exc, 200)}") from exc

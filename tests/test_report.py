@@ -349,7 +349,8 @@ def test_planted_markup_is_inert_in_the_written_report(tmp_path):
     path.write_text(json.dumps(_plant(fixture_data(),
                                       lambda f: HOSTILE[zlib.crc32(f.encode()) % len(HOSTILE)] + f)),
                     encoding="utf-8")
-    res = _run_harness("report", path, "--out", tmp_path / "out")
+    # the proxy section reads score tables, not the results: its inertness is checked below
+    res = _run_harness("report", path, "--out", tmp_path / "out", "--no-proxies")
     assert res.returncode == 0, res.stderr
     md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     plots = ("fig3_scatter.png", "top_cells.png", "accuracy_cifar10.png")
@@ -732,3 +733,106 @@ def test_an_alternative_without_its_judgement_is_not_given_a_verdict(v2):
     assert "→ does not match" in _alternative_line(failed)  # could be either of two verdicts
     md, _, _ = v2
     assert "→ reproduced, interval [-0.3, 0.7]" in md  # with its judgement: the verdict
+
+
+# ---------------------------------------------------------------- proxies by dataset
+
+
+def _proxy_rows():
+    from harness.proxy_table import Correlation, ProxyRow, ProxyTable
+
+    ds = ("cifar10", "cifar100", "ImageNet16-120")
+    whole = Correlation(0.7961, 15625, True)
+    sample = Correlation(-0.4123, 2000, False, (-0.45, -0.37))
+    rows = (ProxyRow("naswot", "", "", "", (), dict.fromkeys(ds), {"cifar10": whole,
+                                                                   "cifar100": sample,
+                                                                   "ImageNet16-120": None}),
+            ProxyRow("synflow", "", "", "", (), dict.fromkeys(ds), dict.fromkeys(ds)))
+    return ProxyTable(rows, ds)
+
+
+def _section(text):
+    return text.split("## Proxies by dataset", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_proxy_section_shows_each_value_with_its_claims_verdicts_and_a_plot(tmp_path):
+    path = write_report(FIXTURE, tmp_path, proxies=_proxy_rows())
+    section = _section(path.read_text(encoding="utf-8"))
+    recs = {r.id: r for r in outcomes(load_results(FIXTURE))}
+    naswot = next(line for line in section.splitlines() if line.startswith("| `naswot` |"))
+    cells = naswot.split(" | ")
+    assert cells[1].startswith("0.796 \\(0.796\\); `fig3-corr-cifar10` (pearson valid12) "
+                               f"**{recs['fig3-corr-cifar10'].status}**")
+    assert cells[2].startswith("-0.412 \\(0.412\\) \\[-0.450, -0.370\\] n=2000")
+    assert cells[3].startswith("—")
+    synflow = next(line for line in section.splitlines() if line.startswith("| `synflow` |"))
+    assert f"`abdelfattah-synflow-cifar10` (spearman test200) " \
+           f"**{recs['abdelfattah-synflow-cifar10'].status}**" in synflow
+    assert "![proxy_correlations.png](proxy_correlations.png)" in section
+    assert (tmp_path / "proxy_correlations.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_proxy_section_says_why_when_the_tables_cannot_be_read(tmp_path):
+    path = write_report(FIXTURE, tmp_path, proxies=tmp_path / "absent")
+    assert "Not computed: no folder of score tables" in _section(path.read_text(encoding="utf-8"))
+    assert not (tmp_path / "proxy_correlations.png").exists()
+
+
+def test_without_proxies_the_report_has_no_proxy_section(tmp_path):
+    path = write_report(FIXTURE, tmp_path)
+    assert "## Proxies by dataset" not in path.read_text(encoding="utf-8")
+
+
+def test_the_report_section_and_the_readme_render_the_same_numbers(tmp_path):
+    from harness.proxy_table import correlation_text, render_table
+
+    table = _proxy_rows()
+    section = _section(write_report(FIXTURE, tmp_path, proxies=table).read_text(encoding="utf-8"))
+    readme = render_table(table)
+    for row in table.rows:
+        for d in table.datasets:
+            text = correlation_text(row.correlations[d])
+            assert text in readme
+            assert md_text(text) in section or text == "—"
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.text(min_size=0, max_size=40), min_size=1, max_size=8))
+def test_planted_text_in_the_claims_stays_inert_in_the_proxy_section(texts):
+    from harness.report import render_markdown
+
+    data = _plant(load_results(FIXTURE), lambda f: texts[zlib.crc32(f.encode()) % len(texts)])
+    for o in data["claims"]["outcomes"]:  # every claim lands in a cell of the section
+        if o.get("kind") == "correlation":
+            o["protocol"] = {**o["protocol"], "proxy": "naswot", "dataset": "cifar10",
+                             "coefficient": texts[0], "metric": texts[-1]}
+    section = _section(render_markdown(data, [], proxies=_proxy_rows()))
+    assert "<" not in section and "](" not in section
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    assert len(rows) == 2 and rows[0].count("**") >= 2  # the claims' verdicts are there
+    for row in rows:
+        assert len(_unescaped(row, "|")) == 5, row
+
+
+def test_agreement_aggregate_and_ranking_claims_land_beside_their_ensemble_and_dataset():
+    from harness.proxy_table import Correlation, ProxyRow, ProxyTable
+    from harness.report import render_markdown
+
+    ds = ("cifar10",)
+    rows = (ProxyRow("vote", "", "", "", ("synflow", "jacob_cov", "snip"), dict.fromkeys(ds),
+                     {"cifar10": Correlation(0.5, 100, True, agreement=0.7)}),
+            ProxyRow("az_nas", "", "", "", ("a", "b"), dict.fromkeys(ds), dict.fromkeys(ds)))
+    data = load_results(FIXTURE)
+    recs = data["claims"]["outcomes"]
+    recs[0].update(kind="pair_agreement", protocol={"members": ["synflow", "jacob_cov", "snip"],
+                                                     "dataset": "cifar10"})
+    recs[1].update(kind="rank_aggregate", protocol={"proxy": "az_nas", "dataset": "cifar10",
+                                                     "quantity": "selected"})
+    recs[2].update(kind="proxy_ranking", protocol={"dataset": "cifar10", "coefficient": "spearman"})
+    section = _section(render_markdown(data, [], proxies=ProxyTable(rows, ds)))
+    vote = next(line for line in section.splitlines() if line.startswith("| `vote` |"))
+    assert "agreement 0.700" in vote and f"`{recs[0]['id']}` (pair\\_agreement)" in vote
+    az = next(line for line in section.splitlines() if line.startswith("| `az_nas` |"))
+    assert f"`{recs[1]['id']}` (rank\\_aggregate selected) **{recs[1]['status']}**" in az
+    assert (f"- how the proxies rank on CIFAR-10: `{recs[2]['id']}` (proxy\\_ranking) "
+            f"**{recs[2]['status']}**") in section
