@@ -24,11 +24,13 @@ import pytest
 
 from tfnas.datasets import load_batch
 from tfnas.proxies import Needs, ProxyEntryPointError, get_proxy, proxy_names
+from tfnas.proxies import proxies as _all_proxies
 from tfnas.proxies import registry as reg
 from tfnas.scoring import score
 
 CELL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|"
-BUILTINS = ("naswot", "naswot_reference", "synflow", "params", "flops")
+FIRST = ("naswot", "naswot_reference", "synflow", "params", "flops")  # listed first, in this order
+BUILTINS = tuple(p.name for p in _all_proxies() if p.builtin)  # then every other built-in file
 
 GOOD = textwrap.dedent('''
     """Proxies of a third-party package (a tfnas test fixture)."""

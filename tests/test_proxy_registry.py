@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -22,6 +23,7 @@ from tfnas.proxies import (
     proxy_names,
     register_proxy,
 )
+from tfnas.proxies import proxies as _all_proxies
 from tfnas.proxies import registry as reg
 from tfnas.scoring import score, settings_key
 from tfnas.space import Arch
@@ -29,7 +31,8 @@ from tfnas.space import Arch
 CELL = Arch.parse(
     "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|"
 )
-BUILTINS = ("naswot", "naswot_reference", "synflow", "params", "flops")
+FIRST = ("naswot", "naswot_reference", "synflow", "params", "flops")  # listed first, in this order
+BUILTINS = tuple(p.name for p in _all_proxies() if p.builtin)  # then every other built-in file
 
 
 @pytest.fixture
@@ -103,10 +106,10 @@ def test_a_name_must_be_a_plain_identifier(registry, name: object) -> None:
 
 def test_an_unknown_name_lists_the_known_ones(registry) -> None:
     register_proxy("test_known")(lambda network: 0.0)
+    known = ", ".join((*BUILTINS, "test_known"))
     with pytest.raises(UnknownProxyError,
-                       match="unknown proxy 'snip'; known proxies: naswot, naswot_reference, "
-                             "synflow, params, flops, test_known$"):
-        get_proxy("snip")
+                       match=re.escape(f"unknown proxy 'no_such'; known proxies: {known}") + "$"):
+        get_proxy("no_such")
     with pytest.raises(ValueError, match="unknown proxy 'x'"):  # still a ValueError for old callers
         get_proxy("x")
     with pytest.raises(TypeError, match="proxy name must be a str"):
@@ -226,3 +229,8 @@ def test_proxies_are_typed_records() -> None:
         get_proxy("naswot").name = "other"  # type: ignore[misc]
     with pytest.raises(AttributeError, match="has no attribute 'NOPE'"):
         tfnas.proxies.NOPE  # noqa: B018
+
+
+def test_the_original_proxies_are_listed_first_then_every_other_builtin_file():
+    assert BUILTINS[: len(FIRST)] == FIRST
+    assert len(BUILTINS) > len(FIRST)  # the suite's files register themselves

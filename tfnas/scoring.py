@@ -272,7 +272,8 @@ def score_many(
         if uses:
             from tfnas.proxies._pass import sharing
         with sharing(uses) if uses else contextlib.nullcontext():
-            for spec in group:
+            # Labelled proxies first: the shared pass then computes the group's whole union at once.
+            for spec in sorted(group, key=lambda spec: not spec.needs.labels):
                 given, labels = images, targets
                 if needs_data and not spec.builtin:
                     given, labels = images.clone(), targets.clone()

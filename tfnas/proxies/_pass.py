@@ -24,7 +24,7 @@ with ``uses ⊆ U`` get the same :class:`PassProducts` (cache keyed by object id
 when the context exits). A call without labels (``nwot``) computes only the label-free part of
 ``U``; a later call that brings labels computes what is missing with one more pass and the cache
 merges the two (the products are equal either way: a train-mode forward is a function of the
-weights and the batch).
+weights and the batch). So a group costs one pass when a proxy with labels is scored first.
 
 The pass never changes the network's weights. Parameters that do not require grad are switched
 on for the call and restored after; hooks are removed in ``finally``; BatchNorm running statistics
@@ -122,10 +122,7 @@ def _compute(network: nn.Module, images: torch.Tensor, labels: torch.Tensor | No
     want_fisher = "layer_fisher" in uses
     want_jacobian = "input_jacobian" in uses
     want_relu = "relu_inputs" in uses
-    if not uses - {"logits"} and uses:
-        with torch.no_grad():
-            logits = logits_of(network(images)).detach()
-        return PassProducts(weights=weights, logits=logits)
+    backward = want_grads or want_fisher or want_jacobian
 
     outputs: list[tuple[int, torch.Tensor]] = []  # (layer index, output) per call
     codes: list[torch.Tensor] = []
@@ -142,13 +139,13 @@ def _compute(network: nn.Module, images: torch.Tensor, labels: torch.Tensor | No
                 if isinstance(m, nn.ReLU):
                     handles.append(m.register_forward_pre_hook(
                         lambda _m, inp, name=name: _record_codes(inp, name, codes, code_names)))
-        if want_grads:
+        if want_grads or want_fisher:  # Fisher's layer outputs must be on the graph
             for weight in live:
                 weight.requires_grad_(True)
         x = images.detach()
         if want_jacobian:
             x = x.clone().requires_grad_(True)
-        with torch.enable_grad():
+        with torch.enable_grad() if backward else torch.no_grad():  # forward-only: no graph
             logits = logits_of(network(x))
             jacobian = None
             labelled = want_grads or want_fisher
@@ -162,7 +159,8 @@ def _compute(network: nn.Module, images: torch.Tensor, labels: torch.Tensor | No
                 hvp_wanted = "weight_hvp" in uses
                 got = torch.autograd.grad(loss, wrt, allow_unused=True, create_graph=hvp_wanted)
                 n = len(weights) if want_grads else 0
-                raw = [g if g is not None else torch.zeros_like(w) for g, w in zip(got[:n], wrt[:n], strict=True)]
+                raw = [g if g is not None else torch.zeros_like(w)
+                       for g, w in zip(got[:n], wrt[:n], strict=True)]
                 if want_grads:
                     grads = tuple(g.detach() for g in raw)
                 if hvp_wanted:

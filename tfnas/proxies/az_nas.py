@@ -24,8 +24,9 @@ The ensemble ``az_nas`` scores a population: ``Σ_components log(rank/N)``, with
 Sharing: the three network components come from one forward and one chain of backward steps.
 :func:`az_components` computes all three and keeps the last result in a one-entry cache keyed by
 the network *object* (held by a weak reference), the generator's state before the draws, the
-input shape; the result depends on nothing else, because every parameter the computation reads
-is re-drawn from the generator on a deep copy. A hit restores the generator to the state a fresh
+input shape; for a network whose modules are not replaced in between, the result depends on
+nothing else, because on the deep copy every parameter is re-drawn from the generator or reset to
+a constant, and BatchNorm uses batch statistics (train mode). A hit restores the generator to the state a fresh
 computation leaves, so a caller cannot tell a hit from a computation. The scoring rule therefore
 gets the three components of a cell for the price of one when it hands each of them a generator
 in the same state on the same network object.
@@ -64,6 +65,10 @@ COMPONENTS = ("az_expressivity", "az_progressivity", "az_trainability", "az_comp
 
 _REFERENCE = ("Lee & Ham CVPR 2024 (AZ-NAS); cvlab-yonsei/AZ-NAS "
               "NB201/ZeroShotProxy/compute_az_nas_score.py and NB201/tss_general.ipynb")
+
+_TOLERANCE = (1e-4, 1e-4)
+"""float32 eigvalsh/svdvals of float32 features: 1 and 2 threads differ by up to 2e-6 here;
+another LAPACK may differ more, and trainability is -1/(s + 1e-6) for a vanishing s."""
 
 _COMMON = (
     "AZ-NAS's NB201 recipe on a deep copy of the NATS-Bench network (the anchor's own TinyNetwork: "
@@ -213,14 +218,18 @@ def az_components(network: nn.Module, resolution: Resolution, channels: int = 3,
     if entry is not None and entry.network() is network and entry.key == key:
         generator.set_state(entry.after)
         return entry.result
-    result = _compute(network, shape, generator)
+    with torch.enable_grad():  # the trainability term backpropagates, even under a caller's no_grad
+        result = _compute(network, shape, generator)
     with _lock:
         _last = _Entry(weakref.ref(network), key, result, generator.get_state())
     return result
 
 
 @register_proxy(
-    "az_expressivity", resolution=True, random=True, batch_size=AZ_BATCH, reference=_REFERENCE,
+    "az_expressivity", resolution=True,
+    help="Sum over the stem and cell feature maps of the entropy of their normalised "
+         "channel-covariance spectrum (Kaiming init, Gaussian input).", random=True, batch_size=AZ_BATCH, reference=_REFERENCE,
+    tolerance=_TOLERANCE,
     variant=_COMMON + "Expressivity: sum over the 18 feature maps of the entropy of the "
                       "normalised eigenvalues of the channel covariance (eigvalsh, +1e-8 inside "
                       "the log).",
@@ -233,7 +242,9 @@ def az_expressivity(network: nn.Module, resolution: Resolution, channels: int = 
 
 
 @register_proxy(
-    "az_progressivity", resolution=True, random=True, batch_size=AZ_BATCH, reference=_REFERENCE,
+    "az_progressivity", resolution=True,
+    help="Smallest increase of that spectral entropy from one feature map to the next.", random=True, batch_size=AZ_BATCH, reference=_REFERENCE,
+    tolerance=_TOLERANCE,
     variant=_COMMON + "Progressivity: the smallest increase of that entropy from one feature "
                       "map to the next.",
 )
@@ -245,7 +256,10 @@ def az_progressivity(network: nn.Module, resolution: Resolution, channels: int =
 
 
 @register_proxy(
-    "az_trainability", resolution=True, random=True, batch_size=AZ_BATCH, reference=_REFERENCE,
+    "az_trainability", resolution=True,
+    help="Mean over blocks of 2 - s - 1/s, s the top singular value of the block's input-output "
+         "gradient map probed with a Rademacher gradient.", random=True, batch_size=AZ_BATCH, reference=_REFERENCE,
+    tolerance=_TOLERANCE,
     variant=_COMMON + "Trainability: mean over the 17 blocks (last first) of -s - 1/(s+1e-6) + 2, "
                       "s the top singular value of g_in^T g_out / (b h w) for a Rademacher g_out "
                       "(stride-2 blocks: g_in pixel-unshuffled); -inf for an identity block.",
@@ -258,7 +272,8 @@ def az_trainability(network: nn.Module, resolution: Resolution, channels: int = 
 
 
 @register_proxy(
-    "az_complexity", resolution=True, reference=_REFERENCE,
+    "az_complexity", resolution=True,
+    help="FLOPs by NATS-Bench's counting rule (AZ-NAS's complexity term).", reference=_REFERENCE, tolerance=(0.0, 0.0),
     variant="AZ-NAS's complexity term: the network's FLOPs. The anchor reads NATS-Bench's archive "
             "FLOPs for the dataset; tfnas counts them by NATS-Bench's rule (multiply-accumulates "
             "of Conv2d and Linear at batch 1, the flops proxy), the same numbers up to the "
@@ -302,7 +317,8 @@ _ORDER = ("az_complexity", "az_expressivity", "az_progressivity", "az_trainabili
 
 
 @register_proxy(
-    "az_nas", members=COMPONENTS, reference=_REFERENCE,
+    "az_nas", members=COMPONENTS,
+    help="Sum over the four AZ-NAS components of log(rank/N), ranks within the population.", reference=_REFERENCE,
     variant="AZ-NAS's aggregation over a population of cells: sum over the four components of "
             "log(rank/N), ranks ascending by scipy.stats.rankdata (average ranks for ties) within "
             "the population scored, summed in the anchor's order (complexity, expressivity, "

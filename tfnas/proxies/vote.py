@@ -34,9 +34,9 @@ from tfnas.proxies.registry import register_proxy
 MEMBERS = ("synflow", "jacob_cov", "snip")
 """The published vote's members."""
 
-BLOCK = 512
-"""Rows per block of the pairwise computations: a block's temporaries are ``BLOCK × N`` bytes
-per member (8 MB for N = 15,625), whatever the population."""
+BLOCK = 256
+"""Rows per block of the pairwise computations: a block's temporaries are a few arrays of
+``BLOCK × N`` small integers or booleans (tens of MB for the whole space of 15,625 cells)."""
 
 
 def _as_vector(scores: Sequence[float] | np.ndarray, what: str) -> np.ndarray:
@@ -111,9 +111,9 @@ def copeland(member_scores: Mapping[str, np.ndarray] | Sequence[np.ndarray]) -> 
         return np.full(1, np.nan)
     total = np.zeros(count, dtype=np.float64)
     for start in range(0, count, BLOCK):
-        d = _decisions(matrix, slice(start, min(start + BLOCK, count))).astype(np.float64)
+        d = _decisions(matrix, slice(start, min(start + BLOCK, count)))
         # win = 1, undecided = 1/2, loss = 0; the diagonal (undecided with itself) removed
-        total[start:start + d.shape[0]] = (d.sum(axis=1) + count) / 2.0 - 0.5
+        total[start:start + d.shape[0]] = (d.sum(axis=1, dtype=np.int64) + count) / 2.0 - 0.5
     return total / (count - 1)
 
 
@@ -140,7 +140,8 @@ def pairwise_agreement(member_scores: Mapping[str, np.ndarray] | Sequence[np.nda
     for start in range(0, count, BLOCK):
         stop = min(start + BLOCK, count)
         d = _decisions(matrix, slice(start, stop), slice(start, count))
-        truth = np.sign(acc[start:stop, None] - acc[None, start:]).astype(np.int8)
+        rows, cols = acc[start:stop, None], acc[None, start:]
+        truth = (rows > cols).astype(np.int8) - (rows < cols).astype(np.int8)
         upper = np.arange(start, count)[None, :] > np.arange(start, stop)[:, None]  # pairs once
         counted = upper & (truth != 0)
         pairs += int(np.count_nonzero(counted))
@@ -150,6 +151,8 @@ def pairwise_agreement(member_scores: Mapping[str, np.ndarray] | Sequence[np.nda
 
 @register_proxy(
     "vote", members=MEMBERS,
+    help="Majority vote of synflow, jacob_cov and snip on each pair of cells; per cell the "
+         "fraction of the other cells it beats (Copeland).",
     reference="Abdelfattah et al. ICLR 2021 (Zero-Cost Proxies); SamsungLabs/zero-cost-nas "
               "notebooks/nasbench201_correlations.ipynb (vote)",
     variant="Majority vote of synflow, jacob_cov and snip on each pair of cells, the notebook's "
