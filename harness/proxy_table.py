@@ -367,7 +367,7 @@ def render_table(table: ProxyTable) -> str:
 
 README_NOTE = (
     "Rendered by `python -m harness proxies --readme README.md` from the committed score tables "
-    "(`benchmarks/scores`); do not edit by hand (CI runs it with `--check`). ρ: Spearman ρ of the "
+    "(`benchmarks/scores`); do not edit by hand (`--check` exits 1 when this block is stale). ρ: Spearman ρ of the "
     "proxy's scores against NATS-Bench's 200-epoch test accuracy over the whole space (non-finite "
     "scores ranked last), |ρ| in parentheses; for a table still being swept, ρ over the random sample "
     "of n cells it holds with a 95% interval for the space's ρ. s/cell: median scoring seconds per "
