@@ -11,3 +11,17 @@ PYTEST_DISABLE_PLUGIN_AUTOLOAD) working. Both name the plugin ``harness.plugin``
 """
 
 pytest_plugins = ["harness.plugin"]
+
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+
+@pytest.fixture
+def two_threads(request: pytest.FixtureRequest):
+    """torch's intra-op threads set to the module's ``THREADS`` (default 2) for one test, then
+    restored: the throughput benchmarks measure on the threads they state."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(getattr(request.module, "THREADS", 2))
+    yield
+    torch.set_num_threads(saved)

@@ -65,14 +65,6 @@ def _num_cells() -> int:
     return int(os.environ.get("TFNAS_BENCH_CELLS", "30"))
 
 
-@pytest.fixture
-def two_threads():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    yield
-    torch.set_num_threads(saved)
-
-
 def _cells():
     return sample_distinct(random.Random(SAMPLE_SEED), _num_cells())
 

@@ -51,14 +51,6 @@ def _num_cells() -> int:
     return int(os.environ.get("TFNAS_BENCH_CELLS", "30"))
 
 
-@pytest.fixture
-def two_threads():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    yield
-    torch.set_num_threads(saved)
-
-
 def _nets() -> list[torch.nn.Module]:
     cells = sample_distinct(random.Random(SAMPLE_SEED), _num_cells())
     return [build_network(a, 10, torch.Generator().manual_seed(i)) for i, a in enumerate(cells)]

@@ -38,14 +38,6 @@ def _num_cells() -> int:
     return int(os.environ.get("TFNAS_BENCH_CELLS", "50"))
 
 
-@pytest.fixture
-def two_threads():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    yield
-    torch.set_num_threads(saved)
-
-
 def _peak_matmul_flops(size: int = 2048, repeats: int = 5) -> float:
     """Best observed float32 matmul throughput (FLOP/s) on this machine and thread count."""
     gen = torch.Generator().manual_seed(0)

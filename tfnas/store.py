@@ -367,14 +367,8 @@ class ScoreStore:
 
     def scored(self, proxy: str, dataset: str, settings: str) -> dict[Arch, float]:
         """Every stored score of this store's space for one ``(proxy, dataset, settings)``."""
-        key = (_check_text("proxy", proxy), _check_text("dataset", dataset),
-               _check_text("settings", settings))
-        with self._guard("read scores from") as db:
-            rows = db.execute(
-                "SELECT arch, score FROM scores WHERE proxy=? AND dataset=? AND settings=?", key
-            ).fetchall()
         found = {}
-        for text, score in rows:
+        for text, score in self._select("arch, score", "read scores from", proxy, dataset, settings):
             arch = self._arch(text)
             if arch is not None:
                 found[arch] = _decode(score, self.path)
@@ -382,13 +376,17 @@ class ScoreStore:
 
     def seconds(self, proxy: str, dataset: str, settings: str) -> list[float]:
         """The scoring seconds stored with each score of one ``(proxy, dataset, settings)``."""
+        rows = self._select("seconds", "read scoring times from", proxy, dataset, settings)
+        return [float(t) for (t,) in rows if isinstance(t, int | float) and math.isfinite(t)]
+
+    def _select(self, columns: str, operation: str, proxy: str, dataset: str,
+                settings: str) -> list[tuple]:
         key = (_check_text("proxy", proxy), _check_text("dataset", dataset),
                _check_text("settings", settings))
-        with self._guard("read scoring times from") as db:
-            rows = db.execute(
-                "SELECT seconds FROM scores WHERE proxy=? AND dataset=? AND settings=?", key
+        with self._guard(operation) as db:
+            return db.execute(
+                f"SELECT {columns} FROM scores WHERE proxy=? AND dataset=? AND settings=?", key
             ).fetchall()
-        return [float(t) for (t,) in rows if isinstance(t, int | float) and math.isfinite(t)]
 
     def _arch(self, text: object) -> Arch | None:
         """A stored arch string back as a cell of this store's space; ``None`` for a cell of
