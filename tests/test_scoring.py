@@ -106,7 +106,7 @@ def test_registry_lists_the_builtins_first_with_their_needs() -> None:
     assert all(get_proxy(name).builtin and get_proxy(name).help for name in BUILTINS)
     assert [n for n in BUILTINS if not get_proxy(n).table] == ["naswot_reference"]
     with pytest.raises(ValueError, match="known proxies: naswot, naswot_reference, synflow"):
-        get_proxy("snip")
+        get_proxy("no_such_proxy")
     with pytest.raises(TypeError, match="proxy name must be a str"):
         get_proxy(None)  # type: ignore[arg-type]
 
