@@ -80,7 +80,7 @@ def epe_nas_score(jacobian: np.ndarray, labels: np.ndarray, n_classes: int) -> f
             "scoring rule's init; one batch of 32 NATS-normalised test images and their labels "
             "instead of NASLib's training images; no deep copy. Non-finite: NaN when a "
             "correlation is undefined (a constant Jacobian row) or J is non-finite (NASLib: NaN "
-            "too, never its -1e8 sentinel). At batch 32 on ImageNet16-120 few classes repeat: "
+            "too, never its -1e8 sentinel; scoring stores NaN as -inf, ranked last). At batch 32 on ImageNet16-120 few classes repeat: "
             "with at most one class kept the score is 0 whatever the cell (so it is on tfnas's "
             "seed-0 batch, where one class repeats)."
             " Spot-check tolerance (5e-2, 1e-6): about 10× the float32-vs-float64 difference.")

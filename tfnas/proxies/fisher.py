@@ -35,7 +35,7 @@ BATCH = 64
             + ZERO_COST_NAS.format(batch=BATCH)
             + " ∂CE/∂a from autograd.grad instead of their backward hooks on an identity; "
               "per-layer channel sums in float32, the broadcast multiplication and the sum over "
-              "layers in float64 (theirs: float32). Non-finite: NaN."
+              "layers in float64 (theirs: float32). Non-finite: NaN, which scoring stores as -inf (ranked last)."
             " Spot-check tolerance (5e-3, 0.0): about 10× the float32-vs-float64 difference.")
 def fisher(network: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Σ_layers fan_in · Σ_channels |½·mean_n(Σ_spatial a⊙∂CE/∂a)²| (zero-cost-nas fisher)."""

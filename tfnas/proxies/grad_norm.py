@@ -28,7 +28,7 @@ BATCH = 64
             "needed), CE = mean cross-entropy against the batch labels. "
             + ZERO_COST_NAS.format(batch=BATCH)
             + " Per-layer norms in float32 as theirs, summed in float64 (theirs: float32). "
-              "Non-finite: NaN."
+              "Non-finite: NaN, which scoring stores as -inf (ranked last)."
             " Spot-check tolerance (1e-3, 0.0): about 10× the float32-vs-float64 difference.")
 def grad_norm(network: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Σ over Conv2d/Linear layers of ‖∂CE/∂W‖₂ (zero-cost-nas grad_norm)."""

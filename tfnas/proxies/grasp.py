@@ -33,7 +33,7 @@ BATCH = 64
             "their sign (−θ⊙Hg). H·g from the first forward's graph instead of their second "
             "forward (identical in train mode). " + ZERO_COST_NAS.format(batch=BATCH)
             + " Per-layer sums in float32 as theirs, summed in float64 (theirs: float32). "
-              "Non-finite: NaN."
+              "Non-finite: NaN, which scoring stores as -inf (ranked last)."
             " Spot-check tolerance (1e-1, 0.9): about 10× the float32-vs-float64 difference.")
 def grasp(network: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Σ −W ⊙ (H·∂CE/∂W) over Conv2d/Linear weights (zero-cost-nas grasp, T=1)."""

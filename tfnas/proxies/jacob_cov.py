@@ -55,7 +55,7 @@ def jacob_cov_score(jacobian: np.ndarray) -> float:
             "score −Σ[log(λ+1e-5) + 1/(λ+1e-5)] over the eigenvalues λ of C, from eigvalsh of "
             "the symmetrised C (theirs: eig; equal up to rounding, always real); no labels "
             "(theirs ignores them). " + ZERO_COST_NAS.format(batch=BATCH)
-            + " Non-finite: NaN when a row of J is constant or J is non-finite (theirs: NaN too)."
+            + " Non-finite: NaN when a row of J is constant or J is non-finite (theirs: NaN too); scoring stores NaN as -inf (ranked last)."
             " Spot-check tolerance (1e-3, 3e-2): about 10× the float32-vs-float64 difference.")
 def jacob_cov(network: nn.Module, images: torch.Tensor) -> float:
     """−Σ[log(λ+k) + 1/(λ+k)] over the eigenvalues of the Jacobian correlation (zero-cost-nas)."""

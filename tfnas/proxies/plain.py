@@ -27,7 +27,7 @@ BATCH = 64
     variant="Σ over every element of every Conv2d/Linear weight of ∂CE/∂W ⊙ W (signed, no abs), "
             "CE = mean cross-entropy. " + ZERO_COST_NAS.format(batch=BATCH)
             + " Per-layer sums in float32 as theirs, summed in float64 (theirs: float32). "
-              "Non-finite: NaN."
+              "Non-finite: NaN, which scoring stores as -inf (ranked last)."
             " Spot-check tolerance (1e-2, 3e-3): about 10× the float32-vs-float64 difference.")
 def plain(network: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Σ ∂CE/∂W ⊙ W over Conv2d/Linear weights, signed (zero-cost-nas plain)."""

@@ -29,7 +29,7 @@ BATCH = 64
             "|∂CE/∂mask| at mask = 1, computed without the mask), CE = mean cross-entropy. "
             + ZERO_COST_NAS.format(batch=BATCH)
             + " Per-layer sums in float32 as theirs, summed in float64 (theirs: float32). "
-              "Non-finite: NaN."
+              "Non-finite: NaN, which scoring stores as -inf (ranked last)."
             " Spot-check tolerance (1e-3, 0.0): about 10× the float32-vs-float64 difference.")
 def snip(network: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Σ |∂CE/∂W ⊙ W| over Conv2d/Linear weights (zero-cost-nas snip)."""

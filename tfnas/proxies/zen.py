@@ -54,7 +54,7 @@ _VARIANT = (
     "the batch of the L1 distance between the two maps + sum over every BatchNorm2d of log "
     "sqrt(mean running_var) after the two forwards. Caveat: its authors note Zen-score is not "
     "theoretically meant for spaces with residual links, such as this one. Non-finite: -inf for "
-    "log 0, NaN when undefined."
+    "log 0, NaN when undefined (scoring stores NaN as -inf, ranked last)."
 )
 
 
