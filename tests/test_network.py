@@ -187,3 +187,73 @@ def test_structure_of_a_foreign_module_is_refused() -> None:
 
     with pytest.raises(UnsupportedNetworkError, match="TinyNetwork"):
         list(stages(torch.nn.Sequential(torch.nn.ReLU())))
+
+
+def _literal_pool(self: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return self.op(x)  # nn.AvgPool2d on the batch as given
+
+
+def _second_order(pool, x: torch.Tensor, w: torch.Tensor, a: torch.Tensor):
+    """Output, ∂L/∂(x, a) and the H·g product through ``pool``, as grasp takes them."""
+    x, a = x.clone().requires_grad_(True), a.clone().requires_grad_(True)
+    y = pool(x * a)
+    loss = (y * y * w).sum()
+    gx, ga = torch.autograd.grad(loss, (x, a), create_graph=True)
+    hx, ha = torch.autograd.grad((gx * gx.detach()).sum() + (ga * ga.detach()).sum(), (x, a))
+    return y.detach(), gx.detach(), ga.detach(), hx, ha
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 40), st.integers(1, 13), st.integers(1, 13),
+       st.sampled_from([torch.float32, torch.float64]), st.integers(0, 2**31),
+       st.sampled_from(["nchw", "channels_last", "transposed"]))
+def test_the_pooling_op_is_nn_avgpool_bit_for_bit_to_second_order(
+    n: int, c: int, h: int, w: int, dtype: torch.dtype, seed: int, layout: str
+) -> None:
+    """The channels-last route of ``Pooling`` gives the literal pool's bits: output, gradient,
+    and the Hessian-vector product, at every layout a caller can hand it (which stays its own)."""
+    from tfnas.network import Pooling
+
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, c, h, w, generator=g, dtype=dtype)
+    if layout == "channels_last":
+        x = x.contiguous(memory_format=torch.channels_last)
+    elif layout == "transposed":
+        x = x.transpose(2, 3)
+    weights = torch.randn(x.shape, generator=g, dtype=dtype)
+    a = torch.randn((), generator=g, dtype=dtype)
+    pool = Pooling()
+    fast = _second_order(pool, x, weights, a)
+    literal = _second_order(lambda t: _literal_pool(pool, t), x, weights, a)
+    for ours, theirs in zip(fast, literal, strict=True):
+        assert torch.equal(ours, theirs)
+        assert ours.stride() == theirs.stride()
+
+
+@settings(max_examples=4, deadline=None)
+@given(archs, st.integers(0, 2**31))
+def test_networks_give_the_literal_pools_bits_for_every_pass_product(arch: Arch, seed: int) -> None:
+    """A whole network (train mode, batch of 8 CIFAR-sized images) gives the same logits, weight
+    gradients, H·g, Fisher values and input Jacobian with the fast pool as with ``nn.AvgPool2d``."""
+    from tfnas.network import Pooling
+    from tfnas.proxies._pass import PRODUCTS, gradient_pass
+
+    arch = Arch(tuple("avg_pool_3x3" if i % 2 else op for i, op in enumerate(arch.ops)))
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randn(8, 3, 32, 32, generator=g)
+    labels = torch.randint(0, 10, (8,), generator=g)
+
+    def products():
+        network = build_network(arch, 10, torch.Generator().manual_seed(seed)).train()
+        return gradient_pass(network, images, labels, uses=PRODUCTS)
+
+    fast = products()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Pooling, "forward", _literal_pool)
+        literal = products()
+    for name in sorted(PRODUCTS):
+        ours, theirs = getattr(fast, name), getattr(literal, name)
+        ours = ours if isinstance(ours, tuple) else (ours,)
+        theirs = theirs if isinstance(theirs, tuple) else (theirs,)
+        assert len(ours) == len(theirs), name
+        assert all(torch.equal(a, b) for a, b in zip(ours, theirs, strict=True)), name
