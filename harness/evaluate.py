@@ -10,6 +10,7 @@ here are :class:`~harness.outcome.Outcome` objects.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,7 @@ from harness.kinds import Comparison, Measurement, measure
 from harness.outcome import AlternativeRun, Outcome, RunSettings
 from harness.registry import Alternative, Claim
 from harness.rules import get_rule
-from harness.verdicts import ERROR, NOT_RUN, Estimate, Judgement, judge
+from harness.verdicts import ERROR, INCONCLUSIVE, NOT_RUN, Estimate, Judgement, judge
 from tfnas.errors import TfnasError, one_line
 
 __all__ = ["MAX_BOOTSTRAP", "MAX_REPETITIONS", "SCORE_SOURCES", "Comparison", "Context",
@@ -61,7 +62,12 @@ def _verdict(claim: Claim, result: Measurement | Comparison
     estimate = result.estimate
     if get_rule(claim.tolerance.rule).compares == "max":  # 'always under': the longest run
         estimate = Estimate(result.details["max"], estimate.std, estimate.n)
-    return estimate, None, judge(claim.tolerance, estimate, claim.published), result.details
+    judgement = judge(claim.tolerance, estimate, claim.published)
+    decide = result.details.get("decide")
+    if judgement.verdict == INCONCLUSIVE and isinstance(decide, str) and decide:
+        # The kind knows from its run what is undecided (e.g. which pairs of a ranking).
+        judgement = dataclasses.replace(judgement, decide=decide)
+    return estimate, None, judgement, result.details
 
 
 def _claim_outcome(claim: Claim, status: str, run: RunSettings | None, **parts: Any) -> Outcome:

@@ -491,3 +491,25 @@ def holds_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
     return Judgement(verdict, d, 0.0, {"fraction": r.value}, f"holds in {r.value:.0%} of the "
                      f"realisations vs claimed {p.value:g}: {verdict}", (d, d), slack, 1.0, 1.0,
                      1.0, decide)
+
+
+@register_rule("ordered", shift=_shift_claim, effect=lambda tol: 1.0)
+def ordered_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
+    """A claimed order of several measured quantities, judged pair by pair on their sampling
+    errors (``proxy_ranking``): the reproduced value is 1 when every judged pair is shown in the
+    claimed order, 0 when one is shown reversed, 0.5 when neither (some pair undecided on this
+    sample); the claimed one is 1. 1: reproduced, 0: not reproduced, 0.5: inconclusive."""
+    _finite("ordered", r.value, p.value)
+    if p.value != 1.0 or r.value not in (0.0, 0.5, 1.0):
+        raise ValueError(f"the ordered rule needs a claimed 1 and an observed 0, 0.5 or 1 (every "
+                         f"pair in order, some undecided, one reversed), got {p.value} and {r.value}")
+    d = r.value - p.value
+    verdict = {1.0: REPRODUCED, 0.5: INCONCLUSIVE, 0.0: NOT_REPRODUCED}[r.value]
+    said = {REPRODUCED: "every judged pair shown in the claimed order",
+            INCONCLUSIVE: "some judged pair neither shown in order nor shown reversed",
+            NOT_REPRODUCED: "a judged pair shown reversed"}[verdict]
+    decide = ("the undecided pairs' coefficients are closer than their sampling errors on this "
+              "sample of cells: more cells (the tables swept further) would decide them"
+              if verdict == INCONCLUSIVE else "")
+    return Judgement(verdict, d, 0.0, {"value": r.value}, f"{said}: {verdict}", (d, d),
+                     -0.5 if verdict == INCONCLUSIVE else 0.0, 1.0, 1.0, 1.0, decide)

@@ -329,7 +329,7 @@ def ranking_claim(values: dict, also=()):
                                      "coefficient": "spearman", "absolute": True,
                                      "values": values, "gap": 0.05, "also": list(also)},
                         "published": {"value": 1.0},
-                        "tolerance": {"rule": "holds", "justification": "t"},
+                        "tolerance": {"rule": "ordered", "justification": "t"},
                         "interpretation": "i"})
 
 
@@ -356,6 +356,29 @@ def test_proxy_ranking_on_samples_uses_common_cells_and_can_be_undecided(tmp_pat
     out = evaluate_claim(ranking_claim({"synflow": 0.8, "params": 0.7}), context(tmp_path, acc))
     assert all(r["n_cells"] == 300 for r in out.details["measured"])
     assert out.status == INCONCLUSIVE and out.details["counts"][UNDECIDED] == 1
+    # what would decide it names the undecided pair with the run's own difference and se
+    (pair,) = out.details["pairs"]
+    decide = out.judgement.decide
+    assert "synflow over params" in decide and "300 cells" in decide
+    assert f"{pair['difference']:+.3f}" in decide and f"{pair['se']:.3f}" in decide
+    assert "realisation" not in decide
+
+
+@pytest.mark.parametrize(("value", "verdict"), [(1.0, REPRODUCED), (0.5, INCONCLUSIVE),
+                                                (0.0, NOT_REPRODUCED)])
+def test_the_ordered_rule_maps_the_ranking_value(value, verdict):
+    from harness.verdicts import Estimate, Tolerance, judge
+
+    j = judge(Tolerance("ordered"), Estimate(value, None, 10, None, 0.0), Estimate(1.0))
+    assert j.verdict == verdict and (j.decide != "") == (verdict == INCONCLUSIVE)
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False).filter(lambda v: v not in (0.0, 0.5, 1.0)))
+def test_the_ordered_rule_refuses_anything_but_a_ranking_value(value):
+    from harness.verdicts import Estimate, Tolerance, judge
+
+    with pytest.raises(ValueError, match="ordered rule"):
+        judge(Tolerance("ordered"), Estimate(value, None, 10, None, 0.0), Estimate(1.0))
 
 
 # ------------------------------------------------------------------ the shipped claims

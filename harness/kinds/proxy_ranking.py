@@ -15,7 +15,9 @@ than ``gap`` apart — are judged; each is
 
 The value is 1 when every decided pair is shown in order (an intersection–union test: valid at
 5% without a multiplicity correction), 0 when some pair is shown reversed (corrected over the
-pairs, since any one suffices), else 0.5; the claim's rule is ``holds`` (published 1). Over
+pairs, since any one suffices), else 0.5; the claim's rule is ``ordered`` (published 1),
+which makes these reproduced, not reproduced and inconclusive (then ``details["decide"]`` names
+the undecided pairs with their differences and standard errors). Over
 complete tables the coefficients are exact (``se = 0``); over incomplete ones every judged
 proxy is measured on the same cells, their tables' common uniform sample, and the se of a
 difference is the sum of the two coefficients' sampling errors (an upper bound whatever their
@@ -167,4 +169,11 @@ def measure_proxy_ranking(proto: ProxyRankingProtocol, ctx: Context) -> Measurem
                "rule": "1: every decided pair shown in order; 0: one shown reversed; 0.5: "
                        "otherwise (see harness/kinds/proxy_ranking.py)"}
     n = len(cell_set.cells)
+    undecided = [r for r in pairs if r["status"] == UNDECIDED]
+    if undecided:
+        details["decide"] = (
+            f"{len(undecided)} of {len(pairs)} decided pairs are undecided on these {n} cells (" +
+            "; ".join(f"{r['higher']} over {r['lower']}: difference {r['difference']:+.3f}, "
+                      f"se {r['se']:.3f}" for r in undecided) +
+            "): more cells (the tables swept further) would decide them")
     return Measurement(Estimate(value, None, n, None, 0.0), details)
