@@ -87,7 +87,7 @@ def test_channels_last_pooling_against_nn_avgpool(benchmark, two_threads, work) 
         "cells": len(nets), "batch": BATCH, "threads": THREADS,
         "fast_median_s": statistics.median(fast), "literal_median_s": statistics.median(literal),
         "ratio_median": ratio})
-    print(f"\n[network-speed] {work.__name__}: " + ", ".join(
+    print(f"\n[pooling-speed] {work.__name__}: " + ", ".join(
         f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in benchmark.extra_info.items()))
     assert ratio < 1.0, (
         f"{work.__name__}: the channels-last pool takes {ratio:.2f}x nn.AvgPool2d's time "
