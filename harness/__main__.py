@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from harness.results import OutputError, load_results, outcomes
+from tfnas.bounded import write_atomic
 from tfnas.errors import TfnasError, one_line, shown
 
 
@@ -82,21 +83,31 @@ def _baseline(args: argparse.Namespace) -> int:
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"
     try:
         args.to.parent.mkdir(parents=True, exist_ok=True)
-        args.to.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise OutputError(f"cannot write the baseline to {shown(str(args.to), 200)}: "
                           f"{one_line(exc, 200)}") from exc
+    write_atomic(args.to, text.encode("utf-8"), OutputError, "baseline")
     print(f"baseline written to {args.to}")
     return 0
 
 
 def _proxies(args: argparse.Namespace) -> int:
     """Print the proxy table, or rewrite (``--check``: only test) the README and docs blocks."""
-    from harness.proxy_table import docs_block, proxy_table, readme_block, render_table, rewrite
+    from harness.proxy_table import (
+        docs_block,
+        proxy_table,
+        read_target,
+        readme_block,
+        render_table,
+        rewrite,
+    )
 
     if args.check and args.readme is None and args.docs is None:
         raise OptionError("--check needs --readme FILE or --docs FILE: the files whose "
                           "generated block it compares")
+    for path in (args.readme, args.docs):
+        if path is not None:
+            read_target(path)  # a file that cannot take the block is refused before any work
     table = proxy_table(args.tables)
     targets = [(path, block(table)) for path, block in ((args.readme, readme_block),
                                                        (args.docs, docs_block)) if path is not None]

@@ -15,6 +15,7 @@ uniform sample). Seeds whose file is not there yet are skipped and listed (:attr
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,8 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from tfnas.errors import TfnasError
+from tfnas.bounded import read_text
+from tfnas.errors import TfnasError, shown, shown_path
 
 NOISE_PROXIES = ("synflow", "naswot")
 """The proxies whose tables were re-scored."""
@@ -68,20 +70,60 @@ class Noise:
                         "replaced by their seed-s scores (other cells keep their seed-0 score)"}
 
 
+MAX_CELLS_BYTES = 256 << 10
+"""The largest cells file read: every cell of the space once (six digits and a newline each) and
+a header line, with room to spare (256 KiB)."""
+
+_INDEX = re.compile(r"0|[1-9][0-9]{0,8}", re.ASCII)
+_TOP = re.compile(r"# top (0|[1-9][0-9]{0,8})(?: .*)?", re.ASCII)
+
+
 def read_cells(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The re-scored cells file: (top cells, uniform cells), by the header's ``top K``."""
-    try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise NoiseError(f"cannot read the noise cells file {path}: {exc}") from exc
-    header = " ".join(ln for ln in lines if ln.startswith("#"))
-    match = re.search(r"top (\d+)", header)
-    rows = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
-    if not match or not all(r.isdigit() for r in rows):
-        raise NoiseError(f"{path}: expected a '# top K ...' header and one cell index a line")
-    cells = np.array([int(r) for r in rows], dtype=int)
-    k = int(match.group(1))
-    return cells[:k], cells[k:]
+    """The re-scored cells file: (top cells, uniform cells), by the header's ``top K``.
+
+    Strict: a regular UTF-8 file of at most :data:`MAX_CELLS_BYTES`; comment lines start with
+    ``#`` and exactly one of them is ``# top K ...``; every other non-empty line is one cell index
+    in plain ASCII decimal (no sign, spaces or leading zeros), inside the space, written once;
+    ``K`` is at most the number of cells.
+    """
+    from tfnas.spaces import get_space
+
+    where = shown_path(path)
+    text = read_text(path, MAX_CELLS_BYTES, NoiseError, "noise cells file",
+                     "expected a '# top K' header and one cell index a line")
+    size = get_space(None).size
+    tops: list[int] = []
+    cells: list[int] = []
+    seen: set[int] = set()
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if line.startswith("#"):
+            match = _TOP.fullmatch(line)
+            if match:
+                tops.append(int(match.group(1)))
+            continue
+        if not line:
+            continue
+        if not _INDEX.fullmatch(line):
+            raise NoiseError(f"{where}:{lineno}: {shown(line)} is not a cell index; expected "
+                             "one plain decimal index a line")
+        index = int(line)
+        if index >= size:
+            raise NoiseError(f"{where}:{lineno}: cell index {index} is outside the space; "
+                             f"expected 0 to {size - 1}")
+        if index in seen:
+            raise NoiseError(f"{where}:{lineno}: cell index {index} is listed twice; expected "
+                             "each cell once")
+        seen.add(index)
+        cells.append(index)
+    if len(tops) != 1:
+        raise NoiseError(f"{where}: found {len(tops)} '# top K' header lines; expected exactly "
+                         "one")
+    k = tops[0]
+    if k > len(cells):
+        raise NoiseError(f"{where}: the header says top {k} but the file lists {len(cells)} "
+                         "cells; expected K at most the number of cells")
+    found = np.array(cells, dtype=np.int64)
+    return found[:k], found[k:]
 
 
 def score_column(table: object) -> np.ndarray:
@@ -103,7 +145,7 @@ def load_noise(proxy: str, dataset: str, base: np.ndarray, root: Path | None = N
 
     root = DEFAULT_ROOT if root is None else Path(root)
     cells_path = root / f"cells-{proxy}-{dataset}.txt"
-    if not cells_path.is_file():
+    if not os.path.lexists(cells_path):
         return None
     top, uniform = read_cells(cells_path)
     found, missing = [Realisation(0, base)], []

@@ -39,6 +39,7 @@ import numpy as np
 
 from harness.context import Context, NotRun
 from harness.kinds.correlation import CorrelationProtocol, _coefficient, sampling_se, usable
+from tfnas.bounded import read_file, write_atomic
 from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import TfnasError, one_line, shown_path
 from tfnas.proxies import Proxy, proxies
@@ -57,6 +58,10 @@ BEGIN, END = "<!-- proxies:begin -->", "<!-- proxies:end -->"
 
 Accuracy = Callable[[str], np.ndarray]
 """The accuracy of every cell of the space in index order, for a dataset."""
+
+
+MAX_DOC_BYTES = 4 << 20
+"""The largest README or docs file whose generated block is rewritten (4 MiB)."""
 
 
 class ProxyTableError(TfnasError, ValueError):
@@ -441,23 +446,30 @@ class Rewrite:
     stale: bool
 
 
+def read_target(path: str | Path) -> str:
+    """The text of a file whose generated block is to be rewritten, checked before any work: a
+    regular UTF-8 file of at most :data:`MAX_DOC_BYTES` with exactly one marker pair."""
+    path = Path(path)
+    raw = read_file(path, MAX_DOC_BYTES, ProxyTableError, "generated-block file",
+                    f"expected a Markdown file of at most {MAX_DOC_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")  # bytes: line endings kept as they are
+    except UnicodeDecodeError as exc:
+        raise ProxyTableError(f"{shown_path(path)} is not UTF-8 text (byte {exc.start}); "
+                              "expected a Markdown file") from exc
+    replace_block(text, "", shown_path(path))
+    return text
+
+
 def rewrite(path: str | Path, block: str, check: bool = False) -> Rewrite:
     """Put ``block`` between the markers of the file at ``path``; with ``check`` only say whether
     it is stale. The file is written only when its text changes."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")  # bytes: line endings kept as they are
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProxyTableError(f"cannot read {shown_path(path)}: "
-                              f"{getattr(exc, 'strerror', None) or type(exc).__name__}") from exc
+    text = read_target(path)
     new = replace_block(text, block, shown_path(path))
     stale = new != text
     if stale and not check:
-        try:
-            path.write_bytes(new.encode("utf-8"))
-        except OSError as exc:
-            raise ProxyTableError(f"cannot write {shown_path(path)}: "
-                                  f"{exc.strerror or type(exc).__name__}") from exc
+        write_atomic(path, new.encode("utf-8"), ProxyTableError, "generated-block file")
     return Rewrite(path, stale)
 
 

@@ -45,6 +45,7 @@ from harness.verdicts import (
     Judgement,
     Tolerance,
 )
+from tfnas.bounded import write_atomic
 from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import TfnasError, one_line, shown
 
@@ -832,7 +833,8 @@ def write_report(results: str | Path, out_dir: str | Path = "report", proxies: A
                 if plot_correlations(table, _plot_file(out, PROXY_PLOT)):
                     proxy_plot = PROXY_PLOT
         path = out / "report.md"
-        path.write_text(render_markdown(data, plots, table, proxy_plot), encoding="utf-8")
+        text = render_markdown(data, plots, table, proxy_plot)
+        write_atomic(path, text.encode("utf-8"), OutputError, "report")
     except OSError as exc:
         raise OutputError(f"cannot write the report into {shown(str(out), 200)}: "
                           f"{one_line(exc, 200)}") from exc

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +35,7 @@ from typing import Any
 
 from harness.outcome import UNMEASURED, Outcome
 from harness.verdicts import NOT_RUN, REPRODUCED, STATUSES, VERDICTS, Tolerance
-from tfnas.bounded import read_at_most
+from tfnas.bounded import read_text
 from tfnas.errors import TfnasError, one_line, shown
 
 FORMAT = "tfnas-claims/1"
@@ -469,24 +470,10 @@ def _depth_at_most(doc: Any, limit: int) -> bool:
 
 def _read_text(path: Path, name: str) -> str:
     """The file's text: a regular file, at most :data:`MAX_BYTES`, UTF-8."""
-    if path.is_dir():
-        raise ResultsError(f"results file {name} is a directory; expected a results JSON file")
-    if not path.is_file():
-        if path.exists():
-            raise ResultsError(f"results file {name} is not a regular file")
+    if not os.path.lexists(path):
         raise ResultsNotFoundError(f"results file {name} does not exist")
-    try:
-        raw = read_at_most(path, MAX_BYTES) if path.stat().st_size <= MAX_BYTES else None
-    except OSError as exc:
-        raise ResultsError(f"results file {name} cannot be read: {one_line(exc, 200)}") from exc
-    if raw is None or len(raw) > MAX_BYTES:  # too large on disk, or grew while read
-        raise ResultsError(f"results file {name} is larger than {MAX_BYTES} bytes, the most a "
-                           "results JSON may hold")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ResultsError(f"results file {name} is not UTF-8 text (byte {exc.start} is "
-                           f"{raw[exc.start:exc.start + 1]!r}); expected a results JSON") from exc
+    return read_text(path, MAX_BYTES, ResultsError, "results file",
+                     f"expected a results JSON of at most {MAX_BYTES} bytes")
 
 
 def load_results(path: str | Path) -> dict[str, Any]:

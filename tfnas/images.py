@@ -20,9 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from tfnas import safe_pickle
+from tfnas.bounded import read_file
 from tfnas.checks import is_integer
 from tfnas.config import DataNotFoundError
 from tfnas.errors import TfnasError, one_line, shown
+
+MAX_IMAGE_FILE_BYTES = 256 << 20
+"""The largest image batch file read (256 MiB): CIFAR-100's train file, the largest of the
+formats, is about 150 MiB; the safe unpickler then charges memory against the file's size."""
 
 
 class ImageFileError(TfnasError, ValueError):
@@ -86,7 +91,9 @@ def read_image_file(path: str | Path, file_format: str) -> ImageArrays:
 
 @functools.lru_cache(maxsize=32)
 def _read_cached(path: str, mtime_ns: int, size: int, file_format: str) -> ImageArrays:
-    raw = Path(path).read_bytes()
+    raw = read_file(path, MAX_IMAGE_FILE_BYTES, ImageFileError, "image file",
+                    "expected a CIFAR or ImageNet16 batch file (the largest, CIFAR-100's train "
+                    "file, is about 150 MiB)")
     try:
         content = safe_pickle.loads(raw)
     except safe_pickle.UnsafePickleError as exc:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from tfnas import safe_pickle
+from tfnas.bounded import open_regular
 from tfnas.config import DataNotFoundError
 from tfnas.errors import TfnasError, one_line
 
@@ -48,7 +49,7 @@ def decompress(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     out = bytearray()
     decompressor = bz2.BZ2Decompressor()
     try:
-        with open(path, "rb") as handle:
+        with open_regular(path, ArchiveError, "NATS-Bench archive file") as handle:
             pending = handle.read(CHUNK)
             while True:
                 out += decompressor.decompress(pending, max_length=limit + 1 - len(out))

@@ -653,7 +653,9 @@ def load(file: IO[bytes], encoding: str = "bytes") -> Any:
     return loads(file.read(), encoding=encoding)
 
 
-def load_path(path: str | Path, encoding: str = "bytes") -> Any:
-    """Unpickle the file at ``path`` with :class:`SafeUnpickler`."""
-    with open(path, "rb") as handle:
-        return load(handle, encoding=encoding)
+def load_path(path: str | Path, encoding: str = "bytes", limit: int = 1 << 30) -> Any:
+    """Unpickle the regular file at ``path`` (at most ``limit`` bytes) with :class:`SafeUnpickler`."""
+    from tfnas.bounded import read_file
+
+    return loads(read_file(path, limit, SafePickleError, "pickle file",
+                           f"expected at most {limit} bytes"), encoding=encoding)
