@@ -17,10 +17,13 @@ fields every claim has and holds the field checks the kinds share (``_choice``,
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +36,7 @@ from harness.rules import get_rule
 from harness.verdicts import INCONCLUSIVE, NOT_REPRODUCED, Estimate, Tolerance
 from tfnas.bounded import read_file
 from tfnas.datasets import TARGET_DATASETS
-from tfnas.errors import TfnasError, one_line, shown
+from tfnas.errors import TfnasError, one_line, shown, shown_path
 
 SHIPPED = Path(__file__).with_name("claims")
 """The shipped registry: a folder of claims files, one per source paper (every ``*.toml``)."""
@@ -249,33 +252,66 @@ class Registry:
 
     def file_of(self, cid: str) -> str | None:
         """The path (as recorded) of the file that defines claim ``cid``."""
-        return next((f.path for f in self.files if cid in f.claims), None)
+        return self._file_index.get(cid)
+
+    @functools.cached_property
+    def _file_index(self) -> dict[str, str]:
+        """Claim id -> file path, built once: a lookup per claim stays constant-time."""
+        return {cid: f.path for f in self.files for cid in f.claims}
 
 
 def claim_files(spec: str | Path) -> list[Path]:
     """The files one ``--claims`` value names: the word ``shipped`` (the shipped folder), a folder
-    (every ``*.toml`` in it, sorted by name) or one file."""
+    (every ``*.toml`` in it that is not a folder, sorted by name: a FIFO or a broken link among
+    them is refused when read, not skipped) or one file."""
     path = SHIPPED if str(spec) == SHIPPED_NAME else Path(spec)
-    if not path.is_dir():
+    if not _is_dir(path):
         return [path]
-    files = sorted(p for p in path.glob("*.toml") if p.is_file())
+    try:
+        files = sorted(p for p in path.glob("*.toml") if not _is_dir(p))
+    except OSError as exc:
+        raise ClaimError(f"claims folder {shown_path(path)} cannot be listed: "
+                         f"{exc.strerror or type(exc).__name__}") from exc
     if not files:
-        raise ClaimsNotFoundError(f"claims folder {shown(str(path), 200)} holds no *.toml file")
+        raise ClaimsNotFoundError(f"claims folder {shown_path(path)} holds no *.toml file")
     return files
+
+
+def _is_dir(path: Path) -> bool:
+    """True for a folder (or a link to one); False for anything else, a path that cannot be
+    looked at (a link loop, too long a name) included: reading it says why."""
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _identity(path: Path) -> tuple[int, int] | str:
+    """What makes two paths one file: its device and inode; a path that cannot be looked at is
+    itself (reading it says why)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return os.path.abspath(path)
+    return (st.st_dev, st.st_ino)
+
+
+@functools.cache
+def _shipped_identity() -> tuple[int, int] | str:
+    return _identity(SHIPPED)
 
 
 def _file_name(path: Path) -> str:
     """A claims file as named in records: a shipped file as ``shipped/NAME``, others as given."""
-    if path.parent.resolve() == SHIPPED.resolve():
+    if _identity(path.parent) == _shipped_identity():
         return f"{SHIPPED_NAME}/{path.name}"
     return str(path)
 
 
 def _read_claims_file(path: Path, name: str) -> tuple[bytes, dict[str, Claim]]:
-    """The file's bytes and its validated claims; every failure is one ClaimError naming it."""
-    if not path.is_file():
-        if path.exists():
-            raise ClaimError(f"claims registry {name} is not a regular file")
+    """The file's bytes and its validated claims; every failure is one ClaimError naming it
+    (a path that is not a regular file, a FIFO or a link loop say, is refused when opened)."""
+    if not os.path.lexists(path):
         raise ClaimsNotFoundError(f"claims registry {name} does not exist")
     raw = read_file(path, MAX_BYTES, ClaimError, "claims registry",
                     "a claims file holds a few hundred claims in well under that")
@@ -292,25 +328,36 @@ def _read_claims_file(path: Path, name: str) -> tuple[bytes, dict[str, Claim]]:
     return raw, parse_claims(data, where=name)
 
 
-def load_registry(specs: Sequence[str | Path] = (SHIPPED_NAME,)) -> Registry:
-    """Load the claims files that ``specs`` name (see :func:`claim_files`), in order; a file named
-    twice is read once, and a claim id defined in two files is refused naming both."""
+def registry_paths(specs: Sequence[str | Path]) -> list[Path]:
+    """The files ``specs`` name, in order, each once (two paths to one file count once); linear
+    in the number of files."""
     paths: list[Path] = []
+    seen: set[tuple[int, int] | str] = set()
     for spec in specs:
         for path in claim_files(spec):
-            if path.resolve() not in {p.resolve() for p in paths}:
+            key = _identity(path)
+            if key not in seen:
+                seen.add(key)
                 paths.append(path)
+    return paths
+
+
+def load_registry(specs: Sequence[str | Path] = (SHIPPED_NAME,)) -> Registry:
+    """Load the claims files that ``specs`` name (see :func:`claim_files`), in order; a file named
+    twice is read once, and a claim id defined in two files is refused naming both. The work is
+    linear in the number of files and claims (one parse each, one dictionary lookup per id)."""
     claims: dict[str, Claim] = {}
+    origin: dict[str, str] = {}
     files: list[RegistryFile] = []
-    for path in paths:
+    for path in registry_paths(specs):
         name = _file_name(path)
         raw, found = _read_claims_file(path, shown(name, 200))
         for cid in found:
-            if cid in claims:
-                first = next(f.path for f in files if cid in f.claims)
-                raise ClaimError(f"claim {cid!r} is defined in both {shown(first, 200)} and "
-                                 f"{shown(name, 200)}; claim ids must be unique across the "
+            if cid in origin:
+                raise ClaimError(f"claim {cid!r} is defined in both {shown(origin[cid], 200)} "
+                                 f"and {shown(name, 200)}; claim ids must be unique across the "
                                  "claims files in use")
+            origin[cid] = name
         claims.update(found)
         files.append(RegistryFile(name, hashlib.sha256(raw).hexdigest(), tuple(found)))
     check_table_readings(claims.values())

@@ -268,7 +268,7 @@ def test_unreadable_registry_files_are_one_line_claim_errors(tmp_path):
         with pytest.raises(ClaimError) as info:
             load_claims(tmp_path / name)
         assert name in str(info.value) and "\n" not in str(info.value), name
-    with pytest.raises(ClaimError, match="not a regular file"):
+    with pytest.raises(ClaimError, match="is a directory; expected a regular file"):
         load_claims(tmp_path)
 
 
