@@ -44,9 +44,10 @@ def _reason(exc: OSError) -> str:
 
 
 @contextlib.contextmanager
-def open_regular(path: str | Path, error: type[Exception], what: str) -> Iterator[BinaryIO]:
+def open_regular(path: str | Path, error: type[Exception], what: str,
+                 missing: type[Exception] | None = None) -> Iterator[BinaryIO]:
     """``path`` opened for binary reading, refused with ``error`` (one line) unless it is a
-    regular file.
+    regular file; a path that does not exist raises ``missing`` (default ``error``).
 
     The open never blocks (a FIFO with no writer would wait forever) and the check is made on the
     opened descriptor, so a path swapped between a check and the open cannot slip through.
@@ -56,7 +57,7 @@ def open_regular(path: str | Path, error: type[Exception], what: str) -> Iterato
     try:
         fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError as exc:
-        raise error(f"{what} {where} does not exist") from exc
+        raise (missing or error)(f"{what} {where} does not exist") from exc
     except (OSError, ValueError) as exc:  # ValueError: an embedded NUL
         reason = _reason(exc) if isinstance(exc, OSError) else "not a valid path"
         raise error(f"{what} {where} cannot be opened: {reason}") from exc

@@ -23,7 +23,7 @@ from tfnas import safe_pickle
 from tfnas.bounded import read_file
 from tfnas.checks import is_integer
 from tfnas.config import DataNotFoundError
-from tfnas.errors import TfnasError, one_line, shown
+from tfnas.errors import TfnasError, shown, shown_path
 
 MAX_IMAGE_FILE_BYTES = 256 << 20
 """The largest image batch file read (256 MiB): CIFAR-100's train file, the largest of the
@@ -80,13 +80,13 @@ def read_image_file(path: str | Path, file_format: str) -> ImageArrays:
     try:
         if not path.is_file():
             what = "is a directory, not a file" if path.is_dir() else "does not exist"
-            raise DataNotFoundError(f"image file {path} {what}")
+            raise DataNotFoundError(f"image file {shown_path(path)} {what}")
         stat = path.stat()
         return _read_cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size, file_format)
     except OSError as exc:
         if isinstance(exc, TfnasError):
             raise
-        raise ImageFileError(f"{path}: cannot be read ({one_line(exc, 160)})") from None
+        raise ImageFileError(f"{shown_path(path)}: cannot be read ({exc.strerror or type(exc).__name__})") from None
 
 
 @functools.lru_cache(maxsize=32)

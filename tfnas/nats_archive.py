@@ -49,7 +49,8 @@ def decompress(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
     out = bytearray()
     decompressor = bz2.BZ2Decompressor()
     try:
-        with open_regular(path, ArchiveError, "NATS-Bench archive file") as handle:
+        with open_regular(path, ArchiveError, "NATS-Bench archive file",
+                          DataNotFoundError) as handle:
             pending = handle.read(CHUNK)
             while True:
                 out += decompressor.decompress(pending, max_length=limit + 1 - len(out))
@@ -80,8 +81,6 @@ def decompress(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
 def load_file(path: str | Path, limit: int = MAX_FILE_BYTES) -> Any:
     """One archive file decoded with the safe loader (``ARCHIVE_GLOBALS`` only)."""
     path = Path(path)
-    if not path.is_file():
-        raise DataNotFoundError(f"NATS-Bench archive file {path} does not exist or is not a file")
     raw = decompress(path, limit)
     try:
         return safe_pickle.loads(raw, encoding="ASCII", allowed=safe_pickle.ARCHIVE_GLOBALS)

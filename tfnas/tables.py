@@ -45,7 +45,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tfnas.bounded import read_file
+from tfnas.bounded import read_file, write_atomic
 from tfnas.errors import TfnasError, one_line, shown, shown_path
 from tfnas.space import Arch
 from tfnas.spaces import DEFAULT_SPACE, SearchSpace, get_space, space_names
@@ -335,10 +335,7 @@ def write_table(
     path = Path(path)
     data = encode_table(proxy, dataset, scores, provenance, space)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, data, TableError, "score table")
 
 
 def _read_member(path: Path, limits: TableLimits) -> bytes:
