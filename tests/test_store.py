@@ -23,6 +23,8 @@ from tfnas.space import SPACE_SIZE, Arch, ArchError, all_cells, arch_at
 from tfnas.spaces import SIZE, TOPOLOGY
 from tfnas.spaces.size import CANDIDATES, SizeArch
 from tfnas.store import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
     CorruptStoreError,
     NotAStoreError,
     ScoreStore,
@@ -33,6 +35,7 @@ from tfnas.store import (
 )
 
 SETTINGS = '{"seed": 0, "batch_size": 128}'
+ARCH = arch_at(0)
 cells = st.integers(0, SPACE_SIZE - 1).map(arch_at)
 floats = st.floats(allow_nan=True, allow_infinity=True)
 
@@ -533,3 +536,61 @@ def test_a_row_of_no_space_is_refused_in_one_line_by_any_space(tmp_path: Path, v
         with ScoreStore(path, space=space) as store, pytest.raises(CorruptStoreError) as caught:
             store.scored("params", "cifar10", SETTINGS)
         assert "not written by tfnas" in one_line_error(caught.value)
+
+
+COLUMNS = ("proxy TEXT NOT NULL", "dataset TEXT NOT NULL", "arch TEXT NOT NULL",
+           "settings TEXT NOT NULL", "score REAL", "seconds REAL NOT NULL")
+KEY = "PRIMARY KEY (proxy, dataset, arch, settings)"
+
+
+def _schema_variants() -> dict[str, list[str]]:
+    """Schemas that carry the store's id and version but differ from its own in one way each."""
+    table = lambda cols, key=KEY, tail=" WITHOUT ROWID": (  # noqa: E731
+        f"CREATE TABLE scores ({', '.join([*cols, key] if key else cols)}){tail}")
+    out = {
+        "no primary key": [table(COLUMNS, key="", tail="")],
+        "a rowid table": [table(COLUMNS, tail="")],
+        "a shorter key": [table(COLUMNS, key="PRIMARY KEY (proxy, dataset, arch)")],
+        "a reordered key": [table(COLUMNS, key="PRIMARY KEY (arch, proxy, dataset, settings)")],
+        "an extra column": [table([*COLUMNS, "note TEXT"])],
+        "a trigger": [table(COLUMNS), "CREATE TRIGGER t AFTER INSERT ON scores BEGIN "
+                      "DELETE FROM scores; END"],
+        "an extra index": [table(COLUMNS), "CREATE INDEX i ON scores (score)"],
+        "a view": [table(COLUMNS), "CREATE VIEW v AS SELECT * FROM scores"],
+        "another table": [table(COLUMNS), "CREATE TABLE other (x)"],
+        "no scores table": ["CREATE TABLE other (x)"],
+    }
+    for i, col in enumerate(COLUMNS):
+        name = col.split()[0]
+        out[f"{name} without its type"] = [table([*COLUMNS[:i], name, *COLUMNS[i + 1:]])]
+        if name in KEY:  # a WITHOUT ROWID key column is NOT NULL whether it says so or not
+            continue
+        changed = col.replace("NOT NULL", "") if "NOT NULL" in col else f"{col} NOT NULL"
+        out[f"{name} nullability flipped"] = [table([*COLUMNS[:i], changed, *COLUMNS[i + 1:]])]
+    return out
+
+
+@pytest.mark.parametrize("variant", sorted(_schema_variants()))
+def test_a_store_with_our_id_but_another_schema_is_refused_unchanged(variant: str,
+                                                                      tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    db = sqlite3.connect(path)
+    for statement in _schema_variants()[variant]:
+        db.execute(statement)
+    db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    db.commit()
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(CorruptStoreError, match="not its schema") as info:
+        ScoreStore(path)
+    assert "\n" not in str(info.value) and len(str(info.value)) <= 500
+    assert path.read_bytes() == before
+
+
+def test_the_store_schema_check_accepts_what_tfnas_writes(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with ScoreStore(path) as store:
+        store.put("p", "cifar10", ARCH, "k", 1.0, 0.1)
+    with ScoreStore(path) as store:  # reopened: the schema it wrote is its own
+        assert store.get("p", "cifar10", ARCH, "k") == 1.0

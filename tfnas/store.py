@@ -63,6 +63,31 @@ CREATE TABLE scores (
 """
 
 
+_EXPECTED_SCHEMA = (
+    [("table", "scores", "scores")],
+    [(0, "proxy", "TEXT", 1, None, 1), (1, "dataset", "TEXT", 1, None, 2),
+     (2, "arch", "TEXT", 1, None, 3), (3, "settings", "TEXT", 1, None, 4),
+     (4, "score", "REAL", 0, None, 0), (5, "seconds", "REAL", 1, None, 0)],
+    [(1, "pk", 0)],
+)
+"""What :data:`_SCHEMA` creates, as ``(sqlite_master rows, PRAGMA table_info, PRAGMA
+index_list's (unique, origin, partial))``: the WITHOUT ROWID table and its primary key only."""
+
+
+def _schema_difference(found: tuple[list, list, list]) -> str:
+    """Which part of a store's schema differs from :data:`_EXPECTED_SCHEMA`, in words."""
+    objects, columns, indexes = found
+    if objects != _EXPECTED_SCHEMA[0]:
+        extra = sorted({f"{t} {n}" for t, n, _ in objects} - {"table scores"})
+        return ("no scores table" if ("table", "scores", "scores") not in objects
+                else f"extra objects: {shown(extra)}")
+    if columns != _EXPECTED_SCHEMA[1]:
+        return (f"columns {shown([c[1:4] for c in columns])}, expected "
+                f"{shown([c[1:4] for c in _EXPECTED_SCHEMA[1]])} with the key "
+                "(proxy, dataset, arch, settings)")
+    return f"indexes {shown(indexes)}; expected only the primary key over the four key columns"
+
+
 class StoreError(TfnasError, ValueError):
     """A file cannot be used as a tfnas score store."""
 
@@ -329,6 +354,8 @@ class ScoreStore:
                     f"{shown(str(self.path))} is a tfnas score store of schema version "
                     f"{shown(version)}; this tfnas reads version {SCHEMA_VERSION}"
                 )
+            else:
+                self._check_schema()
             db.execute("COMMIT")
         except BaseException:
             _rollback(db)
@@ -339,6 +366,26 @@ class ScoreStore:
                 f"cannot put score store {shown(str(self.path))} in WAL mode (got {shown(mode)})"
             )
         db.execute("PRAGMA synchronous = NORMAL")  # durable across process kills in WAL mode
+
+    def _check_schema(self) -> None:
+        """Refuse a file whose application id and version are ours but whose schema is not.
+
+        Everything the store relies on is checked: one object in the file, the ``scores`` table
+        (no trigger, view or extra index that could act on a write), its columns with their
+        types and NOT NULL, and the primary key over exactly the four key columns (without it one
+        key could hold several rows, and :meth:`get` and :meth:`scored` would disagree).
+        """
+        db = self._db
+        objects = db.execute("SELECT type, name, tbl_name FROM sqlite_master").fetchall()
+        columns = db.execute("PRAGMA table_info(scores)").fetchall()
+        indexes = [tuple(row[2:5]) for row in db.execute("PRAGMA index_list(scores)")]
+        found = (sorted(map(tuple, objects)), [tuple(c) for c in columns], indexes)
+        if found != _EXPECTED_SCHEMA:
+            raise CorruptStoreError(
+                f"{shown(str(self.path))} carries the tfnas score store's id and version but not "
+                f"its schema ({_schema_difference(found)}); it was not written by tfnas, or was "
+                "altered: move it aside or pass another path"
+            )
 
     @contextlib.contextmanager
     def _guard(self, operation: str) -> Iterator[sqlite3.Connection]:
