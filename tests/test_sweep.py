@@ -437,3 +437,52 @@ def test_a_store_open_for_another_space_is_refused_in_one_line(tmp_path):
         message = str(caught.value)
         assert "\n" not in message and "space='sss'" in message
         assert topology.count() == 0
+
+
+def _export_target(kind, tmp_path):
+    """An --export folder argument that cannot take the tables, made of the given kind."""
+    target = tmp_path / "exports"
+    if kind == "a file":
+        target.write_text("not a folder")
+    elif kind == "a FIFO":
+        os.mkfifo(target)
+    elif kind == "below a file":
+        target.write_text("not a folder")
+        target = target / "sub"
+    elif kind == "a table path that is a folder":
+        (target / "params-cifar10.csv.gz").mkdir(parents=True)
+    elif kind == "a table path that is a FIFO":
+        target.mkdir()
+        os.mkfifo(target / "params-cifar10.csv.gz")
+    return target
+
+
+@pytest.mark.parametrize("kind", ["a file", "a FIFO", "below a file",
+                                  "a table path that is a folder", "a table path that is a FIFO"])
+def test_an_unusable_export_folder_is_refused_before_any_scoring(tmp_path, capsys, kind):
+    target = _export_target(kind, tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    store = tmp_path / "s.sqlite"
+    argv = ["sweep", "--proxy", "params", "--dataset", "cifar10", "--indices", "0-3",
+            "--store", str(store), "--export", str(target)]
+    assert main(argv[1:]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "export" in err and "Traceback" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no store: nothing was scored
+
+
+def test_an_unreachable_scheduler_leaves_no_store_behind(tmp_path, monkeypatch):
+    import socket
+
+    import tfnas.sweep as sweep_module
+
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setattr(sweep_module, "CONNECT_TIMEOUT_S", 2)
+    store = tmp_path / "out" / "s.sqlite"
+    with pytest.raises(TfnasError, match="cannot reach the Dask scheduler") as info:
+        run_sweep(store, ["params"], ["cifar10"], indices=[0, 1],
+                  scheduler=f"tcp://127.0.0.1:{port}")
+    assert "\n" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []

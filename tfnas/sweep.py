@@ -568,7 +568,7 @@ class _Dask:
         from dask.distributed import Client
 
         self.own = not isinstance(scheduler, Client)
-        self.client = Client(scheduler) if self.own else scheduler
+        self.client = _connect(Client, scheduler) if self.own else scheduler
         self.window = 2 * (sum(self.client.nthreads().values()) or 1)
         self.futures: list = []
 
@@ -591,6 +591,21 @@ class _Dask:
                 self.client.cancel([f for f in self.futures if not f.done()])
         if self.own:
             self.client.close()
+
+
+CONNECT_TIMEOUT_S = 30
+"""How long a sweep waits for a Dask scheduler to answer before it gives up."""
+
+
+def _connect(client: Callable, address: object) -> object:
+    """A Dask client connected to ``address``; a scheduler that does not answer is one line."""
+    try:
+        return client(address, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise SweepError(f"cannot reach the Dask scheduler {shown(address)} within "
+                         f"{CONNECT_TIMEOUT_S} s ({type(exc).__name__}: {one_line(exc, 160)}); "
+                         "expected a running scheduler, e.g. `dask scheduler` then "
+                         "`dask worker <address>`") from exc
 
 
 def _executor(workers: int, scheduler: object) -> _Serial | _Local | _Dask:
@@ -705,22 +720,28 @@ def run_sweep(
     budget = _check_budget(budget_seconds)
     if progress not in (None, True, False):
         raise ArgumentTypeError(f"progress must be True, False or None, got {shown(progress)}")
-    with _stop_signals() as interrupts:
-        own_store = not hasattr(store, "put_many")
-        if own_store:
-            store = _open_store(store, lock_timeout, request.space)
-        try:
-            chunks, jobs = _plan(store, request)
-            report = SweepReport(jobs)
-            if chunks:
-                deadline = None if budget is None else start + budget
-                _drive(store, chunks, report, _executor(workers, scheduler), deadline, progress,
-                       interrupts)
-            report.wall_seconds = time.perf_counter() - start
-            return report
-        finally:
+    # A cluster is reached before a store file is created: an unreachable scheduler leaves none.
+    executor = _Dask(scheduler) if scheduler is not None else None
+    try:
+        with _stop_signals() as interrupts:
+            own_store = not hasattr(store, "put_many")
             if own_store:
-                store.close()  # type: ignore[attr-defined]
+                store = _open_store(store, lock_timeout, request.space)
+            try:
+                chunks, jobs = _plan(store, request)
+                report = SweepReport(jobs)
+                if chunks:
+                    deadline = None if budget is None else start + budget
+                    chosen, executor = executor or _executor(workers, None), None
+                    _drive(store, chunks, report, chosen, deadline, progress, interrupts)
+                report.wall_seconds = time.perf_counter() - start
+                return report
+            finally:
+                if own_store:
+                    store.close()  # type: ignore[attr-defined]
+    finally:
+        if executor is not None:  # connected, but nothing was driven through it
+            executor.close(graceful=True)
 
 
 def _drive(store: object, chunks: list[Chunk], report: SweepReport,
@@ -890,6 +911,12 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
 def sweep_command(args: argparse.Namespace) -> int:
     """Run a parsed ``sweep`` command line; exit status 0 when every requested cell is stored."""
     indices = _indices_of(args.indices, args.space)
+    root = None
+    if args.export is not None:  # checked before any scoring, not after the whole sweep
+        from tfnas.tables import check_export
+
+        root = check_export(args.export or None,
+                            [(p, d) for p in args.proxy for d in args.dataset], args.space)
     try:
         report = run_sweep(
             args.store, args.proxy, args.dataset, indices=indices, limit=args.limit,
@@ -911,7 +938,6 @@ def sweep_command(args: argparse.Namespace) -> int:
         from tfnas.store import ScoreStore
         from tfnas.tables import export_table
 
-        root = Path(args.export) if args.export else None
         with ScoreStore(args.store, space=args.space) as store:
             for job in report.jobs:
                 result = export_table(store, job.proxy, job.dataset, args.seed, args.batch_size, root,

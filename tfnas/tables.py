@@ -39,13 +39,14 @@ import io
 import math
 import os
 import platform
+import stat
 import subprocess
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tfnas.bounded import read_file, write_atomic
+from tfnas.bounded import file_kind, read_file, write_atomic
 from tfnas.errors import TfnasError, one_line, shown, shown_path
 from tfnas.space import Arch
 from tfnas.spaces import DEFAULT_SPACE, SearchSpace, get_space, space_names
@@ -666,6 +667,35 @@ class ExportResult:
     path: Path
     rows: int
     written: bool
+
+
+def check_export(root: str | Path | None, jobs: Sequence[tuple[str, str]],
+                 space: str | SearchSpace | None = None) -> Path:
+    """The folder the tables of ``jobs`` (``(proxy, dataset)`` pairs) would be exported to,
+    checked before any scoring: a folder (or one that can be created in a writable folder), and
+    every table path in it a regular file or absent. A :class:`TableError` says what is wrong.
+    """
+    folder = Path(DEFAULT_ROOT if root is None else root)
+    where = shown_path(folder)
+    try:
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+        if existing == folder and not folder.is_dir():
+            raise TableError(f"export folder {where} is not a folder; expected a folder (or a "
+                             "path where one can be created) for the score tables")
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise TableError(f"export folder {where} cannot be created or written in "
+                             f"({shown_path(existing)} is not a writable folder)")
+        for proxy, dataset in jobs:
+            path = table_path(proxy, dataset, folder, space)
+            if path.exists() or path.is_symlink():
+                mode = path.stat().st_mode
+                if not stat.S_ISREG(mode):
+                    raise TableError(f"export target {shown_path(path)} is {file_kind(mode)}; "
+                                     "expected a regular score table file or none")
+    except OSError as exc:
+        raise TableError(f"export folder {where} cannot be used: "
+                         f"{exc.strerror or type(exc).__name__}") from exc
+    return folder
 
 
 def export_table(
