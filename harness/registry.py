@@ -35,6 +35,7 @@ from harness.results import CLAIM_ID_RULE, valid_claim_id
 from harness.rules import get_rule
 from harness.verdicts import INCONCLUSIVE, NOT_REPRODUCED, Estimate, Tolerance
 from tfnas.bounded import read_file
+from tfnas.checks import MAX_SEED, WHY_SEED
 from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import TfnasError, one_line, shown, shown_path
 
@@ -52,6 +53,16 @@ MAX_BYTES = 4 * 2**20
 """Largest registry file read (4 MiB; the shipped one is about 100 KB)."""
 MAX_SIZE = 100_000
 """Largest N, population, sample or cycle count: 100x the paper's largest (N = 1000)."""
+MAX_MAGNITUDE = 10**7
+"""Largest magnitude of a published value, its std, a margin or a band edge: over 80x
+NATS-Bench's largest time budget (120,000 s), the largest quantity a claim publishes."""
+WHY_MAGNITUDE = "the largest quantity a claim publishes is seconds, well under 10^7"
+MAX_FACTOR = 100.0
+"""Largest tolerance ``factor``: a ratio rule with a larger one accepts anything two orders of
+magnitude off, which is no test (the registry uses 1.5 to 4)."""
+MAX_PUBLISHED_N = 10**6
+"""Largest published ``n`` (runs or cells behind a published number; the registry's largest is
+the 15,625 cells of the space)."""
 
 
 class ClaimError(TfnasError, ValueError):
@@ -458,6 +469,7 @@ def parse_claim(entry: Any, position: int = 0) -> Claim:
         raise ClaimError(f"claim {cid!r}: field 'tolerance': {one_line(exc, 300)}") from exc
     if not tol.justification.strip():
         raise ClaimError(f"claim {cid!r}: field 'tolerance.justification' must say why")
+    _check_tolerance(cid, tol)
     published = _published(cid, need("published", dict), tol)
     alts = []
     for j, alt in enumerate(need("alternatives", list, [])):
@@ -519,12 +531,7 @@ def _published(cid: str, pub: dict[str, Any], tol: Tolerance) -> Estimate:
     if not _is_number(value):
         raise ClaimError(f"claim {cid!r}: field 'published.value' must be a number")
     std, n = pub.get("std"), pub.get("n")
-    if std is not None and (not _is_number(std) or std < 0):
-        raise ClaimError(f"claim {cid!r}: field 'published.std' must be a number >= 0, "
-                         f"got {shown(std)}")
-    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
-        raise ClaimError(f"claim {cid!r}: field 'published.n' must be a positive integer, "
-                         f"got {shown(n)}")
+    check_published(cid, "published", value, std, n)
     if rule.published_spread:
         if not isinstance(std, int | float) or std < 0:
             raise ClaimError(f"claim {cid!r}: field 'published.std' must be a number >= 0 "
@@ -533,6 +540,48 @@ def _published(cid: str, pub: dict[str, Any], tol: Tolerance) -> Estimate:
             raise ClaimError(f"claim {cid!r}: field 'published.n' must be an integer >= 2 "
                              f"(the {rule.name} rule needs it)")
     return Estimate(float(value), None if std is None else float(std), n)
+
+
+def number_in(cid: str, field: str, value: Any, low: float, high: float, why: str = "",
+              *, open_low: bool = False) -> float:
+    """``value`` as a float if it is a number in ``[low, high]`` (``(low, high]`` when
+    ``open_low``); else a ClaimError naming the claim, the field and the range."""
+    inside = _is_number(value) and (low < value if open_low else low <= value) and value <= high
+    if not inside:
+        span = f"{'(' if open_low else '['}{low:g}, {high:g}]"
+        raise ClaimError(f"claim {cid!r}: field {field!r} is {shown(value)}, expected a number in "
+                         f"{span}" + (f" ({why})" if why else ""))
+    return float(value)
+
+
+def int_in(cid: str, field: str, value: Any, low: int, high: int, why: str = "") -> int:
+    """``value`` if it is an integer (not a bool) in ``low..high``; else a ClaimError naming the
+    claim, the field and the range."""
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ClaimError(f"claim {cid!r}: field {field!r} is {shown(value)}, expected an integer "
+                         f"in {low}..{high}" + (f" ({why})" if why else ""))
+    return value
+
+
+def check_published(cid: str, where: str, value: Any, std: Any, n: Any) -> None:
+    """A published value, std and n in range: |value| and std at most :data:`MAX_MAGNITUDE`,
+    std >= 0, n in ``1..MAX_PUBLISHED_N``."""
+    number_in(cid, f"{where}.value", value, -MAX_MAGNITUDE, MAX_MAGNITUDE, WHY_MAGNITUDE)
+    if std is not None:
+        number_in(cid, f"{where}.std", std, 0, MAX_MAGNITUDE, WHY_MAGNITUDE)
+    if n is not None:
+        int_in(cid, f"{where}.n", n, 1, MAX_PUBLISHED_N, "runs or cells behind the number")
+
+
+def _check_tolerance(cid: str, tol: Tolerance) -> None:
+    """The tolerance parameters' ranges beyond :class:`Tolerance`'s own (which keeps alpha in
+    (0, 0.5), margin >= 0, factor >= 1): a margin or factor large enough to pass anything is
+    refused."""
+    if tol.margin is not None:
+        number_in(cid, "tolerance.margin", tol.margin, 0, MAX_MAGNITUDE, WHY_MAGNITUDE)
+    if tol.factor is not None:
+        number_in(cid, "tolerance.factor", tol.factor, 1, MAX_FACTOR,
+                  "a larger factor accepts anything two orders of magnitude off")
 
 
 def _choice(cid: str, where: str, proto: Mapping[str, Any], key: str, options: tuple,
@@ -560,9 +609,9 @@ def _positive_int(cid: str, where: str, proto: Mapping[str, Any], key: str,
 
 
 def _integer(cid: str, where: str, proto: Mapping[str, Any], key: str) -> None:
-    """Refuse a field that is not an integer (a seed)."""
-    if not isinstance(proto.get(key), int) or isinstance(proto.get(key), bool):
-        raise ClaimError(f"claim {cid!r}: field '{where}.{key}' must be an integer")
+    """Refuse a field that is not a seed: an integer in ``0..MAX_SEED`` (what
+    :func:`tfnas.checks.check_seed` accepts)."""
+    int_in(cid, f"{where}.{key}", proto.get(key), 0, MAX_SEED, WHY_SEED)
 
 
 def _known_fields(cid: str, where: str, proto: Mapping[str, Any], fields: type | set[str]) -> None:

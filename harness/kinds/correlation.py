@@ -19,9 +19,12 @@ from harness.registry import (
     _choice,
     _known_fields,
     _proxy_names,
+    int_in,
 )
 from harness.stats import COEFFICIENTS, bootstrap_correlation_ci, correlation
 from harness.verdicts import Estimate
+from tfnas.checks import MAX_SEED, WHY_SEED
+from tfnas.space import SPACE_SIZE
 
 SCATTER_POINTS = 1500
 """Pairs recorded for the report's scatter plot."""
@@ -62,13 +65,9 @@ class CorrelationProtocol:
             raise ClaimError(f"claim {cid!r}: field '{where}.against' replaces the accuracy: "
                              "give 'metric' or 'against', not both")
         _choice(cid, where, proto, "coefficient", COEFFICIENTS)
-        sample = proto.get("sample", 0)
-        if not isinstance(sample, int) or isinstance(sample, bool) or sample < 0:
-            raise ClaimError(f"claim {cid!r}: field '{where}.sample' must be an integer >= 0 "
-                             "(0 = the whole space)")
-        seed = proto.get("seed", 0)
-        if not isinstance(seed, int) or isinstance(seed, bool):
-            raise ClaimError(f"claim {cid!r}: field '{where}.seed' must be an integer")
+        sample = int_in(cid, f"{where}.sample", proto.get("sample", 0), 0, SPACE_SIZE,
+                        "cells drawn from the space; 0 = the whole space")
+        seed = int_in(cid, f"{where}.seed", proto.get("seed", 0), 0, MAX_SEED, WHY_SEED)
         absolute = proto.get("absolute", False)
         if not isinstance(absolute, bool):
             raise ClaimError(f"claim {cid!r}: field '{where}.absolute' must be true or false "

@@ -43,7 +43,7 @@ from harness.kinds.correlation import (
     measure_correlation,
     usable,
 )
-from harness.registry import ClaimError, _known_fields, _proxy_names
+from harness.registry import ClaimError, _known_fields, _proxy_names, number_in
 from harness.verdicts import Estimate
 from tfnas.errors import TfnasError, one_line, shown
 
@@ -77,13 +77,9 @@ class ProxyRankingProtocol:
             if name not in known:
                 raise ClaimError(f"claim {cid!r}: field '{where}.values' names {shown(name)}, "
                                  f"expected proxies among {known}")
-            if not isinstance(v, int | float) or isinstance(v, bool):
-                raise ClaimError(f"claim {cid!r}: field '{where}.values.{name}' must be a "
-                                 f"number, got {shown(v)}")
-        gap = proto.get("gap")
-        if not isinstance(gap, int | float) or isinstance(gap, bool) or gap < 0:
-            raise ClaimError(f"claim {cid!r}: field '{where}.gap' must be a number >= 0 (the "
-                             "correlation margin: closer published values claim no order)")
+            number_in(cid, f"{where}.values.{name}", v, -1, 1, "a correlation coefficient")
+        gap = number_in(cid, f"{where}.gap", proto.get("gap"), 0, 2,
+                        "the correlation margin: closer published values claim no order")
         also = proto.get("also", [])
         if not isinstance(also, list) or not all(isinstance(a, str) and a in known for a in also):
             raise ClaimError(f"claim {cid!r}: field '{where}.also' must be an array of proxy "

@@ -16,7 +16,16 @@ from typing import Any
 from harness.context import Context
 from harness.kinds import Measurement, register_kind
 from harness.kinds.search import SearchProtocol, measure_search, method_tables
-from harness.registry import DATASETS, SELECTIONS, ClaimError, _choice, _known_fields
+from harness.registry import (
+    DATASETS,
+    MAX_MAGNITUDE,
+    SELECTIONS,
+    WHY_MAGNITUDE,
+    ClaimError,
+    _choice,
+    _known_fields,
+    number_in,
+)
 from harness.verdicts import Estimate
 
 
@@ -37,8 +46,7 @@ class ShareProtocol:
         _choice(cid, where, proto, "selection", SELECTIONS, required=False)
         low, high = proto.get("low"), proto.get("high")
         for key, value in (("low", low), ("high", high)):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ClaimError(f"claim {cid!r}: field '{where}.{key}' must be a number")
+            number_in(cid, f"{where}.{key}", value, -MAX_MAGNITUDE, MAX_MAGNITUDE, WHY_MAGNITUDE)
         if not low < high:
             raise ClaimError(f"claim {cid!r}: field '{where}.low' must be below 'high', got "
                              f"{low} and {high}")

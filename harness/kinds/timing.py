@@ -41,7 +41,7 @@ import numpy as np
 from harness.context import Context, NotRun
 from harness.kinds import Measurement, register_kind
 from harness.kinds.search import SearchProtocol, _search_traces
-from harness.registry import ClaimError, _known_fields
+from harness.registry import MAX_MAGNITUDE, ClaimError, _known_fields, check_published, number_in
 from harness.verdicts import Estimate, standard_error
 from tfnas.errors import shown
 
@@ -117,23 +117,11 @@ def _published(cid: str, where: str, pub: object) -> Estimate:
         raise ClaimError(f"claim {cid!r}: unknown field(s) {shown(sorted(map(str, unknown)))} "
                          f"in '{where}'; expected value, std, n")
     value, std, n = pub.get("value"), pub.get("std"), pub.get("n")
-    if not _number(value) or not value > 0:
-        raise ClaimError(f"claim {cid!r}: field '{where}.value' must be a number > 0 (seconds), "
-                         f"got {shown(value)}")
-    if std is not None and (not _number(std) or std < 0):
-        raise ClaimError(f"claim {cid!r}: field '{where}.std' must be a number >= 0, "
-                         f"got {shown(std)}")
-    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
-        raise ClaimError(f"claim {cid!r}: field '{where}.n' must be a positive integer, "
-                         f"got {shown(n)}")
+    number_in(cid, f"{where}.value", value, 0, MAX_MAGNITUDE, "seconds", open_low=True)
+    check_published(cid, where, value, std, n)
     if (std is None) != (n is None):
         raise ClaimError(f"claim {cid!r}: field '{where}' needs both std and n, or neither")
     return Estimate(float(value), None if std is None else float(std), n)
-
-
-def _number(value: object) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value))
 
 
 def _count(cid: str, where: str, proto: Mapping[str, Any], key: str, default: int,
