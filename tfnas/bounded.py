@@ -152,14 +152,16 @@ def sha256_file(path: str | Path, limit: int, error: type[Exception], what: str)
     return digest.hexdigest()
 
 
-def write_atomic(path: str | Path, data: bytes, error: type[Exception], what: str) -> Path:
-    """Replace ``path`` by ``data`` all at once: the target is either untouched or complete.
+@contextlib.contextmanager
+def atomic_writer(path: str | Path, error: type[Exception], what: str) -> Iterator[BinaryIO]:
+    """A binary handle whose bytes replace ``path`` all at once when the block ends without error.
 
     The bytes go to a temporary file in the target's folder, are flushed to disk, and the file is
-    renamed over the target; any failure (a full disk, a file-size limit, a signal) removes the
-    temporary file and leaves the target as it was. An existing target that is not a regular file
-    (a FIFO, a device, a directory) is refused, not replaced. The new file keeps the old one's
-    permission bits (or gets the umask's default).
+    renamed over the target; any failure (a full disk, a file-size limit, an exception or signal
+    in the block) removes the temporary file and leaves the target as it was. An existing target
+    that is not a regular file (a FIFO, a device, a directory) is refused, not replaced. The new
+    file keeps the old one's permission bits (or gets the umask's default). Writing through the
+    handle lets a large output be produced piece by piece instead of held in memory whole.
     """
     path = Path(path)
     where = shown_path(path)
@@ -175,23 +177,41 @@ def write_atomic(path: str | Path, data: bytes, error: type[Exception], what: st
                     "write")
     tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=".tmp",
-                                   dir=path.parent if str(path.parent) else ".")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=".tmp",
+                                       dir=path.parent if str(path.parent) else ".")
+            handle = os.fdopen(fd, "wb")
+        except OSError as exc:
+            raise error(f"{what} {where} cannot be written: {_reason(exc)}") from exc
+        try:
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        mode = stat.S_IMODE(old.st_mode) if old is not None else 0o666 & ~_umask()
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
+        except OSError as exc:
+            raise error(f"{what} {where} cannot be written: {_reason(exc)} (left "
+                        "unchanged)") from exc
+        finally:
+            with contextlib.suppress(OSError):  # a failed flush fails again on close
+                handle.close()
+        try:
+            os.chmod(tmp, stat.S_IMODE(old.st_mode) if old is not None else 0o666 & ~_umask())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise error(f"{what} {where} cannot be written: {_reason(exc)} (left "
+                        "unchanged)") from exc
         tmp = None
-    except OSError as exc:
-        raise error(f"{what} {where} cannot be written: {_reason(exc)} (left unchanged)") from exc
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-    return path
+
+
+def write_atomic(path: str | Path, data: bytes, error: type[Exception], what: str) -> Path:
+    """Replace ``path`` by ``data`` all at once (see :func:`atomic_writer`): the target is either
+    untouched or complete."""
+    with atomic_writer(path, error, what) as handle:
+        handle.write(data)
+    return Path(path)
 
 
 def _umask() -> int:

@@ -20,6 +20,7 @@ import os
 import pickle
 import re
 import sqlite3
+import stat
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from tfnas.checks import check_batch_size, check_seed, float_arg, int_arg
+from tfnas.bounded import atomic_writer, file_kind
+from tfnas.checks import ArgumentError, check_batch_size, check_seed, float_arg, int_arg
 from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import MAX_SHOWN, TfnasError, one_line, shown
 from tfnas.spaces import DEFAULT_SPACE, get_space, space_names
@@ -278,12 +280,16 @@ def _check_output(path: str | None) -> None:
         raise UsageError("tfnas search: argument --json: expected a file path or '-', got ''")
     target = Path(path)
     try:
-        is_dir, parent_ok = target.is_dir(), target.parent.is_dir()
-        writable = os.access(target if target.exists() else target.parent, os.W_OK)
+        mode = target.stat().st_mode if target.exists() else None
+        parent_ok = target.parent.is_dir()
+        writable = os.access(target if mode is not None else target.parent, os.W_OK)
     except ValueError:  # an embedded NUL
         raise ArgumentError(f"--json {shown(path)} is not a valid file path") from None
-    if is_dir:
-        raise ArgumentError(f"--json {shown(path)} is a directory; expected a file path")
+    except OSError as exc:  # a name too long, a symlink loop
+        raise ArgumentError(f"--json {shown(path)} cannot be used: "
+                            f"{exc.strerror or type(exc).__name__}") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise ArgumentError(f"--json {shown(path)} is {file_kind(mode)}; expected a file path")
     if not parent_ok:
         raise ArgumentError(f"--json {shown(path)}: its folder does not exist")
     if not writable:
@@ -312,7 +318,7 @@ def _run_search(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from tfnas.oracles import default_oracle
-    from tfnas.search import repeat, summarize
+    from tfnas.search import repeat, summarize, write_search_json
     from tfnas.search.repeat import check_repeats
 
     if args.table and args.store:
@@ -342,13 +348,13 @@ def _run_search(args: argparse.Namespace) -> int:
     summary = summarize(traces)
     if args.json:
         finite = {k: [_json_float(x) for x in v] for k, v in summary.items()}
-        text = json.dumps({"summary": finite, "traces": [t.to_dict() for t in traces]},
-                          indent=1, allow_nan=False)
         if args.json == "-":
-            print(text)
+            write_search_json(sys.stdout.write, finite, traces)
+            sys.stdout.write("\n")
         else:
-            with open(args.json, "w") as handle:
-                handle.write(text + "\n")
+            with atomic_writer(args.json, ArgumentError, "--json") as handle:
+                write_search_json(lambda text: handle.write(text.encode("utf-8")), finite, traces)
+                handle.write(b"\n")
     out = sys.stderr if args.json == "-" else sys.stdout
     print(_summary_table(args, traces, summary), file=out)
     return 0

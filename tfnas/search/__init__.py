@@ -19,10 +19,12 @@ from tfnas.search.trace import (
     summarize,
     traces_from_json,
     traces_to_json,
+    write_search_json,
 )
 
 __all__ = [
     "DATASETS", "BudgetNotReachedError", "CostError", "Cycle", "Evaluation", "TraceError", "Member", "MissingScoreError", "OracleScorer",
     "ProxyScorer", "Scorer", "TableScorer", "Trace", "random_search", "rea", "repeat",
     "run_seeds", "summarize", "traces_from_json", "traces_to_json",
+    "write_search_json",
 ]

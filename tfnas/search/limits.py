@@ -36,6 +36,11 @@ MAX_REPEATS = 10_000
 WHY_REPEATS = "the papers average 30 to 500 runs; 10,000 pins a mean to 1% of its spread"
 
 MAX_TOTAL_EVALUATIONS = 2_000_000
+STATED_TOTAL_BYTES = 700 * 10**6
+"""What the runs' traces may take at :data:`MAX_TOTAL_EVALUATIONS`, ``--json`` included (which
+streams one trace at a time): measured ~290 bytes per evaluation (peak RSS of
+``tfnas search random --table`` at 10,000 and 160,000 evaluations,
+tests/test_search_memory.py), 350 allowed."""
 WHY_TOTAL = "all runs' traces stay in memory, ~350 bytes per evaluation: ~700 MB at the bound"
 
 MAX_TIME_BUDGET = 30 * 24 * 3600

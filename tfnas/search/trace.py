@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
@@ -252,6 +252,26 @@ def summarize(traces: Sequence[Trace]) -> dict[str, tuple[float, float]]:
 def traces_to_json(traces: Sequence[Trace], indent: int | None = None) -> str:
     """A list of traces (e.g. the repeats of one experiment) as JSON text."""
     return json.dumps([t.to_dict() for t in traces], indent=indent, allow_nan=False)
+
+
+def _nested(text: str, depth: int) -> str:
+    """JSON text written at ``indent=1`` moved ``depth`` levels in: every line after the first."""
+    return text.replace("\n", "\n" + " " * depth)
+
+
+def write_search_json(write: Callable[[str], object], summary: Mapping[str, object],
+                      traces: Sequence[Trace]) -> None:
+    """``{"summary": summary, "traces": [...]}`` at ``indent=1``, byte for byte what
+    ``json.dumps`` writes, handed to ``write`` one trace at a time.
+
+    Peak memory is one trace's text instead of the whole document's objects and text (several
+    times the traces' own size at the bound of repeats x evaluations).
+    """
+    write('{\n "summary": ' + _nested(json.dumps(summary, indent=1, allow_nan=False), 1)
+          + ',\n "traces": [')
+    for i, trace in enumerate(traces):
+        write(("," if i else "") + "\n  " + _nested(trace.to_json(indent=1), 2))
+    write("\n ]\n}" if traces else "]\n}")
 
 
 def traces_from_json(text: str) -> list[Trace]:
