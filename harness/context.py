@@ -31,6 +31,11 @@ class OptionError(TfnasError, ValueError):
     """A harness run setting (score source, repetitions, bootstrap) is out of range."""
 
 
+class DataFileError(TfnasError, OSError):
+    """A data file the run records (an accuracy or score table it hashes) cannot be read: not a
+    regular file, too large, unreadable."""
+
+
 @dataclass
 class Context:
     """Settings of one harness run and the data it loads once (tables, accuracy columns)."""

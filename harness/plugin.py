@@ -8,8 +8,12 @@ nothing and parametrises nothing.
 
 - ``--claims FILE`` (repeatable; a folder means its ``*.toml``; the word ``shipped`` the shipped
   registry, which is the default) chooses the claims; every test taking a ``claim`` argument is
-  parametrised with them (:func:`pytest_generate_tests`); a malformed file stops collection
-  with one line naming the file, the claim and the field.
+  parametrised with them (:func:`pytest_generate_tests`).
+- Every claim option and path is checked once, in :func:`pytest_configure`, before anything is
+  collected (the ``--claims`` files loaded, the numbers range-checked, the folders looked at;
+  with ``--benchmark-json`` the data files hashed at session start, bounded, never blocking on
+  a FIFO): a bad one ends the session with one ``ERROR:`` line naming the option (exit 4). A
+  run that gives no claim option imports nothing of this.
 - ``claims_context`` is the run's :class:`harness.evaluate.Context`, made once per session from
   ``--score-source``, ``--score-tables``, ``--score-store``, ``--repetitions``, ``--bootstrap``,
   ``--live-protocol`` (how timing claims are measured: ``reduced``, the default, or ``full``).
@@ -23,7 +27,6 @@ nothing and parametrises nothing.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import platform
 from pathlib import Path
@@ -40,42 +43,35 @@ OUTCOMES = pytest.StashKey[list]()
 TABLES = pytest.StashKey[list]()
 DESELECTED = pytest.StashKey[list]()
 REGISTRY = pytest.StashKey["Registry"]()
+HASHES = pytest.StashKey[dict]()
 DEFAULT_SCORE_SOURCE = "tables"
 OPTION_NAMES = ("score_source", "score_tables", "score_store", "repetitions", "bootstrap",
                 "live_protocol", "claims_seed", "scoring_noise")
 """The run settings recorded in the claims record's ``options``."""
 
 
-def _score_source(value: str) -> str:
-    """Check ``--score-source`` against the sources the harness knows (imported only when given)."""
-    from harness.evaluate import SCORE_SOURCES
-
-    if value not in SCORE_SOURCES:
-        raise argparse.ArgumentTypeError(f"expected one of {', '.join(SCORE_SOURCES)}, "
-                                         f"got {value!r}")
-    return value
-
-
+LIVE_PROTOCOLS = ("reduced", "full")
+DEFAULT_BOOTSTRAP = 200
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("claims", "reproduction claims (harness.plugin)")
     group.addoption("--claims", action="append", default=None, metavar="FILE",
                     help="claims file to run (repeatable; a folder means its *.toml; 'shipped' "
                          "the shipped registry, the default)")
-    group.addoption("--score-source", type=_score_source, default=None,
+    group.addoption("--score-source", default=None, metavar="tables|live",
                     help="proxy scores from the full-space tables (default) or scored live")
     group.addoption("--score-tables", type=Path, default=None,
                     help="folder of score tables (default: benchmarks/scores/)")
     group.addoption("--score-store", type=Path, default=None,
                     help="SQLite score store for live scoring (memoises across runs)")
-    group.addoption("--repetitions", type=int, default=None,
+    group.addoption("--repetitions", default=None, metavar="N",
                     help="override every claim's number of repetitions (timing claims excepted)")
-    group.addoption("--bootstrap", type=int, default=200,
+    group.addoption("--bootstrap", default=DEFAULT_BOOTSTRAP, metavar="N",
                     help="bootstrap resamples for correlation confidence intervals")
-    group.addoption("--live-protocol", choices=("reduced", "full"), default="reduced",
+    group.addoption("--live-protocol", default="reduced", metavar="reduced|full",
                     help="timing claims: 'reduced' (default) measures the per-cell scoring cost "
                          "on a fixed sample of cells and counts each search's distinct cells; "
                          "'full' runs the searches live as the paper did (tens of minutes or more)")
-    group.addoption("--claims-seed", type=int, default=None, metavar="N",
+    group.addoption("--claims-seed", default=None, metavar="N",
                     help="replace the master seed of every claim (search runs, correlation "
                          "samples); the verdicts must not change")
     group.addoption("--scoring-noise", action=argparse.BooleanOptionalAction, default=True,
@@ -84,9 +80,143 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers, then check every claim option and path once, before anything is
+    collected: a bad one ends the session with one ``ERROR:`` line (exit status 4)."""
     config.addinivalue_line("markers", "fast: the CI subset of the claim benchmarks")
     config.addinivalue_line(
         "markers", "live: benchmarks that score networks live instead of reading the score tables")
+    check_options(config)
+
+
+def _given(config: pytest.Config) -> bool:
+    """True when any claim option differs from its default (the checks then import the harness;
+    a plain run imports nothing)."""
+    defaults = {"bootstrap": DEFAULT_BOOTSTRAP, "live_protocol": "reduced", "scoring_noise": True}
+    return (config.getoption("claims") is not None
+            or any(config.getoption(k) != defaults.get(k) for k in OPTION_NAMES))
+
+
+def check_options(config: pytest.Config) -> None:
+    """Parse and range-check the numeric options, the choices and the paths (storing the parsed
+    values back), and load the ``--claims`` files; any refusal is one usage line."""
+    if not _given(config):
+        return
+    from tfnas.errors import TfnasError
+
+    try:
+        _check_options(config)
+    except TfnasError as exc:
+        problem = _one_line(exc)
+    else:
+        return
+    raise pytest.UsageError(problem)  # outside the except block: no chained traceback
+
+
+def _one_line(exc: BaseException) -> str:
+    from tfnas.errors import one_line
+
+    return one_line(exc, 500)
+
+
+def _check_options(config: pytest.Config) -> None:
+    from harness.context import (
+        MAX_BOOTSTRAP,
+        MAX_REPETITIONS,
+        SCORE_SOURCES,
+        OptionError,
+    )
+    from tfnas.checks import MAX_SEED, WHY_SEED
+
+    opt = config.option
+    opt.repetitions = _int_option("--repetitions", opt.repetitions, 1, MAX_REPETITIONS,
+                                  "the registry's largest protocol uses 500")
+    opt.bootstrap = _int_option("--bootstrap", opt.bootstrap, 1, MAX_BOOTSTRAP,
+                                "beyond that the interval no longer moves")
+    opt.claims_seed = _int_option("--claims-seed", opt.claims_seed, 0, MAX_SEED, WHY_SEED)
+    _choice_option("--score-source", opt.score_source, SCORE_SOURCES)
+    _choice_option("--live-protocol", opt.live_protocol, LIVE_PROTOCOLS)
+    if opt.score_tables is not None:
+        _check_folder("--score-tables", opt.score_tables, OptionError)
+    if opt.score_store is not None:
+        _check_store(opt.score_store, OptionError)
+    if opt.claims is not None:
+        config.stash[REGISTRY] = _load(opt.claims)
+
+
+def _int_option(flag: str, value: Any, low: int, high: int, why: str) -> int | None:
+    """``value`` (text, or an int already parsed) as an int in ``low..high``; None stays None."""
+    from harness.context import OptionError
+    from tfnas.checks import int_arg
+    from tfnas.errors import shown
+
+    if value is None or isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        try:
+            number = int_arg(str(value))
+        except argparse.ArgumentTypeError as exc:
+            raise OptionError(f"{flag}: {exc}") from None
+    if number is not None and not low <= number <= high:
+        raise OptionError(f"{flag} must be an integer in {low}..{high} ({why}), "
+                          f"got {shown(number)}")
+    return number
+
+
+def _choice_option(flag: str, value: Any, choices: tuple[str, ...]) -> None:
+    from harness.context import OptionError
+    from tfnas.errors import shown
+
+    if value is not None and value not in choices:
+        raise OptionError(f"{flag} must be one of {', '.join(choices)}, got {shown(value)}")
+
+
+def _check_folder(flag: str, path: Path, error: type[Exception]) -> None:
+    """``path`` must be a folder that can be listed (a link loop, too long a name: refused)."""
+    import stat
+
+    from tfnas.errors import shown_path
+
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or "not a valid path"
+        raise error(f"{flag} {shown_path(path)} cannot be used: {reason}") from None
+    if not stat.S_ISDIR(mode):
+        raise error(f"{flag} {shown_path(path)} is not a folder; expected the folder of the "
+                    "score tables")
+
+
+def _check_store(path: Path, error: type[Exception]) -> None:
+    """The score store: a regular file if it exists (SQLite would block on a FIFO), in a folder
+    that exists."""
+    import stat
+
+    from tfnas.bounded import file_kind
+    from tfnas.errors import shown_path
+
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        _check_folder("--score-store's folder", path.parent if str(path.parent) else Path("."),
+                      error)
+        return
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or "not a valid path"
+        raise error(f"--score-store {shown_path(path)} cannot be used: {reason}") from None
+    if not stat.S_ISREG(mode):
+        raise error(f"--score-store {shown_path(path)} is {file_kind(mode)}; expected a regular "
+                    "file (an SQLite database) or a new path")
+
+
+def _load(specs: list[str]) -> Registry:
+    """The claims files ``specs`` name, loaded; a refusal names ``--claims``."""
+    from harness.context import OptionError
+    from harness.registry import ClaimError, load_registry
+
+    try:
+        return load_registry(specs)
+    except ClaimError as exc:
+        raise OptionError(f"--claims: {_one_line(exc)}") from None
 
 
 def options(config: pytest.Config) -> dict[str, Any]:
@@ -97,12 +227,24 @@ def options(config: pytest.Config) -> dict[str, Any]:
 
 
 def registry(config: pytest.Config) -> Registry:
-    """The claims files chosen by ``--claims`` (the shipped registry by default), loaded once."""
+    """The claims files chosen by ``--claims`` (loaded when the session starts) or the shipped
+    registry (loaded when first asked), once."""
     if REGISTRY not in config.stash:
         from harness.registry import SHIPPED_NAME, load_registry
 
         config.stash[REGISTRY] = load_registry(config.getoption("claims") or [SHIPPED_NAME])
     return config.stash[REGISTRY]
+
+
+def _claims_or_fail(config: pytest.Config) -> dict[str, Claim]:
+    """The claims in use; a registry that does not load fails collection with its one line."""
+    from harness.registry import ClaimError
+
+    try:
+        return registry(config).claims
+    except ClaimError as exc:
+        problem = str(exc)
+    pytest.fail(f"claims: {problem}", pytrace=False)  # outside except: no chained traceback
 
 
 def _parametrised_elsewhere(metafunc: pytest.Metafunc) -> bool:
@@ -125,16 +267,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         _generate_tables(metafunc)
     if "claim" not in metafunc.fixturenames or _parametrised_elsewhere(metafunc):
         return
-    from harness.registry import ClaimError
-
-    try:
-        claims = registry(metafunc.config).claims
-    except ClaimError as exc:
-        problem = str(exc)
-    else:
-        problem = ""
-    if problem:  # failed outside the except block, so pytest shows the one line and no chain
-        pytest.fail(f"claims: {problem}", pytrace=False)
+    claims = _claims_or_fail(metafunc.config)
     params = []
     for claim in claims.values():
         marks = [pytest.mark.fast] if claim.fast else []
@@ -160,7 +293,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
 
 
 def _generate_tables(metafunc: pytest.Metafunc) -> None:
-    claims = registry(metafunc.config).claims.values()
+    claims = _claims_or_fail(metafunc.config).values()
     metafunc.parametrize("paper_table", [pytest.param(t, id=t.replace(" ", "-"))
                                          for t in paper_tables(claims)])
 
@@ -282,27 +415,91 @@ def summary(records: list[Outcome]) -> dict[str, int]:
     return counts
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def _score_table_limit() -> int:
+    """The largest score table file of any registered space (what ``tfnas.tables`` reads)."""
+    from tfnas.spaces import space_names
+    from tfnas.tables import table_limits
+
+    return max(table_limits(name).file_bytes for name in space_names())
+
+
+def _hash_all(paths: list[Path], limit: int, what: str, prefix: str) -> dict[str, str]:
+    """sha256 of each file, read through :func:`tfnas.bounded.sha256_file`: a regular file of at
+    most ``limit`` bytes, opened without blocking (a FIFO or a device there is refused, not
+    waited on); a refusal is a :class:`harness.context.DataFileError`."""
+    from harness.context import DataFileError
+    from tfnas.bounded import sha256_file
+
+    return {f"{prefix}/{p.name}": sha256_file(p, limit, DataFileError, what) for p in paths}
+
+
+def _listed(folder: Path, pattern: str) -> list[Path]:
+    """The sorted entries of ``folder`` matching ``pattern``; a folder that cannot be listed is a
+    :class:`harness.context.DataFileError`."""
+    from harness.context import DataFileError
+    from tfnas.errors import shown_path
+
+    try:
+        return sorted(folder.glob(pattern))
+    except OSError as exc:
+        raise DataFileError(f"{shown_path(folder)} cannot be listed: "
+                            f"{exc.strerror or type(exc).__name__}") from None
 
 
 def data_hashes(tables: Path | None = None) -> dict[str, str]:
     """sha256 of the accuracy tables under TFNAS_DATA and of the score tables in ``tables``
-    (the folder in use; default ``benchmarks/scores/``)."""
+    (the folder in use; default ``benchmarks/scores/``), each bounded by its reader's limit."""
+    from tfnas.oracles import MAX_NATS_CSV_BYTES
+
     out: dict[str, str] = {}
     root = os.environ.get("TFNAS_DATA")
-    if root and (Path(root) / "nats-tss").is_dir():
-        for p in sorted((Path(root) / "nats-tss").glob("*.csv")):
-            out[f"nats-tss/{p.name}"] = sha256_file(p)
+    if root and os.path.isdir(Path(root) / "nats-tss"):
+        out.update(_hash_all(_listed(Path(root) / "nats-tss", "*.csv"), MAX_NATS_CSV_BYTES,
+                             "NATS-Bench table", "nats-tss"))
     if tables is None:
         from tfnas.tables import DEFAULT_ROOT as tables
-    for p in sorted(Path(tables).glob("*.csv.gz")):
-        out[f"scores/{p.name}"] = sha256_file(p)
+    out.update(_hash_all(_listed(Path(tables), "*.csv.gz"), _score_table_limit(),
+                         "score table", "scores"))
     return out
+
+
+def _writes_benchmark_record(config: pytest.Config) -> bool:
+    """True when pytest-benchmark will write a record (the machine info holds the data hashes)."""
+    return any(config.getoption(k, None) for k in ("benchmark_json", "benchmark_save",
+                                                    "benchmark_autosave"))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Hash the data files up front when a benchmark record will be written, so a file there
+    that cannot be hashed (a FIFO, a device, an oversize file) is one usage line now, not a hang
+    or a traceback at the end."""
+    config = session.config
+    if not _writes_benchmark_record(config) or not _given(config):
+        return
+    config.stash[HASHES] = _hashes_or_usage_error(config)
+
+
+def _hashes_or_usage_error(config: pytest.Config) -> dict[str, str]:
+    from tfnas.errors import TfnasError
+
+    try:
+        return data_hashes(config.getoption("score_tables"))
+    except TfnasError as exc:
+        problem = _one_line(exc)
+    raise pytest.UsageError(f"data hashes for --benchmark-json: {problem}")
+
+
+def _data_hashes_now(config: pytest.Config) -> dict[str, str]:
+    """The hashes computed at session start, else now; a refusal is recorded, not raised (the
+    session is over: the record is still written)."""
+    if HASHES in config.stash:
+        return config.stash[HASHES]
+    from tfnas.errors import TfnasError
+
+    try:
+        return data_hashes(config.getoption("score_tables"))
+    except TfnasError as exc:
+        return {"error": _one_line(exc)}
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -314,7 +511,7 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
-        "data_sha256": data_hashes(config.getoption("score_tables")),
+        "data_sha256": _data_hashes_now(config),
     }
 
 

@@ -108,30 +108,29 @@ def test_shipped_and_users_claims_run_side_by_side_and_k_selects_from_both(repo,
                               if r["path"] == "shipped/training-free-nas.toml")
 
 
-def _collection_error(run: subprocess.CompletedProcess) -> str:
-    """The one line the plugin stopped collection with."""
-    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("claims: ")]
-    assert len(lines) == 1, run.stdout[-3000:]
+def _usage_error(run: subprocess.CompletedProcess) -> str:
+    """The one line the plugin ended the session with, before collecting anything."""
+    assert run.returncode == 4, run.stdout[-3000:] + run.stderr[-3000:]  # a usage error
+    lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("ERROR: --claims: "), run.stderr[-3000:]
     assert "Traceback" not in run.stdout + run.stderr, run.stdout[-3000:]
     return lines[0]
 
 
-def test_a_malformed_users_file_is_refused_at_collection_naming_file_claim_and_field(repo):
+def test_a_malformed_users_file_is_refused_up_front_naming_file_claim_and_field(repo):
     (repo / "user.toml").write_text(USER_TOML.replace('metric = "test200"', 'metric = "test12"'),
                                     encoding="utf-8")
     run = _pytest(repo, "--claims", "shipped", "--claims", "user.toml")
-    assert run.returncode not in (0, 1), run.stdout[-3000:]  # a collection error, not a verdict
-    line = _collection_error(run)
-    assert line.startswith(f"claims: 'user.toml': claim '{USER_ID}': field 'protocol.metric' "
-                           "is 'test12', expected one of"), line
-    assert "0 passed" not in run.stdout and "passed" not in run.stdout.splitlines()[-1]
+    line = _usage_error(run)
+    assert line.startswith(f"ERROR: --claims: 'user.toml': claim '{USER_ID}': field "
+                           "'protocol.metric' is 'test12', expected one of"), line
+    assert "passed" not in run.stdout
 
 
 def test_a_claim_id_in_two_files_is_refused_naming_both(repo):
     (repo / "user.toml").write_text(USER_TOML.replace(USER_ID, SHIPPED_ID), encoding="utf-8")
     run = _pytest(repo, "--claims", "shipped", "--claims", "user.toml")
-    assert run.returncode not in (0, 1), run.stdout[-3000:]
-    line = _collection_error(run)
+    line = _usage_error(run)
     assert f"claim '{SHIPPED_ID}' is defined in both 'shipped/training-free-nas.toml' and " \
            "'user.toml'" in line, line
 
