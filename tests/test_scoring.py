@@ -16,7 +16,14 @@ from tfnas.network import build_network
 from tfnas.proxies import PROXY_NAMES, Needs, Proxy, get_proxy, proxy_names
 from tfnas.proxies.counts import flops, params
 from tfnas.proxies.synflow import synflow
-from tfnas.scoring import SCORING_VERSION, ScoreSettings, cell_seed, score, settings_key
+from tfnas.scoring import (
+    DEFAULT_BATCH,
+    SCORING_VERSION,
+    ScoreSettings,
+    cell_seed,
+    score,
+    settings_key,
+)
 from tfnas.space import Arch
 
 CELL = Arch.parse(
@@ -56,10 +63,11 @@ def test_cell_seed_errors() -> None:
 
 
 def test_settings_key_records_seed_batch_data_and_version() -> None:
+    # synflow takes no batch: its key carries the fixed DEFAULT_BATCH whatever batch is asked.
     data_free = json.loads(settings_key("synflow", "cifar10", 3, 64))
     assert data_free == {
         "seed": 3,
-        "batch_size": 64,
+        "batch_size": DEFAULT_BATCH,
         "data": "",
         "scoring_version": SCORING_VERSION,
     }
@@ -67,7 +75,7 @@ def test_settings_key_records_seed_batch_data_and_version() -> None:
     assert with_data["data"] == load_batch("cifar100", 3, 64).identity != ""
     assert settings_key("naswot", "cifar100", 3, 64) == settings_key("naswot", "cifar100", 3, 64)
     assert settings_key("naswot", "cifar100", 4, 64) != settings_key("naswot", "cifar100", 3, 64)
-    assert settings_key("synflow", "cifar10", 3, 64) == ScoreSettings(3, 64, "").key()
+    assert settings_key("synflow", "cifar10", 3, 64) == ScoreSettings(3, DEFAULT_BATCH, "").key()
     # The key of the built-ins is the one the committed tables carry: no "origin" field in it.
     assert ScoreSettings(3, 64, "").key() == (
         f'{{"batch_size":64,"data":"","scoring_version":"{SCORING_VERSION}","seed":3}}')

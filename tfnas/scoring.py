@@ -7,6 +7,13 @@ in train mode (NASWOT's setting: BatchNorm uses batch statistics); data-dependen
 ``load_batch(dataset, seed, batch_size).images`` (and its ``.labels`` when they need labels), one
 batch shared by all cells; data-free ones see only the dataset's resolution. An undefined value
 (NaN) is scored ``-inf``: it ranks last (:func:`ranked`).
+
+Threads: every proxy is scored on one intra-op torch thread (:func:`one_thread`, which restores the
+caller's count afterwards). Parallel reductions split their sums by thread (the weight gradient of
+a convolution, summed over the batch, differs in its last bits between 1 and 2 threads), so a
+score at the caller's thread count would depend on the machine's cores: ``tfnas score`` (torch's
+default count) and a ``tfnas sweep`` worker (one thread) would store different bits under one key.
+Parallelism comes from processes (the sweep's workers), not from threads.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ import functools
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,21 +37,54 @@ from tfnas.checks import (
     check_batch_size,
     check_seed,
 )
+from tfnas.errors import TfnasError, one_line
 from tfnas.proxies import get_proxy
-from tfnas.proxies.registry import check_labels
+from tfnas.proxies.registry import Proxy, check_labels
 from tfnas.space import Arch
 from tfnas.spaces import SearchSpace, resolve
 
 if TYPE_CHECKING:
-    from tfnas.datasets import ImageBatch
+    from tfnas.datasets import DatasetSpec, ImageBatch
 
 DEFAULT_BATCH = 128
 """The batch of a proxy that registers none (the project's NASWOT setting)."""
+
+MEMORY_BUDGET_GIB = 2
+"""The peak memory (resident, GiB) that scoring one cell stays within at every batch a proxy
+accepts: each proxy's ``max_batch_size`` is measured against it (docs/proxies.md)."""
 
 SCORING_VERSION = "1"
 """Bumped whenever a proxy's numbers change meaning; part of every store key."""
 
 _SEED_BITS = 63  # fits every consumer of a seed (torch, numpy, signed 64-bit SQLite)
+
+SCORING_THREADS = 1
+"""torch's intra-op thread count while a proxy scores (module docstring: the bits depend on it)."""
+
+_pinned = threading.local()  # per Python thread: open contexts and the count to restore
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the body on :data:`SCORING_THREADS` intra-op threads, then restore the caller's count.
+
+    torch's OpenMP backend keeps the count per calling thread, so the pin is per Python thread:
+    the outermost context of a thread saves its count and restores it on exit, nested ones (a
+    score inside a score) leave it alone. (A build with a process-wide pool would share the
+    count between Python threads scoring at once; tfnas scores in processes.)
+    """
+    depth = getattr(_pinned, "depth", 0)
+    if depth == 0:
+        _pinned.saved = torch.get_num_threads()
+    if torch.get_num_threads() != SCORING_THREADS:
+        torch.set_num_threads(SCORING_THREADS)
+    _pinned.depth = depth + 1
+    try:
+        yield
+    finally:
+        _pinned.depth = depth
+        if depth == 0 and torch.get_num_threads() != _pinned.saved:
+            torch.set_num_threads(_pinned.saved)
 
 
 def cell_seed(arch: Arch | str, seed: int, space: str | SearchSpace | None = None) -> int:
@@ -79,10 +120,26 @@ class ScoreSettings:
 
 def batch_for(proxy: str, batch_size: int | None = None) -> int:
     """The batch ``proxy`` is scored with: ``batch_size`` if given, else the proxy's registered
-    reference batch, else :data:`DEFAULT_BATCH`."""
+    reference batch, else :data:`DEFAULT_BATCH`.
+
+    A proxy that takes no batch (:attr:`~tfnas.proxies.registry.Proxy.takes_batch` false: params,
+    flops, synflow, l2_norm, az_complexity) gets :data:`DEFAULT_BATCH` whatever is asked (a given
+    batch is still checked): its value does not depend on a batch, so neither does its key, which
+    keeps the batch field its tables have always carried. A batch above the proxy's
+    ``max_batch_size`` (its measured memory bound) is refused in one line.
+    """
+    spec = get_proxy(proxy)
     if batch_size is not None:
-        return check_batch_size(batch_size)
-    return get_proxy(proxy).batch_size or DEFAULT_BATCH
+        batch_size = check_batch_size(batch_size)
+    if not spec.takes_batch:
+        return DEFAULT_BATCH
+    size = batch_size if batch_size is not None else spec.batch_size or DEFAULT_BATCH
+    if spec.max_batch_size is not None and size > spec.max_batch_size:
+        raise ArgumentError(
+            f"batch_size for proxy {proxy!r} must be <= {spec.max_batch_size} (its peak memory on "
+            f"the largest cell at 32x32 stays within {MEMORY_BUDGET_GIB} GiB up to there; "
+            f"measured in docs/proxies.md), got {size}")
+    return size
 
 
 def settings_key(proxy: str, dataset: str, seed: int, batch_size: int | None = None) -> str:
@@ -155,8 +212,17 @@ def score(
     the loaded images (float32, shape ``(batch_size, 3, R, R)`` with the
     dataset's resolution ``R``); data-free proxies use it only for its size. ``labels`` (int64,
     shape ``(batch_size,)``, in ``0..classes-1``) go with ``batch``; a proxy that needs labels
-    then requires them.
+    then requires them. Every proxy runs on one torch thread (module docstring); running out of
+    memory raises :class:`ScoringMemoryError`.
     """
+    with one_thread():
+        return _score(arch, proxy, dataset, seed, batch_size, batch, labels, space)
+
+
+def _score(arch: Arch | str, proxy: str, dataset: str, seed: int, batch_size: int | None,
+           batch: torch.Tensor | None, labels: torch.Tensor | None,
+           space: str | SearchSpace | None) -> float:
+    """:func:`score`'s work, on the caller's thread count."""
     from tfnas.config import data_root
     from tfnas.datasets import get_dataset
 
@@ -168,25 +234,62 @@ def score(
             "use score_population(archs, ...)")
     data = get_dataset(dataset)
     check_seed(seed)
-    batch_size = batch_for(proxy, batch_size)
+    size = batch_for(proxy, batch_size)
+    given = size if batch_size is None else check_batch_size(batch_size)  # the batch= to expect
     images = targets = None
     if labels is not None:
         if batch is None:
             raise ArgumentError("labels= goes with batch=: the loaded batch has its own labels")
-        targets = _check_labels(labels, batch_size, data.num_classes, dataset)
+        targets = _check_labels(labels, given, data.num_classes, dataset)
     if batch is not None:
-        images = _check_batch(batch, batch_size, data.resolution, dataset)
+        images = _check_batch(batch, given, data.resolution, dataset)
         if spec.needs.labels and targets is None:
             raise ArgumentError(f"proxy {proxy!r} needs labels: pass labels= with batch=")
     elif spec.needs.data:
-        loaded = _shared_batch(data_root(required=False), dataset, seed, batch_size)
+        loaded = _shared_batch(data_root(required=False), dataset, seed, size)
         images, targets = loaded.images, loaded.labels
         if not spec.builtin:  # the cached batch serves every cell: keep it safe from others' code
             images, targets = images.clone(), targets.clone()
     network, state = _network(arch, searched, data.num_classes, seed)
-    return ranked(spec(network, images, resolution=data.resolution,
-                       labels=targets if spec.needs.labels else None,
-                       generator=_generator(spec, state)))
+    return ranked(_run(spec, network, images, targets, data, state, size))
+
+
+class ScoringMemoryError(TfnasError, MemoryError):
+    """Scoring ran out of memory (an allocation failed): the batch is too large for this machine."""
+
+
+_ALLOCATION_FAILURES = ("can't allocate memory", "cannot allocate memory", "out of memory",
+                        "not enough memory")
+"""Phrases of torch's allocator failures (a RuntimeError on CPU; ``torch.OutOfMemoryError``
+otherwise)."""
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """True when ``exc`` is a failed allocation rather than a bug."""
+    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(phrase in text for phrase in _ALLOCATION_FAILURES)
+
+
+def _run(spec: Proxy, network: torch.nn.Module, images: torch.Tensor | None,
+         labels: torch.Tensor | None, data: DatasetSpec, state: torch.Tensor, size: int) -> float:
+    """``spec``'s value of ``network`` (as the scoring rule calls it); a failed allocation is
+    raised as a one-line :class:`ScoringMemoryError` naming the proxy, the batch and the remedy."""
+    extra = {"batch_size": size} if spec.draws_batch else {}
+    try:
+        return spec(network, images, resolution=data.resolution,
+                    labels=labels if spec.needs.labels else None,
+                    generator=_generator(spec, state), **extra)
+    except (RuntimeError, MemoryError) as exc:
+        if not _out_of_memory(exc):
+            raise
+        detail = one_line(exc, 120)
+    # Raised outside the handler: the failed call's frames (and their tensors) are freed first.
+    raise ScoringMemoryError(
+        f"proxy {spec.name!r} ran out of memory scoring a {data.name} cell at batch {size} "
+        f"({detail}); retry with a smaller --batch-size (memory grows with the batch; "
+        "docs/proxies.md lists each proxy's peak)")
 
 
 def ranked(value: float) -> float:
@@ -241,7 +344,15 @@ def score_many(
     needs; a group gets one network, and the proxies of a group that read products of the shared
     pass (:mod:`tfnas.proxies._pass`) get them from one forward/backward. A group's wall time is
     divided equally among its proxies (``seconds``: a cost share, since the work is shared).
+    Every proxy runs on one torch thread, as in :func:`score`.
     """
+    with one_thread():
+        return _score_many(arch, proxies, dataset, seed, batch_size, space)
+
+
+def _score_many(arch: Arch | str, proxies: Sequence[str], dataset: str, seed: int,
+                batch_size: int | None, space: str | SearchSpace | None) -> dict[str, CellScore]:
+    """:func:`score_many`'s work, on the caller's thread count."""
     import time
 
     from tfnas.config import data_root
@@ -277,9 +388,7 @@ def score_many(
                 given, labels = images, targets
                 if needs_data and not spec.builtin:
                     given, labels = images.clone(), targets.clone()
-                values[spec.name] = spec(network, given, resolution=data.resolution,
-                                         labels=labels if spec.needs.labels else None,
-                                         generator=_generator(spec, state))
+                values[spec.name] = _run(spec, network, given, labels, data, state, size)
         share = (time.perf_counter() - start) / len(group)
         for name, value in values.items():
             out[name] = CellScore(name, ranked(value), share)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from tfnas.checks import ArgumentError, ArgumentTypeError
+from tfnas.checks import ArgumentError, ArgumentTypeError, check_batch_size
 from tfnas.errors import TfnasError, one_line, shown, shown_path
 
 ENTRY_POINT_GROUP = "tfnas.proxies"
@@ -98,7 +98,14 @@ class Proxy:
     """Whether ``scripts/sweep-all`` sweeps it into a committed score table by default."""
     batch_size: int | None = None
     """The batch size of the proxy's reference recipe (e.g. 64 for zero-cost-nas' gradient
-    proxies); ``None``: the scoring default (:data:`tfnas.scoring.DEFAULT_BATCH`)."""
+    proxies); ``None``: the scoring default (:data:`tfnas.scoring.DEFAULT_BATCH`). For a data-free
+    proxy it says that the proxy draws an input batch of its own (zen, the AZ-NAS components):
+    its function then takes the keyword ``batch_size=`` (this value by default); a data-free proxy
+    without one takes no batch at all (:attr:`takes_batch`)."""
+    max_batch_size: int | None = None
+    """The largest batch the scoring rule accepts for it (its measured peak memory on the largest
+    cell at 32x32 fits :data:`tfnas.scoring.MEMORY_BUDGET_GIB` up to there); ``None``: every
+    batch up to :data:`tfnas.checks.MAX_BATCH_SIZE`."""
     uses: frozenset[str] = frozenset()
     """Products of the shared forward/backward pass (:mod:`tfnas.proxies._pass`) the proxy reads;
     proxies scored together on one cell with the same batch get them from one pass."""
@@ -127,6 +134,20 @@ class Proxy:
         return self.origin.startswith(_PACKAGE + ".")
 
     @property
+    def draws_batch(self) -> bool:
+        """True for a data-free proxy that draws its own input batch (it registers a batch size)."""
+        return not self.needs.data and not self.ensemble and self.batch_size is not None
+
+    @property
+    def takes_batch(self) -> bool:
+        """True when its value depends on a batch size: it reads a batch of images or draws one.
+
+        The scoring rule keys and scores a proxy that takes none at one fixed batch, whatever
+        batch is asked for (:func:`tfnas.scoring.batch_for`).
+        """
+        return self.needs.data or self.draws_batch
+
+    @property
     def needs_data(self) -> bool:
         """Shorthand for ``needs.data`` (the name the callers used before :class:`Needs`)."""
         return self.needs.data
@@ -138,14 +159,23 @@ class Proxy:
         resolution: int | tuple[int, int] | None = None,
         labels: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
+        batch_size: int | None = None,
     ) -> float:
         """The score of ``network``; passes the function what :attr:`needs` declares.
 
         ``images`` is an NCHW float batch; ``labels`` its int64 labels, shape ``(N,)``; a
         data-free proxy takes the size from ``resolution`` (int or ``(h, w)``) or else from
-        ``images``; a proxy that draws random numbers needs ``generator``.
+        ``images``; a proxy that draws random numbers needs ``generator``; ``batch_size`` is the
+        size of the batch a proxy that :attr:`draws_batch` draws (default: its registered one),
+        refused for any other proxy (its batch, if any, is ``images``).
         """
-        extra: dict[str, torch.Generator] = {}
+        extra: dict[str, object] = {}
+        if batch_size is not None:
+            if not self.draws_batch:
+                raise ArgumentError(
+                    f"proxy {self.name!r} draws no input batch of its own: pass no batch_size= "
+                    "(a data proxy's batch is its images)")
+            extra["batch_size"] = check_batch_size(batch_size)
         if self.needs.random:
             if not isinstance(generator, torch.Generator):
                 raise ArgumentTypeError(
@@ -227,14 +257,15 @@ def register_proxy(name: str, *, data: bool = False, labels: bool = False,
                    resolution: bool = False, bn_free: bool = False, float64: bool = False,
                    random: bool = False, help: str = "", table: bool = True, batch_size: int | None = None,
                    uses: tuple[str, ...] | frozenset[str] = (), reference: str = "", variant: str = "",
-                   members: tuple[str, ...] = (),
+                   members: tuple[str, ...] = (), max_batch_size: int | None = None,
                    tolerance: tuple[float, float] = (0.0, 1e-6)) -> Callable[[Callable[..., float]], Callable[..., float]]:
     """Decorator: register the decorated function as the proxy ``name`` with these needs.
 
     The function is returned unchanged (its :class:`Proxy` is also its ``__tfnas_proxy__``
     attribute, which an entry point may name). ``help`` defaults to the docstring's first line;
     ``table=False`` keeps it out of the default set of ``scripts/sweep-all``; ``batch_size`` is the
-    reference recipe's batch; ``reference`` names the paper and anchor code; ``uses`` names the shared-pass products it reads; ``variant``
+    reference recipe's batch (for a data-free proxy: the Gaussian batch it draws, passed to it as
+    ``batch_size=``); ``max_batch_size`` the largest batch it may be scored with (memory); ``reference`` names the paper and anchor code; ``uses`` names the shared-pass products it reads; ``variant``
     states its recipe's choices; ``members`` makes it an ensemble of those proxies; ``tolerance``
     is ``(relative, absolute)`` agreement of a recomputation elsewhere with a committed table. Registering
     another function under a taken name raises :class:`ProxyRegistrationError`.
@@ -242,10 +273,17 @@ def register_proxy(name: str, *, data: bool = False, labels: bool = False,
     _check_name(name, ProxyRegistrationError)
     needs = Needs(data=data, labels=labels, resolution=resolution, bn_free=bn_free, float64=float64,
                   random=random)
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
-                                   or batch_size < 1):
+    for field, value in (("batch_size", batch_size), ("max_batch_size", max_batch_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ProxyRegistrationError(
+                f"proxy {name!r}: {field} must be a positive int or None, got {shown(value)}")
+    if max_batch_size is not None and max_batch_size < (batch_size or 1):
         raise ProxyRegistrationError(
-            f"proxy {name!r}: batch_size must be a positive int or None, got {shown(batch_size)}")
+            f"proxy {name!r}: max_batch_size {max_batch_size} is below its batch_size {batch_size}")
+    if max_batch_size is not None and not (data or batch_size is not None):
+        raise ProxyRegistrationError(
+            f"proxy {name!r}: max_batch_size bounds a batch; a data-free proxy without batch_size "
+            "takes none")
     if uses and not needs.data:
         raise ProxyRegistrationError(
             f"proxy {name!r}: the shared pass runs on a batch of images: pass data=True with uses=")
@@ -266,7 +304,8 @@ def register_proxy(name: str, *, data: bool = False, labels: bool = False,
             raise ProxyRegistrationError(f"proxy {name!r}: expected a function, got {shown(function)}")
         text = help or _first_line(function)
         proxy = Proxy(name, function, needs, text, getattr(function, "__module__", "") or "", table,
-                      batch_size=batch_size, uses=frozenset(uses), reference=reference,
+                      batch_size=batch_size, max_batch_size=max_batch_size,
+                      uses=frozenset(uses), reference=reference,
                       variant=variant, members=tuple(members),
                       tolerance=(float(tolerance[0]), float(tolerance[1])))
         _add(proxy)
