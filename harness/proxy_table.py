@@ -39,7 +39,7 @@ import numpy as np
 
 from harness.context import Context, NotRun
 from harness.kinds.correlation import CorrelationProtocol, _coefficient, sampling_se, usable
-from tfnas.bounded import read_file, write_atomic
+from tfnas.bounded import atomic_writer, read_file, write_atomic
 from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import TfnasError, one_line, shown_path
 from tfnas.proxies import Proxy, proxies
@@ -502,7 +502,8 @@ def plot_correlations(table: ProxyTable, path: str | Path) -> bool:
     ax.legend(fontsize=8)
     ax.set_title("proxy-by-dataset Spearman rho (bars: 95% interval of a sample)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_writer(path, ProxyTableError, "plot") as handle:
+        fig.savefig(handle, format="png", dpi=100)
     plt.close(fig)
     return True
 

@@ -45,7 +45,7 @@ from harness.verdicts import (
     Judgement,
     Tolerance,
 )
-from tfnas.bounded import write_atomic
+from tfnas.bounded import atomic_writer, write_atomic
 from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import TfnasError, one_line, shown
 
@@ -602,6 +602,12 @@ def _plot_file(out: Path, name: str) -> Path:
     return path
 
 
+def _save_plot(fig: Any, out: Path, name: str) -> None:
+    """Write ``fig`` as the PNG ``out / name`` atomically (never into a FIFO or device there)."""
+    with atomic_writer(_plot_file(out, name), OutputError, "plot") as handle:
+        fig.savefig(handle, format="png", dpi=100)
+
+
 def _finite_pairs(xs: list, ys: list) -> tuple[list[float], list[float]]:
     pairs = [(x, y) for x, y in zip(xs, ys, strict=False) if math.isfinite(x) and math.isfinite(y)]
     pairs = pairs[:MAX_POINTS]
@@ -643,7 +649,7 @@ def _plot_scatter(recs: list[Outcome], out: Path) -> str | None:
                 va="top")
     fig.tight_layout()
     name = "fig3_scatter.png"
-    fig.savefig(_plot_file(out, name), dpi=100)
+    _save_plot(fig, out, name)
     plt.close(fig)
     return name
 
@@ -680,7 +686,7 @@ def _plot_distributions(recs: list[Outcome], out: Path) -> list[str]:
         ax.set_title(f"{d}: selected-cell accuracy per method (red: published mean)")
         fig.tight_layout()
         name = f"accuracy_{d}.png"
-        fig.savefig(_plot_file(out, name), dpi=100)
+        _save_plot(fig, out, name)
         plt.close(fig)
         names.append(name)
     return names
@@ -750,7 +756,7 @@ def _plot_sampling(recs: list[Outcome], out: Path) -> list[str]:
         fig.suptitle(f"{table[:60]}: sampling distribution of the published statistic (5–95%)")
         fig.tight_layout()
         name = f"sampling_{len(names)}.png"
-        fig.savefig(_plot_file(out, name), dpi=100)
+        _save_plot(fig, out, name)
         plt.close(fig)
         names.append(name)
     return names
@@ -798,7 +804,7 @@ def _plot_top(recs: list[Outcome], out: Path) -> str | None:
     fig.suptitle("score vs accuracy near the top")
     fig.tight_layout()
     name = "top_cells.png"
-    fig.savefig(_plot_file(out, name), dpi=100)
+    _save_plot(fig, out, name)
     plt.close(fig)
     return name
 

@@ -231,7 +231,7 @@ def test_oversize_results_file_is_refused_unread_under_a_small_memory_limit(tmp_
     res = subprocess.run([sys.executable, "-m", "harness", "report", str(path), "--out",
                           str(tmp_path / "o")], capture_output=True, text=True, check=False,
                          timeout=120, preexec_fn=cap)
-    assert_one_line_error(res, "big.json", "larger than")
+    assert_one_line_error(res, "big.json", "is over")
 
 
 def test_a_directory_or_a_missing_file_is_named_as_such(tmp_path):

@@ -171,10 +171,10 @@ def atomic_writer(path: str | Path, error: type[Exception], what: str) -> Iterat
         old = None
     except (OSError, ValueError) as exc:
         reason = _reason(exc) if isinstance(exc, OSError) else "not a valid path"
-        raise error(f"{what} {where} cannot be written: {reason}") from exc
+        raise error(f"cannot write {what} {where}: {reason}") from exc
     if old is not None and not stat.S_ISREG(old.st_mode):
-        raise error(f"{what} {where} is {file_kind(old.st_mode)}; expected a regular file to "
-                    "write")
+        raise error(f"cannot write {what} {where}: it is {file_kind(old.st_mode)}; expected a "
+                    "regular file or a new path")
     tmp: str | None = None
     try:
         try:
@@ -182,13 +182,13 @@ def atomic_writer(path: str | Path, error: type[Exception], what: str) -> Iterat
                                        dir=path.parent if str(path.parent) else ".")
             handle = os.fdopen(fd, "wb")
         except OSError as exc:
-            raise error(f"{what} {where} cannot be written: {_reason(exc)}") from exc
+            raise error(f"cannot write {what} {where}: {_reason(exc)}") from exc
         try:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         except OSError as exc:
-            raise error(f"{what} {where} cannot be written: {_reason(exc)} (left "
+            raise error(f"cannot write {what} {where}: {_reason(exc)} (left "
                         "unchanged)") from exc
         finally:
             with contextlib.suppress(OSError):  # a failed flush fails again on close
@@ -197,7 +197,7 @@ def atomic_writer(path: str | Path, error: type[Exception], what: str) -> Iterat
             os.chmod(tmp, stat.S_IMODE(old.st_mode) if old is not None else 0o666 & ~_umask())
             os.replace(tmp, path)
         except OSError as exc:
-            raise error(f"{what} {where} cannot be written: {_reason(exc)} (left "
+            raise error(f"cannot write {what} {where}: {_reason(exc)} (left "
                         "unchanged)") from exc
         tmp = None
     finally:
