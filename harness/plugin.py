@@ -11,7 +11,7 @@ nothing and parametrises nothing.
   parametrised with them (:func:`pytest_generate_tests`).
 - Every claim option and path is checked once, in :func:`pytest_configure`, before anything is
   collected (the ``--claims`` files loaded, the numbers range-checked, the folders looked at;
-  with ``--benchmark-json`` the data files hashed at session start, bounded, never blocking on
+  with ``--benchmark-json`` the data files hashed once collected, bounded, never blocking on
   a FIFO): a bad one ends the session with one ``ERROR:`` line naming the option (exit 4). A
   run that gives no claim option imports nothing of this.
 - ``claims_context`` is the run's :class:`harness.evaluate.Context`, made once per session from
@@ -469,13 +469,13 @@ def _writes_benchmark_record(config: pytest.Config) -> bool:
                                                     "benchmark_autosave"))
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Hash the data files up front when a benchmark record will be written, so a file there
-    that cannot be hashed (a FIFO, a device, an oversize file) is one usage line now, not a hang
-    or a traceback at the end."""
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Hash the data files before any claim runs when a benchmark record will be written, so a
+    file there that cannot be hashed (a FIFO, a device, an oversize file) is one usage line now,
+    not a hang or a traceback at the end."""
     config = session.config
-    if not _writes_benchmark_record(config) or not _given(config):
-        return
+    if not _writes_benchmark_record(config) or REGISTRY not in config.stash:
+        return  # no claims file was loaded: no claim test, nothing of the harness imported
     config.stash[HASHES] = _hashes_or_usage_error(config)
 
 

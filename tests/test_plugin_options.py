@@ -107,6 +107,7 @@ def test_a_bad_choice_or_folder_is_one_usage_line(pytester, option, value):
     _assert_one_usage_line(pytester, option, option, value)
 
 
+@pytest.mark.filterwarnings("ignore:Not saving anything")  # the inner run's, it runs nothing
 def test_a_fifo_among_the_score_tables_is_refused_before_the_run_not_waited_on(
         pytester, tmp_path):
     tables = tmp_path / "tables"
