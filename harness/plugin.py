@@ -141,6 +141,29 @@ def _check_options(config: pytest.Config) -> None:
         _check_store(opt.score_store, OptionError)
     if opt.claims is not None:
         config.stash[REGISTRY] = _load(opt.claims)
+    if opt.repetitions is not None:
+        _check_work(config.stash[REGISTRY] if opt.claims is not None else _load(None),
+                    opt.repetitions, opt.score_source or DEFAULT_SCORE_SOURCE)
+
+
+def _check_work(registry: Registry, repetitions: int, source: str) -> None:
+    """``--repetitions`` must keep the runs of every claim it changes within the library's
+    evaluation bound (a claim computed seed-free from the tables runs no repetitions)."""
+    from harness.context import OptionError
+    from harness.kinds.search import SEED_FREE_QUANTITIES, search_protocols
+    from tfnas.checks import ArgumentError
+
+    for claim in registry.claims.values():
+        for protocol in search_protocols(claim.protocol):
+            if protocol.quantity == "time":  # timing claims keep their own repetitions
+                continue
+            if source == "tables" and protocol.quantity in SEED_FREE_QUANTITIES:
+                continue
+            try:
+                protocol.check_work(repetitions)
+            except ArgumentError as exc:
+                raise OptionError(f"--repetitions {repetitions} is too many for claim "
+                                  f"{claim.id}: {_one_line(exc)}") from None
 
 
 def _int_option(flag: str, value: Any, low: int, high: int, why: str) -> int | None:
@@ -208,13 +231,14 @@ def _check_store(path: Path, error: type[Exception]) -> None:
                     "file (an SQLite database) or a new path")
 
 
-def _load(specs: list[str]) -> Registry:
-    """The claims files ``specs`` name, loaded; a refusal names ``--claims``."""
+def _load(specs: list[str] | None) -> Registry:
+    """The claims files ``specs`` name (None: the shipped ones), loaded; a refusal names
+    ``--claims``."""
     from harness.context import OptionError
     from harness.registry import ClaimError, load_registry
 
     try:
-        return load_registry(specs)
+        return load_registry() if specs is None else load_registry(specs)
     except ClaimError as exc:
         raise OptionError(f"--claims: {_one_line(exc)}") from None
 

@@ -49,7 +49,9 @@ RANGES: list[tuple[str, str, float, float, str, bool, bool, dict[str, Any]]] = [
     ("search", "tolerance.factor", 1, MAX_FACTOR, REAL, False, False, {}),
     ("search", "tolerance.alpha", 0, 0.5, REAL, True, True, {}),
     ("search", "protocol.seed", 0, MAX_SEED, INT, False, False, {}),
-    ("search", "protocol.repetitions", 1, 10_000, INT, False, False, {}),
+    # runs x evaluations per run stay within MAX_TOTAL_EVALUATIONS: 10,000 REA runs of 200 cycles
+    ("search", "protocol.repetitions", 1, 10_000, INT, False, False,
+     {"protocol": {**REA, "cycles": 200}}),
     ("search", "protocol.n", 1, SPACE_SIZE, INT, False, False, {}),
     ("search", "protocol.population", 1, SPACE_SIZE, INT, False, False,
      {"protocol": {**REA, "sample": 1, "cycles": MAX_CYCLES}}),
@@ -186,3 +188,19 @@ def test_every_numeric_field_of_the_shipped_claims_has_a_range_test():
                for name in e["protocol"]["values"]}
     found = set().union(*(_numeric_fields(e) for e in ENTRIES)) - proxies
     assert found <= covered, sorted(found - covered)
+
+
+@given(reps=st.integers(1, 10_000), n=st.integers(2, SPACE_SIZE))
+def test_a_search_whose_runs_together_exceed_the_evaluation_bound_is_refused_at_load(reps, n):
+    """Each factor in range is not enough: repetitions x n must fit the library's bound too."""
+    from tfnas.search.limits import MAX_TOTAL_EVALUATIONS
+
+    base = _base("search", "protocol.n", {})
+    entry = _set(_set(base, "protocol.n", n), "protocol.repetitions", reps)
+    entry["protocol"]["algorithm"] = "random"
+    if reps * n <= MAX_TOTAL_EVALUATIONS:
+        parse_claims({"claim": [entry]}, where="ok.toml")
+        return
+    with pytest.raises(ClaimError, match="protocol.repetitions") as info:
+        parse_claims({"claim": [entry]}, where="big.toml")
+    assert "\n" not in str(info.value) and f"{MAX_TOTAL_EVALUATIONS:,}" in str(info.value)

@@ -154,3 +154,14 @@ def test_the_real_benchmarks_with_a_malformed_file_end_in_one_line(tmp_path):
     assert run.returncode == 4 and len(err) == 1, run.stdout[-3000:] + run.stderr[-3000:]
     assert err[0].startswith("ERROR: --claims: ") and "claim 'x'" in err[0], err
     assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_repetitions_that_would_exceed_the_evaluation_bound_are_one_usage_line(pytester):
+    """``--repetitions`` in its range can still make a live claim's runs exceed the library's
+    evaluation bound: refused before any claim runs, naming the claim. From the tables, the
+    seed-free claims run no repetitions, so the same number is accepted there."""
+    line = _assert_one_usage_line(pytester, "--repetitions", "--repetitions=5000",
+                                  "--score-source", "live")
+    assert "too many for claim" in line and "2,000,000" in line
+    ret, _, output = _outcome(pytester, "--repetitions=5000")
+    assert ret == 0, output[-3000:]

@@ -45,6 +45,20 @@ COMMON = ("algorithm", "proxy", "dataset", "score_dataset", "metric", "selection
           "repetitions", "seed")
 """The fields of every search protocol; the algorithm's parameters come on top."""
 
+def search_protocols(node: Any) -> list[SearchProtocol]:
+    """Every search protocol inside a claim's typed protocol (itself, a comparison's sides, a
+    scaling claim's points ...), found by walking dataclass fields, mappings and sequences."""
+    if isinstance(node, SearchProtocol):
+        return [node]
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        node = [getattr(node, f.name) for f in dataclasses.fields(node)]
+    elif isinstance(node, Mapping):
+        node = list(node.values())
+    if isinstance(node, list | tuple):
+        return [p for child in node for p in search_protocols(child)]
+    return []
+
+
 def claim_params(algorithm: Any) -> tuple[Any, ...]:
     """The parameters of a registered algorithm a claim may set: its integer ones."""
     return tuple(p for p in algorithm.params if p.type is int)
@@ -77,6 +91,15 @@ class SearchProtocol:
     @property
     def scored_on(self) -> str:
         return self.score_dataset or self.dataset
+
+    def check_work(self, repetitions: int) -> None:
+        """Refuse ``repetitions`` runs whose evaluations together exceed the library's bound
+        (``tfnas.search.limits.MAX_TOTAL_EVALUATIONS``), as ``tfnas search`` does, before any run;
+        an ``ArgumentError`` says the product and the bound."""
+        from tfnas.search.repeat import check_repeats
+
+        runs = [v for k, v in self.params.items() if k in ("n", "cycles")]
+        check_repeats(repetitions, max(runs) if runs else None)
 
     def label(self) -> str:
         """A short name of the method (algorithm, its parameters, proxy) for the report."""
@@ -118,6 +141,14 @@ class SearchProtocol:
             word = str(exc).split(" ", 1)[0]
             at = f"{where}.{word}" if word in names else where
             raise ClaimError(f"claim {cid!r}: field '{at}': {one_line(exc, 300)}") from exc
+        protocol = cls(proto["algorithm"], proto["proxy"], proto["dataset"], proto["metric"],
+                       proto["selection"], proto["quantity"], proto["repetitions"], proto["seed"],
+                       proto.get("score_dataset"), params)
+        try:
+            protocol.check_work(protocol.repetitions)
+        except ArgumentError as exc:
+            raise ClaimError(f"claim {cid!r}: field '{where}.repetitions': "
+                             f"{one_line(exc, 300)}") from exc
         if proto["selection"] == "population" and "population" not in params:
             takers = [a for a in algorithm_names()
                       if "population" in (p.name for p in claim_params(get_algorithm(a)))]
@@ -126,9 +157,7 @@ class SearchProtocol:
         if proto["selection"] == "unselected" and params.get("n", 2) < 2:
             raise ClaimError(f"claim {cid!r}: field '{where}.selection' 'unselected' needs "
                              "n >= 2 (with n = 1 the one drawn cell is the selected one)")
-        return cls(proto["algorithm"], proto["proxy"], proto["dataset"], proto["metric"],
-                   proto["selection"], proto["quantity"], proto["repetitions"], proto["seed"],
-                   proto.get("score_dataset"), params)
+        return protocol
 
 
 def _scorer(proto: SearchProtocol, ctx: Context, live: bool) -> Any:
