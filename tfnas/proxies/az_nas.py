@@ -58,6 +58,9 @@ from tfnas.proxies.zen import _check_generator
 
 AZ_BATCH = 64
 """The anchor's batch (``configs/nas-benchmark/algos/weight-sharing.config``: ``batch_size 64``)."""
+AZ_MAX_BATCH = 168
+"""The largest Gaussian batch scored: its 18 feature maps and their graph take ~8.7 MiB per 32x32
+image on the largest cell (1797 MiB peak at 168; docs/proxies.md, Memory)."""
 
 COMPONENTS = ("az_expressivity", "az_progressivity", "az_trainability", "az_complexity")
 """The ensemble's members, in the order of the anchor's sum (FLOPs first there; see
@@ -229,6 +232,7 @@ def az_components(network: nn.Module, resolution: Resolution, channels: int = 3,
     "az_expressivity", resolution=True,
     help="Sum over the stem and cell feature maps of the entropy of their normalised "
          "channel-covariance spectrum (Kaiming init, Gaussian input).", random=True, batch_size=AZ_BATCH, reference=_REFERENCE,
+    max_batch_size=AZ_MAX_BATCH,
     tolerance=_TOLERANCE,
     variant=_COMMON + "Expressivity: sum over the 18 feature maps of the entropy of the "
                       "normalised eigenvalues of the channel covariance (eigvalsh, +1e-8 inside "
@@ -244,6 +248,7 @@ def az_expressivity(network: nn.Module, resolution: Resolution, channels: int = 
 @register_proxy(
     "az_progressivity", resolution=True,
     help="Smallest increase of that spectral entropy from one feature map to the next.", random=True, batch_size=AZ_BATCH, reference=_REFERENCE,
+    max_batch_size=AZ_MAX_BATCH,
     tolerance=_TOLERANCE,
     variant=_COMMON + "Progressivity: the smallest increase of that entropy from one feature "
                       "map to the next.",
@@ -259,6 +264,7 @@ def az_progressivity(network: nn.Module, resolution: Resolution, channels: int =
     "az_trainability", resolution=True,
     help="Mean over blocks of 2 - s - 1/s, s the top singular value of the block's input-output "
          "gradient map probed with a Rademacher gradient.", random=True, batch_size=AZ_BATCH, reference=_REFERENCE,
+    max_batch_size=AZ_MAX_BATCH,
     tolerance=_TOLERANCE,
     variant=_COMMON + "Trainability: mean over the 17 blocks (last first) of -s - 1/(s+1e-6) + 2, "
                       "s the top singular value of g_in^T g_out / (b h w) for a Rademacher g_out "

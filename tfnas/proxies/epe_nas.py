@@ -67,7 +67,7 @@ def epe_nas_score(jacobian: np.ndarray, labels: np.ndarray, n_classes: int) -> f
 
 
 @register_proxy(
-    "epe_nas", tolerance=(5e-2, 1e-6), data=True, labels=True, batch_size=BATCH, uses=("input_jacobian", "logits"),
+    "epe_nas", tolerance=(5e-2, 1e-6), data=True, labels=True, batch_size=BATCH, max_batch_size=160, uses=("input_jacobian", "logits"),
     reference="Lopes et al., EPE-NAS, ICANN 2021, as in Krishnakumar et al. NAS-Bench-Suite-Zero, "
               "NeurIPS 2022; automl/NASLib naslib/predictors/utils/pruners/measures/epe_nas.py",
     variant="NASLib's rule: J = ∂Σlogits/∂x, rows grouped by label, s_c = Σ log(|corrcoef(J_c)|"

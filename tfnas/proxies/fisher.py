@@ -26,7 +26,7 @@ BATCH = 64
 
 
 @register_proxy(
-    "fisher", tolerance=(5e-3, 0.0), data=True, labels=True, batch_size=BATCH, uses=("layer_fisher",),
+    "fisher", tolerance=(5e-3, 0.0), data=True, labels=True, batch_size=BATCH, max_batch_size=128, uses=("layer_fisher",),
     reference="Turner et al., BlockSwap, ICLR 2020 (Theis et al. 2018), as in Abdelfattah et al. "
               "ICLR 2021; SamsungLabs/zero-cost-nas foresight/pruners/measures/fisher.py",
     variant="Per Conv2d/Linear output a: F_k = ½·mean over the batch of (Σ over spatial "

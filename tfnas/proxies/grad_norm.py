@@ -21,7 +21,7 @@ BATCH = 64
 
 
 @register_proxy(
-    "grad_norm", tolerance=(1e-3, 0.0), data=True, labels=True, batch_size=BATCH, uses=("weight_grads",),
+    "grad_norm", tolerance=(1e-3, 0.0), data=True, labels=True, batch_size=BATCH, max_batch_size=160, uses=("weight_grads",),
     reference="Abdelfattah et al., Zero-Cost Proxies for Lightweight NAS, ICLR 2021; "
               "SamsungLabs/zero-cost-nas foresight/pruners/measures/grad_norm.py",
     variant="Σ over Conv2d/Linear weights of ‖∂CE/∂W‖₂ (Frobenius norm per layer, no abs "

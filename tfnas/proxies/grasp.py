@@ -25,7 +25,7 @@ BATCH = 64
 
 
 @register_proxy(
-    "grasp", tolerance=(1e-1, 0.9), data=True, labels=True, batch_size=BATCH, uses=("weight_hvp",),
+    "grasp", tolerance=(1e-1, 0.9), data=True, labels=True, batch_size=BATCH, max_batch_size=64, uses=("weight_hvp",),
     reference="Wang et al., GraSP, ICLR 2020, as in Abdelfattah et al. ICLR 2021; "
               "SamsungLabs/zero-cost-nas foresight/pruners/measures/grasp.py",
     variant="Σ over every element of every Conv2d/Linear weight of −W ⊙ (H·g), g = ∂CE/∂W, "

@@ -47,7 +47,7 @@ def jacob_cov_score(jacobian: np.ndarray) -> float:
 
 
 @register_proxy(
-    "jacob_cov", tolerance=(1e-3, 3e-2), data=True, batch_size=BATCH, uses=("input_jacobian",),
+    "jacob_cov", tolerance=(1e-3, 3e-2), data=True, batch_size=BATCH, max_batch_size=160, uses=("input_jacobian",),
     reference="Mellor et al., Neural Architecture Search without Training, arXiv v1 2020, as in "
               "Abdelfattah et al. ICLR 2021; SamsungLabs/zero-cost-nas "
               "foresight/pruners/measures/jacob_cov.py",

@@ -21,7 +21,7 @@ BATCH = 64
 
 
 @register_proxy(
-    "plain", tolerance=(1e-2, 3e-3), data=True, labels=True, batch_size=BATCH, uses=("weight_grads",),
+    "plain", tolerance=(1e-2, 3e-3), data=True, labels=True, batch_size=BATCH, max_batch_size=160, uses=("weight_grads",),
     reference="Mozer & Smolensky 1989, as in Abdelfattah et al. ICLR 2021; "
               "SamsungLabs/zero-cost-nas foresight/pruners/measures/plain.py",
     variant="Σ over every element of every Conv2d/Linear weight of ∂CE/∂W ⊙ W (signed, no abs), "

@@ -22,7 +22,7 @@ BATCH = 64
 
 
 @register_proxy(
-    "snip", tolerance=(1e-3, 0.0), data=True, labels=True, batch_size=BATCH, uses=("weight_grads",),
+    "snip", tolerance=(1e-3, 0.0), data=True, labels=True, batch_size=BATCH, max_batch_size=160, uses=("weight_grads",),
     reference="Lee et al., SNIP, ICLR 2019, as in Abdelfattah et al. ICLR 2021; "
               "SamsungLabs/zero-cost-nas foresight/pruners/measures/snip.py",
     variant="Σ over every element of every Conv2d/Linear weight of |∂CE/∂W ⊙ W| (their "
