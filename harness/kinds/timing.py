@@ -298,9 +298,10 @@ def _full(proto: TimingProtocol, ctx: Context) -> tuple[Times, Times, dict[str, 
     ts, tr = times(proto.search), times(proto.reference)
     rel = [float(np.std(t.cpu, ddof=1) / math.sqrt(len(t.cpu)) / t.cpu.mean())
            if len(t.cpu) > 1 and t.cpu.mean() > 0 else 0.0 for t in (ts, tr)]
-    import torch
+    from tfnas.scoring import SCORING_THREADS
 
-    return ts, tr, {"log_se_ratio": math.hypot(*rel), "torch_threads": torch.get_num_threads(),
+    # proxies score on SCORING_THREADS whatever this process's count (tfnas.scoring)
+    return ts, tr, {"log_se_ratio": math.hypot(*rel), "torch_threads": SCORING_THREADS,
                     "shared": ["search:" + _spec_key(x) for x in (proto.search, proto.reference)]}
 
 
