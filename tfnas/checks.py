@@ -19,7 +19,8 @@ MAX_SEED = 2**63 - 1
 WHY_SEED = "seeds are stored as signed 64-bit integers and fed to torch and numpy"
 
 MAX_BATCH_SIZE = 1024
-WHY_BATCH_SIZE = "a proxy's memory grows with its batch; the proxies' papers use 64 to 256 images"
+WHY_BATCH_SIZE = ("a proxy's memory grows with its batch; the proxies' papers use 64 to 256 images; "
+                  "the heavier proxies register lower bounds, docs/proxies.md")
 
 
 class ArgumentError(TfnasError, ValueError):
