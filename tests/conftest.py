@@ -41,8 +41,10 @@ def fake_archive(data_root: Path) -> Path:
 def one_torch_thread():
     """Score on one torch thread for a module, as the sweep's workers do, then restore the count.
 
-    On a busy 2-core machine two torch threads spin against each other (measured ~30x slower);
-    the thread count does not change the bits (tests/test_spot_check.py checks that).
+    On a busy 2-core machine two torch threads spin against each other (measured ~30x slower).
+    Scores do not depend on it: ``tfnas.scoring`` scores every proxy on one thread whatever the
+    caller's count (tests/test_scoring_settings.py checks the bits); a proxy function called
+    directly runs on the count set here.
     """
     import torch
 
