@@ -51,7 +51,11 @@ OPTION_NAMES = ("score_source", "score_tables", "score_store", "repetitions", "b
 
 
 LIVE_PROTOCOLS = ("reduced", "full")
+"""How timing claims are measured (``--live-protocol``)."""
 DEFAULT_BOOTSTRAP = 200
+"""Bootstrap resamples of a correlation interval unless ``--bootstrap`` says otherwise."""
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("claims", "reproduction claims (harness.plugin)")
     group.addoption("--claims", action="append", default=None, metavar="FILE",
