@@ -78,15 +78,15 @@ def test_an_allocation_failure_is_one_line(monkeypatch, error: BaseException, vi
 @given(text=st.text(max_size=60))
 def test_other_runtime_errors_pass_through(text: str) -> None:
     """A RuntimeError that is not a failed allocation is a bug to see, not memory to blame."""
-    from tfnas.scoring import _out_of_memory
+    from tfnas.scoring import is_out_of_memory
 
-    assert _out_of_memory(RuntimeError(text + " can't allocate memory " + text))
-    assert _out_of_memory(RuntimeError("CPU OUT OF MEMORY"))
+    assert is_out_of_memory(RuntimeError(text + " can't allocate memory " + text))
+    assert is_out_of_memory(RuntimeError("CPU OUT OF MEMORY"))
     plain = text.lower()
     expected = any(p in plain for p in ("can't allocate memory", "cannot allocate memory",
                                         "out of memory", "not enough memory"))
-    assert _out_of_memory(RuntimeError(text)) is expected
-    assert not _out_of_memory(ValueError("out of memory"))
+    assert is_out_of_memory(RuntimeError(text)) is expected
+    assert not is_out_of_memory(ValueError("out of memory"))
 
 
 def test_a_bug_in_a_proxy_is_not_reported_as_memory(monkeypatch) -> None:

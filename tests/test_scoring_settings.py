@@ -188,10 +188,8 @@ def test_batch_free_proxies_are_those_without_a_batch() -> None:
 
 
 def test_a_batch_passed_to_a_proxy_that_draws_none_is_refused() -> None:
-    from tfnas.scoring import _network
-    from tfnas.spaces import resolve
+    import tfnas
 
-    arch, space = resolve(LARGEST, None)
-    network, _ = _network(arch, space, 120, 0)
+    network = tfnas.build_network(LARGEST, num_classes=120)
     with pytest.raises(ValueError, match="draws no input batch of its own"):
         get_proxy("synflow")(network, resolution=16, batch_size=8)

@@ -264,8 +264,8 @@ _ALLOCATION_FAILURES = ("can't allocate memory", "cannot allocate memory", "out 
 otherwise)."""
 
 
-def _out_of_memory(exc: BaseException) -> bool:
-    """True when ``exc`` is a failed allocation rather than a bug."""
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True when ``exc`` is a failed allocation (torch's or Python's) rather than a bug."""
     if isinstance(exc, (MemoryError, torch.OutOfMemoryError)):
         return True
     text = str(exc).lower()
@@ -282,7 +282,7 @@ def _run(spec: Proxy, network: torch.nn.Module, images: torch.Tensor | None,
                     labels=labels if spec.needs.labels else None,
                     generator=_generator(spec, state), **extra)
     except (RuntimeError, MemoryError) as exc:
-        if not _out_of_memory(exc):
+        if not is_out_of_memory(exc):
             raise
         detail = one_line(exc, 120)
     # Raised outside the handler: the failed call's frames (and their tensors) are freed first.
