@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -55,7 +56,8 @@ class Run:
                 self.memo[arch] = value
         seconds = self._charge(arch) if self.cost is not None else time.perf_counter() - t0
         self.total += seconds
-        evaluation = Evaluation(str(arch), value, seconds, self.total)
+        # interned: a cell's string is held once however often the runs evaluate it
+        evaluation = Evaluation(sys.intern(str(arch)), value, seconds, self.total)
         self.evaluations.append(evaluation)
         if self.on_evaluation is not None:
             self.on_evaluation(evaluation)

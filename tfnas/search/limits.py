@@ -2,7 +2,7 @@
 
 They are generous (well past the papers' settings) but finite, so that no argument, typed by
 mistake or on purpose, starts a run that never ends or fills memory. A trace keeps every
-evaluation (~350 bytes each, measured) and the oracle evaluates ~10,000 cells a second.
+evaluation (~150 bytes each, measured: tests/test_search_memory.py) and the oracle evaluates ~10,000 cells a second.
 """
 
 from __future__ import annotations
@@ -37,11 +37,13 @@ WHY_REPEATS = "the papers average 30 to 500 runs; 10,000 pins a mean to 1% of it
 
 MAX_TOTAL_EVALUATIONS = 2_000_000
 STATED_TOTAL_BYTES = 700 * 10**6
-"""What the runs' traces may take at :data:`MAX_TOTAL_EVALUATIONS`, ``--json`` included (which
-streams one trace at a time): measured ~290 bytes per evaluation (peak RSS of
-``tfnas search random --table`` at 10,000 and 160,000 evaluations,
-tests/test_search_memory.py), 350 allowed."""
-WHY_TOTAL = "all runs' traces stay in memory, ~350 bytes per evaluation: ~700 MB at the bound"
+"""What a search process may take at :data:`MAX_TOTAL_EVALUATIONS`, ``--json`` included (it
+streams one trace at a time), counting the interpreter and torch (~300 MB): the traces measured
+~150 bytes per evaluation (peak RSS of ``tfnas search random --table --json`` at 10,000 and
+400,000 evaluations; a cell's string is interned, so held once), ~300 MB at the bound.
+tests/test_search_memory.py asserts baseline + slope x bound <= this."""
+WHY_TOTAL = ("all runs' traces stay in memory, ~150 bytes per evaluation: with the interpreter "
+             "and torch under 700 MB at the bound")
 
 MAX_TIME_BUDGET = 30 * 24 * 3600
 WHY_TIME_BUDGET = "30 days, over 20x NATS-Bench's largest budget of 120,000 s"

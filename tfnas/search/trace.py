@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
@@ -213,7 +214,7 @@ def _evaluations(rows: object) -> list[Evaluation]:
         if not (isinstance(row, list) and len(row) == 4 and isinstance(row[0], str)):
             raise _wrong("evaluations", "a list of [arch, score, seconds, cumulative]", row)
         arch, score, seconds, cumulative = row
-        evaluations.append(Evaluation(arch, _float_from_json(score), _float_from_json(seconds),
+        evaluations.append(Evaluation(sys.intern(arch), _float_from_json(score), _float_from_json(seconds),
                                       _float_from_json(cumulative)))
     return evaluations
 
