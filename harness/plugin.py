@@ -197,17 +197,29 @@ def _choice_option(flag: str, value: Any, choices: tuple[str, ...]) -> None:
         raise OptionError(f"{flag} must be one of {', '.join(choices)}, got {shown(value)}")
 
 
+def _mode(flag: str, path: Path, error: type[Exception]) -> int | None:
+    """``path``'s ``st_mode``, None when nothing is there; a path that cannot be examined (a link
+    loop, too long a name, a NUL) is ``error`` naming ``flag``."""
+    from tfnas.errors import shown_path
+
+    try:
+        return os.stat(path).st_mode
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or "not a valid path"
+        raise error(f"{flag} {shown_path(path)} cannot be used: {reason}") from None
+
+
 def _check_folder(flag: str, path: Path, error: type[Exception]) -> None:
     """``path`` must be a folder that can be listed (a link loop, too long a name: refused)."""
     import stat
 
     from tfnas.errors import shown_path
 
-    try:
-        mode = os.stat(path).st_mode
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or "not a valid path"
-        raise error(f"{flag} {shown_path(path)} cannot be used: {reason}") from None
+    mode = _mode(flag, path, error)
+    if mode is None:
+        raise error(f"{flag} {shown_path(path)} cannot be used: No such file or directory")
     if not stat.S_ISDIR(mode):
         raise error(f"{flag} {shown_path(path)} is not a folder; expected the folder of the "
                     "score tables")
@@ -221,16 +233,11 @@ def _check_store(path: Path, error: type[Exception]) -> None:
     from tfnas.bounded import file_kind
     from tfnas.errors import shown_path
 
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
+    mode = _mode("--score-store", path, error)
+    if mode is None:
         _check_folder("--score-store's folder", path.parent if str(path.parent) else Path("."),
                       error)
-        return
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or "not a valid path"
-        raise error(f"--score-store {shown_path(path)} cannot be used: {reason}") from None
-    if not stat.S_ISREG(mode):
+    elif not stat.S_ISREG(mode):
         raise error(f"--score-store {shown_path(path)} is {file_kind(mode)}; expected a regular "
                     "file (an SQLite database) or a new path")
 
