@@ -322,14 +322,9 @@ def _file_name(path: Path) -> str:
 def _read_claims_file(path: Path, name: str) -> tuple[bytes, dict[str, Claim]]:
     """The file's bytes and its validated claims; every failure is one ClaimError naming it
     (a path that is not a regular file, a FIFO or a link loop say, is refused when opened)."""
-    try:
-        os.lstat(path)
-    except FileNotFoundError:
-        raise ClaimsNotFoundError(f"claims registry {name} does not exist") from None
-    except (OSError, ValueError):
-        pass  # too long a name, a NUL in it...: opening it below says which
     raw = read_file(path, MAX_BYTES, ClaimError, "claims registry",
-                    "a claims file holds a few hundred claims in well under that")
+                    "a claims file holds a few hundred claims in well under that",
+                    missing=ClaimsNotFoundError)
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:

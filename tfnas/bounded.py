@@ -86,43 +86,38 @@ def _bounded_blocks(handle: BinaryIO, limit: int) -> Iterator[bytes]:
         yield chunk
 
 
-def read_at_most(path: str | Path, limit: int) -> bytes:
-    """The file's bytes, but no more than ``limit + 1`` of them, read in :data:`BLOCK` steps.
-
-    ``len(result) > limit`` tells the caller the file is too large. One ``read(limit + 1)`` would
-    allocate the whole limit up front, whatever the file's size. Only a regular file is read (an
-    :class:`OSError` otherwise, so callers' ``except OSError`` keeps covering it).
-    """
-    with open_regular(path, _NotRegular, "file") as handle:
-        return b"".join(_bounded_blocks(handle, limit))
-
-
-class _NotRegular(OSError):
-    """A path :func:`read_at_most` will not read; an OSError for its callers' handlers."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(0, message)
+def _checked_blocks(path: str | Path, limit: int, error: type[Exception], what: str,
+                   expected: str, missing: type[Exception] | None = None) -> Iterator[bytes]:
+    """A regular file's bytes in :data:`BLOCK` steps; ``error`` when it holds more than ``limit``
+    (told by its size before a byte is read, or when it grows while read)."""
+    where = shown_path(path)
+    over = f"{what} {where} is over {limit} bytes; {expected}"
+    with open_regular(path, error, what, missing) as handle:
+        size = 0
+        try:
+            size = os.fstat(handle.fileno()).st_size
+            if size <= limit:
+                size = 0
+                for chunk in _bounded_blocks(handle, limit):
+                    size += len(chunk)
+                    if size > limit:
+                        break
+                    yield chunk
+        except OSError as exc:
+            raise error(f"{what} {where} cannot be read: {_reason(exc)}") from exc
+        if size > limit:  # raised outside the handler: ``error`` may itself be an OSError
+            raise error(over)
 
 
 def read_file(path: str | Path, limit: int, error: type[Exception], what: str,
-              expected: str) -> bytes:
+              expected: str, missing: type[Exception] | None = None) -> bytes:
     """The whole file if it is a regular file of at most ``limit`` bytes; else ``error`` with one
-    line.
+    line (``missing``, default ``error``, when nothing is at ``path``).
 
     ``what`` names the file's role ("NATS-Bench table"), ``expected`` says what such a file holds,
     for the message when it is larger.
     """
-    where = shown_path(path)
-    with open_regular(path, error, what) as handle:
-        try:
-            if os.fstat(handle.fileno()).st_size > limit:
-                raise error(f"{what} {where} is over {limit} bytes; {expected}")
-            data = b"".join(_bounded_blocks(handle, limit))
-        except OSError as exc:
-            raise error(f"{what} {where} cannot be read: {_reason(exc)}") from exc
-    if len(data) > limit:  # grew while it was read
-        raise error(f"{what} {where} is over {limit} bytes; {expected}")
-    return data
+    return b"".join(_checked_blocks(path, limit, error, what, expected, missing))
 
 
 def read_text(path: str | Path, limit: int, error: type[Exception], what: str,
@@ -139,16 +134,8 @@ def read_text(path: str | Path, limit: int, error: type[Exception], what: str,
 def sha256_file(path: str | Path, limit: int, error: type[Exception], what: str) -> str:
     """The sha256 of a regular file of at most ``limit`` bytes, read in bounded steps."""
     digest = hashlib.sha256()
-    size = 0
-    with open_regular(path, error, what) as handle:
-        try:
-            for chunk in _bounded_blocks(handle, limit):
-                size += len(chunk)
-                digest.update(chunk)
-        except OSError as exc:
-            raise error(f"{what} {shown_path(path)} cannot be read: {_reason(exc)}") from exc
-    if size > limit:
-        raise error(f"{what} {shown_path(path)} is over {limit} bytes")
+    for chunk in _checked_blocks(path, limit, error, what, "expected a smaller file"):
+        digest.update(chunk)
     return digest.hexdigest()
 
 

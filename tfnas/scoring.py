@@ -235,7 +235,7 @@ def _score(arch: Arch | str, proxy: str, dataset: str, seed: int, batch_size: in
     data = get_dataset(dataset)
     check_seed(seed)
     size = batch_for(proxy, batch_size)
-    given = size if batch_size is None else check_batch_size(batch_size)  # the batch= to expect
+    given = size if batch_size is None else batch_size  # the batch= to expect (checked above)
     images = targets = None
     if labels is not None:
         if batch is None:

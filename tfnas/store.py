@@ -26,6 +26,7 @@ as the equal ``0.0``.)
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import sqlite3
@@ -63,27 +64,41 @@ CREATE TABLE scores (
 """
 
 
-_EXPECTED_SCHEMA = (
-    [("table", "scores", "scores")],
-    [(0, "proxy", "TEXT", 1, None, 1), (1, "dataset", "TEXT", 1, None, 2),
-     (2, "arch", "TEXT", 1, None, 3), (3, "settings", "TEXT", 1, None, 4),
-     (4, "score", "REAL", 0, None, 0), (5, "seconds", "REAL", 1, None, 0)],
-    [(1, "pk", 0)],
-)
-"""What :data:`_SCHEMA` creates, as ``(sqlite_master rows, PRAGMA table_info, PRAGMA
-index_list's (unique, origin, partial))``: the WITHOUT ROWID table and its primary key only."""
+Schema = tuple[list, list, list]
+"""A store file's schema as ``(sqlite_master rows, PRAGMA table_info, PRAGMA index_list's
+(unique, origin, partial))``: everything :meth:`ScoreStore._check_schema` compares."""
 
 
-def _schema_difference(found: tuple[list, list, list]) -> str:
-    """Which part of a store's schema differs from :data:`_EXPECTED_SCHEMA`, in words."""
+def _schema_of(db: sqlite3.Connection) -> Schema:
+    objects = db.execute("SELECT type, name, tbl_name FROM sqlite_master").fetchall()
+    columns = db.execute("PRAGMA table_info(scores)").fetchall()
+    indexes = [tuple(row[2:5]) for row in db.execute("PRAGMA index_list(scores)")]
+    return sorted(map(tuple, objects)), [tuple(c) for c in columns], indexes
+
+
+@functools.cache
+def _expected_schema() -> Schema:
+    """What :data:`_SCHEMA` creates, read back from an in-memory database: the comparison cannot
+    drift from the definition."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.execute(_SCHEMA)
+        return _schema_of(db)
+    finally:
+        db.close()
+
+
+def _schema_difference(found: Schema) -> str:
+    """Which part of a store's schema differs from the expected one, in words."""
     objects, columns, indexes = found
-    if objects != _EXPECTED_SCHEMA[0]:
+    expected = _expected_schema()
+    if objects != expected[0]:
         extra = sorted({f"{t} {n}" for t, n, _ in objects} - {"table scores"})
         return ("no scores table" if ("table", "scores", "scores") not in objects
                 else f"extra objects: {shown(extra)}")
-    if columns != _EXPECTED_SCHEMA[1]:
+    if columns != expected[1]:
         return (f"columns {shown([c[1:4] for c in columns])}, expected "
-                f"{shown([c[1:4] for c in _EXPECTED_SCHEMA[1]])} with the key "
+                f"{shown([c[1:4] for c in expected[1]])} with the key "
                 "(proxy, dataset, arch, settings)")
     return f"indexes {shown(indexes)}; expected only the primary key over the four key columns"
 
@@ -375,12 +390,8 @@ class ScoreStore:
         types and NOT NULL, and the primary key over exactly the four key columns (without it one
         key could hold several rows, and :meth:`get` and :meth:`scored` would disagree).
         """
-        db = self._db
-        objects = db.execute("SELECT type, name, tbl_name FROM sqlite_master").fetchall()
-        columns = db.execute("PRAGMA table_info(scores)").fetchall()
-        indexes = [tuple(row[2:5]) for row in db.execute("PRAGMA index_list(scores)")]
-        found = (sorted(map(tuple, objects)), [tuple(c) for c in columns], indexes)
-        if found != _EXPECTED_SCHEMA:
+        found = _schema_of(self._db)
+        if found != _expected_schema():
             raise CorruptStoreError(
                 f"{shown(str(self.path))} carries the tfnas score store's id and version but not "
                 f"its schema ({_schema_difference(found)}); it was not written by tfnas, or was "

@@ -158,20 +158,12 @@ class SweepReport:
 # -- workers ------------------------------------------------------------------------------------
 
 
-def _single_thread() -> None:
-    """Workers score one cell at a time on one core; parallelism comes from the workers."""
-    import torch
-
-    if torch.get_num_threads() != 1:
-        torch.set_num_threads(1)
-
-
 def score_chunk(chunk: Chunk) -> list[tuple[str, str, float, float]]:
     """Score the cells of a chunk with its proxies: ``(arch, proxy, score, seconds)`` each, the
-    seconds being the proxy's share of the cell's scoring time. Runs in a worker."""
+    seconds being the proxy's share of the cell's scoring time. Runs in a worker, on one torch
+    thread as every score is (the scoring rule pins it: :func:`tfnas.scoring.one_thread`)."""
     from tfnas.scoring import score_many
 
-    _single_thread()
     out = []
     for arch in chunk.archs:
         scores = score_many(arch, chunk.proxies, chunk.dataset, seed=chunk.seed,
@@ -242,10 +234,9 @@ def die_with_parent(parent_pid: int, *, pdeathsig: bool = True,
 
 
 def _worker_init(parent_pid: int) -> None:
-    """Initializer of every local worker: dies with the sweep, leaves Ctrl-C to it, one thread."""
+    """Initializer of every local worker: dies with the sweep, leaves Ctrl-C to it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the sweep handles it and stops the workers
     die_with_parent(parent_pid)
-    _single_thread()
 
 
 # -- arguments ----------------------------------------------------------------------------------
@@ -748,11 +739,9 @@ def _drive(store: object, chunks: list[Chunk], report: SweepReport,
            executor: _Serial | _Local | _Dask, deadline: float | None, progress: bool | None,
            interrupts: _Interrupts) -> None:
     """Keep a window of chunks in flight; store each as it completes; stop the workers after."""
-    import torch
     from tqdm import tqdm
 
     by_job = {(j.proxy, j.dataset): j for j in report.jobs}
-    threads = torch.get_num_threads()  # the serial executor scores here on one thread
     bar = tqdm(total=sum(len(c.archs) for c in chunks), unit="cell", dynamic_ncols=True,
                disable=None if progress is None else not progress, smoothing=0.05)
     pending: dict[object, Chunk] = {}
@@ -793,7 +782,6 @@ def _drive(store: object, chunks: list[Chunk], report: SweepReport,
         raise
     finally:
         bar.close()
-        torch.set_num_threads(threads)
     report.stopped_early = report.stopped_early and report.remaining > 0
 
 
