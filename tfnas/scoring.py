@@ -14,6 +14,13 @@ a convolution, summed over the batch, differs in its last bits between 1 and 2 t
 score at the caller's thread count would depend on the machine's cores: ``tfnas score`` (torch's
 default count) and a ``tfnas sweep`` worker (one thread) would store different bits under one key.
 Parallelism comes from processes (the sweep's workers), not from threads.
+
+Precision: ``precision="float32"`` (the default, the anchors' arithmetic and every committed
+table's) or ``"float64"``. In float64 the network (its float32 init cast exactly), the batch and
+every tensor a proxy creates are float64 (:func:`arithmetic`): the definition's value up to
+float64 rounding, which no BLAS, kernel choice or thread count moves by more than ~1e-9 relative
+even on the worst-conditioned proxy (grasp), where float32 can differ by tens of percent between
+two kernels of one machine. A float64 score has its own settings key.
 """
 
 from __future__ import annotations
@@ -63,6 +70,30 @@ SCORING_THREADS = 1
 
 _pinned = threading.local()  # per Python thread: open contexts and the count to restore
 
+PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
+"""The arithmetic a score can be computed in (module docstring, Precision)."""
+
+
+def check_precision(precision: object) -> str:
+    """``precision`` if it names one of :data:`PRECISIONS`, else a one-line error."""
+    if not isinstance(precision, str) or precision not in PRECISIONS:
+        raise ArgumentError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return precision
+
+
+@contextlib.contextmanager
+def arithmetic(precision: str) -> Iterator[None]:
+    """Make ``precision`` torch's default dtype for the body (the tensors a proxy creates:
+    Gaussian inputs, probes), then restore the caller's. Like :func:`one_thread`, process state:
+    tfnas scores in processes, one cell at a time."""
+    dtype = PRECISIONS[check_precision(precision)]
+    saved = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(saved)
+
 
 @contextlib.contextmanager
 def one_thread() -> Iterator[None]:
@@ -109,12 +140,17 @@ class ScoreSettings:
     origin: str = ""
     """``"<distribution>==<version>"`` of a proxy from an installed package (an upgrade then
     gives new keys); "" for the built-ins and left out of their key, which stays as it was."""
+    precision: str = "float32"
+    """The arithmetic (:data:`PRECISIONS`); the default float32 is left out of the key, which
+    stays as every committed table has it."""
 
     def key(self) -> str:
         """Canonical JSON text (sorted keys, no spaces): the store key's "settings" part."""
         fields = asdict(self)
         if not fields["origin"]:
             del fields["origin"]
+        if fields["precision"] == "float32":
+            del fields["precision"]
         return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
 
@@ -142,7 +178,8 @@ def batch_for(proxy: str, batch_size: int | None = None) -> int:
     return size
 
 
-def settings_key(proxy: str, dataset: str, seed: int, batch_size: int | None = None) -> str:
+def settings_key(proxy: str, dataset: str, seed: int, batch_size: int | None = None,
+                 precision: str = "float32") -> str:
     """The store key's settings for scoring with ``proxy`` on ``dataset`` (loads the batch once)."""
     from tfnas.datasets import get_dataset, load_batch
 
@@ -152,10 +189,12 @@ def settings_key(proxy: str, dataset: str, seed: int, batch_size: int | None = N
             f"proxy {proxy!r} combines {', '.join(spec.members)}: store and tabulate its members")
     get_dataset(dataset)
     check_seed(seed)
+    check_precision(precision)
     batch_size = batch_for(proxy, batch_size)
     data = load_batch(dataset, seed, batch_size).identity if spec.needs.data else ""
     origin = "" if spec.builtin else spec.origin
-    return ScoreSettings(seed=seed, batch_size=batch_size, data=data, origin=origin).key()
+    return ScoreSettings(seed=seed, batch_size=batch_size, data=data, origin=origin,
+                         precision=precision).key()
 
 
 def _check_batch(batch: object, batch_size: int, resolution: int, dataset: str) -> torch.Tensor:
@@ -202,6 +241,7 @@ def score(
     batch: torch.Tensor | None = None,
     labels: torch.Tensor | None = None,
     space: str | SearchSpace | None = None,
+    precision: str = "float32",
 ) -> float:
     """The ``proxy`` score of ``arch`` on ``dataset`` under the scoring rule (module docstring).
 
@@ -213,15 +253,17 @@ def score(
     dataset's resolution ``R``); data-free proxies use it only for its size. ``labels`` (int64,
     shape ``(batch_size,)``, in ``0..classes-1``) go with ``batch``; a proxy that needs labels
     then requires them. Every proxy runs on one torch thread (module docstring); running out of
-    memory raises :class:`ScoringMemoryError`.
+    memory raises :class:`ScoringMemoryError`. ``precision``: ``"float32"`` or ``"float64"``
+    (module docstring).
     """
+    check_precision(precision)
     with one_thread():
-        return _score(arch, proxy, dataset, seed, batch_size, batch, labels, space)
+        return _score(arch, proxy, dataset, seed, batch_size, batch, labels, space, precision)
 
 
 def _score(arch: Arch | str, proxy: str, dataset: str, seed: int, batch_size: int | None,
            batch: torch.Tensor | None, labels: torch.Tensor | None,
-           space: str | SearchSpace | None) -> float:
+           space: str | SearchSpace | None, precision: str = "float32") -> float:
     """:func:`score`'s work, on the caller's thread count."""
     from tfnas.config import data_root
     from tfnas.datasets import get_dataset
@@ -251,7 +293,7 @@ def _score(arch: Arch | str, proxy: str, dataset: str, seed: int, batch_size: in
         if not spec.builtin:  # the cached batch serves every cell: keep it safe from others' code
             images, targets = images.clone(), targets.clone()
     network, state = _network(arch, searched, data.num_classes, seed)
-    return ranked(_run(spec, network, images, targets, data, state, size))
+    return ranked(_run(spec, network, images, targets, data, state, size, precision))
 
 
 class ScoringMemoryError(TfnasError, MemoryError):
@@ -273,14 +315,21 @@ def is_out_of_memory(exc: BaseException) -> bool:
 
 
 def _run(spec: Proxy, network: torch.nn.Module, images: torch.Tensor | None,
-         labels: torch.Tensor | None, data: DatasetSpec, state: torch.Tensor, size: int) -> float:
-    """``spec``'s value of ``network`` (as the scoring rule calls it); a failed allocation is
-    raised as a one-line :class:`ScoringMemoryError` naming the proxy, the batch and the remedy."""
+         labels: torch.Tensor | None, data: DatasetSpec, state: torch.Tensor, size: int,
+         precision: str = "float32") -> float:
+    """``spec``'s value of ``network`` (as the scoring rule calls it) in ``precision``; a failed
+    allocation is raised as a one-line :class:`ScoringMemoryError` naming the proxy, the batch
+    and the remedy."""
     extra = {"batch_size": size} if spec.draws_batch else {}
+    dtype = PRECISIONS[precision]
+    if dtype != torch.float32:
+        network = network.to(dtype)  # in place; the float32 init is exact in float64
+        images = images.to(dtype) if images is not None else None
     try:
-        return spec(network, images, resolution=data.resolution,
-                    labels=labels if spec.needs.labels else None,
-                    generator=_generator(spec, state), **extra)
+        with arithmetic(precision):
+            return spec(network, images, resolution=data.resolution,
+                        labels=labels if spec.needs.labels else None,
+                        generator=_generator(spec, state), **extra)
     except (RuntimeError, MemoryError) as exc:
         if not is_out_of_memory(exc):
             raise
@@ -337,6 +386,7 @@ def score_many(
     seed: int = 0,
     batch_size: int | None = None,
     space: str | SearchSpace | None = None,
+    precision: str = "float32",
 ) -> dict[str, CellScore]:
     """Every proxy's :func:`score` of ``arch``, bit for bit, sharing the work they have in common.
 
@@ -344,14 +394,16 @@ def score_many(
     needs; a group gets one network, and the proxies of a group that read products of the shared
     pass (:mod:`tfnas.proxies._pass`) get them from one forward/backward. A group's wall time is
     divided equally among its proxies (``seconds``: a cost share, since the work is shared).
-    Every proxy runs on one torch thread, as in :func:`score`.
+    Every proxy runs on one torch thread and in ``precision``, as in :func:`score`.
     """
+    check_precision(precision)
     with one_thread():
-        return _score_many(arch, proxies, dataset, seed, batch_size, space)
+        return _score_many(arch, proxies, dataset, seed, batch_size, space, precision)
 
 
 def _score_many(arch: Arch | str, proxies: Sequence[str], dataset: str, seed: int,
-                batch_size: int | None, space: str | SearchSpace | None) -> dict[str, CellScore]:
+                batch_size: int | None, space: str | SearchSpace | None,
+                precision: str = "float32") -> dict[str, CellScore]:
     """:func:`score_many`'s work, on the caller's thread count."""
     import time
 
@@ -378,6 +430,9 @@ def _score_many(arch: Arch | str, proxies: Sequence[str], dataset: str, seed: in
             loaded = _shared_batch(data_root(required=False), dataset, seed, size)
             images, targets = loaded.images, loaded.labels
         network, state = _network(arch, searched, data.num_classes, seed)
+        if precision != "float32":  # cast once: the shared pass sees one network and one batch
+            network = network.to(PRECISIONS[precision])
+            images = images.to(PRECISIONS[precision]) if images is not None else None
         values = {}
         uses = frozenset().union(*(spec.uses for spec in group))
         if uses:
@@ -388,7 +443,8 @@ def _score_many(arch: Arch | str, proxies: Sequence[str], dataset: str, seed: in
                 given, labels = images, targets
                 if needs_data and not spec.builtin:
                     given, labels = images.clone(), targets.clone()
-                values[spec.name] = _run(spec, network, given, labels, data, state, size)
+                values[spec.name] = _run(spec, network, given, labels, data, state, size,
+                                         precision)
         share = (time.perf_counter() - start) / len(group)
         for name, value in values.items():
             out[name] = CellScore(name, ranked(value), share)

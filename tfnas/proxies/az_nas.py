@@ -52,6 +52,7 @@ from torch import nn
 from tfnas.checks import ArgumentError, check_int
 from tfnas.network import stages
 from tfnas.proxies.counts import flops
+from tfnas.proxies.draws import rademacher_like, randn
 from tfnas.proxies.registry import register_proxy
 from tfnas.proxies.synflow import Resolution, _check_network, _input
 from tfnas.proxies.zen import _check_generator
@@ -105,8 +106,10 @@ def kaiming_init(network: nn.Module, generator: torch.Generator) -> nn.Module:
     with torch.no_grad():
         for m in network.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
-                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu",
+                draw = torch.empty(m.weight.shape, dtype=torch.float32)  # tfnas.proxies.draws
+                nn.init.kaiming_normal_(draw, mode="fan_in", nonlinearity="relu",
                                         generator=generator)
+                m.weight.copy_(draw)
                 if m.bias is not None:
                     m.bias.zero_()
             elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.affine:
@@ -164,13 +167,13 @@ def _compute(network: nn.Module, shape: tuple[int, ...], generator: torch.Genera
             m.reset_running_stats()
     net.train()
     kaiming_init(net, generator)
-    x = torch.randn(shape, generator=generator)
+    x = randn(shape, generator, next(net.parameters()).dtype)
     features = cell_features(net, x)
     entropies = [entropy(f.detach()) for f in features]
     blocks = []
     for i in reversed(range(1, len(features))):
         f_out, f_in = features[i], features[i - 1]
-        g_out = (torch.bernoulli(torch.full_like(f_out, 0.5), generator=generator) - 0.5) * 2
+        g_out = rademacher_like(f_out, generator)
         (g_in,) = torch.autograd.grad(f_out, f_in, grad_outputs=g_out, retain_graph=False)
         blocks.append(block_trainability(g_in, g_out))
     e = np.asarray(entropies, dtype=np.float64)

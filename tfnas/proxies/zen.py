@@ -32,6 +32,7 @@ from torch import nn
 
 from tfnas.checks import ArgumentTypeError, check_int
 from tfnas.network import stages
+from tfnas.proxies.draws import normal_, randn
 from tfnas.proxies.registry import register_proxy
 from tfnas.proxies.synflow import Resolution, _check_network, _input
 
@@ -77,7 +78,7 @@ def gaussian_init(network: nn.Module, generator: torch.Generator) -> nn.Module:
     with torch.no_grad():
         for m in network.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
-                m.weight.normal_(0.0, 1.0, generator=generator)
+                normal_(m.weight, 1.0, generator)
                 if m.bias is not None:
                     m.bias.zero_()
             elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.weight is not None:
@@ -121,8 +122,9 @@ def zen(network: nn.Module, resolution: Resolution, channels: int = 3, *,
     net.train()
     with torch.no_grad():
         gaussian_init(net, generator)
-        x = torch.randn(shape, generator=generator)
-        x2 = torch.randn(shape, generator=generator)
+        dtype = next(net.parameters()).dtype
+        x = randn(shape, generator, dtype)
+        x2 = randn(shape, generator, dtype)
         mixed = x + MIXUP_GAMMA * x2
         delta = (pre_gap(net, x) - pre_gap(net, mixed)).abs().sum(dim=(1, 2, 3)).mean()
         variances = [m.running_var.double().mean().item() for m in net.modules()
