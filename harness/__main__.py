@@ -128,6 +128,14 @@ def _proxies(args: argparse.Namespace) -> int:
     return 0
 
 
+def _crosscheck(args: argparse.Namespace) -> int:
+    from harness.crosscheck import crosscheck, read_foreign, render
+
+    foreign = read_foreign(args.file, args.proxy, args.dataset)
+    print(render(crosscheck(foreign, args.tables, args.noise), foreign))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m harness", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -156,6 +164,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 when a block differs from what would be rendered")
     p.set_defaults(func=_proxies)
+    p = sub.add_parser("crosscheck", help="per-cell agreement of our score tables with another "
+                       "tool's published scores, next to our own noise ceiling")
+    p.add_argument("file", type=Path, help="NAS-Bench-Suite-Zero's JSON (zc_nasbench201.json) or "
+                   "a CSV arch,score (with --proxy and --dataset)")
+    p.add_argument("--proxy", default=None, help="the proxy a CSV holds")
+    p.add_argument("--dataset", default=None, help="the dataset a CSV holds")
+    p.add_argument("--tables", type=Path, default=None,
+                   help="the folder of our score tables (default benchmarks/scores)")
+    p.add_argument("--noise", type=Path, default=None,
+                   help="the folder of our scoring-noise realisations (default benchmarks/noise)")
+    p.set_defaults(func=_crosscheck)
     return parser
 
 

@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.crosscheck import read_foreign
 from harness.noise import MAX_CELLS_BYTES, NoiseError, read_cells
 from harness.proxy_table import BEGIN, END, ProxyTableError, read_target, rewrite
 from harness.registry import load_registry
@@ -35,6 +36,7 @@ from tfnas.images import read_image_file
 from tfnas.nats_archive import load_file
 from tfnas.safe_pickle import load_path
 from tfnas.space import SPACE_SIZE
+from tfnas.spot import read_spot
 from tfnas.tables import read_table
 
 
@@ -44,6 +46,8 @@ class Refused(TfnasError):
 
 READERS: dict[str, Callable[[Path], object]] = {
     "noise cells": read_cells,
+    "foreign scores": read_foreign,
+    "spot reference": read_spot,
     "generated-block target": read_target,
     "results JSON": load_results,
     "claims file": lambda p: load_registry([p]),
