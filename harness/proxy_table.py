@@ -289,6 +289,22 @@ def proxy_table(tables_root: str | Path | None = None, *, accuracy: Accuracy | N
     return ProxyTable(tuple(rows), tuple(datasets))
 
 
+DEGENERATE = "degenerate"
+"""How a table whose finite scores are all one value is marked (:func:`degenerate`)."""
+
+
+def degenerate(table: ScoreTable, cells: Sequence[Arch]) -> str | None:
+    """Why ``table`` has no ρ to report over ``cells`` when its finite scores there are one value
+    (a ρ would then only rank the undefined, -inf, cells last: an indicator, not the proxy);
+    None otherwise."""
+    values = [table.scores[a] for a in cells]
+    finite = {v for v in values if math.isfinite(v)}
+    if len(finite) != 1:
+        return None
+    return (f"{DEGENERATE}: every finite score is {next(iter(finite))!r} ({sum(map(math.isfinite, values))} "
+            f"of {len(values)} cells; the rest -inf), so a ρ would only rank the undefined cells last")
+
+
 def _single(source: _Source, proxy: str, dataset: str, table: ScoreTable | None
             ) -> tuple[Correlation | None, str]:
     if table is None:
@@ -297,6 +313,9 @@ def _single(source: _Source, proxy: str, dataset: str, table: ScoreTable | None
     if not cells:
         return None, (f"incomplete table ({len(table.scores)} cells) without a random sweep "
                       "order: not a sample")
+    flat = degenerate(table, cells)
+    if flat:
+        return None, flat
     try:
         return _correlation(source, proxy, dataset, cells, table.complete), ""
     except NotRun as exc:
@@ -363,10 +382,10 @@ def render_table(table: ProxyTable) -> str:
         name = (f"`{r.name}`" + (f" (ensemble of {', '.join(r.members)})" if r.ensemble else "")
                 + ("" if r.swept else " (not swept by default)"))
         speeds = " / ".join(seconds_text(r.seconds.get(d)) for d in table.datasets)
+        cells = [f"{DASH} ({DEGENERATE})" if r.why.get(d, "").startswith(DEGENERATE)
+                 else correlation_text(r.correlations.get(d)) for d in table.datasets]
         lines.append(f"| {name} | {inline(r.definition) or DASH} | {inline(r.reference) or DASH} | "
-                     f"{speeds} | "
-                     + " | ".join(correlation_text(r.correlations.get(d)) for d in table.datasets)
-                     + " |")
+                     f"{speeds} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -375,7 +394,9 @@ README_NOTE = (
     "(`benchmarks/scores`); do not edit by hand (`--check` exits 1 when this block is stale). ρ: Spearman ρ of the "
     "proxy's scores against NATS-Bench's 200-epoch test accuracy over the whole space (non-finite "
     "scores ranked last), |ρ| in parentheses; for a table still being swept, ρ over the random sample "
-    "of n cells it holds with a 95% interval for the space's ρ. s/cell: median scoring seconds per "
+    "of n cells it holds with a 95% interval for the space's ρ. — (degenerate): every finite score of "
+    "the table is one value, so a ρ would only rank its undefined (-inf) cells last and none is "
+    "reported (the proxy's entry in docs/proxies.md gives the cause). s/cell: median scoring seconds per "
     "cell recorded by the sweep (an ensemble: the sum of its members'). —: no table (or nothing "
     "recorded). Definitions, references and each recipe's differences from its anchor: "
     "[`docs/proxies.md`](docs/proxies.md).")

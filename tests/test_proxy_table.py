@@ -94,6 +94,25 @@ def test_a_negative_correlation_shows_rho_and_its_absolute_value(tmp_path):
     assert correlation_text(c).startswith(f"{c.rho:.3f} ({-c.rho:.3f})")
 
 
+@pytest.mark.parametrize("undefined", [0, 1, 500])
+def test_a_table_of_one_finite_value_reports_no_rho_and_says_why(tmp_path, undefined):
+    """One finite value (the rest -inf) ranks only the undefined cells: no ρ is reported, and the
+    rendered cell and the reason say so; two finite values are a proxy again."""
+    values = np.zeros(SPACE_SIZE)
+    values[:undefined] = -np.inf
+    _write(tmp_path, "flat", "cifar10", values)
+    t = proxy_table(tmp_path, accuracy=_accuracy, datasets=("cifar10",), registered=[_proxy("flat")])
+    assert t.row("flat").correlations["cifar10"] is None
+    why = t.row("flat").why["cifar10"]
+    assert why.startswith("degenerate: every finite score is 0.0")
+    assert f"{SPACE_SIZE - undefined} of {SPACE_SIZE} cells" in why
+    assert "| — (degenerate) |" in render_table(t)
+    values[-1] = 1.0
+    _write(tmp_path, "flat", "cifar10", values)
+    t = proxy_table(tmp_path, accuracy=_accuracy, datasets=("cifar10",), registered=[_proxy("flat")])
+    assert t.row("flat").correlations["cifar10"] is not None
+
+
 def test_a_missing_table_shows_a_dash_and_says_why(tmp_path):
     _write(tmp_path, "alpha", "cifar10", _scores(1))
     t = proxy_table(tmp_path, accuracy=_accuracy, registered=[_proxy("alpha"), _proxy("beta")])
