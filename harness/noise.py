@@ -28,7 +28,8 @@ from tfnas.bounded import read_text
 from tfnas.errors import TfnasError, shown, shown_path
 
 NOISE_PROXIES = ("synflow", "naswot")
-"""The proxies whose tables were re-scored."""
+"""The proxies whose top cells were re-scored too (scripts/rescore-noise); every other suite
+proxy has uniform cells only (scripts/rescore-suite-noise): :func:`noise_proxies` lists all."""
 NOISE_SEEDS = (1, 2, 3, 4, 5)
 """The further score seeds ``scripts/rescore-noise`` computes."""
 DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "benchmarks" / "noise"
@@ -194,9 +195,13 @@ def _within_std(cols: np.ndarray, cells: np.ndarray) -> float:
 
 
 def _mean_rank_corr(cols: np.ndarray, cells: np.ndarray) -> float:
+    if cells.size < 3:
+        return float("nan")
     x = cols[:, cells]
     x = np.where(np.isfinite(x), x, np.nanmin(np.where(np.isfinite(x), x, np.nan)) - 1)
-    pairs = [spearmanr(x[i], x[j]).statistic for i in range(len(x)) for j in range(i + 1, len(x))]
+    flat = [bool(np.all(row == row[0])) for row in x]  # a constant realisation has no ranking
+    pairs = [float("nan") if flat[i] or flat[j] else spearmanr(x[i], x[j]).statistic
+             for i in range(len(x)) for j in range(i + 1, len(x))]
     return float(np.mean(pairs)) if pairs else float("nan")
 
 
@@ -209,10 +214,13 @@ def summarise_noise(noise: Noise) -> NoiseSummary:
     space_std = float(base.std())
     keys = np.where(np.isfinite(cols), cols, -np.inf)
     tops = keys.argmax(axis=1)
-    changes = float(np.mean(tops[1:] != tops[0])) if len(tops) > 1 else float("nan")
+    # Only re-scored top cells can change which cell is on top between realisations.
+    changes = (float(np.mean(tops[1:] != tops[0])) if len(tops) > 1 and noise.top.size
+               else float("nan"))
+    scale = space_std if space_std > 0 else float("nan")  # a constant table has no spread to compare
     return NoiseSummary(
         noise.proxy, noise.dataset, noise.seeds, noise.missing, space_std,
-        _within_std(cols, noise.uniform) / space_std, _within_std(cols, noise.top) / space_std,
+        _within_std(cols, noise.uniform) / scale, _within_std(cols, noise.top) / scale,
         _within_std(cols, noise.top), float(np.ptp(np.sort(base)[-5:])), changes, _mean_rank_corr(cols, noise.uniform), _mean_rank_corr(cols, noise.top))
 
 
@@ -221,6 +229,23 @@ def noise_for(proxy: str, dataset: str, root: Path | None = None) -> Noise | Non
     from tfnas.tables import load_table
 
     return load_noise(proxy, dataset, score_column(load_table(proxy, dataset)), root)
+
+
+def noise_proxies(root: Path | None = None) -> tuple[str, ...]:
+    """The registered proxies with a cells file under ``root`` (default :data:`DEFAULT_ROOT`),
+    :data:`NOISE_PROXIES` first."""
+    from tfnas.datasets import TARGET_DATASETS
+    from tfnas.proxies import proxy_names
+
+    root = DEFAULT_ROOT if root is None else Path(root)
+    found = {p for p in proxy_names() for d in TARGET_DATASETS
+             if os.path.lexists(root / f"cells-{p}-{d}.txt")}
+    return tuple(p for p in NOISE_PROXIES if p in found) + tuple(
+        sorted(found - set(NOISE_PROXIES)))
+
+
+def _shown(x: float, fmt: str) -> str:
+    return format(x, fmt) if np.isfinite(x) else "—"
 
 
 def render(rows: Sequence[NoiseSummary]) -> str:
@@ -233,9 +258,10 @@ def render(rows: Sequence[NoiseSummary]) -> str:
     for r in rows:
         miss = f" ({','.join(map(str, r.missing))})" if r.missing else ""
         out.append(f"| {r.proxy} | {r.dataset} | {','.join(map(str, r.seeds))}{miss} | "
-                   f"{r.space_std:.4g} | {r.within_uniform:.4f} | {r.within_top:.4f} | "
-                   f"{r.within_top_abs:.4g} | {r.top5_range:.4g} | "
-                   f"{r.top_changes:.2f} | {r.rank_corr_uniform:.4f} | {r.rank_corr_top:.4f} |")
+                   f"{_shown(r.space_std, '.4g')} | {_shown(r.within_uniform, '.4f')} | "
+                   f"{_shown(r.within_top, '.4f')} | {_shown(r.within_top_abs, '.4g')} | "
+                   f"{_shown(r.top5_range, '.4g')} | {_shown(r.top_changes, '.2f')} | "
+                   f"{_shown(r.rank_corr_uniform, '.4f')} | {_shown(r.rank_corr_top, '.4f')} |")
     return "\n".join(out)
 
 
@@ -248,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"the noise folder (default {DEFAULT_ROOT})")
     args = parser.parse_args(argv)
     rows = []
-    for proxy in NOISE_PROXIES:
+    for proxy in noise_proxies(args.root):
         for dataset in TARGET_DATASETS:
             noise = noise_for(proxy, dataset, args.root)
             if noise is None:

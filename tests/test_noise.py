@@ -83,3 +83,26 @@ def test_the_command_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 0
     out = capsys.readouterr().out
     assert "| proxy | dataset |" in out
+
+
+def test_uniform_only_realisations_leave_the_top_statistics_undefined(tmp_path: Path) -> None:
+    """A proxy re-scored on uniform cells only (scripts/rescore-suite-noise): no top-cell
+    statistic is claimed ("—"), the uniform ones are measured."""
+    root = tmp_path / "noise"
+    root.mkdir()
+    (root / "cells-grasp-cifar10.txt").write_text("# top 0 (none), then uniform\n"
+                                                   + "".join(f"{c}\n" for c in UNIFORM))
+    base = base_column()
+    flipped = {c: float(-base[c]) for c in UNIFORM}
+    write_table(table_path("grasp", "cifar10", root / "seed1"), "grasp", "cifar10",
+                {arch_at(i): v for i, v in flipped.items()}, {"seed": 1})
+    s = summarise_noise(load_noise("grasp", "cifar10", base, root))
+    assert math.isnan(s.top_changes) and math.isnan(s.within_top) and math.isnan(s.rank_corr_top)
+    assert s.rank_corr_uniform == pytest.approx(-1.0)
+    assert "| — | 0.0000 |" not in render([s]) and "| -1.0000 | — |" in render([s])
+
+
+def test_a_constant_table_has_no_relative_noise(tmp_path: Path) -> None:
+    root = fake_root(tmp_path, {1: {c: 0.0 for c in TOP + UNIFORM}})
+    s = summarise_noise(load_noise("naswot", "cifar10", np.zeros(SPACE_SIZE), root))
+    assert s.space_std == 0 and math.isnan(s.within_uniform) and math.isnan(s.within_top)
