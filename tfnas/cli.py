@@ -252,9 +252,11 @@ def _configure_search(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="OUT", help="write the traces and summary here ('-': stdout)")
 
 
-def _search_plan(args: argparse.Namespace) -> tuple[Callable[..., Any], dict[str, Any], int | None]:
+def _search_plan(args: argparse.Namespace, space: Any = None
+                 ) -> tuple[Callable[..., Any], dict[str, Any], int | None]:
     """The search function, its keyword arguments and its evaluations per run (None: a time
-    budget decides), all validated; flags of another algorithm are refused."""
+    budget decides), all validated; flags of another algorithm are refused. ``space``: the space
+    searched (default ``args.space``; a sampled table's held cells, :func:`_table_space`)."""
     from tfnas.search.registry import algorithm_names, get_algorithm
 
     algorithm = get_algorithm(args.algorithm)
@@ -266,8 +268,29 @@ def _search_plan(args: argparse.Namespace) -> tuple[Callable[..., Any], dict[str
                 raise UsageError(f"tfnas search: {param.flag} applies to {', '.join(map(repr, takers))} "
                                  f"only, not {args.algorithm!r}")
     given = {name: getattr(args, name) for name in own if getattr(args, name) is not None}
-    kwargs = algorithm.prepare(**given, space=args.space)
-    return algorithm.run, {**kwargs, "space": args.space}, algorithm.evaluations(kwargs)
+    space = args.space if space is None else space
+    kwargs = algorithm.prepare(**given, space=space)
+    return algorithm.run, {**kwargs, "space": space}, algorithm.evaluations(kwargs)
+
+
+def _table_space(args: argparse.Namespace) -> Any:
+    """With ``--table``, the space to search: the held cells of a table that covers part of the
+    space (a :class:`~tfnas.spaces.sampled.SampledSpace`, said on stderr), else ``None``."""
+    if not args.table or args.proxy == ORACLE:
+        return None
+    from tfnas.spaces.sampled import SampledSpace
+    from tfnas.tables import load_table
+
+    table = load_table(args.proxy, args.dataset, root=args.table_root, space=args.space)
+    if table.complete:
+        return None
+    sample = table.sample
+    cells = sample.cells or tuple(table.scores)
+    what = "a uniform sample of the space" if sample.cells else "not a uniform sample"
+    held = SampledSpace(args.space, cells)
+    print(f"tfnas search: the {args.proxy}-{args.dataset} table holds {held.size:,} of "
+          f"{held.base.size:,} cells ({what}); searching those cells", file=sys.stderr)
+    return held
 
 
 def _check_output(path: str | None) -> None:
@@ -327,7 +350,7 @@ def _run_search(args: argparse.Namespace) -> int:
         raise UsageError("tfnas search: --table-root goes with --table")
     _check_store_use(args)
     _check_scoring(args, args.score_seed)
-    search, kwargs, per_run = _search_plan(args)
+    search, kwargs, per_run = _search_plan(args, _table_space(args))
     check_seed(args.seed, "--seed")
     check_repeats(args.repeats, per_run)
     _check_output(args.json)

@@ -19,14 +19,13 @@ WHY_POPULATION = f"a population cannot usefully exceed the {SPACE_SIZE:,} cells 
 
 def max_n(space: SearchSpace) -> tuple[int, str]:
     """The bound of random search's ``n`` in ``space`` and its reason (``MAX_N`` for tss)."""
-    return space.size, (f"random search draws distinct cells and the space ({space.name}) "
-                        f"has {space.size:,}")
+    return space.size, f"random search draws distinct cells and {space.described} has {space.size:,}"
 
 
 def max_population(space: SearchSpace) -> tuple[int, str]:
     """The bound of REA's ``population`` in ``space`` and its reason."""
-    return space.size, (f"a population cannot usefully exceed the {space.size:,} cells of the "
-                        f"space ({space.name})")
+    return space.size, (f"a population cannot usefully exceed the {space.size:,} cells of "
+                        f"{space.described}")
 
 MAX_CYCLES = 100_000
 WHY_CYCLES = ("over 6x the space and 100x the paper's 1,000; REA then mostly revisits cells, and "

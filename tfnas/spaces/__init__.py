@@ -121,6 +121,11 @@ class SearchSpace(ABC):
             )
         return index
 
+    @property
+    def described(self) -> str:
+        """How messages name this space ("the space (tss)")."""
+        return f"the space ({self.name})"
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {self.size:,} architectures>"
 
