@@ -7,8 +7,10 @@ hold:
 * the per-cell **agreement** (Spearman ρ between our score and theirs, with a 95% interval);
 * our own **noise ceiling** next to it: the mean Spearman ρ between our scoring realisations
   (other network init and batch; :mod:`harness.noise`), i.e. the agreement two runs of *our*
-  implementation reach. An agreement whose interval lies below the ceiling is more than scoring
-  noise: the two differ in definition or protocol. Without a ceiling nothing can be told apart;
+  implementation reach. An agreement whose interval lies below the ceiling is more than our
+  scoring noise explains: the two differ in definition or protocol, or the other implementation
+  is noisier (NASLib, for one, draws a new batch per cell). An agreement at the ceiling is no
+  evidence of a difference. Without a ceiling nothing can be told apart;
 * each side's ρ against the **same accuracies** (NATS-Bench's 200-epoch test accuracy from the
   harness's oracle) on the **same cells**: which of two disagreeing implementations ranks better.
 
@@ -236,7 +238,8 @@ class Agreement:
                     "definition cannot be told apart")
         if self.high < self.ceiling:
             return (f"below our noise ceiling ({self.high:.3f} < {self.ceiling:.3f}): more than "
-                    "scoring noise, a difference of definition or protocol")
+                    "our scoring noise explains (a difference of definition or protocol, or "
+                    "their scoring is noisier than ours)")
         return (f"within our scoring noise (ceiling {self.ceiling:.3f} inside or below the "
                 "interval): no evidence of a difference in definition")
 
