@@ -26,7 +26,7 @@ import pytest
 
 import tfnas.scoring
 from tfnas.proxies import get_proxy, proxies
-from tfnas.scoring import batch_for, score, score_many, settings_key
+from tfnas.scoring import score, score_many, settings_key
 from tfnas.space import arch_at
 from tfnas.spot import (
     FLOAT64_TOLERANCE,
@@ -37,8 +37,10 @@ from tfnas.spot import (
     SpotRow,
     isclose64,
     read_spot,
+    score_runs,
     spot_cells,
     spot_path,
+    table_runs,
     write_spot,
 )
 from tfnas.tables import ScoreTable, load_table, sweep_order, table_path
@@ -80,23 +82,9 @@ def _rows(proxy: str, dataset: str) -> list[SpotRow]:
 def fresh_float64(dataset: str, n: int) -> dict[tuple[str, int], float]:
     """Float64 scores of the first ``n`` spot cells of ``dataset`` for every committed table,
     each table's proxies scored together under its seed and batch."""
-    runs: dict[tuple[int, int], list[str]] = {}
-    for proxy in PROXIES:
-        if table_path(proxy, dataset).exists():
-            prov = load_table(proxy, dataset).provenance
-            runs.setdefault((int(prov["seed"]), int(prov["batch_size"])), []).append(proxy)
-    out = {}
-    for cell in spot_cells(dataset, n):
-        for (seed, batch), group in runs.items():
-            shared = [p for p in group if batch == batch_for(p)]
-            for name, value in score_many(cell.arch, shared, dataset, seed,
-                                          precision="float64").items():
-                out[name, cell.arch.index] = value.score
-            for name in group:
-                if name not in shared:
-                    out[name, cell.arch.index] = score(cell.arch, name, dataset, seed, batch,
-                                                       precision="float64")
-    return out
+    runs = table_runs(load_table(p, dataset) for p in PROXIES if table_path(p, dataset).exists())
+    return {(name, cell.arch.index): value for cell in spot_cells(dataset, n)
+            for name, value in score_runs(cell.arch, runs, dataset, "float64").items()}
 
 
 @pytest.mark.parametrize("dataset", DATASETS)

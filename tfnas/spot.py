@@ -26,13 +26,14 @@ import csv
 import io
 import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from tfnas.bounded import read_text, write_atomic
 from tfnas.errors import TfnasError, shown_path
 from tfnas.space import Arch, arch_at
-from tfnas.tables import sweep_order
+from tfnas.tables import ScoreTable, sweep_order
 
 SPACE_SIZE = 15625
 """Cells of the topology space, the one the committed tables cover."""
@@ -121,6 +122,33 @@ class SpotRow:
         relative, absolute = tolerance
         return (math.isclose(value, ref, rel_tol=relative, abs_tol=absolute)
                 or abs(value - ref) <= SPREAD_FACTOR * spread)
+
+
+def table_runs(tables: Iterable[ScoreTable]) -> dict[tuple[int, int], list[str]]:
+    """The proxies of ``tables`` grouped by the (score seed, batch) their provenance records."""
+    runs: dict[tuple[int, int], list[str]] = {}
+    for table in tables:
+        key = (int(table.provenance["seed"]), int(table.provenance["batch_size"]))
+        runs.setdefault(key, []).append(table.proxy)
+    return runs
+
+
+def score_runs(arch: Arch, runs: dict[tuple[int, int], list[str]], dataset: str,
+               precision: str) -> dict[str, float]:
+    """``arch`` scored for every proxy of ``runs`` under its table's seed and batch in
+    ``precision``: the proxies at their reference batch together (one shared pass, as the sweep
+    scores), any other alone."""
+    from tfnas.scoring import batch_for, score, score_many
+
+    out = {}
+    for (seed, batch), group in runs.items():
+        shared = [p for p in group if batch == batch_for(p)]
+        for name, value in score_many(arch, shared, dataset, seed, precision=precision).items():
+            out[name] = value.score
+        for name in group:
+            if name not in shared:
+                out[name] = score(arch, name, dataset, seed, batch, precision=precision)
+    return out
 
 
 def spot_path(root: str | Path, dataset: str) -> Path:
