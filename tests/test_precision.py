@@ -71,3 +71,35 @@ def test_float64_is_float32_rounded_less(proxy):
     assert score_many(arch, [proxy], "ImageNet16-120", precision="float64")[proxy].score == double
     assert math.isclose(single, double, rel_tol=1e-2, abs_tol=1e-3), (single, double)
     assert torch.get_default_dtype() == torch.float32
+
+
+def test_cli_choices_are_the_precisions():
+    from tfnas import cli
+    from tfnas.scoring import PRECISIONS
+
+    parser = __import__("argparse").ArgumentParser()
+    cli._add_scoring_arguments(parser)
+    action = next(a for a in parser._actions if a.dest == "precision")
+    assert tuple(action.choices) == tuple(PRECISIONS) and action.default == "float32"
+
+
+def test_cli_scores_in_float64_and_keeps_it_apart_in_the_store(tmp_path, capsys):
+    from tfnas import cli
+    from tfnas.search import ProxyScorer
+    from tfnas.store import ScoreStore
+
+    arch = str(arch_at(5))
+    store = tmp_path / "s.sqlite"
+    for precision in ("float64", "float32"):
+        assert cli.main(["score", "--proxy", "synflow", "--dataset", "cifar10", "--arch", arch,
+                         "--precision", precision, "--store", str(store), "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["score"] == score(arch, "synflow", "cifar10", precision="float64")
+    assert lines[1]["score"] == score(arch, "synflow", "cifar10")
+    with ScoreStore(store) as opened:
+        for precision, expected in zip(("float64", "float32"), lines, strict=True):
+            scorer = ProxyScorer("synflow", "cifar10", store=opened, precision=precision)
+            assert opened.get("synflow", "cifar10", arch_at(5), scorer.settings) == expected["score"]
+    assert cli.main(["score", "--proxy", "oracle", "--dataset", "cifar10", "--arch", arch,
+                     "--precision", "float64"]) == 2
+    assert "--precision sets a live proxy's arithmetic" in capsys.readouterr().err

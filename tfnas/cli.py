@@ -85,6 +85,10 @@ def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int_arg, default=None,
                         help="proxy batch (default: the proxy's reference batch, else 128)")
     parser.add_argument("--store", metavar="PATH", help="SQLite score store to read and write")
+    parser.add_argument("--precision", choices=("float32", "float64"), default="float32",
+                        help="arithmetic of a live proxy (default float32, the tables' and the "
+                             "anchors'; float64: the definition's value, the same on every host, "
+                             "~2-4x slower)")
     parser.add_argument("--space", choices=space_names(), default=DEFAULT_SPACE,
                         help=f"search space (default {DEFAULT_SPACE}: the topology space; sss: the "
                              "size space)")
@@ -105,6 +109,9 @@ def _check_scoring(args: argparse.Namespace, seed: int) -> None:
     check_seed(seed, "--seed" if args.command == "score" else "--score-seed")
     if args.batch_size is not None:
         check_batch_size(args.batch_size, "--batch-size")
+    if args.precision != "float32" and args.proxy == ORACLE:
+        raise UsageError(f"tfnas {args.command}: --precision sets a live proxy's arithmetic; the "
+                         f"'{ORACLE}' reads its accuracies from the NATS-Bench tables")
 
 
 def _check_store_use(args: argparse.Namespace) -> None:
@@ -124,7 +131,7 @@ def _live_settings(args: argparse.Namespace, seed: int) -> str:
     """The store key's settings of a live proxy; loads (and so checks) the data batch."""
     from tfnas.scoring import settings_key
 
-    return settings_key(args.proxy, args.dataset, seed, args.batch_size)
+    return settings_key(args.proxy, args.dataset, seed, args.batch_size, args.precision)
 
 
 def _open_store(path: str | None, space: str) -> Any:
@@ -172,7 +179,7 @@ def _run_score(args: argparse.Namespace) -> int:
         else:
             scorer = ProxyScorer(args.proxy, args.dataset, seed=args.seed,
                                  batch_size=args.batch_size, store=store, settings=settings,
-                                 space=args.space)
+                                 space=args.space, precision=args.precision)
         start = time.perf_counter()
         value = scorer(arch)
         seconds = time.perf_counter() - start
@@ -200,7 +207,7 @@ def _run_ensemble(args: argparse.Namespace, archs: list) -> int:
     check_seed(args.seed)
     start = time.perf_counter()
     members = [score_many(arch, spec.members, args.dataset, args.seed, args.batch_size,
-                          space=args.space) for arch in archs]
+                          space=args.space, precision=args.precision) for arch in archs]
     import numpy as np
 
     combined = spec.function({m: np.asarray([row[m].score for row in members], dtype=float)
@@ -334,7 +341,7 @@ def _make_scorer(args: argparse.Namespace, oracle: Any, store: Any,
         return TableScorer(table.scores, f"{args.proxy}-table")
     return ProxyScorer(args.proxy, args.dataset, seed=args.score_seed,
                        batch_size=args.batch_size, store=store, settings=settings,
-                       space=args.space)
+                       space=args.space, precision=args.precision)
 
 
 def _run_search(args: argparse.Namespace) -> int:

@@ -55,9 +55,12 @@ class ProxyScorer:
 
     def __init__(self, proxy: str, dataset: str, seed: int = 0, batch_size: int | None = None,
                  store: ScoreStore | None = None, settings: str | None = None,
-                 space: str | SearchSpace | None = None) -> None:
+                 space: str | SearchSpace | None = None, precision: str = "float32") -> None:
         """``settings``: the store key's settings if the caller computed them already;
-        ``space``: the search space of the cells (default: the topology space)."""
+        ``space``: the search space of the cells (default: the topology space);
+        ``precision``: the arithmetic (:mod:`tfnas.scoring`, Precision)."""
+        from tfnas.scoring import check_precision
+
         if not isinstance(proxy, str) or not proxy:
             raise ArgumentTypeError(f"proxy must be a non-empty str, got {shown(proxy)}")
         if store is not None and not isinstance(store, ScoreStore):
@@ -76,6 +79,7 @@ class ProxyScorer:
         from tfnas.scoring import batch_for
 
         self.batch_size = batch_for(proxy, batch_size)
+        self.precision = check_precision(precision)
         self.store = store
         self.name = proxy
         self.store_hits = 0
@@ -87,7 +91,8 @@ class ProxyScorer:
         if self._settings is None:
             from tfnas.scoring import settings_key
 
-            self._settings = settings_key(self.proxy, self.dataset, self.seed, self.batch_size)
+            self._settings = settings_key(self.proxy, self.dataset, self.seed, self.batch_size,
+                                          self.precision)
         return self._settings
 
     def __call__(self, arch: Arch) -> float:
@@ -101,7 +106,8 @@ class ProxyScorer:
                 return stored
         start = time.perf_counter()
         value = float(score(arch, self.proxy, self.dataset, seed=self.seed,
-                            batch_size=self.batch_size, space=self.space))
+                            batch_size=self.batch_size, space=self.space,
+                            precision=self.precision))
         if self.store is not None:
             self.store.put(self.proxy, self.dataset, arch, self.settings, value,
                            time.perf_counter() - start)
@@ -111,6 +117,8 @@ class ProxyScorer:
         described = {"proxy": self.proxy, "dataset": self.dataset, "seed": self.seed,
                      "batch_size": self.batch_size,
                      "store": None if self.store is None else str(self.store.path)}
+        if self.precision != "float32":
+            described["precision"] = self.precision
         if self.space is not get_space(None):
             described["space"] = self.space.name
         return described
