@@ -44,7 +44,7 @@ from tfnas.checks import (
     check_batch_size,
     check_seed,
 )
-from tfnas.errors import TfnasError, one_line
+from tfnas.errors import TfnasError, one_line, shown
 from tfnas.proxies import get_proxy
 from tfnas.proxies.registry import Proxy, check_labels
 from tfnas.space import Arch
@@ -77,7 +77,7 @@ PRECISIONS = {"float32": torch.float32, "float64": torch.float64}
 def check_precision(precision: object) -> str:
     """``precision`` if it names one of :data:`PRECISIONS`, else a one-line error."""
     if not isinstance(precision, str) or precision not in PRECISIONS:
-        raise ArgumentError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        raise ArgumentError(f"precision must be one of {', '.join(PRECISIONS)}, got {shown(precision)}")
     return precision
 
 
