@@ -94,13 +94,16 @@ class Context:
         return self._scores[key]
 
     def noise(self, proxy: str, dataset: str) -> Any:
-        """The scoring realisations of a table (:func:`harness.noise.load_noise`), or None."""
+        """The scoring realisations of a table (:func:`harness.noise.load_noise`), or None. A
+        partial table's columns hold NaN where it has no score (its seed-free searches are not
+        run; its correlations read only the re-scored cells, which it holds)."""
         key = (proxy, dataset)
         if key not in self._noise:
-            from harness.noise import load_noise
+            from harness.noise import load_noise, score_column
 
-            self._noise[key] = load_noise(proxy, dataset, self.score_column(proxy, dataset),
-                                          self.noise_root)
+            table = self.table(proxy, dataset)
+            base = self.score_column(proxy, dataset) if table.complete else score_column(table)
+            self._noise[key] = load_noise(proxy, dataset, base, self.noise_root)
         return self._noise[key]
 
     def accuracy_column(self, dataset: str, metric: str) -> np.ndarray:

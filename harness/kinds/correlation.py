@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ SCATTER_POINTS = 1500
 """Pairs recorded for the report's scatter plot."""
 MIN_PAIRS = 3
 """Fewest finite (score, accuracy) pairs a correlation is computed from."""
+MIN_NOISE_CELLS = 10
+"""Re-scored uniform cells below which a realisation's coefficient is too rough to carry."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,45 @@ def _coefficient(proto: CorrelationProtocol, ctx: Context, cells: list[Any]
     return correlation(x, y, proto.coefficient), x, y, ranked_last
 
 
+def scoring_noise_se(proto: CorrelationProtocol, ctx: Context, n_cells: int
+                     ) -> tuple[float, dict[str, Any]]:
+    """The standard error the scoring noise adds to the coefficient over ``n_cells`` cells, and
+    what was used (``details.scoring_noise``).
+
+    The table is one scoring realisation; :mod:`harness.noise` holds further ones on a uniform
+    sample of ``m`` re-scored cells. The coefficient is computed on those ``m`` cells under every
+    realisation; its standard deviation between realisations, scaled by ``sqrt(m / n_cells)``
+    (each cell's score noise is independent, so the coefficient's realisation variance falls as
+    1/n), is the scoring-noise part of the whole coefficient's error. Without realisations the
+    table's own realisation is all there is, and the details say so.
+    """
+    if not ctx.scoring_noise:
+        return 0.0, {"note": "scoring noise off (--no-scoring-noise)"}
+    noise = ctx.noise(proto.proxy, proto.scored_on)
+    if noise is None or len(noise.realisations) < 2 or noise.uniform.size < MIN_NOISE_CELLS:
+        return 0.0, {"note": "one scoring realisation (no re-scored uniform cells for this "
+                             "table): scoring noise not carried"}
+    y = _target(proto, ctx)[noise.uniform]
+    values = []
+    for realisation in noise.realisations:
+        x = realisation.scores[noise.uniform]
+        finite = x[np.isfinite(x)]
+        x = np.where(np.isfinite(x), x, (finite.min() if finite.size else 0.0) - 1.0)
+        flat = bool(np.all(x == x[0]))  # a constant realisation has no coefficient
+        values.append(math.nan if flat else _signed(proto, correlation(x, y, proto.coefficient)))
+    if not np.all(np.isfinite(values)):
+        return 0.0, {**noise.describe(), "note": "the coefficient is undefined under some "
+                     "realisation on the re-scored cells (a constant score): scoring noise not "
+                     "carried"}
+    sd = float(np.std(values, ddof=1))
+    se = sd * (noise.uniform.size / max(n_cells, 1)) ** 0.5
+    return se, {**noise.describe(), "uniform_cells": int(noise.uniform.size),
+                "values": [float(v) for v in values], "sd_over_uniform_cells": sd, "se": se,
+                "note": (f"the coefficient on the {noise.uniform.size} re-scored uniform cells "
+                         f"under each of {len(values)} realisations; their sd scaled by "
+                         f"sqrt({noise.uniform.size}/{n_cells}) is carried in se")}
+
+
 def _tables(proto: CorrelationProtocol) -> list[tuple[str, str]]:
     """The score tables a correlation reads: the proxy's, and the ``against`` proxy's."""
     out = [(proto.proxy, proto.scored_on)]
@@ -215,6 +257,8 @@ def correlation_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any],
         own_se = sampling_se(r, proto.coefficient, n_cells, cell_set.population)
     else:
         own_se = 0.0
+    noise_se, details["scoring_noise"] = scoring_noise_se(proto, ctx, n_cells)
+    own_se = float(np.hypot(own_se, noise_se))
     if proto.sample == 0:
         return Measurement(Estimate(_signed(proto, r), None, n_cells, None, own_se), details)
     from tfnas.space import sample_distinct

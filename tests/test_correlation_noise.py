@@ -1,0 +1,66 @@
+"""Scoring noise carried into correlation claims (harness.kinds.correlation.scoring_noise_se)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from harness.context import Context
+from harness.kinds.correlation import CorrelationProtocol, measure_correlation, scoring_noise_se
+from harness.noise import load_noise, score_column
+from harness.stats import correlation
+from tfnas.space import arch_at
+from tfnas.tables import load_table, table_path, write_table
+
+
+def _proto(proxy: str = "grasp", dataset: str = "ImageNet16-120") -> CorrelationProtocol:
+    return CorrelationProtocol(proxy, dataset, "test200", "spearman")
+
+
+def test_the_committed_realisations_widen_the_error_by_their_spread():
+    ctx = Context()
+    proto = _proto()
+    on = measure_correlation(proto, ctx)
+    off = measure_correlation(proto, Context(scoring_noise=False))
+    assert on.estimate.value == off.estimate.value  # the table's own coefficient either way
+    noted = on.details["scoring_noise"]
+    realised = ctx.noise("grasp", "ImageNet16-120")
+    assert len(noted["values"]) == len(realised.realisations) >= 2
+    expected_sd = float(np.std(noted["values"], ddof=1))
+    assert noted["sd_over_uniform_cells"] == pytest.approx(expected_sd)
+    n = on.details["n_cells"]
+    se_noise = expected_sd * math.sqrt(realised.uniform.size / n)
+    assert on.estimate.se == pytest.approx(math.hypot(off.estimate.se, se_noise))
+    assert off.details["scoring_noise"]["note"].startswith("scoring noise off")
+
+
+def test_each_realisations_coefficient_is_over_the_rescored_cells():
+    ctx = Context()
+    proto = _proto("snip", "ImageNet16-120")
+    _, noted = scoring_noise_se(proto, ctx, 5000)
+    realised = load_noise("snip", "ImageNet16-120",
+                          score_column(load_table("snip", "ImageNet16-120")))
+    acc = ctx.accuracy_column("ImageNet16-120", "test200")
+    for value, r in zip(noted["values"], realised.realisations, strict=True):
+        x = r.scores[realised.uniform]
+        x = np.where(np.isfinite(x), x, x[np.isfinite(x)].min() - 1)
+        assert value == pytest.approx(correlation(x, acc[realised.uniform], "spearman"))
+
+
+def test_without_realisations_nothing_is_added_and_it_is_said(tmp_path):
+    se, noted = scoring_noise_se(_proto("params", "cifar10"), Context(noise_root=tmp_path), 15625)
+    assert se == 0.0 and "one scoring realisation" in noted["note"]
+
+
+def test_a_constant_realisation_is_not_carried(tmp_path):
+    root = tmp_path / "noise"
+    root.mkdir()
+    cells = list(range(0, 300, 10))
+    (root / "cells-grasp-ImageNet16-120.txt").write_text(
+        "# top 0 (none)\n" + "".join(f"{c}\n" for c in cells))
+    write_table(table_path("grasp", "ImageNet16-120", root / "seed1"), "grasp", "ImageNet16-120",
+                {arch_at(c): 1.0 for c in cells}, {"seed": 1})
+    se, noted = scoring_noise_se(_proto(), Context(noise_root=root), 5000)
+    assert se == 0.0 and "undefined under some realisation" in noted["note"]
