@@ -269,23 +269,10 @@ def _constant(values: np.ndarray) -> bool:
     return values.size > 0 and bool(np.all(values == values[0]))
 
 
-def seed_free(proxy: str) -> bool:
-    """Whether ``proxy``'s score does not depend on the score seed (no data, no draws, and the
-    same value under two seeds on two cells: the counts), so that its noise ceiling is 1."""
-    from tfnas.proxies import get_proxy
-    from tfnas.scoring import score
-
-    spec = get_proxy(proxy)
-    if spec.needs.data or spec.needs.random or spec.ensemble:
-        return False
-    return all(score(arch_at(i), proxy, "cifar10", seed=0) == score(arch_at(i), proxy, "cifar10", seed=1)
-               for i in (0, 15624))
-
-
 def crosscheck(foreign: ForeignScores, tables: str | Path | None = None,
                noise: str | Path | None = None) -> list[Agreement]:
     """Every (proxy, dataset) of ``foreign`` that we have a table of, compared."""
-    from harness.noise import load_noise, score_column, summarise_noise
+    from harness.noise import load_noise, score_column, seed_free, summarise_noise
     from tfnas.oracles import default_oracle
     from tfnas.tables import TableNotFoundError, load_table
 

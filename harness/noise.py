@@ -15,6 +15,7 @@ uniform sample). Seeds whose file is not there yet are skipped and listed (:attr
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 from collections.abc import Sequence
@@ -229,6 +230,22 @@ def noise_for(proxy: str, dataset: str, root: Path | None = None) -> Noise | Non
     from tfnas.tables import load_table
 
     return load_noise(proxy, dataset, score_column(load_table(proxy, dataset)), root)
+
+
+@functools.cache
+def seed_free(proxy: str) -> bool:
+    """Whether ``proxy``'s score does not depend on the score seed (no data, no draws, and the
+    same value under two seeds on two cells: the counts): it has no scoring noise, and its
+    noise ceiling is 1."""
+    from tfnas.proxies import get_proxy
+    from tfnas.scoring import score
+    from tfnas.space import arch_at
+
+    spec = get_proxy(proxy)
+    if spec.needs.data or spec.needs.random or spec.ensemble:
+        return False
+    return all(score(arch_at(i), proxy, "cifar10", seed=0) == score(arch_at(i), proxy, "cifar10", seed=1)
+               for i in (0, 15624))
 
 
 def noise_proxies(root: Path | None = None) -> tuple[str, ...]:

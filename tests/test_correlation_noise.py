@@ -50,8 +50,14 @@ def test_each_realisations_coefficient_is_over_the_rescored_cells():
 
 
 def test_without_realisations_nothing_is_added_and_it_is_said(tmp_path):
-    se, noted = scoring_noise_se(_proto("params", "cifar10"), Context(noise_root=tmp_path), 15625)
+    se, noted = scoring_noise_se(_proto("grasp", "cifar10"), Context(noise_root=tmp_path), 2000)
     assert se == 0.0 and "one scoring realisation" in noted["note"]
+
+
+@pytest.mark.parametrize("proxy", ["params", "flops"])
+def test_a_seed_free_proxy_has_no_scoring_noise(proxy):
+    se, noted = scoring_noise_se(_proto(proxy, "cifar10"), Context(), 15625)
+    assert se == 0.0 and "does not depend on the score seed" in noted["note"]
 
 
 def test_a_constant_realisation_is_not_carried(tmp_path):

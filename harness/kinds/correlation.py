@@ -181,6 +181,10 @@ def scoring_noise_se(proto: CorrelationProtocol, ctx: Context, n_cells: int
     """
     if not ctx.scoring_noise:
         return 0.0, {"note": "scoring noise off (--no-scoring-noise)"}
+    from harness.noise import seed_free
+
+    if seed_free(proto.proxy):
+        return 0.0, {"note": f"{proto.proxy} does not depend on the score seed: no scoring noise"}
     noise = ctx.noise(proto.proxy, proto.scored_on)
     if noise is None or len(noise.realisations) < 2 or noise.uniform.size < MIN_NOISE_CELLS:
         return 0.0, {"note": "one scoring realisation (no re-scored uniform cells for this "
