@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from tfnas.checks import ArgumentError
 from tfnas.errors import shown
 from tfnas.space import Arch, ArchError, require_rng
 from tfnas.spaces import SearchSpace, get_space
+
+if TYPE_CHECKING:  # torch is imported only when a network is built
+    import torch
+    from torch import nn
 
 
 class SampledSpace(SearchSpace):
