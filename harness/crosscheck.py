@@ -7,7 +7,8 @@ hold:
 * the per-cell **agreement** (Spearman ρ between our score and theirs, with a 95% interval);
 * our own **noise ceiling** next to it: the mean Spearman ρ between our scoring realisations
   (other network init and batch; :mod:`harness.noise`), i.e. the agreement two runs of *our*
-  implementation reach. An agreement whose interval lies below the ceiling is more than our
+  implementation reach, with the lower end of its 95% interval (a coefficient over the re-scored
+  cells). An agreement whose interval lies below that lower end is more than our
   scoring noise explains: the two differ in definition or protocol, or the other implementation
   is noisier (NASLib, for one, draws a new batch per cell). An agreement at the ceiling is no
   evidence of a difference. Without a ceiling nothing can be told apart;
@@ -217,6 +218,9 @@ class Agreement:
     not depend on the score seed); None when not measured."""
     ceiling_seeds: int
     """How many realisations the ceiling comes from; 0 for a seed-free proxy."""
+    ceiling_low: float | None
+    """Lower end of the ceiling's 95% interval (a coefficient over the re-scored cells: Fisher
+    z); the ceiling itself for a seed-free proxy."""
     ours: float
     """Our ρ against NATS-Bench's 200-epoch test accuracy on the common cells."""
     theirs: float
@@ -236,12 +240,16 @@ class Agreement:
         if self.ceiling is None or not math.isfinite(self.ceiling):
             return ("our scoring noise is not measured for this proxy and dataset: noise and "
                     "definition cannot be told apart")
-        if self.high < self.ceiling:
-            return (f"below our noise ceiling ({self.high:.3f} < {self.ceiling:.3f}): more than "
-                    "our scoring noise explains (a difference of definition or protocol, or "
-                    "their scoring is noisier than ours)")
-        return (f"within our scoring noise (ceiling {self.ceiling:.3f} inside or below the "
-                "interval): no evidence of a difference in definition")
+        low = self.ceiling if self.ceiling_low is None else self.ceiling_low
+        if self.ceiling_seeds == 0 and self.high < low:
+            return (f"below 1 ({self.high:.3f}) for a proxy without scoring noise: the two "
+                    "differ in definition or protocol")
+        if self.high < low:
+            return (f"below our noise ceiling (agreement at most {self.high:.3f}, ceiling at "
+                    f"least {low:.3f}): more than our scoring noise explains (a difference of "
+                    "definition or protocol, or their scoring is noisier than ours)")
+        return (f"within our scoring noise (agreement up to {self.high:.3f}, ceiling from "
+                f"{low:.3f}): no evidence of a difference in definition")
 
 
 def _interval(rho: float, n: int) -> tuple[float, float]:
@@ -292,30 +300,31 @@ def crosscheck(foreign: ForeignScores, tables: str | Path | None = None,
         rho = _rho(a, b)
         low, high = _interval(rho, len(common))
         realised = load_noise(proxy, dataset, score_column(table), noise)
-        ceiling, seeds = None, 0
+        ceiling, seeds, ceiling_low = None, 0, None
         if realised is not None and len(realised.realisations) > 1 and realised.uniform.size >= 10:
             ceiling = summarise_noise(realised).rank_corr_uniform
             seeds = len(realised.realisations)
+            ceiling_low = _interval(ceiling, int(realised.uniform.size))[0]
         elif seed_free(proxy):
-            ceiling = 1.0
+            ceiling = ceiling_low = 1.0
         constant = {(True, False): "ours", (False, True): "theirs", (True, True): "both"}.get(
             (_constant(a), _constant(b)), "")
         out.append(Agreement(proxy, dataset, len(common), rho, low, high, ceiling, seeds,
-                             _rho(a, acc), _rho(b, acc), constant))
+                             ceiling_low, _rho(a, acc), _rho(b, acc), constant))
     return out
 
 
 def render(rows: Sequence[Agreement], foreign: ForeignScores) -> str:
     """A Markdown table of the agreements, then what the file held that we could not use."""
     out = ["| proxy | dataset | common cells | ρ ours vs theirs [95%] | our noise ceiling "
-           "(realisations) | ρ vs test acc: ours | : theirs | finding |",
+           "[95% lower end] (realisations) | ρ vs test acc: ours | : theirs | finding |",
            "|---|---|---|---|---|---|---|---|"]
     def num(x: float) -> str:
         return f"{x:.3f}" if math.isfinite(x) else "—"
 
     for r in rows:
         ceiling = ("—" if r.ceiling is None else "1 (seed-free)" if r.ceiling_seeds == 0
-                   else f"{r.ceiling:.3f} ({r.ceiling_seeds})")
+                   else f"{r.ceiling:.3f} [{num(r.ceiling_low)}–] ({r.ceiling_seeds})")
         out.append(f"| {r.proxy} | {r.dataset} | {r.n} | {num(r.rho)} [{num(r.low)}, "
                    f"{num(r.high)}] | {ceiling} | {num(r.ours)} | {num(r.theirs)} | {r.finding} |")
     if foreign.unknown:
