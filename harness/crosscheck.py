@@ -241,9 +241,11 @@ class Agreement:
             return ("our scoring noise is not measured for this proxy and dataset: noise and "
                     "definition cannot be told apart")
         low = self.ceiling if self.ceiling_low is None else self.ceiling_low
-        if self.ceiling_seeds == 0 and self.high < low:
-            return (f"below 1 ({self.high:.3f}) for a proxy without scoring noise: the two "
-                    "differ in definition or protocol")
+        if self.ceiling_seeds == 0:
+            if self.high < low:
+                return (f"below 1 ({self.high:.3f}) for a proxy without scoring noise: the two "
+                        "differ in definition or protocol")
+            return "the same ranking (our proxy has no scoring noise)"
         if self.high < low:
             return (f"below our noise ceiling (agreement at most {self.high:.3f}, ceiling at "
                     f"least {low:.3f}): more than our scoring noise explains (a difference of "
