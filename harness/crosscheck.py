@@ -241,12 +241,13 @@ class Agreement:
             return ("our scoring noise is not measured for this proxy and dataset: noise and "
                     "definition cannot be told apart")
         low = self.ceiling if self.ceiling_low is None else self.ceiling_low
+        below = self.high < low - 1e-9  # a coefficient of 1 computes as 1 - 2e-16
         if self.ceiling_seeds == 0:
-            if self.high < low:
+            if below:
                 return (f"below 1 ({self.high:.3f}) for a proxy without scoring noise: the two "
                         "differ in definition or protocol")
             return "the same ranking (our proxy has no scoring noise)"
-        if self.high < low:
+        if below:
             return (f"below our noise ceiling (agreement at most {self.high:.3f}, ceiling at "
                     f"least {low:.3f}): more than our scoring noise explains (a difference of "
                     "definition or protocol, or their scoring is noisier than ours)")
