@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -66,7 +67,25 @@ def test_a_constant_realisation_is_not_carried(tmp_path):
     cells = list(range(0, 300, 10))
     (root / "cells-grasp-ImageNet16-120.txt").write_text(
         "# top 0 (none)\n" + "".join(f"{c}\n" for c in cells))
+    settings = json.loads(load_table("grasp", "ImageNet16-120").provenance["settings"])
     write_table(table_path("grasp", "ImageNet16-120", root / "seed1"), "grasp", "ImageNet16-120",
-                {arch_at(c): 1.0 for c in cells}, {"seed": 1})
+                {arch_at(c): 1.0 for c in cells},
+                {"seed": 1, "settings": json.dumps({**settings, "seed": 1})})
     se, noted = scoring_noise_se(_proto(), Context(noise_root=root), 5000)
     assert se == 0.0 and "undefined under some realisation" in noted["note"]
+
+
+@pytest.mark.parametrize("change", [{"scoring_version": "0"}, {"batch_size": 32}, None])
+def test_realisations_of_other_scoring_settings_are_not_this_tables_noise(tmp_path, change):
+    root = tmp_path / "noise"
+    root.mkdir()
+    cells = list(range(0, 300, 10))
+    (root / "cells-grasp-ImageNet16-120.txt").write_text(
+        "# top 0 (none)\n" + "".join(f"{c}\n" for c in cells))
+    settings = json.loads(load_table("grasp", "ImageNet16-120").provenance["settings"])
+    provenance = {"seed": 1} if change is None else {
+        "seed": 1, "settings": json.dumps({**settings, "seed": 1, **change})}
+    write_table(table_path("grasp", "ImageNet16-120", root / "seed1"), "grasp", "ImageNet16-120",
+                {arch_at(c): float(c) for c in cells}, provenance)
+    se, noted = scoring_noise_se(_proto(), Context(noise_root=root), 5000)
+    assert se == 0.0 and "one scoring realisation" in noted["note"]

@@ -187,8 +187,8 @@ def scoring_noise_se(proto: CorrelationProtocol, ctx: Context, n_cells: int
         return 0.0, {"note": f"{proto.proxy} does not depend on the score seed: no scoring noise"}
     noise = ctx.noise(proto.proxy, proto.scored_on)
     if noise is None or len(noise.realisations) < 2 or noise.uniform.size < MIN_NOISE_CELLS:
-        return 0.0, {"note": "one scoring realisation (no re-scored uniform cells for this "
-                             "table): scoring noise not carried"}
+        return 0.0, {"note": "one scoring realisation (no re-scored uniform cells of this "
+                             "table under its scoring settings): scoring noise not carried"}
     y = _target(proto, ctx)[noise.uniform]
     values = []
     for realisation in noise.realisations:
