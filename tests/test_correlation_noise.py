@@ -61,22 +61,10 @@ def test_a_seed_free_proxy_has_no_scoring_noise(proxy):
     assert se == 0.0 and "does not depend on the score seed" in noted["note"]
 
 
-def test_a_constant_realisation_is_not_carried(tmp_path):
-    root = tmp_path / "noise"
-    root.mkdir()
-    cells = list(range(0, 300, 10))
-    (root / "cells-grasp-ImageNet16-120.txt").write_text(
-        "# top 0 (none)\n" + "".join(f"{c}\n" for c in cells))
-    settings = json.loads(load_table("grasp", "ImageNet16-120").provenance["settings"])
-    write_table(table_path("grasp", "ImageNet16-120", root / "seed1"), "grasp", "ImageNet16-120",
-                {arch_at(c): 1.0 for c in cells},
-                {"seed": 1, "settings": json.dumps({**settings, "seed": 1})})
-    se, noted = scoring_noise_se(_proto(), Context(noise_root=root), 5000)
-    assert se == 0.0 and "undefined under some realisation" in noted["note"]
-
-
-@pytest.mark.parametrize("change", [{"scoring_version": "0"}, {"batch_size": 32}, None])
-def test_realisations_of_other_scoring_settings_are_not_this_tables_noise(tmp_path, change):
+def _one_realisation(tmp_path, scores, change: dict | None = None):
+    """A noise folder with grasp/ImageNet16-120's seed-1 realisation of 30 uniform cells
+    (``scores(cell)``), recorded under the committed table's settings changed by ``change``
+    (None: no settings recorded)."""
     root = tmp_path / "noise"
     root.mkdir()
     cells = list(range(0, 300, 10))
@@ -86,6 +74,18 @@ def test_realisations_of_other_scoring_settings_are_not_this_tables_noise(tmp_pa
     provenance = {"seed": 1} if change is None else {
         "seed": 1, "settings": json.dumps({**settings, "seed": 1, **change})}
     write_table(table_path("grasp", "ImageNet16-120", root / "seed1"), "grasp", "ImageNet16-120",
-                {arch_at(c): float(c) for c in cells}, provenance)
+                {arch_at(c): scores(c) for c in cells}, provenance)
+    return root
+
+
+def test_a_constant_realisation_is_not_carried(tmp_path):
+    root = _one_realisation(tmp_path, lambda c: 1.0, {})
+    se, noted = scoring_noise_se(_proto(), Context(noise_root=root), 5000)
+    assert se == 0.0 and "undefined under some realisation" in noted["note"]
+
+
+@pytest.mark.parametrize("change", [{"scoring_version": "0"}, {"batch_size": 32}, None])
+def test_realisations_of_other_scoring_settings_are_not_this_tables_noise(tmp_path, change):
+    root = _one_realisation(tmp_path, float, change)
     se, noted = scoring_noise_se(_proto(), Context(noise_root=root), 5000)
     assert se == 0.0 and "one scoring realisation" in noted["note"]
