@@ -96,19 +96,16 @@ class Context:
     def noise(self, proxy: str, dataset: str) -> Any:
         """The scoring realisations of a table (:func:`harness.noise.load_noise`), or None (none
         recorded, or recorded under other scoring settings than this table's:
-        :func:`harness.noise.realisations_match`). A partial table's columns hold NaN where it
+        :func:`harness.noise.load_noise`). A partial table's columns hold NaN where it
         has no score (its seed-free searches are not run; its correlations read only the
         re-scored cells, which it holds)."""
         key = (proxy, dataset)
         if key not in self._noise:
-            from harness.noise import load_noise, realisations_match, score_column
+            from harness.noise import load_noise, score_column
 
             table = self.table(proxy, dataset)
-            if not realisations_match(table, proxy, dataset, self.noise_root):
-                self._noise[key] = None  # they measure another table's noise, not this one's
-                return None
             base = self.score_column(proxy, dataset) if table.complete else score_column(table)
-            self._noise[key] = load_noise(proxy, dataset, base, self.noise_root)
+            self._noise[key] = load_noise(proxy, dataset, base, self.noise_root, table=table)
         return self._noise[key]
 
     def accuracy_column(self, dataset: str, metric: str) -> np.ndarray:

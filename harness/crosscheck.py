@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import spearmanr
 
+from harness.stats import correlation
 from tfnas.bounded import read_text
 from tfnas.errors import TfnasError, shown, shown_path
 from tfnas.space import Arch, ArchError, arch_at, as_arch, index_of
@@ -264,13 +264,15 @@ def _interval(rho: float, n: int) -> tuple[float, float]:
 
 
 def _rho(a: np.ndarray, b: np.ndarray) -> float:
-    if len(a) < 3 or np.all(a == a[0]) or np.all(b == b[0]):
+    if len(a) < 3 or _constant(a) or _constant(b):
         return math.nan
-    return float(spearmanr(a, b).statistic)
+    return correlation(a, b, "spearman")
 
 
 def _ranked(values: np.ndarray) -> np.ndarray:
-    """-inf (our undefined scores) ranks last; everything else as it is."""
+    """-inf (an undefined score) ranks last; +inf, which another tool may write for an
+    overflowing score, stays an ordered value at the top (unlike :func:`harness.stats.ranked_last`,
+    which serves our tables, where +inf never occurs)."""
     finite = values[np.isfinite(values)]
     floor = (finite.min() - 1.0) if finite.size else 0.0
     return np.where(np.isneginf(values), floor, values)
@@ -302,7 +304,7 @@ def crosscheck(foreign: ForeignScores, tables: str | Path | None = None,
         acc = np.array([oracle.accuracy(i, dataset, 200, "test") for i in common], dtype=float)
         rho = _rho(a, b)
         low, high = _interval(rho, len(common))
-        realised = load_noise(proxy, dataset, score_column(table), noise)
+        realised = load_noise(proxy, dataset, score_column(table), noise, table=table)
         ceiling, seeds, ceiling_low = None, 0, None
         if realised is not None and len(realised.realisations) > 1 and realised.uniform.size >= 10:
             ceiling = summarise_noise(realised).rank_corr_uniform

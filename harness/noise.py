@@ -139,15 +139,37 @@ def score_column(table: object) -> np.ndarray:
     return col
 
 
+SAME_SCORING = ("scoring_version", "batch_size", "precision", "origin")
+"""Settings a realisation must share with the table it perturbs (the seed and the batch's
+identity are what differ between realisations)."""
+
+
+def _settings(table: object) -> dict[str, object] | None:
+    import json
+
+    text = table.provenance.get("settings", "")  # type: ignore[attr-defined]
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
 def load_noise(proxy: str, dataset: str, base: np.ndarray, root: Path | None = None,
-               seeds: Sequence[int] = NOISE_SEEDS) -> Noise | None:
+               seeds: Sequence[int] = NOISE_SEEDS, table: object = None) -> Noise | None:
     """The realisations of ``base`` (the committed column, seed 0), or None when ``proxy`` has
-    no re-scored cells for ``dataset`` (no cells file)."""
+    no re-scored cells for ``dataset`` (no cells file) or, given the ``table`` that ``base``
+    comes from, when a realisation was scored under other settings than it
+    (:data:`SAME_SCORING`: another scoring version, batch or arithmetic, or a table without
+    recorded settings; such realisations measure another table's noise, not this one's)."""
     from tfnas.tables import TableNotFoundError, load_table
 
     root = DEFAULT_ROOT if root is None else Path(root)
     cells_path = root / f"cells-{proxy}-{dataset}.txt"
     if not os.path.lexists(cells_path):
+        return None
+    wanted = None if table is None else _settings(table)
+    if table is not None and wanted is None:
         return None
     top, uniform = read_cells(cells_path)
     found, missing = [Realisation(0, base)], []
@@ -157,6 +179,10 @@ def load_noise(proxy: str, dataset: str, base: np.ndarray, root: Path | None = N
         except TableNotFoundError:
             missing.append(s)
             continue
+        if wanted is not None:
+            other = _settings(part)
+            if other is None or any(other.get(k) != wanted.get(k) for k in SAME_SCORING):
+                return None
         found.append(Realisation(s, _replaced(base, part)))
     return Noise(proxy, dataset, tuple(found), top, uniform, tuple(missing))
 
@@ -225,50 +251,12 @@ def summarise_noise(noise: Noise) -> NoiseSummary:
         _within_std(cols, noise.top), float(np.ptp(np.sort(base)[-5:])), changes, _mean_rank_corr(cols, noise.uniform), _mean_rank_corr(cols, noise.top))
 
 
-SAME_SCORING = ("scoring_version", "batch_size", "precision", "origin")
-"""Settings a realisation must share with the table it perturbs (the seed and the batch's
-identity are what differ between realisations)."""
-
-
-def _settings(table: object) -> dict[str, object] | None:
-    import json
-
-    text = table.provenance.get("settings", "")  # type: ignore[attr-defined]
-    try:
-        found = json.loads(text)
-    except ValueError:
-        return None
-    return found if isinstance(found, dict) else None
-
-
-def realisations_match(table: object, proxy: str, dataset: str,
-                       root: Path | None = None, seeds: Sequence[int] = NOISE_SEEDS) -> bool:
-    """Whether every realisation file of ``proxy``/``dataset`` under ``root`` was scored under
-    the same scoring settings as ``table`` (:data:`SAME_SCORING`): realisations of another table
-    (another scoring version, batch or arithmetic, or a table without recorded settings) do not
-    measure this one's noise."""
-    from tfnas.tables import TableNotFoundError, load_table
-
-    root = DEFAULT_ROOT if root is None else Path(root)
-    base = _settings(table)
-    if base is None:
-        return False
-    for s in seeds:
-        try:
-            part = load_table(proxy, dataset, root=root / f"seed{s}")
-        except TableNotFoundError:
-            continue
-        other = _settings(part)
-        if other is None or any(other.get(k) != base.get(k) for k in SAME_SCORING):
-            return False
-    return True
-
-
 def noise_for(proxy: str, dataset: str, root: Path | None = None) -> Noise | None:
     """Load the committed table of ``proxy``/``dataset`` and its realisations."""
     from tfnas.tables import load_table
 
-    return load_noise(proxy, dataset, score_column(load_table(proxy, dataset)), root)
+    table = load_table(proxy, dataset)
+    return load_noise(proxy, dataset, score_column(table), root, table=table)
 
 
 @functools.cache

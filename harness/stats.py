@@ -115,6 +115,17 @@ def correlation(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray
     raise ValueError(f"unknown correlation coefficient {kind!r}; expected one of {COEFFICIENTS}")
 
 
+def ranked_last(x: np.ndarray) -> tuple[np.ndarray, int]:
+    """``x`` with non-finite values below every finite one, tied (how the harness's rank
+    coefficients rank an undefined score), and how many there were."""
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return x, 0
+    finite = x[~bad]
+    floor = (finite.min() if finite.size else 0.0) - 1.0
+    return np.where(bad, floor, x), int(bad.sum())
+
+
 def bootstrap_correlation_ci(x: np.ndarray, y: np.ndarray, kind: str, rng: np.random.Generator,
                              n_resamples: int = 200, level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of a correlation over resampled pairs."""

@@ -280,17 +280,23 @@ def _search_plan(args: argparse.Namespace, space: Any = None
     return algorithm.run, {**kwargs, "space": space}, algorithm.evaluations(kwargs)
 
 
-def _table_space(args: argparse.Namespace) -> Any:
-    """With ``--table``, the space to search: the held cells of a table that covers part of the
-    space (a :class:`~tfnas.spaces.sampled.SampledSpace`, said on stderr), else ``None``."""
+def _search_table(args: argparse.Namespace) -> Any:
+    """With ``--table``, the table (read once; its settings are checked in :func:`_make_scorer`),
+    else ``None``."""
     if not args.table or args.proxy == ORACLE:
         return None
-    from tfnas.spaces.sampled import SampledSpace
     from tfnas.tables import load_table
 
-    table = load_table(args.proxy, args.dataset, root=args.table_root, space=args.space)
-    if table.complete:
+    return load_table(args.proxy, args.dataset, root=args.table_root, space=args.space)
+
+
+def _table_space(args: argparse.Namespace, table: Any) -> Any:
+    """The space to search: the held cells of a ``--table`` that covers part of the space (a
+    :class:`~tfnas.spaces.sampled.SampledSpace`, said on stderr), else ``None``."""
+    if table is None or table.complete:
         return None
+    from tfnas.spaces.sampled import SampledSpace
+
     sample = table.sample
     cells = sample.cells or tuple(table.scores)
     what = "a uniform sample of the space" if sample.cells else "not a uniform sample"
@@ -327,17 +333,18 @@ def _check_output(path: str | None) -> None:
 
 
 def _make_scorer(args: argparse.Namespace, oracle: Any, store: Any,
-                 settings: str | None) -> Any:
+                 settings: str | None, table: Any = None) -> Any:
+    """The run's scorer; ``table``: the ``--table`` already loaded (:func:`_search_table`)."""
     from tfnas.search import OracleScorer, ProxyScorer, TableScorer
 
     if args.proxy == ORACLE:
         return OracleScorer(oracle, args.dataset)
     if args.table:
-        from tfnas.tables import load_table
+        from tfnas.tables import check_settings, table_path
 
         # The table must have been scored under this run's settings (seed, batch, images).
-        table = load_table(args.proxy, args.dataset, root=args.table_root, settings=settings,
-                           space=args.space)
+        path = table_path(args.proxy, args.dataset, args.table_root, args.space)
+        check_settings(table, settings, path)
         return TableScorer(table.scores, f"{args.proxy}-table")
     return ProxyScorer(args.proxy, args.dataset, seed=args.score_seed,
                        batch_size=args.batch_size, store=store, settings=settings,
@@ -357,7 +364,8 @@ def _run_search(args: argparse.Namespace) -> int:
         raise UsageError("tfnas search: --table-root goes with --table")
     _check_store_use(args)
     _check_scoring(args, args.score_seed)
-    search, kwargs, per_run = _search_plan(args, _table_space(args))
+    table = _search_table(args)
+    search, kwargs, per_run = _search_plan(args, _table_space(args, table))
     check_seed(args.seed, "--seed")
     check_repeats(args.repeats, per_run)
     _check_output(args.json)
@@ -366,7 +374,7 @@ def _run_search(args: argparse.Namespace) -> int:
     settings = None if args.proxy == ORACLE else _live_settings(args, args.score_seed)
     store = _open_store(args.store, args.space)  # last: a refused command leaves no store file
     try:
-        scorer = _make_scorer(args, oracle, store, settings)
+        scorer = _make_scorer(args, oracle, store, settings, table)
         total = None if per_run is None else per_run * args.repeats
         with tqdm(total=total, disable=not sys.stderr.isatty(), file=sys.stderr,
                   desc=f"{args.algorithm} {args.proxy}", unit="eval") as bar:

@@ -293,7 +293,18 @@ def _score(arch: Arch | str, proxy: str, dataset: str, seed: int, batch_size: in
         if not spec.builtin:  # the cached batch serves every cell: keep it safe from others' code
             images, targets = images.clone(), targets.clone()
     network, state = _network(arch, searched, data.num_classes, seed)
+    network, images = _in_precision(network, images, precision)
     return ranked(_run(spec, network, images, targets, data, state, size, precision))
+
+
+def _in_precision(network: torch.nn.Module, images: torch.Tensor | None, precision: str
+                  ) -> tuple[torch.nn.Module, torch.Tensor | None]:
+    """The network (cast in place; its float32 init is exact in float64) and a cast copy of the
+    images in ``precision``; both as they are in float32."""
+    dtype = PRECISIONS[precision]
+    if dtype == torch.float32:
+        return network, images
+    return network.to(dtype), (images.to(dtype) if images is not None else None)
 
 
 class ScoringMemoryError(TfnasError, MemoryError):
@@ -317,14 +328,10 @@ def is_out_of_memory(exc: BaseException) -> bool:
 def _run(spec: Proxy, network: torch.nn.Module, images: torch.Tensor | None,
          labels: torch.Tensor | None, data: DatasetSpec, state: torch.Tensor, size: int,
          precision: str = "float32") -> float:
-    """``spec``'s value of ``network`` (as the scoring rule calls it) in ``precision``; a failed
-    allocation is raised as a one-line :class:`ScoringMemoryError` naming the proxy, the batch
-    and the remedy."""
+    """``spec``'s value of ``network`` (as the scoring rule calls it; network and images already
+    in ``precision``, :func:`_in_precision`); a failed allocation is raised as a one-line
+    :class:`ScoringMemoryError` naming the proxy, the batch and the remedy."""
     extra = {"batch_size": size} if spec.draws_batch else {}
-    dtype = PRECISIONS[precision]
-    if dtype != torch.float32:
-        network = network.to(dtype)  # in place; the float32 init is exact in float64
-        images = images.to(dtype) if images is not None else None
     try:
         with arithmetic(precision):
             return spec(network, images, resolution=data.resolution,
@@ -430,9 +437,7 @@ def _score_many(arch: Arch | str, proxies: Sequence[str], dataset: str, seed: in
             loaded = _shared_batch(data_root(required=False), dataset, seed, size)
             images, targets = loaded.images, loaded.labels
         network, state = _network(arch, searched, data.num_classes, seed)
-        if precision != "float32":  # cast once: the shared pass sees one network and one batch
-            network = network.to(PRECISIONS[precision])
-            images = images.to(PRECISIONS[precision]) if images is not None else None
+        network, images = _in_precision(network, images, precision)  # once for the group
         values = {}
         uses = frozenset().union(*(spec.uses for spec in group))
         if uses:

@@ -32,11 +32,8 @@ from pathlib import Path
 
 from tfnas.bounded import read_text, write_atomic
 from tfnas.errors import TfnasError, shown_path
-from tfnas.space import Arch, arch_at
+from tfnas.space import SPACE_SIZE, Arch, arch_at
 from tfnas.tables import ScoreTable, sweep_order
-
-SPACE_SIZE = 15625
-"""Cells of the topology space, the one the committed tables cover."""
 
 SPOT_SEED = 20261206
 """Seeds the draw of the spot cells (fixed: the cells, and so the check, are the same on every

@@ -548,6 +548,17 @@ def read_table(path: str | Path, space: str | SearchSpace | None = None) -> Scor
     return ScoreTable(provenance["proxy"], provenance["dataset"], scores, provenance, found.name)
 
 
+def check_settings(table: ScoreTable, settings: str, path: str | Path) -> ScoreTable:
+    """``table`` if it was computed under ``settings`` (a ``tfnas.scoring.settings_key``), else
+    a one-line :class:`TableMismatchError` naming its file ``path``."""
+    if table.settings != settings:
+        raise TableMismatchError(
+            f"{shown_path(path)} was computed under settings {shown(table.settings)}, expected "
+            f"{shown(settings)}; re-run the sweep for these settings"
+        )
+    return table
+
+
 def load_table(
     proxy: str,
     dataset: str,
@@ -569,11 +580,8 @@ def load_table(
             f"{shown_path(path)} holds proxy={shown(table.proxy)} dataset={shown(table.dataset)}, "
             f"expected proxy={proxy!r} dataset={dataset!r}"
         )
-    if settings is not None and table.settings != settings:
-        raise TableMismatchError(
-            f"{shown_path(path)} was computed under settings {shown(table.settings)}, expected "
-            f"{shown(settings)}; re-run the sweep for these settings"
-        )
+    if settings is not None:
+        check_settings(table, settings, path)
     if require_complete and not table.complete:
         raise TableMismatchError(
             f"{shown_path(path)} is partial: {table.missing} of {get_space(table.space).size} cells "

@@ -22,7 +22,7 @@ from harness.registry import (
     _proxy_names,
     int_in,
 )
-from harness.stats import COEFFICIENTS, bootstrap_correlation_ci, correlation
+from harness.stats import COEFFICIENTS, bootstrap_correlation_ci, correlation, ranked_last
 from harness.verdicts import Estimate
 from tfnas.checks import MAX_SEED, WHY_SEED
 from tfnas.space import SPACE_SIZE
@@ -153,18 +153,14 @@ def _coefficient(proto: CorrelationProtocol, ctx: Context, cells: list[Any]
     acc = _target(proto, ctx)
     x = np.array([table.scores[c] for c in cells], dtype=float)
     y = np.array([acc[c.index] for c in cells], dtype=float)
-    ranked_last = int((~np.isfinite(x)).sum())
-    if x.size - ranked_last < MIN_PAIRS:
-        raise NotRun(f"only {x.size - ranked_last} of the {x.size} cells have a finite "
+    x, last = ranked_last(x)  # below every finite score, tied with each other
+    if x.size - last < MIN_PAIRS:
+        raise NotRun(f"only {x.size - last} of the {x.size} cells have a finite "
                      f"{proto.proxy} score on {table.dataset}; a correlation needs {MIN_PAIRS}")
-    if ranked_last:
-        finite = x[np.isfinite(x)]
-        floor = (finite.min() if finite.size else 0.0) - 1.0
-        x = np.where(np.isfinite(x), x, floor)  # below every finite score, tied with each other
     if x.size < MIN_PAIRS:
         raise NotRun(f"only {x.size} cells have a usable score and accuracy for "
                      f"{proto.proxy}/{table.dataset}; a correlation needs {MIN_PAIRS}")
-    return correlation(x, y, proto.coefficient), x, y, ranked_last
+    return correlation(x, y, proto.coefficient), x, y, last
 
 
 def scoring_noise_se(proto: CorrelationProtocol, ctx: Context, n_cells: int
@@ -192,9 +188,7 @@ def scoring_noise_se(proto: CorrelationProtocol, ctx: Context, n_cells: int
     y = _target(proto, ctx)[noise.uniform]
     values = []
     for realisation in noise.realisations:
-        x = realisation.scores[noise.uniform]
-        finite = x[np.isfinite(x)]
-        x = np.where(np.isfinite(x), x, (finite.min() if finite.size else 0.0) - 1.0)
+        x, _ = ranked_last(realisation.scores[noise.uniform])
         flat = bool(np.all(x == x[0]))  # a constant realisation has no coefficient
         values.append(math.nan if flat else _signed(proto, correlation(x, y, proto.coefficient)))
     if not np.all(np.isfinite(values)):
@@ -242,11 +236,11 @@ def correlation_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any],
     """
     if cell_set is None:
         cell_set = common_cells(ctx, _tables(proto))
-    r, x, y, ranked_last = _coefficient(proto, ctx, cells)
+    r, x, y, last = _coefficient(proto, ctx, cells)
     seed = ctx.seed_for(proto.seed)
     pick = np.random.default_rng(seed).choice(x.size, size=min(SCATTER_POINTS, x.size),
                                               replace=False)
-    details = {"n_cells": int(x.size), "left_out": left_out, "ranked_last": ranked_last,
+    details = {"n_cells": int(x.size), "left_out": left_out, "ranked_last": last,
                "dropped_nonfinite": sum(d["cells"] for d in left_out), "seed": seed,
                "cell_set": "whole space",
                "scatter": {"score": [float(v) for v in x[pick]],

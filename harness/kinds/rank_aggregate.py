@@ -29,7 +29,7 @@ from harness.kinds import Measurement, register_kind
 from harness.kinds._samples import common_cells
 from harness.kinds.correlation import MIN_PAIRS, sampling_se
 from harness.registry import DATASETS, METRICS, ClaimError, _choice, _known_fields, _proxy_names
-from harness.stats import COEFFICIENTS, correlation
+from harness.stats import COEFFICIENTS, correlation, ranked_last
 from harness.verdicts import Estimate
 from tfnas.errors import shown
 
@@ -90,17 +90,6 @@ def aggregate(proxy: str, ctx: Context, cells: tuple[Any, ...], scored_on: str) 
     if out.shape != (len(cells),):
         raise NotRun(f"ensemble {proxy!r} returned shape {out.shape} for {len(cells)} cells")
     return out
-
-
-def ranked_last(x: np.ndarray) -> tuple[np.ndarray, int]:
-    """``x`` with non-finite values below every finite one, tied (how rank coefficients rank
-    them, as :mod:`harness.kinds.correlation` does), and how many there were."""
-    bad = ~np.isfinite(x)
-    if not bad.any():
-        return x, 0
-    finite = x[~bad]
-    floor = (finite.min() if finite.size else 0.0) - 1.0
-    return np.where(bad, floor, x), int(bad.sum())
 
 
 @register_kind("rank_aggregate", protocol=RankAggregateProtocol, side=True)
