@@ -53,6 +53,7 @@ from tfnas.spaces import DEFAULT_SPACE, SearchSpace, get_space, space_names
 
 DEFAULT_STORE = Path(".sweep") / "scores.sqlite"
 DEFAULT_CHUNK = 100
+EXIT_REFUSED = 1  # an export refused to replace a table; the scores stay in the store
 EXIT_INCOMPLETE = 75  # EX_TEMPFAIL: stopped by --budget with cells left; run again to resume
 
 MAX_BUDGET_S = 30 * 24 * 3600.0
@@ -893,13 +894,21 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how long to wait for another process's lock on the store "
                         "(default 60)")
     parser.add_argument("--export", nargs="?", const="", default=None, metavar="ROOT",
-                        help="afterwards export the score tables (to ROOT, default benchmarks/scores)")
+                        help="afterwards export the score tables to the folder ROOT (default "
+                             "./tfnas-scores); a table there may only grow: one with other "
+                             "settings or fewer cells is refused unless --force")
+    parser.add_argument("--force", action="store_true",
+                        help="with --export: replace tables even with fewer cells or other settings")
 
 
 def sweep_command(args: argparse.Namespace) -> int:
     """Run a parsed ``sweep`` command line; exit status 0 when every requested cell is stored."""
     indices = _indices_of(args.indices, args.space)
     root = None
+    if args.force and args.export is None:
+        from tfnas.cli import UsageError
+
+        raise UsageError("tfnas sweep: --force goes with --export")
     if args.export is not None:  # checked before any scoring, not after the whole sweep
         from tfnas.tables import check_export
 
@@ -926,12 +935,23 @@ def sweep_command(args: argparse.Namespace) -> int:
         from tfnas.store import ScoreStore
         from tfnas.tables import export_table
 
+        from tfnas.tables import ExportRefusedError
+
+        refused = 0
         with ScoreStore(args.store, space=args.space) as store:
             for job in report.jobs:
-                result = export_table(store, job.proxy, job.dataset, args.seed, args.batch_size, root,
-                                      order_seed=args.order_seed)
+                try:
+                    result = export_table(store, job.proxy, job.dataset, args.seed,
+                                          args.batch_size, root, order_seed=args.order_seed,
+                                          force=args.force)
+                except ExportRefusedError as exc:  # the other tables are still exported
+                    print(f"tfnas sweep: refused: {exc}", file=sys.stderr)
+                    refused += 1
+                    continue
                 print(f"{'wrote' if result.written else 'unchanged'} {result.path} "
                       f"({result.rows} rows)")
+        if refused:
+            return EXIT_REFUSED
     return EXIT_INCOMPLETE if report.remaining else 0
 
 

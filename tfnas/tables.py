@@ -59,6 +59,9 @@ SEED_RULE = (
 )
 _REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = _REPO_ROOT / "benchmarks" / "scores"
+EXPORT_ROOT = Path("tfnas-scores")
+"""Where ``tfnas sweep --export`` writes when no folder is given: ``tfnas-scores/`` in the current
+directory, never the package's own tables (:data:`DEFAULT_ROOT`), which an export names explicitly."""
 
 MAX_SCORE_CHARS = 24
 """The longest ``repr`` of a float: sign, 17 significant digits, the point and ``e-308``."""
@@ -659,13 +662,49 @@ def provenance_for(
     }
 
 
-def _scores_unchanged(path: Path, scores: Mapping[Arch, float], settings: str,
-                      space: SearchSpace) -> bool:
+class ExportRefusedError(TableError):
+    """An export would replace a table with one that holds fewer cells or other settings."""
+
+
+def _existing(path: Path, space: SearchSpace) -> ScoreTable | None:
+    """The table at ``path``, ``None`` if there is none; a corrupt one is refused (one line)."""
+    if not (path.exists() or path.is_symlink()):
+        return None
     try:
-        old = read_table(path, space)
-    except (TableError, FileNotFoundError):
-        return False
-    return old.settings == settings and old.scores == dict(scores)
+        return read_table(path, space)
+    except TableError as exc:
+        raise ExportRefusedError(
+            f"export target {shown_path(path)} is not a readable score table ({one_line(exc, 160)}); "
+            "it is left as it is: move it away, or pass --force to replace it") from None
+
+
+def check_replacement(path: Path, scores: Mapping[Arch, float], settings: str,
+                      space: SearchSpace, force: bool = False) -> bool:
+    """Whether writing ``scores`` to ``path`` changes anything (``False``: the same settings and
+    scores are there already). Without ``force`` an existing table may only grow: an
+    :class:`ExportRefusedError` refuses one scored under other settings, one holding a cell the new
+    table lacks, and an unreadable file, so no export silently shrinks or replaces a table."""
+    if force:
+        try:
+            old = read_table(path, space)
+        except (TableError, OSError):
+            return True
+        return not (old.settings == settings and old.scores == dict(scores))
+    old = _existing(path, space)
+    if old is None:
+        return True
+    if old.settings != settings:
+        raise ExportRefusedError(
+            f"export target {shown_path(path)} holds scores under other settings ({shown(old.settings)}, "
+            f"the new ones {shown(settings)}); it is left as it is: export to another folder, or "
+            "pass --force to replace it")
+    lost = [arch for arch in old.scores if arch not in scores]
+    if lost:
+        raise ExportRefusedError(
+            f"export target {shown_path(path)} holds {len(old.scores):,} cells and the new table "
+            f"{len(scores):,}, without {len(lost):,} of them (e.g. {shown(str(lost[0]))}); it is "
+            "left as it is: export to another folder, or pass --force to replace it")
+    return old.scores != dict(scores)
 
 
 @dataclass(frozen=True)
@@ -679,11 +718,12 @@ class ExportResult:
 
 def check_export(root: str | Path | None, jobs: Sequence[tuple[str, str]],
                  space: str | SearchSpace | None = None) -> Path:
-    """The folder the tables of ``jobs`` (``(proxy, dataset)`` pairs) would be exported to,
-    checked before any scoring: a folder (or one that can be created in a writable folder), and
-    every table path in it a regular file or absent. A :class:`TableError` says what is wrong.
+    """The folder the tables of ``jobs`` (``(proxy, dataset)`` pairs) would be exported to
+    (default :data:`EXPORT_ROOT`), checked before any scoring: a folder (or one that can be
+    created in a writable folder), and every table path in it a regular file or absent. A
+    :class:`TableError` says what is wrong.
     """
-    folder = Path(DEFAULT_ROOT if root is None else root)
+    folder = Path(EXPORT_ROOT if root is None else root)
     where = shown_path(folder)
     try:
         existing = next(p for p in (folder, *folder.parents) if p.exists())
@@ -714,12 +754,15 @@ def export_table(
     batch_size: int | None = None,
     root: str | Path | None = None,
     order_seed: int = 0,
+    force: bool = False,
 ) -> ExportResult:
-    """Write the table of everything the score store holds for these settings, in the store's
-    space (``store.space``; the topology space for a store without one).
+    """Write the table of everything the score store holds for these settings into ``root``
+    (default :data:`EXPORT_ROOT`), in the store's space (``store.space``; the topology space for a
+    store without one).
 
-    The file is rewritten only when its scores or settings changed, so re-exporting an unchanged
-    store leaves the committed bytes (and their date line) alone.
+    The file is rewritten only when its scores changed, so re-exporting an unchanged store leaves
+    the committed bytes (and their date line) alone; an existing table may only grow unless
+    ``force`` (:func:`check_replacement`).
     """
     import statistics
 
@@ -730,8 +773,8 @@ def export_table(
     batch_size = batch_for(proxy, batch_size)
     settings = settings_key(proxy, dataset, seed, batch_size)
     scores = store.scored(proxy, dataset, settings)  # type: ignore[attr-defined]
-    path = table_path(proxy, dataset, root, space)
-    if _scores_unchanged(path, scores, settings, space):
+    path = table_path(proxy, dataset, EXPORT_ROOT if root is None else root, space)
+    if not check_replacement(path, scores, settings, space, force):
         return ExportResult(path, len(scores), False)
     identity, description = _data_identity(settings, dataset, seed, batch_size)
     provenance = provenance_for(proxy, dataset, seed, batch_size, settings, identity, description)
