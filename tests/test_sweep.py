@@ -207,12 +207,15 @@ def test_tfnas_cli_runs_sweep(tmp_path, capsys):
     assert "unknown proxy 'nope'" in capsys.readouterr().err
 
 
-def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path, capsys):
+def test_progress_lines_in_logs_and_none_when_quiet(tmp_path, capsys, monkeypatch):
     run_sweep(tmp_path / "q.sqlite", ["params"], ["cifar10"], indices=[0, 1])
-    assert capsys.readouterr().err == ""  # stderr is not a terminal here: quiet
-    run_sweep(tmp_path / "q.sqlite", ["params"], ["cifar10"], indices=[2, 3], progress=True)
+    assert capsys.readouterr().err == ""  # not a terminal, and shorter than a report interval
+    monkeypatch.setenv("TFNAS_PROGRESS_SECONDS", "1e-9")
+    run_sweep(tmp_path / "q.sqlite", ["params"], ["cifar10"], indices=[2, 3])
     err = capsys.readouterr().err
-    assert "2/2" in err and "cell/s" in err
+    assert "2/2 cells (100%)" in err and "cells/s" in err and "ETA" in err, err
+    run_sweep(tmp_path / "q.sqlite", ["params"], ["cifar10"], indices=[4, 5], progress=False)
+    assert capsys.readouterr().err == ""
 
 
 def test_serial_sweep_restores_the_thread_count(tmp_path):

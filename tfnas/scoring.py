@@ -21,6 +21,11 @@ every tensor a proxy creates are float64 (:func:`arithmetic`): the definition's 
 float64 rounding, which no BLAS, kernel choice or thread count moves by more than ~1e-9 relative
 even on the worst-conditioned proxy (grasp), where float32 can differ by tens of percent between
 two kernels of one machine. A float64 score has its own settings key.
+
+Device: ``device="cpu"`` (the default), ``"cuda"``, ``"mps"`` (:mod:`tfnas.devices`). The network
+is built and initialised on the CPU and then moved, and random draws are made on the CPU
+generator, so another device changes only the arithmetic's rounding; its scores carry the device
+type in their settings key, apart from the CPU's.
 """
 
 from __future__ import annotations
@@ -143,6 +148,8 @@ class ScoreSettings:
     precision: str = "float32"
     """The arithmetic (:data:`PRECISIONS`); the default float32 is left out of the key, which
     stays as every committed table has it."""
+    device: str = "cpu"
+    """The device type scored on; the default CPU is left out of the key."""
 
     def key(self) -> str:
         """Canonical JSON text (sorted keys, no spaces): the store key's "settings" part."""
@@ -151,6 +158,8 @@ class ScoreSettings:
             del fields["origin"]
         if fields["precision"] == "float32":
             del fields["precision"]
+        if fields["device"] == "cpu":
+            del fields["device"]
         return json.dumps(fields, sort_keys=True, separators=(",", ":"))
 
 
@@ -179,8 +188,10 @@ def batch_for(proxy: str, batch_size: int | None = None) -> int:
 
 
 def settings_key(proxy: str, dataset: str, seed: int, batch_size: int | None = None,
-                 precision: str = "float32") -> str:
+                 precision: str = "float32", device: str | torch.device | None = None) -> str:
     """The store key's settings for scoring with ``proxy`` on ``dataset`` (loads the batch once)."""
+    from tfnas.devices import check_device
+
     from tfnas.datasets import get_dataset, load_batch
 
     spec = get_proxy(proxy)
@@ -194,7 +205,7 @@ def settings_key(proxy: str, dataset: str, seed: int, batch_size: int | None = N
     data = load_batch(dataset, seed, batch_size).identity if spec.needs.data else ""
     origin = "" if spec.builtin else spec.origin
     return ScoreSettings(seed=seed, batch_size=batch_size, data=data, origin=origin,
-                         precision=precision).key()
+                         precision=precision, device=check_device(device).type).key()
 
 
 def _check_batch(batch: object, batch_size: int, resolution: int, dataset: str) -> torch.Tensor:
@@ -242,6 +253,7 @@ def score(
     labels: torch.Tensor | None = None,
     space: str | SearchSpace | None = None,
     precision: str = "float32",
+    device: str | torch.device | None = None,
 ) -> float:
     """The ``proxy`` score of ``arch`` on ``dataset`` under the scoring rule (module docstring).
 
@@ -253,17 +265,22 @@ def score(
     dataset's resolution ``R``); data-free proxies use it only for its size. ``labels`` (int64,
     shape ``(batch_size,)``, in ``0..classes-1``) go with ``batch``; a proxy that needs labels
     then requires them. Every proxy runs on one torch thread (module docstring); running out of
-    memory raises :class:`ScoringMemoryError`. ``precision``: ``"float32"`` or ``"float64"``
-    (module docstring).
+    memory raises :class:`ScoringMemoryError`. ``precision``: ``"float32"`` or ``"float64"``;
+    ``device``: where the network is scored (module docstring).
     """
+    from tfnas.devices import check_device
+
     check_precision(precision)
+    chosen = check_device(device)
     with one_thread():
-        return _score(arch, proxy, dataset, seed, batch_size, batch, labels, space, precision)
+        return _score(arch, proxy, dataset, seed, batch_size, batch, labels, space, precision,
+                      chosen)
 
 
 def _score(arch: Arch | str, proxy: str, dataset: str, seed: int, batch_size: int | None,
            batch: torch.Tensor | None, labels: torch.Tensor | None,
-           space: str | SearchSpace | None, precision: str = "float32") -> float:
+           space: str | SearchSpace | None, precision: str = "float32",
+           device: torch.device | None = None) -> float:
     """:func:`score`'s work, on the caller's thread count."""
     from tfnas.config import data_root
     from tfnas.datasets import get_dataset
@@ -293,18 +310,22 @@ def _score(arch: Arch | str, proxy: str, dataset: str, seed: int, batch_size: in
         if not spec.builtin:  # the cached batch serves every cell: keep it safe from others' code
             images, targets = images.clone(), targets.clone()
     network, state = _network(arch, searched, data.num_classes, seed)
-    network, images = _in_precision(network, images, precision)
+    network, images = _in_precision(network, images, precision, device)
+    targets = targets.to(device) if targets is not None and device is not None else targets
     return ranked(_run(spec, network, images, targets, data, state, size, precision))
 
 
-def _in_precision(network: torch.nn.Module, images: torch.Tensor | None, precision: str
+def _in_precision(network: torch.nn.Module, images: torch.Tensor | None, precision: str,
+                  device: torch.device | None = None
                   ) -> tuple[torch.nn.Module, torch.Tensor | None]:
-    """The network (cast in place; its float32 init is exact in float64) and a cast copy of the
-    images in ``precision``; both as they are in float32."""
+    """The network (cast and moved in place; its float32 init is exact in float64) and a cast,
+    moved copy of the images, in ``precision`` on ``device``; both as they are in float32 on the
+    CPU."""
     dtype = PRECISIONS[precision]
-    if dtype == torch.float32:
+    if dtype == torch.float32 and (device is None or device.type == "cpu"):
         return network, images
-    return network.to(dtype), (images.to(dtype) if images is not None else None)
+    return (network.to(device=device, dtype=dtype),
+            images.to(device=device, dtype=dtype) if images is not None else None)
 
 
 class ScoringMemoryError(TfnasError, MemoryError):
@@ -394,6 +415,7 @@ def score_many(
     batch_size: int | None = None,
     space: str | SearchSpace | None = None,
     precision: str = "float32",
+    device: str | torch.device | None = None,
 ) -> dict[str, CellScore]:
     """Every proxy's :func:`score` of ``arch``, bit for bit, sharing the work they have in common.
 
@@ -401,16 +423,20 @@ def score_many(
     needs; a group gets one network, and the proxies of a group that read products of the shared
     pass (:mod:`tfnas.proxies._pass`) get them from one forward/backward. A group's wall time is
     divided equally among its proxies (``seconds``: a cost share, since the work is shared).
-    Every proxy runs on one torch thread and in ``precision``, as in :func:`score`.
+    Every proxy runs on one torch thread, in ``precision`` and on ``device``, as in :func:`score`.
     """
+    from tfnas.devices import check_device
+
     check_precision(precision)
+    chosen = check_device(device)
     with one_thread():
-        return _score_many(arch, proxies, dataset, seed, batch_size, space, precision)
+        return _score_many(arch, proxies, dataset, seed, batch_size, space, precision, chosen)
 
 
 def _score_many(arch: Arch | str, proxies: Sequence[str], dataset: str, seed: int,
                 batch_size: int | None, space: str | SearchSpace | None,
-                precision: str = "float32") -> dict[str, CellScore]:
+                precision: str = "float32", device: torch.device | None = None
+                ) -> dict[str, CellScore]:
     """:func:`score_many`'s work, on the caller's thread count."""
     import time
 
@@ -437,7 +463,9 @@ def _score_many(arch: Arch | str, proxies: Sequence[str], dataset: str, seed: in
             loaded = _shared_batch(data_root(required=False), dataset, seed, size)
             images, targets = loaded.images, loaded.labels
         network, state = _network(arch, searched, data.num_classes, seed)
-        network, images = _in_precision(network, images, precision)  # once for the group
+        network, images = _in_precision(network, images, precision, device)  # once for the group
+        if targets is not None and device is not None:
+            targets = targets.to(device)
         values = {}
         uses = frozenset().union(*(spec.uses for spec in group))
         if uses:
@@ -462,22 +490,33 @@ def score_population(
     dataset: str,
     seed: int = 0,
     space: str | SearchSpace | None = None,
+    store: object = None,
+    member_scores: dict[str, dict[Arch, float]] | None = None,
 ) -> list[float]:
-    """The ensemble ``proxy``'s scores of a population of cells (its members scored live, each
-    at its reference batch, then combined by the ensemble's rule over this population)."""
+    """The ensemble ``proxy``'s scores of a population of cells: its members' scores of each
+    cell, combined by the ensemble's rule over this population (every cell as given, a repeated
+    one counted again).
+
+    The members are scored live, each at its reference batch, in one :func:`score_many` pass per
+    cell, through ``store`` (a :class:`tfnas.store.ScoreStore`) if given, each member under its
+    own :func:`settings_key` (a stored score is read, a new one written); or their scores are
+    looked up in ``member_scores`` (per member, a mapping of its scores by cell, e.g.
+    ``tfnas.tables.load_table(member, ...).scores``).
+    """
     import numpy as np
 
-    spec = get_proxy(proxy)
-    if not spec.ensemble:
-        raise ArgumentError(
-            f"proxy {proxy!r} scores one network; score_population is for ensembles "
-            "(their members' scores are combined over the population): use score()")
+    from tfnas.members import LiveMembers, TableMembers, ensemble_members
+
+    members = ensemble_members(proxy)
     if isinstance(archs, str) or len(archs) < 1:
         raise ArgumentError("archs must be a non-empty sequence of cells")
-    columns: dict[str, list[float]] = {member: [] for member in spec.members}
-    for arch in archs:
-        scores = score_many(arch, spec.members, dataset, seed, space=space)
-        for member in spec.members:
-            columns[member].append(scores[member].score)
-    combined = spec.function({m: np.asarray(v, dtype=float) for m, v in columns.items()})
+    if store is not None and member_scores is not None:
+        raise ArgumentError("pass store= (members scored live) or member_scores= (looked up), "
+                            "not both")
+    searched = resolve(archs[0], space)[1] if space is None else space
+    source = (TableMembers(members, member_scores, searched) if member_scores is not None
+              else LiveMembers(members, dataset, seed, store=store, space=searched))
+    rows = [source(arch) for arch in archs]
+    columns = {m: np.asarray([row[k] for row in rows], dtype=float) for k, m in enumerate(members)}
+    combined = get_proxy(proxy).function(columns)
     return [float(v) for v in np.asarray(combined, dtype=float)]

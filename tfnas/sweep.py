@@ -107,6 +107,9 @@ class Chunk:
     archs: tuple[str, ...]
     space: str = DEFAULT_SPACE
     """The name of the search space ``archs`` are spelled in."""
+    precision: str = "float32"
+    device: str = "cpu"
+    """The arithmetic and the device of the scores (:mod:`tfnas.scoring`)."""
 
     @property
     def proxy(self) -> str:
@@ -168,7 +171,8 @@ def score_chunk(chunk: Chunk) -> list[tuple[str, str, float, float]]:
     out = []
     for arch in chunk.archs:
         scores = score_many(arch, chunk.proxies, chunk.dataset, seed=chunk.seed,
-                            batch_size=chunk.batch_size, space=chunk.space)
+                            batch_size=chunk.batch_size, space=chunk.space,
+                            precision=chunk.precision, device=chunk.device)
         out.extend((arch, s.proxy, s.score, s.seconds) for s in scores.values())
     return out
 
@@ -350,12 +354,18 @@ class _Request:
     settings: dict[tuple[str, str], str]
     space: SearchSpace
     order_seed: int = 0
+    precision: str = "float32"
+    device: str = "cpu"
 
 
 def _request(proxies: object, datasets: object, indices: Iterable[int] | None, limit: int | None,
              chunk_size: object, seed: object, batch_size: object,
-             space: str | SearchSpace | None, order_seed: object = 0) -> _Request:
+             space: str | SearchSpace | None, order_seed: object = 0,
+             precision: object = "float32", device: object = None) -> _Request:
     """Check every planning argument (and load each data batch once) before any file is made."""
+    from tfnas.devices import check_device
+    from tfnas.scoring import check_precision
+
     from tfnas.datasets import dataset_names
     from tfnas.proxies import proxy_names
     from tfnas.scoring import settings_key
@@ -369,9 +379,11 @@ def _request(proxies: object, datasets: object, indices: Iterable[int] | None, l
         batch_size = check_batch_size(batch_size)
     order_seed = check_seed(order_seed, "order_seed")
     cells = _cells(indices, limit, space, order_seed)
-    settings = {(p, d): settings_key(p, d, seed, batch_size)
+    precision = check_precision(precision)
+    device = str(check_device(device))
+    settings = {(p, d): settings_key(p, d, seed, batch_size, precision, device)
                 for p in proxy_list for d in dataset_list}
-    return _Request(cells, chunk, seed, batch_size, settings, space, order_seed)
+    return _Request(cells, chunk, seed, batch_size, settings, space, order_seed, precision, device)
 
 
 def _check_store_space(store: object, space: SearchSpace) -> None:
@@ -408,7 +420,8 @@ def _plan(store: object, request: _Request) -> tuple[list[Chunk], list[JobStats]
             for start in range(0, len(found), request.chunk_size):
                 part = found[start : start + request.chunk_size]
                 parts.append((part[0][0], Chunk(need, dataset, request.seed, request.batch_size,
-                                                settings, tuple(a for _, a in part), space.name)))
+                                                settings, tuple(a for _, a in part), space.name,
+                                                request.precision, request.device)))
         # Chunks go in the order of their first cell: a whole-space sweep follows its seeded
         # permutation, so every stopped sweep leaves (about) a prefix of it, a uniform sample.
         chunks.extend(chunk for _, chunk in sorted(parts, key=lambda item: item[0]))
@@ -683,6 +696,8 @@ def run_sweep(
     lock_timeout: float | None = None,
     space: str | SearchSpace | None = None,
     order_seed: int = 0,
+    precision: str = "float32",
+    device: str | None = None,
 ) -> SweepReport:
     """Score every requested cell of ``space`` that ``store`` lacks; write each finished chunk
     at once.
@@ -698,13 +713,15 @@ def run_sweep(
     this process (on one torch thread while it runs); more use a process pool whose workers die
     with this process; ``scheduler`` (a Dask scheduler address or ``Client``) runs the chunks on
     that cluster instead. ``budget_seconds`` stops submitting new chunks after that much wall time
-    (those in flight are still stored). ``progress=None`` shows a tqdm bar only on a terminal.
+    (those in flight are still stored). ``precision`` and ``device`` are the scoring rule's
+    (:func:`tfnas.scoring.score`; each has its own settings key). ``progress=None`` shows a bar on a terminal or in a notebook
+    and a line every 30 s elsewhere (:mod:`tfnas.progress`); ``False`` shows nothing.
     Every argument is checked before a store file is created. SIGINT, SIGTERM or SIGHUP (when run
     on the main thread) stop the workers and raise :class:`SweepInterrupted`.
     """
     start = time.perf_counter()
     request = _request(proxies, datasets, indices, limit, chunk_size, seed, batch_size, space,
-                       order_seed)
+                       order_seed, precision, device)
     if scheduler is None:
         workers = check_workers(workers)
     else:
@@ -740,11 +757,10 @@ def _drive(store: object, chunks: list[Chunk], report: SweepReport,
            executor: _Serial | _Local | _Dask, deadline: float | None, progress: bool | None,
            interrupts: _Interrupts) -> None:
     """Keep a window of chunks in flight; store each as it completes; stop the workers after."""
-    from tqdm import tqdm
+    from tfnas.progress import Progress
 
     by_job = {(j.proxy, j.dataset): j for j in report.jobs}
-    bar = tqdm(total=sum(len(c.archs) for c in chunks), unit="cell", dynamic_ncols=True,
-               disable=None if progress is None else not progress, smoothing=0.05)
+    bar = Progress(sum(len(c.archs) for c in chunks), "tfnas sweep", "cell", show=progress)
     pending: dict[object, Chunk] = {}
     todo = iter(chunks)
     try:
@@ -774,15 +790,14 @@ def _drive(store: object, chunks: list[Chunk], report: SweepReport,
                     job = by_job[(proxy, chunk.dataset)]
                     job.computed += 1
                     job.cpu_seconds += seconds
-                bar.set_postfix_str(f"{chunk.proxy}/{chunk.dataset}", refresh=False)
-                bar.update(len(chunk.archs))
+                bar.update(len(chunk.archs), f"{chunk.proxy}/{chunk.dataset}")
         with interrupts.deferred(executor.defer):  # a signal now waits for the workers' exit
             executor.close(graceful=True)
     except BaseException:
         executor.close(graceful=False)  # stop the workers now: nothing more will be stored
         raise
     finally:
-        bar.close()
+        bar.close(interrupted=report.remaining > 0 and not report.stopped_early)
     report.stopped_early = report.stopped_early and report.remaining > 0
 
 
@@ -893,6 +908,13 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lock-timeout", type=float_arg, default=None, metavar="SECONDS",
                         help="how long to wait for another process's lock on the store "
                         "(default 60)")
+    parser.add_argument("--precision", choices=("float32", "float64"), default="float32",
+                        help="arithmetic of the scores (default float32, the committed tables')")
+    parser.add_argument("--device", default="cpu",
+                        help="where networks are scored: cpu (default), cuda, cuda:N or mps")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress (by default a bar on a terminal, a line every 30 s "
+                             "elsewhere)")
     parser.add_argument("--export", nargs="?", const="", default=None, metavar="ROOT",
                         help="afterwards export the score tables to the folder ROOT (default "
                              "./tfnas-scores); a table there may only grow: one with other "
@@ -920,6 +942,8 @@ def sweep_command(args: argparse.Namespace) -> int:
             workers=args.workers, scheduler=args.scheduler, chunk_size=args.chunk_size,
             seed=args.seed, batch_size=args.batch_size, budget_seconds=args.budget,
             lock_timeout=args.lock_timeout, space=args.space, order_seed=args.order_seed,
+            precision=args.precision, device=args.device,
+            progress=False if args.quiet else None,
         )
     except SweepInterrupted as exc:
         print(f"tfnas sweep: {exc}; no worker is left and every finished chunk is in "
@@ -943,7 +967,8 @@ def sweep_command(args: argparse.Namespace) -> int:
                 try:
                     result = export_table(store, job.proxy, job.dataset, args.seed,
                                           args.batch_size, root, order_seed=args.order_seed,
-                                          force=args.force)
+                                          force=args.force, precision=args.precision,
+                                          device=args.device)
                 except ExportRefusedError as exc:  # the other tables are still exported
                     print(f"tfnas sweep: refused: {exc}", file=sys.stderr)
                     refused += 1

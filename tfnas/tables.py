@@ -755,6 +755,8 @@ def export_table(
     root: str | Path | None = None,
     order_seed: int = 0,
     force: bool = False,
+    precision: str = "float32",
+    device: str | None = None,
 ) -> ExportResult:
     """Write the table of everything the score store holds for these settings into ``root``
     (default :data:`EXPORT_ROOT`), in the store's space (``store.space``; the topology space for a
@@ -762,7 +764,8 @@ def export_table(
 
     The file is rewritten only when its scores changed, so re-exporting an unchanged store leaves
     the committed bytes (and their date line) alone; an existing table may only grow unless
-    ``force`` (:func:`check_replacement`).
+    ``force`` (:func:`check_replacement`). ``precision`` and ``device`` select the scores of
+    that arithmetic and device (:func:`tfnas.scoring.settings_key`).
     """
     import statistics
 
@@ -771,7 +774,7 @@ def export_table(
 
     space = get_space(getattr(store, "space", None))
     batch_size = batch_for(proxy, batch_size)
-    settings = settings_key(proxy, dataset, seed, batch_size)
+    settings = settings_key(proxy, dataset, seed, batch_size, precision, device)
     scores = store.scored(proxy, dataset, settings)  # type: ignore[attr-defined]
     path = table_path(proxy, dataset, EXPORT_ROOT if root is None else root, space)
     if not check_replacement(path, scores, settings, space, force):

@@ -84,6 +84,16 @@ def weight_layers(network: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, m) for name, m in network.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 
+def device_of(network: nn.Module) -> torch.device:
+    """The device of ``network``'s first parameter (or buffer; the CPU for a module with neither):
+    where a proxy creates the tensors it feeds or compares with the network."""
+    for tensor in network.parameters():
+        return tensor.device
+    for tensor in network.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
 def logits_of(output: torch.Tensor | tuple | list) -> torch.Tensor:
     """The logits of a network's output: xautodl-style networks return ``(features, logits)``."""
     return output[-1] if isinstance(output, (tuple, list)) else output
@@ -209,7 +219,8 @@ def _fisher(layers: list[tuple[str, nn.Module]], outputs: list[tuple[int, torch.
         g_nk = prod.sum(dim=tuple(range(2, prod.dim()))) if prod.dim() > 2 else prod
         value = g_nk.pow(2).mean(0).mul(0.5)
         fisher[index] = value if fisher[index] is None else fisher[index] + value
-    return tuple(f if f is not None else torch.zeros(m.weight.shape[0], dtype=m.weight.dtype)
+    return tuple(f if f is not None else torch.zeros(m.weight.shape[0], dtype=m.weight.dtype,
+                                                     device=m.weight.device)
                  for f, (_, m) in zip(fisher, layers, strict=True))
 
 
@@ -313,5 +324,5 @@ ZERO_COST_NAS = (
 """The variant sentences every zero-cost-nas gradient proxy shares (format with ``batch``)."""
 
 
-__all__ = ["LABELLED", "PRODUCTS", "PassProducts", "check_uses", "finite_or_nan", "gradient_pass",
-           "layer_sum", "logits_of", "ZERO_COST_NAS", "sharing", "weight_layers"]
+__all__ = ["LABELLED", "PRODUCTS", "PassProducts", "check_uses", "device_of", "finite_or_nan",
+           "gradient_pass", "layer_sum", "logits_of", "ZERO_COST_NAS", "sharing", "weight_layers"]

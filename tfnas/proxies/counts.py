@@ -54,11 +54,12 @@ def flops(network: nn.Module, resolution: int | tuple[int, int], channels: int =
     Runs a copy of the network in eval mode under ``no_grad`` so that the caller's network (its
     BatchNorm statistics, its mode) is left untouched.
     """
+    from tfnas.proxies._pass import device_of
     from tfnas.proxies.synflow import _input
 
     if not isinstance(network, nn.Module):
         raise TypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
-    x = _input(resolution, channels).float()
+    x = _input(resolution, channels, device_of(network)).float()
     net = copy.deepcopy(network).eval().float()
     total = 0
 

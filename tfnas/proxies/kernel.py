@@ -84,19 +84,21 @@ class KernelAccumulator:
 
 def _gram(codes: torch.Tensor) -> np.ndarray:
     """``C Cᵀ`` of a boolean ``N x D`` matrix, exactly, as int64."""
-    if _INT_MM and codes.shape[1] % 8 == 0 and codes.shape[0] >= 17:
+    # On an accelerator the float32 path below is exact as well (0 and 1 are exact even in
+    # TF32, and every partial sum is an integer below 2**24); _int_mm has other shape rules there.
+    if _INT_MM and codes.device.type == "cpu" and codes.shape[1] % 8 == 0 and codes.shape[0] >= 17:
         # int8 x int8 -> int32 GEMM on the bool bytes themselves (0/1): exact while D < 2**31.
         a = codes.contiguous().view(torch.int8)
         gram = np.zeros((codes.shape[0], codes.shape[0]), dtype=np.int64)
         for start in range(0, codes.shape[1], _EXACT_I32):
             block = a[:, start : start + _EXACT_I32]
             # the transposed view is accepted as is: copying it first cost 3x the GEMM
-            gram += torch._int_mm(block, block.t()).numpy()
+            gram += torch._int_mm(block, block.t()).cpu().numpy()
         return gram
     gram = np.zeros((codes.shape[0], codes.shape[0]), dtype=np.int64)
     for start in range(0, codes.shape[1], _EXACT_F32 - 1):
         block = codes[:, start : start + _EXACT_F32 - 1].to(torch.float32)
-        gram += torch.mm(block, block.t()).numpy().astype(np.int64)
+        gram += torch.mm(block, block.t()).cpu().numpy().astype(np.int64)
     return gram
 
 

@@ -7,7 +7,9 @@ Two implementations of the same score:
   ``K += c cᵀ + (1-c)(1-c)ᵀ`` as a float32 matmul summed into a float64 numpy array, network in
   train mode, score = ``slogdet(K)[1]``.
 * :func:`naswot` (the default) walks the cell structure itself and computes the same kernel
-  exactly in integers (see :mod:`tfnas.proxies.kernel`), once per distinct code.
+  exactly in integers (see :mod:`tfnas.proxies.kernel`), once per distinct code. A network it
+  cannot walk (any other ``nn.Module``) gets the same exact integer kernel from forward hooks
+  (:func:`hook_kernel`).
 
 The official code first runs a backward pass and then counts only ReLUs whose backward hook
 fired. In this space that excludes nothing: every ReLU's output reaches the pooled features,
@@ -102,7 +104,7 @@ def reference_kernel(network: nn.Module, images: torch.Tensor, *, match: str = D
         # lastact's ReLU is in-place, so its hook sees relu(x); (relu(x) > 0) == (x > 0).
         x = inputs[0].reshape(n, -1)
         c = (x > 0).float()
-        kernel = kernel + (c @ c.t()).numpy() + ((1.0 - c) @ (1.0 - c.t())).numpy()
+        kernel = kernel + (c @ c.t()).cpu().numpy() + ((1.0 - c) @ (1.0 - c.t())).cpu().numpy()
 
     hooked = [m for m in network.modules() if _is_hooked(m, match)]
     with _preserved(network), torch.no_grad():
@@ -338,6 +340,50 @@ def naswot(
     """NASWOT score of a NATS-Bench TinyNetwork (train-mode BatchNorm); ``-inf`` when singular.
 
     Equal to :func:`naswot_reference` up to activations within rounding of 0. The network is
-    only read: no hooks, no mode change, no running-statistics update.
+    only read: no hooks, no mode change, no running-statistics update. Any other network (one
+    :func:`tfnas.network.stages` cannot walk, e.g. a torchvision ResNet) is scored by the
+    definition itself, with forward hooks (:func:`hook_kernel`); its buffers and modes are
+    restored afterwards.
     """
-    return logdet(naswot_kernel(network, images, match=match, channels_last=channels_last))
+    try:
+        kernel = naswot_kernel(network, images, match=match, channels_last=channels_last)
+    except UnsupportedNetworkError:  # not a cell network: the definition, by forward hooks
+        kernel = hook_kernel(network, images, match=match)
+    return logdet(kernel)
+
+
+def hook_kernel(network: nn.Module, images: torch.Tensor, *, match: str = DEFAULT_MATCH) -> np.ndarray:
+    """The exact integer NASWOT kernel (int64, ``N x N``) of any network, by forward hooks.
+
+    The definition as the official code computes it, for a network the fast path cannot walk:
+    one train-mode forward under ``no_grad``; every call of a hooked module (``match``: as
+    :func:`naswot_reference`) adds the codes ``input > 0`` of its input, flattened per image (an
+    input that is not a tensor with the batch on dimension 0 is skipped, as the official hook's
+    ``except: pass`` skips it). The kernel is accumulated exactly in integers
+    (:class:`~tfnas.proxies.kernel.KernelAccumulator`), so it equals the reference's float64 sum
+    wherever that is exact. Unlike the official code it does not first run a backward pass to drop
+    modules no gradient reaches: in a feed-forward classifier every ReLU's output reaches the
+    logits. Buffers (BatchNorm running statistics) and modes are restored; hooks are removed.
+    """
+    _check_inputs(network, images)
+    if match not in MATCHES:
+        raise ValueError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
+    n = int(images.shape[0])
+    acc = KernelAccumulator(n)
+
+    def hook(module: nn.Module, inputs: tuple[object, ...], output: object) -> None:
+        x = inputs[0] if inputs else None
+        # an in-place ReLU has already rectified its input: (relu(x) > 0) == (x > 0)
+        if isinstance(x, torch.Tensor) and x.dim() >= 1 and x.shape[0] == n:
+            acc.add(x.detach() > 0)
+
+    hooked = [m for m in network.modules() if _is_hooked(m, match)]
+    with _preserved(network), torch.no_grad():
+        handles = [m.register_forward_hook(hook) for m in hooked]
+        try:
+            network.train()
+            network(images)
+        finally:
+            for handle in handles:
+                handle.remove()
+    return acc.kernel()

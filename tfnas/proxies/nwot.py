@@ -32,8 +32,10 @@ _EXACT = 2 ** 24  # float32 represents every integer up to here
 
 
 def nwot_kernel(codes: tuple[torch.Tensor, ...] | list[torch.Tensor], batch: int) -> np.ndarray:
-    """``Σ [c·cᵀ + (1−c)·(1−c)ᵀ]`` over the (N, D) boolean code matrices, as float64 numpy."""
-    kernel = torch.zeros(batch, batch, dtype=torch.float64)
+    """``Σ [c·cᵀ + (1−c)·(1−c)ᵀ]`` over the (N, D) boolean code matrices (on their device), as
+    float64 numpy."""
+    device = codes[0].device if len(codes) else torch.device("cpu")
+    kernel = torch.zeros(batch, batch, dtype=torch.float64, device=device)
     for code in codes:
         width = code.shape[1]
         dtype = torch.float32 if width < _EXACT else torch.float64
@@ -41,7 +43,7 @@ def nwot_kernel(codes: tuple[torch.Tensor, ...] | list[torch.Tensor], batch: int
         same = c @ c.T
         ones = c.sum(1)
         kernel += (2 * same - ones[:, None] - ones[None, :] + width).double()
-    return kernel.numpy()
+    return kernel.cpu().numpy()
 
 
 @register_proxy(

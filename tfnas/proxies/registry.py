@@ -122,6 +122,10 @@ class Proxy:
     """For an ensemble (``vote``, ``az_nas``): the proxies it combines. Its function then maps
     ``{member: scores of a population of cells}`` to the population's scores (or, for a pairwise
     rule, to a ranking score) instead of scoring one network."""
+    structure: str | None = None
+    """``None``: defined for any network that maps images to logits. Else the key of
+    :data:`STRUCTURES` naming the structure it reads (``"cells"``: the NATS-Bench cell network's
+    stem and cell feature maps), which a general model lacks."""
 
     @property
     def ensemble(self) -> bool:
@@ -230,6 +234,12 @@ def check_labels(labels: object, count: int) -> torch.Tensor:
     return labels
 
 
+STRUCTURES = {
+    "cells": "the NATS-Bench cell structure (a stem, cells and lastact whose feature maps it reads)",
+}
+"""What a proxy's ``structure`` may name, and what that structure is, in words."""
+
+
 _PROXIES: dict[str, Proxy] = {}
 _discovered = False  # the package's modules are imported
 _entry_points_loaded = False
@@ -258,7 +268,8 @@ def register_proxy(name: str, *, data: bool = False, labels: bool = False,
                    random: bool = False, help: str = "", table: bool = True, batch_size: int | None = None,
                    uses: tuple[str, ...] | frozenset[str] = (), reference: str = "", variant: str = "",
                    members: tuple[str, ...] = (), max_batch_size: int | None = None,
-                   tolerance: tuple[float, float] = (0.0, 1e-6)) -> Callable[[Callable[..., float]], Callable[..., float]]:
+                   tolerance: tuple[float, float] = (0.0, 1e-6),
+                   structure: str | None = None) -> Callable[[Callable[..., float]], Callable[..., float]]:
     """Decorator: register the decorated function as the proxy ``name`` with these needs.
 
     The function is returned unchanged (its :class:`Proxy` is also its ``__tfnas_proxy__``
@@ -267,7 +278,9 @@ def register_proxy(name: str, *, data: bool = False, labels: bool = False,
     reference recipe's batch (for a data-free proxy: the Gaussian batch it draws, passed to it as
     ``batch_size=``); ``max_batch_size`` the largest batch it may be scored with (memory); ``reference`` names the paper and anchor code; ``uses`` names the shared-pass products it reads; ``variant``
     states its recipe's choices; ``members`` makes it an ensemble of those proxies; ``tolerance``
-    is ``(relative, absolute)`` agreement of a recomputation elsewhere with a committed table. Registering
+    is ``(relative, absolute)`` agreement of a recomputation elsewhere with a committed table;
+    ``structure`` names the network structure it needs (a key of :data:`STRUCTURES`; ``None``:
+    any network). Registering
     another function under a taken name raises :class:`ProxyRegistrationError`.
     """
     _check_name(name, ProxyRegistrationError)
@@ -299,6 +312,14 @@ def register_proxy(name: str, *, data: bool = False, labels: bool = False,
             f"proxy {name!r}: tolerance must be (relative, absolute), each in [0, 1), got "
             f"{shown(tolerance)}")
 
+    if structure is not None and structure not in STRUCTURES:
+        raise ProxyRegistrationError(
+            f"proxy {name!r}: structure must be None or one of {', '.join(STRUCTURES)}, got "
+            f"{shown(structure)}")
+    if structure is not None and members:
+        raise ProxyRegistrationError(
+            f"proxy {name!r}: an ensemble scores no network, so it needs no structure")
+
     def wrap(function: Callable[..., float]) -> Callable[..., float]:
         if not callable(function):
             raise ProxyRegistrationError(f"proxy {name!r}: expected a function, got {shown(function)}")
@@ -307,7 +328,8 @@ def register_proxy(name: str, *, data: bool = False, labels: bool = False,
                       batch_size=batch_size, max_batch_size=max_batch_size,
                       uses=frozenset(uses), reference=reference,
                       variant=variant, members=tuple(members),
-                      tolerance=(float(tolerance[0]), float(tolerance[1])))
+                      tolerance=(float(tolerance[0]), float(tolerance[1])),
+                      structure=structure)
         _add(proxy)
         setattr(function, _ATTRIBUTE, proxy)
         return function
@@ -447,7 +469,7 @@ def proxies() -> tuple[Proxy, ...]:
 
 
 __all__ = [
-    "DEFAULT_PROXY", "ENTRY_POINT_GROUP", "Needs", "Proxy", "ProxyEntryPointError",
+    "DEFAULT_PROXY", "ENTRY_POINT_GROUP", "STRUCTURES", "Needs", "Proxy", "ProxyEntryPointError",
     "ProxyRegistrationError", "UnknownProxyError", "get_proxy", "proxies", "proxy_names",
     "register_proxy",
 ]

@@ -25,12 +25,14 @@ from torch import nn
 
 from tfnas.checks import is_integer
 from tfnas.network import CellNetwork, Edge, stages
+from tfnas.proxies._pass import device_of
 from tfnas.proxies.registry import register_proxy
 
 Resolution = int | tuple[int, int]
 
 
-def _input(resolution: Resolution, channels: int) -> torch.Tensor:
+def _input(resolution: Resolution, channels: int,
+           device: torch.device | str = "cpu") -> torch.Tensor:
     if isinstance(resolution, bool) or not isinstance(resolution, (int, tuple)):
         raise TypeError(
             f"resolution must be an int or an (height, width) tuple, got {type(resolution).__name__}"
@@ -42,7 +44,7 @@ def _input(resolution: Resolution, channels: int) -> torch.Tensor:
                 f"resolution and channels must be positive ints, got resolution={resolution!r}, "
                 f"channels={channels!r}"
             )
-    return torch.ones(1, channels, height, width, dtype=torch.float64)
+    return torch.ones(1, channels, height, width, dtype=torch.float64, device=device)
 
 
 def _log(total: float) -> float:
@@ -75,7 +77,7 @@ def synflow_layers_reference(
     Keys are the module names of every Conv2d and Linear in ``network``; works for any network.
     """
     _check_network(network)
-    x = _input(resolution, channels)
+    x = _input(resolution, channels, device_of(network))
     net = copy.deepcopy(network)
     _strip_batchnorm(net)
     net.double()
@@ -170,7 +172,7 @@ def synflow_layers(
     _check_network(network)
     if not isinstance(network, CellNetwork):
         return synflow_layers_reference(network, resolution, channels)
-    x = _input(resolution, channels).requires_grad_()
+    x = _input(resolution, channels, device_of(network)).requires_grad_()
     run = _Linearised()
     logits = run.network(network, x)
     grads = torch.autograd.grad(logits.sum(), run.outputs, allow_unused=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 from tfnas.checks import MAX_SEED, WHY_SEED, check_int
 from tfnas.search._run import OnEvaluation, Run
+from tfnas.search.ensemble import begin_population, best_of
 from tfnas.search.limits import max_n
 from tfnas.search.registry import Param, register_search
 from tfnas.search.scorers import Scorer
@@ -41,16 +42,22 @@ def random_search(scorer: Scorer, n: int, seed: int, oracle: Any = None,
                   space: str | SearchSpace | None = None) -> Trace:
     """Draw ``n`` distinct cells of ``space`` (default: the topology space) from
     ``random.Random(seed)``, score each in draw order, return the first one with the maximal
-    score (ties: first drawn, like Python's ``max``)."""
+    score (ties: first drawn, like Python's ``max``). An ensemble scorer's scores are relative
+    to the cells drawn so far, so its result is the first maximum of the ensemble over all ``n``
+    drawn cells (:mod:`tfnas.search.ensemble`)."""
     space = get_space(space)
     check_random_arguments(n, space)
     seed = check_int("seed", seed, 0, MAX_SEED, WHY_SEED)
+    relative = begin_population(scorer)
     run = Run(scorer, on_evaluation)
     best: Arch | None = None
     best_score = float("-inf")
-    for arch in space.sample_distinct(random.Random(seed), n):
+    drawn = space.sample_distinct(random.Random(seed), n)
+    for arch in drawn:
         value = run(arch)
         if best is None or rank_key(value) > rank_key(best_score):
             best, best_score = arch, value
     assert best is not None
+    if relative is not None:
+        best, best_score = best_of(relative, drawn)
     return run.trace("random", seed, {"n": n}, best, best_score, oracle, dataset, space)

@@ -6,6 +6,10 @@ mutation (the space's ``mutate``; :func:`tfnas.space.mutate` for the default top
 the child joins and the oldest member leaves. The result is
 the best cell ever evaluated (first maximum of the history).
 
+With an ensemble proxy (scores relative to the cells seen, :mod:`tfnas.search.ensemble`) a
+tournament compares its members' current scores within every cell evaluated so far, and the
+result is the first maximum of the ensemble re-ranked over every distinct evaluated cell.
+
 Budgets: ``cycles`` counts every evaluation, the initial population included (the paper: P=64,
 S=20, C=1000). ``time_budget`` reproduces the reference code (P=10, S=3, fitness = 12-epoch
 validation accuracy): the whole initial population is always evaluated, then children are added
@@ -23,6 +27,7 @@ from typing import Any, NamedTuple
 from tfnas.checks import MAX_SEED, WHY_SEED, ArgumentError, check_int, check_seconds
 from tfnas.errors import TfnasError, shown
 from tfnas.search._run import OnEvaluation, Run
+from tfnas.search.ensemble import PopulationScorer, begin_population, best_of
 from tfnas.search.limits import (
     MAX_CYCLES,
     MAX_TIME_BUDGET,
@@ -123,8 +128,10 @@ def rea(scorer: Scorer, population: int, sample: int, cycles: int | None, seed: 
     cycles, time_budget = check_rea_arguments(population, sample, cycles, time_budget, space)
     seed = check_int("seed", seed, 0, MAX_SEED, WHY_SEED)
     rng = random.Random(seed)
+    relative = begin_population(scorer)
     run = Run(scorer, on_evaluation)
     queue: collections.deque[Member] = collections.deque()
+    fitness = _fitness(relative)
 
     def evaluate(arch: Arch) -> Member:
         birth = len(run.evaluations)
@@ -149,14 +156,26 @@ def rea(scorer: Scorer, population: int, sample: int, cycles: int | None, seed: 
 
     while more():
         tournament = tuple(rng.choice(queue) for _ in range(sample))
-        parent = max(tournament, key=lambda member: rank_key(member.score))
+        parent = max(tournament, key=fitness)
         child = evaluate(space.mutate(parent.arch, rng))
         queue.append(child)
         removed = queue.popleft()
         if on_cycle is not None:
             on_cycle(Cycle(tournament, parent, child, removed, tuple(queue)))
-    best = max(run.evaluations, key=lambda e: rank_key(e.score))
     settings = {"population": population, "sample": sample, "cycles": cycles,
                 "time_budget": time_budget}
+    if relative is not None:
+        cells = list(dict.fromkeys(space.parse(e.arch) for e in run.evaluations))
+        arch, score = best_of(relative, cells)
+        return run.trace("rea", seed, settings, arch, score, oracle, dataset, space)
+    best = max(run.evaluations, key=lambda e: rank_key(e.score))
     return run.trace("rea", seed, settings, space.parse(best.arch), best.score, oracle, dataset,
                      space)
+
+
+def _fitness(relative: PopulationScorer | None) -> Callable[[Member], float]:
+    """A tournament's order: the score of a member's evaluation, or for a population-relative
+    scorer its current score within every cell evaluated so far (AZ-NAS's re-ranking)."""
+    if relative is None:
+        return lambda member: rank_key(member.score)
+    return lambda member: rank_key(relative.current(member.arch))

@@ -55,10 +55,13 @@ class ProxyScorer:
 
     def __init__(self, proxy: str, dataset: str, seed: int = 0, batch_size: int | None = None,
                  store: ScoreStore | None = None, settings: str | None = None,
-                 space: str | SearchSpace | None = None, precision: str = "float32") -> None:
+                 space: str | SearchSpace | None = None, precision: str = "float32",
+                 device: str | Any = None) -> None:
         """``settings``: the store key's settings if the caller computed them already;
         ``space``: the search space of the cells (default: the topology space);
-        ``precision``: the arithmetic (:mod:`tfnas.scoring`, Precision)."""
+        ``precision``: the arithmetic (:mod:`tfnas.scoring`, Precision); ``device``: where the
+        networks are scored (:mod:`tfnas.devices`)."""
+        from tfnas.devices import check_device
         from tfnas.scoring import check_precision
 
         if not isinstance(proxy, str) or not proxy:
@@ -80,6 +83,7 @@ class ProxyScorer:
 
         self.batch_size = batch_for(proxy, batch_size)
         self.precision = check_precision(precision)
+        self.device = check_device(device)
         self.store = store
         self.name = proxy
         self.store_hits = 0
@@ -92,7 +96,7 @@ class ProxyScorer:
             from tfnas.scoring import settings_key
 
             self._settings = settings_key(self.proxy, self.dataset, self.seed, self.batch_size,
-                                          self.precision)
+                                          self.precision, self.device)
         return self._settings
 
     def __call__(self, arch: Arch) -> float:
@@ -107,7 +111,7 @@ class ProxyScorer:
         start = time.perf_counter()
         value = float(score(arch, self.proxy, self.dataset, seed=self.seed,
                             batch_size=self.batch_size, space=self.space,
-                            precision=self.precision))
+                            precision=self.precision, device=self.device))
         if self.store is not None:
             self.store.put(self.proxy, self.dataset, arch, self.settings, value,
                            time.perf_counter() - start)
@@ -119,6 +123,8 @@ class ProxyScorer:
                      "store": None if self.store is None else str(self.store.path)}
         if self.precision != "float32":
             described["precision"] = self.precision
+        if self.device.type != "cpu":
+            described["device"] = str(self.device)
         if self.space is not get_space(None):
             described["space"] = self.space.name
         return described
