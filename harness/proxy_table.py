@@ -139,12 +139,7 @@ def sample_cells(table: ScoreTable) -> tuple[Arch, ...]:
 
 def seconds_per_cell(table: ScoreTable) -> float | None:
     """The table's provenance ``seconds_per_cell`` as a positive finite float, else None."""
-    text = table.provenance.get("seconds_per_cell", "")
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
+    return table.seconds_per_cell
 
 
 class _Source:

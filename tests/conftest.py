@@ -20,6 +20,13 @@ settings.register_profile(
 settings.register_profile("dev", deadline=None, max_examples=100)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
+# A live search keeps a default score store in the user's cache (tfnas.config.cache_dir): tests
+# (and the subprocesses they start, which inherit the environment) keep theirs in a temporary folder.
+if "TFNAS_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["TFNAS_CACHE"] = tempfile.mkdtemp(prefix="tfnas-test-cache-")
+
 
 @pytest.fixture(scope="session")
 def data_root() -> Path:

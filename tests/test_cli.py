@@ -74,7 +74,8 @@ def test_score_oracle_json(oracle) -> None:
     result = tfnas("score", "--proxy", "oracle", "--dataset", "cifar100", "--arch", ARCH, "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"arch", "proxy", "dataset", "score", "seconds"}
+    assert set(data) == {"arch", "proxy", "dataset", "score", "seconds", "accuracy"}
+    assert data["accuracy"] == "valid12"  # which accuracy: 12 epochs, validation split
     assert data["score"] == oracle.accuracy(ARCH, "cifar100", 12, "valid")
     assert data["arch"] == ARCH and data["proxy"] == "oracle" and data["dataset"] == "cifar100"
 

@@ -78,13 +78,17 @@ def register_subcommand(name: str, help: str, configure: Callable[[argparse.Argu
 
 # -- shared arguments ---------------------------------------------------------------------------
 
-def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_scoring_arguments(parser: argparse.ArgumentParser, several: bool = False) -> None:
     parser.add_argument("--proxy", required=True,
-                        help=f"proxy name (naswot, synflow, params, ...) or '{ORACLE}'")
+                        help=("proxy names, comma-separated (one shared pass)" if several else
+                              "proxy name") + f" (list them: tfnas proxies) or '{ORACLE}' "
+                        "(NATS-Bench's trained accuracy)")
     parser.add_argument("--dataset", required=True, choices=TARGET_DATASETS)
     parser.add_argument("--batch-size", type=int_arg, default=None,
                         help="proxy batch (default: the proxy's reference batch, else 128)")
-    parser.add_argument("--store", metavar="PATH", help="SQLite score store to read and write")
+    parser.add_argument("--store", metavar="PATH",
+                        help="SQLite score store to read and write (a live tfnas search keeps one "
+                             "by default: see --no-store)")
     parser.add_argument("--precision", choices=("float32", "float64"), default="float32",
                         help="arithmetic of a live proxy (default float32, the tables' and the "
                              "anchors'; float64: the definition's value, the same on every host, "
@@ -92,6 +96,8 @@ def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--space", choices=space_names(), default=DEFAULT_SPACE,
                         help=f"search space (default {DEFAULT_SPACE}: the topology space; sss: the "
                              "size space)")
+    parser.add_argument("--device", default="cpu",
+                        help="where networks are scored: cpu (default), cuda, cuda:N or mps")
 
 
 def _check_proxy(name: str) -> None:
@@ -131,7 +137,8 @@ def _live_settings(args: argparse.Namespace, seed: int) -> str:
     """The store key's settings of a live proxy; loads (and so checks) the data batch."""
     from tfnas.scoring import settings_key
 
-    return settings_key(args.proxy, args.dataset, seed, args.batch_size, args.precision)
+    return settings_key(args.proxy, args.dataset, seed, args.batch_size, args.precision,
+                        args.device)
 
 
 def _open_store(path: str | None, space: str) -> Any:
@@ -145,7 +152,7 @@ def _open_store(path: str | None, space: str) -> Any:
 # -- tfnas score --------------------------------------------------------------------------------
 
 def _configure_score(parser: argparse.ArgumentParser) -> None:
-    _add_scoring_arguments(parser)
+    _add_scoring_arguments(parser, several=True)
     parser.add_argument("--arch", required=True, action="append",
                         help="cell string |op~0|+|op~0|op~1|+|...|; an ensemble proxy (vote, "
                              "az_nas) ranks a population: repeat --arch for each of its cells")
@@ -159,6 +166,9 @@ def _run_score(args: argparse.Namespace) -> int:
 
     _check_store_use(args)
     archs = [get_space(args.space).parse(text) for text in args.arch]
+    names = _proxy_list(args.proxy)
+    if len(names) > 1:
+        return _run_score_many(args, names, archs)
     if args.proxy != ORACLE and get_proxy(args.proxy).ensemble:
         return _run_ensemble(args, archs)
     if len(archs) != 1:
@@ -166,6 +176,7 @@ def _run_score(args: argparse.Namespace) -> int:
                          f"(got {len(archs)}); only an ensemble proxy takes several")
     arch = archs[0]
     _check_scoring(args, args.seed)
+    device = _device(args)
     if args.proxy == ORACLE:
         from tfnas.oracles import default_oracle
 
@@ -179,7 +190,7 @@ def _run_score(args: argparse.Namespace) -> int:
         else:
             scorer = ProxyScorer(args.proxy, args.dataset, seed=args.seed,
                                  batch_size=args.batch_size, store=store, settings=settings,
-                                 space=args.space, precision=args.precision)
+                                 space=args.space, precision=args.precision, device=device)
         start = time.perf_counter()
         value = scorer(arch)
         seconds = time.perf_counter() - start
@@ -187,10 +198,93 @@ def _run_score(args: argparse.Namespace) -> int:
         if store is not None:
             store.close()
     if args.json:
-        print(json.dumps({"arch": str(arch), "proxy": args.proxy, "dataset": args.dataset,
-                          "score": _json_float(value), "seconds": seconds}))
+        record = {"arch": str(arch), "proxy": args.proxy, "dataset": args.dataset,
+                  "score": _json_float(value), "seconds": seconds}
+        if args.proxy == ORACLE:
+            record["accuracy"] = ORACLE_MEASURE
+        print(json.dumps(record))
+    elif args.proxy == ORACLE:
+        print(f"{args.proxy} on {args.dataset}: {value:.6g} % ({ORACLE_LABEL})  {arch}")
     else:
         print(f"{args.proxy} on {args.dataset}: {value:.6g}  ({seconds:.3f} s)  {arch}")
+    return 0
+
+
+ORACLE_MEASURE = "valid12"
+ORACLE_LABEL = ("valid12: NATS-Bench's validation accuracy after 12 epochs of training, the "
+                "searches' fitness; cifar10 reads cifar10-valid")
+"""What ``tfnas score --proxy oracle`` prints: which accuracy it is (epochs, split)."""
+
+
+def _proxy_list(text: str) -> list[str]:
+    """The names of a comma-separated ``--proxy`` (each checked; no repeats)."""
+    names = [name.strip() for name in text.split(",")]
+    if any(not name for name in names):
+        raise UsageError(f"tfnas: argument --proxy: expected comma-separated proxy names, got "
+                         f"{shown(text)}")
+    for name in names:
+        _check_proxy(name)
+    return list(dict.fromkeys(names))
+
+
+def _device(args: argparse.Namespace) -> Any:
+    """``--device`` as a ``torch.device`` this machine has (one line otherwise); refused with
+    the oracle and with ``--table``, which score nothing."""
+    from tfnas.devices import check_device
+
+    if args.device != "cpu" and (args.proxy == ORACLE or getattr(args, "table", False)):
+        raise UsageError(f"tfnas {args.command}: --device sets where a live proxy scores; "
+                         f"{'the oracle' if args.proxy == ORACLE else '--table'} scores nothing")
+    return check_device(args.device)
+
+
+def _run_score_many(args: argparse.Namespace, names: list[str], archs: list) -> int:
+    """``tfnas score --proxy a,b,c``: every proxy's score of one cell, sharing one pass
+    (:func:`tfnas.scoring.score_many`); through ``--store`` when given."""
+    from tfnas.proxies import get_proxy
+    from tfnas.scoring import batch_for, score_many, settings_key
+
+    for name in names:
+        if name == ORACLE or get_proxy(name).ensemble:
+            raise UsageError(f"tfnas score: --proxy {shown(args.proxy)}: a list takes proxies of "
+                             f"one network; score {name!r} on its own")
+    if len(archs) != 1:
+        raise UsageError(f"tfnas score: a list of proxies scores one cell; give one --arch "
+                         f"(got {len(archs)})")
+    arch = archs[0]
+    check_seed(args.seed, "--seed")
+    if args.batch_size is not None:
+        check_batch_size(args.batch_size, "--batch-size")
+    device = _device(args)
+    keys = {name: settings_key(name, args.dataset, args.seed, args.batch_size, args.precision,
+                               device) for name in names}
+    values: dict[str, float] = {}
+    seconds: dict[str, float] = {}
+    store = _open_store(args.store, args.space)
+    try:
+        for name in names if store is not None else ():
+            stored = store.get(name, args.dataset, arch, keys[name])
+            if stored is not None:
+                values[name], seconds[name] = stored, 0.0
+        missing = [name for name in names if name not in values]
+        if missing:
+            scored = score_many(arch, missing, args.dataset, args.seed, args.batch_size,
+                                space=args.space, precision=args.precision, device=device)
+            for name in missing:
+                values[name], seconds[name] = scored[name].score, scored[name].seconds
+                if store is not None:
+                    store.put(name, args.dataset, arch, keys[name], values[name], seconds[name])
+    finally:
+        if store is not None:
+            store.close()
+    if args.json:
+        print(json.dumps({"arch": str(arch), "dataset": args.dataset,
+                          "scores": {n: _json_float(values[n]) for n in names},
+                          "seconds": seconds,
+                          "batch_size": {n: batch_for(n, args.batch_size) for n in names}}))
+        return 0
+    for name in names:
+        print(f"{name} on {args.dataset}: {values[name]:.6g}  ({seconds[name]:.3f} s)  {arch}")
     return 0
 
 
@@ -204,10 +298,16 @@ def _run_ensemble(args: argparse.Namespace, archs: list) -> int:
     if args.store is not None:
         raise UsageError(f"tfnas score: --store keeps one proxy's scores; {args.proxy} combines "
                          f"{', '.join(spec.members)}: score those with --store instead")
+    if len(archs) < 2:
+        raise UsageError(f"tfnas score: --proxy {args.proxy} ranks cells within a population; "
+                         f"give at least 2 --arch (got {len(archs)}), or score its members "
+                         f"({','.join(spec.members)}) on one cell")
     check_seed(args.seed)
+    device = _device(args)
     start = time.perf_counter()
     members = [score_many(arch, spec.members, args.dataset, args.seed, args.batch_size,
-                          space=args.space, precision=args.precision) for arch in archs]
+                          space=args.space, precision=args.precision, device=device)
+               for arch in archs]
     import numpy as np
 
     combined = spec.function({m: np.asarray([row[m].score for row in members], dtype=float)
@@ -242,7 +342,8 @@ def _configure_search(parser: argparse.ArgumentParser) -> None:
             if param.name in seen:
                 continue  # one flag serves every algorithm that takes the parameter
             seen[param.name] = name
-            default = "" if param.default is None else f" (default {param.default})"
+            default = ("" if param.default is None or "default" in param.help
+                       else f" (default {param.default})")
             parser.add_argument(param.flag, dest=param.name, default=None,
                                 type=int_arg if param.type is int else float_arg,
                                 metavar="SECONDS" if param.type is float else None,
@@ -257,6 +358,15 @@ def _configure_search(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table-root", metavar="DIR", default=None,
                         help="the folder --table reads (default benchmarks/scores)")
     parser.add_argument("--json", metavar="OUT", help="write the traces and summary here ('-': stdout)")
+    parser.add_argument("--trace", metavar="OUT",
+                        help="append each evaluation to this file as it happens (JSON lines: run, "
+                             "seed, arch, score, seconds), so an interrupted search keeps its trace")
+    parser.add_argument("--no-store", action="store_true",
+                        help="keep no score store (by default a live search stores every score in "
+                             "$TFNAS_CACHE, else ~/.cache/tfnas, and a rerun reads them back)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress (by default a bar on a terminal, a line every 30 s "
+                             "elsewhere)")
 
 
 def _search_plan(args: argparse.Namespace, space: Any = None
@@ -282,11 +392,16 @@ def _search_plan(args: argparse.Namespace, space: Any = None
 
 def _search_table(args: argparse.Namespace) -> Any:
     """With ``--table``, the table (read once; its settings are checked in :func:`_make_scorer`),
-    else ``None``."""
+    else ``None``. An ensemble's table is computed from its members' tables, over the cells
+    they all hold (:func:`tfnas.search.ensemble.ensemble_table`)."""
     if not args.table or args.proxy == ORACLE:
         return None
     from tfnas.tables import load_table
 
+    if _is_ensemble(args):
+        from tfnas.search.ensemble import ensemble_table
+
+        return ensemble_table(args.proxy, args.dataset, root=args.table_root, space=args.space)
     return load_table(args.proxy, args.dataset, root=args.table_root, space=args.space)
 
 
@@ -301,35 +416,39 @@ def _table_space(args: argparse.Namespace, table: Any) -> Any:
     cells = sample.cells or tuple(table.scores)
     what = "a uniform sample of the space" if sample.cells else "not a uniform sample"
     held = SampledSpace(args.space, cells)
+    ranks = (f", {args.proxy} ranking within them, not within the whole space"
+             if _is_ensemble(args) else "")
     print(f"tfnas search: the {args.proxy}-{args.dataset} table holds {held.size:,} of "
-          f"{held.base.size:,} cells ({what}); searching those cells", file=sys.stderr)
+          f"{held.base.size:,} cells ({what}); searching those cells{ranks}", file=sys.stderr)
     return held
 
 
-def _check_output(path: str | None) -> None:
-    """``--json``: '-' or a file that can be written, checked before the search runs."""
+def _check_output(path: str | None, flag: str = "--json", stdout: bool = True) -> None:
+    """``--json`` (or ``flag``): '-' (when ``stdout``) or a file that can be written, checked
+    before the search runs."""
     from tfnas.checks import ArgumentError
 
-    if path is None or path == "-":
+    if path is None or (path == "-" and stdout):
         return
-    if path == "":
-        raise UsageError("tfnas search: argument --json: expected a file path or '-', got ''")
+    if path in ("", "-"):
+        expected = "a file path or '-'" if stdout else "a file path"
+        raise UsageError(f"tfnas search: argument {flag}: expected {expected}, got {path!r}")
     target = Path(path)
     try:
         mode = target.stat().st_mode if target.exists() else None
         parent_ok = target.parent.is_dir()
         writable = os.access(target if mode is not None else target.parent, os.W_OK)
     except ValueError:  # an embedded NUL
-        raise ArgumentError(f"--json {shown(path)} is not a valid file path") from None
+        raise ArgumentError(f"{flag} {shown(path)} is not a valid file path") from None
     except OSError as exc:  # a name too long, a symlink loop
-        raise ArgumentError(f"--json {shown(path)} cannot be used: "
+        raise ArgumentError(f"{flag} {shown(path)} cannot be used: "
                             f"{exc.strerror or type(exc).__name__}") from None
     if mode is not None and not stat.S_ISREG(mode):
-        raise ArgumentError(f"--json {shown(path)} is {file_kind(mode)}; expected a file path")
+        raise ArgumentError(f"{flag} {shown(path)} is {file_kind(mode)}; expected a file path")
     if not parent_ok:
-        raise ArgumentError(f"--json {shown(path)}: its folder does not exist")
+        raise ArgumentError(f"{flag} {shown(path)}: its folder does not exist")
     if not writable:
-        raise ArgumentError(f"--json {shown(path)} cannot be written (permission denied)")
+        raise ArgumentError(f"{flag} {shown(path)} cannot be written (permission denied)")
 
 
 def _make_scorer(args: argparse.Namespace, oracle: Any, store: Any,
@@ -339,50 +458,162 @@ def _make_scorer(args: argparse.Namespace, oracle: Any, store: Any,
 
     if args.proxy == ORACLE:
         return OracleScorer(oracle, args.dataset)
+    if args.table and _is_ensemble(args):
+        from tfnas.search.ensemble import check_member_settings
+
+        # Every member's table must have been scored under this run's settings.
+        check_member_settings(table, _member_settings(args), args.table_root)
+        return TableScorer(table.scores, f"{args.proxy}-table")
     if args.table:
         from tfnas.tables import check_settings, table_path
 
         # The table must have been scored under this run's settings (seed, batch, images).
         path = table_path(args.proxy, args.dataset, args.table_root, args.space)
-        check_settings(table, settings, path)
+        expected = settings if settings is not None else _live_settings(args, args.score_seed)
+        check_settings(table, expected, path)
         return TableScorer(table.scores, f"{args.proxy}-table")
+    if _is_ensemble(args):
+        return _ensemble_scorer(args, store)
     return ProxyScorer(args.proxy, args.dataset, seed=args.score_seed,
                        batch_size=args.batch_size, store=store, settings=settings,
-                       space=args.space, precision=args.precision)
+                       space=args.space, precision=args.precision, device=args.device)
+
+
+def _is_ensemble(args: argparse.Namespace) -> bool:
+    """True when ``--proxy`` names an ensemble (vote, az_nas): it ranks a population of cells."""
+    from tfnas.proxies import get_proxy
+
+    return args.proxy != ORACLE and get_proxy(args.proxy).ensemble
+
+
+def _member_settings(args: argparse.Namespace) -> dict[str, str]:
+    """Each member's store-key settings under this run's flags (the ensemble has none itself)."""
+    from tfnas.proxies import get_proxy
+    from tfnas.scoring import settings_key
+
+    return {member: settings_key(member, args.dataset, args.score_seed, args.batch_size,
+                                 args.precision, args.device)
+            for member in get_proxy(args.proxy).members}
+
+
+def _ensemble_scorer(args: argparse.Namespace, store: Any) -> Any:
+    """A live ensemble's scorer: its members scored per cell (through ``--store``), the
+    ensemble ranking within the cells the run has seen (:mod:`tfnas.search.ensemble`)."""
+    from tfnas.members import LiveMembers
+    from tfnas.proxies import get_proxy
+    from tfnas.search.ensemble import EnsembleScorer
+
+    members = LiveMembers(get_proxy(args.proxy).members, args.dataset, seed=args.score_seed,
+                          batch_size=args.batch_size, store=store, space=args.space,
+                          precision=args.precision, device=args.device)
+    return EnsembleScorer(args.proxy, members)
 
 
 def _run_search(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from tfnas.oracles import default_oracle
-    from tfnas.search import repeat, summarize, write_search_json
     from tfnas.search.repeat import check_repeats
 
     if args.table and args.store:
         raise UsageError("tfnas search: --table and --store exclude each other")
+    if args.no_store and args.store:
+        raise UsageError("tfnas search: --store and --no-store exclude each other")
     if args.table_root is not None and not args.table:
         raise UsageError("tfnas search: --table-root goes with --table")
     _check_store_use(args)
     _check_scoring(args, args.score_seed)
+    _device(args)
     table = _search_table(args)
     search, kwargs, per_run = _search_plan(args, _table_space(args, table))
     check_seed(args.seed, "--seed")
     check_repeats(args.repeats, per_run)
     _check_output(args.json)
+    _check_output(args.trace, "--trace", stdout=False)
     # the accuracy tables are topology-space: other spaces' traces carry no accuracies
     oracle = default_oracle() if args.space == DEFAULT_SPACE else None
-    settings = None if args.proxy == ORACLE else _live_settings(args, args.score_seed)
-    store = _open_store(args.store, args.space)  # last: a refused command leaves no store file
+    live = args.proxy != ORACLE and not args.table
+    settings = (_live_settings(args, args.score_seed)  # a --table is checked against it
+                if args.proxy != ORACLE and not _is_ensemble(args) else None)
+    store_path = _search_store(args, live)
+    store = _open_store(store_path, args.space)  # last: a refused command leaves no store file
+    trace = None if args.trace is None else open(args.trace, "w", encoding="utf-8")  # noqa: SIM115
     try:
         scorer = _make_scorer(args, oracle, store, settings, table)
-        total = None if per_run is None else per_run * args.repeats
-        with tqdm(total=total, disable=not sys.stderr.isatty(), file=sys.stderr,
-                  desc=f"{args.algorithm} {args.proxy}", unit="eval") as bar:
-            traces = repeat(search, args.repeats, args.seed, scorer=scorer, oracle=oracle,
-                            dataset=args.dataset, on_evaluation=lambda _: bar.update(1), **kwargs)
+        traces = _search_with_progress(args, search, kwargs, per_run, scorer, oracle, trace)
+    except KeyboardInterrupt:
+        kept = [f"the scores computed are in the store {shown(str(store_path))}: run the same "
+                "command to resume (they are read back, not recomputed)"] if store else []
+        if trace is not None:
+            kept.append(f"the evaluations so far are in {shown(args.trace)}")
+        _report("tfnas search: interrupted" + ("; " + "; ".join(kept) if kept else ""))
+        return 130
     finally:
         if store is not None:
             store.close()
+        if trace is not None:
+            trace.close()
+    hits = getattr(scorer, "store_hits", 0)
+    if hits:
+        _report(f"tfnas search: {hits:,} of {sum(len(t.evaluations) for t in traces):,} "
+                f"evaluations read from the store {shown(str(store_path))}")
+    _write_search(args, traces)
+    return 0
+
+
+def _search_store(args: argparse.Namespace, live: bool) -> str | None:
+    """The store a live search keeps: ``--store``, else the default one in the user's cache
+    (:func:`tfnas.config.default_store`) unless ``--no-store``; ``None`` when nothing is scored."""
+    if not live or args.no_store:
+        return None
+    if args.store is not None:
+        return args.store
+    from tfnas.config import default_store
+
+    path = default_store(args.space)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArgumentError(f"the default score store's folder {shown(str(path.parent))} cannot be "
+                            f"created ({exc.strerror or type(exc).__name__}); set TFNAS_CACHE, "
+                            "pass --store PATH or --no-store") from None
+    return str(path)
+
+
+def _search_with_progress(args: argparse.Namespace, search: Callable[..., Any],
+                          kwargs: dict[str, Any], per_run: int | None, scorer: Any, oracle: Any,
+                          trace: Any) -> list[Any]:
+    """Run the repeats with progress on stderr, appending each evaluation to ``--trace`` (one
+    JSON line, flushed) as it happens."""
+    from tfnas.progress import Progress
+    from tfnas.search import repeat
+
+    current = {"run": -1, "seed": 0}
+
+    def tracked(seed: int, **rest: Any) -> Any:
+        current["run"] += 1
+        current["seed"] = seed
+        return search(seed=seed, **rest)
+
+    total = None if per_run is None else per_run * args.repeats
+    with Progress(total, f"tfnas search {args.algorithm} {args.proxy}", "eval",
+                  quiet=args.quiet) as bar:
+        def on_evaluation(evaluation: Any) -> None:
+            bar.update(1)
+            if trace is not None:
+                trace.write(json.dumps({"run": current["run"], "seed": current["seed"],
+                                        "arch": evaluation.arch,
+                                        "score": _json_float(evaluation.score),
+                                        "seconds": evaluation.seconds,
+                                        "cumulative_seconds": evaluation.cumulative_seconds}) + "\n")
+                trace.flush()
+
+        return repeat(tracked, args.repeats, args.seed, scorer=scorer, oracle=oracle,
+                      dataset=args.dataset, on_evaluation=on_evaluation, **kwargs)
+
+
+def _write_search(args: argparse.Namespace, traces: list[Any]) -> None:
+    """``--json`` (the traces and summary) and the summary table."""
+    from tfnas.search import summarize, write_search_json
+
     summary = summarize(traces)
     if args.json:
         finite = {k: [_json_float(x) for x in v] for k, v in summary.items()}
@@ -395,7 +626,6 @@ def _run_search(args: argparse.Namespace) -> int:
                 handle.write(b"\n")
     out = sys.stderr if args.json == "-" else sys.stdout
     print(_summary_table(args, traces, summary), file=out)
-    return 0
 
 
 def _json_float(x: float) -> float | str:
@@ -420,6 +650,85 @@ def _summary_table(args: argparse.Namespace, traces: Sequence[Any],
     return "\n".join(lines)
 
 
+# -- tfnas proxies ------------------------------------------------------------------------------
+
+def _configure_proxies(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", choices=TARGET_DATASETS, default="cifar10",
+                        help="the dataset of the s/cell and rho columns (default cifar10)")
+    parser.add_argument("--table-root", metavar="DIR", default=None,
+                        help="the score tables to read (default: the package's benchmarks/scores)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per proxy")
+
+
+def _run_proxies(args: argparse.Namespace) -> int:
+    """Every registered proxy: what it needs, its batch, its cost and Spearman rho from the
+    score table of ``--dataset`` (when there is one), and its reference."""
+    from tfnas.proxies import proxies
+    from tfnas.scoring import batch_for
+
+    rows = []
+    for proxy in proxies():
+        needs = proxy.needs
+        kind = (f"ensemble of {len(proxy.members)}" if proxy.ensemble else
+                "+".join(w for w, on in (("images", needs.data), ("labels", needs.labels),
+                                         ("random", needs.random)) if on) or "data-free")
+        seconds, rho, n = _table_facts(proxy, args.dataset, args.table_root)
+        rows.append({"proxy": proxy.name, "needs": kind,
+                     "batch": None if proxy.ensemble or not proxy.takes_batch
+                     else batch_for(proxy.name),
+                     "seconds_per_cell": seconds, "rho": rho, "cells": n,
+                     "reference": proxy.reference or proxy.origin})
+    if args.json:
+        for row in rows:
+            print(json.dumps({k: (_json_float(v) if isinstance(v, float) else v)
+                              for k, v in row.items()}))
+        return 0
+    print(f"{'proxy':18}{'needs':26}{'batch':>6}{'s/cell':>9}{'rho':>8}{'cells':>7}  reference "
+          f"(s/cell, rho: the {args.dataset} score table; rho: Spearman vs 200-epoch test "
+          "accuracy over the cells it holds)")
+    for row in rows:
+        seconds = "-" if row["seconds_per_cell"] is None else f"{row['seconds_per_cell']:.3g}"
+        rho = "-" if row["rho"] is None else f"{row['rho']:+.3f}"
+        cells = "-" if row["cells"] is None else f"{row['cells']:,}"
+        batch = "-" if row["batch"] is None else str(row["batch"])
+        print(f"{row['proxy']:18}{row['needs']:26}{batch:>6}{seconds:>9}{rho:>8}{cells:>7}  "
+              f"{row['reference'][:70]}")
+    return 0
+
+
+def _table_facts(proxy: Any, dataset: str, root: str | None
+                 ) -> tuple[float | None, float | None, int | None]:
+    """``(seconds per cell, Spearman rho, cells)`` from the proxy's score table, ``None`` each
+    where there is no table (or, for rho, no accuracy table under ``TFNAS_DATA``)."""
+    import numpy as np
+    import scipy.stats
+
+    from tfnas.config import DataNotFoundError
+    from tfnas.tables import TableError, load_table
+
+    if proxy.ensemble:
+        return None, None, None
+    try:
+        table = load_table(proxy.name, dataset, root=root)
+    except (TableError, FileNotFoundError):
+        return None, None, None
+    try:
+        from tfnas.oracles import default_oracle
+
+        accuracy = default_oracle().column(dataset, 200, "test")
+    except DataNotFoundError:
+        return table.seconds_per_cell, None, len(table.scores)
+    space = get_space(DEFAULT_SPACE)
+    cells = list(table.scores)
+    scores = np.array([table.scores[c] for c in cells], dtype=float)  # -inf ranks last
+    if np.unique(scores[np.isfinite(scores)]).size < 2:
+        return table.seconds_per_cell, None, len(cells)  # degenerate: no ranking to report
+    truth = accuracy[[space.index_of(c) for c in cells]]
+    return table.seconds_per_cell, float(scipy.stats.spearmanr(scores, truth)[0]), len(cells)
+
+
+register_subcommand("proxies", "list every proxy: needs, batch, cost and rho from the score "
+                    "tables, reference", _configure_proxies, _run_proxies)
 register_subcommand("score", "score one cell with a proxy (or the accuracy oracle)",
                     _configure_score, _run_score)
 register_subcommand("search", "random search or REA driven by a proxy, a table or the oracle",
@@ -441,10 +750,25 @@ def _load_plugins() -> None:
             register(register_subcommand)
 
 
+def _version() -> str:
+    """tfnas's version and the torch and Python it runs on (read without importing torch)."""
+    import importlib.metadata
+    import platform
+
+    from tfnas import __version__
+
+    try:
+        torch_version = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        torch_version = "not installed"
+    return f"tfnas {__version__} (torch {torch_version}, Python {platform.python_version()})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser: built-in subcommands plus those registered by plugins."""
     _load_plugins()
     parser = _Parser(prog="tfnas", description="Training-free NAS on the NATS-Bench search spaces")
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for command in _SUBCOMMANDS.values():
         child = sub.add_parser(command.name, help=command.help, description=command.help)

@@ -49,3 +49,22 @@ def data_path(*parts: str) -> Path:
             "see README.md, section 'Data', for what to download and where to put it."
         )
     return path
+
+
+CACHE_VAR = "TFNAS_CACHE"
+
+
+def cache_dir() -> Path:
+    """Where tfnas keeps what it computes for a user between runs (a live search's score store):
+    ``TFNAS_CACHE`` if set, else ``$XDG_CACHE_HOME/tfnas``, else ``~/.cache/tfnas``."""
+    value = os.environ.get(CACHE_VAR)
+    if value:
+        return Path(value).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base).expanduser() if base else Path.home() / ".cache") / "tfnas"
+
+
+def default_store(space: str) -> Path:
+    """The score store a live ``tfnas search`` keeps by default: one SQLite file per space in
+    :func:`cache_dir`, so an interrupted search resumes from the scores it computed."""
+    return cache_dir() / f"scores-{space}.sqlite"

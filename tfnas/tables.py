@@ -150,6 +150,16 @@ class ScoreTable:
         return self.provenance.get("settings", "")
 
     @property
+    def seconds_per_cell(self) -> float | None:
+        """The provenance's ``seconds_per_cell`` (the sweep's median) as a finite float >= 0,
+        else ``None``."""
+        try:
+            value = float(self.provenance.get("seconds_per_cell", ""))
+        except ValueError:
+            return None
+        return value if math.isfinite(value) and value >= 0 else None
+
+    @property
     def sample(self) -> TableSample:
         """The cells the table holds as a uniform random sample of the space (see
         :class:`TableSample`): every cell when complete, else the longest prefix of the
