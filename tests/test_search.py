@@ -270,7 +270,7 @@ def test_proxy_scorer_reads_and_writes_through_the_store(tmp_path, monkeypatch) 
     calls = []
 
     def fake_score(arch, proxy, dataset, seed=0, batch_size=128, batch=None, space=None,
-                   precision="float32"):
+                   precision="float32", device=None):
         calls.append(arch)
         return -math.inf if arch.ops[0] == "none" else float(len(str(arch)))
 

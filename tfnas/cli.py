@@ -469,8 +469,7 @@ def _make_scorer(args: argparse.Namespace, oracle: Any, store: Any,
 
         # The table must have been scored under this run's settings (seed, batch, images).
         path = table_path(args.proxy, args.dataset, args.table_root, args.space)
-        expected = settings if settings is not None else _live_settings(args, args.score_seed)
-        check_settings(table, expected, path)
+        check_settings(table, settings, path)
         return TableScorer(table.scores, f"{args.proxy}-table")
     if _is_ensemble(args):
         return _ensemble_scorer(args, store)

@@ -53,9 +53,9 @@ class LiveMembers:
                  space: str | SearchSpace | None = None, precision: str = "float32",
                  device: object = None) -> None:
         """``batch_size``: every member's batch (default: each member's reference batch);
-        the other arguments as :class:`tfnas.search.ProxyScorer` takes them (``device``: left
-        to the scoring rule's default when ``None``)."""
+        the other arguments as :class:`tfnas.search.ProxyScorer` takes them."""
         from tfnas.datasets import get_dataset
+        from tfnas.devices import check_device
         from tfnas.scoring import batch_for, check_precision
 
         if store is not None and not isinstance(store, ScoreStore):
@@ -73,7 +73,7 @@ class LiveMembers:
             batch_for(member, batch_size)  # refuses a batch above a member's memory bound
         self.batch_size = batch_size
         self.precision = check_precision(precision)
-        self._device = {} if device is None else {"device": device}
+        self.device = check_device(device)
         self.store = store
         self.store_hits = 0
         """Member scores read from the store."""
@@ -88,7 +88,7 @@ class LiveMembers:
             from tfnas.scoring import settings_key
 
             self._settings[member] = settings_key(member, self.dataset, self.seed,
-                                                  self.batch_size, self.precision, **self._device)
+                                                  self.batch_size, self.precision, self.device)
         return self._settings[member]
 
     def __call__(self, arch: Arch | str) -> tuple[float, ...]:
@@ -112,7 +112,7 @@ class LiveMembers:
         if missing:
             start = time.perf_counter()
             scored = score_many(arch, missing, self.dataset, self.seed, self.batch_size,
-                                space=self.space, precision=self.precision, **self._device)
+                                space=self.space, precision=self.precision, device=self.device)
             share = (time.perf_counter() - start) / len(missing)
             self.scorings += len(missing)
             for member in missing:
@@ -128,8 +128,8 @@ class LiveMembers:
             "store": None if self.store is None else str(self.store.path)}
         if self.precision != "float32":
             described["precision"] = self.precision
-        if self._device:
-            described["device"] = str(self._device["device"])
+        if self.device.type != "cpu":
+            described["device"] = str(self.device)
         return described
 
 

@@ -190,9 +190,8 @@ def batch_for(proxy: str, batch_size: int | None = None) -> int:
 def settings_key(proxy: str, dataset: str, seed: int, batch_size: int | None = None,
                  precision: str = "float32", device: str | torch.device | None = None) -> str:
     """The store key's settings for scoring with ``proxy`` on ``dataset`` (loads the batch once)."""
-    from tfnas.devices import check_device
-
     from tfnas.datasets import get_dataset, load_batch
+    from tfnas.devices import check_device
 
     spec = get_proxy(proxy)
     if spec.ensemble:

@@ -363,12 +363,10 @@ def _request(proxies: object, datasets: object, indices: Iterable[int] | None, l
              space: str | SearchSpace | None, order_seed: object = 0,
              precision: object = "float32", device: object = None) -> _Request:
     """Check every planning argument (and load each data batch once) before any file is made."""
-    from tfnas.devices import check_device
-    from tfnas.scoring import check_precision
-
     from tfnas.datasets import dataset_names
+    from tfnas.devices import check_device
     from tfnas.proxies import proxy_names
-    from tfnas.scoring import settings_key
+    from tfnas.scoring import check_precision, settings_key
 
     space = get_space(space)
     chunk = check_int("chunk_size", chunk_size, 1, space.size, _why_cells(space))
@@ -957,9 +955,7 @@ def sweep_command(args: argparse.Namespace) -> int:
           f"remaining {report.remaining}")
     if args.export is not None:
         from tfnas.store import ScoreStore
-        from tfnas.tables import export_table
-
-        from tfnas.tables import ExportRefusedError
+        from tfnas.tables import ExportRefusedError, export_table
 
         refused = 0
         with ScoreStore(args.store, space=args.space) as store:

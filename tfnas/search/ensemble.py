@@ -41,14 +41,16 @@ import numpy as np
 from tfnas.checks import ArgumentError
 from tfnas.members import LiveMembers, TableMembers, ensemble_members
 from tfnas.proxies import get_proxy
+from tfnas.search.population import population_for
 from tfnas.space import Arch
 from tfnas.spaces import SearchSpace, get_space
-from tfnas.tables import ScoreTable, TableError, load_table
+from tfnas.tables import ScoreTable, TableError, check_settings, load_table, table_path
 
 RULE = ("population-relative: within the distinct cells evaluated so far (a new cell's score at "
         "its evaluation; tournaments compare current scores); the result re-ranked over every "
         "evaluated cell")
 """How an :class:`EnsembleScorer` scores, as its :meth:`~EnsembleScorer.describe` says it."""
+
 
 @runtime_checkable
 class PopulationScorer(Protocol):
@@ -99,8 +101,6 @@ class EnsembleScorer:
     def __init__(self, proxy: str, members: LiveMembers | TableMembers) -> None:
         """``members``: where each cell's member scores come from (live, through a store, or
         precomputed); its ``members`` must be ``proxy``'s."""
-        from tfnas.search.population import population_for
-
         expected = ensemble_members(proxy)
         if tuple(getattr(members, "members", ())) != expected:
             raise ArgumentError(
@@ -175,11 +175,12 @@ def ensemble_table(proxy: str, dataset: str, root: str | Path | None = None,
     """The ensemble ``proxy`` over its member tables' common cells, as one table.
 
     Each member's table is loaded (``settings``: per member, the settings its table must have
-    been scored under, refused in one line naming the file otherwise); the ensemble is computed
-    once over the cells all of them hold (each table's uniform sample where it is incomplete),
-    so it ranks within that population. The result's provenance keeps the members' common sweep
-    order, so a table of a common sample still reads as a uniform sample
-    (:attr:`ScoreTable.sample`).
+    been scored under, refused in one line naming the file otherwise; or check them later with
+    :func:`check_member_settings`); the ensemble is computed once over the cells all of them
+    hold (each table's uniform sample where it is incomplete), so it ranks within that
+    population. The result's provenance keeps the members' common sweep order, so a table of a
+    common sample still reads as a uniform sample (:attr:`ScoreTable.sample`), and its
+    ``settings`` are the members' (JSON, member to settings).
     """
     members = ensemble_members(proxy)
     found = get_space(space)
@@ -201,3 +202,16 @@ def ensemble_table(proxy: str, dataset: str, root: str | Path | None = None,
                                          sort_keys=True, separators=(",", ":"))}
     return ScoreTable(proxy, dataset, dict(zip(cells, combined.tolist(), strict=True)),
                       provenance, found.name)
+
+
+def check_member_settings(table: ScoreTable, settings: Mapping[str, str],
+                          root: str | Path | None = None) -> ScoreTable:
+    """``table`` (from :func:`ensemble_table`) if every member's table was scored under
+    ``settings[member]``; else a one-line :class:`~tfnas.tables.TableMismatchError` naming the
+    member's file."""
+    recorded = json.loads(table.settings or "{}")
+    for member in ensemble_members(table.proxy):
+        path = table_path(member, table.dataset, root, table.space)
+        check_settings(ScoreTable(member, table.dataset, {}, {"settings": recorded.get(member, "")},
+                                  table.space), settings[member], path)
+    return table
