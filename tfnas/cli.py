@@ -655,7 +655,8 @@ def _configure_proxies(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=TARGET_DATASETS, default="cifar10",
                         help="the dataset of the s/cell and rho columns (default cifar10)")
     parser.add_argument("--table-root", metavar="DIR", default=None,
-                        help="the score tables to read (default: the package's benchmarks/scores)")
+                        help="read a proxy's table from this folder first (e.g. your own "
+                             "proxy's export), else from the package's benchmarks/scores")
     parser.add_argument("--json", action="store_true", help="print one JSON object per proxy")
 
 
@@ -707,9 +708,14 @@ def _table_facts(proxy: Any, dataset: str, root: str | None
 
     if proxy.ensemble:
         return None, None, None
-    try:
-        table = load_table(proxy.name, dataset, root=root)
-    except (TableError, FileNotFoundError):
+    table = None
+    for folder in ([root] if root is not None else []) + [None]:
+        try:
+            table = load_table(proxy.name, dataset, root=folder)
+            break
+        except (TableError, FileNotFoundError):
+            continue
+    if table is None:
         return None, None, None
     try:
         from tfnas.oracles import default_oracle
