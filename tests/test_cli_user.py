@@ -95,3 +95,17 @@ def test_help_texts_say_each_default_once(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert text.count("(default 1000, or unlimited with --time-budget)") == 1
     assert "(default 1000, or unlimited with --time-budget) (default 1000)" not in text
+
+
+def test_an_ensemble_on_a_population_reads_its_members_back_from_the_store(capsys, tmp_path):
+    other = "|nor_conv_1x1~0|+|skip_connect~0|nor_conv_3x3~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|"
+    argv = ["score", "--proxy", "vote", "--dataset", "cifar10", "--arch", ARCH, "--arch", other,
+            "--json", "--store", str(tmp_path / "s.sqlite")]
+    status, out, err = _run(capsys, *argv)
+    assert status == 0, err
+    first = json.loads(out)["cells"]
+    status, out, _ = _run(capsys, *argv)
+    assert json.loads(out)["cells"] == first
+    for cell in first:  # each member stored under its own key: the same bits as score()
+        for member, value in cell["members"].items():
+            assert value == score(cell["arch"], member, "cifar10")

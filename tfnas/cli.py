@@ -289,33 +289,37 @@ def _run_score_many(args: argparse.Namespace, names: list[str], archs: list) -> 
 
 
 def _run_ensemble(args: argparse.Namespace, archs: list) -> int:
-    """``tfnas score`` with an ensemble: its members' live scores of each cell, and the
-    ensemble's score of each within the population of the given cells."""
+    """``tfnas score`` with an ensemble: its members' scores of each cell (live, one shared pass
+    per cell, through ``--store`` when given), and the ensemble's score of each within the
+    population of the given cells."""
+    import numpy as np
+
+    from tfnas.members import LiveMembers
     from tfnas.proxies import get_proxy
-    from tfnas.scoring import score_many
 
     spec = get_proxy(args.proxy)
-    if args.store is not None:
-        raise UsageError(f"tfnas score: --store keeps one proxy's scores; {args.proxy} combines "
-                         f"{', '.join(spec.members)}: score those with --store instead")
     if len(archs) < 2:
         raise UsageError(f"tfnas score: --proxy {args.proxy} ranks cells within a population; "
                          f"give at least 2 --arch (got {len(archs)}), or score its members "
                          f"({','.join(spec.members)}) on one cell")
     check_seed(args.seed)
     device = _device(args)
-    start = time.perf_counter()
-    members = [score_many(arch, spec.members, args.dataset, args.seed, args.batch_size,
-                          space=args.space, precision=args.precision, device=device)
-               for arch in archs]
-    import numpy as np
-
-    combined = spec.function({m: np.asarray([row[m].score for row in members], dtype=float)
+    store = _open_store(args.store, args.space)
+    try:
+        source = LiveMembers(spec.members, args.dataset, args.seed, batch_size=args.batch_size,
+                             store=store, space=args.space, precision=args.precision,
+                             device=device)
+        start = time.perf_counter()
+        members = [dict(zip(spec.members, source(arch), strict=True)) for arch in archs]
+        seconds = time.perf_counter() - start
+    finally:
+        if store is not None:
+            store.close()
+    combined = spec.function({m: np.asarray([row[m] for row in members], dtype=float)
                               for m in spec.members})
-    seconds = time.perf_counter() - start
     rows = [{"arch": str(arch), "proxy": args.proxy, "dataset": args.dataset,
              "score": _json_float(float(value)),
-             "members": {m: _json_float(row[m].score) for m in spec.members}}
+             "members": {m: _json_float(row[m]) for m in spec.members}}
             for arch, row, value in zip(archs, members, np.asarray(combined, dtype=float),
                                         strict=True)]
     if args.json:
@@ -605,7 +609,7 @@ def _search_with_progress(args: argparse.Namespace, search: Callable[..., Any],
                                         "cumulative_seconds": evaluation.cumulative_seconds}) + "\n")
                 trace.flush()
 
-        return repeat(tracked, args.repeats, args.seed, scorer=scorer, oracle=oracle,
+        return repeat(tracked, args.repeats, args.seed, progress=False, scorer=scorer, oracle=oracle,
                       dataset=args.dataset, on_evaluation=on_evaluation, **kwargs)
 
 

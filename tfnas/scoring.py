@@ -491,6 +491,7 @@ def score_population(
     space: str | SearchSpace | None = None,
     store: object = None,
     member_scores: dict[str, dict[Arch, float]] | None = None,
+    progress: bool | None = None,
 ) -> list[float]:
     """The ensemble ``proxy``'s scores of a population of cells: its members' scores of each
     cell, combined by the ensemble's rule over this population (every cell as given, a repeated
@@ -500,11 +501,13 @@ def score_population(
     cell, through ``store`` (a :class:`tfnas.store.ScoreStore`) if given, each member under its
     own :func:`settings_key` (a stored score is read, a new one written); or their scores are
     looked up in ``member_scores`` (per member, a mapping of its scores by cell, e.g.
-    ``tfnas.tables.load_table(member, ...).scores``).
+    ``tfnas.tables.load_table(member, ...).scores``). ``progress``: as :mod:`tfnas.progress`
+    shows it (``None``: a bar on a terminal or in a notebook, a line every 30 s in logs).
     """
     import numpy as np
 
     from tfnas.members import LiveMembers, TableMembers, ensemble_members
+    from tfnas.progress import Progress
 
     members = ensemble_members(proxy)
     if isinstance(archs, str) or len(archs) < 1:
@@ -515,7 +518,11 @@ def score_population(
     searched = resolve(archs[0], space)[1] if space is None else space
     source = (TableMembers(members, member_scores, searched) if member_scores is not None
               else LiveMembers(members, dataset, seed, store=store, space=searched))
-    rows = [source(arch) for arch in archs]
+    rows = []
+    with Progress(len(archs), f"{proxy} population", "cell", show=progress) as bar:
+        for arch in archs:
+            rows.append(source(arch))
+            bar.update(1)
     columns = {m: np.asarray([row[k] for row in rows], dtype=float) for k, m in enumerate(members)}
     combined = get_proxy(proxy).function(columns)
     return [float(v) for v in np.asarray(combined, dtype=float)]

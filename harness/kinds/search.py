@@ -204,7 +204,7 @@ def _search_traces(proto: SearchProtocol, ctx: Context, reuse: bool = False) -> 
         return ctx._timed[key]
     scorer = _scorer(proto, ctx, live=timing)
     try:
-        traces = repeat(get_algorithm(proto.algorithm).run, reps, seed, scorer=scorer,
+        traces = repeat(get_algorithm(proto.algorithm).run, reps, seed, progress=False, scorer=scorer,
                         **proto.params)
     except MissingScoreError as exc:
         raise NotRun(f"the score table lacks a cell the search needs ({exc}); "

@@ -234,7 +234,7 @@ def distinct_counts(spec: SearchProtocol, ctx: Context) -> list[int]:
     if key not in ctx._timed:
         table = ctx.table(spec.proxy, spec.scored_on)
         scorer = TableScorer(table.scores, f"table:{spec.proxy}/{spec.scored_on}")
-        traces = repeat(get_algorithm(spec.algorithm).run, spec.repetitions, seed,
+        traces = repeat(get_algorithm(spec.algorithm).run, spec.repetitions, seed, progress=False,
                         scorer=scorer, **spec.params)
         ctx._timed[key] = [t.distinct for t in traces]
     return list(ctx._timed[key])

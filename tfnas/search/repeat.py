@@ -42,10 +42,14 @@ def _per_run(kwargs: dict[str, Any]) -> int | None:
     return None
 
 
-def repeat(search: Callable[..., Trace], repeats: int, seed: int, **kwargs: Any) -> list[Trace]:
+def repeat(search: Callable[..., Trace], repeats: int, seed: int, *,
+           progress: bool | None = None, **kwargs: Any) -> list[Trace]:
     """Run ``search(seed=s_i, **kwargs)`` for each derived seed; every trace records its own seed
     (``trace.seed``) and the master seed and repeat number (in ``trace.settings``). ``kwargs``
     go to every run unchanged (``space="sss"`` searches the size space).
+
+    ``progress``: shown as :mod:`tfnas.progress` does (``None``: a bar on a terminal or in a
+    notebook, a line every 30 s in logs; ``False``: nothing), beside any ``on_evaluation``.
 
     The runs together may make at most ``MAX_TOTAL_EVALUATIONS`` evaluations: checked up front
     when ``n``/``cycles`` say how many a run makes, else (a time budget) after each run.
@@ -53,7 +57,27 @@ def repeat(search: Callable[..., Trace], repeats: int, seed: int, **kwargs: Any)
     if not callable(search):
         raise ArgumentTypeError(f"search must be callable (random_search or rea), got "
                                 f"{type(search).__name__} {shown(search)}")
-    check_repeats(repeats, _per_run(kwargs))
+    from tfnas.progress import Progress
+
+    per_run = _per_run(kwargs)
+    check_repeats(repeats, per_run)
+    name = getattr(search, "__name__", "search")
+    bar = Progress(None if per_run is None else per_run * repeats, name, "eval", show=progress)
+    observer = kwargs.pop("on_evaluation", None)
+
+    def on_evaluation(evaluation: Any) -> None:
+        bar.update(1)
+        if observer is not None:
+            observer(evaluation)
+
+    if progress is not False or observer is not None:  # a search that takes no observer runs as is
+        kwargs["on_evaluation"] = on_evaluation
+    with bar:
+        return _runs(search, repeats, seed, kwargs)
+
+
+def _runs(search: Callable[..., Trace], repeats: int, seed: int,
+          kwargs: dict[str, Any]) -> list[Trace]:
     traces = []
     total = 0
     for i, run_seed in enumerate(run_seeds(seed, repeats)):
