@@ -15,6 +15,7 @@ from tfnas.network import build_network
 from tfnas.proxies.kernel import logdet
 from tfnas.proxies.naswot import (
     UnsupportedNetworkError,
+    hook_kernel,
     naswot,
     naswot_kernel,
     naswot_reference,
@@ -207,9 +208,14 @@ def test_bad_inputs_are_refused(images: torch.Tensor) -> None:
             scorer(net, images[:4], match="relu6")
 
 
-def test_fast_path_refuses_unknown_networks(images: torch.Tensor) -> None:
-    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+def test_fast_path_refuses_unknown_networks_and_naswot_falls_back_to_hooks(
+        images: torch.Tensor) -> None:
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3), nn.ReLU(inplace=True))
     with pytest.raises(UnsupportedNetworkError, match="TinyNetwork"):
-        naswot(net, images[:4])
-    # the reference works on any module with ReLUs
-    assert math.isfinite(naswot_reference(net, images[:4]))
+        naswot_kernel(net, images[:8])
+    # any other module: the definition by forward hooks, the reference's kernel exactly
+    kernel = hook_kernel(net, images[:8])
+    assert kernel.dtype == np.int64
+    np.testing.assert_array_equal(kernel, reference_kernel(net, images[:8]))
+    assert naswot(net, images[:8]) == naswot_reference(net, images[:8])
+    assert math.isfinite(naswot(net, images[:8]))

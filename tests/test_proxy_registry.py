@@ -91,6 +91,8 @@ def test_a_taken_name_is_refused(registry) -> None:
     ({"labels": True}, "needs labels needs data too"),
     ({"data": True, "resolution": True}, "data or a resolution, not both"),
     ({"data": 1}, "Needs.data must be a bool, got 1"),
+    ({"structure": "graph"}, "structure must be None or one of cells, got 'graph'"),
+    ({"members": ("params",), "structure": "cells"}, "an ensemble scores no network"),
 ])
 def test_contradictory_needs_are_refused(registry, kwargs: dict, words: str) -> None:
     with pytest.raises(ProxyRegistrationError, match=words):

@@ -16,6 +16,7 @@ _PUBLIC = {
     **{name: "tfnas.proxies" for name in (
         "PROXY_NAMES", "DEFAULT_PROXY", "get_proxy", "proxy_names", "register_proxy")},
     "score": "tfnas.scoring",
+    "measure": "tfnas.measuring",
     **{name: "tfnas.spaces" for name in ("get_space", "space_names", "SearchSpace")},
     **{name: "tfnas.search.registry" for name in ("algorithm_names", "get_algorithm")},
     **{name: "tfnas.space" for name in (

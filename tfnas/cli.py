@@ -169,6 +169,7 @@ def _run_score(args: argparse.Namespace) -> int:
     names = _proxy_list(args.proxy)
     if len(names) > 1:
         return _run_score_many(args, names, archs)
+    args.proxy = names[0]  # "synflow,synflow" is synflow
     if args.proxy != ORACLE and get_proxy(args.proxy).ensemble:
         return _run_ensemble(args, archs)
     if len(archs) != 1:

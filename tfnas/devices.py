@@ -1,8 +1,10 @@
 """The devices tfnas scores on: ``"cpu"`` (the default), ``"cuda"``, ``"mps"`` or any other
 torch device this process can compute on.
 
-(Reconstructed: an earlier version of this file was overwritten by mistake; this one keeps the
-interface its callers use, ``check_device(device) -> torch.device`` with ``None`` meaning the CPU.)
+Networks are built and initialised on the CPU from the cell's generator (the same bits on every
+machine) and then moved; proxies create their tensors on the network's device and draw their
+random numbers on the CPU generator before moving them, so a device changes only the arithmetic's
+rounding, never the realisation.
 """
 
 from __future__ import annotations

@@ -361,6 +361,17 @@ def stages(net: nn.Module) -> Iterator[Stage]:
             raise UnsupportedNetworkError(f"unknown cell module {type(cell).__name__}")
 
 
+def is_cell_network(net: nn.Module) -> bool:
+    """True when :func:`stages` can walk ``net`` (either space's network, or xautodl's): the
+    structure the NATS-specific fast paths and the AZ-NAS components read."""
+    try:
+        for _ in stages(net):
+            pass
+    except UnsupportedNetworkError:
+        return False
+    return True
+
+
 # --- building ------------------------------------------------------------------------------
 
 

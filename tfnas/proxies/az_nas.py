@@ -33,6 +33,11 @@ in the same state on the same network object.
 
 Non-finite rule (the anchor's): a NaN component becomes ``-inf``; an identity block makes
 trainability ``-inf``.
+
+General networks: the three network components are defined on the anchor's blocks (NB201: the
+stem and each cell; its MobileNetV2 and AutoFormer code: blocks its own model classes expose), which
+an arbitrary ``nn.Module`` does not delimit, so they refuse one in one line (registered with
+``structure="cells"``). az_complexity (FLOPs) is defined for any network.
 """
 
 from __future__ import annotations
@@ -50,7 +55,8 @@ import torch
 from torch import nn
 
 from tfnas.checks import ArgumentError, check_int
-from tfnas.network import stages
+from tfnas.network import UnsupportedNetworkError, is_cell_network, stages
+from tfnas.proxies._pass import device_of
 from tfnas.proxies.counts import flops
 from tfnas.proxies.draws import rademacher_like, randn
 from tfnas.proxies.registry import register_proxy
@@ -106,7 +112,7 @@ def kaiming_init(network: nn.Module, generator: torch.Generator) -> nn.Module:
     with torch.no_grad():
         for m in network.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):
-                draw = torch.empty(m.weight.shape, dtype=torch.float32)  # tfnas.proxies.draws
+                draw = torch.empty(m.weight.shape, dtype=torch.float32, device="cpu")  # as draws
                 nn.init.kaiming_normal_(draw, mode="fan_in", nonlinearity="relu",
                                         generator=generator)
                 m.weight.copy_(draw)
@@ -118,11 +124,24 @@ def kaiming_init(network: nn.Module, generator: torch.Generator) -> nn.Module:
     return network
 
 
+def check_cells(network: nn.Module) -> nn.Module:
+    """``network`` if it is a NATS-Bench cell network (:func:`tfnas.network.is_cell_network`), else
+    a one-line :class:`~tfnas.network.UnsupportedNetworkError`: the components read the stem and
+    every cell's feature map, which a general model does not delimit."""
+    if not is_cell_network(network):
+        raise UnsupportedNetworkError(
+            f"the AZ-NAS components read the stem and cell feature maps of a NATS-Bench cell "
+            f"network (stem, cells, lastact); {type(network).__name__} is a general model and "
+            "lacks them")
+    return network
+
+
 def cell_features(network: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
     """``[stem(x), cells[0](...), ..., cells[-1](...)]`` of a NATS-Bench cell network."""
+    plan = list(stages(check_cells(network)))
     feature = network.stem(x)
     features = [feature]
-    for stage in stages(network):
+    for stage in plan:
         feature = stage.module(feature)
         features.append(feature)
     return features
@@ -167,7 +186,7 @@ def _compute(network: nn.Module, shape: tuple[int, ...], generator: torch.Genera
             m.reset_running_stats()
     net.train()
     kaiming_init(net, generator)
-    x = randn(shape, generator, next(net.parameters()).dtype)
+    x = randn(shape, generator, next(net.parameters()).dtype, device_of(net))
     features = cell_features(net, x)
     entropies = [entropy(f.detach()) for f in features]
     blocks = []
@@ -213,12 +232,13 @@ def az_components(network: nn.Module, resolution: Resolution, channels: int = 3,
     """
     global _last
     _check_network(network)
+    check_cells(network)
     generator = _check_generator(generator)
     batch_size = check_int("batch_size", batch_size, 2, 1024)
     one = _input(resolution, channels)
     shape = (batch_size, *one.shape[1:])
     before = generator.get_state()
-    key = (shape, bytes(before.numpy().tobytes()))
+    key = (shape, bytes(before.cpu().numpy().tobytes()))
     with _lock:
         entry = _last
     if entry is not None and entry.network() is network and entry.key == key:
@@ -232,7 +252,7 @@ def az_components(network: nn.Module, resolution: Resolution, channels: int = 3,
 
 
 @register_proxy(
-    "az_expressivity", resolution=True,
+    "az_expressivity", resolution=True, structure="cells",
     help="Sum over the stem and cell feature maps of the entropy of their normalised "
          "channel-covariance spectrum (Kaiming init, Gaussian input).", random=True, batch_size=AZ_BATCH, reference=_REFERENCE,
     max_batch_size=AZ_MAX_BATCH,
@@ -249,7 +269,7 @@ def az_expressivity(network: nn.Module, resolution: Resolution, channels: int = 
 
 
 @register_proxy(
-    "az_progressivity", resolution=True,
+    "az_progressivity", resolution=True, structure="cells",
     help="Smallest increase of that spectral entropy from one feature map to the next.", random=True, batch_size=AZ_BATCH, reference=_REFERENCE,
     max_batch_size=AZ_MAX_BATCH,
     tolerance=_TOLERANCE,
@@ -264,7 +284,7 @@ def az_progressivity(network: nn.Module, resolution: Resolution, channels: int =
 
 
 @register_proxy(
-    "az_trainability", resolution=True,
+    "az_trainability", resolution=True, structure="cells",
     help="Mean over blocks of 2 - s - 1/s, s the top singular value of the block's input-output "
          "gradient map probed with a Rademacher gradient.", random=True, batch_size=AZ_BATCH, reference=_REFERENCE,
     max_batch_size=AZ_MAX_BATCH,

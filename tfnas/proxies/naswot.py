@@ -359,7 +359,8 @@ def hook_kernel(network: nn.Module, images: torch.Tensor, *, match: str = DEFAUL
     one train-mode forward under ``no_grad``; every call of a hooked module (``match``: as
     :func:`naswot_reference`) adds the codes ``input > 0`` of its input, flattened per image (an
     input that is not a tensor with the batch on dimension 0 is skipped, as the official hook's
-    ``except: pass`` skips it). The kernel is accumulated exactly in integers
+    ``except: pass`` skips it); a network that calls no hooked module (no ReLU at all) has no
+    codes and is refused in one line. The kernel is accumulated exactly in integers
     (:class:`~tfnas.proxies.kernel.KernelAccumulator`), so it equals the reference's float64 sum
     wherever that is exact. Unlike the official code it does not first run a backward pass to drop
     modules no gradient reaches: in a feed-forward classifier every ReLU's output reaches the
@@ -386,4 +387,9 @@ def hook_kernel(network: nn.Module, images: torch.Tensor, *, match: str = DEFAUL
         finally:
             for handle in handles:
                 handle.remove()
+    if acc.num_units == 0:  # K = 0: no rectified unit to code, not a singular network
+        what = "nn.ReLU module" if match == "relu" else "module whose type name contains 'ReLU'"
+        raise UnsupportedNetworkError(
+            f"naswot reads the binary codes of rectified units, and {type(network).__name__} "
+            f"calls no {what}")
     return acc.kernel()

@@ -10,7 +10,9 @@ each ``nn.ReLU`` call counts once and nothing else is hooked.
 ``K`` is computed as ``2·c·cᵀ − s_i − s_j + D`` per ReLU (``s`` the row sums of ``c``, ``D`` its
 width): one matrix product instead of two, exact in float32 while ``D < 2²⁴`` (integers), the
 running sum in float64 as theirs. Non-finite rule: ``-inf`` when ``K`` is singular (e.g. two
-images with identical codes everywhere): ``log 0``, the worst score, as ``slogdet`` gives it.
+images with identical codes everywhere): ``log 0``, the worst score, as ``slogdet`` gives it. A
+network that calls no ``nn.ReLU`` has no codes at all (``K = 0``): refused in one line
+(:class:`~tfnas.network.UnsupportedNetworkError`), not scored.
 
 Spot-check tolerance (1e-6, 1e-3) (relative, absolute; ``math.isclose``): about ten times the
 largest float32-vs-float64 difference measured on 6 random cells at the reference batch (3.2e-5
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tfnas.network import UnsupportedNetworkError
 from tfnas.proxies._pass import gradient_pass
 from tfnas.proxies.registry import register_proxy
 
@@ -64,5 +67,9 @@ def nwot_kernel(codes: tuple[torch.Tensor, ...] | list[torch.Tensor], batch: int
 def nwot(network: nn.Module, images: torch.Tensor) -> float:
     """log|det K| of NASLib's per-nn.ReLU binary-code kernel (one forward)."""
     products = gradient_pass(network, images, None, frozenset({"relu_inputs"}))
+    if not products.relu_inputs:  # K = 0: nothing to code, not a singular network
+        raise UnsupportedNetworkError(
+            f"nwot reads the binary codes of nn.ReLU inputs, and {type(network).__name__} calls "
+            "no nn.ReLU module")
     _, logdet = np.linalg.slogdet(nwot_kernel(products.relu_inputs, images.shape[0]))
     return float(logdet)

@@ -17,6 +17,11 @@ tfnas works on a deep copy (the caller's network is untouched) and draws everyth
 scoring rule's ``generator`` in the anchor's order: the weights in ``modules()`` order, then x,
 then x′.
 
+Any other network (one :func:`tfnas.network.stages` cannot walk, e.g. a torchvision ResNet): the
+pre-GAP map is the input of its global pooling module, read by a forward hook as NASLib reads it
+(:func:`pooled_input`); a network without such a module, or one whose BatchNorms track no running
+statistics, is refused in one line.
+
 Non-finite rule: ``-inf`` when the feature maps do not differ (log 0: the output ignores its
 input) or a BatchNorm's running variance averages 0; NaN when the arithmetic is undefined
 (e.g. a non-finite activation).
@@ -31,7 +36,8 @@ import torch
 from torch import nn
 
 from tfnas.checks import ArgumentTypeError, check_int
-from tfnas.network import stages
+from tfnas.network import UnsupportedNetworkError, is_cell_network, stages
+from tfnas.proxies._pass import device_of
 from tfnas.proxies.draws import normal_, randn
 from tfnas.proxies.registry import register_proxy
 from tfnas.proxies.synflow import Resolution, _check_network, _input
@@ -95,6 +101,48 @@ def pre_gap(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return network.lastact(feature)
 
 
+def _is_global_pool(module: nn.Module, output: object) -> bool:
+    if isinstance(module, nn.AdaptiveAvgPool2d):
+        return True
+    return (isinstance(module, nn.AvgPool2d) and isinstance(output, torch.Tensor)
+            and output.dim() == 4 and tuple(output.shape[2:]) == (1, 1))
+
+
+def pooled_input(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The pre-GAP map of any network: the input of its global pooling module, by a forward hook.
+
+    The global pooling is the last call of an ``nn.AdaptiveAvgPool2d`` (or of an ``nn.AvgPool2d``
+    with a 1x1 output) after which no ``nn.Conv2d`` runs: NASLib's rule (a hook on the
+    ``AdaptiveAvgPool2d`` input), made safe for networks whose blocks pool too (squeeze-excitation).
+    A network that pools with a function, or whose last pooling feeds more convolutions, has no
+    such module: a one-line :class:`~tfnas.network.UnsupportedNetworkError`.
+    """
+    calls: list[tuple[str, torch.Tensor | None]] = []
+
+    def hook(module: nn.Module, inputs: tuple[object, ...], output: object) -> None:
+        if isinstance(module, nn.Conv2d):
+            calls.append(("conv", None))
+        elif _is_global_pool(module, output) and isinstance(inputs[0], torch.Tensor):
+            calls.append(("pool", inputs[0]))
+
+    watched = (nn.Conv2d, nn.AdaptiveAvgPool2d, nn.AvgPool2d)
+    handles = [m.register_forward_hook(hook) for m in network.modules() if isinstance(m, watched)]
+    try:
+        network(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    pools = [i for i, (kind, _) in enumerate(calls) if kind == "pool"]
+    if not pools or any(kind == "conv" for kind, _ in calls[pools[-1]:]):
+        raise UnsupportedNetworkError(
+            f"zen reads the feature map before global pooling, and {type(network).__name__} has "
+            "no global pooling module (an nn.AdaptiveAvgPool2d after the last convolution) whose "
+            "input a hook could read; pool with an nn.AdaptiveAvgPool2d module")
+    feature = calls[pools[-1]][1]
+    assert feature is not None
+    return feature
+
+
 def _shape(resolution: Resolution, channels: int, batch_size: int) -> tuple[int, int, int, int]:
     one = _input(resolution, channels)  # checks resolution and channels (one line on bad input)
     return (batch_size, *one.shape[1:])
@@ -115,6 +163,13 @@ def zen(network: nn.Module, resolution: Resolution, channels: int = 3, *,
     _check_network(network)
     generator = _check_generator(generator)
     shape = _shape(resolution, channels, _check_batch_size(batch_size))
+    feature_map = pre_gap if is_cell_network(network) else pooled_input
+    untracked = [name for name, m in network.named_modules()
+                 if isinstance(m, nn.BatchNorm2d) and m.running_var is None]
+    if untracked:
+        raise UnsupportedNetworkError(
+            f"zen reads every BatchNorm2d's running variance, and {untracked[0] or 'the network'} "
+            "tracks none (track_running_stats=False)")
     net = copy.deepcopy(network)
     for m in net.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -123,10 +178,10 @@ def zen(network: nn.Module, resolution: Resolution, channels: int = 3, *,
     with torch.no_grad():
         gaussian_init(net, generator)
         dtype = next(net.parameters()).dtype
-        x = randn(shape, generator, dtype)
-        x2 = randn(shape, generator, dtype)
+        x = randn(shape, generator, dtype, device_of(net))
+        x2 = randn(shape, generator, dtype, device_of(net))
         mixed = x + MIXUP_GAMMA * x2
-        delta = (pre_gap(net, x) - pre_gap(net, mixed)).abs().sum(dim=(1, 2, 3)).mean()
+        delta = (feature_map(net, x) - feature_map(net, mixed)).abs().sum(dim=(1, 2, 3)).mean()
         variances = [m.running_var.double().mean().item() for m in net.modules()
                      if isinstance(m, nn.BatchNorm2d)]
     return _sum_logs([delta.item()] + [math.sqrt(v) if v >= 0 else math.nan for v in variances])
