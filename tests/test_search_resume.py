@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 ARGS = ["search", "rea", "--proxy", "synflow", "--dataset", "cifar10", "--cycles", "60",
         "--population", "8", "--sample", "3", "--seed", "3"]
 
@@ -18,19 +20,26 @@ def _selected(out: str) -> str:
     return next(line for line in out.splitlines() if line.startswith("selected: "))
 
 
-def test_an_interrupted_live_search_resumes_from_its_default_store(tmp_path):
+def _default_sigint() -> None:
+    # A background job starts with SIGINT ignored, and Python then keeps it ignored: restore the
+    # default so that the child turns SIGINT into KeyboardInterrupt as under a terminal.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_live_search_resumes_from_its_default_store(tmp_path, stop):
     env = dict(os.environ, TFNAS_CACHE=str(tmp_path / "cache"), TFNAS_PROGRESS_SECONDS="0.01")
     trace = tmp_path / "trace.jsonl"
     cmd = [sys.executable, "-m", "tfnas", *ARGS, "--trace", str(trace)]
     process = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, preexec_fn=_default_sigint)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
         if trace.exists() and len(trace.read_text().splitlines()) >= 10:
             break
         time.sleep(0.05)
     assert process.poll() is None, "the search ended before it could be interrupted"
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     out, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert "run the same command to resume" in err and "Traceback" not in err, err

@@ -13,17 +13,20 @@ before any file is created or any data is loaded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import math
 import os
 import pickle
 import re
+import signal
 import sqlite3
 import stat
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -542,7 +545,8 @@ def _run_search(args: argparse.Namespace) -> int:
     trace = None if args.trace is None else open(args.trace, "w", encoding="utf-8")  # noqa: SIM115
     try:
         scorer = _make_scorer(args, oracle, store, settings, table)
-        traces = _search_with_progress(args, search, kwargs, per_run, scorer, oracle, trace)
+        with _stops_as_interrupts():
+            traces = _search_with_progress(args, search, kwargs, per_run, scorer, oracle, trace)
     except KeyboardInterrupt:
         kept = [f"the scores computed are in the store {shown(str(store_path))}: run the same "
                 "command to resume (they are read back, not recomputed)"] if store else []
@@ -561,6 +565,27 @@ def _run_search(args: argparse.Namespace) -> int:
                 f"evaluations read from the store {shown(str(store_path))}")
     _write_search(args, traces)
     return 0
+
+
+@contextlib.contextmanager
+def _stops_as_interrupts() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a job scheduler, a closed terminal) stop a search as Ctrl-C does, so
+    it says where its work is; on the main thread only (where Python delivers signals)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    saved = {number: signal.signal(number, stop)
+             for number in (getattr(signal, name, None) for name in ("SIGTERM", "SIGHUP"))
+             if number is not None}
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
 
 
 def _search_store(args: argparse.Namespace, live: bool) -> str | None:
