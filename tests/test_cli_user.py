@@ -109,3 +109,15 @@ def test_an_ensemble_on_a_population_reads_its_members_back_from_the_store(capsy
     for cell in first:  # each member stored under its own key: the same bits as score()
         for member, value in cell["members"].items():
             assert value == score(cell["arch"], member, "cifar10")
+
+
+@pytest.mark.parametrize("command", ["score", "search", "sweep", "proxies"])
+def test_every_option_has_a_help_text(command):
+    """Each option of each subcommand says what it does (argparse leaves it blank otherwise)."""
+    from tfnas.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")  # noqa: SLF001
+    for action in sub.choices[command]._actions:  # noqa: SLF001
+        if action.option_strings and action.dest != "help":
+            assert action.help, f"tfnas {command} {action.option_strings[0]} has no help"

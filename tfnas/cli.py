@@ -86,7 +86,8 @@ def _add_scoring_arguments(parser: argparse.ArgumentParser, several: bool = Fals
                         help=("proxy names, comma-separated (one shared pass)" if several else
                               "proxy name") + f" (list them: tfnas proxies) or '{ORACLE}' "
                         "(NATS-Bench's trained accuracy)")
-    parser.add_argument("--dataset", required=True, choices=TARGET_DATASETS)
+    parser.add_argument("--dataset", required=True, choices=TARGET_DATASETS,
+                        help="the dataset whose classes, resolution and images the networks get")
     parser.add_argument("--batch-size", type=int_arg, default=None,
                         help="proxy batch (default: the proxy's reference batch, else 128)")
     parser.add_argument("--store", metavar="PATH",
@@ -802,7 +803,8 @@ def _version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The full parser: built-in subcommands plus those registered by plugins."""
     _load_plugins()
-    parser = _Parser(prog="tfnas", description="Training-free NAS on the NATS-Bench search spaces")
+    parser = _Parser(prog="tfnas", description="Training-free NAS: zero-cost proxies and searches "
+                     "on the NATS-Bench spaces (tfnas.measure scores any PyTorch model)")
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for command in _SUBCOMMANDS.values():

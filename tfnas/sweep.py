@@ -894,7 +894,8 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only the first N of the selected cells")
     parser.add_argument("--chunk-size", type=int_arg, default=DEFAULT_CHUNK,
                         help=f"cells per task (default {DEFAULT_CHUNK})")
-    parser.add_argument("--seed", type=int_arg, default=0)
+    parser.add_argument("--seed", type=int_arg, default=0,
+                        help="scoring seed: network init and data batch (default 0)")
     parser.add_argument("--batch-size", type=int_arg, default=None,
                         help="one batch for every proxy (default: each proxy's reference batch)")
     parser.add_argument("--order-seed", type=int_arg, default=0,
