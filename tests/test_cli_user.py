@@ -121,3 +121,14 @@ def test_every_option_has_a_help_text(command):
     for action in sub.choices[command]._actions:  # noqa: SLF001
         if action.option_strings and action.dest != "help":
             assert action.help, f"tfnas {command} {action.option_strings[0]} has no help"
+
+
+def test_a_rerun_ensemble_search_says_how_many_member_scores_it_read(capsys, tmp_path):
+    argv = ["search", "rea", "--proxy", "vote", "--dataset", "cifar10", "--cycles", "4",
+            "--population", "3", "--sample", "2", "--store", str(tmp_path / "s.sqlite"), "--quiet"]
+    assert _run(capsys, *argv)[0] == 0
+    status, out, err = _run(capsys, *argv)
+    assert status == 0
+    hits = int(err.split(" member scores read from the store")[0].split()[-1])
+    # vote has 3 members; a run of 4 evaluations sees 1 to 4 distinct cells, every one stored
+    assert hits % 3 == 0 and 3 <= hits <= 3 * 4 and out and err.rstrip().endswith("0 scored live")

@@ -561,7 +561,10 @@ def _run_search(args: argparse.Namespace) -> int:
         if trace is not None:
             trace.close()
     hits = getattr(scorer, "store_hits", 0)
-    if hits:
+    if hits and _is_ensemble(args):  # the store holds the members' scores, not the ensemble's
+        _report(f"tfnas search: {hits:,} member scores read from the store "
+                f"{shown(str(store_path))}, {getattr(scorer, 'scorings', 0):,} scored live")
+    elif hits:
         _report(f"tfnas search: {hits:,} of {sum(len(t.evaluations) for t in traces):,} "
                 f"evaluations read from the store {shown(str(store_path))}")
     _write_search(args, traces)
