@@ -31,7 +31,7 @@ al.) and the paper under reproduction were computed with that code; ``match="rel
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -63,6 +63,21 @@ def _is_hooked(module: nn.Module, match: str) -> bool:
     if match == "relu":
         return isinstance(module, nn.ReLU)
     return "ReLU" in str(type(module))
+
+
+def _hooked_forward(network: nn.Module, images: torch.Tensor, match: str,
+                    hook: Callable[[nn.Module, tuple, object], None]) -> None:
+    """One train-mode forward of ``network`` with ``hook`` on every module ``match`` selects;
+    the network's mode (and everything else) is restored and the hooks removed afterwards."""
+    hooked = [m for m in network.modules() if _is_hooked(m, match)]
+    with _preserved(network), torch.no_grad():
+        handles = [m.register_forward_hook(hook) for m in hooked]
+        try:
+            network.train()
+            network(images)
+        finally:
+            for handle in handles:
+                handle.remove()
 
 
 @contextlib.contextmanager
@@ -106,15 +121,7 @@ def reference_kernel(network: nn.Module, images: torch.Tensor, *, match: str = D
         c = (x > 0).float()
         kernel = kernel + (c @ c.t()).cpu().numpy() + ((1.0 - c) @ (1.0 - c.t())).cpu().numpy()
 
-    hooked = [m for m in network.modules() if _is_hooked(m, match)]
-    with _preserved(network), torch.no_grad():
-        handles = [m.register_forward_hook(hook) for m in hooked]
-        try:
-            network.train()
-            network(images)
-        finally:
-            for handle in handles:
-                handle.remove()
+    _hooked_forward(network, images, match, hook)
     return kernel
 
 
@@ -378,15 +385,7 @@ def hook_kernel(network: nn.Module, images: torch.Tensor, *, match: str = DEFAUL
         if isinstance(x, torch.Tensor) and x.dim() >= 1 and x.shape[0] == n:
             acc.add(x.detach() > 0)
 
-    hooked = [m for m in network.modules() if _is_hooked(m, match)]
-    with _preserved(network), torch.no_grad():
-        handles = [m.register_forward_hook(hook) for m in hooked]
-        try:
-            network.train()
-            network(images)
-        finally:
-            for handle in handles:
-                handle.remove()
+    _hooked_forward(network, images, match, hook)
     if acc.num_units == 0:  # K = 0: no rectified unit to code, not a singular network
         what = "nn.ReLU module" if match == "relu" else "module whose type name contains 'ReLU'"
         raise UnsupportedNetworkError(
