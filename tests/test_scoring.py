@@ -8,7 +8,8 @@ import math
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from strategies import archs, seeds
 
 from tfnas.datasets import get_dataset, load_batch
@@ -219,3 +220,18 @@ def test_score_label_errors() -> None:
         score(CELL, "naswot", "cifar10", batch_size=4, batch=images, labels=torch.tensor([0, 1, 2, 10]))
     with pytest.raises(ValueError, match="must lie in 0..9, got -1..9"):
         score(CELL, "naswot", "cifar10", batch_size=4, batch=images, labels=torch.tensor([-1, 1, 2, 9]))
+
+
+@settings(max_examples=4, deadline=None)
+@given(size=st.integers(2, 40), proxy=st.sampled_from(["snip", "naswot", "grad_norm"]))
+def test_a_given_batch_says_its_own_size(size, proxy):
+    """score(..., batch=<N images>, labels=<N labels>) scores at batch N, equal to scoring the
+    same images at batch_size=N; it does not ask for the proxy's reference batch of labels."""
+    loaded = load_batch("cifar10", 0, size)
+    given = score(CELL, proxy, "cifar10", batch=loaded.images, labels=loaded.labels)
+    assert given == score(CELL, proxy, "cifar10", batch_size=size)
+
+
+def test_score_points_a_network_to_measure():
+    with pytest.raises(TypeError, match="tfnas.measure"):
+        score(torch.nn.Linear(2, 2), "snip", "cifar10")

@@ -259,9 +259,10 @@ def score(
     ``arch`` is a cell of ``space`` (an architecture object names its own space; a string is read
     in the topology space unless ``space`` says otherwise, e.g. ``space="sss"``).
 
-    ``batch_size`` defaults to the proxy's reference batch (:func:`batch_for`). ``batch`` replaces
-    the loaded images (float32, shape ``(batch_size, 3, R, R)`` with the
-    dataset's resolution ``R``); data-free proxies use it only for its size. ``labels`` (int64,
+    ``batch_size`` defaults to the proxy's reference batch (:func:`batch_for`), or to the size of
+    ``batch`` when one is given. ``batch`` replaces the loaded images (float32, shape
+    ``(batch_size, 3, R, R)`` with the dataset's resolution ``R``); data-free proxies use it only
+    for its size. ``labels`` (int64,
     shape ``(batch_size,)``, in ``0..classes-1``) go with ``batch``; a proxy that needs labels
     then requires them. Every proxy runs on one torch thread (module docstring); running out of
     memory raises :class:`ScoringMemoryError`. ``precision``: ``"float32"`` or ``"float64"``;
@@ -284,6 +285,10 @@ def _score(arch: Arch | str, proxy: str, dataset: str, seed: int, batch_size: in
     from tfnas.config import data_root
     from tfnas.datasets import get_dataset
 
+    if isinstance(arch, torch.nn.Module):
+        raise ArgumentTypeError(
+            f"score() scores a cell of a search space, got a {type(arch).__name__} network; to "
+            "score your own nn.Module use tfnas.measure(net, data, proxies=[...])")
     arch, searched = resolve(arch, space)
     spec = get_proxy(proxy)
     if spec.ensemble:
@@ -292,6 +297,8 @@ def _score(arch: Arch | str, proxy: str, dataset: str, seed: int, batch_size: in
             "use score_population(archs, ...)")
     data = get_dataset(dataset)
     check_seed(seed)
+    if batch_size is None and isinstance(batch, torch.Tensor) and batch.dim() == 4:
+        batch_size = int(batch.shape[0])  # a given batch says its own size
     size = batch_for(proxy, batch_size)
     given = size if batch_size is None else batch_size  # the batch= to expect (checked above)
     images = targets = None
