@@ -137,11 +137,6 @@ def sample_cells(table: ScoreTable) -> tuple[Arch, ...]:
     return tuple(table.sample.cells)
 
 
-def seconds_per_cell(table: ScoreTable) -> float | None:
-    """The table's provenance ``seconds_per_cell`` as a positive finite float, else None."""
-    return table.seconds_per_cell
-
-
 class _Source:
     """What the correlation claims' code reads from a harness :class:`Context`: a score table
     by (proxy, dataset) and the accuracy column, here from tables held in memory."""
@@ -267,7 +262,7 @@ def proxy_table(tables_root: str | Path | None = None, *, accuracy: Accuracy | N
         for d in datasets:
             if proxy.ensemble:
                 parts = [found.get(m, d) for m in proxy.members]
-                speeds = [seconds_per_cell(t) if t is not None else None for t in parts]
+                speeds = [t.seconds_per_cell if t is not None else None for t in parts]
                 seconds[d] = None if any(s is None for s in speeds) else float(sum(speeds))
                 try:
                     correlations[d], reason = _ensemble(proxy, d, source, found)
@@ -275,7 +270,7 @@ def proxy_table(tables_root: str | Path | None = None, *, accuracy: Accuracy | N
                     correlations[d], reason = None, str(exc)
             else:
                 table = found.get(proxy.name, d)
-                seconds[d] = seconds_per_cell(table) if table is not None else None
+                seconds[d] = table.seconds_per_cell if table is not None else None
                 correlations[d], reason = _single(source, proxy.name, d, table)
             if reason:
                 why[d] = reason

@@ -1,6 +1,6 @@
 """One batch of images (and labels) taken from a tensor, a pair or a loader.
 
-:func:`gather` is how :func:`tfnas.measure.measure` reads its ``data``: an NCHW float tensor
+:func:`gather` is how :func:`tfnas.measuring.measure` reads its ``data``: an NCHW float tensor
 (labels separately), an ``(images, labels)`` pair, or any iterable of batches such as a torch
 ``DataLoader`` (each batch an ``(images, labels)`` pair, or images alone). From a loader it takes
 the batch in one of the two ways zero-cost-nas' ``dataload_info`` offers (``find_measures`` in
@@ -163,9 +163,8 @@ def grouped(data: object, num_classes: int, samples_per_class: int, labels: obje
             f"the data ran out before every class had {samples_per_class} images; short: "
             f"{shown(', '.join(short), 200)}")
     images = torch.cat([image for group in taken for image in group])
-    counts = torch.full((num_classes,), samples_per_class, dtype=torch.int64, device="cpu")
-    classes = torch.repeat_interleave(torch.arange(num_classes, device="cpu"), counts)
-    return Batch(images, classes.to(images.device))
+    classes = torch.arange(num_classes, device=images.device).repeat_interleave(samples_per_class)
+    return Batch(images, classes)
 
 
 def gather(data: object, *, labels: object = None, dataload: str = "random", num_batches: int = 1,

@@ -245,9 +245,10 @@ def _device(args: argparse.Namespace) -> Any:
 
 def _run_score_many(args: argparse.Namespace, names: list[str], archs: list) -> int:
     """``tfnas score --proxy a,b,c``: every proxy's score of one cell, sharing one pass
-    (:func:`tfnas.scoring.score_many`); through ``--store`` when given."""
+    (:class:`tfnas.members.LiveMembers`); through ``--store`` when given."""
+    from tfnas.members import LiveMembers
     from tfnas.proxies import get_proxy
-    from tfnas.scoring import batch_for, score_many, settings_key
+    from tfnas.scoring import batch_for
 
     for name in names:
         if name == ORACLE or get_proxy(name).ensemble:
@@ -261,31 +262,20 @@ def _run_score_many(args: argparse.Namespace, names: list[str], archs: list) -> 
     if args.batch_size is not None:
         check_batch_size(args.batch_size, "--batch-size")
     device = _device(args)
-    keys = {name: settings_key(name, args.dataset, args.seed, args.batch_size, args.precision,
-                               device) for name in names}
-    values: dict[str, float] = {}
-    seconds: dict[str, float] = {}
     store = _open_store(args.store, args.space)
     try:
-        for name in names if store is not None else ():
-            stored = store.get(name, args.dataset, arch, keys[name])
-            if stored is not None:
-                values[name], seconds[name] = stored, 0.0
-        missing = [name for name in names if name not in values]
-        if missing:
-            scored = score_many(arch, missing, args.dataset, args.seed, args.batch_size,
-                                space=args.space, precision=args.precision, device=device)
-            for name in missing:
-                values[name], seconds[name] = scored[name].score, scored[name].seconds
-                if store is not None:
-                    store.put(name, args.dataset, arch, keys[name], values[name], seconds[name])
+        source = LiveMembers(tuple(names), args.dataset, args.seed, batch_size=args.batch_size,
+                             store=store, space=args.space, precision=args.precision,
+                             device=device)
+        values = dict(zip(names, source(arch), strict=True))
+        seconds = source.seconds[arch]
     finally:
         if store is not None:
             store.close()
     if args.json:
         print(json.dumps({"arch": str(arch), "dataset": args.dataset,
                           "scores": {n: _json_float(values[n]) for n in names},
-                          "seconds": seconds,
+                          "seconds": {n: seconds[n] for n in names},
                           "batch_size": {n: batch_for(n, args.batch_size) for n in names}}))
         return 0
     for name in names:
@@ -543,8 +533,10 @@ def _run_search(args: argparse.Namespace) -> int:
                 if args.proxy != ORACLE and not _is_ensemble(args) else None)
     store_path = _search_store(args, live)
     store = _open_store(store_path, args.space)  # last: a refused command leaves no store file
-    trace = None if args.trace is None else open(args.trace, "w", encoding="utf-8")  # noqa: SIM115
+    trace = None
     try:
+        if args.trace is not None:
+            trace = open(args.trace, "w", encoding="utf-8")  # noqa: SIM115
         scorer = _make_scorer(args, oracle, store, settings, table)
         with _stops_as_interrupts():
             traces = _search_with_progress(args, search, kwargs, per_run, scorer, oracle, trace)

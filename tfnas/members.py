@@ -16,7 +16,6 @@ Both keep every cell's member scores once read (a search revisits cells, repeats
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,7 +45,8 @@ def ensemble_members(proxy: str) -> tuple[str, ...]:
 
 
 class LiveMembers:
-    """Every member's live score of a cell, all members of a cell in one ``score_many`` pass."""
+    """Every member's live score of a cell, all members of a cell in one ``score_many`` pass
+    (read from and written to ``store`` when given, each member under its own settings key)."""
 
     def __init__(self, members: tuple[str, ...], dataset: str, seed: int = 0,
                  batch_size: int | None = None, store: ScoreStore | None = None,
@@ -81,6 +81,8 @@ class LiveMembers:
         """Member scores computed live."""
         self._settings: dict[str, str] = {}
         self._known: dict[Arch, tuple[float, ...]] = {}
+        self.seconds: dict[Arch, dict[str, float]] = {}
+        """Per cell, each member's share of its scoring time (0 for a score read from the store)."""
 
     def settings(self, member: str) -> str:
         """The store key's settings of ``member`` (computed once; it may hash the data batch)."""
@@ -102,24 +104,23 @@ class LiveMembers:
         from tfnas.scoring import score_many
 
         found: dict[str, float] = {}
+        seconds = self.seconds.setdefault(arch, {})
         if self.store is not None:
             for member in self.members:
                 stored = self.store.get(member, self.dataset, arch, self.settings(member))
                 if stored is not None:
-                    found[member] = stored
+                    found[member], seconds[member] = stored, 0.0
                     self.store_hits += 1
         missing = [m for m in self.members if m not in found]
         if missing:
-            start = time.perf_counter()
             scored = score_many(arch, missing, self.dataset, self.seed, self.batch_size,
                                 space=self.space, precision=self.precision, device=self.device)
-            share = (time.perf_counter() - start) / len(missing)
             self.scorings += len(missing)
-            for member in missing:
-                found[member] = scored[member].score
+            for member in missing:  # each its share of its pass, as a sweep stores it
+                found[member], seconds[member] = scored[member].score, scored[member].seconds
             if self.store is not None:
-                self.store.put_many([(m, self.dataset, arch, self.settings(m), found[m], share)
-                                     for m in missing])
+                self.store.put_many([(m, self.dataset, arch, self.settings(m), found[m],
+                                      seconds[m]) for m in missing])
         return tuple(found[m] for m in self.members)
 
     def describe(self) -> dict[str, Any]:
