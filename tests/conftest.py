@@ -8,16 +8,24 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-# "ci": derandomised, so a CI run is reproducible; "dev": random exploration, more examples.
+# Hypothesis profiles, chosen by HYPOTHESIS_PROFILE (default: "ci" under CI, else "dev"):
+#   "ci": derandomised, so a CI run is reproducible;
+#   "dev": the developer's default: random exploration (each run tries other examples), but no
+#          more examples than CI runs, so the unit tier stays fast;
+#   "thorough": opt-in, 10x CI's examples for tests that do not fix their own count
+#          (HYPOTHESIS_PROFILE=thorough pytest tests/test_x.py).
+CI_EXAMPLES = 50
 settings.register_profile(
     "ci",
     derandomize=True,
     deadline=None,
-    max_examples=50,
+    max_examples=CI_EXAMPLES,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("dev", deadline=None, max_examples=100)
+settings.register_profile("dev", deadline=None, max_examples=CI_EXAMPLES)
+settings.register_profile("thorough", deadline=None, max_examples=10 * CI_EXAMPLES,
+                          print_blob=True, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 # A live search keeps a default score store in the user's cache (tfnas.config.cache_dir): tests
