@@ -17,11 +17,10 @@ from hypothesis import strategies as st
 
 from tfnas import cli
 from tfnas.checks import ArgumentError
-from tfnas.members import MissingMemberScoreError, TableMembers
+from tfnas.members import MissingMemberScoreError, TableMembers, score_population
 from tfnas.proxies import get_proxy
 from tfnas.proxies.az_nas import az_nas
 from tfnas.proxies.vote import copeland
-from tfnas.scoring import score_population
 from tfnas.search import TableScorer, random_search, rea, repeat
 from tfnas.search.ensemble import EnsembleScorer, begin_population
 from tfnas.search.population import (

@@ -16,14 +16,14 @@ Both keep every cell's member scores once read (a search revisits cells, repeats
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tfnas.checks import ArgumentError, ArgumentTypeError, check_seed
 from tfnas.errors import TfnasError, shown
 from tfnas.proxies import get_proxy
 from tfnas.space import Arch
-from tfnas.spaces import SearchSpace, get_space
+from tfnas.spaces import SearchSpace, get_space, resolve
 from tfnas.store import ScoreStore
 
 
@@ -176,3 +176,47 @@ class TableMembers:
     def describe(self) -> dict[str, Any]:
         return {"member_scores": self.name,
                 "cells": {m: len(t) for m, t in zip(self.members, self._tables, strict=True)}}
+
+
+def score_population(
+    archs: Sequence[Arch | str],
+    proxy: str,
+    dataset: str,
+    seed: int = 0,
+    space: str | SearchSpace | None = None,
+    store: object = None,
+    member_scores: dict[str, dict[Arch, float]] | None = None,
+    progress: bool | None = None,
+) -> list[float]:
+    """The ensemble ``proxy``'s scores of a population of cells: its members' scores of each
+    cell, combined by the ensemble's rule over this population (every cell as given, a repeated
+    one counted again).
+
+    The members are scored live, each at its reference batch, in one :func:`~tfnas.scoring.score_many` pass per
+    cell, through ``store`` (a :class:`tfnas.store.ScoreStore`) if given, each member under its
+    own :func:`~tfnas.scoring.settings_key` (a stored score is read, a new one written); or their scores are
+    looked up in ``member_scores`` (per member, a mapping of its scores by cell, e.g.
+    ``tfnas.tables.load_table(member, ...).scores``). ``progress``: as :mod:`tfnas.progress`
+    shows it (``None``: a bar on a terminal or in a notebook, a line every 30 s in logs).
+    """
+    import numpy as np
+
+    from tfnas.progress import Progress
+
+    members = ensemble_members(proxy)
+    if isinstance(archs, str) or len(archs) < 1:
+        raise ArgumentError("archs must be a non-empty sequence of cells")
+    if store is not None and member_scores is not None:
+        raise ArgumentError("pass store= (members scored live) or member_scores= (looked up), "
+                            "not both")
+    searched = resolve(archs[0], space)[1] if space is None else space
+    source = (TableMembers(members, member_scores, searched) if member_scores is not None
+              else LiveMembers(members, dataset, seed, store=store, space=searched))
+    rows = []
+    with Progress(len(archs), f"{proxy} population", "cell", show=progress) as bar:
+        for arch in archs:
+            rows.append(source(arch))
+            bar.update(1)
+    columns = {m: np.asarray([row[k] for row in rows], dtype=float) for k, m in enumerate(members)}
+    combined = get_proxy(proxy).function(columns)
+    return [float(v) for v in np.asarray(combined, dtype=float)]

@@ -189,7 +189,7 @@ class Proxy:
         if self.ensemble:
             raise ArgumentError(
                 f"proxy {self.name!r} combines {', '.join(self.members)} over a population of "
-                "cells, not one network: score it with tfnas.scoring.score_population")
+                "cells, not one network: score it with tfnas.members.score_population")
         if images is not None and not isinstance(images, torch.Tensor):
             raise ArgumentTypeError(
                 f"images must be a torch.Tensor or None, got {type(images).__name__}")

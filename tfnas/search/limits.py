@@ -7,18 +7,11 @@ evaluation (~150 bytes each, measured: tests/test_search_memory.py) and the orac
 
 from __future__ import annotations
 
-from tfnas.space import SPACE_SIZE
 from tfnas.spaces import SearchSpace
-
-MAX_N = SPACE_SIZE
-WHY_N = f"random search draws distinct cells and the space has {SPACE_SIZE:,}"
-
-MAX_POPULATION = SPACE_SIZE
-WHY_POPULATION = f"a population cannot usefully exceed the {SPACE_SIZE:,} cells of the space"
 
 
 def max_n(space: SearchSpace) -> tuple[int, str]:
-    """The bound of random search's ``n`` in ``space`` and its reason (``MAX_N`` for tss)."""
+    """The bound of random search's ``n`` in ``space`` and its reason (the space's size)."""
     return space.size, f"random search draws distinct cells and {space.described} has {space.size:,}"
 
 
@@ -26,6 +19,7 @@ def max_population(space: SearchSpace) -> tuple[int, str]:
     """The bound of REA's ``population`` in ``space`` and its reason."""
     return space.size, (f"a population cannot usefully exceed the {space.size:,} cells of "
                         f"{space.described}")
+
 
 MAX_CYCLES = 100_000
 WHY_CYCLES = ("over 6x the space and 100x the paper's 1,000; REA then mostly revisits cells, and "
