@@ -1,4 +1,9 @@
-"""The command line, run as a real subprocess (``python -m tfnas``): outputs, exit codes, errors."""
+"""The command line: outputs, exit codes, errors.
+
+Arguments and errors run in-process through :func:`tfnas.cli.main` (its return code is the exit
+status; stdout and stderr are captured); the process contract itself (``python -m tfnas``, its
+exit status and one stderr line, a closed pipe) runs as real subprocesses, in the integration tier.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,13 +23,36 @@ from tfnas.space import arch_at
 ARCH = str(arch_at(0))
 
 
-def tfnas(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    environment = dict(os.environ if env is None else env)
-    return subprocess.run([sys.executable, "-m", "tfnas", *args], capture_output=True, text=True,
-                          env=environment, timeout=120)
+@dataclass(frozen=True)
+class Result:
+    """What a run of the command line gave: its exit status, stdout and stderr."""
+
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess, code: int, *words: str) -> None:
+@pytest.fixture
+def tfnas(capsys: pytest.CaptureFixture[str]):
+    """``tfnas(*args)``: ``tfnas.cli.main(args)`` in this process, as a :class:`Result`."""
+
+    def run(*args: str) -> Result:
+        capsys.readouterr()
+        code = cli.main(list(args))
+        out, err = capsys.readouterr()
+        return Result(code, out, err)
+
+    return run
+
+
+def python_m_tfnas(*args: str) -> Result:
+    """``python -m tfnas *args`` as a real process (integration tests only)."""
+    done = subprocess.run([sys.executable, "-m", "tfnas", *args], capture_output=True, text=True,
+                          timeout=120)
+    return Result(done.returncode, done.stdout, done.stderr)
+
+
+def assert_one_line_error(result: Result, code: int, *words: str) -> None:
     assert result.returncode == code, result.stderr
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
@@ -39,7 +68,7 @@ def oracle(data_root):
     return default_oracle()
 
 
-def test_search_rea_oracle_json_to_stdout(oracle) -> None:
+def test_search_rea_oracle_json_to_stdout(oracle, tfnas) -> None:
     result = tfnas("search", "rea", "--proxy", "oracle", "--dataset", "cifar10", "--population",
                    "10", "--sample", "3", "--time-budget", "20000", "--repeats", "3", "--seed",
                    "5", "--json", "-")
@@ -55,7 +84,7 @@ def test_search_rea_oracle_json_to_stdout(oracle) -> None:
     assert "\r" not in result.stderr  # no progress bar when stderr is not a terminal
 
 
-def test_search_random_json_file_is_reproducible(tmp_path: Path, data_root) -> None:
+def test_search_random_json_file_is_reproducible(tmp_path: Path, data_root, tfnas) -> None:
     outs = [tmp_path / "a.json", tmp_path / "b.json"]
     for out in outs:
         result = tfnas("search", "random", "--proxy", "oracle", "--dataset", "ImageNet16-120",
@@ -70,7 +99,7 @@ def test_search_random_json_file_is_reproducible(tmp_path: Path, data_root) -> N
         assert len(tx.evaluations) == 50 == tx.distinct
 
 
-def test_score_oracle_json(oracle) -> None:
+def test_score_oracle_json(oracle, tfnas) -> None:
     result = tfnas("score", "--proxy", "oracle", "--dataset", "cifar100", "--arch", ARCH, "--json")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
@@ -80,7 +109,7 @@ def test_score_oracle_json(oracle) -> None:
     assert data["arch"] == ARCH and data["proxy"] == "oracle" and data["dataset"] == "cifar100"
 
 
-def test_score_live_proxy_through_the_store(tmp_path: Path, data_root) -> None:
+def test_score_live_proxy_through_the_store(tmp_path: Path, data_root, tfnas) -> None:
     pytest.importorskip("tfnas.scoring")
     store = tmp_path / "scores.sqlite"
     args = ("score", "--proxy", "params", "--dataset", "cifar10", "--arch", ARCH, "--store",
@@ -118,20 +147,33 @@ def test_score_live_proxy_through_the_store(tmp_path: Path, data_root) -> None:
     ],
 )
 def test_errors_are_one_line(args: tuple[str, ...], code: int, words: tuple[str, ...],
-                             data_root) -> None:
+                             data_root, tfnas) -> None:
     assert_one_line_error(tfnas(*args), code, *words)
 
 
-def test_missing_data_is_one_line(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "TFNAS_DATA"}
-    assert_one_line_error(tfnas("search", "random", "--proxy", "oracle", "--dataset", "cifar10",
-                                env=env), 1, "TFNAS_DATA is not set")
-    env["TFNAS_DATA"] = str(tmp_path)  # exists, but holds no tables
+@pytest.mark.integration
+def test_python_m_tfnas_keeps_the_process_contract(data_root) -> None:
+    """The real entry point: output on stdout and exit 0; an error is one stderr line, no
+    traceback, exit 1; a usage error exit 2."""
+    ok = python_m_tfnas("score", "--proxy", "oracle", "--dataset", "cifar10", "--arch", ARCH,
+                        "--json")
+    assert ok.returncode == 0 and ok.stderr == "", ok.stderr
+    assert json.loads(ok.stdout)["arch"] == ARCH
+    assert_one_line_error(python_m_tfnas("search", "random", "--proxy", "bogus", "--dataset",
+                                         "cifar10"), 1, "tfnas: error:", "unknown proxy 'bogus'")
+    assert_one_line_error(python_m_tfnas("dance"), 2, "invalid choice")
+
+
+def test_missing_data_is_one_line(tmp_path: Path, tfnas, monkeypatch) -> None:
+    monkeypatch.delenv("TFNAS_DATA", raising=False)
+    assert_one_line_error(tfnas("search", "random", "--proxy", "oracle", "--dataset", "cifar10"),
+                          1, "TFNAS_DATA is not set")
+    monkeypatch.setenv("TFNAS_DATA", str(tmp_path))  # exists, but holds no tables
     assert_one_line_error(tfnas("score", "--proxy", "oracle", "--dataset", "cifar10", "--arch",
-                                ARCH, env=env), 1, "does not exist")
+                                ARCH), 1, "does not exist")
 
 
-def test_missing_score_table_is_one_line(data_root) -> None:
+def test_missing_score_table_is_one_line(data_root, tfnas) -> None:
     from tfnas.tables import table_path
 
     if table_path("naswot_reference", "ImageNet16-120").exists():
@@ -141,7 +183,7 @@ def test_missing_score_table_is_one_line(data_root) -> None:
     assert_one_line_error(result, 1, "naswot_reference")
 
 
-def test_table_search_refuses_a_table_scored_under_other_settings(data_root) -> None:
+def test_table_search_refuses_a_table_scored_under_other_settings(data_root, tfnas) -> None:
     from tfnas.tables import table_path
 
     if not table_path("synflow", "cifar10").exists():
@@ -183,14 +225,15 @@ SEARCH = ("search", "rea", "--proxy", "oracle", "--dataset", "cifar10")
 BIG = "9" * 5000  # int() refuses str of more than 4,300 digits with a ValueError
 
 
-def assert_short(result: subprocess.CompletedProcess, code: int, *words: str) -> str:
+def assert_short(result: Result, code: int, *words: str) -> str:
     assert_one_line_error(result, code, *words)
     line = result.stderr.strip()
     assert len(line) <= 500, line
     return line
 
 
-def test_a_hostile_image_pickle_is_one_line_and_runs_nothing(tmp_path: Path) -> None:
+def test_a_hostile_image_pickle_is_one_line_and_runs_nothing(tmp_path: Path, tfnas,
+                                                             monkeypatch) -> None:
     # UnsafePickleError is an UnpicklingError: the CLI used to let it escape as a traceback.
     import pickle
 
@@ -205,9 +248,9 @@ def test_a_hostile_image_pickle_is_one_line_and_runs_nothing(tmp_path: Path) -> 
     (images / "test_batch").write_bytes(pickle.dumps({b"data": Evil(), b"labels": [0]},
                                                      protocol=2))
     store = tmp_path / "scores.sqlite"
-    env = dict(os.environ, TFNAS_DATA=str(tmp_path / "data"))
+    monkeypatch.setenv("TFNAS_DATA", str(tmp_path / "data"))
     result = tfnas("score", "--proxy", "naswot", "--dataset", "cifar10", "--arch", ARCH,
-                   "--store", str(store), env=env)
+                   "--store", str(store))
     assert_short(result, 1, "tfnas: error:", "refused")
     assert not marker.exists()
     assert not store.exists()  # the data is checked before the store is created
@@ -258,7 +301,8 @@ def test_a_hostile_image_pickle_is_one_line_and_runs_nothing(tmp_path: Path) -> 
         ((*SEARCH, "x" * 100_000), 2, ("unrecognized arguments",)),
     ],
 )
-def test_bad_flags_are_one_short_line_with_the_reason(args, code, words, data_root) -> None:
+def test_bad_flags_are_one_short_line_with_the_reason(args, code, words, data_root,
+                                                      tfnas) -> None:
     assert_short(tfnas(*args), code, *words)
 
 
@@ -275,7 +319,7 @@ def test_bad_flags_are_one_short_line_with_the_reason(args, code, words, data_ro
         ("score", "--proxy", "params", "--dataset", "cifar10", "--arch", ARCH, "--seed", "-1"),
     ],
 )
-def test_a_refused_command_leaves_no_store_file(tmp_path: Path, args, data_root) -> None:
+def test_a_refused_command_leaves_no_store_file(tmp_path: Path, args, data_root, tfnas) -> None:
     store = tmp_path / "scores.sqlite"
     assert_short(tfnas(*args, "--store", str(store)), 1)
     assert not store.exists()
@@ -283,7 +327,7 @@ def test_a_refused_command_leaves_no_store_file(tmp_path: Path, args, data_root)
 
 @pytest.mark.parametrize("command", [("score", "--arch", ARCH), ("search", "random")])
 def test_a_store_with_the_oracle_is_refused_and_not_created(tmp_path: Path, command,
-                                                            data_root) -> None:
+                                                            data_root, tfnas) -> None:
     store = tmp_path / "scores.sqlite"
     args = (*command, "--proxy", "oracle", "--dataset", "cifar10", "--store", str(store))
     assert_short(tfnas(*args), 2, "--store", "oracle")
@@ -295,35 +339,34 @@ def test_help_returns_instead_of_exiting(capsys: pytest.CaptureFixture[str]) -> 
     assert "--time-budget" in capsys.readouterr().out
 
 
-def test_every_input_error_reaching_main_is_one_line(tmp_path: Path, data_root) -> None:
+def test_every_input_error_reaching_main_is_one_line(tmp_path: Path, data_root, tfnas) -> None:
     """Errors of the libraries tfnas calls, raised by real bad input inside a subcommand."""
+    import pickle
+    import sqlite3
+
     corrupt = tmp_path / "corrupt.sqlite"
     corrupt.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
-    script = tmp_path / "run.py"
-    script.write_text(
-        "import json, pickle, sqlite3, sys\n"
-        "from tfnas import cli\n"
-        "CASES = {\n"
-        f"  'sqlite': lambda: sqlite3.connect({str(corrupt)!r}).execute('select * from t'),\n"
-        "  'deep_json': lambda: json.loads('[' * 1_000_000 + ']' * 1_000_000),\n"
-        "  'memory': lambda: bytearray(2**62),\n"
-        "  'utf8': lambda: b'\\xff\\xfe'.decode('utf-8'),\n"
-        "  'overflow': lambda: float(10**400),\n"
-        "  'unpickling': lambda: pickle.loads(b'\\x80\\x02}q\\x00garbage'),\n"
-        "  'eof': lambda: pickle.loads(b'\\x80\\x02'),\n"
-        "}\n"
-        "cli.register_subcommand('h3-case', 'raise', lambda p: p.add_argument('case'),\n"
-        "                        lambda args: CASES[args.case]() and 0)\n"
-        "sys.exit(cli.main(sys.argv[1:]))\n"
-    )
-    for case in ("sqlite", "deep_json", "memory", "utf8", "overflow", "unpickling", "eof"):
-        result = subprocess.run([sys.executable, str(script), "h3-case", case],
-                                capture_output=True, text=True, timeout=120)
-        line = assert_short(result, 1, "tfnas: error:")
-        assert case != "sqlite" or "SQLite" in line
-        assert case != "memory" or "memory" in line
+    cases = {
+        "sqlite": lambda: sqlite3.connect(corrupt).execute("select * from t"),
+        "deep_json": lambda: json.loads("[" * 1_000_000 + "]" * 1_000_000),
+        "memory": lambda: bytearray(2**62),
+        "utf8": lambda: b"\xff\xfe".decode("utf-8"),
+        "overflow": lambda: float(10**400),
+        "unpickling": lambda: pickle.loads(b"\x80\x02}q\x00garbage"),
+        "eof": lambda: pickle.loads(b"\x80\x02"),
+    }
+    cli.register_subcommand("h3-case", "raise", lambda p: p.add_argument("case"),
+                            lambda args: cases[args.case]() and 0)
+    try:
+        for case in cases:
+            line = assert_short(tfnas("h3-case", case), 1, "tfnas: error:")
+            assert case != "sqlite" or "SQLite" in line
+            assert case != "memory" or "memory" in line
+    finally:
+        cli._SUBCOMMANDS.pop("h3-case")
 
 
+@pytest.mark.integration
 def test_a_closed_output_pipe_is_one_line(data_root) -> None:
     read, write = os.pipe()
     os.close(read)
