@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.__main__ import main as harness_main
 from harness.compare import compare_files, compare_outcomes
 from harness.outcome import Outcome
 from harness.results import load_results, outcomes_by_id
@@ -155,34 +154,39 @@ def test_missing_and_added_claims():
     assert [(d.kind, d.regression) for d in diffs] == [("added", False)]
 
 
+def harness(capsys, *args: str) -> tuple[int, str, str]:
+    """``python -m harness ARGS`` in this process: (exit status, stdout, stderr)."""
+    capsys.readouterr()
+    code = harness_main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 @pytest.mark.parametrize("drift, code", [(False, 0), (True, 1)])
-def test_cli_exit_codes(tmp_path, drift, code):
+def test_cli_exit_codes(tmp_path, capsys, drift, code):
     new = copy.deepcopy(DATA)
     if drift:
         rec = next(r for r in new["claims"]["outcomes"] if r["status"] != "not run")
         rec.update(status="not run", reason="the score table went missing")
     (tmp_path / "new.json").write_text(json.dumps(new), encoding="utf-8")
-    res = subprocess.run([sys.executable, "-m", "harness", "compare", str(FIXTURE),
-                          str(tmp_path / "new.json")], capture_output=True, text=True, check=False)
-    assert res.returncode == code, res.stdout + res.stderr
+    status, out, err = harness(capsys, "compare", FIXTURE, tmp_path / "new.json")
+    assert status == code, out + err
 
 
-def test_baseline_command_writes_a_comparable_file(tmp_path):
+def test_baseline_command_writes_a_comparable_file(tmp_path, capsys):
     to = tmp_path / "baseline.json"
-    res = subprocess.run([sys.executable, "-m", "harness", "baseline", str(FIXTURE), "--to",
-                          str(to)], capture_output=True, text=True, check=False)
-    assert res.returncode == 0, res.stderr
+    status, _, err = harness(capsys, "baseline", FIXTURE, "--to", to)
+    assert status == 0, err
     assert compare_outcomes(outcomes_by_id(load_results(to)), OLD) == []
 
 
 # ---------------------------------------------------------------- a file compared with itself
 
 
-def test_a_file_compared_with_itself_has_no_regressions(tmp_path):
+def test_a_file_compared_with_itself_has_no_regressions(tmp_path, capsys):
     for path in (FIXTURE, ROOT / "benchmarks" / "baseline.json"):
-        res = subprocess.run([sys.executable, "-m", "harness", "compare", str(path), str(path)],
-                             capture_output=True, text=True, check=False)
-        assert res.returncode == 0 and "0 regression(s)" in res.stdout, res.stdout + res.stderr
+        status, out, err = harness(capsys, "compare", path, path)
+        assert status == 0 and "0 regression(s)" in out, out + err
 
 
 numbers = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
