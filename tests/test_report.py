@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -67,14 +68,14 @@ def test_plots_are_written_as_png_and_linked(rendered):
         assert (path.parent / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cli_report(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "harness", "report", str(FIXTURE), "--out",
-                          str(tmp_path)], capture_output=True, text=True, check=False)
+@pytest.mark.data  # the proxy section reads every committed score table (benchmarks/scores)
+def test_cli_report(tmp_path, capsys):
+    res = _run_harness(capsys, "report", FIXTURE, "--out", tmp_path)
     assert res.returncode == 0, res.stderr
     assert (tmp_path / "report.md").is_file()
 
 
-def test_bad_inputs_are_refused(tmp_path):
+def test_bad_inputs_are_refused(tmp_path, capsys, monkeypatch):
     with pytest.raises(FileNotFoundError):
         load_results(tmp_path / "absent.json")
     (tmp_path / "x.json").write_text("{not json", encoding="utf-8")
@@ -83,8 +84,8 @@ def test_bad_inputs_are_refused(tmp_path):
     (tmp_path / "y.json").write_text(json.dumps({"benchmarks": []}), encoding="utf-8")
     with pytest.raises(ResultsError, match="no 'claims'"):
         write_report(tmp_path / "y.json", tmp_path / "out")
-    res = subprocess.run([sys.executable, "-m", "harness", "report", str(tmp_path / "y.json")],
-                         capture_output=True, text=True, check=False, cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    res = _run_harness(capsys, "report", tmp_path / "y.json")
     assert res.returncode == 2 and "no 'claims'" in res.stderr
 
 
@@ -174,9 +175,24 @@ BAD_FILES = [
 ]
 
 
-def _run_harness(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "harness", *map(str, args)], capture_output=True,
-                          text=True, check=False, cwd=cwd, timeout=120)
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def _run_harness(capsys, *args) -> Run:
+    """``python -m harness ARGS`` in this process (a usage error's exit included)."""
+    from harness.__main__ import main
+
+    capsys.readouterr()
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse's usage errors exit
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return Run(code, out, err)
 
 
 def assert_one_line_error(res, *names):
@@ -189,7 +205,7 @@ def assert_one_line_error(res, *names):
 
 
 @pytest.mark.parametrize("case", range(len(BAD_FILES)), ids=[c[0] for c in BAD_FILES])
-def test_every_command_refuses_a_bad_results_file_in_one_line(tmp_path, case):
+def test_every_command_refuses_a_bad_results_file_in_one_line(tmp_path, capsys, case):
     name, content, field = BAD_FILES[case]
     path = tmp_path / f"{name}.json"
     if isinstance(content, bytes):
@@ -200,7 +216,7 @@ def test_every_command_refuses_a_bad_results_file_in_one_line(tmp_path, case):
     args = {"report": ("report", path, "--out", tmp_path / "out"),
             "compare": ("compare", FIXTURE, path),
             "baseline": ("baseline", path, "--to", tmp_path / "baseline.json")}[command]
-    res = _run_harness(*args)
+    res = _run_harness(capsys, *args)
     assert_one_line_error(res, path.name, field)
     assert not (tmp_path / "out" / "report.md").exists() and not (tmp_path / "baseline.json").exists()
 
@@ -215,6 +231,7 @@ def _vm_peak_of_the_harness() -> int:
                 if line.startswith("VmPeak:"))
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (Linux)")
 def test_oversize_results_file_is_refused_unread_under_a_small_memory_limit(tmp_path):
     """A 2 GiB file (sparse: no disk) is refused from its size, within baseline + 300 MB."""
@@ -234,26 +251,27 @@ def test_oversize_results_file_is_refused_unread_under_a_small_memory_limit(tmp_
     assert_one_line_error(res, "big.json", "is over")
 
 
-def test_a_directory_or_a_missing_file_is_named_as_such(tmp_path):
-    assert_one_line_error(_run_harness("report", tmp_path), "is a directory")
-    assert_one_line_error(_run_harness("compare", tmp_path / "absent.json", FIXTURE),
+def test_a_directory_or_a_missing_file_is_named_as_such(tmp_path, capsys):
+    assert_one_line_error(_run_harness(capsys, "report", tmp_path), "is a directory")
+    assert_one_line_error(_run_harness(capsys, "compare", tmp_path / "absent.json", FIXTURE),
                           "absent.json", "does not exist")
 
 
-def test_unwritable_outputs_are_one_line(tmp_path):
+def test_unwritable_outputs_are_one_line(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("x", encoding="utf-8")
-    assert_one_line_error(_run_harness("report", FIXTURE, "--out", blocker), "cannot write",
-                          "a-file")
-    assert_one_line_error(_run_harness("report", FIXTURE, "--out", blocker / "sub"),
+    assert_one_line_error(_run_harness(capsys, "report", FIXTURE, "--out", blocker),
+                          "cannot write", "a-file")
+    assert_one_line_error(_run_harness(capsys, "report", FIXTURE, "--out", blocker / "sub"),
                           "cannot write")
-    assert_one_line_error(_run_harness("baseline", FIXTURE, "--to", blocker / "b.json"),
+    assert_one_line_error(_run_harness(capsys, "baseline", FIXTURE, "--to", blocker / "b.json"),
                           "cannot write")
-    assert_one_line_error(_run_harness("baseline", FIXTURE, "--to", tmp_path), "cannot write")
+    assert_one_line_error(_run_harness(capsys, "baseline", FIXTURE, "--to", tmp_path),
+                          "cannot write")
 
 
-def test_usage_errors_are_one_line():
-    res = _run_harness("report")
+def test_usage_errors_are_one_line(capsys):
+    res = _run_harness(capsys, "report")
     assert res.returncode == 2 and "\n" not in res.stderr.strip(), res.stderr
     assert "Traceback" not in res.stderr
 
@@ -344,13 +362,13 @@ def check_inert(md, data, plots=()):
         assert len(_unescaped(row, "|")) == 10, row
 
 
-def test_planted_markup_is_inert_in_the_written_report(tmp_path):
+def test_planted_markup_is_inert_in_the_written_report(tmp_path, capsys):
     path = tmp_path / "hostile.json"
     path.write_text(json.dumps(_plant(fixture_data(),
                                       lambda f: HOSTILE[zlib.crc32(f.encode()) % len(HOSTILE)] + f)),
                     encoding="utf-8")
     # the proxy section reads score tables, not the results: its inertness is checked below
-    res = _run_harness("report", path, "--out", tmp_path / "out", "--no-proxies")
+    res = _run_harness(capsys, "report", path, "--out", tmp_path / "out", "--no-proxies")
     assert res.returncode == 0, res.stderr
     md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     plots = ("fig3_scatter.png", "top_cells.png", "accuracy_cifar10.png")
@@ -674,6 +692,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TRIVIAL = "def test_claim(claim, benchmark):\n    benchmark(lambda: None)\n"
 
 
+@pytest.mark.integration
 def test_the_plugin_records_every_deselected_claim_with_its_reason(tmp_path):
     import os
 
