@@ -28,6 +28,8 @@ from tfnas.proxies import proxies as _all_proxies
 from tfnas.proxies import registry as reg
 from tfnas.scoring import score
 
+pytestmark = pytest.mark.integration  # builds wheels, installs them with pip, runs python
+
 CELL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|"
 FIRST = ("naswot", "naswot_reference", "synflow", "params", "flops")  # listed first, in this order
 BUILTINS = tuple(p.name for p in _all_proxies() if p.builtin)  # then every other built-in file

@@ -26,9 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 PASSING = "mellor-search-n10-cifar10"
 DIVERGENT = "table1-cifar10-n10-accuracy"
 
-pytestmark = pytest.mark.skipif(
-    not (ROOT / "benchmarks" / "scores").is_dir(), reason="benchmarks/scores/ missing"
-)
+pytestmark = [
+    pytest.mark.integration,  # real pytest runs in subprocesses
+    pytest.mark.skipif(not (ROOT / "benchmarks" / "scores").is_dir(),
+                       reason="benchmarks/scores/ missing"),
+]
 
 
 def _run(tmp: Path, data: Path, *extra: str) -> subprocess.CompletedProcess:

@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.integration  # real searches in subprocesses, interrupted by signals
+
 ARGS = ["search", "rea", "--proxy", "synflow", "--dataset", "cifar10", "--cycles", "60",
         "--population", "8", "--sample", "3", "--seed", "3"]
 

@@ -22,6 +22,7 @@ from tfnas.space import arch_at
 from tfnas.store import ScoreStore
 
 pytestmark = [
+    pytest.mark.integration,  # real sweeps in subprocesses, signals
     pytest.mark.skipif(not Path(f"/proc/self/task/{os.getpid()}/children").exists(),
                        reason="needs Linux /proc/<pid>/task/<tid>/children"),
     pytest.mark.usefixtures("one_torch_thread"),

@@ -48,9 +48,11 @@ def test_claim(claim, benchmark, claims_context, pytestconfig):
     run_claim(claim, benchmark, claims_context, pytestconfig)
 '''
 
-pytestmark = pytest.mark.skipif(
-    not (ROOT / "benchmarks" / "scores").is_dir(), reason="benchmarks/scores/ missing"
-)
+pytestmark = [
+    pytest.mark.integration,  # real pytest runs in subprocesses
+    pytest.mark.skipif(not (ROOT / "benchmarks" / "scores").is_dir(),
+                       reason="benchmarks/scores/ missing"),
+]
 
 
 def _pytest(repo: Path, *args: str) -> subprocess.CompletedProcess:
