@@ -206,6 +206,7 @@ WRITE_UNDER_LIMIT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("new_size", [4096, 100_000])
 def test_a_rewrite_that_fails_part_way_leaves_the_file_as_it_was(new_size: int,
                                                                  tmp_path: Path) -> None:

@@ -71,6 +71,7 @@ def _one_line(exc: BaseException) -> str:
     return text
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("space", ["tss", "sss"])
 def test_hostile_meta_is_refused_and_never_runs(data_root: Path, tmp_path: Path, space: str) -> None:
     archive = _copy(data_root, tmp_path, space)
@@ -98,6 +99,7 @@ def test_hostile_meta_is_refused_and_never_runs(data_root: Path, tmp_path: Path,
     assert marker.exists(), run.stderr[-500:]
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("space", ["tss", "sss"])
 def test_hostile_cell_file_is_refused_and_never_runs(data_root: Path, tmp_path: Path, space: str) -> None:
     import nats_bench
@@ -155,6 +157,7 @@ _REFERENCE = """
 """
 
 
+@pytest.mark.integration
 def test_official_fake_archives_answer_as_the_plain_api(data_root: Path) -> None:
     import nats_bench
 
@@ -231,6 +234,7 @@ print("accepted")
 """
 
 
+@pytest.mark.integration
 def test_meta_bomb_ends_in_one_line_under_rlimit(data_root: Path, tmp_path: Path) -> None:
     """A 2 KB meta file that inflates to 1.5 GB (a BINBYTES8 header, then 22 streams of zeros):
     plain pickle read it all; now the 64 MiB cap stops it, under an address-space limit."""

@@ -143,6 +143,7 @@ def test_good_options_collect_every_claim_and_table(pytester):
     assert "test_claim[mellor-" in output
 
 
+@pytest.mark.integration
 def test_the_real_benchmarks_with_a_malformed_file_end_in_one_line(tmp_path):
     """``pytest benchmarks/ --claims BAD``: one line, not a traceback from test_tables.py."""
     bad = tmp_path / "bad.toml"

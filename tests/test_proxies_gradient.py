@@ -467,6 +467,7 @@ def test_registered_recipes() -> None:
         assert proxy.help
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_tfnas_score_runs_on_the_real_data(name: str, data_root) -> None:

@@ -361,6 +361,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys, args):
     assert err.count("\n") == 1 and err.startswith("error: ")
 
 
+@pytest.mark.integration
 def test_the_command_runs_as_a_module(tmp_path):
     res = subprocess.run([sys.executable, "-m", "harness", "proxies", "--tables", str(tmp_path)],
                          cwd=ROOT, capture_output=True, text=True, check=False)

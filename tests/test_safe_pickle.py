@@ -431,6 +431,7 @@ def limited_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, dict[str
     return result, {name: lines.get(str(n), "") for n, name in enumerate(BOMBS)}
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", list(BOMBS))
 def test_crashes_and_memory_bombs_end_in_one_line_under_rlimit(limited_run, name: str) -> None:
     result, lines = limited_run

@@ -155,6 +155,7 @@ def _limited_cli(args: list[str], headroom: int) -> subprocess.CompletedProcess:
                           env=_env(), preexec_fn=cap, timeout=300, cwd=REPO)
 
 
+@pytest.mark.integration
 @LINUX
 def test_out_of_memory_in_the_cli_is_one_line_and_exit_1(data_root) -> None:
     """grasp at its reference batch on the largest CIFAR-10 cell needs ~1.5 GiB above the
@@ -211,6 +212,7 @@ GROUPS = [[n] for n in SINGLE if get_proxy(n).takes_batch] + [
 ]
 
 
+@pytest.mark.integration
 @LINUX
 @pytest.mark.slow
 @pytest.mark.parametrize("names", GROUPS, ids=["+".join(g) for g in GROUPS])

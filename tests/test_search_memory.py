@@ -68,6 +68,7 @@ def _peak_rss_bytes(repeats: int, json_path: str) -> int:
     return kib * 1024 if sys.platform != "darwin" else kib
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(not hasattr(resource, "getrusage"), reason="needs getrusage")
 def test_a_search_at_the_evaluation_bound_fits_the_stated_memory(tmp_path) -> None:
     small, large = 10, 160  # 10,000 and 160,000 evaluations

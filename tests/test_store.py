@@ -211,6 +211,7 @@ def expected(start: int, stop: int) -> dict[Arch, float]:
     return {arch_at(i): i * 0.5 for i in range(start, stop)}
 
 
+@pytest.mark.integration
 def test_sigkilled_writer_loses_nothing_committed_and_resume_completes(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     ScoreStore(path).close()
@@ -240,6 +241,7 @@ def test_sigkilled_writer_loses_nothing_committed_and_resume_completes(tmp_path:
         assert store.count() == 400
 
 
+@pytest.mark.integration
 def test_two_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     # overlapping ranges: both processes write cells 150..249
@@ -379,6 +381,7 @@ CREATE_UNDER_FSIZE = textwrap.dedent(
 )
 
 
+@pytest.mark.integration
 def test_a_failed_creation_leaves_no_file_behind(tmp_path: Path) -> None:
     """A new store whose first write fails (a real EFBIG under RLIMIT_FSIZE) is removed."""
     path = tmp_path / "new.db"
@@ -389,6 +392,7 @@ def test_a_failed_creation_leaves_no_file_behind(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+@pytest.mark.integration
 def test_a_pipe_or_device_is_refused_without_waiting(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)

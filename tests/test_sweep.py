@@ -61,6 +61,7 @@ def test_serial_sweep_stores_the_scoring_rule(serial_store):
             assert value == score(arch, proxy, "cifar10", seed=0, batch_size=128)
 
 
+@pytest.mark.integration
 def test_dask_local_cluster_equals_single_process(serial_store, tmp_path):
     from dask.distributed import Client, LocalCluster
 
@@ -78,6 +79,7 @@ def test_dask_local_cluster_equals_single_process(serial_store, tmp_path):
         assert _scored(path, proxy) == _scored(serial_store, proxy)
 
 
+@pytest.mark.integration
 def test_process_pool_equals_single_process(serial_store, tmp_path):
     path = tmp_path / "pool.sqlite"
     report = run_sweep(path, ["params"], ["cifar10"], indices=CHEAP_CELLS[::-1], chunk_size=4,
@@ -116,6 +118,7 @@ def test_plan_chunks_cover_exactly_the_missing_cells(tmp_path):
     assert (jobs[0].requested, jobs[0].stored_before, jobs[0].remaining) == (10, 1, 9)
 
 
+@pytest.mark.integration
 def test_sigkill_then_restart_completes_without_duplicates(serial_store, tmp_path):
     path = tmp_path / "killed.sqlite"
     cells = "0-59"
@@ -401,6 +404,7 @@ def test_a_size_space_sweep_stores_and_exports_its_own_tables(tmp_path, capsys):
                       for a in (SIZE.arch_at(0), SIZE.arch_at(32767))}
 
 
+@pytest.mark.integration
 def test_a_size_space_process_pool_equals_the_serial_sweep(tmp_path):
     serial, pool = tmp_path / "serial.sqlite", tmp_path / "pool.sqlite"
     run_sweep(serial, ["params"], ["cifar10"], indices=[5, 32767, 20000], space="sss")

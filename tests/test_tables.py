@@ -319,6 +319,7 @@ def address_limit() -> int:
     return int(baseline.stdout) + HEADROOM
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /proc/self/status are Linux's")
 @pytest.mark.parametrize("inflated_mib", [1024, 4096])
 def test_gzip_bomb_refused_within_a_small_address_space(tmp_path, address_limit, inflated_mib):

@@ -247,6 +247,7 @@ def _ratio_and_wall(cells: list) -> tuple[float, float]:
     return float(cpu_ratio), float(got["a"][1].sum() + got["b"][1].sum())
 
 
+@pytest.mark.integration
 def test_the_judged_ratio_moves_far_less_than_wall_time_under_load():
     cells = tk.sample_cells(get_space(None), 6, 1)
     (quiet_ratio, quiet_wall), (busy_ratio, busy_wall) = _quiet_then_busy(
@@ -257,6 +258,7 @@ def test_the_judged_ratio_moves_far_less_than_wall_time_under_load():
     assert judged_move < 0.2 and judged_move < wall_move / 3, (quiet_ratio, busy_ratio)
 
 
+@pytest.mark.integration
 @pytest.mark.slow
 def test_live_naswot_cost_ratio_holds_under_load(data_root):
     """The same with live NASWOT scoring: CIFAR-10 over ImageNet16-120 per cell, quiet and with
@@ -302,6 +304,7 @@ def test_traces_record_cpu_seconds_and_old_traces_still_read():
 # ---------------------------------------------------------------- the pytest option
 
 
+@pytest.mark.integration
 def test_the_live_protocol_option_reaches_the_context(tmp_path):
     from pathlib import Path
 
