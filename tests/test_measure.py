@@ -22,7 +22,7 @@ from tfnas.checks import ArgumentError
 from tfnas.datasets import load_batch
 from tfnas.errors import TfnasError
 from tfnas.measuring import MeasureError, general_proxies, measure
-from tfnas.network import UnsupportedNetworkError
+from tfnas.network import UnsupportedNetworkError, build_network
 from tfnas.proxies import get_proxy, proxies
 from tfnas.proxies.naswot import naswot_reference
 from tfnas.proxies.zen import pooled_input, pre_gap
@@ -190,9 +190,9 @@ def test_zen_reads_the_input_of_the_global_pooling(cifar):
     handle.remove()
     assert torch.equal(feature, seen[0])
     # on a NATS network the hook finds what the cell walk computes (the NATS path stays the walk)
-    nats = get_space("tss").build_network(
+    nats = build_network(
         "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|none~0|nor_conv_3x3~1|skip_connect~2|",
-        10, torch.Generator().manual_seed(0)).train()
+        10, torch.Generator().manual_seed(0), space=get_space("tss")).train()
     with torch.no_grad():
         assert torch.equal(pooled_input(nats, images[:4]), pre_gap(nats, images[:4]))
 
@@ -319,7 +319,7 @@ def test_on_a_nats_network_measure_gives_the_bits_of_score():
     names = [*general_proxies(), *AZ]
     expected = score_many(CELL, names, dataset, seed)  # == score() bit for bit (test_score_many)
     generator = torch.Generator().manual_seed(cell_seed(CELL, seed, space))
-    net = space.build_network(CELL, 120, generator).train()
+    net = build_network(CELL, 120, generator, space=space).train()
     before = snapshot(net)
     groups: dict[int, list[str]] = {}
     for name in names:

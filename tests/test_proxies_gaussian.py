@@ -468,10 +468,8 @@ def test_score_many_computes_the_az_components_once(monkeypatch: pytest.MonkeyPa
 
 
 def test_the_size_space_network_is_scored_by_the_same_recipes() -> None:
-    from tfnas.network import build_size_network
-
     az.clear_cache()
-    net = build_size_network("8:16:24:32:64", 10, gen(0))
+    net = build_network("8:16:24:32:64", 10, gen(0), space="sss")
     assert same(zen(net, RES, generator=gen(1), batch_size=BATCH),
                 zen_reference(net, RES, BATCH, gen(1)), ZEN_REL)
     assert_az_equal(az.az_components(net, RES, generator=gen(1), batch_size=BATCH),

@@ -174,7 +174,7 @@ def test_fixed_cell_is_the_archives_genotype(api) -> None:
 
 @pytest.mark.parametrize("arch", NETWORK_CASES, ids=str)
 def test_same_state_dict_as_xautodl(arch: SizeArch) -> None:
-    ours = SIZE.build_network(arch, 100)
+    ours = build_network(arch, 100, space=SIZE)
     theirs = xautodl_size_network(arch, 100)
     assert isinstance(ours, ShapeTinyNetwork) and ours.arch == arch
     assert params(ours) == params(theirs)
@@ -195,7 +195,7 @@ def test_same_state_dict_as_xautodl(arch: SizeArch) -> None:
 def test_same_outputs_for_the_same_weights_both_directions(arch: SizeArch, train: bool) -> None:
     x = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(7))
     for forward in (True, False):
-        ours = SIZE.build_network(arch, 10, torch.Generator().manual_seed(1 + forward))
+        ours = build_network(arch, 10, torch.Generator().manual_seed(1 + forward), space=SIZE)
         theirs = xautodl_size_network(arch, 10)
         src, dst = (ours, theirs) if forward else (theirs, ours)
         dst.load_state_dict(src.state_dict())
@@ -213,14 +213,14 @@ def test_params_and_flops_equal_the_archives_cost_info(api, index: int) -> None:
     arch = SIZE.arch_at(index)
     for dataset, (num_classes, resolution) in DATASETS.items():
         cost = api.get_cost_info(index, dataset)
-        net = SIZE.build_network(arch, num_classes)
+        net = build_network(arch, num_classes, space=SIZE)
         assert params(net) / 1e6 == pytest.approx(cost["params"], abs=5e-7), dataset
         assert flops(net, resolution) / 1e6 == pytest.approx(cost["flops"], abs=5e-7), dataset
 
 
 def test_build_network_dispatches_on_the_arch_type() -> None:
     a = build_network(SMALLEST, 10, torch.Generator().manual_seed(2))
-    b = SIZE.build_network("8:8:8:8:8", 10, torch.Generator().manual_seed(2))
+    b = build_network("8:8:8:8:8", 10, torch.Generator().manual_seed(2), space=SIZE)
     assert isinstance(a, ShapeTinyNetwork)
     assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
 
@@ -238,7 +238,7 @@ def images(data_root: Path) -> torch.Tensor:
 @pytest.mark.parametrize("arch", [SMALLEST, LARGEST, SizeArch((16, 48, 8, 40, 64))], ids=str)
 def test_naswot_fast_path_equals_the_reference(arch: SizeArch, images: torch.Tensor) -> None:
     batch = images[:16]
-    net = SIZE.build_network(arch, 10, torch.Generator().manual_seed(3))
+    net = build_network(arch, 10, torch.Generator().manual_seed(3), space=SIZE)
     k_ref = reference_kernel(net, batch)
     # the walk with the modules' own NCHW ops gives the hooks' kernel bit for bit, so the same score
     np.testing.assert_array_equal(naswot_kernel(net, batch, channels_last=False), k_ref)
@@ -255,7 +255,7 @@ def test_naswot_fast_path_equals_the_reference(arch: SizeArch, images: torch.Ten
 def test_backward_pass_visits_every_relu_the_forward_runs(images: torch.Tensor) -> None:
     """The official code counts ReLUs whose backward hook fired: those the forward runs, i.e.
     all but the idle ``relu`` of each 1x1 factorized skip edge."""
-    net = SIZE.build_network(SizeArch((8, 16, 24, 32, 40)), 10)
+    net = build_network(SizeArch((8, 16, 24, 32, 40)), 10, space=SIZE)
     relus = [m for m in net.modules() if "ReLU" in str(type(m))]
     forward, backward = set(), set()
     handles = [m.register_forward_hook(lambda mod, i, o: forward.add(id(mod))) for m in relus]
@@ -272,7 +272,7 @@ def test_backward_pass_visits_every_relu_the_forward_runs(images: torch.Tensor) 
 
 @pytest.mark.parametrize("arch", [SMALLEST, LARGEST, SizeArch((64, 8, 56, 16, 24))], ids=str)
 def test_synflow_fast_path_equals_the_literal_recipe(arch: SizeArch) -> None:
-    net = SIZE.build_network(arch, 100, torch.Generator().manual_seed(4))
+    net = build_network(arch, 100, torch.Generator().manual_seed(4), space=SIZE)
     fast, ref = synflow_layers(net, 32), synflow_layers_reference(net, 32)
     assert fast.keys() == ref.keys()
     for name in fast:
@@ -375,7 +375,7 @@ def test_oracle_fitness_drives_rea_on_the_size_space(sss_archive: Path) -> None:
 @settings(max_examples=3)
 @given(size_archs)
 def test_every_config_builds_a_network_with_the_right_output(arch: SizeArch) -> None:
-    features, logits = SIZE.build_network(arch, 7)(torch.zeros(2, 3, 8, 8))
+    features, logits = build_network(arch, 7, space=SIZE)(torch.zeros(2, 3, 8, 8))
     assert features.shape == (2, arch.channels[-1]) and logits.shape == (2, 7)
 
 
@@ -392,7 +392,7 @@ def test_score_takes_the_space_from_the_arch_or_from_space_and_scores_the_size_n
     assert tfnas.score("8:16:24:32:40", "synflow", "cifar10", space="sss") == by_object
     # the same rule as the topology space: the network is the space's, seeded from (seed, arch)
     generator = torch.Generator().manual_seed(cell_seed(arch, 0))
-    net = SIZE.build_network(arch, 10, generator)
+    net = build_network(arch, 10, generator, space=SIZE)
     assert by_object == synflow(net, 32)
     assert math.isfinite(tfnas.score(arch, "naswot", "cifar100", batch_size=16))
     with pytest.raises(ArchError):  # a size string is no topology cell
@@ -421,7 +421,7 @@ def test_cli_scores_and_searches_the_size_space(capsys):
                      "--arch", "64:64:64:64:64", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["arch"] == "64:64:64:64:64" and out["score"] == flops(
-        SIZE.build_network(SizeArch.parse("64:64:64:64:64"), 10), 32)
+        build_network(SizeArch.parse("64:64:64:64:64"), 10, space=SIZE), 32)
     assert cli.main(["search", "rea", "--space", "sss", "--proxy", "params", "--dataset",
                      "cifar10", "--population", "4", "--sample", "2", "--cycles", "8",
                      "--json", "-"]) == 0

@@ -29,13 +29,8 @@ from torch import nn
 
 from tfnas.checks import is_integer
 from tfnas.errors import TfnasError
-from tfnas.space import NUM_NODES, Arch, ArchTypeError, as_arch
-from tfnas.spaces.size import SIZE_CELL, SizeArch
-
-C_INIT = 16
-"""Channels of the first stage (NATS-Bench topology space)."""
-N_CELLS = 5
-"""Cells per stage (topology space; the size space has 1)."""
+from tfnas.space import NUM_NODES, Arch
+from tfnas.spaces import NetworkLayout, SearchSpace, resolve
 
 OpKind = Literal["zero", "skip", "factorized", "pool", "conv"]
 """What an edge computes: ``x*0``, ``x``, a 1x1 conv + BN (a skip edge that changes the channel
@@ -286,26 +281,31 @@ class CellNetwork(nn.Module):
 class TinyNetwork(CellNetwork):
     """NATS-Bench's topology-space network for one cell (``infer.tiny``, C=16, N=5)."""
 
-    def __init__(self, arch: Arch, num_classes: int) -> None:
-        c = C_INIT
-        channels = (c,) * N_CELLS + (2 * c,) * (N_CELLS + 1) + (4 * c,) * (N_CELLS + 1)
-        super().__init__(arch, channels, num_classes)
+    def __init__(self, arch: object, layout: NetworkLayout, num_classes: int) -> None:
+        super().__init__(layout.cell, layout.channels, num_classes)
         self.arch = arch
-        self._C = C_INIT  # noqa: N815  (xautodl's attribute names)
-        self._layerN = N_CELLS  # noqa: N815
+        self._C = layout.channels[0]  # noqa: N815  (xautodl's attribute names)
+        self._layerN = len(layout.channels) // 3  # noqa: N815
         self._Layer = len(self.cells)  # noqa: N815
 
 
 class ShapeTinyNetwork(CellNetwork):
     """NATS-Bench's size-space network for one channel configuration (``infer.shape.tiny``)."""
 
-    def __init__(self, arch: SizeArch, num_classes: int) -> None:
-        super().__init__(SIZE_CELL, arch.channels, num_classes)
+    def __init__(self, arch: object, layout: NetworkLayout, num_classes: int) -> None:
+        super().__init__(layout.cell, layout.channels, num_classes)
         self.arch = arch
-        self.genotype = SIZE_CELL
-        self._channels = arch.channels  # xautodl's attribute names
-        self._num_stage = len(arch.channels) // 3
+        self.genotype = layout.cell
+        self._channels = layout.channels  # xautodl's attribute names
+        self._num_stage = len(layout.channels) // 3
         self._num_layer = len(self.cells)
+
+
+FAMILIES: dict[str, type[TinyNetwork] | type[ShapeTinyNetwork]] = {
+    "infer.tiny": TinyNetwork,
+    "infer.shape.tiny": ShapeTinyNetwork,
+}
+"""The network class of each :attr:`NetworkLayout.family <tfnas.spaces.NetworkLayout.family>`."""
 
 
 # --- the one structural traversal ----------------------------------------------------------
@@ -384,20 +384,21 @@ def check_num_classes(num_classes: object) -> int:
     return num_classes
 
 
-def skeleton(arch: Arch | SizeArch | str, num_classes: int) -> CellNetwork:
+def skeleton(arch: object, num_classes: int,
+             space: str | SearchSpace | None = None) -> CellNetwork:
     """The network with uninitialised (``torch.empty``) parameters, built without any RNG draw.
 
-    A :class:`~tfnas.spaces.size.SizeArch` gives a :class:`ShapeTinyNetwork`; an ``Arch`` or
-    its string a :class:`TinyNetwork`. Modules are created on the meta device, so their
-    constructors' default init (which draws from the global RNG) never runs; callers fill the
-    parameters themselves.
+    ``arch`` is an architecture of ``space`` or its spelling (as :func:`tfnas.spaces.resolve`
+    reads them: without ``space`` an architecture names its own space and a string is a topology
+    cell); the space's :meth:`~tfnas.spaces.SearchSpace.network_layout` says what to build.
+    Modules are created on the meta device, so their constructors' default init (which draws from
+    the global RNG) never runs; callers fill the parameters themselves.
     """
-    if not isinstance(arch, SizeArch):
-        arch = as_arch(arch)
+    arch, found = resolve(arch, space)
+    layout = found.network_layout(arch)
     check_num_classes(num_classes)
     with torch.device("meta"):
-        net = ShapeTinyNetwork(arch, num_classes) if isinstance(arch, SizeArch) else TinyNetwork(
-            arch, num_classes)
+        net = FAMILIES[layout.family](arch, layout, num_classes)
     return _materialise(net)
 
 
@@ -417,12 +418,15 @@ def _materialise(net: CellNetwork) -> CellNetwork:
 
 
 def build_network(
-    arch: Arch | SizeArch | str, num_classes: int, generator: torch.Generator | None = None
+    arch: object, num_classes: int, generator: torch.Generator | None = None,
+    space: str | SearchSpace | None = None,
 ) -> CellNetwork:
-    """The NATS-Bench network for ``arch``, initialised from ``generator``.
+    """The NATS-Bench network for ``arch`` (of ``space``, as :func:`skeleton` reads them),
+    initialised from ``generator``.
 
-    An ``Arch`` (or a topology arch string) gives a :class:`TinyNetwork`, a
-    :class:`~tfnas.spaces.size.SizeArch` a :class:`ShapeTinyNetwork`. Initialisation is
+    A topology cell (an ``Arch`` or its string) gives a :class:`TinyNetwork`, a size-space
+    configuration (a ``SizeArch``, or its string with ``space="sss"``) a
+    :class:`ShapeTinyNetwork`. Initialisation is
     PyTorch's default (see :func:`tfnas.init.init_parameters`) drawn from ``generator``; with
     ``generator=None`` a generator seeded with :data:`tfnas.init.DEFAULT_SEED` is used. The
     global RNG is never read or advanced. The network is returned in train mode; ``forward``
@@ -431,21 +435,6 @@ def build_network(
     from tfnas.init import check_generator, default_generator, init_parameters
 
     generator = default_generator() if generator is None else check_generator(generator)
-    net = skeleton(arch, num_classes)
+    net = skeleton(arch, num_classes, space)
     init_parameters(net, generator)
     return net.train()
-
-
-def build_size_network(
-    arch: SizeArch | str, num_classes: int, generator: torch.Generator | None = None
-) -> ShapeTinyNetwork:
-    """The size-space network of ``arch`` (a :class:`SizeArch` or ``"C1:C2:C3:C4:C5"``)."""
-    if isinstance(arch, str):
-        arch = SizeArch.parse(arch)
-    elif not isinstance(arch, SizeArch):
-        raise ArchTypeError(
-            f"expected a SizeArch or a 'C1:C2:C3:C4:C5' string, got {type(arch).__name__}"
-        )
-    net = build_network(arch, num_classes, generator)
-    assert isinstance(net, ShapeTinyNetwork)
-    return net

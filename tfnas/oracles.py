@@ -20,7 +20,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,21 +29,13 @@ from tfnas.checks import is_integer
 from tfnas.config import ENV_VAR, DataNotFoundError, data_root
 from tfnas.datasets import TARGET_DATASETS, dataset_names, valid_dataset
 from tfnas.errors import TfnasError, one_line, shown, shown_path
-from tfnas.space import SPACE_SIZE, Arch, arch_at, as_arch, index_of
-
-if TYPE_CHECKING:
-    from tfnas.spaces import SearchSpace
+from tfnas.space import Arch
+from tfnas.spaces import SearchSpace, get_space, space_names
 
 EPOCHS = (12, 200)
 SPLITS = ("valid", "test")
 PROXY_DATASETS = TARGET_DATASETS
 ORACLE_DATASETS = dataset_names()
-ARCHIVE_NAME = "NATS-tss-v1_0-3ffb9-simple"
-ARCHIVE_NAMES = {"tss": ARCHIVE_NAME, "sss": "NATS-sss-v1_0-50262-simple"}
-"""The fast-mode archive folder of each space, as ``nats_bench`` names them under $TORCH_HOME."""
-ARCHIVE_EPOCHS = {"tss": (12, 200), "sss": (1, 12, 90)}
-"""The training lengths each archive holds (its ``hp`` keys ``'01'``, ``'12'``, ``'90'``, ``'200'``)."""
-SPACE_WORDS = {"tss": "topology", "sss": "size"}
 TABLE_FILES_12 = {d: f"tss-12epoch-{d}.csv" for d in ("cifar10-valid", "cifar100", "ImageNet16-120")}
 TABLE_FILE_200 = "tss-200epoch-test.csv"
 REQUIRED_12 = ("valid-accuracy", "test-accuracy", "train-all-time", "valid-per-time")
@@ -68,6 +60,10 @@ class OracleQueryError(TfnasError, KeyError, ValueError):
         return str(self.args[0]) if self.args else ""
 
 
+class OracleTypeError(TfnasError, TypeError):
+    """An argument of the wrong type given to an oracle (a bool arch, ``trial=True`` …)."""
+
+
 class TableFormatError(TfnasError, ValueError):
     """A NATS-Bench table that is malformed or disagrees with the official arch order."""
 
@@ -80,20 +76,25 @@ class Accuracies(NamedTuple):
     train_time12: float | None  # simulated 12-epoch training time, seconds
 
 
-def _index(arch: Arch | str | int) -> int:
+def _index(arch: object, space: SearchSpace) -> int:
+    """The official index of ``arch`` (an architecture of ``space``, its spelling or an index)."""
     if isinstance(arch, bool):
-        raise TypeError("arch must be an Arch, an arch string or an index, got bool")
+        raise OracleTypeError("arch must be an arch, an arch string or an index, got bool")
     if isinstance(arch, int | np.integer):
-        arch_at(int(arch))  # range and type check with the space's own message
-        return int(arch)
-    return index_of(as_arch(arch))
+        return space.check_index(int(arch))  # range and type check with the space's own message
+    return space.index_of(space.as_arch(arch))
+
+
+def archived_spaces() -> tuple[str, ...]:
+    """The registered spaces that have a NATS-Bench archive (:attr:`SearchSpace.archive_name`)."""
+    return tuple(name for name in space_names() if get_space(name).archive_name)
 
 
 def _check_query(dataset: str, epochs: int, split: str, allowed: tuple[int, ...] = EPOCHS) -> None:
     if dataset not in ORACLE_DATASETS:
         raise OracleQueryError(f"unknown dataset {dataset!r}; available: {', '.join(ORACLE_DATASETS)}")
     if not is_integer(epochs):
-        raise TypeError(f"epochs must be an int ({' or '.join(map(str, allowed))}), got {type(epochs).__name__}")
+        raise OracleTypeError(f"epochs must be an int ({' or '.join(map(str, allowed))}), got {type(epochs).__name__}")
     if epochs not in allowed:
         raise OracleQueryError(f"NATS-Bench trained for {' or '.join(map(str, allowed))} epochs, not {epochs}")
     if split not in SPLITS:
@@ -142,6 +143,8 @@ class TableOracle(AccuracyOracle):
     """
 
     name = "tables"
+    space: SearchSpace = get_space("tss")
+    """The tables are the topology space's."""
 
     def __init__(self, root: str | Path | None = None) -> None:
         if root is None:
@@ -151,7 +154,7 @@ class TableOracle(AccuracyOracle):
         self.root = Path(root)
         self._columns: dict[tuple[str, int, str], np.ndarray] = {}
         self._times: dict[str, np.ndarray] = {}
-        expected = [str(a) for a in (arch_at(i) for i in range(SPACE_SIZE))]
+        expected = [self.space.format(a) for a in self.space.all_cells()]
         for dataset, filename in TABLE_FILES_12.items():
             table = _read_table(self.root / filename, expected, REQUIRED_12)
             for split in SPLITS:
@@ -183,14 +186,14 @@ class TableOracle(AccuracyOracle):
         return self._times[valid_dataset(dataset)]
 
     def accuracy(self, arch: Arch | str | int, dataset: str, epochs: int, split: str) -> float:
-        return float(self.column(dataset, epochs, split)[_index(arch)])
+        return float(self.column(dataset, epochs, split)[_index(arch, self.space)])
 
     def train_time(self, arch: Arch | str | int, dataset: str, epochs: int = 12) -> float | None:
         """12-epoch simulated time; None for 200 epochs (the tables hold no 200-epoch times)."""
         _check_query(valid_dataset(dataset), epochs, "valid")
         if epochs == 200:
             return None
-        return float(self.time_column(dataset)[_index(arch)])
+        return float(self.time_column(dataset)[_index(arch, self.space)])
 
 
 def _frozen(array: np.ndarray) -> np.ndarray:
@@ -316,19 +319,20 @@ def _read_table(
     reader = csv.reader(_csv_lines(where, _csv_text(path)))
     try:
         header = _check_header(where, next(reader, None), required)
-        values = np.empty((SPACE_SIZE, len(header) - 2), dtype=np.float64)
+        size = len(expected_archs)
+        values = np.empty((size, len(header) - 2), dtype=np.float64)
         count = 0
         for position, row in enumerate(reader):
-            if position >= SPACE_SIZE:
+            if position >= size:
                 raise TableFormatError(
-                    f"{where}: expected {SPACE_SIZE} rows (one per cell), got more"
+                    f"{where}: expected {size} rows (one per cell), got more"
                 )
             values[position] = _parse_row(where, position, row, len(header), expected_archs[position])
             count += 1
     except csv.Error as exc:
         raise TableFormatError(f"{where}: not a well-formed CSV file ({one_line(exc)})") from exc
-    if count != SPACE_SIZE:
-        raise TableFormatError(f"{where}: expected {SPACE_SIZE} rows (one per cell), got {count}")
+    if count != size:
+        raise TableFormatError(f"{where}: expected {size} rows (one per cell), got {count}")
     _check_values(where, header[2:], values)
     return {name: _frozen(values[:, k].copy()) for k, name in enumerate(header[2:])}
 
@@ -347,27 +351,30 @@ def _training_times(path: Path, table: dict[str, np.ndarray]) -> np.ndarray:
     return times
 
 
-def default_archive_path(space: str = "tss") -> Path:
+def default_archive_path(space: str | SearchSpace = "tss") -> Path:
     """Where ``nats_bench`` looks for a space's archive: ``$TORCH_HOME`` (default ``~/.torch``)."""
+    found = get_space(space)
+    if not found.archive_name:
+        raise OracleQueryError(f"NATS-Bench has no archive for the space {found.name!r}; it has "
+                               f"{', '.join(archived_spaces())}")
     torch_home = os.environ.get("TORCH_HOME") or os.path.join(os.path.expanduser("~"), ".torch")
-    return Path(torch_home) / ARCHIVE_NAMES[space]
+    return Path(torch_home) / found.archive_name
 
 
 def archive_space(path: Path) -> str:
     """The space of the archive at ``path``: from its folder name (``NATS-sss-...``), else from
     the number of cells its meta lists; ``"tss"`` when neither says."""
     from tfnas import nats_archive
-    from tfnas.spaces import get_space
 
     tokens = set(path.name.replace("_", "-").split("-"))
-    for name in ARCHIVE_NAMES:
+    for name in archived_spaces():
         if name in tokens:
             return name
     meta = path / "meta.pickle.pbz2"
     if meta.is_file():
         archs = nats_archive.load_file(meta)
         archs = archs.get("meta_archs") if isinstance(archs, dict) else None
-        for name in ARCHIVE_NAMES:
+        for name in archived_spaces():
             if isinstance(archs, list) and len(archs) == get_space(name).size:
                 return name
     return "tss"
@@ -397,30 +404,28 @@ class NatsBenchOracle(AccuracyOracle):
 
     def __init__(self, path: str | Path | None = None, trial: bool | int | random.Random = False,
                  space: str | SearchSpace | None = None) -> None:
-        from tfnas.spaces import get_space
-
         if trial is True:
-            raise TypeError(
+            raise OracleTypeError(
                 "trial=True would draw from the global random state; pass a random.Random or a seed"
             )
         if not (trial is False or isinstance(trial, random.Random) or isinstance(trial, int)):
-            raise TypeError(f"trial must be False, an int seed or a random.Random, got {type(trial).__name__}")
-        named = None if space is None else get_space(space).name
-        if named is not None and named not in ARCHIVE_NAMES:
+            raise OracleTypeError(f"trial must be False, an int seed or a random.Random, got {type(trial).__name__}")
+        named = None if space is None else get_space(space)
+        if named is not None and not named.archive_name:
             raise OracleQueryError(
-                f"NATS-Bench has no archive for the space {named!r}; it has "
-                f"{', '.join(ARCHIVE_NAMES)}"
+                f"NATS-Bench has no archive for the space {named.name!r}; it has "
+                f"{', '.join(archived_spaces())}"
             )
-        guess = named or "tss"  # the space a missing archive would have been
+        guess = named or get_space("tss")  # the space a missing archive would have been
         self.path = Path(path) if path is not None else default_archive_path(guess)
         if not (self.path / "meta.pickle.pbz2").is_file():
             raise DataNotFoundError(
-                f"no NATS-Bench {SPACE_WORDS[guess]} archive at {self.path} (meta.pickle.pbz2 "
-                f"missing). Download {ARCHIVE_NAMES[guess]}.tar (https://github.com/D-X-Y/NATS-Bench) "
+                f"no NATS-Bench {guess.word} archive at {self.path} (meta.pickle.pbz2 "
+                f"missing). Download {guess.archive_name}.tar (https://github.com/D-X-Y/NATS-Bench) "
                 f"and extract it into $TORCH_HOME (now {self.path.parent}), or pass its path."
             )
-        self.space = get_space(named or self._call(lambda: archive_space(self.path)))
-        self.full_epochs = ARCHIVE_EPOCHS[self.space.name][-1]
+        self.space = named or get_space(self._call(lambda: archive_space(self.path)))
+        self.full_epochs = self.space.archive_epochs[-1]
         import nats_bench
 
         self.trial = trial
@@ -433,7 +438,7 @@ class NatsBenchOracle(AccuracyOracle):
     def _word(self) -> str:
         """``topology`` or ``size``, for messages (topology until the space is known)."""
         space = getattr(self, "space", None)
-        return SPACE_WORDS["tss" if space is None else space.name]
+        return get_space("tss" if space is None else space).word
 
     def _call(self, call):  # type: ignore[no-untyped-def]
         """``call()`` with the safe archive loader installed; the API's failures on a malformed
@@ -463,16 +468,12 @@ class NatsBenchOracle(AccuracyOracle):
             raise ArchiveError(
                 f"{self.path}: meta.pickle.pbz2 does not list the {self.space.size} cells in the "
                 f"official NATS-Bench order (it holds {count}); expected the "
-                f"{SPACE_WORDS[self.space.name]} ({self.space.name}) archive"
+                f"{self.space.word} ({self.space.name}) archive"
             )
 
     def _index(self, arch: object) -> int:
         """The index of ``arch`` (the space's arch, its string or an index) in this archive."""
-        if isinstance(arch, bool):
-            raise TypeError("arch must be an arch, an arch string or an index, got bool")
-        if isinstance(arch, int | np.integer):
-            return self.space.check_index(int(arch))
-        return self.space.index_of(self.space.as_arch(arch))
+        return _index(arch, self.space)
 
     def _held(self) -> list[int]:
         names = (p.name.split(".")[0] for p in self.path.glob("*.pickle.pbz2"))
@@ -524,13 +525,13 @@ class NatsBenchOracle(AccuracyOracle):
         return number
 
     def accuracy(self, arch: Arch | str | int, dataset: str, epochs: int, split: str) -> float:
-        _check_query(dataset, epochs, split, ARCHIVE_EPOCHS[self.space.name])
+        _check_query(dataset, epochs, split, self.space.archive_epochs)
         index = self._index(arch)
         return self._number(self._info(index, dataset, int(epochs)), f"{split}-accuracy", index, 100.0)
 
     def train_time(self, arch: Arch | str | int, dataset: str, epochs: int = 12) -> float | None:
         name = valid_dataset(dataset)
-        _check_query(name, epochs, "valid", ARCHIVE_EPOCHS[self.space.name])
+        _check_query(name, epochs, "valid", self.space.archive_epochs)
         index = self._index(arch)
         info = self._info(index, name, int(epochs))
         limit = 1e9  # seconds, about 30 years: any real simulated time is far below

@@ -50,6 +50,7 @@ from tfnas.checks import (
     check_seed,
 )
 from tfnas.errors import TfnasError, one_line, shown
+from tfnas.network import build_network
 from tfnas.proxies import get_proxy
 from tfnas.proxies.registry import Proxy, check_labels
 from tfnas.space import Arch
@@ -390,7 +391,7 @@ def _network(arch: Arch, space: SearchSpace, num_classes: int, seed: int
              ) -> tuple[torch.nn.Module, torch.Tensor]:
     """The cell's network (train mode) and the state of its init generator after the build."""
     generator = torch.Generator().manual_seed(cell_seed(arch, seed, space))
-    network = space.build_network(arch, num_classes, generator).train()
+    network = build_network(arch, num_classes, generator, space=space).train()
     return network, generator.get_state()
 
 

@@ -2,10 +2,12 @@
 
 A :class:`SearchSpace` is everything the searches, oracles and proxies need to know about a set
 of architectures: their encoding (``parse``/``format``), the official index order, sampling,
-mutation, neighbours, an isomorphism key and the network builder. ``"tss"`` (the NATS-Bench
-topology space, :mod:`tfnas.spaces.topology`) is the default; ``"sss"`` (the size space,
+mutation, neighbours, an isomorphism key, the facts of its NATS-Bench archive and the layout of
+its networks (:class:`NetworkLayout`, plain data that :func:`tfnas.network.build_network` builds:
+this package imports neither torch nor :mod:`tfnas.network`). ``"tss"`` (the NATS-Bench topology
+space, :mod:`tfnas.spaces.topology`) is the default; ``"sss"`` (the size space,
 :mod:`tfnas.spaces.size`) is the second. Adding a space is one new module with one decorated
-class. This package imports no torch: ``build_network`` imports it when called.
+class.
 """
 
 from __future__ import annotations
@@ -13,18 +15,31 @@ from __future__ import annotations
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
 
 from tfnas.checks import is_integer
 from tfnas.errors import TfnasError, shown
+from tfnas.space import Arch as Cell
 from tfnas.space import ArchError, ArchIndexError, ArchTypeError, require_rng
-
-if TYPE_CHECKING:
-    import torch
-    from torch import nn
 
 Arch = Any
 """An architecture of some space (hashable, ordered, ``str`` is its official spelling)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkLayout:
+    """What :func:`tfnas.network.build_network` needs to build an architecture's network.
+
+    ``family`` names the xautodl network it reproduces (``"infer.tiny"``: the topology space's
+    ``TinyNetwork``; ``"infer.shape.tiny"``: the size space's ``DynamicShapeTinyNet``), ``cell``
+    is the topology cell every non-reduction layer runs, and ``channels`` the ``3N + 2`` per-layer
+    channel counts (N cells, a reduction, N cells, a reduction, N cells).
+    """
+
+    family: str
+    cell: Cell
+    channels: tuple[int, ...]
 
 DEFAULT_SPACE = "tss"
 
@@ -46,6 +61,12 @@ class SearchSpace(ABC):
     max_arch_chars: ClassVar[int]
     """The longest official spelling; longer text is refused before it is parsed."""
     arch_type: ClassVar[type]
+    word: ClassVar[str] = ""
+    """The space's name in prose (``"topology"``, ``"size"``)."""
+    archive_name: ClassVar[str | None] = None
+    """The fast-mode NATS-Bench archive folder of this space under ``$TORCH_HOME`` (None: none)."""
+    archive_epochs: ClassVar[tuple[int, ...]] = ()
+    """The training lengths that archive holds (its ``hp`` keys), the full length last."""
 
     @abstractmethod
     def parse(self, text: str) -> Arch:
@@ -106,10 +127,8 @@ class SearchSpace(ABC):
         return self.as_arch(arch)
 
     @abstractmethod
-    def build_network(
-        self, arch: Arch | str, num_classes: int, generator: torch.Generator | None = None
-    ) -> nn.Module:
-        """The network of ``arch``, initialised from ``generator`` (never the global RNG)."""
+    def network_layout(self, arch: Arch | str) -> NetworkLayout:
+        """What the network of ``arch`` is made of (:func:`tfnas.network.build_network` builds it)."""
 
     def check_index(self, index: object) -> int:
         """``index`` if it is an int in ``0..size-1``, else an ``ArchError``."""
@@ -204,6 +223,6 @@ TOPOLOGY: SearchSpace = get_space("tss")
 SIZE: SearchSpace = get_space("sss")
 
 __all__ = [
-    "DEFAULT_SPACE", "SIZE", "TOPOLOGY", "SearchSpace", "UnknownSpaceError", "get_space",
+    "DEFAULT_SPACE", "SIZE", "TOPOLOGY", "NetworkLayout", "SearchSpace", "UnknownSpaceError", "get_space",
     "register_space", "require_rng", "resolve", "space_names", "space_of",
 ]

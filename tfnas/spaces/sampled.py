@@ -16,16 +16,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from tfnas.checks import ArgumentError
 from tfnas.errors import shown
 from tfnas.space import Arch, ArchError, require_rng
-from tfnas.spaces import SearchSpace, get_space
-
-if TYPE_CHECKING:  # torch is imported only when a network is built
-    import torch
-    from torch import nn
+from tfnas.spaces import NetworkLayout, SearchSpace, get_space
 
 
 class SampledSpace(SearchSpace):
@@ -42,6 +37,9 @@ class SampledSpace(SearchSpace):
         self.size = len(held)
         self.max_arch_chars = self.base.max_arch_chars
         self.arch_type = self.base.arch_type
+        self.word = self.base.word
+        self.archive_name = self.base.archive_name
+        self.archive_epochs = self.base.archive_epochs
 
     def _held(self, arch: Arch) -> Arch:
         if self.base.index_of(arch) not in self._set:
@@ -98,9 +96,8 @@ class SampledSpace(SearchSpace):
     def canonical(self, arch: Arch) -> object:
         return self.base.canonical(self.as_arch(arch))
 
-    def build_network(self, arch: Arch | str, num_classes: int,
-                      generator: torch.Generator | None = None) -> nn.Module:
-        return self.base.build_network(self.as_arch(arch), num_classes, generator)
+    def network_layout(self, arch: Arch | str) -> NetworkLayout:
+        return self.base.network_layout(self.as_arch(arch))
 
     @property
     def described(self) -> str:

@@ -14,17 +14,11 @@ import itertools
 import random
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from tfnas.checks import is_integer
 from tfnas.errors import shown
 from tfnas.space import Arch, ArchError, ArchTypeError
-from tfnas.spaces import SearchSpace, register_space, require_rng
-
-if TYPE_CHECKING:
-    import torch
-
-    from tfnas.network import ShapeTinyNetwork
+from tfnas.spaces import NetworkLayout, SearchSpace, register_space, require_rng
 
 CANDIDATES: tuple[int, ...] = (8, 16, 24, 32, 40, 48, 56, 64)
 """The channel counts each position may take, in official order."""
@@ -117,6 +111,9 @@ class SizeSpace(SearchSpace):
     size = SIZE_SPACE_SIZE
     max_arch_chars = MAX_SIZE_CHARS
     arch_type = SizeArch
+    word = "size"
+    archive_name = "NATS-sss-v1_0-50262-simple"
+    archive_epochs = (1, 12, 90)
 
     def parse(self, text: str) -> SizeArch:
         return SizeArch.parse(text)
@@ -153,9 +150,6 @@ class SizeSpace(SearchSpace):
         return [arch.with_channels(layer, c) for layer in range(NUM_LAYERS)
                 for c in CANDIDATES if c != arch.channels[layer]]
 
-    def build_network(
-        self, arch: SizeArch | str, num_classes: int, generator: torch.Generator | None = None
-    ) -> ShapeTinyNetwork:
-        from tfnas.network import build_size_network
-
-        return build_size_network(self.as_arch(arch), num_classes, generator)
+    def network_layout(self, arch: SizeArch | str) -> NetworkLayout:
+        """``infer.shape.tiny``: :data:`SIZE_CELL` at the configuration's channels (N=1)."""
+        return NetworkLayout("infer.shape.tiny", SIZE_CELL, self.as_arch(arch).channels)

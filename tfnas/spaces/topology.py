@@ -7,16 +7,17 @@ same random draws, same errors.
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
 
 from tfnas import space as tss
 from tfnas.space import Arch
-from tfnas.spaces import SearchSpace, register_space
+from tfnas.spaces import NetworkLayout, SearchSpace, register_space
 
-if TYPE_CHECKING:
-    import torch
-
-    from tfnas.network import TinyNetwork
+C_INIT = 16
+"""Channels of the first stage."""
+N_CELLS = 5
+"""Cells per stage."""
+CHANNELS = (C_INIT,) * N_CELLS + (2 * C_INIT,) * (N_CELLS + 1) + (4 * C_INIT,) * (N_CELLS + 1)
+"""Per-layer channels of every topology-space network (C=16, N=5)."""
 
 
 @register_space("tss")
@@ -26,6 +27,9 @@ class TopologySpace(SearchSpace):
     size = tss.SPACE_SIZE
     max_arch_chars = tss.MAX_ARCH_CHARS
     arch_type = Arch
+    word = "topology"
+    archive_name = "NATS-tss-v1_0-3ffb9-simple"
+    archive_epochs = (12, 200)
 
     def parse(self, text: str) -> Arch:
         return Arch.parse(text)
@@ -57,9 +61,6 @@ class TopologySpace(SearchSpace):
     def canonical(self, arch: Arch) -> str:
         return tss.canonical(self.as_arch(arch))
 
-    def build_network(
-        self, arch: Arch | str, num_classes: int, generator: torch.Generator | None = None
-    ) -> TinyNetwork:
-        from tfnas.network import build_network
-
-        return build_network(self.as_arch(arch), num_classes, generator)
+    def network_layout(self, arch: Arch | str) -> NetworkLayout:
+        """``infer.tiny``: the cell at C=16, N=5."""
+        return NetworkLayout("infer.tiny", self.as_arch(arch), CHANNELS)
