@@ -23,7 +23,8 @@ class OptionError(TfnasError, ValueError):
     """Command-line options that contradict each other."""
 
 
-BASELINE = Path(__file__).resolve().parents[1] / "benchmarks" / "baseline.json"
+BASELINE = Path("benchmarks") / "baseline.json"
+"""The committed CI baseline, relative to the current directory (the repository's root)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,9 +36,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _report(args: argparse.Namespace) -> int:
     from harness.report import write_report
-    from tfnas.tables import DEFAULT_ROOT
+    from tfnas.config import tables_root
 
-    tables = None if args.no_proxies else (args.tables or DEFAULT_ROOT)
+    tables = None if args.no_proxies else (args.tables or tables_root())
     path = write_report(args.results, args.out, proxies=tables)
     print(path)
     return 0
@@ -58,20 +59,10 @@ POINTS = ("scatter", "values", "top_cells")
 """Detail fields holding the plots' raw points: the baseline leaves them out."""
 
 
-def _without_points(details: dict | None) -> dict | None:
-    if details is None:
-        return None
-    out = {k: v for k, v in details.items() if k not in POINTS}
-    for side, sub in out.items():  # the two sides of a comparison or scaling claim
-        if isinstance(sub, dict):
-            out[side] = {k: v for k, v in sub.items() if k not in POINTS}
-    return out
-
-
 def _strip_points(data: dict) -> dict:
     """The document without the plots' raw points (not needed to compare) or benchmark extras."""
     data["claims"]["outcomes"] = [
-        dataclasses.replace(o, details=_without_points(o.details)).to_dict()
+        dataclasses.replace(o, details=o.details and o.details.without(POINTS)).to_dict()
         for o in outcomes(data)]
     data["benchmarks"] = [{k: v for k, v in b.items() if k != "extra_info"}
                           for b in data.get("benchmarks", [])]
@@ -108,7 +99,9 @@ def _proxies(args: argparse.Namespace) -> int:
     for path in (args.readme, args.docs):
         if path is not None:
             read_target(path)  # a file that cannot take the block is refused before any work
-    table = proxy_table(args.tables)
+    from tfnas.config import tables_root
+
+    table = proxy_table(args.tables or tables_root())
     targets = [(path, block(table)) for path, block in ((args.readme, readme_block),
                                                        (args.docs, docs_block)) if path is not None]
     if not targets:
@@ -143,7 +136,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("results", type=Path)
     p.add_argument("--out", type=Path, default=Path("report"))
     p.add_argument("--tables", type=Path, default=None,
-                   help="score tables of the proxy-by-dataset section (default benchmarks/scores)")
+                   help="score tables of the proxy-by-dataset section (default: $TFNAS_TABLES, "
+                        "else benchmarks/scores)")
     p.add_argument("--no-proxies", action="store_true",
                    help="leave the proxy-by-dataset section out (it reads the tables and oracle)")
     p.set_defaults(func=_report)
@@ -153,14 +147,17 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_compare)
     p = sub.add_parser("baseline", help="deliberately replace the committed CI baseline")
     p.add_argument("results", type=Path)
-    p.add_argument("--to", type=Path, default=BASELINE)
+    p.add_argument("--to", type=Path, default=BASELINE,
+                   help="where to write it (default benchmarks/baseline.json, under the current "
+                        "directory)")
     p.set_defaults(func=_baseline)
     p = sub.add_parser("proxies", help="the table of every proxy: print it, or rewrite the "
                        "generated block of README.md / docs/proxies.md (--check: exit 1 if stale)")
     p.add_argument("--readme", type=Path, default=None, help="rewrite this README's block")
     p.add_argument("--docs", type=Path, default=None, help="rewrite this docs/proxies.md's block")
     p.add_argument("--tables", type=Path, default=None,
-                   help="the folder of score tables (default benchmarks/scores)")
+                   help="the folder of score tables (default: $TFNAS_TABLES, else "
+                        "benchmarks/scores)")
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 when a block differs from what would be rendered")
     p.set_defaults(func=_proxies)

@@ -6,14 +6,18 @@ table) raises :class:`NotRun` with the reason; nothing is skipped silently.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from tfnas.checks import MAX_SEED
 from tfnas.errors import TfnasError, shown
+
+T = TypeVar("T")
 
 SCORE_SOURCES = ("tables", "live")
 MAX_REPETITIONS = 10_000
@@ -54,10 +58,10 @@ class Context:
     """The scoring-noise folder (default ``benchmarks/noise``)."""
     _tables: dict[tuple[str, str], Any] = field(default_factory=dict)
     _columns: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
-    _timed: dict[str, list[Any]] = field(default_factory=dict)
+    _memo: dict[tuple[str, Hashable], Any] = field(default_factory=dict)
     _scores: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     _noise: dict[tuple[str, str], Any] = field(default_factory=dict)
-    _seed_free: dict[str, Any] = field(default_factory=dict)
+    _store: Any = None
 
     def __post_init__(self) -> None:
         if self.score_source not in SCORE_SOURCES:
@@ -73,6 +77,38 @@ class Context:
         if not 1 <= self.bootstrap <= MAX_BOOTSTRAP:
             raise OptionError(f"bootstrap resamples must be in 1..{MAX_BOOTSTRAP} (beyond that "
                               f"the interval no longer moves), got {shown(self.bootstrap)}")
+
+    def memo(self, namespace: str, key: Hashable, make: Callable[[], T], fresh: bool = False) -> T:
+        """``make()`` computed once per run for ``(namespace, key)`` and kept: the claims of a run
+        that need the same searches, cost samples or estimates share them. ``fresh`` computes it
+        again and keeps the new value (a timing claim that must not reuse another's runs)."""
+        slot = (namespace, key)
+        if fresh or slot not in self._memo:
+            self._memo[slot] = make()
+        return self._memo[slot]
+
+    def has_memo(self, namespace: str, key: Hashable) -> bool:
+        """True when ``(namespace, key)`` was computed in this run."""
+        return (namespace, key) in self._memo
+
+    def run_key(self, protocol: Any) -> str:
+        """What decides a claim's measurement in this run: the typed protocol, the master seed
+        it runs under, the scoring-noise setting and the repetitions override."""
+        return json.dumps({"p": repr(protocol), "seed": self.seed_for(protocol.seed),
+                           "noise": self.scoring_noise, "reps": self.repetitions},
+                          sort_keys=True)
+
+    def close(self) -> None:
+        """Close what the run opened (the live score store); the context stays usable."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def seed_for(self, seed: int) -> int:
         """The master seed a claim runs under: ``claims_seed`` when set, else its own ``seed``."""
@@ -143,9 +179,11 @@ class Context:
         if live or self.score_source == "live":
             store = None
             if self.store_path is not None and not live:
-                from tfnas.store import ScoreStore
+                if self._store is None:  # one store for the run, closed by close()
+                    from tfnas.store import ScoreStore
 
-                store = ScoreStore(self.store_path)
+                    self._store = ScoreStore(self.store_path)
+                store = self._store
             return ProxyScorer(proxy, dataset, store=store)
         table = self.table(proxy, dataset)
         return TableScorer(table.scores, f"table:{proxy}/{dataset}")

@@ -58,7 +58,7 @@ def _verdict(claim: Claim, result: Measurement | Comparison
     if isinstance(result, Comparison):
         a, b = result.a, result.b
         return (a.estimate, b.estimate, judge(claim.tolerance, a.estimate, b.estimate),
-                {"a": a.details, "b": b.details})
+                result.details)
     estimate = result.estimate
     if get_rule(claim.tolerance.rule).compares == "max":  # 'always under': the longest run
         estimate = Estimate(result.details["max"], estimate.std, estimate.n)

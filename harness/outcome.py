@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.details import Details
 from harness.verdicts import ERROR, NOT_RUN, Estimate, Judgement, Tolerance
 
 UNMEASURED = (NOT_RUN, ERROR)
@@ -120,8 +121,16 @@ class Outcome:
     reference: Estimate | None = None
     """The measured other side of a comparison claim."""
     judgement: Judgement | None = None
-    details: dict[str, Any] | None = None
+    details: Details | None = None
+    """The kind's result record (:class:`~harness.details.Details`)."""
     alternatives_run: tuple[AlternativeRun, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.details is not None and not isinstance(self.details, Details):
+            from harness.kinds import details_type  # a mapping: read as the kind's record
+
+            object.__setattr__(self, "details", details_type(self.kind).from_dict(
+                self.details, "details", self.protocol))
 
     @property
     def measured(self) -> bool:
@@ -154,7 +163,7 @@ class Outcome:
         if self.judgement is not None:
             out["judgement"] = self.judgement.to_dict()
         if self.details is not None:
-            out["details"] = self.details
+            out["details"] = self.details.to_dict()
         if self.diagnosis is not None:
             out["diagnosis"] = self.diagnosis
         out["alternatives_run"] = [a.to_dict() for a in self.alternatives_run]

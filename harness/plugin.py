@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -334,17 +335,18 @@ def _generate_tables(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def claims_context(pytestconfig: pytest.Config) -> Context:
-    """Run settings and data loaded once per session."""
+def claims_context(pytestconfig: pytest.Config) -> Iterator[Context]:
+    """Run settings and data loaded once per session; what it opens is closed at the end."""
     from harness.evaluate import Context
 
     opts = {k: pytestconfig.getoption(k) for k in OPTION_NAMES}
-    return Context(score_source=opts["score_source"] or DEFAULT_SCORE_SOURCE,
-                   tables_root=opts["score_tables"], repetitions=opts["repetitions"],
-                   bootstrap=opts["bootstrap"], store_path=opts["score_store"],
-                   claims_seed=pytestconfig.getoption("claims_seed"),
-                   scoring_noise=pytestconfig.getoption("scoring_noise"),
-                   live_protocol=opts["live_protocol"])
+    with Context(score_source=opts["score_source"] or DEFAULT_SCORE_SOURCE,
+                 tables_root=opts["score_tables"], repetitions=opts["repetitions"],
+                 bootstrap=opts["bootstrap"], store_path=opts["score_store"],
+                 claims_seed=pytestconfig.getoption("claims_seed"),
+                 scoring_noise=pytestconfig.getoption("scoring_noise"),
+                 live_protocol=opts["live_protocol"]) as ctx:
+        yield ctx
 
 
 def record(config: pytest.Config, outcome: Outcome) -> None:
@@ -483,7 +485,7 @@ def _listed(folder: Path, pattern: str) -> list[Path]:
 
 def data_hashes(tables: Path | None = None) -> dict[str, str]:
     """sha256 of the accuracy tables under TFNAS_DATA and of the score tables in ``tables``
-    (the folder in use; default ``benchmarks/scores/``), each bounded by its reader's limit."""
+    (the folder in use; default :func:`tfnas.config.tables_root`), each bounded by its reader's limit."""
     from tfnas.oracles import MAX_NATS_CSV_BYTES
 
     out: dict[str, str] = {}
@@ -492,7 +494,9 @@ def data_hashes(tables: Path | None = None) -> dict[str, str]:
         out.update(_hash_all(_listed(Path(root) / "nats-tss", "*.csv"), MAX_NATS_CSV_BYTES,
                              "NATS-Bench table", "nats-tss"))
     if tables is None:
-        from tfnas.tables import DEFAULT_ROOT as tables
+        from tfnas.config import tables_root
+
+        tables = tables_root()
     out.update(_hash_all(_listed(Path(tables), "*.csv.gz"), _score_table_limit(),
                          "score table", "scores"))
     return out

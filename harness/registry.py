@@ -10,8 +10,8 @@ other files beside it or instead of it (:func:`load_registry`), their claim ids 
 
 The claim's ``kind`` is looked up in :mod:`harness.kinds` (one module per kind, each with its
 typed protocol) and its tolerance ``rule`` in :mod:`harness.rules`; this module checks the
-fields every claim has and holds the field checks the kinds share (``_choice``,
-``_positive_int``, ``_integer``, ``_known_fields``).
+fields every claim has and holds the field checks the kinds share (``choice``,
+``positive_int``, ``integer``, ``known_fields``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.kinds import get_kind, kind_names
-from harness.results import CLAIM_ID_RULE, valid_claim_id
+from harness.markdown import CLAIM_ID_RULE, valid_claim_id
 from harness.rules import get_rule
 from harness.verdicts import INCONCLUSIVE, NOT_REPRODUCED, Estimate, Tolerance
 from tfnas.bounded import read_file
@@ -78,7 +78,7 @@ def __getattr__(name: str) -> tuple[str, ...]:
     if name == "KINDS":
         return kind_names()
     if name == "PROXIES":
-        return _proxy_names()
+        return proxy_names()
     if name == "ALGORITHMS":
         from tfnas.search.registry import algorithm_names
 
@@ -86,7 +86,7 @@ def __getattr__(name: str) -> tuple[str, ...]:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _proxy_names() -> tuple[str, ...]:
+def proxy_names() -> tuple[str, ...]:
     """The registered proxies (imported when a claim is parsed: the proxies load torch)."""
     from tfnas.proxies import PROXY_NAMES
 
@@ -583,7 +583,7 @@ def _check_tolerance(cid: str, tol: Tolerance) -> None:
                   "a larger factor accepts anything two orders of magnitude off")
 
 
-def _choice(cid: str, where: str, proto: Mapping[str, Any], key: str, options: tuple,
+def choice(cid: str, where: str, proto: Mapping[str, Any], key: str, options: tuple,
             required: bool = True) -> None:
     """Refuse a field that is not one of ``options`` (or missing, when ``required``)."""
     if key not in proto:
@@ -595,7 +595,7 @@ def _choice(cid: str, where: str, proto: Mapping[str, Any], key: str, options: t
                          f"expected one of {options}")
 
 
-def _positive_int(cid: str, where: str, proto: Mapping[str, Any], key: str,
+def positive_int(cid: str, where: str, proto: Mapping[str, Any], key: str,
                   limit: int = MAX_SIZE) -> None:
     """Refuse a field that is not an integer in ``1..limit``."""
     v = proto.get(key)
@@ -607,13 +607,13 @@ def _positive_int(cid: str, where: str, proto: Mapping[str, Any], key: str,
                          "far beyond any protocol of the paper, it would run for days")
 
 
-def _integer(cid: str, where: str, proto: Mapping[str, Any], key: str) -> None:
+def integer(cid: str, where: str, proto: Mapping[str, Any], key: str) -> None:
     """Refuse a field that is not a seed: an integer in ``0..MAX_SEED`` (what
     :func:`tfnas.checks.check_seed` accepts)."""
     int_in(cid, f"{where}.{key}", proto.get(key), 0, MAX_SEED, WHY_SEED)
 
 
-def _known_fields(cid: str, where: str, proto: Mapping[str, Any], fields: type | set[str]) -> None:
+def known_fields(cid: str, where: str, proto: Mapping[str, Any], fields: type | set[str]) -> None:
     """Refuse fields a protocol does not have (``fields``: a dataclass or the names)."""
     names = ({f.name for f in dataclasses.fields(fields)} if isinstance(fields, type)
              else set(fields))

@@ -187,7 +187,7 @@ def test_mutated_v2_results_files_give_a_value_or_a_one_line_error(muts, cut):
     within_memory(path.stat().st_size, lambda: _results_pipeline(path))
 
 
-PLOT_NAMES = {"fig3_scatter.png", "top_cells.png",
+PLOT_NAMES = {*(f"scatter_{i}.png" for i in range(3)), "top_cells.png",
               *(f"accuracy_{d}.png" for d in ("cifar10", "cifar100", "ImageNet16-120")),
               *(f"sampling_{i}.png" for i in range(16))}
 """Every file a report may write besides report.md (fixed names inside its folder)."""

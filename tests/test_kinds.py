@@ -42,7 +42,7 @@ class ConstantProtocol:
 
     @classmethod
     def from_dict(cls, cid, where, proto):
-        registry._known_fields(cid, where, proto, cls)
+        registry.known_fields(cid, where, proto, cls)
         if not isinstance(proto.get("value"), int | float):
             raise ClaimError(f"claim {cid!r}: field '{where}.value' must be a number")
         return cls(float(proto["value"]), float(proto.get("std", 0.0)))

@@ -61,7 +61,7 @@ def test_every_claim_appears_with_its_verdict_interpretation_and_alternatives(re
 def test_plots_are_written_as_png_and_linked(rendered):
     path, _ = rendered
     pngs = sorted(p.name for p in path.parent.glob("*.png"))
-    assert "fig3_scatter.png" in pngs and "accuracy_cifar10.png" in pngs
+    assert "scatter_0.png" in pngs and "accuracy_cifar10.png" in pngs
     text = path.read_text(encoding="utf-8")
     for name in pngs:
         assert f"]({name})" in text
@@ -371,7 +371,8 @@ def test_planted_markup_is_inert_in_the_written_report(tmp_path, capsys):
     res = _run_harness(capsys, "report", path, "--out", tmp_path / "out", "--no-proxies")
     assert res.returncode == 0, res.stderr
     md = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
-    plots = ("fig3_scatter.png", "top_cells.png", "accuracy_cifar10.png")
+    plots = tuple(sorted(p.name for p in (tmp_path / "out").glob("*.png")))
+    assert "scatter_0.png" in plots and "accuracy_cifar10.png" in plots
     check_inert(md, load_results(path), plots=plots)
     assert "&lt;script&gt;" in md and "javascript" in md  # shown, as text
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(["report.md", *plots])
@@ -519,7 +520,7 @@ def test_every_number_on_the_first_screen_is_traceable_to_the_json(v2):
     import math
     import re
 
-    from harness.report import _fmt
+    from harness.markdown import fmt as _fmt
 
     md, data, _ = v2
     head = re.sub(r"`[^`]*`", "", _first_screen(md))  # claim ids hold digits
@@ -538,7 +539,7 @@ def test_every_number_on_the_first_screen_is_traceable_to_the_json(v2):
 
 
 def test_every_claim_shows_slack_power_interval_and_its_sensitivity(v2):
-    from harness.report import _fmt
+    from harness.markdown import fmt as _fmt
 
     md, data, _ = v2
     details = md.split("## Claim details")[1]
@@ -732,11 +733,19 @@ def test_undefined_spreads_a_count_of_realisations_and_a_cell_sample_load(tmp_pa
         rec = _by_id(d, "t1-c10-n10")
         rec["details"]["predicted"]["std"].update(sd=float("nan"), q05=float("nan"))
         rec["details"]["realisations"] = 5
-        rec["details"]["cells"] = ["|nor_conv_3x3~0|", "|skip_connect~0|"]  # a timing sample
     path = tmp_path / "nan.json"
     path.write_text(json.dumps(_v2_mutated(change)), encoding="utf-8")
     md = write_report(path, tmp_path / "out").read_text(encoding="utf-8")
-    assert "scoring realisations: 5" in md and "cells: a sample of 2" in md
+    assert "scoring realisations: 5" in md
+    # each kind types its own record: a timing claim's cells are its sample, a search's a count
+    from harness.kinds.timing import TimingDetails
+
+    sample = TimingDetails.from_dict({"cells": ["|nor_conv_3x3~0|", "|skip_connect~0|"]})
+    assert sample.lines(None) == ["- cells: a sample of 2"]
+    path.write_text(json.dumps(_v2_mutated(lambda d: _by_id(d, "t1-c10-n10")["details"].update(
+        cells=["|nor_conv_3x3~0|"]))), encoding="utf-8")
+    with pytest.raises(ResultsError, match=r"details\.cells must be an object"):
+        load_results(path)
     path.write_text(json.dumps(_v2_mutated(lambda d: _by_id(d, "t1-c10-n10")["details"].update(
         realisations="five"))), encoding="utf-8")
     with pytest.raises(ResultsError, match=r"details\.realisations must be an array"):

@@ -5,8 +5,12 @@ A kind module defines a frozen protocol dataclass (its fields are the keys of th
 :class:`~harness.registry.ClaimError` naming the claim and the field) and a measure function
 decorated with :func:`register_kind`::
 
-    @register_kind("search", protocol=SearchProtocol, side=True)
+    @register_kind("search", protocol=SearchProtocol, side=True, details=SearchDetails)
     def measure(protocol: SearchProtocol, ctx: Context) -> Measurement: ...
+
+``details`` is the kind's result record (a :class:`harness.details.Details` subclass): the typed
+keys it writes, checked on load, and its own report lines and figures. The kind's module is all a
+new kind needs: the report composes what each kind renders.
 
 Every module of this package is imported on the first lookup, so a new claim kind is one new
 file; a kind defined elsewhere (a test, a user's package) registers the same way.
@@ -21,6 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from harness.details import Details, SidesDetails
 from harness.verdicts import Estimate
 
 if TYPE_CHECKING:
@@ -29,10 +34,15 @@ if TYPE_CHECKING:
 
 @dataclass
 class Measurement:
-    """A measured estimate and the details worth recording (seeds, values for plots)."""
+    """A measured estimate and the details worth recording (seeds, values for plots): the kind's
+    :class:`~harness.details.Details` record (a plain mapping becomes a base record)."""
 
     estimate: Estimate
-    details: dict[str, Any] = field(default_factory=dict)
+    details: Details = field(default_factory=Details)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.details, Details):
+            self.details = Details.of(self.details)
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,11 @@ class Comparison:
 
     a: Measurement
     b: Measurement
+
+    @property
+    def details(self) -> SidesDetails:
+        """Both sides' records."""
+        return SidesDetails(a=self.a.details, b=self.b.details)
 
 
 class ClaimProtocol(Protocol):
@@ -62,22 +77,28 @@ class Kind:
     measure: Measure
     side: bool = False
     """True when it can be one side of a comparison (its measure returns a Measurement)."""
+    details: type[Details] = Details
+    """The kind's result record: typed keys, checked on load, rendered by the kind."""
 
 
 _KINDS: dict[str, Kind] = {}
 
 
-def register_kind(name: str, *, protocol: type, side: bool = False) -> Callable[[Measure], Measure]:
-    """Decorator: register the decorated measure function as the claim kind ``name``."""
+def register_kind(name: str, *, protocol: type, side: bool = False,
+                  details: type[Details] = Details) -> Callable[[Measure], Measure]:
+    """Decorator: register the decorated measure function as the claim kind ``name``, with its
+    result record type ``details``."""
     if not callable(getattr(protocol, "from_dict", None)):
         raise TypeError(f"the protocol of kind {name!r} needs a from_dict(cid, where, mapping)")
+    if not (isinstance(details, type) and issubclass(details, Details)):
+        raise TypeError(f"the details of kind {name!r} must be a harness.details.Details subclass")
 
     def wrap(measure: Measure) -> Measure:
         known = _KINDS.get(name)
         if known is not None and known.measure is not measure:
             raise ValueError(f"a claim kind {name!r} is already registered "
                              f"({known.measure.__module__}.{known.measure.__qualname__})")
-        _KINDS[name] = Kind(name, protocol, measure, side)
+        _KINDS[name] = Kind(name, protocol, measure, side, details)
         return measure
 
     return wrap
@@ -100,6 +121,19 @@ def get_kind(name: str) -> Kind | None:
     """The kind registered as ``name``, or None."""
     _load_builtins()
     return _KINDS.get(name)
+
+
+def details_type(name: Any) -> type[Details]:
+    """The result record of kind ``name``; the base record for a kind not registered here (a
+    results file may come from a run with kinds this process does not have)."""
+    kind = get_kind(name) if isinstance(name, str) else None
+    return Details if kind is None else kind.details
+
+
+def kinds() -> tuple[Kind, ...]:
+    """Every registered kind, sorted by name."""
+    _load_builtins()
+    return tuple(_KINDS[n] for n in sorted(_KINDS))
 
 
 def kind_of(protocol: object) -> Kind:

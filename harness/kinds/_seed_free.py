@@ -23,6 +23,7 @@ import numpy as np
 from harness.context import Context, NotRun
 from harness.exact import Discrete, ExactError, best_of_n, sampled_cells, sampling, unselected_cell
 from harness.kinds import Measurement
+from harness.kinds.search import SearchDetails
 from harness.verdicts import Estimate
 
 BATCH = 40
@@ -57,11 +58,6 @@ class Realised:
 def mc_target(quantity: str, mean: float) -> float:
     """The Monte-Carlo standard error to reach: a tenth of the claim kind's margin."""
     return ACCURACY_MARGIN / 10 if quantity == "accuracy" else SCORE_MARGIN / 10 * abs(mean)
-
-
-def _key(proto: Any, ctx: Context) -> str:
-    return json.dumps({"p": repr(proto), "seed": ctx.seed_for(proto.seed), "noise":
-                       ctx.scoring_noise, "reps": ctx.repetitions}, sort_keys=True)
 
 
 def _realisations(proto: Any, ctx: Context) -> tuple[list[tuple[int, np.ndarray]], dict]:
@@ -106,11 +102,13 @@ def _run_cells(proto: Any, ctx: Context, realisation: int, scorer: Any, index: d
     key = ("runs", proto.algorithm, json.dumps(dict(proto.params), sort_keys=True), proto.proxy,
            proto.scored_on, getattr(proto, "metric", None) if proto.proxy == "oracle" else None,
            realisation, seed)
-    if key not in ctx._seed_free:
+
+    def run() -> tuple[np.ndarray, int]:
         trace = get_algorithm(proto.algorithm).run(scorer=scorer, seed=seed, **proto.params)
         cells = np.array([index[str(e.arch)] for e in trace.evaluations], dtype=np.int32)
-        ctx._seed_free[key] = (cells, index[str(trace.best)])
-    return ctx._seed_free[key]
+        return cells, index[str(trace.best)]
+
+    return ctx.memo("seed-free-runs", key, run)
 
 
 def _run_values(proto: Any, run: tuple[np.ndarray, int], values: np.ndarray, scores: np.ndarray,
@@ -255,15 +253,14 @@ def _details(proto: Any, ctx: Context, parts: list[Realised], mix: Discrete, n: 
 
 def seed_free(proto: Any, ctx: Context) -> Measurement:
     """The seed-free estimate of a table-based search protocol (memoised on ``ctx``)."""
-    key = _key(proto, ctx)
-    if key not in ctx._seed_free:
+    def estimate() -> Measurement:
         columns, noted = _realisations(proto, ctx)
         first = _realise(proto, ctx, *columns[0], runs=None)
         again = None if first.runs is None else min(first.runs, NOISE_RUNS)
         parts = [first] + [_realise(proto, ctx, s, c, again) for s, c in columns[1:]]
         mix = _mixture(parts)
         n = max(1, round((ctx.repetitions or proto.repetitions) * first.per_run))
-        estimate = Estimate(mix.mean, mix.std, n, se=_standard_error(parts))
-        ctx._seed_free[key] = Measurement(estimate, _details(proto, ctx, parts, mix, n, noted,
-                                                             columns))
-    return ctx._seed_free[key]
+        return Measurement(Estimate(mix.mean, mix.std, n, se=_standard_error(parts)),
+                           SearchDetails.of(_details(proto, ctx, parts, mix, n, noted, columns)))
+
+    return ctx.memo("seed-free", ctx.run_key(proto), estimate)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from harness.kinds import get_kind, kind_names
-from harness.registry import ClaimError, _known_fields
+from harness.registry import ClaimError, known_fields
 from tfnas.errors import shown
 
 SIDES = ("a", "b")
@@ -16,7 +16,7 @@ def parse_sides(cid: str, where: str, proto: Mapping[str, Any], only: str | None
                 claim_kind: str = "comparison") -> tuple[Any, Any]:
     """The typed protocols of sides ``a`` and ``b``; a side's ``kind`` (default ``search``) is
     any kind that can be a side, or only ``only`` when given (for a ``claim_kind`` claim)."""
-    _known_fields(cid, where, proto, set(SIDES))
+    known_fields(cid, where, proto, set(SIDES))
     out = []
     for side in SIDES:
         sub = proto.get(side)

@@ -6,10 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from harness import schema
 from harness.context import Context
+from harness.details import Details, recorded
 from harness.kinds import Measurement, register_kind
 from harness.kinds.search import SearchProtocol, measure_search, method_tables, on_dataset
-from harness.registry import DATASETS, _choice, _known_fields
+from harness.markdown import fmt, md_text
+from harness.registry import DATASETS, choice, known_fields
 from harness.verdicts import Estimate
 
 
@@ -23,8 +26,8 @@ class BestDatasetProtocol:
 
     @classmethod
     def from_dict(cls, cid: str, where: str, proto: Mapping[str, Any]) -> BestDatasetProtocol:
-        _known_fields(cid, where, proto, cls)
-        _choice(cid, where, proto, "expected", DATASETS)
+        known_fields(cid, where, proto, cls)
+        choice(cid, where, proto, "expected", DATASETS)
         parsed = []
         for at, m in method_tables(cid, where, proto):
             on_each = [SearchProtocol.from_dict(cid, at, {**m, "dataset": d}) for d in DATASETS]
@@ -44,7 +47,30 @@ def _best_in(per_dataset: dict[str, dict[int, float]], seed: int) -> str:
     return max(means, key=means.get)
 
 
-@register_kind("best_dataset", protocol=BestDatasetProtocol)
+def _method(v: Any, p: str) -> dict:
+    return schema.fields(v, p, {"method": schema.string,
+                                "means": schema.map_of(schema.optional(schema.number)),
+                                "best": schema.string}, {})
+
+
+@dataclass(frozen=True, eq=False)
+class BestDatasetDetails(Details):
+    """Each method's mean per dataset and its best dataset, and how many scoring realisations
+    were judged."""
+
+    methods: list[dict[str, Any]] | None = recorded(schema.list_of(_method))
+    realisations: int | None = recorded(schema.optional(schema.count))
+
+    def lines(self, outcome: Any) -> list[str]:
+        out = [] if self.realisations is None else [
+            f"- scoring realisations: {fmt(self.realisations)}"]
+        for m in self.methods or []:
+            means = ", ".join(f"{md_text(d)} {fmt(v)}" for d, v in m["means"].items())
+            out.append(f"  - {md_text(m['method'])}: {means} → best {md_text(m['best'])}")
+        return out
+
+
+@register_kind("best_dataset", protocol=BestDatasetProtocol, details=BestDatasetDetails)
 def measure_best_dataset(proto: BestDatasetProtocol, ctx: Context) -> Measurement:
     """For each method, which dataset has the highest mean; the value is the fraction of scoring
     realisations in which every method's best is ``expected``.
@@ -66,5 +92,5 @@ def measure_best_dataset(proto: BestDatasetProtocol, ctx: Context) -> Measuremen
                 "best": _best_in(pd, 0),
                 "best_by_realisation": {str(s): _best_in(pd, s) for s in sorted(seeds)}}
                for m, pd in per_method]
-    return Measurement(Estimate(fraction), {"methods": methods, "holds_by_realisation": holds,
-                                            "realisations": len(holds)})
+    return Measurement(Estimate(fraction), BestDatasetDetails.of(
+        {"methods": methods, "holds_by_realisation": holds, "realisations": len(holds)}))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.context import Context
+from harness.details import SidesDetails
 from harness.kinds import Comparison, measure, register_kind
 from harness.kinds._sides import parse_sides
 
@@ -24,7 +25,7 @@ class ComparisonProtocol:
         return cls(*parse_sides(cid, where, proto))
 
 
-@register_kind("comparison", protocol=ComparisonProtocol)
+@register_kind("comparison", protocol=ComparisonProtocol, details=SidesDetails)
 def measure_comparison(proto: ComparisonProtocol, ctx: Context) -> Comparison:
     """Measure both sides; two correlations are computed over the same cells (those both can
     use), and each side says which cells it used and why any were left out."""

@@ -4,23 +4,26 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from harness import schema
 from harness.context import Context, NotRun
+from harness.details import Canvas, Details, recorded
 from harness.kinds import Measurement, register_kind
 from harness.kinds._samples import CellSet, common_cells
+from harness.markdown import fmt, md_text
 from harness.registry import (
     DATASETS,
     METRICS,
     ClaimError,
-    _choice,
-    _known_fields,
-    _proxy_names,
+    choice,
     int_in,
+    known_fields,
+    proxy_names,
 )
 from harness.stats import COEFFICIENTS, bootstrap_correlation_ci, correlation, ranked_last
 from harness.verdicts import Estimate
@@ -58,16 +61,16 @@ class CorrelationProtocol:
 
     @classmethod
     def from_dict(cls, cid: str, where: str, proto: Mapping[str, Any]) -> CorrelationProtocol:
-        _known_fields(cid, where, proto, cls)
-        _choice(cid, where, proto, "proxy", _proxy_names())
-        _choice(cid, where, proto, "dataset", DATASETS)
-        _choice(cid, where, proto, "score_dataset", DATASETS, required=False)
-        _choice(cid, where, proto, "against", _proxy_names(), required=False)
-        _choice(cid, where, proto, "metric", METRICS, required="against" not in proto)
+        known_fields(cid, where, proto, cls)
+        choice(cid, where, proto, "proxy", proxy_names())
+        choice(cid, where, proto, "dataset", DATASETS)
+        choice(cid, where, proto, "score_dataset", DATASETS, required=False)
+        choice(cid, where, proto, "against", proxy_names(), required=False)
+        choice(cid, where, proto, "metric", METRICS, required="against" not in proto)
         if "against" in proto and "metric" in proto:
             raise ClaimError(f"claim {cid!r}: field '{where}.against' replaces the accuracy: "
                              "give 'metric' or 'against', not both")
-        _choice(cid, where, proto, "coefficient", COEFFICIENTS)
+        choice(cid, where, proto, "coefficient", COEFFICIENTS)
         sample = int_in(cid, f"{where}.sample", proto.get("sample", 0), 0, SPACE_SIZE,
                         "cells drawn from the space; 0 = the whole space")
         seed = int_in(cid, f"{where}.seed", proto.get("seed", 0), 0, MAX_SEED, WHY_SEED)
@@ -258,7 +261,8 @@ def correlation_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any],
     noise_se, details["scoring_noise"] = scoring_noise_se(proto, ctx, n_cells)
     own_se = float(np.hypot(own_se, noise_se))
     if proto.sample == 0:
-        return Measurement(Estimate(_signed(proto, r), None, n_cells, None, own_se), details)
+        return Measurement(Estimate(_signed(proto, r), None, n_cells, None, own_se),
+                           CorrelationDetails.of(details))
     from tfnas.space import sample_distinct
 
     n = min(proto.sample, n_cells)
@@ -279,7 +283,86 @@ def correlation_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any],
     claim_se = sampling_se(r, proto.coefficient, proto.sample, population)
     se = float(np.hypot(claim_se, own_se))
     return Measurement(Estimate(_signed(proto, r), None, proto.sample if cell_set.sampled else n,
-                                None, se), details)
+                                None, se), CorrelationDetails.of(details))
+
+
+# ---------------------------------------------------------------- the result record
+
+
+MAX_SCATTER_FIGURES = 3
+"""Most score-vs-accuracy figures (one per proxy, target and coefficient; a panel per dataset)."""
+MAX_POINTS = 5000
+"""Most points drawn in one scatter panel (a claim records 1,500)."""
+
+
+def _scatter(v: Any, p: str) -> dict:
+    d = schema.fields(v, p, {"score": schema.list_of(schema.number),
+                             "accuracy": schema.list_of(schema.number)}, {})
+    if len(d["score"]) != len(d["accuracy"]):
+        raise schema.Invalid(f"{p}.accuracy", f"as long as {p}.score ({len(d['score'])})",
+                             d["accuracy"])
+    return d
+
+
+@dataclass(frozen=True, eq=False)
+class CorrelationDetails(Details):
+    """What a correlation claim records: the cells it used and a seeded sample of its points."""
+
+    n_cells: int | None = recorded(schema.count)
+    cell_set: str | None = recorded(schema.string)
+    scatter: dict[str, list[float]] | None = recorded(_scatter)
+
+    def lines(self, outcome: Any) -> list[str]:
+        if self.n_cells is None:
+            return []
+        return [f"- cells: {fmt(self.n_cells)} ({md_text(self.cell_set or 'cell set not recorded')})"]
+
+    @classmethod
+    def describe(cls, outcome: Any) -> str:
+        p = outcome.protocol
+        target = p.get("against") or p.get("metric")
+        words = [v for v in (p.get("coefficient"), target) if isinstance(v, str)]
+        return " ".join(md_text(v) for v in words) + (" absolute" if p.get("absolute") is True
+                                                       else "")
+
+    @classmethod
+    def plots(cls, outcomes: Sequence[Any], canvas: Canvas) -> list[str]:
+        """Score against accuracy per dataset, one figure per (proxy, target, coefficient), the
+        groups with the most datasets first; each panel the first claim by id."""
+        import matplotlib.pyplot as plt
+
+        groups: dict[tuple[str, ...], dict[str, Any]] = {}
+        for r in sorted(outcomes, key=lambda r: r.id):
+            if not (r.measured and isinstance(r.details, CorrelationDetails) and r.details.scatter):
+                continue
+            p = r.protocol
+            key = tuple(str(p.get(k) or "") for k in ("proxy", "metric", "coefficient"))
+            groups.setdefault(key, {}).setdefault(str(p.get("dataset") or ""), r)
+        chosen = sorted(groups.items(), key=lambda kv: -len(kv[1]))[:MAX_SCATTER_FIGURES]
+        names = []
+        for (proxy, metric, coefficient), by_dataset in chosen:
+            fig, axes = plt.subplots(1, len(by_dataset), figsize=(4.3 * len(by_dataset), 4),
+                                     squeeze=False)
+            for ax, (dataset, r) in zip(axes[0], by_dataset.items(), strict=True):
+                x, y = _finite_pairs(r.details.scatter["score"], r.details.scatter["accuracy"])
+                ax.set_title(f"{dataset[:30]} ({r.id[:40]})", fontsize=8)
+                ax.scatter(x, y, s=3, alpha=0.4)
+                value = r.reproduced.value if r.reproduced is not None else None
+                published = r.published.value if r.published is not None else None
+                ax.set_xlabel(f"{proxy[:30]} score")
+                ax.set_ylabel(f"{metric[:30]} accuracy (%)")
+                ax.text(0.03, 0.95, f"{coefficient[:12]} = {fmt(value, 3)} (published "
+                        f"{fmt(published)})", transform=ax.transAxes, va="top")
+            fig.tight_layout()
+            names.append(canvas.save(fig, f"scatter_{len(names)}.png"))
+            plt.close(fig)
+        return names
+
+
+def _finite_pairs(xs: list, ys: list) -> tuple[list[float], list[float]]:
+    pairs = [(x, y) for x, y in zip(xs, ys, strict=False) if math.isfinite(x) and math.isfinite(y)]
+    pairs = pairs[:MAX_POINTS]
+    return [x for x, _ in pairs], [y for _, y in pairs]
 
 
 def _cells(proto: CorrelationProtocol, ctx: Context) -> list[Any]:
@@ -289,7 +372,8 @@ def _cells(proto: CorrelationProtocol, ctx: Context) -> list[Any]:
     return list(common_cells(ctx, _tables(proto)).cells)
 
 
-@register_kind("correlation", protocol=CorrelationProtocol, side=True)
+@register_kind("correlation", protocol=CorrelationProtocol, side=True,
+               details=CorrelationDetails)
 def measure_correlation(proto: CorrelationProtocol, ctx: Context) -> Measurement:
     """Correlation of a proxy's scores with accuracy, over the space or a recorded sample."""
     cell_set = common_cells(ctx, _tables(proto))

@@ -26,7 +26,7 @@ import numpy as np
 from harness.context import Context, NotRun
 from harness.kinds import Measurement, register_kind
 from harness.kinds._samples import common_cells, finite_population_factor
-from harness.registry import DATASETS, METRICS, ClaimError, _choice, _known_fields, _proxy_names
+from harness.registry import DATASETS, METRICS, ClaimError, choice, known_fields, proxy_names
 from harness.verdicts import Estimate
 from tfnas.errors import shown
 
@@ -63,13 +63,13 @@ class PairAgreementProtocol:
 
     @classmethod
     def from_dict(cls, cid: str, where: str, proto: Mapping[str, Any]) -> PairAgreementProtocol:
-        _known_fields(cid, where, proto, cls)
+        known_fields(cid, where, proto, cls)
         members = proto.get("members")
         if (not isinstance(members, list) or not members
                 or not all(isinstance(m, str) for m in members)):
             raise ClaimError(f"claim {cid!r}: field '{where}.members' must be a non-empty array "
                              f"of proxy names, got {shown(members)}")
-        known = _proxy_names()
+        known = proxy_names()
         for m in members:
             if m not in known:
                 raise ClaimError(f"claim {cid!r}: field '{where}.members' names {shown(m)}, "
@@ -77,9 +77,9 @@ class PairAgreementProtocol:
         if len(set(members)) != len(members):
             raise ClaimError(f"claim {cid!r}: field '{where}.members' names a proxy twice: "
                              f"{shown(members)}")
-        _choice(cid, where, proto, "dataset", DATASETS)
-        _choice(cid, where, proto, "score_dataset", DATASETS, required=False)
-        _choice(cid, where, proto, "metric", METRICS)
+        choice(cid, where, proto, "dataset", DATASETS)
+        choice(cid, where, proto, "score_dataset", DATASETS, required=False)
+        choice(cid, where, proto, "metric", METRICS)
         return cls(tuple(members), proto["dataset"], proto["metric"], proto.get("score_dataset"))
 
 

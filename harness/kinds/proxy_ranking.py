@@ -43,7 +43,7 @@ from harness.kinds.correlation import (
     measure_correlation,
     usable,
 )
-from harness.registry import ClaimError, _known_fields, _proxy_names, number_in
+from harness.registry import ClaimError, known_fields, number_in, proxy_names
 from harness.verdicts import Estimate
 from tfnas.errors import TfnasError, one_line, shown
 
@@ -67,12 +67,12 @@ class ProxyRankingProtocol:
     @classmethod
     def from_dict(cls, cid: str, where: str, proto: Mapping[str, Any]) -> ProxyRankingProtocol:
         corr_fields = {"dataset", "metric", "coefficient", "score_dataset", "absolute"}
-        _known_fields(cid, where, proto, corr_fields | {"values", "gap", "also"})
+        known_fields(cid, where, proto, corr_fields | {"values", "gap", "also"})
         values = proto.get("values")
         if not isinstance(values, dict) or len(values) < 2:
             raise ClaimError(f"claim {cid!r}: field '{where}.values' must be a table of at "
                              "least two {proxy = published value}")
-        known = _proxy_names()
+        known = proxy_names()
         for name, v in values.items():
             if name not in known:
                 raise ClaimError(f"claim {cid!r}: field '{where}.values' names {shown(name)}, "

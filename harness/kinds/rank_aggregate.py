@@ -28,7 +28,7 @@ from harness.context import Context, NotRun
 from harness.kinds import Measurement, register_kind
 from harness.kinds._samples import common_cells
 from harness.kinds.correlation import MIN_PAIRS, sampling_se
-from harness.registry import DATASETS, METRICS, ClaimError, _choice, _known_fields, _proxy_names
+from harness.registry import DATASETS, METRICS, ClaimError, choice, known_fields, proxy_names
 from harness.stats import COEFFICIENTS, correlation, ranked_last
 from harness.verdicts import Estimate
 from tfnas.errors import shown
@@ -57,18 +57,18 @@ class RankAggregateProtocol:
 
     @classmethod
     def from_dict(cls, cid: str, where: str, proto: Mapping[str, Any]) -> RankAggregateProtocol:
-        _known_fields(cid, where, proto, cls)
-        _choice(cid, where, proto, "proxy", _proxy_names())
+        known_fields(cid, where, proto, cls)
+        choice(cid, where, proto, "proxy", proxy_names())
         from tfnas.proxies import get_proxy
 
         if not get_proxy(proto["proxy"]).ensemble:
             raise ClaimError(f"claim {cid!r}: field '{where}.proxy' is {shown(proto['proxy'])}, "
                              "expected an ensemble proxy (one registered with members=)")
-        _choice(cid, where, proto, "dataset", DATASETS)
-        _choice(cid, where, proto, "score_dataset", DATASETS, required=False)
-        _choice(cid, where, proto, "metric", METRICS)
-        _choice(cid, where, proto, "quantity", QUANTITIES)
-        _choice(cid, where, proto, "coefficient", COEFFICIENTS,
+        choice(cid, where, proto, "dataset", DATASETS)
+        choice(cid, where, proto, "score_dataset", DATASETS, required=False)
+        choice(cid, where, proto, "metric", METRICS)
+        choice(cid, where, proto, "quantity", QUANTITIES)
+        choice(cid, where, proto, "coefficient", COEFFICIENTS,
                 required=proto["quantity"] == "correlation")
         if proto["quantity"] == "selected" and "coefficient" in proto:
             raise ClaimError(f"claim {cid!r}: field '{where}.coefficient' belongs to quantity "

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.context import Context, NotRun
+from harness.details import SidesDetails
 from harness.kinds import Measurement, register_kind
 from harness.kinds._sides import parse_sides
 from harness.kinds.search import SearchProtocol, measure_search
@@ -30,7 +31,7 @@ class ScalingProtocol:
         return cls(*parse_sides(cid, where, proto, only="search", claim_kind="scaling"))
 
 
-@register_kind("scaling", protocol=ScalingProtocol)
+@register_kind("scaling", protocol=ScalingProtocol, details=SidesDetails)
 def measure_scaling(proto: ScalingProtocol, ctx: Context) -> Measurement:
     """Ratio of two searches' mean quantities, A / B (e.g. time at N=1000 over time at N=10).
 
@@ -42,5 +43,6 @@ def measure_scaling(proto: ScalingProtocol, ctx: Context) -> Measurement:
     if not b.estimate.value > 0:
         raise NotRun(f"side B's mean is {b.estimate.value}; a ratio needs it positive")
     return Measurement(Estimate(a.estimate.value / b.estimate.value),
-                       {"a": a.details, "b": b.details, "a_mean": a.estimate.value,
-                        "b_mean": b.estimate.value})
+                       SidesDetails(extra={"a_mean": a.estimate.value,
+                                           "b_mean": b.estimate.value},
+                                    a=a.details, b=b.details))

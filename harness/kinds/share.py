@@ -22,8 +22,8 @@ from harness.registry import (
     SELECTIONS,
     WHY_MAGNITUDE,
     ClaimError,
-    _choice,
-    _known_fields,
+    choice,
+    known_fields,
     number_in,
 )
 from harness.verdicts import Estimate
@@ -41,9 +41,9 @@ class ShareProtocol:
 
     @classmethod
     def from_dict(cls, cid: str, where: str, proto: Mapping[str, Any]) -> ShareProtocol:
-        _known_fields(cid, where, proto, cls)
-        _choice(cid, where, proto, "dataset", DATASETS)
-        _choice(cid, where, proto, "selection", SELECTIONS, required=False)
+        known_fields(cid, where, proto, cls)
+        choice(cid, where, proto, "dataset", DATASETS)
+        choice(cid, where, proto, "selection", SELECTIONS, required=False)
         low, high = proto.get("low"), proto.get("high")
         for key, value in (("low", low), ("high", high)):
             number_in(cid, f"{where}.{key}", value, -MAX_MAGNITUDE, MAX_MAGNITUDE, WHY_MAGNITUDE)

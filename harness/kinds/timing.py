@@ -38,10 +38,12 @@ from typing import Any
 
 import numpy as np
 
+from harness import schema
 from harness.context import Context, NotRun
+from harness.details import Details, recorded
 from harness.kinds import Measurement, register_kind
-from harness.kinds.search import SearchProtocol, _search_traces
-from harness.registry import MAX_MAGNITUDE, ClaimError, _known_fields, check_published, number_in
+from harness.kinds.search import SearchProtocol, search_traces
+from harness.registry import MAX_MAGNITUDE, ClaimError, check_published, known_fields, number_in
 from harness.verdicts import Estimate, standard_error
 from tfnas.errors import shown
 
@@ -76,7 +78,7 @@ class TimingProtocol:
 
     @classmethod
     def from_dict(cls, cid: str, where: str, proto: Mapping[str, Any]) -> TimingProtocol:
-        _known_fields(cid, where, proto, set(FIELDS))
+        known_fields(cid, where, proto, set(FIELDS))
         judged = proto.get("judged")
         if judged not in JUDGED:
             raise ClaimError(f"claim {cid!r}: field '{where}.judged' is {shown(judged)}, "
@@ -200,16 +202,22 @@ def _costs(ctx: Context, proxy: str, datasets: Sequence[str], space: Any, k: int
     def key(d: str) -> str:
         return cost_key(proxy, d, space.name, k, rounds, seed)
 
-    missing = [d for d in dict.fromkeys(datasets) if key(d) not in ctx._timed]
+    missing = [d for d in dict.fromkeys(datasets) if not ctx.has_memo("costs", key(d))]
     if missing:
-        missing += [d for d in TARGET_DATASETS if d not in missing and key(d) not in ctx._timed]
+        missing += [d for d in TARGET_DATASETS
+                    if d not in missing and not ctx.has_memo("costs", key(d))]
     if missing:
         cells = sample_cells(space, k, seed)
         scorers = {d: ProxyScorer(proxy, d, space=space) for d in missing}  # no memo: rescored
         measured = measure_costs(scorers, cells, rounds)
         for d, (cpu, wall) in measured.items():
-            ctx._timed[key(d)] = [CellCosts(proxy, d, tuple(map(str, cells)), cpu, wall, 1)]
-    return {d: ctx._timed[key(d)][0] for d in datasets}
+            costs = CellCosts(proxy, d, tuple(map(str, cells)), cpu, wall, 1)
+            ctx.memo("costs", key(d), lambda c=costs: c, fresh=True)
+    return {d: ctx.memo("costs", key(d), _unreachable) for d in datasets}
+
+
+def _unreachable() -> Any:
+    raise AssertionError("every dataset's cost sample was measured above")
 
 
 def cost_key(proxy: str, dataset: str, space: str, k: int, rounds: int, seed: int) -> str:
@@ -231,13 +239,15 @@ def distinct_counts(spec: SearchProtocol, ctx: Context) -> list[int]:
 
     seed = ctx.seed_for(spec.seed)  # --claims-seed moves the searches, not the cost sample
     key = f"timing:distinct:{seed}:" + _spec_key(spec)
-    if key not in ctx._timed:
+
+    def count() -> list[int]:
         table = ctx.table(spec.proxy, spec.scored_on)
         scorer = TableScorer(table.scores, f"table:{spec.proxy}/{spec.scored_on}")
         traces = repeat(get_algorithm(spec.algorithm).run, spec.repetitions, seed, progress=False,
                         scorer=scorer, **spec.params)
-        ctx._timed[key] = [t.distinct for t in traces]
-    return list(ctx._timed[key])
+        return [t.distinct for t in traces]
+
+    return list(ctx.memo("distinct", key, count))
 
 
 # ---------------------------------------------------------------- the estimate
@@ -289,7 +299,7 @@ def _reduced(proto: TimingProtocol, ctx: Context) -> tuple[Times, Times, dict[st
 
 def _full(proto: TimingProtocol, ctx: Context) -> tuple[Times, Times, dict[str, Any]]:
     def times(spec: SearchProtocol) -> Times:
-        traces = _search_traces(spec, ctx, reuse=True)
+        traces = search_traces(spec, ctx, reuse=True)
         if any(t.cpu_seconds is None for t in traces):
             raise NotRun("a live run recorded no CPU time")
         return Times(np.array([t.cpu_seconds for t in traces]),
@@ -312,7 +322,18 @@ def machine() -> dict[str, Any]:
             "python": platform.python_version()}
 
 
-@register_kind("timing", protocol=TimingProtocol)
+@dataclass(frozen=True, eq=False)
+class TimingDetails(Details):
+    """The run times (seconds, or times the reference) and the cost sample's cells."""
+
+    values: list[float] | None = recorded(schema.list_of(schema.number))
+    cells: list[str] | None = recorded(schema.list_of(schema.string))
+
+    def lines(self, outcome: Any) -> list[str]:
+        return [] if self.cells is None else [f"- cells: a sample of {len(self.cells)}"]
+
+
+@register_kind("timing", protocol=TimingProtocol, details=TimingDetails)
 def measure_timing(proto: TimingProtocol, ctx: Context) -> Measurement:
     """The claimed search's time over the reference search's, measured in this run (CPU time),
     times the paper's reference time for ``paper-seconds``; absolute times are in the details."""
@@ -342,5 +363,5 @@ def measure_timing(proto: TimingProtocol, ctx: Context) -> Measurement:
                  "reference_wall_s": float(tr.wall.mean()), "machine": machine()},
         **info,
     }
-    return Measurement(Estimate(value, std, len(runs), se=se), details)
+    return Measurement(Estimate(value, std, len(runs), se=se), TimingDetails.of(details))
 
