@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from harness.context import Context, NotRun
-from harness.kinds.correlation import CorrelationProtocol, _coefficient, sampling_se, usable
+from harness.kinds.correlation import CorrelationProtocol, coefficient_on, sampling_se, usable
 from tfnas.bounded import atomic_writer, read_file, write_atomic
 from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import TfnasError, one_line, shown_path
@@ -160,7 +160,7 @@ def _correlation(source: _Source, proxy: str, dataset: str, cells: Sequence[Arch
     """ρ over ``cells`` by the correlation claims' code; its interval when they are a sample."""
     proto = CorrelationProtocol(proxy, dataset, METRIC, COEFFICIENT)
     keep, _ = usable(proto, source, list(cells))  # type: ignore[arg-type]
-    rho, _, _, ranked_last = _coefficient(proto, source, keep)  # type: ignore[arg-type]
+    rho, _, _, ranked_last = coefficient_on(proto, source, keep)  # type: ignore[arg-type]
     if complete:
         return Correlation(rho, len(keep), True, None, ranked_last)
     population = int(np.isfinite(source.accuracy_column(dataset, METRIC)).sum())

@@ -29,11 +29,11 @@ class ComparisonProtocol:
 def measure_comparison(proto: ComparisonProtocol, ctx: Context) -> Comparison:
     """Measure both sides; two correlations are computed over the same cells (those both can
     use), and each side says which cells it used and why any were left out."""
-    from harness.kinds.correlation import CorrelationProtocol, _cells, correlation_on, usable
+    from harness.kinds.correlation import CorrelationProtocol, claim_cells, correlation_on, usable
 
     if isinstance(proto.a, CorrelationProtocol) and isinstance(proto.b, CorrelationProtocol):
-        cells_a, out_a = usable(proto.a, ctx, _cells(proto.a, ctx))
-        cells_b, out_b = usable(proto.b, ctx, _cells(proto.b, ctx))
+        cells_a, out_a = usable(proto.a, ctx, claim_cells(proto.a, ctx))
+        cells_b, out_b = usable(proto.b, ctx, claim_cells(proto.b, ctx))
         common = set(cells_b)
         shared = [c for c in cells_a if c in common]
         note = {"cells": len(cells_a) + len(cells_b) - 2 * len(shared),

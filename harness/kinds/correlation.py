@@ -149,7 +149,7 @@ def sampling_se(r: float, kind: str, n: int, population: int) -> float:
     return float((1.0 - r * r) * z_se * ((population - n) / (population - 1)) ** 0.5)
 
 
-def _coefficient(proto: CorrelationProtocol, ctx: Context, cells: list[Any]
+def coefficient_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any]
                  ) -> tuple[float, np.ndarray, np.ndarray, int]:
     """(coefficient, scores, targets, cells ranked last) over exactly ``cells``."""
     table = ctx.table(proto.proxy, proto.scored_on)
@@ -239,7 +239,7 @@ def correlation_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any],
     """
     if cell_set is None:
         cell_set = common_cells(ctx, _tables(proto))
-    r, x, y, last = _coefficient(proto, ctx, cells)
+    r, x, y, last = coefficient_on(proto, ctx, cells)
     seed = ctx.seed_for(proto.seed)
     pick = np.random.default_rng(seed).choice(x.size, size=min(SCATTER_POINTS, x.size),
                                               replace=False)
@@ -273,7 +273,7 @@ def correlation_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any],
         chosen = set(sample_distinct(random.Random(seed), n))
         where = "whole space"
     sub = [c for c in cells if c in chosen]
-    r_sample, xs, ys, _ = _coefficient(proto, ctx, sub)
+    r_sample, xs, ys, _ = coefficient_on(proto, ctx, sub)
     lo, hi = bootstrap_correlation_ci(xs, ys, proto.coefficient, np.random.default_rng(seed),
                                       n_resamples=ctx.bootstrap)
     details.update({"cell_set": f"{where}; the claim's statistic is over {n} random cells",
@@ -365,7 +365,7 @@ def _finite_pairs(xs: list, ys: list) -> tuple[list[float], list[float]]:
     return [x for x, _ in pairs], [y for _, y in pairs]
 
 
-def _cells(proto: CorrelationProtocol, ctx: Context) -> list[Any]:
+def claim_cells(proto: CorrelationProtocol, ctx: Context) -> list[Any]:
     """The cells the claim is judged on: every cell of the space when its tables are complete
     (a sampled claim is judged on the population value, above), else the tables' uniform sample
     (:func:`harness.kinds._samples.common_cells`; refused when a table is no sample)."""

@@ -315,7 +315,7 @@ def _top_cell(v: Any, p: str) -> dict:
                           "wins": schema.optional(schema.probability)})
 
 
-def _cells(v: Any, p: str) -> dict:
+def _cell_counts(v: Any, p: str) -> dict:
     return schema.fields(v, p, {}, {"used": schema.count, "left_out": schema.count,
                                     "why": schema.string})
 
@@ -339,7 +339,7 @@ class SearchDetails(Details):
     predicted: dict[str, Any] | None = recorded(_predicted)
     realisations: list[dict] | int | None = recorded(_realisations)
     top_cells: list[dict] | None = recorded(schema.list_of(_top_cell))
-    cells: dict[str, Any] | None = recorded(_cells)
+    cells: dict[str, Any] | None = recorded(_cell_counts)
 
     def lines(self, outcome: Any) -> list[str]:
         """The seed-free estimate, the predicted sampling distribution of the published
