@@ -26,6 +26,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from tfnas.bounded import read_text
+from tfnas.config import noise_root
 from tfnas.errors import TfnasError, shown, shown_path
 
 NOISE_PROXIES = ("synflow", "naswot")
@@ -33,7 +34,6 @@ NOISE_PROXIES = ("synflow", "naswot")
 proxy has uniform cells only (scripts/rescore-suite-noise): :func:`noise_proxies` lists all."""
 NOISE_SEEDS = (1, 2, 3, 4, 5)
 """The further score seeds ``scripts/rescore-noise`` computes."""
-DEFAULT_ROOT = Path(__file__).resolve().parent.parent / "benchmarks" / "noise"
 
 
 class NoiseError(TfnasError, ValueError):
@@ -164,7 +164,7 @@ def load_noise(proxy: str, dataset: str, base: np.ndarray, root: Path | None = N
     recorded settings; such realisations measure another table's noise, not this one's)."""
     from tfnas.tables import TableNotFoundError, load_table
 
-    root = DEFAULT_ROOT if root is None else Path(root)
+    root = noise_root() if root is None else Path(root)
     cells_path = root / f"cells-{proxy}-{dataset}.txt"
     if not os.path.lexists(cells_path):
         return None
@@ -276,12 +276,13 @@ def seed_free(proxy: str) -> bool:
 
 
 def noise_proxies(root: Path | None = None) -> tuple[str, ...]:
-    """The registered proxies with a cells file under ``root`` (default :data:`DEFAULT_ROOT`),
+    """The registered proxies with a cells file under ``root`` (default
+    :func:`tfnas.config.noise_root`: ``$TFNAS_NOISE``, else ``benchmarks/noise``),
     :data:`NOISE_PROXIES` first."""
     from tfnas.datasets import TARGET_DATASETS
     from tfnas.proxies import proxy_names
 
-    root = DEFAULT_ROOT if root is None else Path(root)
+    root = noise_root() if root is None else Path(root)
     found = {p for p in proxy_names() for d in TARGET_DATASETS
              if os.path.lexists(root / f"cells-{p}-{d}.txt")}
     return tuple(p for p in NOISE_PROXIES if p in found) + tuple(
@@ -315,7 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m harness.noise", description=__doc__)
     parser.add_argument("--root", type=Path, default=None,
-                        help=f"the noise folder (default {DEFAULT_ROOT})")
+                        help="the noise folder (default: $TFNAS_NOISE, else benchmarks/noise "
+                             "under the current directory)")
     args = parser.parse_args(argv)
     rows = []
     for proxy in noise_proxies(args.root):

@@ -355,7 +355,8 @@ def _configure_search(parser: argparse.ArgumentParser) -> None:
                         help="score from the precomputed table of --space (tfnas sweep --export) "
                              "instead of live")
     parser.add_argument("--table-root", metavar="DIR", default=None,
-                        help="the folder --table reads (default benchmarks/scores)")
+                        help="the folder --table reads (default: $TFNAS_TABLES, else "
+                             "benchmarks/scores under the current directory)")
     parser.add_argument("--json", metavar="OUT", help="write the traces and summary here ('-': stdout)")
     parser.add_argument("--trace", metavar="OUT",
                         help="append each evaluation to this file as it happens (JSON lines: run, "
@@ -682,7 +683,8 @@ def _configure_proxies(parser: argparse.ArgumentParser) -> None:
                         help="the dataset of the s/cell and rho columns (default cifar10)")
     parser.add_argument("--table-root", metavar="DIR", default=None,
                         help="read a proxy's table from this folder first (e.g. your own "
-                             "proxy's export), else from the package's benchmarks/scores")
+                             "proxy's export), else from $TFNAS_TABLES (default benchmarks/scores "
+                             "under the current directory)")
     parser.add_argument("--json", action="store_true", help="print one JSON object per proxy")
 
 

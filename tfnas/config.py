@@ -1,9 +1,21 @@
-"""Where tfnas finds its data: one setting, the environment variable ``TFNAS_DATA``.
+"""Where tfnas finds its data and its precomputed tables: environment settings, each with a
+documented default. tfnas never derives a location from where its own code is installed.
 
-``TFNAS_DATA`` names a folder laid out like the project's shared data::
+``TFNAS_DATA`` (required by whatever reads data) names a folder laid out like the project's
+shared data::
 
     $TFNAS_DATA/nats-tss/   NATS-Bench tables (tss-*.csv) and/or the archive NATS-tss-v1_0-3ffb9-simple/
     $TFNAS_DATA/images/     cifar-10-batches-py/, cifar-100-python/, ImageNet16/, cifar-10-jpeg/
+
+The committed score tables, scoring-noise realisations and spot references are read from folders
+that default to the checkout's layout, relative to the current working directory (run from the
+repository root, or set the variable):
+
+* ``TFNAS_TABLES``: the score tables (:func:`tables_root`, default ``benchmarks/scores``);
+* ``TFNAS_NOISE``: the scoring-noise realisations (:func:`noise_root`, default ``benchmarks/noise``);
+* ``TFNAS_SPOT``: the float64 spot references (:func:`spot_root`, default ``benchmarks/spot``).
+
+``TFNAS_CACHE`` (:func:`cache_dir`) is where a live search keeps its score store.
 """
 
 from __future__ import annotations
@@ -68,3 +80,37 @@ def default_store(space: str) -> Path:
     """The score store a live ``tfnas search`` keeps by default: one SQLite file per space in
     :func:`cache_dir`, so an interrupted search resumes from the scores it computed."""
     return cache_dir() / f"scores-{space}.sqlite"
+
+
+TABLES_VAR = "TFNAS_TABLES"
+DEFAULT_TABLES = Path("benchmarks") / "scores"
+"""The score tables' folder when ``TFNAS_TABLES`` is unset (relative: under the current directory)."""
+NOISE_VAR = "TFNAS_NOISE"
+DEFAULT_NOISE = Path("benchmarks") / "noise"
+"""The scoring-noise folder when ``TFNAS_NOISE`` is unset (relative: under the current directory)."""
+SPOT_VAR = "TFNAS_SPOT"
+DEFAULT_SPOT = Path("benchmarks") / "spot"
+"""The spot-reference folder when ``TFNAS_SPOT`` is unset (relative: under the current directory)."""
+
+
+def _folder(var: str, default: Path) -> Path:
+    value = os.environ.get(var)
+    return Path(value).expanduser() if value else default
+
+
+def tables_root() -> Path:
+    """The folder of the score tables: ``TFNAS_TABLES``, else ``benchmarks/scores`` (relative to
+    the current directory: the repository's committed tables when run from its root)."""
+    return _folder(TABLES_VAR, DEFAULT_TABLES)
+
+
+def noise_root() -> Path:
+    """The folder of the scoring-noise realisations: ``TFNAS_NOISE``, else ``benchmarks/noise``
+    (relative to the current directory)."""
+    return _folder(NOISE_VAR, DEFAULT_NOISE)
+
+
+def spot_root() -> Path:
+    """The folder of the float64 spot references: ``TFNAS_SPOT``, else ``benchmarks/spot``
+    (relative to the current directory)."""
+    return _folder(SPOT_VAR, DEFAULT_SPOT)

@@ -31,8 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tfnas.bounded import read_text, write_atomic
+from tfnas.config import spot_root
 from tfnas.errors import TfnasError, shown_path
-from tfnas.space import SPACE_SIZE, Arch, arch_at
+from tfnas.space import Arch
+from tfnas.spaces import TOPOLOGY
 from tfnas.tables import ScoreTable, sweep_order
 
 SPOT_SEED = 20261206
@@ -69,7 +71,7 @@ def spot_cells(dataset: str, n: int = SPOT_CELLS, seed: int = SPOT_SEED) -> list
     pool = sorted(sweep_order(seed=0)[:SPOT_POOL])
     rng = random.Random(f"spot|{seed}|{dataset}")
     drawn = rng.sample(pool, min(n, len(pool)))
-    return [SpotCell(rank, arch_at(index)) for rank, index in enumerate(drawn)]
+    return [SpotCell(rank, TOPOLOGY.arch_at(index)) for rank, index in enumerate(drawn)]
 
 
 REALISATIONS = ("float32", "float32_native", "float32_two_threads")
@@ -148,9 +150,10 @@ def score_runs(arch: Arch, runs: dict[tuple[int, int], list[str]], dataset: str,
     return out
 
 
-def spot_path(root: str | Path, dataset: str) -> Path:
-    """The spot-reference file of ``dataset`` under ``root``."""
-    return Path(root) / f"spot-{dataset}.csv"
+def spot_path(root: str | Path | None, dataset: str) -> Path:
+    """The spot-reference file of ``dataset`` under ``root`` (``None``:
+    :func:`tfnas.config.spot_root`, ``$TFNAS_SPOT``, else ``benchmarks/spot``)."""
+    return Path(spot_root() if root is None else root) / f"spot-{dataset}.csv"
 
 
 def write_spot(path: str | Path, rows: list[SpotRow], provenance: dict[str, object]) -> Path:
@@ -200,10 +203,10 @@ def read_spot(path: str | Path) -> tuple[dict[str, str], list[SpotRow]]:
             raise SpotError(f"{where}: {len(record)} fields, expected {len(COLUMNS)}")
         proxy, index, arch = record[:3]
         if not (index.isascii() and index.isdigit() and len(index) <= 5
-                and int(index) < SPACE_SIZE and str(arch_at(int(index))) == arch):
+                and int(index) < TOPOLOGY.size and str(TOPOLOGY.arch_at(int(index))) == arch):
             raise SpotError(f"{where}: {index!r} {arch[:60]!r} is not a cell's index and string")
         values = [_number(where, field) for field in record[3:]]
-        rows.append(SpotRow(proxy, arch_at(int(index)), values[0], tuple(values[1:])))
+        rows.append(SpotRow(proxy, TOPOLOGY.arch_at(int(index)), values[0], tuple(values[1:])))
     if body == len(lines):
         raise SpotError(f"{shown_path(path)} has no header; expected {expected}")
     return provenance, rows

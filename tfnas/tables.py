@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tfnas.bounded import file_kind, read_file, write_atomic
+from tfnas.config import DEFAULT_TABLES, tables_root
 from tfnas.errors import TfnasError, one_line, shown, shown_path
 from tfnas.space import Arch
 from tfnas.spaces import DEFAULT_SPACE, SearchSpace, get_space, space_names
@@ -57,11 +58,13 @@ SEED_RULE = (
     "network init from torch.Generator(cell_seed(arch, seed)), cell_seed = sha256(f'{seed}|{arch}'); "
     "one batch load_batch(dataset, seed, batch_size) for all cells; train mode"
 )
-_REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_ROOT = _REPO_ROOT / "benchmarks" / "scores"
+DEFAULT_ROOT = DEFAULT_TABLES
+"""The tables' folder when ``TFNAS_TABLES`` is unset (``benchmarks/scores``, relative to the current
+directory); readers use :func:`tfnas.config.tables_root`, which reads the setting."""
 EXPORT_ROOT = Path("tfnas-scores")
 """Where ``tfnas sweep --export`` writes when no folder is given: ``tfnas-scores/`` in the current
-directory, never the package's own tables (:data:`DEFAULT_ROOT`), which an export names explicitly."""
+directory, never the tables read by default (:func:`tfnas.config.tables_root`), which an export
+names explicitly."""
 
 MAX_SCORE_CHARS = 24
 """The longest ``repr`` of a float: sign, 17 significant digits, the point and ``e-308``."""
@@ -251,9 +254,9 @@ def table_name(proxy: str, dataset: str, space: str | SearchSpace | None = None)
 
 def table_path(proxy: str, dataset: str, root: str | Path | None = None,
                space: str | SearchSpace | None = None) -> Path:
-    """Where the table for ``(proxy, dataset)`` of ``space`` lives (``benchmarks/scores/`` by
-    default)."""
-    return Path(DEFAULT_ROOT if root is None else root) / table_name(proxy, dataset, space)
+    """Where the table for ``(proxy, dataset)`` of ``space`` lives (under ``root``, by default
+    :func:`tfnas.config.tables_root`: ``$TFNAS_TABLES``, else ``benchmarks/scores``)."""
+    return Path(tables_root() if root is None else root) / table_name(proxy, dataset, space)
 
 
 def _score_problem(value: float) -> str | None:
@@ -608,7 +611,7 @@ def available_tables(root: str | Path | None = None,
     """``(proxy, dataset)`` of every table file of ``space`` (by its name) under ``root``, sorted."""
     wanted = get_space(space).name
     others = [f"-{name}" for name in space_names() if name != wanted and name != DEFAULT_SPACE]
-    folder = Path(DEFAULT_ROOT if root is None else root)
+    folder = Path(tables_root() if root is None else root)
     found = []
     for path in sorted(folder.glob("*.csv.gz")):
         stem = path.name[: -len(".csv.gz")]
@@ -624,7 +627,7 @@ def available_tables(root: str | Path | None = None,
     return found
 
 
-def git_commit(repo: str | Path = _REPO_ROOT) -> str:
+def git_commit(repo: str | Path = ".") -> str:
     """The checkout's HEAD commit, or ``unknown`` outside a git checkout."""
     try:
         head = subprocess.run(
