@@ -119,6 +119,13 @@ class Details(Mapping[str, Any]):
         return []
 
     @classmethod
+    def subject(cls, outcome: Outcome) -> tuple[str, ...] | None:
+        """The proxies whose scores the claim judges: one proxy, an ensemble's members, or ()
+        for how all proxies rank against one another; None when it is about no proxy's scores
+        (the report's proxy-by-dataset section places a claim by it)."""
+        return None
+
+    @classmethod
     def describe(cls, outcome: Outcome) -> str:
         """A few words on what the claim measures (its kind and quantity), as inert Markdown."""
         from harness.markdown import md_text
@@ -167,3 +174,9 @@ class SidesDetails(Details):
                 out += [f"- side {name.upper()}: {line[2:]}" if line.startswith("- ") else line
                         for line in side.lines(outcome)]
         return out
+
+
+def proxy_subject(outcome: Outcome) -> tuple[str, ...] | None:
+    """A claim's ``protocol.proxy`` as its subject (a kind about one proxy's scores)."""
+    proxy = outcome.protocol.get("proxy")
+    return (proxy,) if isinstance(proxy, str) else None

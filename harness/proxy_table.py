@@ -519,33 +519,23 @@ def plot_correlations(table: ProxyTable, path: str | Path) -> bool:
     return True
 
 
-PROXY_KINDS = ("correlation", "rank_aggregate", "pair_agreement")
-"""Claim kinds about one proxy's (or one ensemble's) scores on one dataset."""
-RANKING_KINDS = ("proxy_ranking",)
-"""Claim kinds about how the proxies rank against one another on one dataset."""
-
-
 def claims_by_cell(recs: Sequence[Any], rows: Sequence[ProxyRow] = ()
                    ) -> dict[tuple[str | None, str], list[Any]]:
-    """A run's claims on the proxies' scores by (proxy, dataset): correlation and rank-aggregate
-    claims by their ``proxy``; a pair-agreement claim by the ensemble of ``rows`` with its
-    ``members`` (else ``"+".join(members)``); a proxy-ranking claim by ``(None, dataset)``."""
+    """A run's claims on the proxies' scores by (proxy, dataset), as each claim's kind names its
+    subject (:meth:`harness.details.Details.subject`): one proxy by name; an ensemble's members
+    as the ensemble of ``rows`` with those members (else ``"+".join(members)``); how all
+    proxies rank as ``(None, dataset)``."""
+    from harness.kinds import details_type
+
     ensembles = {tuple(r.members): r.name for r in rows if r.members}
     found: dict[tuple[str | None, str], list[Any]] = {}
     for r in sorted(recs, key=lambda r: r.id):
         proto = r.protocol or {}
         dataset = proto.get("score_dataset") or proto.get("dataset")
-        if not isinstance(dataset, str):
+        subject = details_type(r.kind).subject(r)
+        if not isinstance(dataset, str) or subject is None:
             continue
-        proxy: str | None
-        if r.kind in RANKING_KINDS:
-            proxy = None
-        elif r.kind == "pair_agreement" and isinstance(proto.get("members"), list):
-            members = tuple(str(m) for m in proto["members"])
-            proxy = ensembles.get(members, "+".join(members))
-        elif r.kind in PROXY_KINDS and isinstance(proto.get("proxy"), str):
-            proxy = proto["proxy"]
-        else:
-            continue
+        proxy = (None if not subject else subject[0] if len(subject) == 1
+                 else ensembles.get(subject, "+".join(subject)))
         found.setdefault((proxy, dataset), []).append(r)
     return found

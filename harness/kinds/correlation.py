@@ -12,7 +12,7 @@ import numpy as np
 
 from harness import schema
 from harness.context import Context, NotRun
-from harness.details import Canvas, Details, recorded
+from harness.details import Canvas, Details, proxy_subject, recorded
 from harness.kinds import Measurement, register_kind
 from harness.kinds._samples import CellSet, common_cells
 from harness.markdown import fmt, md_text
@@ -316,6 +316,10 @@ class CorrelationDetails(Details):
         if self.n_cells is None:
             return []
         return [f"- cells: {fmt(self.n_cells)} ({md_text(self.cell_set or 'cell set not recorded')})"]
+
+    @classmethod
+    def subject(cls, outcome: Any) -> tuple[str, ...] | None:
+        return proxy_subject(outcome)
 
     @classmethod
     def describe(cls, outcome: Any) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from harness.context import Context, NotRun
+from harness.details import Details
 from harness.kinds import Measurement, register_kind
 from harness.kinds._samples import common_cells, finite_population_factor
 from harness.registry import DATASETS, METRICS, ClaimError, choice, known_fields, proxy_names
@@ -103,7 +104,18 @@ def grouped_jackknife_se(agreement: Agreement, scores: Mapping[str, np.ndarray],
     return float(np.sqrt((g - 1) / g * np.sum((theta - theta.mean()) ** 2)))
 
 
-@register_kind("pair_agreement", protocol=PairAgreementProtocol, side=True)
+@dataclass(frozen=True, eq=False)
+class PairAgreementDetails(Details):
+    """A pair agreement's record; its subject is the ensemble of its members."""
+
+    @classmethod
+    def subject(cls, outcome: Any) -> tuple[str, ...] | None:
+        members = outcome.protocol.get("members")
+        return tuple(str(m) for m in members) if isinstance(members, list) else None
+
+
+@register_kind("pair_agreement", protocol=PairAgreementProtocol, side=True,
+               details=PairAgreementDetails)
 def measure_pair_agreement(proto: PairAgreementProtocol, ctx: Context) -> Measurement:
     """The fraction of cell pairs (distinct accuracies) the members' majority vote orders as
     the accuracy does, over the whole space or the tables' uniform sample (module doc)."""

@@ -35,6 +35,7 @@ from typing import Any
 from scipy.stats import norm
 
 from harness.context import Context, NotRun
+from harness.details import Details
 from harness.kinds import Measurement, register_kind
 from harness.kinds._samples import common_cells
 from harness.kinds.correlation import (
@@ -131,7 +132,16 @@ def judge_order(measured: Mapping[str, tuple[float, float]], values: tuple[tuple
     return ranking_value([r["status"] for r in rows]), rows
 
 
-@register_kind("proxy_ranking", protocol=ProxyRankingProtocol)
+@dataclass(frozen=True, eq=False)
+class ProxyRankingDetails(Details):
+    """A ranking's record; its subject is every proxy of the dataset (``decide`` names the undecided pairs)."""
+
+    @classmethod
+    def subject(cls, outcome: Any) -> tuple[str, ...] | None:
+        return ()
+
+
+@register_kind("proxy_ranking", protocol=ProxyRankingProtocol, details=ProxyRankingDetails)
 def measure_proxy_ranking(proto: ProxyRankingProtocol, ctx: Context) -> Measurement:
     """Every judged proxy's coefficient on the same cells, the decided pairs' statuses."""
     protos = {name: dataclasses.replace(proto.base, proxy=name) for name, _ in proto.values}

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from harness.context import Context, NotRun
+from harness.details import Details, proxy_subject
 from harness.kinds import Measurement, register_kind
 from harness.kinds._samples import common_cells
 from harness.kinds.correlation import MIN_PAIRS, sampling_se
@@ -92,7 +93,17 @@ def aggregate(proxy: str, ctx: Context, cells: tuple[Any, ...], scored_on: str) 
     return out
 
 
-@register_kind("rank_aggregate", protocol=RankAggregateProtocol, side=True)
+@dataclass(frozen=True, eq=False)
+class RankAggregateDetails(Details):
+    """An aggregate's record; its subject is the aggregate proxy."""
+
+    @classmethod
+    def subject(cls, outcome: Any) -> tuple[str, ...] | None:
+        return proxy_subject(outcome)
+
+
+@register_kind("rank_aggregate", protocol=RankAggregateProtocol, side=True,
+               details=RankAggregateDetails)
 def measure_rank_aggregate(proto: RankAggregateProtocol, ctx: Context) -> Measurement:
     """The ensemble's coefficient with accuracy, or its selected cell's accuracy (module doc)."""
     from tfnas.proxies import get_proxy
