@@ -198,27 +198,6 @@ def test_table_search_refuses_a_table_scored_under_other_settings(data_root, tfn
               "--score-seed", "1"), 1, "computed under settings", "\"seed\":1")
 
 
-def test_plugin_subcommands_register(capsys: pytest.CaptureFixture[str]) -> None:
-    seen = []
-
-    def configure(parser):
-        parser.add_argument("--x", type=int, required=True)
-
-    def run(args):
-        seen.append(args.x)
-        return 7
-
-    cli.register_subcommand("h3-test-plugin", "a test subcommand", configure, run)
-    try:
-        assert cli.main(["h3-test-plugin", "--x", "3"]) == 7 and seen == [3]
-        with pytest.raises(ValueError, match="already registered"):
-            cli.register_subcommand("h3-test-plugin", "again", configure, lambda a: 0)
-        assert cli.main(["h3-test-plugin"]) == 2
-        assert "required" in capsys.readouterr().err
-    finally:
-        cli._SUBCOMMANDS.pop("h3-test-plugin")
-
-
 # -- hostile files, bounds, huge inputs, side effects (issue 12, causes 4, 6, 8, 10) ------------
 
 SEARCH = ("search", "rea", "--proxy", "oracle", "--dataset", "cifar10")
@@ -337,33 +316,6 @@ def test_a_store_with_the_oracle_is_refused_and_not_created(tmp_path: Path, comm
 def test_help_returns_instead_of_exiting(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["search", "--help"]) == 0
     assert "--time-budget" in capsys.readouterr().out
-
-
-def test_every_input_error_reaching_main_is_one_line(tmp_path: Path, data_root, tfnas) -> None:
-    """Errors of the libraries tfnas calls, raised by real bad input inside a subcommand."""
-    import pickle
-    import sqlite3
-
-    corrupt = tmp_path / "corrupt.sqlite"
-    corrupt.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
-    cases = {
-        "sqlite": lambda: sqlite3.connect(corrupt).execute("select * from t"),
-        "deep_json": lambda: json.loads("[" * 1_000_000 + "]" * 1_000_000),
-        "memory": lambda: bytearray(2**62),
-        "utf8": lambda: b"\xff\xfe".decode("utf-8"),
-        "overflow": lambda: float(10**400),
-        "unpickling": lambda: pickle.loads(b"\x80\x02}q\x00garbage"),
-        "eof": lambda: pickle.loads(b"\x80\x02"),
-    }
-    cli.register_subcommand("h3-case", "raise", lambda p: p.add_argument("case"),
-                            lambda args: cases[args.case]() and 0)
-    try:
-        for case in cases:
-            line = assert_short(tfnas("h3-case", case), 1, "tfnas: error:")
-            assert case != "sqlite" or "SQLite" in line
-            assert case != "memory" or "memory" in line
-    finally:
-        cli._SUBCOMMANDS.pop("h3-case")
 
 
 @pytest.mark.integration

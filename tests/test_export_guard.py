@@ -9,12 +9,18 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tfnas.cli import main as cli_main
 from tfnas.space import arch_at
 from tfnas.store import ScoreStore
-from tfnas.sweep import EXIT_REFUSED, main
+from tfnas.sweep import EXIT_REFUSED
 from tfnas.tables import DEFAULT_ROOT, EXPORT_ROOT, load_table, table_path
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
+
+
+def main(argv):
+    """``tfnas sweep ARGV``."""
+    return cli_main(["sweep", *argv])
 
 
 def _digest(path):
@@ -27,13 +33,14 @@ def _sweep(store, root, indices, *extra):
 
 
 def test_the_default_export_folder_is_outside_the_package(tmp_path, monkeypatch, capsys):
+    committed = DEFAULT_ROOT.resolve()  # the checkout's tables: tests run from its root
     monkeypatch.chdir(tmp_path)
-    before = {p.name: _digest(p) for p in DEFAULT_ROOT.glob("params-cifar10*")}
+    before = {p.name: _digest(p) for p in committed.glob("params-cifar10*")}
     assert main(["--proxy", "params", "--dataset", "cifar10", "--indices", "0-3",
                  "--store", "s.sqlite", "--export"]) == 0
     assert "tfnas-scores" in capsys.readouterr().out
     assert len(load_table("params", "cifar10", tmp_path / EXPORT_ROOT).scores) == 4
-    assert {p.name: _digest(p) for p in DEFAULT_ROOT.glob("params-cifar10*")} == before
+    assert {p.name: _digest(p) for p in committed.glob("params-cifar10*")} == before
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -122,7 +122,7 @@ def test_plan_chunks_cover_exactly_the_missing_cells(tmp_path):
 def test_sigkill_then_restart_completes_without_duplicates(serial_store, tmp_path):
     path = tmp_path / "killed.sqlite"
     cells = "0-59"
-    cmd = [sys.executable, "-m", "tfnas.sweep", "--proxy", "synflow", "--dataset", "cifar10",
+    cmd = [sys.executable, "-m", "tfnas", "sweep", "--proxy", "synflow", "--dataset", "cifar10",
            "--indices", cells, "--chunk-size", "3", "--store", str(path)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stored = 0

@@ -1,12 +1,13 @@
-"""The ``tfnas`` command line: ``tfnas score`` and ``tfnas search <algorithm>``, on either space (``--space``).
+"""The ``tfnas`` command line, the one CLI of the library: ``tfnas proxies``, ``tfnas score``,
+``tfnas search <algorithm>`` and ``tfnas sweep``, on any space (``--space``).
 
-Subcommands live in a small registry (:func:`register_subcommand`); modules named in
-:data:`PLUGINS` (``tfnas.sweep``) may add theirs by defining ``register_cli(register)``, which the
-parser builder calls with :func:`register_subcommand`. Keep such modules cheap to import.
+The subcommands are the fixed table :data:`COMMANDS` (no plugin registry); each parses its own
+arguments here and calls the library (``tfnas.sweep``, ``tfnas.search`` ...), which parses none.
 
 Errors a user can cause (unknown proxy or dataset, bad sizes, missing data, bad or hostile files,
-a locked store) end with one line on stderr and exit status 1 (2 for command-line usage errors),
-never a traceback. Every argument is validated, against the bounds of :mod:`tfnas.search.limits`,
+a locked store) are :class:`~tfnas.errors.TfnasError` instances: they end with one line on stderr and
+exit status 1 (2 for command-line usage errors). Any other exception is a bug and raises with its
+traceback. Every argument is validated, against the bounds of :mod:`tfnas.search.limits`,
 before any file is created or any data is loaded.
 """
 
@@ -14,14 +15,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import math
 import os
-import pickle
 import re
 import signal
-import sqlite3
 import stat
 import sys
 import threading
@@ -38,7 +36,6 @@ from tfnas.errors import MAX_SHOWN, TfnasError, one_line, shown
 from tfnas.spaces import DEFAULT_SPACE, get_space, space_names
 
 ORACLE = "oracle"
-PLUGINS: tuple[str, ...] = ("tfnas.sweep",)
 
 
 class UsageError(TfnasError):
@@ -66,17 +63,6 @@ class Subcommand:
     help: str
     configure: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
-
-
-_SUBCOMMANDS: dict[str, Subcommand] = {}
-
-
-def register_subcommand(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None],
-                        run: Callable[[argparse.Namespace], int]) -> None:
-    """Add ``tfnas <name>``: ``configure`` adds its arguments, ``run(args)`` returns the exit code."""
-    if name in _SUBCOMMANDS and _SUBCOMMANDS[name].run is not run:
-        raise ValueError(f"a tfnas subcommand {shown(name)} is already registered")
-    _SUBCOMMANDS[name] = Subcommand(name, help, configure, run)
 
 
 # -- shared arguments ---------------------------------------------------------------------------
@@ -676,6 +662,151 @@ def _summary_table(args: argparse.Namespace, traces: Sequence[Any],
     return "\n".join(lines)
 
 
+# -- tfnas sweep (the library: tfnas.sweep) ---------------------------------------------------
+
+
+_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}", re.ASCII)
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of names, got {shown(text)}"
+        )
+    for name in names:
+        if not _NAME_RE.fullmatch(name):
+            raise argparse.ArgumentTypeError(f"{shown(name)} is not a proxy or dataset name")
+    return list(dict.fromkeys(names))
+
+
+@dataclass(frozen=True)
+class _IndexText:
+    """``--indices`` as given: read against the space (``--space``) once every flag is parsed."""
+
+    text: str
+
+
+def _indices_of(given: _IndexText | None, space: str) -> list[int] | None:
+    """The ``--indices`` of ``space``; bad text is a usage error (exit 2), as argparse's are."""
+    if given is None:
+        return None
+    from tfnas.sweep import parse_indices
+
+    try:
+        return parse_indices(given.text, space)
+    except ValueError as exc:
+        raise UsageError(f"tfnas sweep: argument --indices: {exc}") from exc
+
+
+def _configure_sweep(parser: argparse.ArgumentParser) -> None:
+    from tfnas.sweep import DEFAULT_CHUNK, DEFAULT_STORE, EXIT_INCOMPLETE
+
+    parser.add_argument("--proxy", type=_names, required=True,
+                        help="comma-separated proxies, e.g. naswot,synflow,params,flops")
+    parser.add_argument("--dataset", type=_names, required=True,
+                        help="comma-separated datasets, e.g. cifar10,cifar100,ImageNet16-120")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int_arg, default=1,
+                       help="local worker processes (1 = in this process; default 1; at most the "
+                       "usable CPUs)")
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="Dask scheduler address, e.g. tcp://host:8786, instead of local workers")
+    parser.add_argument("--store", type=Path, default=DEFAULT_STORE,
+                        help=f"score store (SQLite) path; default {DEFAULT_STORE}")
+    parser.add_argument("--space", choices=space_names(), default=DEFAULT_SPACE,
+                        help=f"search space (default {DEFAULT_SPACE}: the topology space; sss: the "
+                             "size space)")
+    parser.add_argument("--indices", type=_IndexText, default=None,
+                        help="only these official indices of the space, e.g. 0-99,200 (default: "
+                             "all)")
+    parser.add_argument("--limit", type=int_arg, default=None,
+                        help="only the first N of the selected cells")
+    parser.add_argument("--chunk-size", type=int_arg, default=DEFAULT_CHUNK,
+                        help=f"cells per task (default {DEFAULT_CHUNK})")
+    parser.add_argument("--seed", type=int_arg, default=0,
+                        help="scoring seed: network init and data batch (default 0)")
+    parser.add_argument("--batch-size", type=int_arg, default=None,
+                        help="one batch for every proxy (default: each proxy's reference batch)")
+    parser.add_argument("--order-seed", type=int_arg, default=0,
+                        help="a whole-space sweep goes in the random permutation of this seed "
+                             "(default 0), so that any stopped sweep leaves a uniform sample")
+    parser.add_argument("--budget", type=float_arg, default=None, metavar="SECONDS",
+                        help=f"stop submitting work after this wall time (exit {EXIT_INCOMPLETE} "
+                        "if cells remain)")
+    parser.add_argument("--lock-timeout", type=float_arg, default=None, metavar="SECONDS",
+                        help="how long to wait for another process's lock on the store "
+                        "(default 60)")
+    parser.add_argument("--precision", choices=("float32", "float64"), default="float32",
+                        help="arithmetic of the scores (default float32, the committed tables')")
+    parser.add_argument("--device", default="cpu",
+                        help="where networks are scored: cpu (default), cuda, cuda:N or mps")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress (by default a bar on a terminal, a line every 30 s "
+                             "elsewhere)")
+    parser.add_argument("--export", nargs="?", const="", default=None, metavar="ROOT",
+                        help="afterwards export the score tables to the folder ROOT (default "
+                             "./tfnas-scores); a table there may only grow: one with other "
+                             "settings or fewer cells is refused unless --force")
+    parser.add_argument("--force", action="store_true",
+                        help="with --export: replace tables even with fewer cells or other settings")
+
+
+def _run_sweep(args: argparse.Namespace) -> int:
+    """Run a parsed ``sweep`` command line; exit status 0 when every requested cell is stored."""
+    from tfnas.sweep import EXIT_INCOMPLETE, EXIT_REFUSED, SweepInterrupted, run_sweep
+
+    indices = _indices_of(args.indices, args.space)
+    root = None
+    if args.force and args.export is None:
+        raise UsageError("tfnas sweep: --force goes with --export")
+    if args.export is not None:  # checked before any scoring, not after the whole sweep
+        from tfnas.tables import check_export
+
+        root = check_export(args.export or None,
+                            [(p, d) for p in args.proxy for d in args.dataset], args.space)
+    try:
+        report = run_sweep(
+            args.store, args.proxy, args.dataset, indices=indices, limit=args.limit,
+            workers=args.workers, scheduler=args.scheduler, chunk_size=args.chunk_size,
+            seed=args.seed, batch_size=args.batch_size, budget_seconds=args.budget,
+            lock_timeout=args.lock_timeout, space=args.space, order_seed=args.order_seed,
+            precision=args.precision, device=args.device,
+            progress=False if args.quiet else None,
+        )
+    except SweepInterrupted as exc:
+        print(f"tfnas sweep: {exc}; no worker is left and every finished chunk is in "
+              f"{shown(str(args.store))}: run the same command to resume", file=sys.stderr)
+        return exc.exit_status
+    for job in report.jobs:
+        rate = f"{job.cells_per_second:.2f} cells/s/worker" if job.computed else "-"
+        print(f"{job.proxy:>8} {job.dataset:<15} stored {job.stored_before + job.computed:>6}/"
+              f"{job.requested}  computed {job.computed:>6} in {job.cpu_seconds:9.1f} cpu-s  {rate}")
+    print(f"wall {report.wall_seconds:.1f} s, cpu {report.cpu_seconds:.1f} s, "
+          f"remaining {report.remaining}")
+    if args.export is not None:
+        from tfnas.store import ScoreStore
+        from tfnas.tables import ExportRefusedError, export_table
+
+        refused = 0
+        with ScoreStore(args.store, space=args.space) as store:
+            for job in report.jobs:
+                try:
+                    result = export_table(store, job.proxy, job.dataset, args.seed,
+                                          args.batch_size, root, order_seed=args.order_seed,
+                                          force=args.force, precision=args.precision,
+                                          device=args.device)
+                except ExportRefusedError as exc:  # the other tables are still exported
+                    print(f"tfnas sweep: refused: {exc}", file=sys.stderr)
+                    refused += 1
+                    continue
+                print(f"{'wrote' if result.written else 'unchanged'} {result.path} "
+                      f"({result.rows} rows)")
+        if refused:
+            return EXIT_REFUSED
+    return EXIT_INCOMPLETE if report.remaining else 0
+
+
 # -- tfnas proxies ------------------------------------------------------------------------------
 
 def _configure_proxies(parser: argparse.ArgumentParser) -> None:
@@ -760,28 +891,20 @@ def _table_facts(proxy: Any, dataset: str, root: str | None
     return table.seconds_per_cell, float(scipy.stats.spearmanr(scores, truth)[0]), len(cells)
 
 
-register_subcommand("proxies", "list every proxy: needs, batch, cost and rho from the score "
-                    "tables, reference", _configure_proxies, _run_proxies)
-register_subcommand("score", "score one cell with a proxy (or the accuracy oracle)",
-                    _configure_score, _run_score)
-register_subcommand("search", "random search or REA driven by a proxy, a table or the oracle",
-                    _configure_search, _run_search)
+COMMANDS: tuple[Subcommand, ...] = (
+    Subcommand("proxies", "list every proxy: needs, batch, cost and rho from the score tables, "
+               "reference", _configure_proxies, _run_proxies),
+    Subcommand("score", "score one cell with a proxy (or the accuracy oracle)",
+               _configure_score, _run_score),
+    Subcommand("search", "random search or REA driven by a proxy, a table or the oracle",
+               _configure_search, _run_search),
+    Subcommand("sweep", "score every cell through the score store (resumable; local or Dask)",
+               _configure_sweep, _run_sweep),
+)
+"""Every ``tfnas`` subcommand: its name, help, argument builder and runner (exit status)."""
 
 
 # -- entry point ------------------------------------------------------------------------------
-
-def _load_plugins() -> None:
-    for name in PLUGINS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        register = getattr(module, "register_cli", None)
-        if callable(register):
-            register(register_subcommand)
-
 
 def _version() -> str:
     """tfnas's version and the torch and Python it runs on (read without importing torch)."""
@@ -798,35 +921,21 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full parser: built-in subcommands plus those registered by plugins."""
-    _load_plugins()
+    """The full parser: every subcommand of :data:`COMMANDS`."""
     parser = _Parser(prog="tfnas", description="Training-free NAS: zero-cost proxies and searches "
                      "on the NATS-Bench spaces (tfnas.measure scores any PyTorch model)")
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for command in _SUBCOMMANDS.values():
+    for command in COMMANDS:
         child = sub.add_parser(command.name, help=command.help, description=command.help)
         command.configure(child)
         child.set_defaults(_run=command.run)
     return parser
 
 
-_INPUT_ERRORS = (ValueError, TypeError, LookupError, OSError, ArithmeticError, EOFError,
-                 sqlite3.Error, pickle.UnpicklingError)
-"""What else bad input can raise from code tfnas calls (json, sqlite3, pickle, numpy, torch)."""
-
-
-def _describe(exc: BaseException) -> str:
-    """One line for an error that is not a TfnasError: what kind it is, then its message."""
-    if isinstance(exc, MemoryError):
-        return "out of memory: the input asks for more memory than this machine has"
-    if isinstance(exc, RecursionError):
-        return "the input is nested too deeply to read"
-    if isinstance(exc, sqlite3.Error):
-        return f"SQLite: {one_line(exc)}"
-    if isinstance(exc, UnicodeError):
-        return f"not UTF-8 text: {one_line(exc)}"
-    return one_line(exc)
+def _describe(exc: MemoryError) -> str:
+    """One line for running out of memory (the process contract: never a traceback for it)."""
+    return "out of memory: the input asks for more memory than this machine has"
 
 
 def _report(message: str) -> None:
@@ -846,7 +955,11 @@ def _silence_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit status (0 ok, 1 error, 2 usage error, 130 interrupted)."""
+    """Run the CLI; returns the exit status (0 ok, 1 error, 2 usage error, 130 interrupted).
+
+    A :class:`~tfnas.errors.TfnasError` (what bad input, data or files cause) is one line on
+    stderr; so are a closed output pipe and running out of memory. Any other exception is a bug
+    in tfnas or what it calls and propagates with its traceback."""
     try:
         args = build_parser().parse_args(argv)
         return int(args._run(args))
@@ -862,7 +975,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         _report("tfnas: error: the output was closed before it was written (broken pipe)")
         return 1
-    except (*_INPUT_ERRORS, MemoryError, RecursionError) as exc:
+    except MemoryError as exc:
         _report(f"tfnas: error: {_describe(exc)}")
         return 1
     except KeyboardInterrupt:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tfnas.checks import check_int, check_seed
+from tfnas.checks import ArgumentError, ArgumentTypeError, check_int, check_seed
 from tfnas.config import ENV_VAR, DataNotFoundError, data_root
 from tfnas.errors import TfnasError
 from tfnas.images import ImageArrays, read_image_file
@@ -142,7 +142,7 @@ def valid_dataset(dataset: str) -> str:
 def get_dataset(name: str) -> DatasetSpec:
     """The :class:`DatasetSpec` of a NATS-Bench dataset name."""
     if not isinstance(name, str):
-        raise TypeError(f"dataset name must be str, got {type(name).__name__}")
+        raise ArgumentTypeError(f"dataset name must be str, got {type(name).__name__}")
     try:
         return DATASETS[name]
     except KeyError:
@@ -175,17 +175,17 @@ def source_files(dataset: str, split: str = "auto", source: str = "exact") -> tu
     """
     spec = get_dataset(dataset)
     if split not in SPLITS:
-        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+        raise ArgumentError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     if source not in SOURCES:
-        raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+        raise ArgumentError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
     root = data_root()
     assert root is not None
     images = root / "images"
     if source == "jpeg":
         if not spec.jpeg_files:
-            raise ValueError(f"source='jpeg' exists only for CIFAR-10, not for {dataset!r}")
+            raise ArgumentError(f"source='jpeg' exists only for CIFAR-10, not for {dataset!r}")
         if split == "train":
-            raise ValueError("the JPEG CIFAR-10 set holds only the test split; use split='auto' or 'test'")
+            raise ArgumentError("the JPEG CIFAR-10 set holds only the test split; use split='auto' or 'test'")
         return "test", _require(images, list(spec.jpeg_files), spec, "the lossy CIFAR-10 JPEG test set")
     train = [images / spec.image_dir / name for name in spec.train_files]
     if split == "train" or (split == "auto" and all(p.is_file() for p in train)):
@@ -210,7 +210,7 @@ def normalise(images: np.ndarray, dataset: str) -> torch.Tensor:
 
     spec = get_dataset(dataset)
     if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] != 3:
-        raise TypeError("normalise() needs a uint8 numpy array of shape (N, 3, H, W)")
+        raise ArgumentTypeError("normalise() needs a uint8 numpy array of shape (N, 3, H, W)")
     tensor = torch.from_numpy(np.array(images)).to(torch.float32).div(255)
     mean = torch.tensor([m / 255 for m in spec.mean], dtype=torch.float32).view(1, 3, 1, 1)
     std = torch.tensor([s / 255 for s in spec.std], dtype=torch.float32).view(1, 3, 1, 1)

@@ -17,6 +17,8 @@ from torch.nn import init
 from torch.nn.modules.batchnorm import _NormBase
 from torch.nn.modules.conv import _ConvNd
 
+from tfnas.checks import ArgumentTypeError
+
 DEFAULT_SEED = 0
 """Seed of the generator used when a caller passes ``generator=None``."""
 
@@ -31,7 +33,7 @@ def default_generator() -> torch.Generator:
 def check_generator(generator: object) -> torch.Generator:
     """``generator`` if it is a ``torch.Generator``, else a ``TypeError``."""
     if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+        raise ArgumentTypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     return generator
 
 
@@ -44,7 +46,7 @@ def init_parameters(module: nn.Module, generator: torch.Generator) -> nn.Module:
     """
     check_generator(generator)
     if not isinstance(module, nn.Module):
-        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+        raise ArgumentTypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
     with torch.no_grad():
         for m in module.modules():
             if isinstance(m, (_ConvNd, nn.Linear)):
@@ -56,7 +58,7 @@ def init_parameters(module: nn.Module, generator: torch.Generator) -> nn.Module:
             elif isinstance(m, _DETERMINISTIC_RESET):
                 m.reset_parameters()
             elif any(True for _ in m.parameters(recurse=False)):
-                raise TypeError(
+                raise ArgumentTypeError(
                     f"init_parameters handles Conv, Linear and normalisation layers; "
                     f"{type(m).__name__} has parameters it does not know how to initialise"
                 )

@@ -27,7 +27,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from tfnas.checks import is_integer
+from tfnas.checks import ArgumentError, ArgumentTypeError, is_integer
 from tfnas.errors import TfnasError
 from tfnas.space import NUM_NODES, Arch
 from tfnas.spaces import NetworkLayout, SearchSpace, resolve
@@ -378,9 +378,9 @@ def is_cell_network(net: nn.Module) -> bool:
 def check_num_classes(num_classes: object) -> int:
     """``num_classes`` as a positive int, or a clear error."""
     if not is_integer(num_classes):
-        raise TypeError(f"num_classes must be a positive int, got {type(num_classes).__name__}")
+        raise ArgumentTypeError(f"num_classes must be a positive int, got {type(num_classes).__name__}")
     if num_classes < 1:
-        raise ValueError(f"num_classes must be a positive int, got {num_classes}")
+        raise ArgumentError(f"num_classes must be a positive int, got {num_classes}")
     return num_classes
 
 

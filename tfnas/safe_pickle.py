@@ -43,6 +43,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from tfnas.checks import ArgumentTypeError
 from tfnas.errors import TfnasError, one_line, shown
 
 try:  # numpy >= 2
@@ -631,7 +632,7 @@ def loads(
     official loading recipe ``pickle.load(f, encoding="bytes")`` does.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
-        raise TypeError(f"loads() needs bytes, got {type(data).__name__}")
+        raise ArgumentTypeError(f"loads() needs bytes, got {type(data).__name__}")
     try:
         return SafeUnpickler(bytes(data), encoding=encoding, allowed=allowed).load()
     except SafePickleError as exc:

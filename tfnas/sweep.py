@@ -17,12 +17,12 @@ everywhere a watchdog thread in each worker that notices its parent is gone), SI
 SIGHUP (the sweep stops submitting, terminates its workers and exits ``128 + signal`` with one
 line), an error, or a normal end.
 
-``python -m tfnas.sweep ...`` and ``tfnas sweep ...`` run the same command line.
+The command line is ``tfnas sweep ...`` (:mod:`tfnas.cli`; ``python -m tfnas sweep ...``); this
+module parses no arguments and imports nothing of the CLI.
 """
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures as cf
 import contextlib
 import multiprocessing
@@ -44,12 +44,10 @@ from tfnas.checks import (
     check_batch_size,
     check_int,
     check_seed,
-    float_arg,
-    int_arg,
 )
 from tfnas.errors import TfnasError, one_line, shown
 from tfnas.space import Arch
-from tfnas.spaces import DEFAULT_SPACE, SearchSpace, get_space, space_names
+from tfnas.spaces import DEFAULT_SPACE, SearchSpace, get_space
 
 DEFAULT_STORE = Path(".sweep") / "scores.sqlite"
 DEFAULT_CHUNK = 100
@@ -799,22 +797,7 @@ def _drive(store: object, chunks: list[Chunk], report: SweepReport,
     report.stopped_early = report.stopped_early and report.remaining > 0
 
 
-# -- command line -------------------------------------------------------------------------------
-
-_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}", re.ASCII)
-
-
-def _names(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError(
-            f"expected a comma-separated list of names, got {shown(text)}"
-        )
-    for name in names:
-        if not _NAME_RE.fullmatch(name):
-            raise argparse.ArgumentTypeError(f"{shown(name)} is not a proxy or dataset name")
-    return list(dict.fromkeys(names))
-
+# -- index ranges (``tfnas sweep --indices``) ---------------------------------------------------
 
 _RANGE_RE = re.compile(r"([0-9]{1,9})(?:-([0-9]{1,9}))?", re.ASCII)
 
@@ -844,145 +827,3 @@ def parse_indices(text: str, space: str | SearchSpace | None = None) -> list[int
     if not out:
         raise ArgumentError(f"no indices in {shown(text)}; expected e.g. '0-99,200'")
     return list(out)
-
-
-@dataclass(frozen=True)
-class _IndexText:
-    """``--indices`` as given: read against the space (``--space``) once every flag is parsed."""
-
-    text: str
-
-
-def _indices_of(given: _IndexText | None, space: str) -> list[int] | None:
-    """The ``--indices`` of ``space``; bad text is a usage error (exit 2), as argparse's are."""
-    if given is None:
-        return None
-    try:
-        return parse_indices(given.text, space)
-    except ValueError as exc:
-        from tfnas.cli import UsageError
-
-        raise UsageError(f"tfnas sweep: argument --indices: {exc}") from exc
-
-
-def register_cli(register: Callable) -> None:
-    """The ``tfnas`` CLI's plugin hook: adds ``tfnas sweep``."""
-    register("sweep", "score every cell through the score store (resumable; local or Dask)",
-             _add_arguments, sweep_command)
-
-
-def _add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--proxy", type=_names, required=True,
-                        help="comma-separated proxies, e.g. naswot,synflow,params,flops")
-    parser.add_argument("--dataset", type=_names, required=True,
-                        help="comma-separated datasets, e.g. cifar10,cifar100,ImageNet16-120")
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int_arg, default=1,
-                       help="local worker processes (1 = in this process; default 1; at most the "
-                       "usable CPUs)")
-    where.add_argument("--scheduler", metavar="ADDRESS",
-                       help="Dask scheduler address, e.g. tcp://host:8786, instead of local workers")
-    parser.add_argument("--store", type=Path, default=DEFAULT_STORE,
-                        help=f"score store (SQLite) path; default {DEFAULT_STORE}")
-    parser.add_argument("--space", choices=space_names(), default=DEFAULT_SPACE,
-                        help=f"search space (default {DEFAULT_SPACE}: the topology space; sss: the "
-                             "size space)")
-    parser.add_argument("--indices", type=_IndexText, default=None,
-                        help="only these official indices of the space, e.g. 0-99,200 (default: "
-                             "all)")
-    parser.add_argument("--limit", type=int_arg, default=None,
-                        help="only the first N of the selected cells")
-    parser.add_argument("--chunk-size", type=int_arg, default=DEFAULT_CHUNK,
-                        help=f"cells per task (default {DEFAULT_CHUNK})")
-    parser.add_argument("--seed", type=int_arg, default=0,
-                        help="scoring seed: network init and data batch (default 0)")
-    parser.add_argument("--batch-size", type=int_arg, default=None,
-                        help="one batch for every proxy (default: each proxy's reference batch)")
-    parser.add_argument("--order-seed", type=int_arg, default=0,
-                        help="a whole-space sweep goes in the random permutation of this seed "
-                             "(default 0), so that any stopped sweep leaves a uniform sample")
-    parser.add_argument("--budget", type=float_arg, default=None, metavar="SECONDS",
-                        help=f"stop submitting work after this wall time (exit {EXIT_INCOMPLETE} "
-                        "if cells remain)")
-    parser.add_argument("--lock-timeout", type=float_arg, default=None, metavar="SECONDS",
-                        help="how long to wait for another process's lock on the store "
-                        "(default 60)")
-    parser.add_argument("--precision", choices=("float32", "float64"), default="float32",
-                        help="arithmetic of the scores (default float32, the committed tables')")
-    parser.add_argument("--device", default="cpu",
-                        help="where networks are scored: cpu (default), cuda, cuda:N or mps")
-    parser.add_argument("--quiet", action="store_true",
-                        help="no progress (by default a bar on a terminal, a line every 30 s "
-                             "elsewhere)")
-    parser.add_argument("--export", nargs="?", const="", default=None, metavar="ROOT",
-                        help="afterwards export the score tables to the folder ROOT (default "
-                             "./tfnas-scores); a table there may only grow: one with other "
-                             "settings or fewer cells is refused unless --force")
-    parser.add_argument("--force", action="store_true",
-                        help="with --export: replace tables even with fewer cells or other settings")
-
-
-def sweep_command(args: argparse.Namespace) -> int:
-    """Run a parsed ``sweep`` command line; exit status 0 when every requested cell is stored."""
-    indices = _indices_of(args.indices, args.space)
-    root = None
-    if args.force and args.export is None:
-        from tfnas.cli import UsageError
-
-        raise UsageError("tfnas sweep: --force goes with --export")
-    if args.export is not None:  # checked before any scoring, not after the whole sweep
-        from tfnas.tables import check_export
-
-        root = check_export(args.export or None,
-                            [(p, d) for p in args.proxy for d in args.dataset], args.space)
-    try:
-        report = run_sweep(
-            args.store, args.proxy, args.dataset, indices=indices, limit=args.limit,
-            workers=args.workers, scheduler=args.scheduler, chunk_size=args.chunk_size,
-            seed=args.seed, batch_size=args.batch_size, budget_seconds=args.budget,
-            lock_timeout=args.lock_timeout, space=args.space, order_seed=args.order_seed,
-            precision=args.precision, device=args.device,
-            progress=False if args.quiet else None,
-        )
-    except SweepInterrupted as exc:
-        print(f"tfnas sweep: {exc}; no worker is left and every finished chunk is in "
-              f"{shown(str(args.store))}: run the same command to resume", file=sys.stderr)
-        return exc.exit_status
-    for job in report.jobs:
-        rate = f"{job.cells_per_second:.2f} cells/s/worker" if job.computed else "-"
-        print(f"{job.proxy:>8} {job.dataset:<15} stored {job.stored_before + job.computed:>6}/"
-              f"{job.requested}  computed {job.computed:>6} in {job.cpu_seconds:9.1f} cpu-s  {rate}")
-    print(f"wall {report.wall_seconds:.1f} s, cpu {report.cpu_seconds:.1f} s, "
-          f"remaining {report.remaining}")
-    if args.export is not None:
-        from tfnas.store import ScoreStore
-        from tfnas.tables import ExportRefusedError, export_table
-
-        refused = 0
-        with ScoreStore(args.store, space=args.space) as store:
-            for job in report.jobs:
-                try:
-                    result = export_table(store, job.proxy, job.dataset, args.seed,
-                                          args.batch_size, root, order_seed=args.order_seed,
-                                          force=args.force, precision=args.precision,
-                                          device=args.device)
-                except ExportRefusedError as exc:  # the other tables are still exported
-                    print(f"tfnas sweep: refused: {exc}", file=sys.stderr)
-                    refused += 1
-                    continue
-                print(f"{'wrote' if result.written else 'unchanged'} {result.path} "
-                      f"({result.rows} rows)")
-        if refused:
-            return EXIT_REFUSED
-    return EXIT_INCOMPLETE if report.remaining else 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tfnas.sweep``: the ``tfnas sweep`` command on its own (one-line errors)."""
-    from tfnas.cli import main as tfnas_main
-
-    return tfnas_main(["sweep", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

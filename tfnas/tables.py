@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tfnas.bounded import file_kind, read_file, write_atomic
+from tfnas.checks import ArgumentTypeError
 from tfnas.config import DEFAULT_TABLES, tables_root
 from tfnas.errors import TfnasError, one_line, shown, shown_path
 from tfnas.space import Arch
@@ -241,7 +242,7 @@ def table_name(proxy: str, dataset: str, space: str | SearchSpace | None = None)
     found = get_space(space)
     for what, value in (("proxy", proxy), ("dataset", dataset)):
         if not isinstance(value, str):
-            raise TypeError(f"{what} must be a str, got {type(value).__name__}")
+            raise ArgumentTypeError(f"{what} must be a str, got {type(value).__name__}")
         if (not value or len(value) > 100 or "/" in value or os.sep in value
                 or value.startswith(".") or not value.isprintable()):
             raise TableError(

@@ -16,6 +16,7 @@ import copy
 import torch
 from torch import nn
 
+from tfnas.checks import ArgumentTypeError
 from tfnas.proxies.registry import register_proxy
 
 
@@ -26,7 +27,7 @@ from tfnas.proxies.registry import register_proxy
 def params(network: nn.Module) -> float:
     """Number of parameters of ``network`` (every parameter tensor, trainable or not)."""
     if not isinstance(network, nn.Module):
-        raise TypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
+        raise ArgumentTypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
     return float(sum(p.numel() for p in network.parameters()))
 
 
@@ -58,7 +59,7 @@ def flops(network: nn.Module, resolution: int | tuple[int, int], channels: int =
     from tfnas.proxies.synflow import _input
 
     if not isinstance(network, nn.Module):
-        raise TypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
+        raise ArgumentTypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
     x = _input(resolution, channels, device_of(network)).float()
     net = copy.deepcopy(network).eval().float()
     total = 0

@@ -27,7 +27,7 @@ import math
 import numpy as np
 import torch
 
-from tfnas.checks import check_int
+from tfnas.checks import ArgumentError, ArgumentTypeError, check_int
 
 _EXACT_F32 = 1 << 24
 """Integers below this are exact in float32; a Gram block sums at most this many 0/1 products."""
@@ -55,16 +55,16 @@ class KernelAccumulator:
         ``codes`` is boolean (or 0/1) with the batch on dimension 0; the rest is flattened.
         """
         if not isinstance(codes, torch.Tensor):
-            raise TypeError(f"codes must be a torch.Tensor, got {type(codes).__name__}")
+            raise ArgumentTypeError(f"codes must be a torch.Tensor, got {type(codes).__name__}")
         if codes.dim() < 1 or codes.shape[0] != self.batch_size:
-            raise ValueError(
+            raise ArgumentError(
                 f"codes must have the batch ({self.batch_size}) on dimension 0, got shape "
                 f"{tuple(codes.shape)}"
             )
         multiplicity = check_int("multiplicity", multiplicity, 0)
         if codes.dtype != torch.bool:
             if not bool(((codes == 0) | (codes == 1)).all()):
-                raise ValueError("codes must be binary (bool or 0/1 values)")
+                raise ArgumentError("codes must be binary (bool or 0/1 values)")
             codes = codes != 0
         if multiplicity == 0:
             return
@@ -108,13 +108,13 @@ def hamming_kernel(codes: torch.Tensor, multiplicities: list[int] | None = None)
     if multiplicities is None:
         multiplicities = [1] * len(blocks)
     if len(multiplicities) != len(blocks):
-        raise ValueError(
+        raise ArgumentError(
             f"got {len(blocks)} code blocks but {len(multiplicities)} multiplicities"
         )
     if not blocks:
-        raise ValueError("need at least one code block")
+        raise ArgumentError("need at least one code block")
     if not isinstance(blocks[0], torch.Tensor):
-        raise TypeError(f"codes must be torch.Tensors, got {type(blocks[0]).__name__}")
+        raise ArgumentTypeError(f"codes must be torch.Tensors, got {type(blocks[0]).__name__}")
     acc = KernelAccumulator(int(blocks[0].shape[0]) if blocks[0].dim() else 0)
     for block, m in zip(blocks, multiplicities, strict=True):
         acc.add(block, m)
@@ -143,9 +143,9 @@ def logdet(kernel: np.ndarray) -> float:
     """
     k = np.asarray(kernel)
     if k.ndim != 2 or k.shape[0] != k.shape[1] or k.shape[0] == 0:
-        raise ValueError(f"the kernel must be a non-empty square matrix, got shape {k.shape}")
+        raise ArgumentError(f"the kernel must be a non-empty square matrix, got shape {k.shape}")
     if not np.isfinite(k).all():
-        raise ValueError("the kernel has non-finite entries")
+        raise ArgumentError("the kernel has non-finite entries")
     if has_identical_codes(k):
         return -math.inf
     sign, value = np.linalg.slogdet(k.astype(np.float64))

@@ -14,6 +14,7 @@ import math
 import torch
 from torch import nn
 
+from tfnas.checks import ArgumentTypeError
 from tfnas.proxies.registry import register_proxy
 
 _VARIANT = (
@@ -31,7 +32,7 @@ _VARIANT = (
 def weight_layers(network: nn.Module) -> list[torch.Tensor]:
     """The weight tensors of every Conv2d and Linear of ``network``, in ``modules()`` order."""
     if not isinstance(network, nn.Module):
-        raise TypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
+        raise ArgumentTypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
     return [m.weight for m in network.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 

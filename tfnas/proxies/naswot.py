@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from tfnas.checks import ArgumentError, ArgumentTypeError
 from tfnas.network import Edge, Stage, UnsupportedNetworkError, stages
 from tfnas.proxies.kernel import KernelAccumulator, logdet
 from tfnas.proxies.registry import register_proxy
@@ -48,15 +49,15 @@ DEFAULT_MATCH = "official"
 
 def _check_inputs(network: object, images: object) -> None:
     if not isinstance(network, nn.Module):
-        raise TypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
+        raise ArgumentTypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
     if not isinstance(images, torch.Tensor):
-        raise TypeError(f"images must be a torch.Tensor (N, C, H, W), got {type(images).__name__}")
+        raise ArgumentTypeError(f"images must be a torch.Tensor (N, C, H, W), got {type(images).__name__}")
     if images.dim() != 4 or images.shape[0] < 1:
-        raise ValueError(f"images must be a non-empty 4-D batch (N, C, H, W), got {tuple(images.shape)}")
+        raise ArgumentError(f"images must be a non-empty 4-D batch (N, C, H, W), got {tuple(images.shape)}")
     if not images.is_floating_point():
-        raise ValueError(f"images must be floating point (normalised), got {images.dtype}")
+        raise ArgumentError(f"images must be floating point (normalised), got {images.dtype}")
     if not bool(torch.isfinite(images).all()):
-        raise ValueError("images contain NaN or infinite values")
+        raise ArgumentError("images contain NaN or infinite values")
 
 
 def _is_hooked(module: nn.Module, match: str) -> bool:
@@ -110,7 +111,7 @@ def reference_kernel(network: nn.Module, images: torch.Tensor, *, match: str = D
     """The official code's float64 kernel ``K`` (see :func:`naswot_reference`)."""
     _check_inputs(network, images)
     if match not in MATCHES:
-        raise ValueError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
+        raise ArgumentError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
     n = images.shape[0]
     kernel = np.zeros((n, n))
 
@@ -325,7 +326,7 @@ def naswot_kernel(
     """
     _check_inputs(network, images)
     if match not in MATCHES:
-        raise ValueError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
+        raise ArgumentError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
     acc = KernelAccumulator(int(images.shape[0]))
     with torch.inference_mode():
         walker = _Walker(acc, 2 if match == "official" else 1, merge=channels_last)
@@ -375,7 +376,7 @@ def hook_kernel(network: nn.Module, images: torch.Tensor, *, match: str = DEFAUL
     """
     _check_inputs(network, images)
     if match not in MATCHES:
-        raise ValueError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
+        raise ArgumentError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
     n = int(images.shape[0])
     acc = KernelAccumulator(n)
 

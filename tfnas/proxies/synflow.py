@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tfnas.checks import is_integer
+from tfnas.checks import ArgumentError, ArgumentTypeError, is_integer
 from tfnas.network import CellNetwork, Edge, stages
 from tfnas.proxies._pass import device_of
 from tfnas.proxies.registry import register_proxy
@@ -34,13 +34,13 @@ Resolution = int | tuple[int, int]
 def _input(resolution: Resolution, channels: int,
            device: torch.device | str = "cpu") -> torch.Tensor:
     if isinstance(resolution, bool) or not isinstance(resolution, (int, tuple)):
-        raise TypeError(
+        raise ArgumentTypeError(
             f"resolution must be an int or an (height, width) tuple, got {type(resolution).__name__}"
         )
     height, width = (resolution, resolution) if isinstance(resolution, int) else resolution
     for side in (height, width, channels):
         if not is_integer(side) or side < 1:
-            raise ValueError(
+            raise ArgumentError(
                 f"resolution and channels must be positive ints, got resolution={resolution!r}, "
                 f"channels={channels!r}"
             )
@@ -58,7 +58,7 @@ def _logits(output: torch.Tensor | tuple | list) -> torch.Tensor:
 
 def _check_network(network: object) -> None:
     if not isinstance(network, nn.Module):
-        raise TypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
+        raise ArgumentTypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
 
 
 def _strip_batchnorm(module: nn.Module) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tfnas.checks import ArgumentError
 from tfnas.errors import TfnasError, shown
 
 
@@ -83,7 +84,7 @@ def register_search(name: str, *, params: tuple[Param, ...], prepare: Callable[.
     def wrap(run: Callable[..., Any]) -> Callable[..., Any]:
         known = _ALGORITHMS.get(name)
         if known is not None and known.run is not run:
-            raise ValueError(f"a search algorithm {shown(name)} is already registered "
+            raise ArgumentError(f"a search algorithm {shown(name)} is already registered "
                              f"({known.run.__module__}.{known.run.__qualname__})")
         _ALGORITHMS[name] = Algorithm(name, run, tuple(params), prepare, help, label)
         return run
