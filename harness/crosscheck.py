@@ -43,7 +43,8 @@ import numpy as np
 from harness.stats import correlation
 from tfnas.bounded import read_text
 from tfnas.errors import TfnasError, shown, shown_path
-from tfnas.space import Arch, ArchError, arch_at, as_arch, index_of
+from tfnas.space import Arch, ArchError
+from tfnas.spaces import get_space
 
 MAX_FOREIGN_BYTES = 64 << 20
 """NAS-Bench-Suite-Zero's NB201 file is ~2 MB; 64 MiB leaves room for any one space's table."""
@@ -72,13 +73,13 @@ def naslib_arch(op_indices: Sequence[int]) -> Arch:
     """The cell NASLib writes as six op indices (its ``convert_op_indices_to_str``)."""
     ops = {edge: NASLIB_OPS[op] for edge, op in zip(NASLIB_EDGES, op_indices, strict=True)}
     by_node = [[f"{ops[i, k]}~{i - 1}" for i, k in NASLIB_EDGES if k == j] for j in (2, 3, 4)]
-    return as_arch("+".join("|" + "|".join(node) + "|" for node in by_node))
+    return get_space("tss").as_arch("+".join("|" + "|".join(node) + "|" for node in by_node))
 
 
 def naslib_indices(arch: Arch | str) -> tuple[int, ...]:
     """NASLib's op indices of ``arch`` (the inverse of :func:`naslib_arch`)."""
     nodes = [[op.split("~")[0] for op in part.strip("|").split("|")]
-             for part in str(as_arch(arch)).split("+")]
+             for part in str(get_space("tss").as_arch(arch)).split("+")]
     return tuple(NASLIB_OPS.index(nodes[j - 2][i - 1]) for i, j in NASLIB_EDGES)
 
 
@@ -86,10 +87,10 @@ def _cell(where: str, key: str) -> int:
     match = _TUPLE.fullmatch(key.strip())
     try:
         if match:
-            return index_of(naslib_arch([int(g) for g in match.groups()]))
+            return get_space("tss").index_of(naslib_arch([int(g) for g in match.groups()]))
         if key.isascii() and key.isdigit() and len(key) <= 5:
-            return index_of(arch_at(int(key)))
-        return index_of(as_arch(key))
+            return get_space("tss").check_index(int(key))
+        return get_space("tss").index_of(key)
     except (ArchError, ValueError, IndexError) as exc:
         raise CrosscheckError(f"{where}: {shown(key)} is no cell (expected NASLib's op-index tuple "
                               f"'(a, b, c, d, e, f)', an arch string or an index): {exc}") from None
@@ -296,7 +297,7 @@ def crosscheck(foreign: ForeignScores, tables: str | Path | None = None,
             table = load_table(proxy, dataset, tables)
         except TableNotFoundError:
             continue
-        ours = {index_of(a): s for a, s in table.scores.items()}
+        ours = {get_space("tss").index_of(a): s for a, s in table.scores.items()}
         common = sorted(i for i, s in theirs.items() if i in ours and not math.isnan(s)
                         and not math.isnan(ours[i]))
         a = _ranked(np.array([ours[i] for i in common], dtype=float))

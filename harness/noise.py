@@ -266,13 +266,14 @@ def seed_free(proxy: str) -> bool:
     noise ceiling is 1."""
     from tfnas.proxies import get_proxy
     from tfnas.scoring import score
-    from tfnas.space import arch_at
+    from tfnas.spaces import get_space
 
     spec = get_proxy(proxy)
     if spec.needs.data or spec.needs.random or spec.ensemble:
         return False
-    return all(score(arch_at(i), proxy, "cifar10", seed=0) == score(arch_at(i), proxy, "cifar10", seed=1)
-               for i in (0, 15624))
+    tss = get_space("tss")
+    return all(score(tss.arch_at(i), proxy, "cifar10", seed=0)
+               == score(tss.arch_at(i), proxy, "cifar10", seed=1) for i in (0, tss.size - 1))
 
 
 def noise_proxies(root: Path | None = None) -> tuple[str, ...]:

@@ -1,7 +1,13 @@
 """tfnas: training-free neural architecture search on the NATS-Bench topology and size spaces.
 
+A search space is an object (:class:`SearchSpace`: ``tfnas.get_space("tss")``, the default, or
+``"sss"``; ``TOPOLOGY``, ``SIZE``): its size, official order, sampling, mutation, neighbours and
+networks are its methods and attributes. ``tfnas.Arch`` (the topology cell) and ``tfnas.sample``
+stay for the code README's first example showed; :mod:`tfnas.space` implements the topology
+space's encoding.
+
 The public names are imported on first use (PEP 562), so that ``import tfnas.errors`` or
-``tfnas.space`` — what the harness's report and compare commands need — does not load torch.
+``tfnas.spaces`` — what the harness's report and compare commands need — does not load torch.
 """
 
 from __future__ import annotations
@@ -17,11 +23,13 @@ _PUBLIC = {
         "PROXY_NAMES", "DEFAULT_PROXY", "get_proxy", "proxy_names", "register_proxy")},
     "score": "tfnas.scoring",
     "measure": "tfnas.measuring",
-    **{name: "tfnas.spaces" for name in ("get_space", "space_names", "SearchSpace")},
+    **{name: "tfnas.spaces" for name in (
+        "get_space", "space_names", "SearchSpace", "NetworkLayout", "register_space", "TOPOLOGY",
+        "SIZE")},
     **{name: "tfnas.search.registry" for name in ("algorithm_names", "get_algorithm")},
-    **{name: "tfnas.space" for name in (
-        "OPS", "SPACE_SIZE", "Arch", "all_cells", "arch_at", "as_arch", "canonical", "index_of",
-        "is_connected", "mutate", "neighbours", "sample", "sample_distinct")},
+    # kept because README's "Use" example has always shown them (tfnas.Arch.parse(...),
+    # tfnas.sample(rng)); every other fact of a space is on its SearchSpace object
+    **{name: "tfnas.space" for name in ("Arch", "sample")},
 }
 
 _LIVE = {"PROXY_NAMES"}  # recomputed on each access (the proxy registry can grow), never cached

@@ -48,14 +48,14 @@ class CellSet:
 def table_cells(ctx: Context, proxy: str, dataset: str) -> tuple[tuple[Any, ...], str | None]:
     """(cells, order) of one table: every cell of the space when it is complete (order None),
     else its uniform sample; :class:`NotRun` for an incomplete table that is no sample."""
-    from tfnas.space import all_cells
+    from tfnas.spaces import get_space
 
     table = ctx.table(proxy, dataset)
     if table.complete:
-        return all_cells(), None
+        return get_space("tss").all_cells(), None
     sample = table.sample
     if sample.complete:
-        return all_cells(), None
+        return get_space("tss").all_cells(), None
     if not sample.cells:
         order = sample.order or table.provenance.get("order") or "not recorded"
         raise NotRun(f"score table {proxy}/{dataset} is incomplete ({len(table.scores)} of "
@@ -68,7 +68,7 @@ def table_cells(ctx: Context, proxy: str, dataset: str) -> tuple[tuple[Any, ...]
 def common_cells(ctx: Context, tables: Iterable[tuple[str, str]]) -> CellSet:
     """The cells every one of ``tables`` (``(proxy, dataset)`` pairs) can give, as a
     :class:`CellSet`: the whole space when all are complete, else their samples' common cells."""
-    from tfnas.space import SPACE_SIZE
+    from tfnas.spaces import get_space
 
     pairs = list(dict.fromkeys(tables))
     common: set[Any] | None = None
@@ -79,11 +79,11 @@ def common_cells(ctx: Context, tables: Iterable[tuple[str, str]]) -> CellSet:
             orders.append(order)
             common = set(cells) if common is None else common & set(cells)
     if common is None:
-        from tfnas.space import all_cells
+        from tfnas.spaces import get_space
 
-        return CellSet(all_cells(), False, SPACE_SIZE, (), tuple(f"{p}/{d}" for p, d in pairs))
+        return CellSet(get_space("tss").all_cells(), False, get_space("tss").size, (), tuple(f"{p}/{d}" for p, d in pairs))
     cells = tuple(sorted(common, key=lambda c: c.index))
-    return CellSet(cells, True, SPACE_SIZE, tuple(orders), tuple(f"{p}/{d}" for p, d in pairs))
+    return CellSet(cells, True, get_space("tss").size, tuple(orders), tuple(f"{p}/{d}" for p, d in pairs))
 
 
 def finite_population_factor(n: int, population: int) -> float:

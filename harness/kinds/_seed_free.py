@@ -135,9 +135,9 @@ def _monte_carlo(proto: Any, ctx: Context, realisation: int, scores: np.ndarray,
     run). ``runs`` fixed reuses the same run seeds (common random numbers across
     realisations); None runs batches until :func:`mc_target` or :data:`MAX_RUNS`."""
     from tfnas.search import TableScorer, run_seeds
-    from tfnas.space import all_cells
+    from tfnas.spaces import get_space
 
-    cells = all_cells()
+    cells = get_space("tss").all_cells()
     scorer = TableScorer(dict(zip(cells, scores.tolist(), strict=True)), "table:realisation")
     index = {str(a): i for i, a in enumerate(cells)}
     seeds = run_seeds(ctx.seed_for(proto.seed), runs or MAX_RUNS)
@@ -206,7 +206,7 @@ def _top_cells(proto: Any, ctx: Context, columns: list[tuple[int, np.ndarray]]
     """The best cells of the committed ranking: score, accuracy, score sd between realisations,
     and (random search, best) the probability that a repetition keeps each."""
     from harness.exact import rank_keys, win_probabilities
-    from tfnas.space import arch_at
+    from tfnas.spaces import get_space
 
     cols = np.stack([c for _, c in columns])
     acc = ctx.accuracy_column(proto.dataset, proto.metric)
@@ -216,7 +216,7 @@ def _top_cells(proto: Any, ctx: Context, columns: list[tuple[int, np.ndarray]]
         wins = np.mean([win_probabilities(c, proto.n)[top] for c in cols], axis=0)
     out = []
     for j, i in enumerate(top):
-        row: dict[str, Any] = {"cell": str(arch_at(int(i))), "index": int(i),
+        row: dict[str, Any] = {"cell": str(get_space("tss").arch_at(int(i))), "index": int(i),
                                "score": float(cols[0, i]), "accuracy": float(acc[i])}
         if cols.shape[0] > 1 and np.isfinite(cols[:, i]).all():
             row["score_sd"] = float(cols[:, i].std(ddof=1))

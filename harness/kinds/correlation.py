@@ -28,7 +28,7 @@ from harness.registry import (
 from harness.stats import COEFFICIENTS, bootstrap_correlation_ci, correlation, ranked_last
 from harness.verdicts import Estimate
 from tfnas.checks import MAX_SEED, WHY_SEED
-from tfnas.space import SPACE_SIZE
+from tfnas.spaces import get_space
 
 SCATTER_POINTS = 1500
 """Pairs recorded for the report's scatter plot."""
@@ -71,7 +71,7 @@ class CorrelationProtocol:
             raise ClaimError(f"claim {cid!r}: field '{where}.against' replaces the accuracy: "
                              "give 'metric' or 'against', not both")
         choice(cid, where, proto, "coefficient", COEFFICIENTS)
-        sample = int_in(cid, f"{where}.sample", proto.get("sample", 0), 0, SPACE_SIZE,
+        sample = int_in(cid, f"{where}.sample", proto.get("sample", 0), 0, get_space("tss").size,
                         "cells drawn from the space; 0 = the whole space")
         seed = int_in(cid, f"{where}.seed", proto.get("seed", 0), 0, MAX_SEED, WHY_SEED)
         absolute = proto.get("absolute", False)
@@ -91,10 +91,9 @@ def _target(proto: CorrelationProtocol, ctx: Context) -> np.ndarray:
     """The values correlated with the scores, by official index (accuracy or another proxy)."""
     if proto.against is None:
         return ctx.accuracy_column(proto.dataset, proto.metric)
-    from tfnas.space import SPACE_SIZE
 
     other = ctx.table(proto.against, proto.scored_on)
-    column = np.full(SPACE_SIZE, np.nan)
+    column = np.full(get_space("tss").size, np.nan)
     for arch, value in other.scores.items():
         column[arch.index] = value
     return column
@@ -108,7 +107,6 @@ needs finite values and leaves such cells out, saying so."""
 
 def usable(proto: CorrelationProtocol, ctx: Context, cells: list[Any]) -> tuple[list[Any], list[dict]]:
     """The cells the correlation can use and, for those left out, how many and why."""
-    from tfnas.space import SPACE_SIZE
 
     table = ctx.table(proto.proxy, proto.scored_on)
     acc = _target(proto, ctx)
@@ -116,7 +114,7 @@ def usable(proto: CorrelationProtocol, ctx: Context, cells: list[Any]) -> tuple[
     if missing:
         raise NotRun(f"score table {proto.proxy}/{table.dataset} lacks {len(missing)} of the "
                      f"{len(cells)} cells this correlation needs (table has {len(table.scores)} "
-                     f"of {SPACE_SIZE}); finish the sweep")
+                     f"of {get_space('tss').size}); finish the sweep")
     no_acc = [c for c in cells if not np.isfinite(acc[c.index])]
     keep = [c for c in cells if np.isfinite(acc[c.index])]
     left_out = []
@@ -263,14 +261,13 @@ def correlation_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any],
     if proto.sample == 0:
         return Measurement(Estimate(_signed(proto, r), None, n_cells, None, own_se),
                            CorrelationDetails.of(details))
-    from tfnas.space import sample_distinct
 
     n = min(proto.sample, n_cells)
     if cell_set.sampled:
         chosen = set(random.Random(seed).sample(sorted(cells, key=lambda c: c.index), n))
         where = f"the {n_cells}-cell sample"
     else:
-        chosen = set(sample_distinct(random.Random(seed), n))
+        chosen = set(get_space("tss").sample_distinct(random.Random(seed), n))
         where = "whole space"
     sub = [c for c in cells if c in chosen]
     r_sample, xs, ys, _ = coefficient_on(proto, ctx, sub)

@@ -168,10 +168,10 @@ def _scorer(proto: SearchProtocol, ctx: Context, live: bool) -> Any:
     """The protocol's scorer; ``proxy = "oracle"`` scores a cell by the claim metric's accuracy."""
     if proto.proxy == ORACLE:
         from tfnas.search import TableScorer
-        from tfnas.space import all_cells
+        from tfnas.spaces import get_space
 
         col = ctx.accuracy_column(proto.scored_on, proto.metric)
-        return TableScorer({a: float(col[i]) for i, a in enumerate(all_cells())},
+        return TableScorer({a: float(col[i]) for i, a in enumerate(get_space("tss").all_cells())},
                            f"oracle:{proto.metric}/{proto.scored_on}")
     return ctx.scorer(proto.proxy, proto.scored_on, live=live)
 
