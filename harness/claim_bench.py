@@ -55,10 +55,10 @@ def run_claim(claim: Claim, benchmark: Any, claims_context: Context,
         pytest.skip(f"INCONCLUSIVE {verdict}; {j.decide or 'a finer measurement would decide it'}")
     if rec.status == DIAGNOSIS_UNSUPPORTED:
         pytest.fail(f"{claim.id}: the recorded divergence is no longer supported by the run — "
-                    f"{rec.diagnosis['text']}; fix known_divergence in "
+                    f"{rec.diagnosis.text}; fix known_divergence in "
                     f"{_file_of(config, claim)}", pytrace=False)
     if rec.status == KNOWN_DIVERGENCE:
-        pytest.xfail(f"{claim.id}: known divergence — {rec.diagnosis['text']}")
+        pytest.xfail(f"{claim.id}: known divergence — {rec.diagnosis.text}")
 
 
 def run_table(table: str, claims_context: Context, config: pytest.Config) -> None:

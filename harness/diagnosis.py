@@ -1,6 +1,6 @@
 """Recorded divergences checked against the run, and their explanation rendered from it.
 
-A claim's ``known_divergence`` (:class:`~harness.registry.Divergence`) states in data what it
+A claim's ``known_divergence`` (:class:`~harness.outcome.Divergence`) states in data what it
 expects — the primary verdict, the direction of the gap, an alternative reading that reproduces.
 :func:`diagnose` checks each expectation against this run's numbers: when all hold, the claim is a
 *known divergence* (a strict xfail) with an explanation written from the run; when any fails, the
@@ -10,10 +10,8 @@ diagnosis is *unsupported* and the claim fails loudly, naming the expectation th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
-from harness.outcome import AlternativeRun
+from harness.outcome import AlternativeRun, Check, Diagnosis
 from harness.registry import Claim
 from harness.verdicts import (
     DIAGNOSIS_UNSUPPORTED,
@@ -23,20 +21,6 @@ from harness.verdicts import (
     Estimate,
     Judgement,
 )
-
-
-@dataclass(frozen=True)
-class Check:
-    """One expectation of a diagnosis, what the run shows, and whether they agree."""
-
-    check: str
-    expected: str
-    observed: str
-    holds: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"check": self.check, "expected": self.expected, "observed": self.observed,
-                "holds": self.holds}
 
 
 def show(e: Estimate | None) -> str:
@@ -108,9 +92,8 @@ def render(claim: Claim, reproduced: Estimate, j: Judgement,
 
 
 def diagnose(claim: Claim, reproduced: Estimate, j: Judgement,
-             alternatives: Sequence[AlternativeRun]) -> tuple[str, dict[str, Any]]:
-    """(status, diagnosis record) of a claim with a recorded divergence."""
+             alternatives: Sequence[AlternativeRun]) -> tuple[str, Diagnosis]:
+    """(status, diagnosis) of a claim with a recorded divergence."""
     found = checks(claim, j, alternatives)
     status = KNOWN_DIVERGENCE if all(c.holds for c in found) else DIAGNOSIS_UNSUPPORTED
-    return status, {"checks": [c.to_dict() for c in found],
-                    "text": render(claim, reproduced, j, alternatives, found)}
+    return status, Diagnosis(render(claim, reproduced, j, alternatives, found), tuple(found))

@@ -76,8 +76,7 @@ def _claim_outcome(claim: Claim, status: str, run: RunSettings | None, **parts: 
         source=claim.source, kind=claim.kind, table=claim.table, protocol=claim.raw_protocol,
         published=claim.published, interpretation=claim.interpretation,
         alternatives=[{"label": a.label, **a.overrides} for a in claim.alternatives],
-        known_divergence=(None if claim.known_divergence is None
-                          else claim.known_divergence.to_dict()),
+        known_divergence=claim.known_divergence,
         notes=claim.notes, reading=claim.reading, measurement=claim.measurement,
         derived_from=claim.derived_from, run=run, **parts)
 

@@ -9,11 +9,12 @@ plugin read outcomes through these attributes and the status constants of
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.details import Details
-from harness.verdicts import ERROR, NOT_RUN, Estimate, Judgement, Tolerance
+from harness.verdicts import ERROR, NOT_REPRODUCED, NOT_RUN, Estimate, Judgement, Tolerance
 
 UNMEASURED = (NOT_RUN, ERROR)
 """Statuses of an outcome without a measurement (it carries a ``reason`` instead)."""
@@ -23,11 +24,75 @@ def _estimate(d: Any) -> Estimate | None:
     return None if d is None else Estimate.from_dict(d)
 
 
-def _divergence(d: Any) -> dict[str, Any] | None:
-    """A recorded divergence as a table (older results wrote the diagnosis as a string)."""
-    if d is None or isinstance(d, dict):
-        return d
-    return {"because": str(d), "expect": "not reproduced"}
+@dataclass(frozen=True)
+class Divergence:
+    """A recorded divergence, as data the harness checks against every run.
+
+    ``expect``: the primary verdict it expects; ``direction``: where ours lies relative to the
+    published value; ``reading``: the label of an alternative reading expected to reproduce;
+    ``because``: the explanation in words. The numbers are rendered from the run, never typed:
+    ``because`` may not contain decimals, '±' or percentages (checked where a claims file is
+    parsed, :mod:`harness.registry`).
+    """
+
+    because: str
+    expect: str = NOT_REPRODUCED
+    direction: str | None = None
+    reading: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The table as a claims file writes it (unset expectations left out)."""
+        out = {"expect": self.expect, "direction": self.direction, "reading": self.reading,
+               "because": self.because}
+        return {k: v for k, v in out.items() if v is not None}
+
+
+    @classmethod
+    def from_dict(cls, d: Any) -> Divergence:
+        """A recorded divergence as written in a results file (older files: prose alone)."""
+        if isinstance(d, str):
+            return cls(d)
+        return cls(d["because"], d.get("expect", NOT_REPRODUCED), d.get("direction"),
+                   d.get("reading"))
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation of a diagnosis, what the run shows, and whether they agree."""
+
+    check: str
+    expected: Any
+    observed: Any
+    holds: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "expected": self.expected, "observed": self.observed,
+                "holds": self.holds}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Check:
+        return cls(d["check"], d.get("expected"), d.get("observed"), bool(d["holds"]))
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A recorded divergence checked against the run: each expectation, and the explanation
+    rendered from the run's numbers (:mod:`harness.diagnosis`)."""
+
+    text: str
+    checks: tuple[Check, ...] = ()
+
+    @property
+    def broken(self) -> tuple[Check, ...]:
+        """The expectations this run does not bear out."""
+        return tuple(c for c in self.checks if not c.holds)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"checks": [c.to_dict() for c in self.checks], "text": self.text}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Diagnosis:
+        return cls(d["text"], tuple(Check.from_dict(c) for c in d.get("checks") or ()))
 
 
 @dataclass(frozen=True)
@@ -102,8 +167,8 @@ class Outcome:
     interpretation: str = ""
     alternatives: list[Any] = field(default_factory=list)
     """The alternative readings as written in the registry (label and overrides)."""
-    known_divergence: dict[str, Any] | None = None
-    """The recorded divergence as written (``because``, ``expect``, ``direction``, ``reading``)."""
+    known_divergence: Divergence | None = None
+    """The recorded divergence (``because``, ``expect``, ``direction``, ``reading``)."""
     notes: str = ""
     reading: str = ""
     """Name of the primary reading (the claim's interpretation) in its paper table."""
@@ -111,9 +176,9 @@ class Outcome:
     """Key of the measurement (kind + protocol): claims with the same key share one measurement."""
     derived_from: str | None = None
     """The first claim (registry order) with the same measurement, when it is another claim."""
-    diagnosis: dict[str, Any] | None = None
-    """For a recorded divergence: each expectation checked against the run (``checks``: list of
-    ``{check, expected, observed, holds}``) and the explanation rendered from the run (``text``)."""
+    diagnosis: Diagnosis | None = None
+    """For a recorded divergence: each expectation checked against the run and the explanation
+    rendered from the run."""
     run: RunSettings | None = None
     reason: str | None = None
     """Why the claim was not run, or the error it raised."""
@@ -126,6 +191,10 @@ class Outcome:
     alternatives_run: tuple[AlternativeRun, ...] = ()
 
     def __post_init__(self) -> None:
+        if self.known_divergence is not None and not isinstance(self.known_divergence, Divergence):
+            object.__setattr__(self, "known_divergence", Divergence.from_dict(self.known_divergence))
+        if self.diagnosis is not None and not isinstance(self.diagnosis, Diagnosis):
+            object.__setattr__(self, "diagnosis", Diagnosis.from_dict(self.diagnosis))
         if self.details is not None and not isinstance(self.details, Details):
             from harness.kinds import details_type  # a mapping: read as the kind's record
 
@@ -144,7 +213,9 @@ class Outcome:
             "table": self.table, "protocol": self.protocol,
             "published": None if self.published is None else self.published.to_dict(),
             "tolerance": self.tolerance.to_dict(), "interpretation": self.interpretation,
-            "alternatives": self.alternatives, "known_divergence": self.known_divergence,
+            "alternatives": self.alternatives,
+            "known_divergence": (None if self.known_divergence is None
+                                 else self.known_divergence.to_dict()),
             "notes": self.notes,
         }
         for key in ("reading", "measurement", "derived_from"):  # absent from older records
@@ -165,7 +236,7 @@ class Outcome:
         if self.details is not None:
             out["details"] = self.details.to_dict()
         if self.diagnosis is not None:
-            out["diagnosis"] = self.diagnosis
+            out["diagnosis"] = self.diagnosis.to_dict()
         out["alternatives_run"] = [a.to_dict() for a in self.alternatives_run]
         return out
 
@@ -183,7 +254,7 @@ class Outcome:
             table=d.get("table", ""), protocol=dict(d.get("protocol") or {}),
             published=_estimate(d.get("published")), interpretation=d.get("interpretation", ""),
             alternatives=list(d.get("alternatives") or []),
-            known_divergence=_divergence(d.get("known_divergence")), notes=d.get("notes", ""),
+            known_divergence=d.get("known_divergence"), notes=d.get("notes", ""),
             reading=d.get("reading", ""), measurement=d.get("measurement", ""),
             derived_from=d.get("derived_from"), diagnosis=d.get("diagnosis"), run=run,
             reason=d.get("reason"), reproduced=_estimate(d.get("reproduced")),

@@ -129,7 +129,7 @@ def fit_table(table: str, outcomes: Sequence[Outcome]) -> TableFit:
     best = max(covering, key=support, default=None)
     conflicts = []
     for o in rows:
-        named = (o.known_divergence or {}).get("reading")
+        named = o.known_divergence.reading if o.known_divergence is not None else None
         if named and best is not None and named != best.reading:
             conflicts.append(f"{o.id} explains its divergence by {named!r}, but the table's rows "
                              f"support {best.reading!r}")

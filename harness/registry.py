@@ -32,6 +32,7 @@ from typing import Any
 
 from harness.kinds import get_kind, kind_names
 from harness.markdown import CLAIM_ID_RULE, valid_claim_id
+from harness.outcome import Divergence
 from harness.rules import get_rule
 from harness.verdicts import INCONCLUSIVE, NOT_REPRODUCED, Estimate, Tolerance
 from tfnas.bounded import read_file
@@ -111,28 +112,6 @@ DEFAULT_READING = "as interpreted"
 """The reading name of a claim's own interpretation when its ``reading`` field is not given."""
 _RUN_NUMBER = re.compile(r"\d+\.\d+|±|\+/-|\d\s*%")
 """What a number a run produces looks like in prose: decimals, '±', percentages."""
-
-
-@dataclass(frozen=True)
-class Divergence:
-    """A recorded divergence, as data the harness checks against every run.
-
-    ``expect``: the primary verdict it expects; ``direction``: where ours lies relative to the
-    published value; ``reading``: the label of an alternative reading expected to reproduce;
-    ``because``: the explanation in words. The numbers are rendered from the run, never typed:
-    ``because`` may not contain decimals, '±' or percentages.
-    """
-
-    because: str
-    expect: str = NOT_REPRODUCED
-    direction: str | None = None
-    reading: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The table as a claims file writes it (unset expectations left out)."""
-        out = {"expect": self.expect, "direction": self.direction, "reading": self.reading,
-               "because": self.because}
-        return {k: v for k, v in out.items() if v is not None}
 
 
 def _divergence(cid: str, value: Any, labels: Sequence[str]) -> Divergence | None:

@@ -215,17 +215,17 @@ def _reading_sentence(t: dict[str, Any]) -> str:
 def _why(rec: Outcome) -> str:
     """Why a claim does not reproduce, from the run: the rendered diagnosis, else the numbers."""
     j = rec.judgement
-    if rec.diagnosis and rec.diagnosis.get("text"):
-        why = md_text(rec.diagnosis["text"])
+    if rec.diagnosis is not None and rec.diagnosis.text:
+        why = md_text(rec.diagnosis.text)
     elif j is not None:
         why = f"difference {_margin(rec)}"
     else:
         why = md_text(rec.reason or "no measurement")
-    failed = [c for c in (rec.diagnosis or {}).get("checks") or [] if not c.get("holds")]
+    failed = rec.diagnosis.broken if rec.diagnosis is not None else ()
     if failed:
         why += "; diagnosis no longer holds: " + "; ".join(
-            f"{md_text(c['check'])} expected {fmt(c.get('expected'))}, observed "
-            f"{fmt(c.get('observed'))}" for c in failed)
+            f"{md_text(c.check)} expected {fmt(c.expected)}, observed {fmt(c.observed)}"
+            for c in failed)
     return why
 
 
@@ -459,19 +459,19 @@ def _judgement_lines(r: Outcome) -> list[str]:
 def _diagnosis_lines(r: Outcome) -> list[str]:
     out = []
     kd = r.known_divergence
-    if kd:
-        expects = ", ".join(f"{label} {md_text(kd[k])}" for k, label in
-                            (("expect", "verdict"), ("direction", "direction"),
-                             ("reading", "reading reproduced:")) if kd.get(k))
-        out.append(f"- recorded divergence: {md_text(kd.get('because', ''))}"
+    if kd is not None:
+        expects = ", ".join(f"{label} {md_text(value)}" for value, label in
+                            ((kd.expect, "verdict"), (kd.direction, "direction"),
+                             (kd.reading, "reading reproduced:")) if value)
+        out.append(f"- recorded divergence: {md_text(kd.because)}"
                    + (f" (expects: {expects})" if expects else ""))
-    diag = r.diagnosis or {}
-    if diag.get("text"):
-        out.append(f"- diagnosis from this run: {md_text(diag['text'])}")
-    for c in diag.get("checks") or []:
-        mark = "holds" if c.get("holds") else "FAILS"
-        out.append(f"  - {md_text(c['check'])}: expected {fmt(c.get('expected'))}, observed "
-                   f"{fmt(c.get('observed'))} — {mark}")
+    diag = r.diagnosis
+    if diag is not None and diag.text:
+        out.append(f"- diagnosis from this run: {md_text(diag.text)}")
+    for c in diag.checks if diag is not None else ():
+        mark = "holds" if c.holds else "FAILS"
+        out.append(f"  - {md_text(c.check)}: expected {fmt(c.expected)}, observed "
+                   f"{fmt(c.observed)} — {mark}")
     return out
 
 

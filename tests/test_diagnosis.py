@@ -96,14 +96,14 @@ def test_every_expectation_is_checked_against_the_run(verdict, diff, alt, status
     claim = parse_claim(entry(direction="above", reading=ALT, because="sampled cells"))
     got, record = diagnose(claim, Estimate(0.7 + diff), judgement(verdict, diff), [_alt(alt)])
     assert got == status
-    assert all(c["holds"] for c in record["checks"]) == (status == KNOWN_DIVERGENCE)
-    assert ("UNSUPPORTED" in record["text"]) == (status == DIAGNOSIS_UNSUPPORTED)
+    assert all(c.holds for c in record.checks) == (status == KNOWN_DIVERGENCE)
+    assert ("UNSUPPORTED" in record.text) == (status == DIAGNOSIS_UNSUPPORTED)
 
 
 def test_the_explanation_is_rendered_from_the_run_numbers():
     claim = parse_claim(entry(direction="above", reading=ALT, because="sampled cells"))
     _, record = diagnose(claim, Estimate(2.7), judgement(NOT_REPRODUCED, 2.0), [_alt(REPRODUCED)])
-    text = record["text"]
+    text = record.text
     assert "2.7" in text and "+2" in text and "0.71" in text and text.endswith("sampled cells")
     numbers = set(re.findall(r"\d+\.\d+", text))
     assert numbers and not numbers & set(re.findall(r"\d+\.\d+", claim.known_divergence.because))
@@ -113,4 +113,4 @@ def test_a_reading_that_was_not_run_does_not_support_a_diagnosis():
     claim = parse_claim(entry(reading=ALT, because="sampled cells"))
     not_run = AlternativeRun(ALT, {}, reason="no table")
     status, record = diagnose(claim, Estimate(2.7), judgement(NOT_REPRODUCED, 2.0), [not_run])
-    assert status == DIAGNOSIS_UNSUPPORTED and "not run: no table" in record["text"]
+    assert status == DIAGNOSIS_UNSUPPORTED and "not run: no table" in record.text

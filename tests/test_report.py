@@ -654,8 +654,8 @@ def test_a_divergence_written_as_prose_still_loads(tmp_path):
     path.write_text(json.dumps(_v2_mutated(lambda d: _by_id(d, "t1-c10-n100").update(
         known_divergence="the paper's cell is another one"))), encoding="utf-8")
     rec = {o.id: o for o in outcomes(load_results(path))}["t1-c10-n100"]
-    assert rec.known_divergence == {"because": "the paper's cell is another one",
-                                    "expect": "not reproduced"}
+    assert rec.known_divergence.to_dict() == {"because": "the paper's cell is another one",
+                                              "expect": "not reproduced"}
 
 
 # ---------------------------------------------------------------- the ledger
