@@ -50,7 +50,10 @@ DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 SPOT_ROOT = table_path("params", "cifar10").parents[1] / "spot"
 FRESH = int(os.environ.get("TFNAS_SPOT_N", "4"))
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see tests/conftest.py
+pytestmark = [
+    pytest.mark.data,  # re-scores spot cells against the committed float64 reference and tables
+    pytest.mark.usefixtures("one_torch_thread"),  # see tests/conftest.py
+]
 
 
 @functools.cache
