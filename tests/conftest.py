@@ -52,6 +52,23 @@ def fake_archive(data_root: Path) -> Path:
     return data_root / "nats-tss" / "NATS-tss-v1_0-3ffb9-simple"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread_per_session():
+    """Every test runs on one torch thread unless it sets another count itself (and restores it).
+
+    The same reason as :func:`one_torch_thread`, for the whole run: on a shared 2-core machine
+    tests/test_naswot.py and tests/test_network.py took 137 s on torch's default two threads and
+    46 s on one. What a test checks does not change: a test of thread counts sets its own
+    (tests/test_scoring_settings.py); subprocesses keep torch's default.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Score on one torch thread for a module, as the sweep's workers do, then restore the count.
