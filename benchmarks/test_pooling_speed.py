@@ -5,7 +5,7 @@
 ``tfnas.network.Pooling`` pools an NCHW batch in channels-last memory on CPU (the same bits, as
 ``tests/test_network.py`` proves to second order). Here each seeded random cell with at least one
 ``avg_pool_3x3`` edge (CIFAR-10 networks, batch 64, 2 torch threads) runs grasp's pass (forward,
-gradient, H·g: :func:`tfnas.proxies._pass.gradient_pass` with ``weight_hvp``) and a plain
+gradient, H·g: :func:`tfnas.proxies.passes.gradient_pass` with ``weight_hvp``) and a plain
 forward+backward, with the fast pool and with the literal one, interleaved cell by cell (the
 order alternating). The ratio is the median over cells of fast/literal time; each must be < 1.
 ``TFNAS_BENCH_CELLS`` (default 30) and ``TFNAS_BENCH_THREADS`` as in ``test_proxy_speed.py``.
@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from tfnas.network import Pooling, build_network
-from tfnas.proxies._pass import gradient_pass
+from tfnas.proxies.passes import gradient_pass
 from tfnas.space import sample_distinct
 
 pytestmark = pytest.mark.perf

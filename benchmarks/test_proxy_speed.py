@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from tfnas.datasets import load_batch
 from tfnas.network import build_network
 from tfnas.proxies import get_proxy
-from tfnas.proxies._pass import sharing
+from tfnas.proxies.passes import sharing
 from tfnas.space import sample_distinct
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))

@@ -236,7 +236,7 @@ def test_networks_give_the_literal_pools_bits_for_every_pass_product(arch: Arch,
     """A whole network (train mode, batch of 8 CIFAR-sized images) gives the same logits, weight
     gradients, H·g, Fisher values and input Jacobian with the fast pool as with ``nn.AvgPool2d``."""
     from tfnas.network import Pooling
-    from tfnas.proxies._pass import PRODUCTS, gradient_pass
+    from tfnas.proxies.passes import PRODUCTS, gradient_pass
 
     arch = Arch(tuple("avg_pool_3x3" if i % 2 else op for i, op in enumerate(arch.ops)))
     g = torch.Generator().manual_seed(seed)

@@ -38,10 +38,10 @@ from torch import nn
 from tfnas.checks import ArgumentError, ArgumentTypeError
 from tfnas.network import build_network
 from tfnas.proxies import get_proxy
-from tfnas.proxies._pass import PRODUCTS, gradient_pass, sharing
 from tfnas.proxies.epe_nas import epe_nas_score
 from tfnas.proxies.jacob_cov import jacob_cov_score
 from tfnas.proxies.nwot import nwot_kernel
+from tfnas.proxies.passes import PRODUCTS, gradient_pass, sharing
 from tfnas.space import Arch
 
 NAMES = ("grad_norm", "snip", "grasp", "fisher", "plain", "jacob_cov", "epe_nas", "nwot")
@@ -178,7 +178,7 @@ def test_sharing_equals_separate_passes(arch: Arch, order: list[str], seed: int)
 
 
 def test_sharing_computes_once_and_clears_on_exit(monkeypatch) -> None:
-    import tfnas.proxies._pass as P
+    import tfnas.proxies.passes as P
 
     net = net_for(CELL, 10)
     x, y = batch(10)

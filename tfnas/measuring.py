@@ -31,7 +31,7 @@ from tfnas.errors import TfnasError, one_line, shown
 from tfnas.network import UnsupportedNetworkError, is_cell_network
 from tfnas.proxies import get_proxy
 from tfnas.proxies import proxies as registered
-from tfnas.proxies._pass import device_of, logits_of, sharing
+from tfnas.proxies.passes import device_of, logits_of, sharing
 from tfnas.proxies.registry import STRUCTURES, Proxy
 from tfnas.scoring import (
     PRECISIONS,

@@ -428,7 +428,7 @@ def score_many(
 
     Proxies are grouped by batch (their reference batch unless ``batch_size`` is given) and data
     needs; a group gets one network, and the proxies of a group that read products of the shared
-    pass (:mod:`tfnas.proxies._pass`) get them from one forward/backward. A group's wall time is
+    pass (:mod:`tfnas.proxies.passes`) get them from one forward/backward. A group's wall time is
     divided equally among its proxies (``seconds``: a cost share, since the work is shared).
     Every proxy runs on one torch thread, in ``precision`` and on ``device``, as in :func:`score`.
     """
@@ -476,7 +476,7 @@ def _score_many(arch: Arch | str, proxies: Sequence[str], dataset: str, seed: in
         values = {}
         uses = frozenset().union(*(spec.uses for spec in group))
         if uses:
-            from tfnas.proxies._pass import sharing
+            from tfnas.proxies.passes import sharing
         with sharing(uses) if uses else contextlib.nullcontext():
             # Labelled proxies first: the shared pass then computes the group's whole union at once.
             for spec in sorted(group, key=lambda spec: not spec.needs.labels):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,6 @@ import numpy as np
 from harness.context import Context, NotRun
 from harness.exact import Discrete, ExactError, best_of_n, sampled_cells, sampling, unselected_cell
 from harness.kinds import Measurement
-from harness.kinds.search import SearchDetails
 from harness.verdicts import Estimate
 
 BATCH = 40
@@ -60,11 +60,10 @@ def mc_target(quantity: str, mean: float) -> float:
     return ACCURACY_MARGIN / 10 if quantity == "accuracy" else SCORE_MARGIN / 10 * abs(mean)
 
 
-def _realisations(proto: Any, ctx: Context) -> tuple[list[tuple[int, np.ndarray]], dict]:
+def _realisations(proto: Any, ctx: Context, oracle: str
+                  ) -> tuple[list[tuple[int, np.ndarray]], dict]:
     """(seed, score column) of every scoring realisation used, and what to record of them."""
-    from harness.kinds.search import ORACLE
-
-    if proto.proxy == ORACLE:
+    if proto.proxy == oracle:
         col = ctx.accuracy_column(proto.scored_on, proto.metric)
         return [(0, col)], {"seeds": [0], "note": "oracle fitness: no scoring noise"}
     base = ctx.score_column(proto.proxy, proto.scored_on)
@@ -251,16 +250,21 @@ def _details(proto: Any, ctx: Context, parts: list[Realised], mix: Discrete, n: 
     }
 
 
-def seed_free(proto: Any, ctx: Context) -> Measurement:
-    """The seed-free estimate of a table-based search protocol (memoised on ``ctx``)."""
+def seed_free(proto: Any, ctx: Context, details: Callable[[dict], Any], oracle: str
+              ) -> Measurement:
+    """The seed-free estimate of a table-based search protocol (memoised on ``ctx``).
+
+    ``details`` makes the measurement's details record of the fields this module computes, and
+    ``oracle`` is the proxy name that means the accuracy oracle: both the search kind's
+    (:mod:`harness.kinds.search` passes them, so this helper never imports it)."""
     def estimate() -> Measurement:
-        columns, noted = _realisations(proto, ctx)
+        columns, noted = _realisations(proto, ctx, oracle)
         first = _realise(proto, ctx, *columns[0], runs=None)
         again = None if first.runs is None else min(first.runs, NOISE_RUNS)
         parts = [first] + [_realise(proto, ctx, s, c, again) for s, c in columns[1:]]
         mix = _mixture(parts)
         n = max(1, round((ctx.repetitions or proto.repetitions) * first.per_run))
         return Measurement(Estimate(mix.mean, mix.std, n, se=_standard_error(parts)),
-                           SearchDetails.of(_details(proto, ctx, parts, mix, n, noted, columns)))
+                           details(_details(proto, ctx, parts, mix, n, noted, columns)))
 
     return ctx.memo("seed-free", ctx.run_key(proto), estimate)

@@ -528,7 +528,7 @@ def measure_search(proto: SearchProtocol, ctx: Context, reuse: bool = False) -> 
     if ctx.score_source == "tables" and proto.quantity in SEED_FREE_QUANTITIES:
         from harness.kinds._seed_free import seed_free
 
-        return seed_free(proto, ctx)
+        return seed_free(proto, ctx, SearchDetails.of, ORACLE)
     return _from_runs(proto, search_traces(proto, ctx, reuse), ctx)
 
 

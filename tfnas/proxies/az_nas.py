@@ -56,12 +56,12 @@ from torch import nn
 
 from tfnas.checks import ArgumentError, check_int
 from tfnas.network import UnsupportedNetworkError, is_cell_network, stages
-from tfnas.proxies._pass import device_of
 from tfnas.proxies.counts import flops
 from tfnas.proxies.draws import rademacher_like, randn
+from tfnas.proxies.passes import device_of
 from tfnas.proxies.registry import register_proxy
-from tfnas.proxies.synflow import Resolution, _check_network, _input
-from tfnas.proxies.zen import _check_generator
+from tfnas.proxies.synflow import Resolution, check_network, probe_input
+from tfnas.proxies.zen import check_generator
 
 AZ_BATCH = 64
 """The anchor's batch (``configs/nas-benchmark/algos/weight-sharing.config``: ``batch_size 64``)."""
@@ -231,11 +231,11 @@ def az_components(network: nn.Module, resolution: Resolution, channels: int = 3,
     generator state returns the first result and leaves the generator as the first did.
     """
     global _last
-    _check_network(network)
+    check_network(network)
     check_cells(network)
-    generator = _check_generator(generator)
+    generator = check_generator(generator)
     batch_size = check_int("batch_size", batch_size, 2, 1024)
-    one = _input(resolution, channels)
+    one = probe_input(resolution, channels)
     shape = (batch_size, *one.shape[1:])
     before = generator.get_state()
     key = (shape, bytes(before.cpu().numpy().tobytes()))
@@ -313,7 +313,7 @@ def az_complexity(network: nn.Module, resolution: Resolution, channels: int = 3)
     return flops(network, resolution, channels)
 
 
-def _population(scores: Mapping[str, np.ndarray], members: tuple[str, ...]) -> list[np.ndarray]:
+def member_arrays(scores: Mapping[str, np.ndarray], members: tuple[str, ...]) -> list[np.ndarray]:
     """The members' score arrays as aligned 1-D float64 arrays, or a one-line error."""
     if not isinstance(scores, Mapping):
         raise ArgumentError(f"scores must map member names to arrays, got {type(scores).__name__}")
@@ -357,7 +357,7 @@ _ORDER = ("az_complexity", "az_expressivity", "az_progressivity", "az_trainabili
 )
 def az_nas(scores: Mapping[str, np.ndarray]) -> np.ndarray:
     """AZ-NAS score of each cell of a population: Σ_components log(rank/N) within the population."""
-    arrays = dict(zip(COMPONENTS, _population(scores, COMPONENTS), strict=True))
+    arrays = dict(zip(COMPONENTS, member_arrays(scores, COMPONENTS), strict=True))
     n = next(iter(arrays.values())).shape[0]
     if n == 0:
         return np.zeros(0, dtype=np.float64)

@@ -55,12 +55,12 @@ def flops(network: nn.Module, resolution: int | tuple[int, int], channels: int =
     Runs a copy of the network in eval mode under ``no_grad`` so that the caller's network (its
     BatchNorm statistics, its mode) is left untouched.
     """
-    from tfnas.proxies._pass import device_of
-    from tfnas.proxies.synflow import _input
+    from tfnas.proxies.passes import device_of
+    from tfnas.proxies.synflow import probe_input
 
     if not isinstance(network, nn.Module):
         raise ArgumentTypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
-    x = _input(resolution, channels, device_of(network)).float()
+    x = probe_input(resolution, channels, device_of(network)).float()
     net = copy.deepcopy(network).eval().float()
     total = 0
 

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tfnas.proxies._pass import gradient_pass
+from tfnas.proxies.passes import gradient_pass
 from tfnas.proxies.registry import register_proxy
 
 BATCH = 32

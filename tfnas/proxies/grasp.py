@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from tfnas.proxies._pass import ZERO_COST_NAS, gradient_pass, layer_sum
+from tfnas.proxies.passes import ZERO_COST_NAS, gradient_pass, layer_sum
 from tfnas.proxies.registry import register_proxy
 
 BATCH = 64

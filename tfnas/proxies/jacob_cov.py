@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tfnas.proxies._pass import ZERO_COST_NAS, gradient_pass
+from tfnas.proxies.passes import ZERO_COST_NAS, gradient_pass
 from tfnas.proxies.registry import register_proxy
 
 BATCH = 64

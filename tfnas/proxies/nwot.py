@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from tfnas.network import UnsupportedNetworkError
-from tfnas.proxies._pass import gradient_pass
+from tfnas.proxies.passes import gradient_pass
 from tfnas.proxies.registry import register_proxy
 
 BATCH = 32

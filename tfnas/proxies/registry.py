@@ -107,7 +107,7 @@ class Proxy:
     cell at 32x32 fits :data:`tfnas.scoring.MEMORY_BUDGET_GIB` up to there); ``None``: every
     batch up to :data:`tfnas.checks.MAX_BATCH_SIZE`."""
     uses: frozenset[str] = frozenset()
-    """Products of the shared forward/backward pass (:mod:`tfnas.proxies._pass`) the proxy reads;
+    """Products of the shared forward/backward pass (:mod:`tfnas.proxies.passes`) the proxy reads;
     proxies scored together on one cell with the same batch get them from one pass."""
     reference: str = ""
     """Where the definition comes from: paper and the anchor's code file, in one line."""

@@ -25,13 +25,13 @@ from torch import nn
 
 from tfnas.checks import ArgumentError, ArgumentTypeError, is_integer
 from tfnas.network import CellNetwork, Edge, stages
-from tfnas.proxies._pass import device_of
+from tfnas.proxies.passes import device_of
 from tfnas.proxies.registry import register_proxy
 
 Resolution = int | tuple[int, int]
 
 
-def _input(resolution: Resolution, channels: int,
+def probe_input(resolution: Resolution, channels: int,
            device: torch.device | str = "cpu") -> torch.Tensor:
     if isinstance(resolution, bool) or not isinstance(resolution, (int, tuple)):
         raise ArgumentTypeError(
@@ -56,7 +56,7 @@ def _logits(output: torch.Tensor | tuple | list) -> torch.Tensor:
     return output[-1] if isinstance(output, (tuple, list)) else output
 
 
-def _check_network(network: object) -> None:
+def check_network(network: object) -> None:
     if not isinstance(network, nn.Module):
         raise ArgumentTypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
 
@@ -76,8 +76,8 @@ def synflow_layers_reference(
 
     Keys are the module names of every Conv2d and Linear in ``network``; works for any network.
     """
-    _check_network(network)
-    x = _input(resolution, channels, device_of(network))
+    check_network(network)
+    x = probe_input(resolution, channels, device_of(network))
     net = copy.deepcopy(network)
     _strip_batchnorm(net)
     net.double()
@@ -169,10 +169,10 @@ def synflow_layers(
 
     Any other module goes through :func:`synflow_layers_reference`.
     """
-    _check_network(network)
+    check_network(network)
     if not isinstance(network, CellNetwork):
         return synflow_layers_reference(network, resolution, channels)
-    x = _input(resolution, channels, device_of(network)).requires_grad_()
+    x = probe_input(resolution, channels, device_of(network)).requires_grad_()
     run = _Linearised()
     logits = run.network(network, x)
     grads = torch.autograd.grad(logits.sum(), run.outputs, allow_unused=True)

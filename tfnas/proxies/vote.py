@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from tfnas.checks import ArgumentError
-from tfnas.proxies.az_nas import _population
+from tfnas.proxies.az_nas import member_arrays
 from tfnas.proxies.registry import register_proxy
 
 MEMBERS = ("synflow", "jacob_cov", "snip")
@@ -71,7 +71,7 @@ def _member_matrix(member_scores: Mapping[str, np.ndarray] | Sequence[np.ndarray
         names = tuple(member_scores)
         if not names:
             raise ArgumentError("member_scores is empty; expected at least one member's scores")
-        arrays = _population(member_scores, names)
+        arrays = member_arrays(member_scores, names)
     else:
         arrays = [np.asarray(a, dtype=np.float64) for a in member_scores]
         if not arrays:
@@ -166,5 +166,5 @@ def pairwise_agreement(member_scores: Mapping[str, np.ndarray] | Sequence[np.nda
 )
 def vote(scores: Mapping[str, np.ndarray]) -> np.ndarray:
     """Copeland score of each cell under the majority vote of synflow, jacob_cov and snip."""
-    arrays = _population(scores, MEMBERS)
+    arrays = member_arrays(scores, MEMBERS)
     return copeland(list(arrays))

@@ -37,10 +37,10 @@ from torch import nn
 
 from tfnas.checks import ArgumentTypeError, check_int
 from tfnas.network import UnsupportedNetworkError, is_cell_network, stages
-from tfnas.proxies._pass import device_of
 from tfnas.proxies.draws import normal_, randn
+from tfnas.proxies.passes import device_of
 from tfnas.proxies.registry import register_proxy
-from tfnas.proxies.synflow import Resolution, _check_network, _input
+from tfnas.proxies.synflow import Resolution, check_network, probe_input
 
 ZEN_BATCH = 16
 """ZenNAS's default batch (``--batch_size 16``); AZ-NAS's NB201 comparison and NASLib use the
@@ -69,7 +69,7 @@ def _check_batch_size(batch_size: object) -> int:
     return check_int("batch_size", batch_size, 1, 1024)
 
 
-def _check_generator(generator: object) -> torch.Generator:
+def check_generator(generator: object) -> torch.Generator:
     if not isinstance(generator, torch.Generator):
         raise ArgumentTypeError(
             f"generator must be a torch.Generator, got {type(generator).__name__}")
@@ -144,7 +144,7 @@ def pooled_input(network: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def _shape(resolution: Resolution, channels: int, batch_size: int) -> tuple[int, int, int, int]:
-    one = _input(resolution, channels)  # checks resolution and channels (one line on bad input)
+    one = probe_input(resolution, channels)  # checks resolution and channels (one line on bad input)
     return (batch_size, *one.shape[1:])
 
 
@@ -160,8 +160,8 @@ def _shape(resolution: Resolution, channels: int, batch_size: int) -> tuple[int,
 def zen(network: nn.Module, resolution: Resolution, channels: int = 3, *,
         generator: torch.Generator, batch_size: int = ZEN_BATCH) -> float:
     """Zen-score of ``network`` (one repeat, Gaussian inputs from ``generator``); the network is not modified."""
-    _check_network(network)
-    generator = _check_generator(generator)
+    check_network(network)
+    generator = check_generator(generator)
     shape = _shape(resolution, channels, _check_batch_size(batch_size))
     feature_map = pre_gap if is_cell_network(network) else pooled_input
     untracked = [name for name, m in network.named_modules()
