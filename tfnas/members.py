@@ -22,8 +22,7 @@ from typing import Any
 from tfnas.checks import ArgumentError, ArgumentTypeError, check_seed
 from tfnas.errors import TfnasError, shown
 from tfnas.proxies import get_proxy
-from tfnas.space import Arch
-from tfnas.spaces import SearchSpace, get_space, resolve
+from tfnas.spaces import Arch, SearchSpace, get_space, resolve
 from tfnas.store import ScoreStore
 
 

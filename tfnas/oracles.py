@@ -29,8 +29,7 @@ from tfnas.checks import is_integer
 from tfnas.config import ENV_VAR, DataNotFoundError, data_root
 from tfnas.datasets import TARGET_DATASETS, dataset_names, valid_dataset
 from tfnas.errors import TfnasError, one_line, shown, shown_path
-from tfnas.space import Arch
-from tfnas.spaces import SearchSpace, get_space, space_names
+from tfnas.spaces import Arch, SearchSpace, get_space, space_names
 
 EPOCHS = (12, 200)
 SPLITS = ("valid", "test")

@@ -53,8 +53,7 @@ from tfnas.errors import TfnasError, one_line, shown
 from tfnas.network import build_network
 from tfnas.proxies import get_proxy
 from tfnas.proxies.registry import Proxy, check_labels
-from tfnas.space import Arch
-from tfnas.spaces import SearchSpace, resolve
+from tfnas.spaces import Arch, SearchSpace, resolve
 
 if TYPE_CHECKING:
     from tfnas.datasets import DatasetSpec, ImageBatch

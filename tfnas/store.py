@@ -38,8 +38,7 @@ from pathlib import Path
 from types import TracebackType
 
 from tfnas.errors import TfnasError, shown
-from tfnas.space import Arch
-from tfnas.spaces import SearchSpace, get_space, space_names, space_of
+from tfnas.spaces import Arch, SearchSpace, get_space, space_names, space_of
 
 APPLICATION_ID = 0x7446_4E53  # "tFNS": marks a SQLite file as a tfnas score store
 SCHEMA_VERSION = 1

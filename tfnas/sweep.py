@@ -46,8 +46,7 @@ from tfnas.checks import (
     check_seed,
 )
 from tfnas.errors import TfnasError, one_line, shown
-from tfnas.space import Arch
-from tfnas.spaces import DEFAULT_SPACE, SearchSpace, get_space
+from tfnas.spaces import DEFAULT_SPACE, Arch, SearchSpace, get_space
 
 DEFAULT_STORE = Path(".sweep") / "scores.sqlite"
 DEFAULT_CHUNK = 100

@@ -50,8 +50,7 @@ from tfnas.bounded import file_kind, read_file, write_atomic
 from tfnas.checks import ArgumentTypeError
 from tfnas.config import DEFAULT_TABLES, tables_root
 from tfnas.errors import TfnasError, one_line, shown, shown_path
-from tfnas.space import Arch
-from tfnas.spaces import DEFAULT_SPACE, SearchSpace, get_space, space_names
+from tfnas.spaces import DEFAULT_SPACE, Arch, SearchSpace, get_space, space_names
 
 FORMAT = "tfnas-score-table/1"
 HEADER = ("index", "arch", "score")

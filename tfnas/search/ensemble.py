@@ -42,8 +42,7 @@ from tfnas.checks import ArgumentError
 from tfnas.members import LiveMembers, TableMembers, ensemble_members
 from tfnas.proxies import get_proxy
 from tfnas.search.population import population_for
-from tfnas.space import Arch
-from tfnas.spaces import SearchSpace, get_space
+from tfnas.spaces import Arch, SearchSpace, get_space
 from tfnas.tables import ScoreTable, TableError, check_settings, load_table, table_path
 
 RULE = ("population-relative: within the distinct cells evaluated so far (a new cell's score at "

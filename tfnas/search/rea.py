@@ -2,7 +2,7 @@
 
 The population is a FIFO queue of ``population`` cells. Each cycle draws ``sample`` members
 uniformly WITH replacement, the best of them (first maximum) is the parent, its child is one
-mutation (the space's ``mutate``; :func:`tfnas.space.mutate` for the default topology space),
+mutation (the space's ``mutate``: :meth:`tfnas.spaces.SearchSpace.mutate`),
 the child joins and the oldest member leaves. The result is
 the best cell ever evaluated (first maximum of the history).
 

@@ -20,8 +20,7 @@ from tfnas.checks import (
 )
 from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import TfnasError, shown
-from tfnas.space import Arch
-from tfnas.spaces import SearchSpace, get_space, resolve
+from tfnas.spaces import Arch, SearchSpace, get_space, resolve
 from tfnas.store import ScoreStore
 
 DATASETS = TARGET_DATASETS
