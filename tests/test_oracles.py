@@ -287,7 +287,7 @@ nonsense = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)  # each example writes and parses a 15,625-row table
 @given(case=nonsense, row=st.integers(0, SPACE_SIZE - 1))
 def test_nonsense_values_refused(tmp_path_factory, official_lines, case, row: int) -> None:
     """NaN or out-of-[0, 100] accuracies, negative, huge or infinite times, NaN or negative

@@ -191,6 +191,7 @@ def test_missing_file_and_bad_names(tmp_path):
     assert issubclass(CorruptTableError, TableError) and issubclass(TableError, ValueError)
 
 
+@pytest.mark.data
 def test_committed_tables_are_valid():
     """Every table in benchmarks/scores/ loads and verifies (gzip CRC, rows, arch strings)."""
     for proxy, dataset in available_tables():
@@ -353,6 +354,7 @@ def test_bounds_are_what_a_full_table_can_be():
         assert path.stat().st_size <= MAX_FILE_BYTES
 
 
+@pytest.mark.data
 def test_committed_tables_reencode_byte_identically():
     """Reading loses nothing: every committed table re-encodes to its exact bytes."""
     derived = {"format", "proxy", "dataset", "rows", "space_size", "complete"}

@@ -167,7 +167,7 @@ def test_reduced_estimate_is_distinct_cells_times_cost_per_cell(data_root, monke
     assert rea.estimate.n == 4
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=10, deadline=None)  # an exact cancellation; each example runs 2 searches
 @given(costs=st.lists(st.floats(0.01, 5.0), min_size=3, max_size=3),
        slowdown=st.floats(1.0, 50.0))
 def test_a_uniformly_slower_machine_leaves_the_judged_value_unchanged(data_root, costs,
