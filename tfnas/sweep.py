@@ -826,3 +826,8 @@ def parse_indices(text: str, space: str | SearchSpace | None = None) -> list[int
     if not out:
         raise ArgumentError(f"no indices in {shown(text)}; expected e.g. '0-99,200'")
     return list(out)
+
+
+if __name__ == "__main__":  # the command line is tfnas.cli's; say so rather than do nothing
+    sys.exit("python -m tfnas.sweep is not a command: run 'tfnas sweep ...' "
+             "(or 'python -m tfnas sweep ...')")
