@@ -25,6 +25,8 @@ from harness.registry import load_registry
 
 pytest_plugins = ["pytester"]
 
+pytestmark = pytest.mark.integration  # pytest-in-pytest (pytester), and one real pytest run
+
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = '''
 def test_claim(claim):
@@ -143,7 +145,6 @@ def test_good_options_collect_every_claim_and_table(pytester):
     assert "test_claim[mellor-" in output
 
 
-@pytest.mark.integration
 def test_the_real_benchmarks_with_a_malformed_file_end_in_one_line(tmp_path):
     """``pytest benchmarks/ --claims BAD``: one line, not a traceback from test_tables.py."""
     bad = tmp_path / "bad.toml"

@@ -2,10 +2,10 @@
 
 The unit tier (``pytest tests -m "not slow and not integration and not data"``) is what a
 developer runs on every edit; a test that spawns ``python`` (``subprocess``, ``sys.executable``)
-costs a torch import per process and belongs to the integration tier. This scan reads every test
-module's source: a test function that reaches a process (itself, through a helper or fixture of
-its module, or at module level) must be marked ``integration``, by itself, its class or the
-module's ``pytestmark``.
+costs a torch import per process and belongs to the integration tier, as does pytest run inside
+pytest (``pytester``). This scan reads every test module's source: a test function that reaches a
+process (itself, through a helper or fixture of its module, or at module level) must be marked
+``integration``, by itself, its class or the module's ``pytestmark``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 MARK = "mark.integration"
+PYTEST_IN_PYTEST = {"pytester", "testdir"}
 
 
 def _uses(node: ast.AST, names: set[str], attributes: set[tuple[str, str]]) -> set[str]:
@@ -86,9 +87,11 @@ def unmarked_process_tests(source: str) -> list[str]:
         return ["<module level> (mark the module: pytestmark = pytest.mark.integration)"]
 
     # A function reaches a process if it uses one, calls a function that does, or takes a
-    # fixture that does (fixtures are this module's functions, named by their parameters).
+    # fixture that does (fixtures are this module's functions, named by their parameters);
+    # pytest's own ``pytester`` runs pytest in pytest.
     reaching = {name for name, (fn, _) in functions.items()
-                if _uses(fn, process_names, process_attributes)}
+                if _uses(fn, process_names, process_attributes)
+                or PYTEST_IN_PYTEST & {a.arg for a in [*fn.args.args, *fn.args.kwonlyargs]}}
     while True:
         short = {name.rpartition(".")[2] for name in reaching}
         more = {name for name, (fn, _) in functions.items() if name not in reaching and (
@@ -129,6 +132,8 @@ def test_a_test_that_starts_a_process_is_marked_integration(path: Path) -> None:
     ("from subprocess import run\ndef test_a():\n    run(['x'])\n", ["test_a"]),
     ("import subprocess\ndef check(r: subprocess.CompletedProcess) -> None:\n    pass\n"
      "def test_a():\n    check(None)\n", []),
+    ("def helper(pytester):\n    return pytester.runpytest()\ndef test_a(pytester):\n"
+     "    helper(pytester)\n", ["test_a"]),
     ("import subprocess\nOUT = subprocess.run(['x'])\ndef test_a():\n    pass\n",
      ["<module level> (mark the module: pytestmark = pytest.mark.integration)"]),
 ])
