@@ -244,18 +244,17 @@ def _kept_index(trace: Any) -> int:
 
 
 def _search_values(proto: SearchProtocol, traces: list[Any], ctx: Context) -> list[float]:
-    from tfnas.space import Arch
+    from tfnas.spaces import get_space
 
     if proto.quantity == "time":
         return [t.wall_seconds for t in traces]
     acc = (ctx.accuracy_column(proto.dataset, proto.metric) if proto.quantity == "accuracy"
            else None)
 
-    def value(arch: Arch | str, score: float) -> float:
+    def value(arch: Any, score: float) -> float:
         if acc is None:
             return score
-        a = arch if isinstance(arch, Arch) else Arch.parse(arch)
-        return float(acc[a.index])
+        return float(acc[get_space("tss").index_of(arch)])
 
     return [value(a, s) for t in traces for a, s in _selected(proto, t)]
 
