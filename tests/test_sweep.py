@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tfnas.cli import main as cli_main
 from tfnas.errors import TfnasError
 from tfnas.scoring import score, settings_key
 from tfnas.space import SPACE_SIZE, arch_at
@@ -22,12 +23,16 @@ from tfnas.spaces import SIZE
 from tfnas.store import ScoreStore
 from tfnas.sweep import (
     EXIT_INCOMPLETE,
-    main,
     parse_indices,
     plan,
     run_sweep,
 )
 from tfnas.tables import load_table
+
+
+def main(argv: list[str]) -> int:
+    """``tfnas sweep ARGV``."""
+    return cli_main(["sweep", *argv])
 
 CHEAP = ["params", "synflow"]
 CHEAP_CELLS = list(range(0, 12))
