@@ -534,8 +534,11 @@ def read_table(path: str | Path, space: str | SearchSpace | None = None) -> Scor
         raise TableError(f"{where} is a directory, not a score table file")
     if not is_file:
         flag = "" if found.name == DEFAULT_SPACE else f" --space {found.name}"
+        relative = "" if path.is_absolute() else (
+            f" (relative to the current directory {shown_path(Path.cwd())}: run from the "
+            "repository's root, or set TFNAS_TABLES or the tables folder)")
         raise TableNotFoundError(
-            f"no score table at {where}; produce it with `tfnas sweep{flag}` and "
+            f"no score table at {where}{relative}; produce it with `tfnas sweep{flag}` and "
             "tfnas.tables.export_table"
         )
     raw = _read_member(path, _read_limits())
