@@ -40,6 +40,7 @@ def test_version_names_tfnas_and_torch(capsys):
     assert status == 0 and out.startswith(f"tfnas {__version__} (torch ") and "Python" in out
 
 
+@pytest.mark.integration
 def test_several_proxies_share_one_call_and_equal_single_scores(capsys, tmp_path):
     names = ["synflow", "snip", "grad_norm", "params"]
     status, out, err = _run(capsys, "score", "--proxy", ",".join(names), "--dataset", "cifar10",
@@ -97,6 +98,7 @@ def test_help_texts_say_each_default_once(capsys):
     assert "(default 1000, or unlimited with --time-budget) (default 1000)" not in text
 
 
+@pytest.mark.integration
 def test_an_ensemble_on_a_population_reads_its_members_back_from_the_store(capsys, tmp_path):
     other = "|nor_conv_1x1~0|+|skip_connect~0|nor_conv_3x3~1|+|none~0|nor_conv_3x3~1|avg_pool_3x3~2|"
     argv = ["score", "--proxy", "vote", "--dataset", "cifar10", "--arch", ARCH, "--arch", other,
@@ -123,6 +125,7 @@ def test_every_option_has_a_help_text(command):
             assert action.help, f"tfnas {command} {action.option_strings[0]} has no help"
 
 
+@pytest.mark.integration
 def test_a_rerun_ensemble_search_says_how_many_member_scores_it_read(capsys, tmp_path):
     argv = ["search", "rea", "--proxy", "vote", "--dataset", "cifar10", "--cycles", "4",
             "--population", "3", "--sample", "2", "--store", str(tmp_path / "s.sqlite"), "--quiet"]

@@ -248,6 +248,7 @@ def test_table_search_refuses_member_tables_scored_under_other_settings(
     assert "computed under settings" in errors[0] and '"seed":1' in errors[0]
 
 
+@pytest.mark.integration
 def test_live_rea_with_vote_then_a_store_rerun_scores_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch, data_root) -> None:
     store = tmp_path / "members.sqlite"
@@ -276,6 +277,7 @@ def test_live_rea_with_vote_then_a_store_rerun_scores_nothing(
     assert first["best_score"] == max(scores) == scores[cells.index(first["best"])]
 
 
+@pytest.mark.integration
 def test_live_random_search_with_az_nas(capsys: pytest.CaptureFixture[str], data_root) -> None:
     assert cli.main(["search", "random", "--proxy", "az_nas", "--n", "3", "--dataset", "cifar10",
                      "--json", "-"]) == 0, capsys.readouterr().err

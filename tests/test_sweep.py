@@ -57,6 +57,7 @@ def _scored(path, proxy, dataset="cifar10"):
         return store.scored(proxy, dataset, settings_key(proxy, dataset, 0, 128))
 
 
+@pytest.mark.integration
 def test_serial_sweep_stores_the_scoring_rule(serial_store):
     """The sweep stores exactly what tfnas.scoring.score computes for each cell."""
     for proxy, cells in (("params", CHEAP_CELLS), ("naswot", NASWOT_CELLS)):
@@ -93,6 +94,7 @@ def test_process_pool_equals_single_process(serial_store, tmp_path):
     assert _scored(path, "params") == _scored(serial_store, "params")
 
 
+@pytest.mark.integration
 @settings(max_examples=10)  # each example builds 7 networks
 @given(chunk=st.integers(1, 7), order=st.permutations(CHEAP_CELLS[:7]))
 def test_any_partition_gives_the_same_table(serial_store, tmp_path_factory, chunk, order):
@@ -102,6 +104,7 @@ def test_any_partition_gives_the_same_table(serial_store, tmp_path_factory, chun
     assert _scored(path, "params") == {a: reference[a] for a in map(arch_at, order)}
 
 
+@pytest.mark.integration
 def test_resume_computes_only_missing_cells(serial_store, tmp_path):
     path = tmp_path / "resume.sqlite"
     first = run_sweep(path, ["params"], ["cifar10"], indices=CHEAP_CELLS[:5])
@@ -155,6 +158,7 @@ def test_sigkill_then_restart_completes_without_duplicates(serial_store, tmp_pat
         assert scored[arch_at(index)] == _scored(serial_store, "synflow")[arch_at(index)]
 
 
+@pytest.mark.integration
 def test_command_line_exports_tables(serial_store, tmp_path, capsys):
     store, root = tmp_path / "cli.sqlite", tmp_path / "tables"
     args = ["--proxy", "params", "--dataset", "cifar10", "--indices", "0-11", "--store", str(store)]
@@ -483,6 +487,7 @@ def test_an_unusable_export_folder_is_refused_before_any_scoring(tmp_path, capsy
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no store: nothing was scored
 
 
+@pytest.mark.integration
 def test_an_unreachable_scheduler_leaves_no_store_behind(tmp_path, monkeypatch):
     import socket
 
