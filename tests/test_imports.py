@@ -1,8 +1,9 @@
 """The import graph of ``tfnas`` and ``harness``, read with ``ast`` (no module is imported).
 
 Every ``import``/``from ... import`` counts, at module level and inside functions (a lazy import
-is still a dependency), except those under ``if TYPE_CHECKING:``, which never run. ``from P
-import N`` is an edge to the module ``P.N`` when that is a module, else to ``P``.
+is still a dependency); one under ``if TYPE_CHECKING:`` never runs, so it cannot close a cycle,
+but it still may not reach up a layer or for a private name. ``from P import N`` is an edge to
+the module ``P.N`` when that is a module, else to ``P``.
 
 Asserted:
 
@@ -74,6 +75,7 @@ class Import:
     target: str  # the module imported (resolved to a module of PACKAGES, or the raw name)
     names: tuple[str, ...]  # the names a ``from`` import takes, () for ``import m``
     line: int
+    typing_only: bool = False  # under ``if TYPE_CHECKING:``
 
 
 @functools.cache
@@ -116,10 +118,10 @@ def imports() -> tuple[Import, ...]:
         tree = ast.parse(module.path.read_text(encoding="utf-8"), str(module.path))
         skip = _type_checking_lines(tree)
         for node in ast.walk(tree):
-            if getattr(node, "lineno", None) in skip:
-                continue
+            typing_only = getattr(node, "lineno", None) in skip
             if isinstance(node, ast.Import):
-                out += [Import(module.name, _resolve(a.name), (), node.lineno) for a in node.names]
+                out += [Import(module.name, _resolve(a.name), (), node.lineno, typing_only)
+                        for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module != "__future__":
                 base = node.module or ""
                 if node.level:
@@ -130,10 +132,10 @@ def imports() -> tuple[Import, ...]:
                 for alias in node.names:
                     full = f"{base}.{alias.name}"
                     if full in modules():  # ``from package import submodule``
-                        out.append(Import(module.name, full, (), node.lineno))
+                        out.append(Import(module.name, full, (), node.lineno, typing_only))
                     else:
                         out.append(Import(module.name, _resolve(base), (alias.name,),
-                                          node.lineno))
+                                          node.lineno, typing_only))
     return tuple(out)
 
 
@@ -152,7 +154,7 @@ def _registration_edge(source: str, target: str) -> bool:
 def graph() -> dict[str, set[str]]:
     edges: dict[str, set[str]] = {name: set() for name in modules()}
     for imp in imports():
-        if (imp.target in modules() and imp.target != imp.source
+        if (imp.target in modules() and imp.target != imp.source and not imp.typing_only
                 and not _registration_edge(imp.source, imp.target)):
             edges[imp.source].add(imp.target)
     return edges
@@ -281,3 +283,13 @@ def test_no_private_names_or_modules_imported_across_modules() -> None:
 def test_known_violations_are_fixed(violation: str) -> None:
     found = {v for vs in _violations().values() for v in vs}
     assert violation not in found, KNOWN_VIOLATIONS[violation]
+
+
+def test_a_cycle_would_be_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    edges = {name: set(targets) for name, targets in graph().items()}
+    edges["tfnas.space"].add("tfnas.scoring")  # scoring already reaches space
+    monkeypatch.setattr(sys.modules[__name__], "graph", lambda: edges)
+    assert any("tfnas.space" in cycle and "tfnas.scoring" in cycle for cycle in cycles())
+    assert layer_of("tfnas.space") < layer_of("tfnas.scoring")
