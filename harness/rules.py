@@ -21,24 +21,26 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from harness import stats
-from harness.verdicts import (
+from harness.estimates import (
     INCONCLUSIVE,
     NOT_REPRODUCED,
     PARAMETERS,
     REPRODUCED,
     Estimate,
     Judgement,
-    Tolerance,
     standard_error,
 )
 from tfnas.errors import TfnasError, shown
 
-JudgeFn = Callable[[Tolerance, Estimate, Estimate], Judgement]
-EffectFn = Callable[[Tolerance], float]
-ShiftFn = Callable[[Tolerance, Estimate, Estimate, float], list[Estimate]]
+if TYPE_CHECKING:  # harness.verdicts imports this module: Tolerance is only named here
+    from harness.verdicts import Tolerance
+
+JudgeFn = Callable[["Tolerance", Estimate, Estimate], Judgement]
+EffectFn = Callable[["Tolerance"], float]
+ShiftFn = Callable[["Tolerance", Estimate, Estimate, float], list[Estimate]]
 """(tolerance, reproduced, reference, effect) -> the moved references the power check judges."""
 
 DEFAULT_ALPHA = 0.05

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
-from harness.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+from harness.estimates import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 
 COEFFICIENTS = ("pearson", "spearman", "kendall")
 

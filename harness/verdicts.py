@@ -1,4 +1,5 @@
-"""The verdict records: estimates, tolerances, judgements and the statuses a claim can get.
+"""The verdict records: estimates, tolerances, judgements and the statuses a claim can get
+(estimates, judgements and statuses are defined in :mod:`harness.estimates`, re-exported here).
 
 A rule (:mod:`harness.rules`) compares a reproduced :class:`Estimate` with a reference one (the
 published value, or for a comparative claim the other side of the comparison). Rules are fixed
@@ -9,77 +10,33 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from harness.estimates import (
+    DIAGNOSIS_UNSUPPORTED,
+    ERROR,
+    INCONCLUSIVE,
+    KNOWN_DIVERGENCE,
+    NOT_REPRODUCED,
+    NOT_RUN,
+    PARAMETERS,
+    REPRODUCED,
+    STATUSES,
+    UNEXPECTED_PASS,
+    VERDICTS,
+    Estimate,
+    Judgement,
+    standard_error,
+)
+from harness.rules import UnknownRuleError, get_rule
 from tfnas.errors import shown
 
-PARAMETERS = ("alpha", "margin", "factor")
-"""The tolerance parameters a rule may need (the numeric fields of a ``tolerance`` table)."""
-
-REPRODUCED = "reproduced"
-"""Equivalence shown: the whole confidence interval of the difference lies inside the margin."""
-NOT_REPRODUCED = "not reproduced"
-"""A meaningful difference shown: the whole interval lies beyond the margin."""
-INCONCLUSIVE = "inconclusive"
-"""Neither: the interval straddles the margin; ``Judgement.decide`` says what would decide it."""
-VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
-"""The three outcomes of a rule."""
-KNOWN_DIVERGENCE = "known divergence"
-"""A recorded divergence whose every expectation (verdict, direction, reading) the run confirms."""
-DIAGNOSIS_UNSUPPORTED = "diagnosis unsupported"
-"""A recorded divergence that the run no longer supports (it reproduces, or an expectation of
-its diagnosis fails): an error in the registry, reported loudly."""
-UNEXPECTED_PASS = DIAGNOSIS_UNSUPPORTED  # the old name of the status
-NOT_RUN = "not run"
-ERROR = "error"
-"""A claim whose measurement raised something unexpected (a bug, not an input problem)."""
-STATUSES = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, KNOWN_DIVERGENCE, DIAGNOSIS_UNSUPPORTED,
-            NOT_RUN, ERROR)
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A value with what is known of its uncertainty.
-
-    ``std`` and ``n``: the spread of one repetition and the number of repetitions (a published
-    mean ± std over n runs, or ours). ``se``: the standard error of ``value`` itself when it is
-    not ``std / sqrt(n)`` — 0 for a value computed exactly (a closed form), the spread between
-    scoring realisations for an expectation that depends on one. ``ci``: a 95% interval (e.g. a
-    bootstrap over cells) when neither is known. :func:`standard_error` reads them in that order.
-    """
-
-    value: float
-    std: float | None = None
-    n: int | None = None
-    ci: tuple[float, float] | None = None
-    se: float | None = None
-
-    def to_dict(self) -> dict:
-        out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
-        if out["se"] is None:  # records from before ``se`` existed stay as they were
-            del out["se"]
-        return out
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Estimate:
-        ci = d.get("ci")
-        return cls(d["value"], d.get("std"), d.get("n"), tuple(ci) if ci is not None else None,
-                   d.get("se"))
-
-
-def standard_error(e: Estimate) -> float:
-    """The standard error of ``e.value``: ``se`` if given, else ``std / sqrt(n)``, else the 95%
-    interval's half-width / 1.96, else 0 (a value known exactly)."""
-    if e.se is not None:
-        return float(e.se)
-    if e.std is not None and e.n is not None and e.n > 0:
-        return float(e.std) / math.sqrt(e.n)
-    if e.ci is not None:
-        lo, hi = e.ci
-        return max(e.value - lo, hi - e.value, 0.0) / 1.959963984540054
-    return 0.0
-
+__all__ = [
+    "DIAGNOSIS_UNSUPPORTED", "ERROR", "INCONCLUSIVE", "KNOWN_DIVERGENCE", "LEGACY_RULES",
+    "NOT_REPRODUCED", "NOT_RUN", "PARAMETERS", "REPRODUCED", "STATUSES", "UNEXPECTED_PASS",
+    "VERDICTS", "Estimate", "Judgement", "Tolerance", "judge", "standard_error",
+]
 
 @dataclass(frozen=True)
 class Tolerance:
@@ -96,8 +53,6 @@ class Tolerance:
     justification: str = ""
 
     def __post_init__(self) -> None:
-        from harness.rules import UnknownRuleError, get_rule  # the rules register on import
-
         try:
             rule = get_rule(self.rule)
         except UnknownRuleError as exc:
@@ -160,63 +115,6 @@ def _is_finite_number(value: object) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class Judgement:
-    """Outcome of one rule.
-
-    ``verdict``: one of :data:`VERDICTS`. ``difference``: reproduced − reference (for a factor
-    rule, in the unit it judges: see :attr:`harness.rules.Rule.unit`); ``allowed``: the margin the
-    rule compares against; ``interval``: the confidence interval of the difference the decision
-    used. ``slack``: distance from the interval to the nearest decision boundary, > 0 when
-    decided (how far the verdict is from flipping), <= 0 when inconclusive (how far the interval
-    overlaps the margin's edge; 0 exactly on it). ``power``: probability of *reproduced* if there were no true
-    difference, at this standard error; ``effect``: the rule's stated meaningful effect (the
-    margin; log factor for a factor rule); ``power_effect``: probability of *not reproduced* if
-    the true difference lay ``effect`` beyond the margin (2·effect for the symmetric rules). ``decide``: for an
-    inconclusive verdict, what would decide it. ``statistic``: the rule's own numbers.
-    """
-
-    verdict: str
-    difference: float
-    allowed: float
-    statistic: dict[str, float] = field(default_factory=dict)
-    explanation: str = ""
-    interval: tuple[float, float] | None = None
-    slack: float | None = None
-    power: float | None = None
-    effect: float | None = None
-    power_effect: float | None = None
-    decide: str = ""
-
-    def __post_init__(self) -> None:
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}, got {shown(self.verdict)}")
-
-    @property
-    def passed(self) -> bool:
-        """True when the verdict is *reproduced*."""
-        return self.verdict == REPRODUCED
-
-    def to_dict(self) -> dict:
-        return {"verdict": self.verdict, "passed": self.passed, "difference": self.difference,
-                "allowed": self.allowed, "statistic": dict(self.statistic),
-                "explanation": self.explanation,
-                "interval": None if self.interval is None else list(self.interval),
-                "slack": self.slack, "power": self.power, "effect": self.effect,
-                "power_effect": self.power_effect, "decide": self.decide}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Judgement:
-        verdict = d.get("verdict") or (REPRODUCED if d.get("passed") else NOT_REPRODUCED)
-        interval = d.get("interval")
-        return cls(verdict, d["difference"], d["allowed"], dict(d.get("statistic") or {}),
-                   d.get("explanation", ""), tuple(interval) if interval is not None else None,
-                   d.get("slack"), d.get("power"), d.get("effect"), d.get("power_effect"),
-                   d.get("decide", ""))
-
-
 def judge(tol: Tolerance, reproduced: Estimate, reference: Estimate) -> Judgement:
     """Apply ``tol``'s rule to a reproduced estimate and its reference."""
-    from harness.rules import get_rule
-
     return get_rule(tol.rule).judge(tol, reproduced, reference)
