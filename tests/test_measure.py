@@ -312,6 +312,7 @@ def test_the_az_components_refuse_a_general_network_in_one_line(name, cifar):
 CELL = "|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
 
 
+@pytest.mark.integration  # every general proxy through measure and through score_many (~9 s)
 def test_on_a_nats_network_measure_gives_the_bits_of_score():
     """The network and the random proxies' generator as tfnas.scoring builds them: the init
     generator seeded by cell_seed, whose state after the build the random proxies continue."""

@@ -28,7 +28,9 @@ def _single() -> list[str]:
     return [p.name for p in proxies() if p.builtin and not p.ensemble]
 
 
-@pytest.mark.parametrize("arch", CELLS)
+# every proxy, twice per cell: the first cell in the unit tier, the second (the costlier, ~8 s)
+# in the integration tier
+@pytest.mark.parametrize("arch", [CELLS[0], pytest.param(CELLS[1], marks=pytest.mark.integration)])
 def test_scoring_together_gives_the_bits_of_scoring_alone(arch, one_torch_thread):
     names = _single()
     together = score_many(arch, names, DATASET, seed=3)

@@ -57,6 +57,7 @@ def _bits(value: float) -> bytes:
 # --- threads ---------------------------------------------------------------------------------
 
 
+@pytest.mark.integration  # every proxy, three times per cell, on 1 and 2-3 threads (~12 s)
 @settings(max_examples=3, deadline=None)
 @given(cell=archs, threads=st.sampled_from((2, 3)))
 def test_scores_are_the_same_bits_at_any_thread_count(cell: Arch, threads: int) -> None:
