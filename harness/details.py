@@ -25,7 +25,10 @@ from harness import schema
 if TYPE_CHECKING:
     from typing import Self
 
-    from harness.outcome import Outcome
+Outcome = Any
+"""A claim's outcome (:class:`harness.outcome.Outcome`, which holds its record)."""
+Resolve = Callable[[Any], "type[Details]"]
+"""The record type of a kind name (:func:`harness.kinds.details_type`)."""
 
 
 def recorded(check: schema.Check, default: Any = None) -> Any:
@@ -62,11 +65,12 @@ class Details(Mapping[str, Any]):
                 if "check" in f.metadata}
 
     @classmethod
-    def from_dict(cls, d: Any, where: str = "details",
-                  protocol: Mapping[str, Any] | None = None) -> Self:
+    def from_dict(cls, d: Any, where: str = "details", protocol: Mapping[str, Any] | None = None,
+                  resolve: Resolve | None = None) -> Self:
         """A record from its dict, each typed field checked (:class:`harness.schema.Invalid`
-        names the field path); ``protocol`` is the claim's, for a record whose parts depend on
-        it (a comparison's sides)."""
+        names the field path); ``protocol`` is the claim's and ``resolve`` gives the record
+        type of a kind name, for a record whose parts are other kinds' (a comparison's sides;
+        :func:`harness.kinds.read_details` passes both)."""
         d = schema.fields(dict(schema.obj(d, where)), where, {}, cls.checks())
         typed = {k: d.pop(k) for k in cls.checks() if k in d}
         return cls(extra=d, **typed)
@@ -150,11 +154,9 @@ class SidesDetails(Details):
     b: Details | None = recorded(_side)
 
     @classmethod
-    def from_dict(cls, d: Any, where: str = "details",
-                  protocol: Mapping[str, Any] | None = None) -> Self:
-        from harness.kinds import details_type
-
-        record = super().from_dict(d, where, protocol)
+    def from_dict(cls, d: Any, where: str = "details", protocol: Mapping[str, Any] | None = None,
+                  resolve: Resolve | None = None) -> Self:
+        record = super().from_dict(d, where, protocol, resolve)
         sides = {}
         for name in ("a", "b"):
             value = getattr(record, name)
@@ -163,7 +165,8 @@ class SidesDetails(Details):
                 continue
             spec = (protocol or {}).get(name)
             kind = spec.get("kind", "search") if isinstance(spec, Mapping) else None
-            sides[name] = details_type(kind).from_dict(value, f"{where}.{name}", spec)
+            side_type = Details if resolve is None else resolve(kind)
+            sides[name] = side_type.from_dict(value, f"{where}.{name}", spec, resolve)
         return dataclasses.replace(record, **sides)
 
     def lines(self, outcome: Outcome) -> list[str]:

@@ -196,10 +196,10 @@ class Outcome:
         if self.diagnosis is not None and not isinstance(self.diagnosis, Diagnosis):
             object.__setattr__(self, "diagnosis", Diagnosis.from_dict(self.diagnosis))
         if self.details is not None and not isinstance(self.details, Details):
-            from harness.kinds import details_type  # a mapping: read as the kind's record
+            from harness.kinds import read_details  # a mapping: read as the kind's record
 
-            object.__setattr__(self, "details", details_type(self.kind).from_dict(
-                self.details, "details", self.protocol))
+            object.__setattr__(self, "details", read_details(self.kind, self.details, "details",
+                                                             self.protocol))
 
     @property
     def measured(self) -> bool:

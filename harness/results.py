@@ -117,9 +117,9 @@ def _protocol(v: Any, p: str) -> dict:
 def _details(kind: Any, protocol: dict) -> Check:
     """The check of an outcome's details: its kind's result record (:mod:`harness.details`)."""
     def check(v: Any, p: str) -> dict:
-        from harness.kinds import details_type
+        from harness.kinds import read_details
 
-        return details_type(kind).from_dict(v, p, protocol).to_dict()
+        return read_details(kind, v, p, protocol).to_dict()
     return check
 
 

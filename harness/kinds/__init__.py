@@ -130,6 +130,13 @@ def details_type(name: Any) -> type[Details]:
     return Details if kind is None else kind.details
 
 
+def read_details(kind: Any, d: Any, where: str = "details",
+                 protocol: Mapping[str, Any] | None = None) -> Details:
+    """The record of kind ``kind`` read from its dict (checked, :class:`harness.schema.Invalid`
+    naming the field), its parts that are other kinds' records read as those kinds'."""
+    return details_type(kind).from_dict(d, where, protocol, details_type)
+
+
 def kinds() -> tuple[Kind, ...]:
     """Every registered kind, sorted by name."""
     _load_builtins()
