@@ -1,6 +1,7 @@
 """The project's choices for its benchmarks; options, fixtures and recording are the plugin's.
 
-    pytest benchmarks/ --benchmark-json results.json         # every shipped claim, score tables
+    pytest benchmarks/ --benchmark-json results.json         # the main job: every shipped claim
+    pytest benchmarks/ -m perf                                # the library's throughput benchmarks
     pytest benchmarks/ -m "fast and not live" ...            # the CI subset
     pytest benchmarks/ -m live                                # timing claims, scored live (slow on CPU)
     pytest benchmarks/ --claims shipped --claims my.toml      # the shipped claims and a user's own
@@ -25,3 +26,15 @@ def two_threads(request: pytest.FixtureRequest):
     torch.set_num_threads(getattr(request.module, "THREADS", 2))
     yield
     torch.set_num_threads(saved)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The library's throughput benchmarks (marker ``perf``) are their own job: the main job
+    ``pytest benchmarks/`` deselects them unless the ``-m`` expression names ``perf``
+    (``pytest benchmarks/ -m perf``)."""
+    if "perf" in (config.getoption("markexpr") or ""):
+        return
+    perf = [item for item in items if item.get_closest_marker("perf") is not None]
+    if perf:
+        config.hook.pytest_deselected(items=perf)
+        items[:] = [item for item in items if item.get_closest_marker("perf") is None]
