@@ -55,7 +55,8 @@ class Context:
     scoring_noise: bool = True
     """Carry the spread between scoring realisations (:mod:`harness.noise`) into estimates."""
     noise_root: Path | None = None
-    """The scoring-noise folder (default ``benchmarks/noise``)."""
+    """The scoring-noise folder (default ``$TFNAS_NOISE``, else ``benchmarks/noise``:
+    :func:`tfnas.config.noise_root`)."""
     _tables: dict[tuple[str, str], Any] = field(default_factory=dict)
     _columns: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     _memo: dict[tuple[str, Hashable], Any] = field(default_factory=dict)
@@ -148,7 +149,8 @@ class Context:
         """Accuracy of every cell in index order: 12-epoch validation or 200-epoch test."""
         key = (dataset, metric)
         if key not in self._columns:
-            from tfnas.oracles import default_oracle, valid_dataset
+            from tfnas.datasets import valid_dataset
+            from tfnas.oracles import default_oracle
 
             oracle = default_oracle()
             if metric == "valid12":

@@ -1,7 +1,7 @@
 """The proxy table: every registered proxy with its definition, reference, speed and correlation.
 
 One function, :func:`proxy_table`, computes the numbers from the committed score tables
-(``benchmarks/scores`` by default); the README block (``python -m harness proxies --readme``),
+(``$TFNAS_TABLES``, default ``benchmarks/scores``: :func:`tfnas.config.tables_root`); the README block (``python -m harness proxies --readme``),
 ``docs/proxies.md`` and the report's proxy-by-dataset section all render from it, so the
 numbers in the three places are the same numbers.
 
@@ -40,11 +40,12 @@ import numpy as np
 from harness.context import Context, NotRun
 from harness.kinds.correlation import CorrelationProtocol, coefficient_on, sampling_se, usable
 from tfnas.bounded import atomic_writer, read_file, write_atomic
+from tfnas.config import tables_root as default_tables_root
 from tfnas.datasets import TARGET_DATASETS
 from tfnas.errors import TfnasError, one_line, shown_path
 from tfnas.proxies import Proxy, proxies
-from tfnas.space import Arch
-from tfnas.tables import DEFAULT_ROOT, ScoreTable, TableNotFoundError, load_table
+from tfnas.spaces import Arch
+from tfnas.tables import ScoreTable, TableNotFoundError, load_table
 
 METRIC = "test200"
 """The accuracy the table correlates with: NATS-Bench's 200-epoch test accuracy (seed mean)."""
@@ -237,13 +238,13 @@ def proxy_table(tables_root: str | Path | None = None, *, accuracy: Accuracy | N
                 datasets: Sequence[str] = TARGET_DATASETS,
                 registered: Sequence[Proxy] | None = None) -> ProxyTable:
     """The table of every registered proxy (``registered``, default :func:`tfnas.proxies.proxies`)
-    from the score tables under ``tables_root`` (default ``benchmarks/scores``).
+    from the score tables under ``tables_root`` (default :func:`tfnas.config.tables_root`).
 
     ``accuracy`` gives a dataset's accuracy column (default the harness oracle's 200-epoch test
     accuracy; read only when some table exists). A missing table is "—", never an error; a
     corrupt one raises its one-line :class:`tfnas.tables.TableError`.
     """
-    root = Path(DEFAULT_ROOT if tables_root is None else tables_root)
+    root = Path(default_tables_root() if tables_root is None else tables_root)
     if not root.is_dir():
         raise ProxyTableError(f"no folder of score tables at {shown_path(root)}; pass --tables DIR")
     source = _Source(accuracy or _default_accuracy)
