@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -348,7 +349,7 @@ def test_a_claim_id_in_two_files_is_refused_naming_both(tmp_path):
         load_registry([SHIPPED_NAME, mine])
     message = str(info.value)
     assert "'fig3-corr-cifar100'" in message and "shipped/training-free-nas.toml" in message
-    assert str(mine) in message and "\n" not in message
+    assert "mine.toml'" in message and "\n" not in message  # a long path is shortened
 
 
 def test_a_malformed_file_among_several_is_refused_naming_file_claim_and_field(tmp_path):
@@ -358,7 +359,8 @@ def test_a_malformed_file_among_several_is_refused_naming_file_claim_and_field(t
     with pytest.raises(ClaimError) as info:
         load_registry([good, bad])
     message = str(info.value)
-    assert message.startswith(f"'{bad}': claim 'b': field 'protocol.proxy' is 'nasbot'"), message
+    assert re.match(r"'[^']*bad\.toml': claim 'b': field 'protocol\.proxy' is 'nasbot'",
+                    message), message
     assert "\n" not in message
 
 
