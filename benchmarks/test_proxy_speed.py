@@ -54,6 +54,8 @@ THREADS = int(os.environ.get("TFNAS_BENCH_THREADS", "2"))
 (two threads then spin against the other jobs and time the contention, not the work)."""
 DATASET, CLASSES = "ImageNet16-120", 120
 TARGET_RATIO = 0.5
+SMOKE = os.environ.get("TFNAS_BENCH_SMOKE") == "1"
+"""CI's reduced form: the equality checks in full, speed only as "faster than the references"."""
 TARGET_PASSES = 3
 NAMES = ("grad_norm", "snip", "grasp", "fisher", "plain", "jacob_cov", "epe_nas", "nwot")
 SAMPLE_SEED = 14
@@ -184,6 +186,7 @@ def test_shared_pass_of_the_suite(benchmark, two_threads) -> None:
         "meets_three_pass_target": vs_passes < TARGET_PASSES})
     _record("suite", benchmark.extra_info)
     assert vs_separate < 1.0, f"the shared suite takes {vs_separate:.2f}x the separate calls"
-    assert vs_references <= TARGET_RATIO, (
+    target = 1.0 if SMOKE else TARGET_RATIO
+    assert vs_references <= target, (
         f"the shared suite takes {vs_references:.2f}x the sum of the eight literal references "
-        f"(median over {len(nets)} cells); target <= {TARGET_RATIO}x")
+        f"(median over {len(nets)} cells); target <= {target}x")

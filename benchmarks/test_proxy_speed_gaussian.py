@@ -145,7 +145,8 @@ def test_az_components_vs_az_nas(benchmark, two_threads) -> None:
                     reference_one_run_median_s=statistics.median(one_s),
                     single_run_ratio=statistics.median(fast_s) / statistics.median(one_s))
     assert not bad, bad[:3]
-    assert ratio <= 0.5, f"three components for {ratio:.2f}x three reference runs"
+    target = 1.0 if os.environ.get("TFNAS_BENCH_SMOKE") == "1" else 0.5  # CI's reduced form
+    assert ratio <= target, f"three components for {ratio:.2f}x three reference runs"
 
 
 @pytest.mark.benchmark(group="gaussian")

@@ -30,6 +30,9 @@ pytestmark = pytest.mark.perf
 THREADS = 2
 BATCH = 128
 TARGET_RATIO = 0.35
+SMOKE = os.environ.get("TFNAS_BENCH_SMOKE") == "1"
+"""CI's reduced form: the equality checks in full, speed only as "faster than the reference"
+(a target ratio set on one processor does not carry to another: README, Performance)."""
 TOLERANCE = 1e-3
 SAMPLE_SEED = 6
 
@@ -106,7 +109,8 @@ def test_naswot_fast_vs_reference(benchmark, two_threads) -> None:
         fast_over_forward_limit=statistics.median(f / lim for f, lim in zip(fast_s, limit_s, strict=True)),
     )
     assert max(deltas) <= TOLERANCE, f"max |Δscore| {max(deltas):.3g} > {TOLERANCE}"
-    assert ratio <= TARGET_RATIO, (
+    target = 1.0 if SMOKE else TARGET_RATIO
+    assert ratio <= target, (
         f"fast median {fast_median:.3f} s / reference median {ref_median:.3f} s = {ratio:.3f} "
-        f"> {TARGET_RATIO}"
+        f"> {target}"
     )
