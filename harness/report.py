@@ -311,11 +311,6 @@ def render_markdown(data: dict[str, Any], plots: list[str], proxies: Any = None,
                  + f" — {len(recs)} claims" + (f"; {len(book.deselected)} deselected"
                                                if book.deselected else "") + ".")
     lines += [""] + _ledger_lines(book)
-    sources = list(dict.fromkeys(r.source for r in listed if r.source))
-    if sources:
-        lines += ["", "Claims of: " + "; ".join(md_text(s) for s in sources[:MAX_NAMED])
-                  + (f" and {len(sources) - MAX_NAMED} more" if len(sources) > MAX_NAMED else "")
-                  + "."]
     lines += ["", "## Findings by paper table", ""]
     order, groups = _groups(recs, listed)
     for table in order:
