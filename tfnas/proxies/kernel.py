@@ -95,7 +95,7 @@ def int8_gemm_is_faster() -> bool:
     choice gives the same kernel, so the choice can never change a score."""
     if not _INT_MM:
         return False
-    codes = torch.zeros(128, 4096, dtype=torch.bool)
+    codes = torch.zeros(128, 4096, dtype=torch.bool, device="cpu")  # a CPU choice
     codes[:, ::3] = True
 
     def best(method: str) -> float:
