@@ -14,11 +14,9 @@ strictly when present): ``Estimate.se``; ``judgement.verdict`` (consistent with 
 ``interval``, ``slack``, ``power`` and ``power_effect`` (probabilities), ``effect``, ``decide``;
 an outcome's ``reading``, ``measurement``, ``derived_from`` (another claim's id, with the same
 ``measurement``), ``known_divergence`` (prose, or ``{because, expect, direction, reading}``) and
-``diagnosis`` (``{text, checks: [{check, expected, observed, holds}]}``); in ``details``:
-``expected``, ``method``, ``predicted`` (``{repetitions, mean: {mean, sd, q05, q50, q95}, std:
-{...}}``: the sampling distribution of the published statistic), ``realisations`` (``[{seed,
-value}]``: the value per scoring realisation), ``top_cells`` (``[{cell, score, accuracy,
-score_sd, wins}]``) and ``cells`` (``{used, left_out, why}``, or a list of cells); at the top, ``claims.tables``
+``diagnosis`` (``{text, checks: [{check, expected, observed, holds}]}``); ``details``: checked
+by the outcome's kind's own record (:mod:`harness.details`; e.g. a search's ``predicted``,
+``realisations``, ``top_cells``, ``cells``), a kind this process lacks as a plain object; at the top, ``claims.tables``
 (``[{table, readings: [{reading, rows, reproduced, not_reproduced, inconclusive,
 log_likelihood}], best_reading, rows}]``) and ``claims.deselected`` (``[{id, reason}]``).
 """
