@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
-import time
+import timeit
 
 import numpy as np
 import torch
@@ -99,12 +99,7 @@ def int8_gemm_is_faster() -> bool:
     codes[:, ::3] = True
 
     def best(method: str) -> float:
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            _gram(codes, method)
-            times.append(time.perf_counter() - start)
-        return min(times)
+        return min(timeit.repeat(lambda: _gram(codes, method), number=1, repeat=3))
 
     return best("int8") < best("float32")
 
