@@ -23,8 +23,11 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("dev", deadline=None, max_examples=CI_EXAMPLES)
-settings.register_profile("thorough", deadline=None, max_examples=10 * CI_EXAMPLES,
+# Every setting a profile depends on is named: under a CI variable hypothesis loads a "ci" profile
+# of its own (derandomised) before this file runs, and a new profile inherits the loaded one.
+settings.register_profile("dev", deadline=None, derandomize=False, max_examples=CI_EXAMPLES)
+settings.register_profile("thorough", deadline=None, derandomize=False,
+                          max_examples=10 * CI_EXAMPLES,
                           print_blob=True, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
