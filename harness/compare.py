@@ -1,6 +1,9 @@
 """Regression check between two results JSONs: verdict changes and drift beyond tolerance.
 
-A change of status (e.g. reproduced -> inconclusive or not reproduced) is a regression. Drift is
+Every change of status is a regression (:func:`status_change`): a move away from *reproduced*
+(to *inconclusive* as much as to *not reproduced*) loses a result, a move away from *known
+divergence* means the recorded diagnosis no longer describes the run, and a move to *reproduced*
+changes what the baseline says, which only ``harness baseline`` may do deliberately. Drift is
 judged with the rule each claim's rule declares for it (:attr:`harness.rules.Rule.drift`), the
 old value standing in for the published one: ``tost`` on the mean with the claim's margin
 (margin 0, a difference test, for rules without one), the equivalence margin for correlations,
@@ -18,7 +21,14 @@ from pathlib import Path
 from harness.outcome import Outcome
 from harness.results import load_results, outcomes_by_id
 from harness.rules import get_rule
-from harness.verdicts import NOT_REPRODUCED, Estimate, Tolerance, judge
+from harness.verdicts import (
+    KNOWN_DIVERGENCE,
+    NOT_REPRODUCED,
+    REPRODUCED,
+    Estimate,
+    Tolerance,
+    judge,
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,20 @@ def _drift(tol: Tolerance, oe: Estimate, ne: Estimate) -> tuple[bool, str]:
     return j.verdict != NOT_REPRODUCED, j.explanation
 
 
+def status_change(old: str, new: str) -> str | None:
+    """Why a change of status from ``old`` to ``new`` is a regression, or None when it is none
+    (the same status). Every change is one; the reason says what was lost."""
+    if old == new:
+        return None
+    if old == REPRODUCED:
+        return "a reproduced claim is no longer reproduced"
+    if old == KNOWN_DIVERGENCE:
+        return "the recorded divergence no longer describes the run"
+    if new == REPRODUCED:
+        return "newly reproduced: replace the baseline deliberately (harness baseline)"
+    return "the verdict changed"
+
+
 def compare_outcomes(old: dict[str, Outcome], new: dict[str, Outcome]) -> list[Difference]:
     """Every difference between two sets of claim outcomes, keyed by claim id."""
     diffs: list[Difference] = []
@@ -81,8 +105,9 @@ def compare_outcomes(old: dict[str, Outcome], new: dict[str, Outcome]) -> list[D
             diffs.append(Difference(cid, "missing", f"{cid}: in the old results, absent now"))
             continue
         n = new[cid]
-        if o.status != n.status:
-            diffs.append(Difference(cid, "verdict", f"{cid}: {o.status} -> {n.status}"))
+        why = status_change(str(o.status), str(n.status))
+        if why is not None:
+            diffs.append(Difference(cid, "verdict", f"{cid}: {o.status} -> {n.status} ({why})"))
             continue
         if o.reproduced is None or n.reproduced is None:
             continue

@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.__main__ import main as harness_main
-from harness.compare import compare_files, compare_outcomes
+from harness.compare import compare_files, compare_outcomes, status_change
 from harness.outcome import Outcome
 from harness.results import load_results, outcomes_by_id
+from harness.verdicts import STATUSES
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).parent / "fixtures" / "claims_results.json"
@@ -76,6 +77,38 @@ def test_reproduced_to_another_verdict_is_a_regression(to):
     diffs = compare_outcomes(OLD, edited(lambda n: n[cid].update(status=to)))
     assert [(d.claim, d.kind, d.regression) for d in diffs] == [(cid, "verdict", True)]
     assert "reproduced -> " + to in diffs[0].message
+
+
+@pytest.mark.parametrize("to", ["reproduced", "not reproduced", "inconclusive",
+                                "diagnosis unsupported", "not run"])
+def test_a_known_divergence_that_becomes_anything_else_is_a_regression(to):
+    cid = next(c for c, r in RECS.items() if r["status"] == "not reproduced")
+    old = edited(lambda o: o[cid].update(status="known divergence"))
+    diffs = compare_outcomes(old, edited(lambda n: n[cid].update(status=to)))
+    assert [(d.claim, d.kind, d.regression) for d in diffs] == [(cid, "verdict", True)]
+    assert "known divergence -> " + to in diffs[0].message
+
+
+@given(st.sampled_from(STATUSES), st.sampled_from(STATUSES))
+def test_every_change_of_status_is_a_regression_and_no_change_is_none(before, after):
+    """Reproduced -> inconclusive included: the one move a baseline without the claim hid."""
+    why = status_change(before, after)
+    assert (why is None) == (before == after)
+    if before != after:
+        cid = next(c for c, r in RECS.items() if r["status"] == "reproduced")
+        old = edited(lambda o: o[cid].update(status=before))
+        diffs = compare_outcomes(old, edited(lambda n: n[cid].update(status=after)))
+        assert [(d.kind, d.regression) for d in diffs] == [("verdict", True)]
+
+
+def test_reproduced_to_inconclusive_fails_the_cli(tmp_path, capsys):
+    new = copy.deepcopy(DATA)
+    rec = next(r for r in new["claims"]["outcomes"] if r["status"] == "reproduced")
+    rec["status"] = "inconclusive"
+    (tmp_path / "new.json").write_text(json.dumps(new), encoding="utf-8")
+    status, out, err = harness(capsys, "compare", FIXTURE, tmp_path / "new.json")
+    assert status == 1, out + err
+    assert f"REGRESSION {rec['id']}: reproduced -> inconclusive" in out
 
 
 def test_welch_drift_beyond_tolerance_is_detected_and_small_drift_is_not():
