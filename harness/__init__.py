@@ -7,9 +7,9 @@
   outcomes (not-run ones included) go to the JSON's top-level ``claims`` entry. The plugin
   (``harness.plugin``, a ``pytest11`` entry point) owns the options: ``--claims FILE`` (repeatable;
   ``shipped`` = the shipped folder), ``--score-source tables|live``, ``--score-tables DIR``,
-  ``--score-store DB``, ``--repetitions N``, ``--bootstrap N``. Markers: ``fast`` (CI subset), ``live`` (timing
-  claims: they always score live, minutes to hours on CPU; CI deselects them with
-  ``-m "fast and not live"``).
+  ``--score-store DB``, ``--repetitions N``, ``--bootstrap N``. Markers: ``fast`` (a quick subset), ``live`` (timing
+  claims: they always score live, minutes to hours on CPU; CI runs every other claim with
+  ``-m "not live"``).
 - ``python -m harness report results.json --out DIR``: Markdown report with PNG plots.
 - ``python -m harness compare old.json new.json``: exit 1 on verdict change or drift.
 - ``python -m harness baseline results.json``: deliberately replace ``benchmarks/baseline.json``.

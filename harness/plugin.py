@@ -87,7 +87,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Register the markers, then check every claim option and path once, before anything is
     collected: a bad one ends the session with one ``ERROR:`` line (exit status 4)."""
-    config.addinivalue_line("markers", "fast: the CI subset of the claim benchmarks")
+    config.addinivalue_line("markers", "fast: a quick subset of the claim benchmarks (CI runs every non-live claim)")
     config.addinivalue_line(
         "markers", "live: benchmarks that score networks live instead of reading the score tables")
     check_options(config)
