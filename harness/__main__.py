@@ -1,5 +1,5 @@
-"""``python -m harness report|compare|baseline|proxies`` — the reproduction report, the CI check
-and the README's proxy table.
+"""``python -m harness report|compare|baseline|proxies|findings`` — the reproduction report, the CI
+check, the README's proxy table and its counts of findings.
 
 Every failure is one line on stderr and exit status 2 (3 for a bug in the harness itself);
 no input file can make it print a traceback.
@@ -121,6 +121,32 @@ def _proxies(args: argparse.Namespace) -> int:
     return 0
 
 
+def _findings(args: argparse.Namespace) -> int:
+    """Print the counts of a results file, or rewrite (``--check``: only test) the README block."""
+    from harness.ledger import FINDINGS_MARKERS, findings_block, ledger
+    from harness.proxy_table import read_target, rewrite
+
+    if args.check and args.readme is None:
+        raise OptionError("--check needs --readme FILE: the file whose generated block it "
+                          "compares")
+    if args.readme is not None:
+        read_target(args.readme, FINDINGS_MARKERS)  # refused before the results are read
+    data = load_results(args.results)
+    book = ledger(outcomes(data), data["claims"].get("deselected"))
+    block = findings_block(book, args.results.name, str(data.get("datetime") or ""))
+    if args.readme is None:
+        print(block)
+        return 0
+    done = rewrite(args.readme, block, check=args.check, markers=FINDINGS_MARKERS)
+    verb = ("is stale" if args.check else "rewritten") if done.stale else "is up to date"
+    print(f"{shown(str(args.readme), 200)} {verb}")
+    if args.check and done.stale:
+        print(f"run `python -m harness findings {shown(str(args.results), 200)} --readme "
+              f"{shown(str(args.readme), 200)}` and commit the result", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _crosscheck(args: argparse.Namespace) -> int:
     from harness.crosscheck import crosscheck, read_foreign, render
 
@@ -161,6 +187,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 when a block differs from what would be rendered")
     p.set_defaults(func=_proxies)
+    p = sub.add_parser("findings", help="claims and independent measurements per status of a "
+                       "results JSON: print them, or rewrite the README's generated block "
+                       "(--check: exit 1 if stale)")
+    p.add_argument("results", type=Path)
+    p.add_argument("--readme", type=Path, default=None,
+                   help="rewrite this file's <!-- findings:begin/end --> block")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 when the block differs from what would be rendered")
+    p.set_defaults(func=_findings)
     p = sub.add_parser("crosscheck", help="per-cell agreement of our score tables with another "
                        "tool's published scores, next to our own noise ceiling")
     p.add_argument("file", type=Path, help="NAS-Bench-Suite-Zero's JSON (zc_nasbench201.json) or "

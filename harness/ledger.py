@@ -14,8 +14,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.markdown import md_cell, md_code, md_text
 from harness.outcome import Outcome
-from harness.verdicts import ERROR, NOT_RUN, STATUSES
+from harness.verdicts import ERROR, NOT_RUN, REPRODUCED, STATUSES
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Ledger:
     split: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Measurements whose claims got more than one status: key → the statuses, sorted."""
     left_out: tuple[LeftOut, ...] = ()
+    split_claims: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """The claims of each split measurement: key → their ids, sorted."""
 
     @property
     def deselected(self) -> tuple[LeftOut, ...]:
@@ -74,15 +77,18 @@ def ledger(recs: list[Outcome], deselected: list[dict[str, str]] | None = None) 
     """The ledger of a run's outcomes and its deselected claims (``[{id, reason}]``)."""
     by_id = {r.id: r for r in recs}
     statuses: dict[str, set[str]] = defaultdict(set)
+    members: dict[str, list[str]] = defaultdict(list)
     for r in recs:
         statuses[measurement_key(r, by_id)].add(str(r.status))
+        members[measurement_key(r, by_id)].append(r.id)
     per_measurement = [s for key in statuses for s in statuses[key]]
     split = {k: tuple(sorted(v)) for k, v in sorted(statuses.items()) if len(v) > 1}
     left = [LeftOut(d["id"], d["reason"], "deselected") for d in deselected or []]
     left += [LeftOut(r.id, r.reason or "", str(r.status)) for r in sorted(recs, key=lambda r: r.id)
              if r.status in (NOT_RUN, ERROR)]
     return Ledger(status_counts([str(r.status) for r in recs]), status_counts(per_measurement),
-                  len(recs), len(statuses), split, tuple(left))
+                  len(recs), len(statuses), split, tuple(left),
+                  {k: tuple(sorted(members[k])) for k in split})
 
 
 def summary_line(book: Ledger) -> str:
@@ -94,3 +100,65 @@ def summary_line(book: Ledger) -> str:
     if book.deselected:
         line += f"; {len(book.deselected)} deselected"
     return line
+
+
+FINDINGS_MARKERS = ("<!-- findings:begin -->", "<!-- findings:end -->")
+"""The markers of the README block :func:`findings_block` fills (``python -m harness findings``)."""
+
+
+def findings_block(book: Ledger, source: str, when: str = "") -> str:
+    """The README's counts of a run, as Markdown: claims and independent measurements per status,
+    the measurements split between statuses and what was left out, from the ledger of the results
+    file named ``source`` (``when``: the run's date, as recorded). Only the file decides the text,
+    so ``--check`` can tell a stale block."""
+    run = f"the run of {md_text(when[:10])} recorded in" if when else "the run recorded in"
+    lines = [f"Rendered by `python -m harness findings RESULTS --readme README.md` from {run} "
+             f"{md_code(source)}; do not edit by hand (`--check` exits 1 when this block is stale). "
+             "Claims that rest on one measurement (the same protocol, or a value declared a "
+             "function of another claim's: `derived_from` in the claims files) count once as "
+             "independent measurements; a measurement whose claims got different statuses "
+             "counts under each.", "",
+             "| status | claims | independent measurements |", "|---|---|---|"]
+    for status, n in book.claims.items():
+        lines.append(f"| {md_cell(status)} | {n} | {book.measurements.get(status, 0)} |")
+    lines.append(f"| **total** | **{book.total_claims}** | **{book.total_measurements}** |")
+    notes = []
+    if book.split:
+        notes.append("Measurements whose claims got different statuses: " + "; ".join(
+            ", ".join(map(md_code, book.split_claims.get(k, (k,)))) + f" ({md_text(', '.join(v))})"
+            for k, v in book.split.items()) + ".")
+    reasons = Counter(x.reason for x in book.deselected)
+    if reasons:
+        notes.append(f"{len(book.deselected)} claims deselected (" + "; ".join(
+            f"{n} by {md_text(r)}" for r, n in sorted(reasons.items())) + ").")
+    unrun = [x for x in book.left_out if x.how != "deselected"]
+    if unrun:
+        notes.append("Without a verdict: " + "; ".join(
+            f"{md_code(x.id)} ({md_text(x.how)}: {md_text(x.reason)})" for x in unrun) + ".")
+    return "\n\n".join(["\n".join(lines), *notes])
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The reproduced claims split by what their null shows (:attr:`Outcome.informative`):
+    evidence only where the same rule rejects the null; counted apart where the null also
+    reproduces (*uninformative*) or the claim is a table look-up (checks the data, not a
+    method); ``undecided``: no null, or one the rule neither rejects nor reproduces."""
+
+    shown: tuple[str, ...] = ()
+    uninformative: tuple[str, ...] = ()
+    lookups: tuple[str, ...] = ()
+    undecided: tuple[str, ...] = ()
+
+
+def evidence(recs: list[Outcome]) -> Evidence:
+    """The reproduced claims (by id, sorted) per :class:`Evidence` group."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for r in sorted(recs, key=lambda r: r.id):
+        if r.status != REPRODUCED:
+            continue
+        lookup = r.null is not None and r.null.lookup
+        group = ("lookups" if lookup else "shown" if r.informative else
+                 "uninformative" if r.informative is False else "undecided")
+        groups[group].append(r.id)
+    return Evidence(**{k: tuple(v) for k, v in groups.items()})

@@ -437,16 +437,18 @@ def docs_block(table: ProxyTable, registered: Sequence[Proxy] | None = None) -> 
     return "\n".join(out).rstrip("\n")
 
 
-def replace_block(text: str, block: str, where: str = "the file") -> str:
-    """``text`` with everything between :data:`BEGIN` and :data:`END` replaced by ``block``
-    (the markers and all text outside them kept byte for byte)."""
-    if text.count(BEGIN) != 1 or text.count(END) != 1 or text.index(BEGIN) > text.index(END):
+def replace_block(text: str, block: str, where: str = "the file",
+                  markers: tuple[str, str] = (BEGIN, END)) -> str:
+    """``text`` with everything between the ``markers`` (default :data:`BEGIN` and :data:`END`)
+    replaced by ``block`` (the markers and all text outside them kept byte for byte)."""
+    begin, end = markers
+    if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
         raise ProxyTableError(
-            f"{where} must hold exactly one {BEGIN} ... {END} pair, begin first; found "
-            f"{text.count(BEGIN)} begin and {text.count(END)} end markers")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{block}\n{END}{tail}"
+            f"{where} must hold exactly one {begin} ... {end} pair, begin first; found "
+            f"{text.count(begin)} begin and {text.count(end)} end markers")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{block}\n{end}{tail}"
 
 
 @dataclass(frozen=True)
@@ -458,7 +460,7 @@ class Rewrite:
     stale: bool
 
 
-def read_target(path: str | Path) -> str:
+def read_target(path: str | Path, markers: tuple[str, str] = (BEGIN, END)) -> str:
     """The text of a file whose generated block is to be rewritten, checked before any work: a
     regular UTF-8 file of at most :data:`MAX_DOC_BYTES` with exactly one marker pair."""
     path = Path(path)
@@ -469,16 +471,17 @@ def read_target(path: str | Path) -> str:
     except UnicodeDecodeError as exc:
         raise ProxyTableError(f"{shown_path(path)} is not UTF-8 text (byte {exc.start}); "
                               "expected a Markdown file") from exc
-    replace_block(text, "", shown_path(path))
+    replace_block(text, "", shown_path(path), markers)
     return text
 
 
-def rewrite(path: str | Path, block: str, check: bool = False) -> Rewrite:
-    """Put ``block`` between the markers of the file at ``path``; with ``check`` only say whether
-    it is stale. The file is written only when its text changes."""
+def rewrite(path: str | Path, block: str, check: bool = False,
+            markers: tuple[str, str] = (BEGIN, END)) -> Rewrite:
+    """Put ``block`` between the ``markers`` of the file at ``path``; with ``check`` only say
+    whether it is stale. The file is written only when its text changes."""
     path = Path(path)
-    text = read_target(path)
-    new = replace_block(text, block, shown_path(path))
+    text = read_target(path, markers)
+    new = replace_block(text, block, shown_path(path), markers)
     stale = new != text
     if stale and not check:
         write_atomic(path, new.encode("utf-8"), ProxyTableError, "generated-block file")
