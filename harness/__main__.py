@@ -133,7 +133,7 @@ def _findings(args: argparse.Namespace) -> int:
         read_target(args.readme, FINDINGS_MARKERS)  # refused before the results are read
     data = load_results(args.results)
     book = ledger(outcomes(data), data["claims"].get("deselected"))
-    block = findings_block(book, args.results.name, str(data.get("datetime") or ""))
+    block = findings_block(book)
     if args.readme is None:
         print(block)
         return 0

@@ -106,14 +106,14 @@ FINDINGS_MARKERS = ("<!-- findings:begin -->", "<!-- findings:end -->")
 """The markers of the README block :func:`findings_block` fills (``python -m harness findings``)."""
 
 
-def findings_block(book: Ledger, source: str, when: str = "") -> str:
+def findings_block(book: Ledger) -> str:
     """The README's counts of a run, as Markdown: claims and independent measurements per status,
-    the measurements split between statuses and what was left out, from the ledger of the results
-    file named ``source`` (``when``: the run's date, as recorded). Only the file decides the text,
-    so ``--check`` can tell a stale block."""
-    run = f"the run of {md_text(when[:10])} recorded in" if when else "the run recorded in"
-    lines = [f"Rendered by `python -m harness findings RESULTS --readme README.md` from {run} "
-             f"{md_code(source)}; do not edit by hand (`--check` exits 1 when this block is stale). "
+    the measurements split between statuses and what was left out, from the ledger of a results
+    file. Only the statuses (and the reasons recorded for claims left out) decide the text, no date,
+    file name or value, so ``--check`` tells a stale block and CI checks the README's counts
+    against its own run under another seed."""
+    lines = ["Rendered by `python -m harness findings RESULTS --readme README.md` from a results "
+             "file; do not edit by hand (`--check` exits 1 when this block is stale). "
              "Claims that rest on one measurement (the same protocol, or a value declared a "
              "function of another claim's: `derived_from` in the claims files) count once as "
              "independent measurements; a measurement whose claims got different statuses "
