@@ -102,6 +102,14 @@ def summary_line(book: Ledger) -> str:
     return line
 
 
+def _code_span(text: str) -> str:
+    """A short selection (``-m 'not live'``) as an inert code span; anything else as escaped
+    prose (:func:`harness.markdown.md_text`)."""
+    if text.isprintable() and "`" not in text and len(text) <= 200 and text.strip() == text != "":
+        return f"`{text}`"
+    return md_text(text)
+
+
 FINDINGS_MARKERS = ("<!-- findings:begin -->", "<!-- findings:end -->")
 """The markers of the README block :func:`findings_block` fills (``python -m harness findings``)."""
 
@@ -130,7 +138,7 @@ def findings_block(book: Ledger) -> str:
     reasons = Counter(x.reason for x in book.deselected)
     if reasons:
         notes.append(f"{len(book.deselected)} claims deselected (" + "; ".join(
-            f"{n} by {md_text(r)}" for r, n in sorted(reasons.items())) + ").")
+            f"{n} by {_code_span(r)}" for r, n in sorted(reasons.items())) + ").")
     unrun = [x for x in book.left_out if x.how != "deselected"]
     if unrun:
         notes.append("Without a verdict: " + "; ".join(
