@@ -33,6 +33,8 @@ from typing import Any
 from harness.kinds import get_kind, kind_names
 from harness.markdown import CLAIM_ID_RULE, valid_claim_id
 from harness.outcome import Divergence
+from harness.registration import FILE_NAME as REGISTRATION_FILE
+from harness.registration import Registration, RegistrationError, check_coverage, read_registration
 from harness.rules import get_rule
 from harness.verdicts import INCONCLUSIVE, NOT_REPRODUCED, Estimate, Tolerance
 from tfnas.bounded import read_file
@@ -179,6 +181,9 @@ class Claim:
     """The name of the claim's own interpretation among its table's readings."""
     derived_from: str | None = None
     """The first claim in the registry that has the same measurement, when that is another one."""
+    registered: Registration | None = None
+    """When and why the tolerance numbers were set (the folder's ``registration.toml``); None
+    for a claims file with no registration record beside it."""
 
     @property
     def measurement(self) -> str:
@@ -258,7 +263,8 @@ def claim_files(spec: str | Path) -> list[Path]:
     if not _is_dir(path):
         return [path]
     try:
-        files = sorted(p for p in path.glob("*.toml") if not _is_dir(p))
+        files = sorted(p for p in path.glob("*.toml")
+                       if not _is_dir(p) and p.name != REGISTRATION_FILE)
     except OSError as exc:
         raise ClaimError(f"claims folder {shown_path(path)} cannot be listed: "
                          f"{exc.strerror or type(exc).__name__}") from exc
@@ -338,6 +344,7 @@ def load_registry(specs: Sequence[str | Path] = (SHIPPED_NAME,)) -> Registry:
     claims: dict[str, Claim] = {}
     origin: dict[str, str] = {}
     files: list[RegistryFile] = []
+    defined: list[tuple[Path, tuple[str, ...]]] = []
     for path in registry_paths(specs):
         name = _file_name(path)
         raw, found = _read_claims_file(path, shown(name, 200))
@@ -349,8 +356,35 @@ def load_registry(specs: Sequence[str | Path] = (SHIPPED_NAME,)) -> Registry:
             origin[cid] = name
         claims.update(found)
         files.append(RegistryFile(name, hashlib.sha256(raw).hexdigest(), tuple(found)))
+        defined.append((path, tuple(found)))
     check_table_readings(claims.values())
+    claims = with_registrations(claims, defined)
     return Registry(with_derivations(claims), tuple(files))
+
+
+def with_registrations(claims: dict[str, Claim], defined: Sequence[tuple[Path, Sequence[str]]]
+                       ) -> dict[str, Claim]:
+    """The claims with ``registered`` set from the ``registration.toml`` beside their file (a
+    folder without one leaves them None). Every claim of a file beside a record must have one;
+    when every claims file of that folder is loaded, every record must name a claim."""
+    by_folder: dict[Path, list[tuple[Path, Sequence[str]]]] = {}
+    for path, ids in defined:
+        by_folder.setdefault(path.parent, []).append((path, ids))
+    out = dict(claims)
+    for folder, used in by_folder.items():
+        record = folder / REGISTRATION_FILE
+        if not record.exists():
+            continue
+        try:
+            records = read_registration(record)
+            ids = [cid for _, found in used for cid in found]
+            complete = {p.name for p, _ in used} >= {p.name for p in claim_files(folder)}
+            check_coverage(records, ids, complete=complete, where=shown(_file_name(record), 200))
+        except RegistrationError as exc:
+            raise ClaimError(str(exc)) from exc
+        for cid in ids:
+            out[cid] = dataclasses.replace(out[cid], registered=records[cid])
+    return out
 
 
 def with_derivations(claims: dict[str, Claim]) -> dict[str, Claim]:
