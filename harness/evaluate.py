@@ -22,8 +22,8 @@ from harness.context import (
     NotRun,
     OptionError,
 )
-from harness.kinds import Comparison, Measurement, measure
-from harness.outcome import AlternativeRun, Outcome, RunSettings
+from harness.kinds import Comparison, Measurement, measure, null_of
+from harness.outcome import AlternativeRun, NullRun, Outcome, RunSettings
 from harness.registry import Alternative, Claim
 from harness.rules import get_rule
 from harness.verdicts import ERROR, INCONCLUSIVE, NOT_RUN, Estimate, Judgement, judge
@@ -31,7 +31,7 @@ from tfnas.errors import TfnasError, one_line
 
 __all__ = ["MAX_BOOTSTRAP", "MAX_REPETITIONS", "SCORE_SOURCES", "Comparison", "Context",
            "Measurement", "NotRun", "OptionError", "error_outcome", "evaluate_claim",
-           "measurer", "not_run", "outcome"]
+           "measurer", "not_run", "null_run", "outcome"]
 
 
 def measurer(claim: Claim, ctx: Context,
@@ -107,9 +107,29 @@ def _alternative(claim: Claim, ctx: Context, alt: Alternative) -> AlternativeRun
                           judgement=j)
 
 
+def null_run(claim: Claim, ctx: Context) -> NullRun | None:
+    """The claim's null (its kind's hook, :func:`harness.kinds.null_of`) measured and judged by
+    the claim's own rule against the same reference; None when its kind states no null. A
+    null that cannot be measured is recorded with the reason, never dropped silently."""
+    try:
+        null = null_of(claim.protocol_for(None), ctx)
+    except (NotRun, TfnasError) as exc:
+        return NullRun("the null", reason=one_line(exc, 1000))
+    if null is None:
+        return None
+    if null.lookup:
+        return NullRun(null.label, lookup=True)
+    try:
+        result = null.result if null.result is not None else measure(null.protocol, ctx)
+        estimate, reference, j, _ = _verdict(claim, result)
+    except (NotRun, TfnasError) as exc:
+        return NullRun(null.label, reason=one_line(exc, 1000))
+    return NullRun(null.label, estimate, j, reference)
+
+
 def outcome(claim: Claim, ctx: Context, result: Measurement | Comparison) -> Outcome:
-    """Judge the primary measurement, evaluate the alternative readings, check a recorded
-    divergence against them (:mod:`harness.diagnosis`), build the outcome."""
+    """Judge the primary measurement, evaluate the alternative readings and the claim's null,
+    check a recorded divergence against them (:mod:`harness.diagnosis`), build the outcome."""
     from harness.diagnosis import diagnose
 
     reproduced, reference, j, details = _verdict(claim, result)
@@ -119,7 +139,8 @@ def outcome(claim: Claim, ctx: Context, result: Measurement | Comparison) -> Out
         status, diagnosis = diagnose(claim, reproduced, j, alternatives)
     return _claim_outcome(
         claim, status, run_settings(claim, ctx), reproduced=reproduced, reference=reference,
-        judgement=j, details=details, alternatives_run=alternatives, diagnosis=diagnosis)
+        judgement=j, details=details, alternatives_run=alternatives, diagnosis=diagnosis,
+        null=null_run(claim, ctx))
 
 
 def evaluate_claim(claim: Claim, ctx: Context) -> Outcome:

@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.details import Details
-from harness.verdicts import ERROR, NOT_REPRODUCED, NOT_RUN, Estimate, Judgement, Tolerance
+from harness.verdicts import (
+    ERROR,
+    NOT_REPRODUCED,
+    NOT_RUN,
+    REPRODUCED,
+    Estimate,
+    Judgement,
+    Tolerance,
+)
 
 UNMEASURED = (NOT_RUN, ERROR)
 """Statuses of an outcome without a measurement (it carries a ``reason`` instead)."""
@@ -151,6 +159,64 @@ class AlternativeRun:
 
 
 @dataclass(frozen=True)
+class NullRun:
+    """The claim's null (a method carrying no information: a random cell, random search with the
+    same budget, zero correlation) measured and judged by the claim's rule against the same
+    reference; or a table look-up (``lookup``), which checks the data, not a method; or not
+    run (``reason``)."""
+
+    label: str
+    estimate: Estimate | None = None
+    judgement: Judgement | None = None
+    reference: Estimate | None = None
+    """The measured other side of a comparison (the null replaces side A only)."""
+    lookup: bool = False
+    reason: str | None = None
+
+    @property
+    def verdict(self) -> str | None:
+        """The rule's verdict on the null; None for a look-up or a null not run."""
+        return None if self.judgement is None else self.judgement.verdict
+
+    def sentence(self, published: Estimate | None) -> str:
+        """The null in one plain sentence from its numbers: "a random cell under the same rule:
+        reproduced (87.1 vs published 86.6)"; ``published``: the claim's published value (a
+        comparison's null is shown against its measured other side)."""
+        if self.lookup:
+            return f"{self.label}: no null to compare, not evidence of a method"
+        if self.reason is not None:
+            return f"{self.label} under the same rule: not run ({self.reason})"
+        if self.estimate is None or self.verdict is None:
+            return f"{self.label} under the same rule: not judged"
+        ref = self.reference if self.reference is not None else published
+        against = "" if ref is None else (
+            f" vs {'side B' if self.reference is not None else 'published'} {ref.value:.4g}")
+        return (f"{self.label} under the same rule: {self.verdict} "
+                f"({self.estimate.value:.4g}{against})")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"label": self.label}
+        if self.lookup:
+            out["lookup"] = True
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.estimate is not None:
+            out["estimate"] = self.estimate.to_dict()
+        if self.reference is not None:
+            out["reference"] = self.reference.to_dict()
+        if self.judgement is not None:
+            out["judgement"] = self.judgement.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> NullRun:
+        j = d.get("judgement")
+        return cls(d["label"], _estimate(d.get("estimate")),
+                   None if j is None else Judgement.from_dict(j), _estimate(d.get("reference")),
+                   bool(d.get("lookup", False)), d.get("reason"))
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What one claim got: the claim as registered, the run settings, status and verdict."""
 
@@ -189,8 +255,13 @@ class Outcome:
     details: Details | None = None
     """The kind's result record (:class:`~harness.details.Details`)."""
     alternatives_run: tuple[AlternativeRun, ...] = ()
+    null: NullRun | None = None
+    """The claim's null under the same rule (absent from older records and from kinds that
+    state none)."""
 
     def __post_init__(self) -> None:
+        if self.null is not None and not isinstance(self.null, NullRun):
+            object.__setattr__(self, "null", NullRun.from_dict(self.null))
         if self.known_divergence is not None and not isinstance(self.known_divergence, Divergence):
             object.__setattr__(self, "known_divergence", Divergence.from_dict(self.known_divergence))
         if self.diagnosis is not None and not isinstance(self.diagnosis, Diagnosis):
@@ -205,6 +276,24 @@ class Outcome:
     def measured(self) -> bool:
         """True when the claim was measured and judged (not *not run*, not *error*)."""
         return self.status not in UNMEASURED
+
+    @property
+    def informative(self) -> bool | None:
+        """Does the claim's rule tell the claim from its null? True: the rule rejects the null
+        (*not reproduced*); False (*uninformative*, counted apart from evidence): a table
+        look-up, or the claim reproduces and so does its null; None: not shown either way (no
+        null, a null not run or inconclusive, or a claim that does not reproduce while its null
+        is not rejected: nothing passed to weigh)."""
+        if self.null is None:
+            return None
+        if self.null.lookup:
+            return False
+        if self.null.verdict == NOT_REPRODUCED:
+            return True
+        if (self.null.verdict == REPRODUCED and self.judgement is not None
+                and self.judgement.verdict == REPRODUCED):
+            return False
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         """The results-JSON record, key for key as the harness has always written it."""
@@ -238,6 +327,8 @@ class Outcome:
         if self.diagnosis is not None:
             out["diagnosis"] = self.diagnosis.to_dict()
         out["alternatives_run"] = [a.to_dict() for a in self.alternatives_run]
+        if self.null is not None:  # absent from older records
+            out["null"] = self.null.to_dict()
         return out
 
     @classmethod
@@ -263,4 +354,5 @@ class Outcome:
             details=d.get("details"),
             alternatives_run=tuple(AlternativeRun.from_dict(a)
                                    for a in d.get("alternatives_run") or []),
+            null=None if d.get("null") is None else NullRun.from_dict(d["null"]),
         )

@@ -30,7 +30,7 @@ from typing import Any
 
 from harness.details import Canvas
 from harness.kinds import details_type
-from harness.ledger import Ledger, ledger
+from harness.ledger import Ledger, evidence, ledger
 from harness.ledger import status_counts as _count_statuses
 from harness.markdown import (
     PLOT_NAME,
@@ -311,6 +311,7 @@ def render_markdown(data: dict[str, Any], plots: list[str], proxies: Any = None,
                  + f" — {len(recs)} claims" + (f"; {len(book.deselected)} deselected"
                                                if book.deselected else "") + ".")
     lines += [""] + _ledger_lines(book)
+    lines += _evidence_lines(recs)
     lines += ["", "## Findings by paper table", ""]
     order, groups = _groups(recs, listed)
     for table in order:
@@ -470,6 +471,29 @@ def _diagnosis_lines(r: Outcome) -> list[str]:
     return out
 
 
+def _evidence_lines(recs: list[Outcome]) -> list[str]:
+    """The reproduced claims by what their null shows, the uninformative ones named."""
+    ev = evidence(recs)
+    total = sum(map(len, (ev.shown, ev.uninformative, ev.lookups, ev.undecided)))
+    if not total:
+        return []
+    lines = ["", f"**Evidence with power:** of {total} reproduced claims, {len(ev.shown)} "
+             f"reject their null under the same rule; {len(ev.uninformative)} uninformative "
+             f"(the null also reproduces), {len(ev.lookups)} table look-ups (check the data, not "
+             f"a method), {len(ev.undecided)} with no null or one not decided."]
+    for ids, what in ((ev.uninformative, "uninformative"), (ev.lookups, "table look-ups")):
+        if ids:
+            lines.append(f"- {what}: {_ids(list(ids))}")
+    return lines
+
+
+def _null_line(r: Outcome) -> list[str]:
+    if r.null is None:
+        return []
+    return [f"- null: {md_text(r.null.sentence(r.published))}"
+            + (" — uninformative: counted apart from evidence" if r.informative is False else "")]
+
+
 def _details(r: Outcome) -> list[str]:
     out = [f"### {md_code(r.id)} — {md_text(r.status)}", "",
            f"- source: {md_text(r.source)}",
@@ -480,6 +504,7 @@ def _details(r: Outcome) -> list[str]:
         out.append(f"- derived from {md_code(r.derived_from)}: the same measurement "
                    f"({md_text(r.measurement)}), not independent evidence")
     out += _judgement_lines(r)
+    out += _null_line(r)
     if r.reason:
         label = "failed with an error" if r.status == ERROR else "not run because"
         out.append(f"- {label}: {md_text(r.reason)}")

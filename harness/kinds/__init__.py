@@ -69,6 +69,28 @@ Measure = Callable[[Any, "Context"], "Measurement | Comparison"]
 
 
 @dataclass(frozen=True)
+class Null:
+    """What a claim's rule is shown against: a method that carries no information (a random
+    cell, random search with the same budget, zero correlation), in words (``label``), and
+    either the ``protocol`` to measure (a registered kind's protocol, measured by the same code
+    as the claim) or the ``result`` itself. ``lookup``: the claim reads a table (e.g. the best
+    accuracy of the space) and checks the data, not a method: there is nothing to measure."""
+
+    label: str
+    protocol: object | None = None
+    result: Measurement | Comparison | None = None
+    lookup: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.lookup and (self.protocol is None) == (self.result is None):
+            raise ValueError(f"null {self.label!r}: give a protocol or a result, not both")
+
+
+NullFn = Callable[[Any, "Context"], "Null | None"]
+"""A kind's null hook: the null of one of its protocols, or None when none makes sense."""
+
+
+@dataclass(frozen=True)
 class Kind:
     """A registered claim kind: its name, protocol type and measure function."""
 
@@ -79,15 +101,21 @@ class Kind:
     """True when it can be one side of a comparison (its measure returns a Measurement)."""
     details: type[Details] = Details
     """The kind's result record: typed keys, checked on load, rendered by the kind."""
+    null: NullFn | None = None
+    """The null of a protocol of this kind (:class:`Null`), None: the kind states none."""
 
 
 _KINDS: dict[str, Kind] = {}
 
 
 def register_kind(name: str, *, protocol: type, side: bool = False,
-                  details: type[Details] = Details) -> Callable[[Measure], Measure]:
+                  details: type[Details] = Details,
+                  null: NullFn | None = None) -> Callable[[Measure], Measure]:
     """Decorator: register the decorated measure function as the claim kind ``name``, with its
-    result record type ``details``."""
+    result record type ``details`` and its ``null`` hook (``null(protocol, ctx)`` gives the
+    :class:`Null` a claim of this kind is shown against, or None)."""
+    if null is not None and not callable(null):
+        raise TypeError(f"the null of kind {name!r} must be a function (protocol, ctx) -> Null")
     if not callable(getattr(protocol, "from_dict", None)):
         raise TypeError(f"the protocol of kind {name!r} needs a from_dict(cid, where, mapping)")
     if not (isinstance(details, type) and issubclass(details, Details)):
@@ -98,7 +126,7 @@ def register_kind(name: str, *, protocol: type, side: bool = False,
         if known is not None and known.measure is not measure:
             raise ValueError(f"a claim kind {name!r} is already registered "
                              f"({known.measure.__module__}.{known.measure.__qualname__})")
-        _KINDS[name] = Kind(name, protocol, measure, side, details)
+        _KINDS[name] = Kind(name, protocol, measure, side, details, null)
         return measure
 
     return wrap
@@ -155,3 +183,9 @@ def kind_of(protocol: object) -> Kind:
 def measure(protocol: object, ctx: Context) -> Measurement | Comparison:
     """Measure a typed protocol with its kind's measure function."""
     return kind_of(protocol).measure(protocol, ctx)
+
+
+def null_of(protocol: object, ctx: Context) -> Null | None:
+    """The null of a typed protocol from its kind's hook; None when the kind states none."""
+    hook = kind_of(protocol).null
+    return None if hook is None else hook(protocol, ctx)

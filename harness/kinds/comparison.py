@@ -9,7 +9,7 @@ from typing import Any
 
 from harness.context import Context
 from harness.details import SidesDetails
-from harness.kinds import Comparison, measure, register_kind
+from harness.kinds import Comparison, Measurement, Null, measure, null_of, register_kind
 from harness.kinds._sides import parse_sides
 
 
@@ -25,7 +25,21 @@ class ComparisonProtocol:
         return cls(*parse_sides(cid, where, proto))
 
 
-@register_kind("comparison", protocol=ComparisonProtocol, details=SidesDetails)
+def comparison_null(proto: ComparisonProtocol, ctx: Context) -> Null | None:
+    """Side A replaced by its own null (side B as measured for the claim): does the rule tell
+    the claimed method from one that carries no information?"""
+    side = null_of(proto.a, ctx)
+    if side is None or side.lookup:
+        return side
+    label = f"{side.label} as side A"
+    if side.protocol is not None:
+        return Null(label, ComparisonProtocol(side.protocol, proto.b))
+    assert isinstance(side.result, Measurement)
+    return Null(label, result=Comparison(side.result, measure(proto.b, ctx)))
+
+
+@register_kind("comparison", protocol=ComparisonProtocol, details=SidesDetails,
+               null=comparison_null)
 def measure_comparison(proto: ComparisonProtocol, ctx: Context) -> Comparison:
     """Measure both sides; two correlations are computed over the same cells (those both can
     use), and each side says which cells it used and why any were left out."""

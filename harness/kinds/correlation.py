@@ -13,7 +13,7 @@ import numpy as np
 from harness import schema
 from harness.context import Context, NotRun
 from harness.details import Canvas, Details, proxy_subject, recorded
-from harness.kinds import Measurement, register_kind
+from harness.kinds import Measurement, Null, register_kind
 from harness.kinds._samples import CellSet, common_cells
 from harness.markdown import fmt, md_text
 from harness.registry import (
@@ -373,8 +373,24 @@ def claim_cells(proto: CorrelationProtocol, ctx: Context) -> list[Any]:
     return list(common_cells(ctx, _tables(proto)).cells)
 
 
+def zero_correlation(coefficient: str, cells: int, population: int) -> Measurement:
+    """A coefficient of 0 over ``cells`` of ``population`` cells, with the sampling error of a
+    coefficient over that many cells drawn without replacement (0 over the whole space)."""
+    se = sampling_se(0.0, coefficient, cells, population)
+    return Measurement(Estimate(0.0, None, cells, None, se),
+                       {"method": f"null: a {coefficient} coefficient of 0 over {cells} cells"})
+
+
+def correlation_null(proto: CorrelationProtocol, ctx: Context) -> Null:
+    """Zero correlation (a score that carries no information about the target), over as many
+    cells as the claim's statistic (|0| = 0 for an ``absolute`` claim)."""
+    size = get_space("tss").size
+    cells = proto.sample or size
+    return Null("zero correlation", result=zero_correlation(proto.coefficient, cells, size))
+
+
 @register_kind("correlation", protocol=CorrelationProtocol, side=True,
-               details=CorrelationDetails)
+               details=CorrelationDetails, null=correlation_null)
 def measure_correlation(proto: CorrelationProtocol, ctx: Context) -> Measurement:
     """Correlation of a proxy's scores with accuracy, over the space or a recorded sample."""
     cell_set = common_cells(ctx, _tables(proto))

@@ -25,7 +25,7 @@ import numpy as np
 
 from harness.context import Context, NotRun
 from harness.details import Details
-from harness.kinds import Measurement, register_kind
+from harness.kinds import Measurement, Null, register_kind
 from harness.kinds._samples import common_cells, finite_population_factor
 from harness.registry import DATASETS, METRICS, ClaimError, choice, known_fields, proxy_names
 from harness.verdicts import Estimate
@@ -114,8 +114,18 @@ class PairAgreementDetails(Details):
         return tuple(str(m) for m in members) if isinstance(members, list) else None
 
 
+def agreement_null(proto: PairAgreementProtocol, ctx: Context) -> Null:
+    """A coin-flip vote: scores that carry no information order half of the pairs right (over
+    the ~10^8 pairs of the space the fraction's spread is negligible: exact 0.5)."""
+    from tfnas.spaces import get_space
+
+    size = get_space("tss").size
+    return Null("a coin-flip vote", result=Measurement(
+        Estimate(0.5, None, size, None, 0.0), {"method": "null: half of the pairs ordered right"}))
+
+
 @register_kind("pair_agreement", protocol=PairAgreementProtocol, side=True,
-               details=PairAgreementDetails)
+               details=PairAgreementDetails, null=agreement_null)
 def measure_pair_agreement(proto: PairAgreementProtocol, ctx: Context) -> Measurement:
     """The fraction of cell pairs (distinct accuracies) the members' majority vote orders as
     the accuracy does, over the whole space or the tables' uniform sample (module doc)."""

@@ -26,9 +26,9 @@ import numpy as np
 
 from harness.context import Context, NotRun
 from harness.details import Details, proxy_subject
-from harness.kinds import Measurement, register_kind
+from harness.kinds import Measurement, Null, register_kind
 from harness.kinds._samples import common_cells
-from harness.kinds.correlation import MIN_PAIRS, sampling_se
+from harness.kinds.correlation import MIN_PAIRS, sampling_se, zero_correlation
 from harness.registry import DATASETS, METRICS, ClaimError, choice, known_fields, proxy_names
 from harness.stats import COEFFICIENTS, correlation, ranked_last
 from harness.verdicts import Estimate
@@ -102,8 +102,24 @@ class RankAggregateDetails(Details):
         return proxy_subject(outcome)
 
 
+def aggregate_null(proto: RankAggregateProtocol, ctx: Context) -> Null:
+    """Zero correlation for a coefficient; for the selected cell, a random cell (the space's
+    mean accuracy, with the spread of one cell)."""
+    from tfnas.spaces import get_space
+
+    size = get_space("tss").size
+    if proto.quantity != "selected":
+        assert proto.coefficient is not None
+        return Null("zero correlation", result=zero_correlation(proto.coefficient, size, size))
+    acc = ctx.accuracy_column(proto.dataset, proto.metric)
+    acc = acc[np.isfinite(acc)]
+    return Null("a random cell", result=Measurement(
+        Estimate(float(acc.mean()), float(acc.std(ddof=1)), None, None, float(acc.std(ddof=1))),
+        {"method": f"null: one uniformly random cell of {acc.size}"}))
+
+
 @register_kind("rank_aggregate", protocol=RankAggregateProtocol, side=True,
-               details=RankAggregateDetails)
+               details=RankAggregateDetails, null=aggregate_null)
 def measure_rank_aggregate(proto: RankAggregateProtocol, ctx: Context) -> Measurement:
     """The ensemble's coefficient with accuracy, or its selected cell's accuracy (module doc)."""
     from tfnas.proxies import get_proxy

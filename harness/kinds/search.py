@@ -23,7 +23,7 @@ import numpy as np
 from harness import schema
 from harness.context import MAX_REPETITIONS, Context, NotRun
 from harness.details import Canvas, Details, recorded
-from harness.kinds import Measurement, register_kind
+from harness.kinds import Measurement, Null, register_kind
 from harness.markdown import estimate_text, fmt, md_text
 from harness.registry import (
     DATASETS,
@@ -519,7 +519,49 @@ def _plot_top(outcomes: Sequence[Any], canvas: Canvas) -> str | None:
     return name
 
 
-@register_kind("search", protocol=SearchProtocol, side=True, details=SearchDetails)
+LOOKUP = "a table look-up: checks the data, not a method"
+"""The null label of an oracle search (the best accuracy among N cells): it reads the table."""
+
+
+def search_null(proto: SearchProtocol, ctx: Context) -> Null | None:
+    """The null of a search: the same protocol when its score carries no information.
+
+    Accuracy (any algorithm): the cell a search keeps by an uninformative score is a uniformly
+    random cell (exactly for random search, near enough for REA, whose mutations walk the
+    space), so the null is random search with ``n = 1`` ("a random cell"), or as many random
+    cells as the protocol reports (``all``, ``population``). Score of random search: a random
+    cell's score. Score of another algorithm (REA): random search with the same evaluation
+    budget and proxy (the algorithm carries no information). The oracle (the best accuracy of
+    N cells) is a table look-up. Time has no null. Every null on the tables is exact
+    (:mod:`harness.kinds._seed_free`)."""
+    from tfnas.search.registry import get_algorithm
+
+    if proto.proxy == ORACLE:
+        return Null(LOOKUP, lookup=True)
+    if proto.quantity not in SEED_FREE_QUANTITIES:
+        return None
+    # accuracy: drawn without any score (the oracle ranks n = 1 cell, or keeps all n)
+    scored = ({"proxy": ORACLE, "score_dataset": None} if proto.quantity == "accuracy"
+              else {})
+    if proto.quantity == "score" and ctx.score_source != "tables":
+        raise NotRun("a score null is computed from the score tables (--score-source tables)")
+    if proto.selection in ("all", "population"):
+        cells = proto.params.get("n") if proto.selection == "all" else proto.population
+        return Null(f"{cells} random cells", dataclasses.replace(
+            proto, algorithm="random", selection="all", params={"n": int(cells)}, **scored))
+    one = dataclasses.replace(proto, algorithm="random", selection="best", params={"n": 1},
+                              **scored)
+    if proto.quantity == "accuracy" or proto.algorithm == "random":
+        return Null("a random cell", one)
+    budget = get_algorithm(proto.algorithm).evaluations(proto.params)
+    if budget is None:
+        return None
+    return Null(f"random search with the same budget (N={budget}, {proto.proxy})",
+                dataclasses.replace(one, params={"n": int(budget)}))
+
+
+@register_kind("search", protocol=SearchProtocol, side=True, details=SearchDetails,
+               null=search_null)
 def measure_search(proto: SearchProtocol, ctx: Context, reuse: bool = False) -> Measurement:
     """Reduce the search protocol to the claimed quantity: seed-free from the tables (exact for
     random search, Monte-Carlo otherwise; see :mod:`harness.kinds._seed_free`), else by

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.context import Context
-from harness.kinds import Measurement, register_kind
-from harness.kinds.search import SearchProtocol, measure_search, method_tables
+from harness.kinds import Measurement, Null, register_kind
+from harness.kinds.search import SearchProtocol, measure_search, method_tables, search_null
 from harness.registry import (
     DATASETS,
     MAX_MAGNITUDE,
@@ -63,7 +63,19 @@ class ShareProtocol:
                    proto.get("selection"))
 
 
-@register_kind("share", protocol=ShareProtocol)
+def share_null(proto: ShareProtocol, ctx: Context) -> Null | None:
+    """Every method replaced by its null (for accuracy: a random cell, i.e. the space mean, no
+    search): does the band tell the methods from no search at all?"""
+    nulls = [search_null(m, ctx) for m in proto.methods]
+    if any(n is None or n.protocol is None for n in nulls):
+        return None
+    labels = sorted({n.label for n in nulls if n is not None})
+    return Null(f"{' / '.join(labels)} for every method",
+                dataclasses.replace(proto, methods=tuple(n.protocol for n in nulls
+                                                         if n is not None)))
+
+
+@register_kind("share", protocol=ShareProtocol, null=share_null)
 def measure_share(proto: ShareProtocol, ctx: Context) -> Measurement:
     """1.0 when more than half of the methods' means lie in ``[low, high]``."""
     rows = []
