@@ -106,6 +106,15 @@ class Alternative:
     protocol: Any = None
 
 
+@dataclass(frozen=True)
+class Derivation:
+    """A claim's value declared a function of another claim's measurement (``derived_from`` in
+    the claims file): it counts as that measurement, not as independent evidence."""
+
+    claim: str
+    because: str
+
+
 EXPECTATIONS = (NOT_REPRODUCED, INCONCLUSIVE)
 """The primary verdicts a recorded divergence may expect."""
 DIRECTIONS = ("above", "below")
@@ -181,14 +190,19 @@ class Claim:
     """The name of the claim's own interpretation among its table's readings."""
     derived_from: str | None = None
     """The first claim in the registry that has the same measurement, when that is another one."""
+    derivation: Derivation | None = None
+    """Declared in the claims file: the claim whose measurement this one's value is a function of."""
+    declared_measurement: str = ""
+    """That claim's measurement key, resolved when the registry loads (:func:`with_derivations`)."""
     registered: Registration | None = None
     """When and why the tolerance numbers were set (the folder's ``registration.toml``); None
     for a claims file with no registration record beside it."""
 
     @property
     def measurement(self) -> str:
-        """The key of what this claim measures (:func:`measurement_key`)."""
-        return measurement_key(self.kind, self.raw_protocol)
+        """The key of what this claim measures: its declared origin's, else :func:`measurement_key`
+        of its kind and protocol."""
+        return self.declared_measurement or measurement_key(self.kind, self.raw_protocol)
 
     def protocol_for(self, alternative: Alternative | None = None) -> Any:
         """The typed protocol under the chosen interpretation, or under an alternative."""
@@ -210,6 +224,8 @@ class Claim:
             "known_divergence": (None if self.known_divergence is None
                                  else self.known_divergence.to_dict()),
             "notes": self.notes, "reading": self.reading,
+            **({} if self.derivation is None else {"derived_from": {
+                "claim": self.derivation.claim, "because": self.derivation.because}}),
         }
 
 
@@ -387,8 +403,29 @@ def with_registrations(claims: dict[str, Claim], defined: Sequence[tuple[Path, S
     return out
 
 
+def _declared_origin(claims: dict[str, Claim], cid: str) -> Claim:
+    """The claim at the end of ``cid``'s chain of declared derivations (itself without one)."""
+    seen = [cid]
+    claim = claims[cid]
+    while claim.derivation is not None:
+        origin = claim.derivation.claim
+        if origin not in claims:
+            raise ClaimError(f"claim {seen[-1]!r}: field 'derived_from.claim' names "
+                             f"{shown(origin)}, which is not a claim in use")
+        if origin in seen:
+            raise ClaimError(f"claim {cid!r}: declared derivations form a cycle: "
+                             f"{' -> '.join(seen + [origin])}")
+        seen.append(origin)
+        claim = claims[origin]
+    return claim
+
+
 def with_derivations(claims: dict[str, Claim]) -> dict[str, Claim]:
-    """The claims with ``derived_from`` set: a claim measuring what an earlier one measures."""
+    """The claims with ``derived_from`` set: a claim measuring what an earlier one measures (the
+    same kind and protocol, or declared a function of its measurement)."""
+    claims = {cid: claim if claim.derivation is None else dataclasses.replace(
+        claim, declared_measurement=_declared_origin(claims, cid).measurement)
+        for cid, claim in claims.items()}
     first: dict[str, str] = {}
     out = {}
     for cid, claim in claims.items():
@@ -463,7 +500,7 @@ def parse_claim(entry: Any, position: int = 0) -> Claim:
 
     known = {"id", "title", "source", "kind", "protocol", "published", "tolerance",
              "interpretation", "alternatives", "fast", "live", "known_divergence", "notes",
-             "table", "reading"}
+             "table", "reading", "derived_from"}
     unknown = set(entry) - known
     if unknown:
         raise ClaimError(f"claim {cid!r}: unknown field(s) {shown(sorted(map(str, unknown)))}; "
@@ -495,12 +532,23 @@ def parse_claim(entry: Any, position: int = 0) -> Claim:
     if not reading.strip() or reading in {a.label for a in alts}:
         raise ClaimError(f"claim {cid!r}: field 'reading' must name the claim's own "
                          "interpretation, not be empty or an alternative's label")
+    derivation = None
+    if "derived_from" in entry:
+        declared = need("derived_from", dict)
+        origin, because = declared.get("claim"), declared.get("because")
+        if set(declared) != {"claim", "because"} or not isinstance(origin, str) \
+                or not isinstance(because, str) or not because.strip() or origin == cid:
+            raise ClaimError(f"claim {cid!r}: field 'derived_from' must be {{ claim = \"<another "
+                             "claim's id>\", because = \"<why this value is a function of its "
+                             "measurement>\" }")
+        derivation = Derivation(origin, because)
     return Claim(
         id=cid, title=need("title", str), source=need("source", str), kind=kind_name,
         protocol=protocol, raw_protocol=raw, published=published, tolerance=tol,
         interpretation=need("interpretation", str), alternatives=tuple(alts),
         fast=need("fast", bool, False), live=need("live", bool, False), known_divergence=kd,
         notes=need("notes", str, ""), table=need("table", str, ""), reading=reading,
+        derivation=derivation,
     )
 
 
