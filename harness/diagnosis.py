@@ -4,7 +4,9 @@ A claim's ``known_divergence`` (:class:`~harness.outcome.Divergence`) states in 
 expects — the primary verdict, the direction of the gap, an alternative reading that reproduces.
 :func:`diagnose` checks each expectation against this run's numbers: when all hold, the claim is a
 *known divergence* (a strict xfail) with an explanation written from the run; when any fails, the
-diagnosis is *unsupported* and the claim fails loudly, naming the expectation that broke.
+diagnosis is *unsupported* and the claim fails loudly, naming the expectation that broke, and the
+registered words are not printed. Every sentence about numbers is rendered from a check or from
+the run's numbers; the registered ``because`` is printed only as a hypothesis in words.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from harness.verdicts import (
     DIAGNOSIS_UNSUPPORTED,
     INCONCLUSIVE,
     KNOWN_DIVERGENCE,
+    NOT_REPRODUCED,
     REPRODUCED,
     Estimate,
     Judgement,
@@ -66,6 +69,14 @@ def checks(claim: Claim, j: Judgement, alternatives: Sequence[AlternativeRun]) -
         else:
             out.append(Check(f"reading {kd.reading!r}", expected, str(alt.verdict),
                              alt.verdict in (REPRODUCED, INCONCLUSIVE)))
+    if kd.no_reading_fits:
+        seen = {claim.reading or "as interpreted": j.verdict}
+        seen.update({a.label: (a.verdict if a.reason is None else "not run")
+                     for a in alternatives})
+        fits = sorted(k for k, v in seen.items() if v != NOT_REPRODUCED)
+        out.append(Check("no reading fits", f"every reading {NOT_REPRODUCED}",
+                         "all rejected" if not fits else "not rejected: " + ", ".join(fits),
+                         not fits))
     return out
 
 
@@ -83,11 +94,16 @@ def render(claim: Claim, reproduced: Estimate, j: Judgement,
             aj = alt.judgement
             gap = f", {_interval(aj)}" if aj is not None else ""
             parts.append(f"under {kd.reading!r}: {show(alt.reproduced)}{gap}, {alt.verdict}")
+    if kd.no_reading_fits:
+        parts.append("no reading of the row fits: " + ", ".join(
+            f"under {a.label!r} {show(a.reproduced)}, {a.verdict}" for a in alternatives
+            if a.reason is None))
     broken = [c for c in found if not c.holds]
     if broken:
         parts.append("UNSUPPORTED: " + "; ".join(
             f"{c.check} expected {c.expected}, observed {c.observed}" for c in broken))
-    parts.append(kd.because)
+        return ". ".join(parts)  # the registered words are not printed beside a broken check
+    parts.append(f"Registered hypothesis (words, not checked by this run): {kd.because}")
     return ". ".join(parts)
 
 

@@ -11,6 +11,7 @@ here are :class:`~harness.outcome.Outcome` objects.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -62,12 +63,65 @@ def _verdict(claim: Claim, result: Measurement | Comparison
     estimate = result.estimate
     if get_rule(claim.tolerance.rule).compares == "max":  # 'always under': the longest run
         estimate = Estimate(result.details["max"], estimate.std, estimate.n)
-    judgement = judge(claim.tolerance, estimate, claim.published)
+    published = claim.published
+    if result.model is not None and published is not None:
+        published = result.model.published(published)  # the row as this reading reads it
+    judgement = judge(claim.tolerance, estimate, published)
     decide = result.details.get("decide")
     if judgement.verdict == INCONCLUSIVE and isinstance(decide, str) and decide:
         # The kind knows from its run what is undecided (e.g. which pairs of a ranking).
         judgement = dataclasses.replace(judgement, decide=decide)
     return estimate, None, judgement, result.details
+
+
+MC_GUARD = 2.0
+"""Monte-Carlo standard errors an estimate must sit from a verdict boundary: closer, and the
+measurement is refined (more runs) until it does or its kind's cap is reached, so that no
+verdict depends on the master seed."""
+
+
+def _shifted(result: Measurement | Comparison, by: float) -> Measurement | Comparison:
+    """The result with its (side A's) estimate moved by ``by``."""
+    if isinstance(result, Comparison):
+        return Comparison(_shifted(result.a, by), result.b)
+    moved = dataclasses.replace(result.estimate, value=result.estimate.value + by)
+    return dataclasses.replace(result, estimate=moved)
+
+
+def mc_error(result: Measurement | Comparison) -> float:
+    """The Monte-Carlo standard error of the judged quantity (of A − B for a comparison)."""
+    if isinstance(result, Comparison):
+        return math.hypot(result.a.mc_se, result.b.mc_se)
+    return result.mc_se
+
+
+def _finer(result: Measurement | Comparison) -> Measurement | Comparison | None:
+    if isinstance(result, Comparison):
+        if result.a.refine is None and result.b.refine is None:
+            return None
+        return Comparison(result.a.refine() if result.a.refine else result.a,
+                          result.b.refine() if result.b.refine else result.b)
+    return None if result.refine is None else result.refine()
+
+
+def judged(claim: Claim, result: Measurement | Comparison
+           ) -> tuple[Measurement | Comparison,
+                      tuple[Estimate, Estimate | None, Judgement, dict[str, Any]]]:
+    """The result and its verdict, refined while a shift of :data:`MC_GUARD` Monte-Carlo
+    errors either way would change the verdict (a boundary within the estimate's error)."""
+    while True:
+        parts = _verdict(claim, result)
+        err = mc_error(result)
+        if err <= 0:
+            return result, parts
+        verdicts = {_verdict(claim, _shifted(result, s * MC_GUARD * err))[2].verdict
+                    for s in (-1, 1)}
+        if verdicts == {parts[2].verdict}:
+            return result, parts
+        finer = _finer(result)
+        if finer is None:
+            return result, parts
+        result = finer
 
 
 def _claim_outcome(claim: Claim, status: str, run: RunSettings | None, **parts: Any) -> Outcome:
@@ -100,11 +154,11 @@ def error_outcome(claim: Claim, exc: BaseException, where: str = "") -> Outcome:
 
 def _alternative(claim: Claim, ctx: Context, alt: Alternative) -> AlternativeRun:
     try:
-        reproduced, _, j, _ = _verdict(claim, measurer(claim, ctx, alt)())
+        result, (reproduced, _, j, _) = judged(claim, measurer(claim, ctx, alt)())
     except NotRun as exc:
         return AlternativeRun(alt.label, alt.overrides, reason=one_line(exc, 1000))
     return AlternativeRun(alt.label, alt.overrides, reproduced, j.passed, j.explanation,
-                          judgement=j)
+                          judgement=j, model=getattr(result, "model", None))
 
 
 def null_run(claim: Claim, ctx: Context) -> NullRun | None:
@@ -121,7 +175,7 @@ def null_run(claim: Claim, ctx: Context) -> NullRun | None:
         return NullRun(null.label, lookup=True)
     try:
         result = null.result if null.result is not None else measure(null.protocol, ctx)
-        estimate, reference, j, _ = _verdict(claim, result)
+        _, (estimate, reference, j, _) = judged(claim, result)
     except (NotRun, TfnasError) as exc:
         return NullRun(null.label, reason=one_line(exc, 1000))
     return NullRun(null.label, estimate, j, reference)
@@ -132,7 +186,7 @@ def outcome(claim: Claim, ctx: Context, result: Measurement | Comparison) -> Out
     check a recorded divergence against them (:mod:`harness.diagnosis`), build the outcome."""
     from harness.diagnosis import diagnose
 
-    reproduced, reference, j, details = _verdict(claim, result)
+    result, (reproduced, reference, j, details) = judged(claim, result)
     alternatives = tuple(_alternative(claim, ctx, alt) for alt in claim.alternatives)
     status, diagnosis = j.verdict, None
     if claim.known_divergence is not None:

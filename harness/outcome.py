@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.details import Details
+from harness.measurement_model import MeasurementModel
 from harness.verdicts import (
     ERROR,
     NOT_REPRODUCED,
@@ -37,8 +38,9 @@ class Divergence:
     """A recorded divergence, as data the harness checks against every run.
 
     ``expect``: the primary verdict it expects; ``direction``: where ours lies relative to the
-    published value; ``reading``: the label of an alternative reading expected to reproduce;
-    ``because``: the explanation in words. The numbers are rendered from the run, never typed:
+    published value; ``reading``: the label of an alternative reading expected not to be
+    rejected; ``no_reading_fits``: every reading expected rejected; ``because``: the
+    registrant's hypothesis in words, rendered as such and never as a finding. The numbers are rendered from the run, never typed:
     ``because`` may not contain decimals, '±' or percentages (checked where a claims file is
     parsed, :mod:`harness.registry`).
     """
@@ -47,11 +49,13 @@ class Divergence:
     expect: str = NOT_REPRODUCED
     direction: str | None = None
     reading: str | None = None
+    no_reading_fits: bool = False
+    """Expect every reading of the row (its own and each alternative) not reproduced."""
 
     def to_dict(self) -> dict[str, Any]:
         """The table as a claims file writes it (unset expectations left out)."""
         out = {"expect": self.expect, "direction": self.direction, "reading": self.reading,
-               "because": self.because}
+               "no_reading_fits": self.no_reading_fits or None, "because": self.because}
         return {k: v for k, v in out.items() if v is not None}
 
 
@@ -61,7 +65,7 @@ class Divergence:
         if isinstance(d, str):
             return cls(d)
         return cls(d["because"], d.get("expect", NOT_REPRODUCED), d.get("direction"),
-                   d.get("reading"))
+                   d.get("reading"), bool(d.get("no_reading_fits", False)))
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,8 @@ class AlternativeRun:
     """Why the alternative was not run; None when it was measured."""
     judgement: Judgement | None = None
     """The rule's judgement of this reading (its ``verdict``, slack, power)."""
+    model: MeasurementModel | None = None
+    """What one published repetition is under this reading; None: the row as it stands."""
 
     @property
     def verdict(self) -> str | None:
@@ -146,6 +152,8 @@ class AlternativeRun:
         if self.judgement is not None:  # a record from before the three-way verdicts has none
             out["verdict"] = self.verdict
             out["judgement"] = self.judgement.to_dict()
+        if self.model is not None:
+            out["model"] = self.model.to_dict()
         return out
 
     @classmethod
@@ -155,7 +163,8 @@ class AlternativeRun:
         j = d.get("judgement")
         return cls(d["label"], dict(d.get("overrides") or {}), _estimate(d.get("reproduced")),
                    d.get("passed"), d.get("explanation", ""),
-                   judgement=None if j is None else Judgement.from_dict(j))
+                   judgement=None if j is None else Judgement.from_dict(j),
+                   model=None if d.get("model") is None else MeasurementModel.from_dict(d["model"]))
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,27 @@
-"""A paper table is one question: which reading of its protocol do all its rows support?
+"""A paper table is one question: which readings of its protocol are its rows consistent with?
 
 Each row of a table (a claim) is measured under its own interpretation and under every
-alternative reading; :func:`fit_table` collects, per reading name, how the table's rows fare —
-verdict counts and, where the rows publish a mean ± std over n repetitions, the log-likelihood of
-every published mean and std under the reading's predicted distribution — and names the reading
-the data supports. Recorded divergences that explain a row by another reading are conflicts: no
-two rows of one table may be judged under contradictory readings.
+alternative reading. Under a reading, the published row is read with that reading's measurement
+model (:mod:`harness.measurement_model`: how many values a repetition pools, their design
+effect), and tested for fit: is the published mean a plausible draw from the predicted
+distribution of a mean of that many values (normal, variance σ²/n_eff + se²), and the published
+std from the predicted spread ((n_eff − 1)·s²/σ² ~ χ²(n_eff − 1))? The two parts are combined by
+Bonferroni (p = 2·min), and the tests of one table — every row under every reading — are one
+family, corrected by Holm at :data:`ALPHA`.
+
+A row that every reading is rejected on is *unexplained*: it is reported and takes no part in
+choosing. A reading is *consistent* with the table when no informative row rejects it. One
+consistent reading is the table's reading; several mean the table does not decide between them;
+none means no one reading explains every informative row. A likelihood never picks a winner
+(a reading that only adds variance is not thereby better); the summed log-likelihood over the
+informative rows is reported, not used. A recorded divergence that explains a row by a reading
+the table does not single out is a conflict: no diagnosis may name a mechanism the table's
+numbers do not support.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,9 +29,29 @@ from typing import Any
 
 from scipy import stats as sps
 
+from harness.estimates import standard_error
+from harness.measurement_model import MeasurementModel
 from harness.outcome import Outcome
 from harness.registry import DEFAULT_READING
 from harness.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Estimate, Judgement
+
+ALPHA = 0.05
+"""The family-wise level of a table's fit tests (Holm over rows × readings)."""
+
+
+@dataclass(frozen=True)
+class RowFit:
+    """One row under one reading: the fit test's p-value and whether Holm rejects it."""
+
+    row: str
+    reading: str
+    p_value: float
+    rejected: bool = False
+    log_likelihood: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "reading": self.reading, "p_value": self.p_value,
+                "rejected": self.rejected, "log_likelihood": self.log_likelihood}
 
 
 @dataclass(frozen=True)
@@ -32,64 +64,126 @@ class ReadingFit:
     not_reproduced: int = 0
     inconclusive: int = 0
     log_likelihood: float | None = None
-    """Sum over the rows of log p(published mean, std | reading); None when a row has no spread."""
+    """Sum over the informative rows of log p(published mean, std | reading); None when a row
+    has no spread. Reported, never used to choose."""
+    rejected_by: tuple[str, ...] = ()
+    """The informative rows whose fit test rejects this reading."""
+    consistent: bool = False
+    """Measured on every informative row and rejected by none."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"reading": self.reading, "rows": len(self.rows), "row_ids": list(self.rows),
                 "reproduced": self.reproduced,
                 "not_reproduced": self.not_reproduced, "inconclusive": self.inconclusive,
-                "log_likelihood": self.log_likelihood}
+                "log_likelihood": self.log_likelihood, "rejected_by": list(self.rejected_by),
+                "consistent": self.consistent}
 
 
 @dataclass(frozen=True)
 class TableFit:
-    """The readings of one paper table, the one its rows support, and any conflicting diagnosis."""
+    """The readings of one paper table, those its informative rows are consistent with, the
+    rows no reading explains, and any diagnosis that names a reading the table does not single
+    out."""
 
     table: str
     rows: tuple[str, ...]
     readings: tuple[ReadingFit, ...]
     best_reading: str | None
+    """The one consistent reading; None when none or several are."""
     basis: str
-    """``likelihood`` (every row publishes a spread: ties broken by likelihood) or ``verdicts``."""
+    """``one consistent``, ``undecided`` (several consistent), ``none consistent`` or
+    ``no rows``."""
     conflicts: tuple[str, ...] = field(default_factory=tuple)
+    consistent: tuple[str, ...] = ()
+    unexplained: tuple[str, ...] = ()
+    """Rows every reading is rejected on: reported, not used to choose."""
+    tests: tuple[RowFit, ...] = ()
+    alpha: float = ALPHA
 
     def to_dict(self) -> dict[str, Any]:
         return {"table": self.table, "rows": list(self.rows),
                 "readings": [r.to_dict() for r in self.readings],
                 "best_reading": self.best_reading, "basis": self.basis,
-                "conflicts": list(self.conflicts)}
+                "conflicts": list(self.conflicts), "consistent": list(self.consistent),
+                "unexplained": list(self.unexplained), "alpha": self.alpha,
+                "family": len(self.tests), "tests": [t.to_dict() for t in self.tests]}
 
 
-def log_likelihood(published: Estimate, predicted: Estimate) -> float | None:
-    """log p(published mean and std | predicted distribution of one repetition).
-
-    The published mean of n repetitions is taken as normal around the predicted expectation
-    with variance std²/n + se² (se: the uncertainty of the prediction itself); the published
-    std through (n − 1)·s²/σ² ~ χ²(n − 1) (normal repetitions: an approximation for skewed
-    best-of-N accuracies). None when either side lacks a spread.
-    """
+def _moments(published: Estimate, predicted: Estimate) -> tuple[float, float, float, int] | None:
+    """(predicted σ, the mean's predicted sd, the published std, n) or None without spreads."""
     if published.std is None or published.n is None or published.n < 2 or predicted.std is None:
         return None
     n = published.n
     scale = max(abs(predicted.value), 1.0)
     sigma = max(predicted.std, 1e-6 * scale)  # a zero spread predicts no spread: very unlikely
-    se_mean = math.sqrt(sigma * sigma / n + (predicted.se or 0.0) ** 2)
+    return sigma, math.sqrt(sigma * sigma / n + (predicted.se or 0.0) ** 2), published.std, n
+
+
+def log_likelihood(published: Estimate, predicted: Estimate) -> float | None:
+    """log p(published mean and std | predicted distribution of one value).
+
+    ``published.n`` is the number of independent values the row's mean is worth under the
+    reading (:meth:`harness.measurement_model.MeasurementModel.published`). The published mean
+    is normal around the predicted expectation with variance σ²/n + se² (se: the prediction's
+    own uncertainty); the published std through (n − 1)·s²/σ² ~ χ²(n − 1). None when either
+    side lacks a spread.
+    """
+    m = _moments(published, predicted)
+    if m is None:
+        return None
+    sigma, se_mean, std, n = m
     mean_term = float(sps.norm.logpdf(published.value, predicted.value, se_mean))
-    s = max(published.std, 1e-12)
+    s = max(std, 1e-12)
     q = (n - 1) * s * s / (sigma * sigma)
     spread_term = float(sps.chi2.logpdf(q, n - 1)) + math.log(2 * (n - 1) * s / (sigma * sigma))
     return mean_term + spread_term
 
 
-def _readings_of(o: Outcome) -> dict[str, tuple[Estimate | None, Judgement | None]]:
-    out = {o.reading: (o.reproduced, o.judgement)}
+def fit_p_value(published: Estimate, predicted: Estimate) -> float | None:
+    """The fit test of a published row under a predicted distribution: two-sided p of the mean
+    (normal) and of the std (χ²), combined by Bonferroni; the mean alone when the published row
+    has no spread but the prediction has a standard error; None when nothing can be tested."""
+    m = _moments(published, predicted)
+    if m is None:
+        se = standard_error(predicted) if published.std is None else math.nan
+        if not se > 0:
+            return None
+        return float(2 * sps.norm.sf(abs(published.value - predicted.value) / se))
+    sigma, se_mean, std, n = m
+    p_mean = float(2 * sps.norm.sf(abs(published.value - predicted.value) / se_mean))
+    q = (n - 1) * std * std / (sigma * sigma)
+    p_std = float(2 * min(sps.chi2.cdf(q, n - 1), sps.chi2.sf(q, n - 1)))
+    return min(1.0, 2 * min(p_mean, p_std))
+
+
+def holm(p_values: Sequence[float], alpha: float) -> list[bool]:
+    """Holm's step-down rejections of a family of tests at family-wise level ``alpha``."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    rejected = [False] * len(p_values)
+    m = len(p_values)
+    for rank, i in enumerate(order):
+        if p_values[i] > alpha / (m - rank):
+            break
+        rejected[i] = True
+    return rejected
+
+
+def _readings_of(o: Outcome) -> dict[str, tuple[Estimate | None, Judgement | None, Any]]:
+    model = o.details.get("model") if o.details is not None else None
+    out = {o.reading: (o.reproduced, o.judgement,
+                       None if model is None else MeasurementModel.from_dict(model))}
     for a in o.alternatives_run:
         if a.reason is None:
-            out[a.label] = (a.reproduced, a.judgement)
+            out[a.label] = (a.reproduced, a.judgement, a.model)
     return out
 
 
-def fit_table(table: str, outcomes: Sequence[Outcome]) -> TableFit:
+def read_as(published: Estimate, model: MeasurementModel | None) -> Estimate:
+    """The published row as a reading with ``model`` reads it."""
+    return published if model is None else model.published(published)
+
+
+def fit_table(table: str, outcomes: Sequence[Outcome], alpha: float = ALPHA) -> TableFit:
     """The readings of ``table`` over its measured rows that name their reading and have
     alternatives (a row with one reading, e.g. a timing row, asks another question)."""
     rows = [o for o in outcomes if o.table == table and o.judgement is not None
@@ -98,6 +192,24 @@ def fit_table(table: str, outcomes: Sequence[Outcome]) -> TableFit:
     names: dict[str, None] = {}
     for o in rows:
         names.update(dict.fromkeys(_readings_of(o)))
+    raw: list[RowFit] = []
+    for o in rows:
+        if o.published is None:
+            continue
+        for name, (estimate, _, model) in _readings_of(o).items():
+            if estimate is None:
+                continue
+            pub = read_as(o.published, model)
+            p = fit_p_value(pub, estimate)
+            if p is not None:
+                raw.append(RowFit(o.id, name, p, log_likelihood=log_likelihood(pub, estimate)))
+    rejected = holm([t.p_value for t in raw], alpha)
+    tests = tuple(dataclasses.replace(t, rejected=r) for t, r in zip(raw, rejected, strict=True))
+    by_row: dict[str, list[RowFit]] = {}
+    for t in tests:
+        by_row.setdefault(t.row, []).append(t)
+    unexplained = tuple(r for r, ts in by_row.items() if all(t.rejected for t in ts))
+    informative = [o for o in rows if o.id not in unexplained]
     fits = []
     for name in names:
         counts = {REPRODUCED: 0, NOT_REPRODUCED: 0, INCONCLUSIVE: 0}
@@ -106,37 +218,46 @@ def fit_table(table: str, outcomes: Sequence[Outcome]) -> TableFit:
             got = _readings_of(o).get(name)
             if got is None or got[1] is None:
                 continue
-            estimate, j = got
             used.append(o.id)
-            counts[j.verdict] += 1
-            ll = None if o.published is None or estimate is None else log_likelihood(
-                o.published, estimate)
-            if ll is None:
+            counts[got[1].verdict] += 1
+        mine = {t.row: t for t in tests if t.reading == name}
+        for o in informative:
+            t = mine.get(o.id)
+            if t is None or t.log_likelihood is None:
                 complete = False
             else:
-                total += ll
+                total += t.log_likelihood
+        against = tuple(o.id for o in informative if o.id in mine and mine[o.id].rejected)
+        covers = all(o.id in mine for o in informative) and bool(informative)
         fits.append(ReadingFit(name, tuple(used), counts[REPRODUCED], counts[NOT_REPRODUCED],
-                               counts[INCONCLUSIVE], total if complete and used else None))
-    widest = max((len(f.rows) for f in fits), default=0)
-    covering = [f for f in fits if len(f.rows) == widest]
-    by_likelihood = bool(covering) and all(f.log_likelihood is not None for f in covering)
-
-    def support(f: ReadingFit) -> tuple[float, ...]:
-        # rows the reading does not reject, then rows it reproduces, then the likelihood
-        ll = f.log_likelihood if by_likelihood else 0.0
-        return (len(f.rows) - f.not_reproduced, f.reproduced, ll)
-
-    best = max(covering, key=support, default=None)
+                               counts[INCONCLUSIVE], total if complete and informative else None,
+                               against, covers and not against))
+    consistent = tuple(f.reading for f in fits if f.consistent)
+    best = consistent[0] if len(consistent) == 1 else None
+    basis = ("no rows" if not informative and not unexplained else
+             "one consistent" if best is not None else
+             "undecided" if consistent else "none consistent")
     conflicts = []
     for o in rows:
         named = o.known_divergence.reading if o.known_divergence is not None else None
-        if named and best is not None and named != best.reading:
-            conflicts.append(f"{o.id} explains its divergence by {named!r}, but the table's rows "
-                             f"support {best.reading!r}")
-    return TableFit(table, tuple(o.id for o in rows), tuple(fits),
-                    None if best is None else best.reading,
-                    "likelihood" if by_likelihood else "verdicts", tuple(conflicts))
+        if not named or (best is not None and named == best):
+            continue
+        if consistent and named in consistent:
+            conflicts.append(f"{o.id} explains its divergence by {named!r}, but the table does not "
+                             f"decide between {_names(consistent)}")
+        elif consistent:
+            conflicts.append(f"{o.id} explains its divergence by {named!r}, but the table's "
+                             f"informative rows are consistent with {_names(consistent)} only")
+        else:
+            conflicts.append(f"{o.id} explains its divergence by {named!r}, but no reading is "
+                             "consistent with every informative row of the table")
+    return TableFit(table, tuple(o.id for o in rows), tuple(fits), best, basis, tuple(conflicts),
+                    consistent, unexplained, tests, alpha)
 
+
+def _names(names: Sequence[str]) -> str:
+    quoted = [repr(n) for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 def fit_tables(outcomes: Sequence[Outcome]) -> list[TableFit]:
     """:func:`fit_table` for every table that has a row naming its reading, with alternatives."""

@@ -134,10 +134,11 @@ def _divergence(cid: str, value: Any, labels: Sequence[str]) -> Divergence | Non
     if not isinstance(value, dict):
         raise ClaimError(f"{where}' must be a table {{expect, direction, reading, because}}, "
                          f"got {type(value).__name__}")
-    unknown = set(value) - {"because", "expect", "direction", "reading"}
+    known = ("because", "direction", "expect", "no_reading_fits", "reading")
+    unknown = set(value) - set(known)
     if unknown:
         raise ClaimError(f"{where}' has unknown field(s) {shown(sorted(map(str, unknown)))}; "
-                         "expected some of ['because', 'direction', 'expect', 'reading']")
+                         f"expected some of {list(known)}")
     because = value.get("because")
     if not isinstance(because, str) or not because.strip():
         raise ClaimError(f"{where}.because' must say why in words, not be empty")
@@ -156,7 +157,15 @@ def _divergence(cid: str, value: Any, labels: Sequence[str]) -> Divergence | Non
     if reading is not None and reading not in labels:
         raise ClaimError(f"{where}.reading' is {shown(reading)}, expected the label of one of "
                          f"the claim's alternatives {shown(list(labels))}")
-    return Divergence(because, expect, direction, reading)
+    no_fit = value.get("no_reading_fits", False)
+    if not isinstance(no_fit, bool):
+        raise ClaimError(f"{where}.no_reading_fits' is {shown(no_fit)}, expected true or false")
+    if no_fit and reading is not None:
+        raise ClaimError(f"{where}' names a reading that fits and says no reading fits; "
+                         "expected one of 'reading' and 'no_reading_fits'")
+    if no_fit and not labels:
+        raise ClaimError(f"{where}.no_reading_fits' needs alternatives to reject")
+    return Divergence(because, expect, direction, reading, no_fit)
 
 
 def measurement_key(kind: str, protocol: Mapping[str, Any]) -> str:
@@ -401,6 +410,7 @@ def with_registrations(claims: dict[str, Claim], defined: Sequence[tuple[Path, S
         for cid in ids:
             out[cid] = dataclasses.replace(out[cid], registered=records[cid])
     return out
+
 
 
 def _declared_origin(claims: dict[str, Claim], cid: str) -> Claim:

@@ -191,24 +191,42 @@ def _table_record(claims: dict[str, Any], table: str) -> dict[str, Any] | None:
 
 
 def _reading_sentence(t: dict[str, Any]) -> str:
-    """Which reading fits a paper table, and how each reading fares (``claims.tables``)."""
+    """Which readings a paper table's informative rows are consistent with, the rows no
+    reading explains, and how each reading fares (``claims.tables``)."""
     def fares(r: dict[str, Any]) -> str:
-        ll = r.get("log_likelihood")
         text = (f"{fmt(r.get('reproduced', 0))} of {fmt(r['rows'])} rows reproduced, "
                 f"{fmt(r.get('not_reproduced', 0))} not, {fmt(r.get('inconclusive', 0))} "
                 "inconclusive")
-        return text + (f", log-likelihood {fmt(ll, 4)}" if ll is not None else "")
+        against = r.get("rejected_by") or []
+        if against:
+            text += f"; rejected by {', '.join(md_code(x) for x in against)}"
+        return text
 
     readings = t.get("readings") or []
-    best = t.get("best_reading")
-    first = next((r for r in readings if r["reading"] == best), None)
-    others = [r for r in readings if r is not first]
+    consistent = list(t.get("consistent") or [])
+    unexplained = list(t.get("unexplained") or [])
     parts = []
-    if first is not None:
-        parts.append(f"the reading that fits is *{md_text(best)}* ({fares(first)})")
+    if "consistent" not in t:  # a results file from before the consistency test
+        best = t.get("best_reading")
+        parts.append(f"the reading named is *{md_text(best)}*" if best else
+                     "no reading is named")
+    elif len(consistent) == 1:
+        parts.append(f"its informative rows are consistent with one reading, "
+                     f"*{md_text(consistent[0])}*")
+    elif consistent:
+        parts.append("the table does not decide between "
+                     + ", ".join(f"*{md_text(c)}*" for c in consistent)
+                     + " (each is consistent with every informative row)")
     else:
-        parts.append("no reading fits better than another")
-    parts += [f"*{md_text(r['reading'])}*: {fares(r)}" for r in others]
+        parts.append("no one reading is consistent with every informative row")
+    if unexplained:
+        parts.append(f"{plural(len(unexplained), 'row')} no reading explains, left out of the "
+                     f"choice: {', '.join(md_code(x) for x in unexplained)}")
+    if t.get("family"):
+        parts.append(f"fit tests of the published mean and std under each reading's "
+                     f"measurement model, Holm over {fmt(t['family'])} tests at "
+                     f"{fmt(t.get('alpha'))}")
+    parts += [f"*{md_text(r['reading'])}*: {fares(r)}" for r in readings]
     return "; ".join(parts) + "."
 
 

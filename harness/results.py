@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.markdown import CLAIM_ID_RULE, valid_claim_id
+from harness.measurement_model import checked as model_record
 from harness.outcome import UNMEASURED, Outcome
 from harness.schema import (
     Check,
@@ -126,7 +127,8 @@ def _alternative_run(v: Any, p: str) -> dict:
     if d.get("status") == NOT_RUN:
         return fields(d, p, {"reason": string}, {})
     d = fields(d, p, {"reproduced": _estimate, "passed": boolean, "explanation": string},
-                {"verdict": optional(one_of(VERDICTS)), "judgement": optional(_judgement)})
+                {"verdict": optional(one_of(VERDICTS)), "judgement": optional(_judgement),
+                 "model": optional(model_record)})
     verdict = d.get("verdict")
     if verdict is not None and (verdict == REPRODUCED) != d["passed"]:
         raise Invalid(f"{p}.verdict", f"consistent with passed={d['passed']}", verdict)
@@ -145,7 +147,7 @@ def _divergence(v: Any, p: str) -> Any:
         raise Invalid(p, "a string or an object {expect, direction, reading, because}", v)
     return fields(v, p, {"because": string},
                    {"expect": one_of(VERDICTS), "direction": one_of(DIRECTIONS),
-                    "reading": string})
+                    "reading": string, "no_reading_fits": boolean})
 
 
 def _plain(v: Any, p: str) -> Any:

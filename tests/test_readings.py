@@ -1,4 +1,4 @@
-"""A paper table is one question: the reading its rows support, by likelihood or by verdicts."""
+"""A paper table is one question: the readings its informative rows are consistent with."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.outcome import AlternativeRun, Outcome
-from harness.readings import fit_table, log_likelihood
+from harness.readings import fit_table, holm, log_likelihood
 from harness.verdicts import NOT_REPRODUCED, REPRODUCED, Estimate, Judgement, Tolerance
 
 TOL = Tolerance("equivalence", margin=1.0, justification="why")
@@ -45,27 +45,77 @@ def test_no_spread_no_likelihood():
     assert log_likelihood(Estimate(1.0, 1.0, 30), Estimate(1.0)) is None
 
 
-def test_fit_table_names_the_reading_all_rows_support_and_flags_conflicts():
-    rng = np.random.default_rng(7)
-    rows = []
-    for i, mean in enumerate((10.0, 20.0, 30.0)):
+def _table(means: tuple[float, ...], rng: np.random.Generator) -> list[tuple[Estimate, float]]:
+    out = []
+    for mean in means:
         d = rng.normal(mean, 2.0, 30)
-        pub = Estimate(float(d.mean()), float(d.std(ddof=1)), 30)
+        out.append((Estimate(float(d.mean()), float(d.std(ddof=1)), 30), mean))
+    return out
+
+
+def test_fit_table_names_the_one_consistent_reading_and_flags_conflicts():
+    rows = []
+    for i, (pub, mean) in enumerate(_table((10.0, 20.0, 30.0), np.random.default_rng(7))):
         rows.append(row(f"r{i}", pub, {
             "selected": (Estimate(mean + 8, 1.0, 30, se=0.0), NOT_REPRODUCED),
             "sampled": (Estimate(mean, 2.0, 30, se=0.0), REPRODUCED)},
             named="selected" if i == 0 else "sampled"))
     fit = fit_table("Table X", rows)
-    assert fit.best_reading == "sampled" and fit.basis == "likelihood"
-    assert fit.conflicts == ("r0 explains its divergence by 'selected', but the table's rows "
-                             "support 'sampled'",)
+    assert fit.best_reading == "sampled" and fit.basis == "one consistent"
+    assert fit.consistent == ("sampled",) and fit.unexplained == ()
+    assert fit.conflicts == ("r0 explains its divergence by 'selected', but the table's "
+                             "informative rows are consistent with 'sampled' only",)
     by = {r.reading: r for r in fit.readings}
     assert by["sampled"].reproduced == 3 and by["selected"].not_reproduced == 3
+    assert set(by["selected"].rejected_by) == {"r0", "r1", "r2"} and not by["sampled"].rejected_by
 
 
-def test_without_spreads_the_verdicts_decide():
-    rows = [row(f"r{i}", Estimate(0.7), {"pearson": (Estimate(0.5), NOT_REPRODUCED),
-                                         "spearman": (Estimate(0.7), REPRODUCED)})
+def test_a_row_no_reading_explains_takes_no_part_in_choosing():
+    """The score row rejects both readings; the accuracy rows cannot tell them apart: the table
+    does not decide, however much better one reading's likelihood on the score row is."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for i, (pub, mean) in enumerate(_table((10.0, 20.0), rng)):
+        rows.append(row(f"acc{i}", pub, {"selected": (Estimate(mean, 2.0, 30, se=0.0), REPRODUCED),
+                                         "sampled": (Estimate(mean + 0.1, 2.1, 30, se=0.0),
+                                                     REPRODUCED)}))
+    pub = Estimate(100.0, 5.0, 30)
+    rows.append(row("score", pub, {"selected": (Estimate(150.0, 5.0, 30, se=0.0), NOT_REPRODUCED),
+                                   "sampled": (Estimate(60.0, 5.0, 30, se=0.0), NOT_REPRODUCED)},
+                    named="selected"))
+    fit = fit_table("Table X", rows)
+    assert fit.unexplained == ("score",)
+    assert fit.basis == "undecided" and fit.best_reading is None
+    assert set(fit.consistent) == {"selected", "sampled"}
+    assert fit.conflicts == ("score explains its divergence by 'selected', but the table does "
+                             "not decide between 'selected' and 'sampled'",)
+
+
+def test_no_reading_consistent_with_every_informative_row():
+    rng = np.random.default_rng(5)
+    (p0, m0), (p1, m1) = _table((10.0, 20.0), rng)
+    rows = [row("a", p0, {"x": (Estimate(m0, 2.0, 30, se=0.0), REPRODUCED),
+                          "y": (Estimate(m0 + 9, 2.0, 30, se=0.0), NOT_REPRODUCED)}),
+            row("b", p1, {"x": (Estimate(m1 + 9, 2.0, 30, se=0.0), NOT_REPRODUCED),
+                          "y": (Estimate(m1, 2.0, 30, se=0.0), REPRODUCED)})]
+    fit = fit_table("Table X", rows)
+    assert fit.basis == "none consistent" and fit.consistent == () and fit.unexplained == ()
+
+
+@settings(max_examples=30, deadline=None)
+@given(p=st.lists(st.floats(0, 1), min_size=1, max_size=12), alpha=st.floats(0.001, 0.2))
+def test_holm_rejects_a_prefix_of_the_sorted_p_values_within_bonferroni_bounds(p, alpha):
+    rejected = holm(p, alpha)
+    order = sorted(range(len(p)), key=lambda i: p[i])
+    flags = [rejected[i] for i in order]
+    assert flags == sorted(flags, reverse=True)  # a prefix of the smallest
+    assert all(rejected[i] for i in range(len(p)) if p[i] <= alpha / len(p))
+    assert not any(rejected[i] for i in range(len(p)) if p[i] > alpha)
+
+
+def test_without_spreads_the_standard_errors_decide():
+    rows = [row(f"r{i}", Estimate(0.7), {"pearson": (Estimate(0.5, se=0.01), NOT_REPRODUCED),
+                                         "spearman": (Estimate(0.7, se=0.01), REPRODUCED)})
             for i in range(3)]
     fit = fit_table("Table X", rows)
-    assert fit.best_reading == "spearman" and fit.basis == "verdicts" and not fit.conflicts
+    assert fit.best_reading == "spearman" and fit.basis == "one consistent" and not fit.conflicts

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.details import Details, SidesDetails
+from harness.measurement_model import MeasurementModel
 from harness.verdicts import Estimate
 
 if TYPE_CHECKING:
@@ -39,6 +40,13 @@ class Measurement:
 
     estimate: Estimate
     details: Details = field(default_factory=Details)
+    model: MeasurementModel | None = None
+    """What one published repetition is under the measured reading
+    (:mod:`harness.measurement_model`); None where the published row is read as it stands."""
+    mc_se: float = 0.0
+    """The Monte-Carlo part of the estimate's error (0: computed exactly)."""
+    refine: Callable[[], Measurement] | None = field(default=None, repr=False, compare=False)
+    """The same reading measured with more Monte-Carlo runs; None when exact or at the cap."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.details, Details):

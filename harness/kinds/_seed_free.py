@@ -6,9 +6,12 @@ expected value is below a tenth of the claim's margin (:func:`mc_target`), at mo
 :data:`MAX_RUNS` (then the larger Monte-Carlo error is carried in ``se``), and
 :data:`NOISE_RUNS` under each further scoring realisation. On a proxy with re-scored cells (:mod:`harness.noise`) the estimate is computed
 under every scoring realisation found: value = their mean, se = the spread between realisations
-(one realisation's, ddof=1) combined with the Monte-Carlo error. The Estimate: value = expected
-value, std = spread of one repetition, n = the values the published statistic pools (the
+over the square root of their number: scoring noise is fresh per repetition,
+:mod:`harness.measurement_model`) combined with the Monte-Carlo error. The Estimate: value =
+expected value, std = spread of one value, n = the values the published statistic pools (the
 claim's repetitions x values per repetition), se = standard error of the value (0 = exact).
+The measurement carries the reading's :class:`~harness.measurement_model.MeasurementModel`
+(values per repetition, design effect), with which the published row is read.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import numpy as np
 from harness.context import Context, NotRun
 from harness.exact import Discrete, ExactError, best_of_n, sampled_cells, sampling, unselected_cell
 from harness.kinds import Measurement
+from harness.measurement_model import MeasurementModel, from_runs, without_replacement
 from harness.verdicts import Estimate
 
 BATCH = 40
@@ -34,6 +38,11 @@ of 1,000 cycles, measured under load), so a claim with its four readings stays w
 NOISE_RUNS = 20
 """Runs under each further scoring realisation: the first ones of the same run seeds (common
 random numbers), enough to see a realisation's shift; their Monte-Carlo error is carried."""
+REFINE = 4
+"""The factor by which a refinement multiplies the Monte-Carlo runs."""
+MAX_SCALE = 16
+"""The most runs a refined estimate uses: ``MAX_SCALE`` x :data:`MAX_RUNS` (1,920 REA runs,
+about a minute on this machine unloaded), reached only by an estimate near a verdict boundary."""
 ACCURACY_MARGIN = 1.0
 """The search-accuracy margin of the claims files (percentage points): the target is a tenth."""
 SCORE_MARGIN = 0.01
@@ -53,6 +62,8 @@ class Realised:
     """Monte-Carlo runs (None: exact)."""
     per_run: float
     """Values one repetition reports (1 for best and unselected)."""
+    model: MeasurementModel
+    """What one repetition is under this reading (values, design effect)."""
 
 
 def mc_target(quantity: str, mean: float) -> float:
@@ -82,13 +93,15 @@ def _values(proto: Any, ctx: Context, scores: np.ndarray) -> np.ndarray:
     return scores
 
 
-def _exact(proto: Any, scores: np.ndarray, values: np.ndarray) -> tuple[Discrete, float]:
-    """Random search: the distribution of one repetition's value and the values it reports."""
+def _exact(proto: Any, scores: np.ndarray, values: np.ndarray
+           ) -> tuple[Discrete, MeasurementModel]:
+    """Random search: the distribution of one value and what one repetition reports."""
     if proto.selection == "best":
-        return best_of_n(scores, values, proto.n), 1.0
+        return best_of_n(scores, values, proto.n), MeasurementModel(1.0)
     if proto.selection == "unselected":
-        return unselected_cell(scores, values, proto.n), 1.0
-    return sampled_cells(values), float(proto.n)
+        return unselected_cell(scores, values, proto.n), MeasurementModel(1.0)
+    finite = int(np.isfinite(values).sum())
+    return sampled_cells(values), without_replacement(proto.n, max(finite, proto.n))
 
 
 def _run_cells(proto: Any, ctx: Context, realisation: int, scorer: Any, index: dict[str, int],
@@ -129,9 +142,10 @@ def _run_values(proto: Any, run: tuple[np.ndarray, int], values: np.ndarray, sco
 
 
 def _monte_carlo(proto: Any, ctx: Context, realisation: int, scores: np.ndarray,
-                 values: np.ndarray, runs: int | None) -> tuple[Discrete, float, int, float]:
-    """Runs of the algorithm on a table of ``scores``: (distribution, MC se, runs, values per
-    run). ``runs`` fixed reuses the same run seeds (common random numbers across
+                 values: np.ndarray, runs: int | None
+                 ) -> tuple[Discrete, float, int, MeasurementModel]:
+    """Runs of the algorithm on a table of ``scores``: (distribution, MC se, runs, what one
+    run reports). ``runs`` fixed reuses the same run seeds (common random numbers across
     realisations); None runs batches until :func:`mc_target` or :data:`MAX_RUNS`."""
     from tfnas.search import TableScorer, run_seeds
     from tfnas.spaces import get_space
@@ -149,8 +163,10 @@ def _monte_carlo(proto: Any, ctx: Context, realisation: int, scores: np.ndarray,
             break
     flat = np.concatenate(per_run)
     weights = np.concatenate([np.full(v.size, 1.0 / (v.size * len(per_run))) for v in per_run])
-    return (Discrete(flat, weights / weights.sum()), _mc_se(per_run), len(per_run),
-            float(np.mean([v.size for v in per_run])))
+    dist = Discrete(flat, weights / weights.sum())
+    finite = dist.finite()[0] if np.isfinite(flat).any() else dist
+    per = float(np.mean([v.size for v in per_run]))
+    return (dist, _mc_se(per_run), len(per_run), from_runs(_run_means(per_run), finite.std, per))
 
 
 def _run_means(per_run: list[np.ndarray]) -> np.ndarray:
@@ -173,15 +189,15 @@ def _realise(proto: Any, ctx: Context, seed: int, scores: np.ndarray,
              runs: int | None) -> Realised:
     values = _values(proto, ctx, scores)
     if proto.algorithm == "random":
-        dist, per = _exact(proto, scores, values)
+        dist, model = _exact(proto, scores, values)
         mc, used = 0.0, None
     else:
-        dist, mc, used, per = _monte_carlo(proto, ctx, seed, scores, values, runs)
+        dist, mc, used, model = _monte_carlo(proto, ctx, seed, scores, values, runs)
     try:
         finite, dropped = dist.finite()
     except ExactError as exc:
         raise NotRun(f"every value the protocol can report is non-finite ({exc})") from exc
-    return Realised(seed, finite, dropped, mc, used, per)
+    return Realised(seed, finite, dropped, mc, used, model.per_repetition, model)
 
 
 def _mixture(parts: list[Realised]) -> Discrete:
@@ -189,11 +205,24 @@ def _mixture(parts: list[Realised]) -> Discrete:
                     np.concatenate([p.dist.probs for p in parts]) / len(parts))
 
 
-def _standard_error(parts: list[Realised]) -> float:
-    means = np.array([p.dist.mean for p in parts])
-    between = float(means.std(ddof=1)) if means.size > 1 else 0.0
-    mc = float(np.sqrt(np.mean([p.mc_se**2 for p in parts])))
-    return float(np.hypot(between, mc))
+def standard_error(means: Any, mc_ses: Any) -> tuple[float, float | None]:
+    """(se, its degrees of freedom) of the mixture's mean over realisations: fresh scoring
+    noise, so the realisations' spread over √R (R − 1 degrees of freedom), combined with the
+    Monte-Carlo error of the realisations' mean (known: infinite degrees of freedom) by
+    Welch–Satterthwaite. Degrees of freedom None: the error is known (one realisation)."""
+    m = np.asarray(means, dtype=float)
+    mc = np.asarray(mc_ses, dtype=float)
+    r = m.size
+    between = float(m.var(ddof=1)) / r if r > 1 else 0.0
+    mc_var = float(np.mean(mc**2)) / r
+    se = float(np.sqrt(between + mc_var))
+    if r < 2 or between == 0.0:
+        return se, None
+    return se, (between + mc_var) ** 2 / (between**2 / (r - 1))
+
+
+def _standard_error(parts: list[Realised]) -> tuple[float, float | None]:
+    return standard_error([p.dist.mean for p in parts], [p.mc_se for p in parts])
 
 
 TOP_CELLS = 10
@@ -225,6 +254,19 @@ def _top_cells(proto: Any, ctx: Context, columns: list[tuple[int, np.ndarray]]
     return out
 
 
+def _predicted(pred: dict[str, Any], model: MeasurementModel) -> dict[str, Any]:
+    """The simulated sampling distribution (independent values) with the mean's spread widened
+    by the reading's design effect (correlated values within a repetition)."""
+    if model.design_effect == 1.0:
+        return pred
+    scale = float(np.sqrt(model.design_effect))
+    m = dict(pred["mean"])
+    mu = m["mean"]
+    pred["mean"] = {k: v if k == "mean" else v * scale if k == "sd" else mu + (v - mu) * scale
+                    for k, v in m.items()}
+    return pred
+
+
 def _details(proto: Any, ctx: Context, parts: list[Realised], mix: Discrete, n: int,
              noted: dict, columns: list[tuple[int, np.ndarray]]) -> dict[str, Any]:
     reps = ctx.repetitions or proto.repetitions
@@ -236,7 +278,7 @@ def _details(proto: Any, ctx: Context, parts: list[Realised], mix: Discrete, n: 
     return {
         "method": "exact" if runs is None else f"Monte-Carlo {runs} runs",
         "expected": mix.mean, "std_one_repetition": mix.std,
-        "predicted": sampling(mix, n, rng, sims).to_dict(),
+        "predicted": _predicted(sampling(mix, n, rng, sims).to_dict(), parts[0].model),
         "cells": {"used": int(scores.size), "left_out": 0, "nonfinite_scores": nonfinite,
                   "why": ("none left out: non-finite scores ranked last, as random search does"
                           if nonfinite else "every cell has a finite score"),
@@ -250,21 +292,35 @@ def _details(proto: Any, ctx: Context, parts: list[Realised], mix: Discrete, n: 
     }
 
 
-def seed_free(proto: Any, ctx: Context, details: Callable[[dict], Any], oracle: str
-              ) -> Measurement:
+def seed_free(proto: Any, ctx: Context, details: Callable[[dict], Any], oracle: str,
+              scale: int = 1) -> Measurement:
     """The seed-free estimate of a table-based search protocol (memoised on ``ctx``).
 
     ``details`` makes the measurement's details record of the fields this module computes, and
     ``oracle`` is the proxy name that means the accuracy oracle: both the search kind's
-    (:mod:`harness.kinds.search` passes them, so this helper never imports it)."""
+    (:mod:`harness.kinds.search` passes them, so this helper never imports it). A Monte-Carlo
+    estimate carries its error (``mc_se``) and a ``refine`` step: ``scale`` times
+    :data:`REFINE` more runs (the first runs are the same seeds, kept on ``ctx``), up to
+    :data:`MAX_SCALE` — the evaluation refines while a verdict boundary lies within the error."""
     def estimate() -> Measurement:
         columns, noted = _realisations(proto, ctx, oracle)
-        first = _realise(proto, ctx, *columns[0], runs=None)
-        again = None if first.runs is None else min(first.runs, NOISE_RUNS)
+        first = _realise(proto, ctx, *columns[0], runs=None if scale == 1 else MAX_RUNS * scale)
+        again = None if first.runs is None else min(first.runs, NOISE_RUNS * scale)
         parts = [first] + [_realise(proto, ctx, s, c, again) for s, c in columns[1:]]
         mix = _mixture(parts)
         n = max(1, round((ctx.repetitions or proto.repetitions) * first.per_run))
-        return Measurement(Estimate(mix.mean, mix.std, n, se=_standard_error(parts)),
-                           details(_details(proto, ctx, parts, mix, n, noted, columns)))
+        se, se_df = _standard_error(parts)
+        record = _details(proto, ctx, parts, mix, n, noted, columns)
+        record["se_df"] = se_df
+        record["model"] = first.model.to_dict()
+        mc = float(np.sqrt(np.mean([p.mc_se**2 for p in parts]) / len(parts)))
+        finer = scale * REFINE
+        refine = (None if first.runs is None or finer > MAX_SCALE else
+                  lambda: seed_free(proto, ctx, details, oracle, finer))
+        # The spread is the exact distribution's for random search; from Monte-Carlo runs it is
+        # judged as if estimated from the published statistic's n values (conservative).
+        return Measurement(Estimate(mix.mean, mix.std, n, se=se, se_df=se_df,
+                                    spread_exact=first.runs is None),
+                           details(record), model=first.model, mc_se=mc, refine=refine)
 
-    return ctx.memo("seed-free", ctx.run_key(proto), estimate)
+    return ctx.memo("seed-free", (ctx.run_key(proto), scale), estimate)

@@ -25,6 +25,8 @@ from harness.context import MAX_REPETITIONS, Context, NotRun
 from harness.details import Canvas, Details, recorded
 from harness.kinds import Measurement, Null, register_kind
 from harness.markdown import estimate_text, fmt, md_text
+from harness.measurement_model import MeasurementModel
+from harness.measurement_model import checked as model_record
 from harness.registry import (
     DATASETS,
     METRICS,
@@ -339,6 +341,8 @@ class SearchDetails(Details):
     realisations: list[dict] | int | None = recorded(_realisations)
     top_cells: list[dict] | None = recorded(schema.list_of(_top_cell))
     cells: dict[str, Any] | None = recorded(_cell_counts)
+    model: dict[str, Any] | None = recorded(schema.optional(model_record))
+    se_df: float | None = recorded(schema.optional(schema.number))
 
     def lines(self, outcome: Any) -> list[str]:
         """The seed-free estimate, the predicted sampling distribution of the published
@@ -365,6 +369,10 @@ class SearchDetails(Details):
                        + ", ".join(f"seed {fmt(x['seed'])}: {fmt(x['value'])}" for x in real[:10])
                        + (" …" if len(real) > 10 else "")
                        + (f"; standard error carried {fmt(se, 3)}" if se is not None else ""))
+        if self.model:
+            reps = outcome.published.n if outcome.published is not None else None
+            out.append("- measurement model of this reading: "
+                       + md_text(MeasurementModel.from_dict(self.model).describe(reps)))
         if self.cells:
             c = self.cells
             out.append(f"- cells: {fmt(c.get('used'))} used, {fmt(c.get('left_out'))} left out "

@@ -1,0 +1,131 @@
+"""One measurement model per reading: what a published repetition is, how many values it pools.
+
+A paper row "mean ± std over n repetitions" of a search is read in several ways (the selected
+cell, one unselected cell, all N sampled cells, the final population, all evaluated cells). Each
+reading says what one repetition contributes: ``per_repetition`` values (1 for a selected or an
+unselected cell, N for all sampled cells), of which the published mean and std pool
+``n · per_repetition``. Values of one repetition need not be independent (REA's evaluated cells
+are mutations of each other; N distinct cells drawn without replacement are slightly negatively
+correlated): ``design_effect`` is ``Var(one repetition's mean) · per_repetition / σ²`` (σ the
+spread of one value), 1 for independent values. The published mean's variance is then
+``σ² · design_effect / (n · per_repetition)``: the row behaves like a mean of
+``effective_n = n · per_repetition / design_effect`` independent values, and that is the ``n``
+with which the rules (:mod:`harness.rules`) and the table fit (:mod:`harness.readings`) read the
+published row under this reading. The published std is taken with ``effective_n − 1`` degrees
+of freedom (exact for independent values; an approximation for correlated ones).
+
+Scoring noise is *fresh* per repetition: each published repetition is a new search with a new
+batch and initialisation, so a repetition's value is drawn from the mixture over scoring
+realisations; our expected value's standard error is the realisations' spread over
+``√realisations`` (the uncertainty of the mixture's mean), never the spread itself.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from harness.estimates import Estimate
+from harness.schema import Invalid
+
+FRESH = "fresh"
+"""Scoring noise drawn anew for every repetition (the only noise model the harness uses)."""
+
+
+class ModelError(ValueError):
+    """A measurement model that cannot be: the message says which field and what was expected."""
+
+
+@dataclass(frozen=True)
+class MeasurementModel:
+    """What one published repetition is under a reading (see the module docstring)."""
+
+    per_repetition: float
+    """Values one repetition reports and the published statistics pool."""
+    design_effect: float = 1.0
+    """``Var(one repetition's mean) · per_repetition / σ²``: 1 for independent values."""
+    noise: str = FRESH
+
+    def __post_init__(self) -> None:
+        for name in ("per_repetition", "design_effect"):
+            v = getattr(self, name)
+            if not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
+                raise ModelError(f"measurement model field {name!r} must be a positive finite "
+                                 f"number, got {v!r}")
+        if self.noise != FRESH:
+            raise ModelError(f"measurement model field 'noise' must be {FRESH!r}, got "
+                             f"{self.noise!r}")
+
+    def pooled(self, repetitions: int) -> float:
+        """The values ``repetitions`` published repetitions pool."""
+        return repetitions * self.per_repetition
+
+    def effective_n(self, repetitions: int) -> float:
+        """The number of independent values whose mean has the published mean's variance."""
+        return self.pooled(repetitions) / self.design_effect
+
+    def mean_se(self, sigma: float, repetitions: int) -> float:
+        """The standard error of the published mean when one value spreads by ``sigma``."""
+        return sigma / math.sqrt(self.effective_n(repetitions))
+
+    def published(self, row: Estimate) -> Estimate:
+        """The published row as this reading reads it: its ``n`` the effective number of
+        independent values behind its mean and std (unchanged without a spread or n)."""
+        if row.std is None or row.n is None or row.se is not None:
+            return row
+        return Estimate(row.value, row.std, max(2, round(self.effective_n(row.n))), row.ci)
+
+    def describe(self, repetitions: int | None = None) -> str:
+        """One line for the report: what a repetition pools and what the row pools."""
+        what = ("one value per repetition" if self.per_repetition == 1 else
+                f"{self.per_repetition:.4g} values per repetition")
+        text = f"{what}, design effect {self.design_effect:.3g}, scoring noise {self.noise}"
+        if repetitions is not None:
+            text += (f": the published mean of {repetitions} repetitions pools "
+                     f"{self.pooled(repetitions):.5g} values, worth "
+                     f"{self.effective_n(repetitions):.5g} independent ones")
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"per_repetition": self.per_repetition, "design_effect": self.design_effect,
+                "noise": self.noise}
+
+    @classmethod
+    def from_dict(cls, d: Any) -> MeasurementModel:
+        if not isinstance(d, dict) or "per_repetition" not in d:
+            raise ModelError(f"a measurement model must be a table with 'per_repetition', "
+                             f"got {d!r}")
+        return cls(float(d["per_repetition"]), float(d.get("design_effect", 1.0)),
+                   str(d.get("noise", FRESH)))
+
+
+def without_replacement(n: int, population: int) -> MeasurementModel:
+    """``n`` distinct cells drawn uniformly from ``population``: the mean of one repetition has
+    variance ``σ²/n · (M − n)/(M − 1)`` (σ² the population variance)."""
+    if n < 1 or population < n:
+        raise ModelError(f"need 1 <= n <= population, got n={n}, population={population}")
+    factor = (population - n) / (population - 1) if population > 1 else 0.0
+    return MeasurementModel(float(n), max(factor, 1.0 / (n * 1e6)))
+
+
+def from_runs(run_means: Any, sigma: float, per_repetition: float) -> MeasurementModel:
+    """The model of a simulated protocol from its runs: the spread of the runs' means against
+    the spread ``sigma`` of one value (one value per run: design effect 1 by definition)."""
+    import numpy as np
+
+    m = np.asarray(run_means, dtype=float)
+    m = m[np.isfinite(m)]
+    if per_repetition <= 1 or m.size < 2 or not sigma > 0:
+        return MeasurementModel(max(float(per_repetition), 1.0))
+    deff = float(m.var(ddof=1)) * per_repetition / (sigma * sigma)
+    return MeasurementModel(float(per_repetition), max(deff, 1e-6))
+
+
+def checked(v: Any, where: str) -> dict[str, Any]:
+    """A results-file check (:mod:`harness.schema`): ``v`` read as a model, as its record."""
+    try:
+        return MeasurementModel.from_dict(v).to_dict()
+    except (ModelError, TypeError, ValueError) as exc:
+        raise Invalid(where, "a measurement model (per_repetition, design_effect, noise)",
+                      v) from exc
