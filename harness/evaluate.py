@@ -80,6 +80,11 @@ measurement is refined (more runs) until it does or its kind's cap is reached, s
 verdict depends on the master seed."""
 
 
+MC_SHARE = 0.3
+"""An inconclusive verdict is refined while the Monte-Carlo error is more than this share of our
+side's standard error (a tenth of its variance): more runs would narrow the interval."""
+
+
 def _shifted(result: Measurement | Comparison, by: float) -> Measurement | Comparison:
     """The result with its (side A's) estimate moved by ``by``."""
     if isinstance(result, Comparison):
@@ -95,6 +100,16 @@ def mc_error(result: Measurement | Comparison) -> float:
     return result.mc_se
 
 
+def _total_error(result: Measurement | Comparison) -> float:
+    """Our side's standard error (of A − B for a comparison), Monte-Carlo part included."""
+    def se(e: Estimate) -> float:
+        return float(e.se) if e.se is not None else 0.0
+
+    if isinstance(result, Comparison):
+        return math.hypot(se(result.a.estimate), se(result.b.estimate))
+    return se(result.estimate)
+
+
 def _finer(result: Measurement | Comparison) -> Measurement | Comparison | None:
     if isinstance(result, Comparison):
         if result.a.refine is None and result.b.refine is None:
@@ -108,7 +123,9 @@ def judged(claim: Claim, result: Measurement | Comparison
            ) -> tuple[Measurement | Comparison,
                       tuple[Estimate, Estimate | None, Judgement, dict[str, Any]]]:
     """The result and its verdict, refined while a shift of :data:`MC_GUARD` Monte-Carlo
-    errors either way would change the verdict (a boundary within the estimate's error)."""
+    errors either way would change the verdict (a boundary within the estimate's error), or
+    while it is inconclusive with a Monte-Carlo error above :data:`MC_SHARE` of its standard
+    error (more runs would narrow the interval), up to the kind's cap."""
     while True:
         parts = _verdict(claim, result)
         err = mc_error(result)
@@ -116,7 +133,8 @@ def judged(claim: Claim, result: Measurement | Comparison
             return result, parts
         verdicts = {_verdict(claim, _shifted(result, s * MC_GUARD * err))[2].verdict
                     for s in (-1, 1)}
-        if verdicts == {parts[2].verdict}:
+        undecided = parts[2].verdict == INCONCLUSIVE and err > MC_SHARE * _total_error(result)
+        if verdicts == {parts[2].verdict} and not undecided:
             return result, parts
         finer = _finer(result)
         if finer is None:

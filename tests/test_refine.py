@@ -1,0 +1,67 @@
+"""A Monte-Carlo estimate near a verdict boundary is refined until the boundary lies beyond its
+error (or the kind's cap), so that no verdict depends on the master seed."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.evaluate import MC_GUARD, judged
+from harness.kinds import Measurement
+from harness.verdicts import Estimate, Tolerance
+
+TOL = Tolerance("tost", margin=1.0, alpha=0.05, justification="test")
+CLAIM = SimpleNamespace(tolerance=TOL, published=Estimate(10.0, se=0.01))
+
+
+def chain(truth: float, errors: list[float], rng: np.random.Generator, calls: list[int]
+          ) -> Measurement:
+    """A measurement whose k-th refinement has Monte-Carlo error ``errors[k]``."""
+    def make(k: int) -> Measurement:
+        calls.append(k)
+        mc = errors[k]
+        value = truth + rng.normal(0.0, mc)
+        refine = (lambda: make(k + 1)) if k + 1 < len(errors) else None
+        return Measurement(Estimate(value, se=float(np.hypot(mc, 0.01))), mc_se=mc, refine=refine)
+    return make(0)
+
+
+def test_an_exact_estimate_is_never_refined():
+    calls: list[int] = []
+    m = Measurement(Estimate(10.99, se=0.0), refine=lambda: calls.append(1))  # type: ignore[arg-type]
+    result, (_, _, j, _) = judged(CLAIM, m)
+    assert result is m and not calls
+
+
+def test_an_estimate_far_from_every_boundary_is_kept():
+    calls: list[int] = []
+    result, _ = judged(CLAIM, chain(10.0, [0.05, 0.01], np.random.default_rng(0), calls))
+    assert calls == [0]
+
+
+def test_an_estimate_at_a_boundary_is_refined_to_the_cap():
+    calls: list[int] = []
+    truth = 10.0 + 1.0 - 1.645 * 0.01  # the interval's edge sits on the margin
+    judged(CLAIM, chain(truth, [0.2, 0.05, 0.0125], np.random.default_rng(1), calls))
+    assert calls == [0, 1, 2]
+
+
+@settings(max_examples=40, deadline=None)
+@given(offset=st.floats(-3.0, 3.0), seed=st.integers(0, 2**32 - 1))
+def test_the_refined_verdict_is_the_same_under_another_seed(offset, seed):
+    """Two seeds, one truth: the verdicts agree unless the truth sits within the final error
+    (times the guard) of a boundary — the only case the cap leaves undecided."""
+    truth = 10.0 + offset
+    errors = [0.4, 0.1, 0.025, 0.00625]
+    got = []
+    for s in (seed, seed + 1):
+        result, (_, _, j, _) = judged(CLAIM, chain(truth, errors, np.random.default_rng(s), []))
+        got.append((j.verdict, result.mc_se))
+    edges = (9.0, 11.0)
+    half = 1.645 * float(np.hypot(errors[-1], 0.01))
+    near = min(abs(abs(truth - 10.0) + half - 1.0), *(abs(truth - e) for e in edges))
+    if near > 2 * MC_GUARD * errors[-1] + 4 * errors[-1]:
+        assert got[0][0] == got[1][0]
