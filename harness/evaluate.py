@@ -176,7 +176,8 @@ def _alternative(claim: Claim, ctx: Context, alt: Alternative) -> AlternativeRun
     except NotRun as exc:
         return AlternativeRun(alt.label, alt.overrides, reason=one_line(exc, 1000))
     return AlternativeRun(alt.label, alt.overrides, reproduced, j.passed, j.explanation,
-                          judgement=j, model=getattr(result, "model", None))
+                          judgement=j, model=getattr(result, "model", None),
+                          mc_se=getattr(result, "mc_se", 0.0))
 
 
 def null_run(claim: Claim, ctx: Context) -> NullRun | None:

@@ -130,6 +130,8 @@ class AlternativeRun:
     """The rule's judgement of this reading (its ``verdict``, slack, power)."""
     model: MeasurementModel | None = None
     """What one published repetition is under this reading; None: the row as it stands."""
+    mc_se: float = 0.0
+    """The Monte-Carlo part of the reading's estimate error (0: exact)."""
 
     @property
     def verdict(self) -> str | None:
@@ -154,6 +156,8 @@ class AlternativeRun:
             out["judgement"] = self.judgement.to_dict()
         if self.model is not None:
             out["model"] = self.model.to_dict()
+        if self.mc_se:
+            out["mc_se"] = self.mc_se
         return out
 
     @classmethod
@@ -164,7 +168,8 @@ class AlternativeRun:
         return cls(d["label"], dict(d.get("overrides") or {}), _estimate(d.get("reproduced")),
                    d.get("passed"), d.get("explanation", ""),
                    judgement=None if j is None else Judgement.from_dict(j),
-                   model=None if d.get("model") is None else MeasurementModel.from_dict(d["model"]))
+                   model=None if d.get("model") is None else MeasurementModel.from_dict(d["model"]),
+                   mc_se=float(d.get("mc_se") or 0.0))
 
 
 @dataclass(frozen=True)

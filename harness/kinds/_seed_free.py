@@ -314,6 +314,7 @@ def seed_free(proto: Any, ctx: Context, details: Callable[[dict], Any], oracle: 
         record["se_df"] = se_df
         record["model"] = first.model.to_dict()
         mc = float(np.sqrt(np.mean([p.mc_se**2 for p in parts]) / len(parts)))
+        record["mc_se"] = mc
         finer = scale * REFINE
         refine = (None if first.runs is None or finer > MAX_SCALE else
                   lambda: seed_free(proto, ctx, details, oracle, finer))
