@@ -330,6 +330,7 @@ def render_markdown(data: dict[str, Any], plots: list[str], proxies: Any = None,
                                                if book.deselected else "") + ".")
     lines += [""] + _ledger_lines(book)
     lines += _evidence_lines(recs)
+    lines += _cannot_reproduce_lines(recs)
     lines += ["", "## Findings by paper table", ""]
     order, groups = _groups(recs, listed)
     for table in order:
@@ -503,6 +504,30 @@ def _evidence_lines(recs: list[Outcome]) -> list[str]:
         if ids:
             lines.append(f"- {what}: {_ids(list(ids))}")
     return lines
+
+
+CANNOT = 1e-3
+"""Power at the published value below which a claim is listed as unable to come out
+*reproduced*: even a perfect reproduction would almost never show equivalence."""
+
+
+def cannot_reproduce(recs: list[Outcome]) -> list[str]:
+    """The measured claims whose rule cannot call them *reproduced* (power at the reference at
+    most :data:`CANNOT`): their verdict can only be *inconclusive* or *not reproduced*."""
+    return sorted(r.id for r in recs if r.judgement is not None and r.judgement.power is not None
+                  and r.judgement.power <= CANNOT)
+
+
+def _cannot_reproduce_lines(recs: list[Outcome]) -> list[str]:
+    ids = cannot_reproduce(recs)
+    measured = sum(r.judgement is not None and r.judgement.power is not None for r in recs)
+    if not measured:
+        return []
+    line = (f"**Cannot come out reproduced:** {len(ids)} of {measured} claims with a power "
+            f"computed have a probability of at most {CANNOT:g} of a *reproduced* verdict even "
+            "when ours equals the published value (the errors on either side are wider than "
+            "the margin allows)")
+    return ["", line + (f": {_ids(ids)}." if ids else ".")]
 
 
 def _null_line(r: Outcome) -> list[str]:

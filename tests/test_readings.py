@@ -119,3 +119,14 @@ def test_without_spreads_the_standard_errors_decide():
             for i in range(3)]
     fit = fit_table("Table X", rows)
     assert fit.best_reading == "spearman" and fit.basis == "one consistent" and not fit.conflicts
+
+
+def test_the_first_screen_names_the_claims_that_cannot_come_out_reproduced():
+    from harness.report import CANNOT, cannot_reproduce
+
+    def rec(cid: str, power: float) -> Outcome:
+        j = Judgement(REPRODUCED if power > 0.5 else "inconclusive", 0.0, 1.0, power=power)
+        return Outcome(id=cid, status=j.verdict, tolerance=TOL, judgement=j)
+
+    recs = [rec("a", 0.0), rec("b", CANNOT), rec("c", 0.9), rec("d", 2 * CANNOT)]
+    assert cannot_reproduce(recs) == ["a", "b"]
