@@ -524,9 +524,9 @@ def _cannot_reproduce_lines(recs: list[Outcome]) -> list[str]:
     if not measured:
         return []
     line = (f"**Cannot come out reproduced:** {len(ids)} of {measured} claims with a power "
-            f"computed have a probability of at most {CANNOT:g} of a *reproduced* verdict even "
-            "when ours equals the published value (the errors on either side are wider than "
-            "the margin allows)")
+            "computed have next to no chance of a *reproduced* verdict even when ours equals the "
+            "published value (power at the published value ≈ 0: the errors on either side are "
+            "wider than the margin allows)")
     return ["", line + (f": {_ids(ids)}." if ids else ".")]
 
 

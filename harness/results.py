@@ -224,7 +224,8 @@ def _same_measurement(recs: list[dict], p: str) -> None:
 def _reading_count(v: Any, p: str) -> dict:
     d = fields(v, p, {"reading": string, "rows": count},
                 {"reproduced": count, "not_reproduced": count, "inconclusive": count,
-                 "log_likelihood": optional(number)})
+                 "log_likelihood": optional(number), "rejected_by": list_of(_claim_id),
+                 "consistent": boolean})
     judged = sum(d.get(k, 0) for k in ("reproduced", "not_reproduced", "inconclusive"))
     if judged > d["rows"]:
         raise Invalid(f"{p}.rows", f"at least the rows judged ({judged})", d["rows"])
@@ -234,8 +235,13 @@ def _reading_count(v: Any, p: str) -> dict:
 def _paper_table(v: Any, p: str) -> dict:
     """One paper table judged under each reading: rows per verdict, the reading that fits."""
     d = fields(v, p, {"table": string, "readings": list_of(_reading_count)},
-                {"best_reading": optional(string), "rows": list_of(_claim_id)})
+                {"best_reading": optional(string), "rows": list_of(_claim_id),
+                 "consistent": list_of(string), "unexplained": list_of(_claim_id),
+                 "family": count, "alpha": probability})
     names = [r["reading"] for r in d["readings"]]
+    for name in d.get("consistent", []):
+        if name not in names:
+            raise Invalid(f"{p}.consistent", f"readings of the table ({', '.join(names)})", name)
     if d.get("best_reading") is not None and d["best_reading"] not in names:
         raise Invalid(f"{p}.best_reading", f"one of the readings ({', '.join(names) or 'none'})",
                        d["best_reading"])

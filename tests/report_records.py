@@ -156,11 +156,15 @@ def records() -> list[Outcome]:
 
 
 TABLES = [{"table": "Table I", "rows": ["t1-c10-n10", "t1-c10-n100", "t1-c100-n100", "t1-in-n100"],
-           "best_reading": UNSELECTED,
+           "best_reading": UNSELECTED, "basis": "one consistent", "conflicts": [],
+           "consistent": [UNSELECTED], "unexplained": ["t1-in-n100"], "alpha": 0.05,
+           "family": 8,
            "readings": [{"reading": SELECTED, "rows": 4, "reproduced": 1, "not_reproduced": 2,
-                         "inconclusive": 1, "log_likelihood": -41.5},
+                         "inconclusive": 1, "log_likelihood": -41.5,
+                         "rejected_by": ["t1-c10-n10", "t1-c10-n100"], "consistent": False},
                         {"reading": UNSELECTED, "rows": 4, "reproduced": 3, "not_reproduced": 1,
-                         "inconclusive": 0, "log_likelihood": -9.25}]}]
+                         "inconclusive": 0, "log_likelihood": -9.25, "rejected_by": [],
+                         "consistent": True}]}]
 DESELECTED = [{"id": "rea-time-cifar10", "reason": "-m 'not live'"},
               {"id": "t1-in-n1000-time", "reason": "-k 'not time'"}]
 

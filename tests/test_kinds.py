@@ -280,7 +280,9 @@ def test_scoring_noise_is_carried_where_realisations_exist_and_can_be_switched_o
     top = on.details["top_cells"]
     assert top[0]["score_sd"] >= 0 and sum(t["wins"] for t in top) <= 1 + 1e-9
     values = [r["value"] for r in on.details["realisations"]]
-    assert on.estimate.se == pytest.approx(float(np.std(values, ddof=1)))
+    # fresh scoring noise per repetition: the realisations' mean is known to their spread / sqrt(R)
+    assert on.estimate.se == pytest.approx(float(np.std(values, ddof=1)) / np.sqrt(len(values)))
+    assert on.estimate.se_df == pytest.approx(len(values) - 1)
 
 
 def test_best_dataset_labels_are_unchanged():
