@@ -45,6 +45,14 @@ class Estimate:
     not ``std / sqrt(n)`` — 0 for a value computed exactly (a closed form), the spread between
     scoring realisations for an expectation that depends on one. ``ci``: a 95% interval (e.g. a
     bootstrap over cells) when neither is known. :func:`standard_error` reads them in that order.
+
+    ``se_df``: the degrees of freedom of ``se`` when it is itself estimated (e.g. k - 1 for a
+    spread between k scoring realisations; Welch–Satterthwaite when it combines several
+    estimated terms); None: ``se`` is known exactly (0, a closed form) or from so many draws that
+    its own error is negligible (infinite degrees of freedom). ``spread_exact``: ``std`` is the
+    spread of the exact distribution of one repetition (computed, not a sample standard deviation
+    over ``n`` repetitions), so a spread test uses no sampling distribution on this side
+    (chi-square on the other side alone instead of F).
     """
 
     value: float
@@ -52,18 +60,29 @@ class Estimate:
     n: int | None = None
     ci: tuple[float, float] | None = None
     se: float | None = None
+    se_df: float | None = None
+    spread_exact: bool = False
+
+    def __post_init__(self) -> None:
+        if self.se_df is not None and not self.se_df > 0:
+            raise ValueError(f"se_df must be > 0 or None (se known exactly), got {self.se_df!r}")
 
     def to_dict(self) -> dict:
         out = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
         if out["se"] is None:  # records from before ``se`` existed stay as they were
             del out["se"]
+        if out["se_df"] is None:
+            del out["se_df"]
         return out
 
     @classmethod
     def from_dict(cls, d: dict) -> Estimate:
+        """The record :meth:`to_dict` wrote. A record from before ``spread_exact`` existed is
+        read as it was judged then: its spread is exact when ``se`` is 0."""
         ci = d.get("ci")
+        spread_exact = d["spread_exact"] if "spread_exact" in d else d.get("se") == 0
         return cls(d["value"], d.get("std"), d.get("n"), tuple(ci) if ci is not None else None,
-                   d.get("se"))
+                   d.get("se"), d.get("se_df"), bool(spread_exact))
 
 
 def standard_error(e: Estimate) -> float:

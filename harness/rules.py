@@ -70,25 +70,49 @@ def log_factor_effect(tol: Tolerance) -> float:
     return math.log(tol.factor) if tol.factor else 0.0
 
 
+def shifted(p: Estimate, value: float) -> Estimate:
+    """``p`` with its value moved to ``value``, its uncertainty unchanged (a ``ci`` moves
+    with it)."""
+    dv = value - p.value
+    return replace(p, value=value, ci=None if p.ci is None else (p.ci[0] + dv, p.ci[1] + dv))
+
+
+def scaled(p: Estimate, k: float) -> Estimate:
+    """``p`` multiplied by ``k`` > 0, its relative uncertainty unchanged (std, se and ci scale
+    with it)."""
+    return replace(p, value=p.value * k, std=None if p.std is None else p.std * k,
+                   se=None if p.se is None else p.se * k,
+                   ci=None if p.ci is None else (p.ci[0] * k, p.ci[1] * k))
+
+
+def reference_at(tol: Tolerance, r: Estimate, p: Estimate, difference: float) -> Estimate:
+    """The reference moved so that the observed difference, in the rule's unit
+    (:attr:`Rule.unit`), is ``difference``: shifted for a difference rule, scaled for a factor
+    rule (``difference`` a log ratio); its uncertainty travels with it."""
+    if get_rule(tol.rule).unit == "factor":
+        if not (r.value > 0 and p.value > 0):
+            raise ValueError(f"a factor rule needs positive values, got {r.value}, {p.value}")
+        return scaled(p, r.value / p.value * math.exp(-difference))
+    return shifted(p, r.value - difference)
+
+
+def _ways(d: float) -> tuple[float, ...]:
+    return (1.0, -1.0) if d == 0 else (math.copysign(1.0, d),)
+
+
 def _shift_away(tol: Tolerance, r: Estimate, p: Estimate, effect: float) -> list[Estimate]:
-    """Move the reference by ``effect`` away from the observed difference (both ways at 0)."""
-    d = r.value - p.value
-    ways = (1.0, -1.0) if d == 0 else (math.copysign(1.0, d),)
-    return [replace(p, value=p.value - way * effect) for way in ways]
+    """Move the reference so that the observed difference lies ``effect`` beyond the margin,
+    on the side it already lies (both sides at 0)."""
+    edge = float(tol.margin or 0.0) + effect
+    return [shifted(p, r.value - way * edge) for way in _ways(r.value - p.value)]
 
 
 def _shift_factor(tol: Tolerance, r: Estimate, p: Estimate, effect: float) -> list[Estimate]:
-    """Move a positive reference by the factor ``exp(effect)`` away from the observed ratio;
-    its standard error scales with it."""
+    """Move a positive reference so that the observed log ratio lies ``effect`` beyond
+    log(factor), on the side it already lies; its standard error scales with it."""
     d = math.log(r.value / p.value) if r.value > 0 and p.value > 0 else 0.0
-    ways = (1.0, -1.0) if d == 0 else (math.copysign(1.0, d),)
-    out = []
-    for way in ways:
-        k = math.exp(-way * effect)
-        out.append(replace(p, value=p.value * k, std=None if p.std is None else p.std * k,
-                           se=None if p.se is None else p.se * k,
-                           ci=None if p.ci is None else (p.ci[0] * k, p.ci[1] * k)))
-    return out
+    edge = math.log(float(tol.factor)) + effect
+    return [reference_at(tol, r, p, way * edge) for way in _ways(d)]
 
 
 @dataclass(frozen=True)
@@ -112,8 +136,9 @@ class Rule:
     effect: EffectFn = margin_effect
     """The stated meaningful effect, in the rule's unit (default: the margin)."""
     shift: ShiftFn = _shift_away
-    """How the power check moves the reference by the effect (default: away from the
-    observed difference, both ways when it is 0)."""
+    """How the power check moves the reference: the observed difference put the effect beyond
+    the edge of what the rule accepts (default: beyond the margin on the side it lies, both
+    sides when it is 0)."""
 
 
 _RULES: dict[str, Rule] = {}
@@ -163,17 +188,31 @@ def get_rule(name: object) -> Rule:
 
 
 def power_check(tol: Tolerance, reproduced: Estimate, reference: Estimate) -> Judgement:
-    """Judge again with the reference moved by the rule's stated effect (:attr:`Rule.shift`).
+    """Judge again with the reference moved so that the observed difference lies the rule's
+    stated effect beyond the edge of what it accepts (:attr:`Rule.shift`).
 
-    Every rule's shift puts the difference at least the effect — the margin — beyond the
-    equivalence region's inner edge, so the verdict can never be *reproduced*: a reproduced
-    claim whose check returned *reproduced* would have no power. Of several moves (both ways
-    when the observed difference is 0) the judgement nearest to *reproduced* is returned.
+    For a reproduced claim the interval's half-width is below the margin, which is at most the
+    effect for the built-in rules, so a rule computing its interval consistently must then say
+    *not reproduced* (tests/test_power.py checks it, and that a move by less than the slack
+    keeps *reproduced*). Of several moves (both ways when the observed difference is 0) the
+    judgement nearest to *reproduced* is returned.
     """
     rule = get_rule(tol.rule)
     moved = rule.shift(tol, reproduced, reference, rule.effect(tol))
     judged = [rule.judge(tol, reproduced, m) for m in moved]
     return max(judged, key=lambda j: _ORDER[j.verdict])
+
+
+POWER_FLOOR = 1e-3
+"""A power at or below this is taken as none: the claim cannot come out *reproduced*."""
+
+
+def can_reproduce(judgement: Judgement) -> bool:
+    """False when the claim cannot come out *reproduced* at its standard errors: its power
+    (P(reproduced) if the truth were the reference) is at most :data:`POWER_FLOOR` — e.g. a
+    published accuracy whose own spread alone makes the interval wider than the margin. True
+    when the power is above it, or unknown (a record from before power was computed)."""
+    return judgement.power is None or judgement.power > POWER_FLOOR
 
 
 # ---------------------------------------------------------------- shared machinery
@@ -199,7 +238,8 @@ class _Side:
     var: float
     """The variance of its value (its standard error squared)."""
     df: float
-    """Degrees of freedom of that variance: n - 1 from a std over n repetitions, else inf."""
+    """Degrees of freedom of that variance: n - 1 from a std over n repetitions, ``se_df`` for
+    an estimated ``se``, else inf (known)."""
     std: float | None
     """The spread of one repetition, when more repetitions would shrink the variance."""
     n: int | None
@@ -209,7 +249,9 @@ def _side(e: Estimate, scale: float = 1.0) -> _Side:
     """A side's variance and degrees of freedom; ``scale`` divides (relative units)."""
     se = standard_error(e) / scale
     sampled = e.se is None and e.std is not None and e.n is not None and e.n >= 2
-    return _Side(se * se, float(e.n - 1) if sampled else math.inf,
+    df = (float(e.n - 1) if sampled else
+          float(e.se_df) if e.se is not None and e.se_df is not None else math.inf)
+    return _Side(se * se, df,
                  float(e.std) / scale if sampled and e.std > 0 else None,
                  e.n if sampled else None)
 
@@ -248,17 +290,18 @@ def _interval_judgement(rule: str, tol: Tolerance, d: float, ours: _Side, ref: _
     se = math.sqrt(ours.var + ref.var)
     df = stats.welch_df([(ours.var, ours.df), (ref.var, ref.df)])
     lo, hi = stats.difference_interval(d, se, df, alpha)
+    parts = [(ours.var, ours.df), (ref.var, ref.df)]
     if margin is not None:
         verdict, slack = stats.three_way(lo, hi, margin)
-        power = stats.tost_power(se, df, margin, alpha, 0.0)
-        power_effect = stats.rejection_power(se, df, margin, alpha, margin + effect)
+        power = stats.difference_power(parts, alpha, 0.0, margin=margin)[0]
+        power_effect = stats.difference_power(parts, alpha, margin + effect, margin=margin)[1]
         gap = margin - abs(d) if abs(d) < margin else abs(d) - margin
         region = f"±{margin:.4g}{unit}"
     else:
         assert bound is not None
         verdict, slack = stats.one_sided(lo, hi, bound)
-        power = stats.one_sided_power(se, df, bound, alpha, bound + effect)[0]
-        power_effect = stats.one_sided_power(se, df, bound, alpha, bound - effect)[1]
+        power = stats.difference_power(parts, alpha, bound + effect, bound=bound)[0]
+        power_effect = stats.difference_power(parts, alpha, bound - effect, bound=bound)[1]
         gap = abs(d - bound)
         region = f"above {bound:.4g}{unit}"
     half = (hi - lo) / 2
@@ -294,14 +337,20 @@ def equivalence_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
     return _mean_judgement("equivalence", tol, r, p)
 
 
+def _our_spread_count(r: Estimate) -> int | None:
+    """Our repetitions for the spread test (F), or None when our spread is exact
+    (``Estimate.spread_exact``, or no count: chi-square on the reference side alone)."""
+    return None if r.spread_exact or r.n is None else r.n
+
+
 def _spread_part(tol: Tolerance, r: Estimate, p: Estimate) -> tuple[str, float, dict, str]:
     """Verdict, slack, numbers and decide text of the ratio of standard deviations."""
     if r.std is None or p.std is None or p.n is None:
         raise ValueError(f"the distribution rule needs std on both sides and n on the "
                          f"reference side, got {r} and {p}")
     alpha, factor = _alpha(tol), float(tol.factor)
-    exact = r.se == 0 or r.n is None
-    n_ours = None if exact else r.n
+    n_ours = _our_spread_count(r)
+    exact = n_ours is None
     lo, hi = stats.sd_ratio_interval(float(r.std), n_ours, float(p.std), p.n, alpha)
     log_f = math.log(factor)
     llo, lhi = (math.log(x) if x > 0 else -math.inf for x in (lo, hi))
@@ -329,6 +378,29 @@ def _spread_part(tol: Tolerance, r: Estimate, p: Estimate) -> tuple[str, float, 
     return verdict, slack, numbers, decide
 
 
+def _distribution_power(tol: Tolerance, r: Estimate, p: Estimate,
+                        effect: float) -> tuple[float, float]:
+    """(power, power_effect) of the distribution rule: P(both parts reproduced) when the truth
+    is the reference (difference 0, σ ratio 1), and P(either part not reproduced) when it lies
+    the effect beyond both edges (difference margin + effect, σ ratio factor²). The parts share
+    the sample variances, so the joint probability is integrated
+    (:func:`harness.stats.distribution_power`), not multiplied."""
+    ours, ref = _side(r), _side(p)
+    n_ours = _our_spread_count(r)
+    spread = stats.SpreadTest(
+        n_ours, int(p.n), float(tol.factor),
+        # our sample variance is the mean part's own when that part is std / sqrt(n)
+        ours_part=0 if n_ours is not None and ours.n is not None else None,
+        ref_part=1 if ref.n is not None else None)
+    parts = [(ours.var, ours.df), (ref.var, ref.df)]
+    alpha, margin = _alpha(tol), float(tol.margin or 0.0)
+    factor = float(tol.factor)
+    power = stats.distribution_power(parts, spread, alpha, margin, 0.0, 1.0)[0]
+    power_effect = stats.distribution_power(parts, spread, alpha, margin, margin + effect,
+                                            factor * factor)[1]
+    return power, power_effect
+
+
 @register_rule("distribution", needs=("margin", "factor"), published_spread=True, drift="tost")
 def distribution_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
     """A mean ± std over repetitions, judged on the mean (``tost`` with the margin) and on the
@@ -347,9 +419,7 @@ def distribution_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
         slack = min(s for v, s in parts.values() if v == INCONCLUSIVE)
     else:
         verdict, slack = REPRODUCED, min(s for _, s in parts.values())
-    power = mean.power * numbers["spread_power"]
-    power_effect = 1 - (1 - mean.power_effect) * (1 - stats.sd_ratio_power(
-        None if (r.se == 0 or r.n is None) else r.n, p.n, float(tol.factor), _alpha(tol))[1])
+    power, power_effect = _distribution_power(tol, r, p, mean.effect)
     statistic = {f"mean_{k}": v for k, v in mean.statistic.items()}
     statistic.update(mean_verdict=VERDICT_CODES[mean.verdict], mean_slack=mean.slack, **numbers)
     decide = ("; ".join(x for x in ((mean.decide and f"mean: {mean.decide}"), sdecide) if x)
@@ -407,7 +477,9 @@ def _shift_limit(tol: Tolerance, r: Estimate, p: Estimate, effect: float) -> lis
 def at_most_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
     """'Always under L': reproduced iff at least :data:`MIN_RUNS` runs (``r.n``) and the
     longest (``r.value``) is at most L + margin; not reproduced iff it exceeds it; inconclusive
-    with fewer runs. No sampling model: power is 1 with enough runs, else 0."""
+    with fewer runs. No sampling model: power (the longest run at the limit) is 1 with enough
+    runs, else 0; power_effect is 1 (a run beyond the limit is not reproduced whatever the
+    count)."""
     _finite("at_most", r.value, p.value)
     margin = float(tol.margin or 0.0)
     limit = p.value + margin
@@ -425,14 +497,14 @@ def at_most_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
     d = r.value - p.value
     return Judgement(verdict, d, margin, {"runs": float(runs), "limit": limit},
                      f"longest of {runs} run(s) {r.value:.4g} vs limit {limit:.4g}: {verdict}",
-                     (d, d), slack, able, margin, able, decide)
+                     (d, d), slack, able, margin, 1.0, decide)
 
 
 def _shift_past(bound_of: Callable[[Tolerance], float]) -> ShiftFn:
     """For a one-sided claim: move the reference so that the difference sits the effect past
     the bound on the failing side."""
     def shift(tol: Tolerance, r: Estimate, p: Estimate, effect: float) -> list[Estimate]:
-        return [replace(p, value=r.value - (bound_of(tol) - effect))]
+        return [shifted(p, r.value - (bound_of(tol) - effect))]
     return shift
 
 

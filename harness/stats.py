@@ -7,11 +7,13 @@ Every random draw comes from an explicit ``numpy.random.Generator`` passed in by
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 from scipy import stats as sps
 
 from harness.estimates import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
@@ -219,46 +221,257 @@ def one_sided(lo: float, hi: float, bound: float) -> tuple[str, float]:
     return INCONCLUSIVE, -min(bound - lo, hi - bound)
 
 
+QUADRATURE_NODES = 64
+"""Gauss–Legendre nodes per estimated variance the power integrals run over (see
+:func:`_chi_nodes`): their error is far below a Monte-Carlo check's."""
+_HUGE_DF = 1e7
+"""Degrees of freedom beyond which an estimated variance is taken as known (its chi-square
+factor is within 0.1% of 1)."""
+
+
+@functools.cache
+def _gauss_legendre(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Legendre nodes and weights on (0, 1) (computed once per count)."""
+    t, w = np.polynomial.legendre.leggauss(n)
+    return (t + 1) / 2, w / 2
+
+
+def _random(var: float, df: float) -> bool:
+    return var > 0 and math.isfinite(df) and df < _HUGE_DF
+
+
+_TAIL = 1e-13
+"""Probability left out in each tail of a chi-square the quadrature runs over."""
+
+
+def _chi_nodes(df: float, lo: np.ndarray | float = 0.0, hi: np.ndarray | float = math.inf,
+               nodes: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss–Legendre nodes for an expectation over X/df, X chi-square on ``df``, restricted to
+    ``lo <= X/df <= hi`` (arrays broadcast: one row per outer point): (the factors X/df, their
+    weights). The nodes run over v = X**(1/4), whose density (∝ v**(2·df - 1)·exp(-v**4 / 2))
+    is smooth at 0 even for df near 1, where the t tails come from, within the central
+    1 - 2e-13 of X."""
+    n = nodes or QUADRATURE_NODES
+    t, w = _gauss_legendre(n)
+    floor = math.sqrt(float(sps.chi.ppf(_TAIL, df)))
+    ceil = math.sqrt(float(sps.chi.isf(_TAIL, df)))
+    a = np.clip(np.sqrt(np.sqrt(np.asarray(lo, dtype=float) * df)), floor, ceil)[..., None]
+    b = np.clip(np.sqrt(np.sqrt(np.asarray(hi, dtype=float) * df)), floor, ceil)[..., None]
+    span = np.maximum(b - a, 0.0)
+    v = a + span * t
+    y = v * v
+    return y * y / df, span * w * sps.chi.pdf(y, df) * 2 * v
+
+
+def _decisions(parts: Sequence[tuple[float, float]], factors: Sequence[np.ndarray | float],
+               alpha: float, true_difference: float, margin: float | None,
+               bound: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """(P(reproduced), P(not reproduced)) of the interval decision given the realised variance
+    estimates ``var_i · factor_i`` (arrays broadcast): the estimate is normal around the true
+    difference with the true variance, the interval ``d ± t(1 - alpha, df)·se_hat`` with df by
+    Welch–Satterthwaite over the realised parts, as the rules compute it."""
+    sigma = math.sqrt(sum(v for v, _ in parts))
+    if sigma == 0:  # the difference is known exactly: the decision is certain
+        if margin is not None:
+            return (np.asarray(float(abs(true_difference) < margin)),
+                    np.asarray(float(abs(true_difference) > margin)))
+        return (np.asarray(float(true_difference > bound)),
+                np.asarray(float(true_difference < bound)))
+    est = [v * np.asarray(f, dtype=float) for (v, _), f in zip(parts, factors, strict=True)]
+    total = sum(est)
+    terms = sum(e * e / df for e, (_, df) in zip(est, parts, strict=True)
+                if math.isfinite(df) and df > 0)
+    terms = np.broadcast_to(np.asarray(terms, dtype=float), np.shape(total))
+    df = np.where(terms > 0, total * total / np.where(terms > 0, terms, 1.0), np.inf)
+    q = np.where(np.isinf(df), sps.norm.isf(alpha),
+                 special.stdtrit(np.where(np.isinf(df), 1.0, df), 1 - alpha))
+    c = q * np.sqrt(total)
+    z = sps.norm
+    if margin is not None:
+        rep = np.maximum(z.cdf((margin - c - true_difference) / sigma)
+                         - z.cdf((-margin + c - true_difference) / sigma), 0.0)
+        rep = np.where(c < margin, rep, 0.0)
+        rej = (z.sf((margin + c - true_difference) / sigma)
+               + z.cdf((-margin - c - true_difference) / sigma))
+    else:
+        assert bound is not None
+        rep = z.sf((bound + c - true_difference) / sigma)
+        rej = z.cdf((bound - c - true_difference) / sigma)
+    return rep, rej
+
+
+def _grid(dfs: Sequence[float]) -> tuple[list[np.ndarray], np.ndarray]:
+    """A tensor grid over independent chi-square factors X/df (one per ``dfs``): the factors at
+    each point (flat arrays) and the points' weights."""
+    if not dfs:
+        return [], np.ones(1)
+    axes = [(x, w / w.sum()) for x, w in (_chi_nodes(df) for df in dfs)]  # weights sum to 1
+    xs = np.meshgrid(*(x for x, _ in axes), indexing="ij")
+    weights = np.ones_like(xs[0])
+    for m in np.meshgrid(*(w for _, w in axes), indexing="ij"):
+        weights = weights * m
+    return [x.ravel() for x in xs], weights.ravel()
+
+
+def _check(alpha: float, parts: Sequence[tuple[float, float]]) -> None:
+    if not 0 < alpha < 0.5:
+        raise ValueError(f"alpha must be in (0, 0.5), got {alpha}")
+    for v, df in parts:
+        if not (v >= 0 and math.isfinite(v)) or not df > 0:
+            raise ValueError(f"a variance must be finite and >= 0 with df > 0, got {v}, {df}")
+
+
+def difference_power(parts: Sequence[tuple[float, float]], alpha: float, true_difference: float,
+                     *, margin: float | None = None,
+                     bound: float | None = None) -> tuple[float, float]:
+    """(P(*reproduced*), P(*not reproduced*)) of the interval decision at a true difference.
+
+    ``parts``: (variance, degrees of freedom) of each side's contribution, taken as the true
+    variances; a part with finite degrees of freedom is estimated, ``variance · X/df`` with X
+    chi-square on df, independent of the normal estimate (a sample variance), and the interval
+    uses the Welch–Satterthwaite df of the realised parts, as the rules do. Against
+    ``(-margin, margin)`` (:func:`three_way`) or 'above ``bound``' (:func:`one_sided`). Exact for
+    one estimated part (a one-sample t decision); for two it integrates the same Welch
+    interval the rule computes (exact for normal samples). Gauss–Legendre over each estimated
+    part's chi-square (:data:`QUADRATURE_NODES`).
+    """
+    if (margin is None) == (bound is None):
+        raise ValueError("give exactly one of margin (two-sided) and bound (one-sided)")
+    _check(alpha, parts)
+    parts = [(float(v), float(df)) for v, df in parts]
+    if sum(v for v, _ in parts) == 0:
+        if margin is not None:
+            return float(abs(true_difference) < margin), float(abs(true_difference) > margin)
+        return float(true_difference > bound), float(true_difference < bound)
+    rand = [i for i, (v, df) in enumerate(parts) if _random(v, df)]
+    xs, w = _grid([parts[i][1] for i in rand])
+    factors: list[np.ndarray | float] = [1.0] * len(parts)
+    for i, x in zip(rand, xs, strict=True):
+        factors[i] = x
+    fixed = [(v, df if i in rand else math.inf) for i, (v, df) in enumerate(parts)]
+    rep, rej = _decisions(fixed, factors, alpha, true_difference, margin, bound)
+    return (float(min(max(np.sum(w * rep), 0.0), 1.0)),
+            float(min(max(np.sum(w * rej), 0.0), 1.0)))
+
+
 def tost_power(se: float, df: float, margin: float, alpha: float,
                true_difference: float = 0.0) -> float:
     """P(*reproduced*): the probability that the ``1 - 2·alpha`` interval falls inside
-    ``(-margin, margin)`` when the true difference is ``true_difference``.
-
-    The estimate is taken as ``true_difference + se·T`` with T Student's t (``df``), the standard
-    error as known — the usual planning approximation. ``se == 0``: 1 or 0.
-    """
-    if se == 0:
-        return float(abs(true_difference) < margin)
-    c = _quantile(alpha, df) * se
-    if c >= margin:
-        return 0.0
-    dist = sps.norm() if math.isinf(df) else sps.t(df)
-    return float(max(dist.cdf((margin - c - true_difference) / se)
-                     - dist.cdf((-margin + c - true_difference) / se), 0.0))
+    ``(-margin, margin)`` when the true difference is ``true_difference``, the standard error
+    ``se`` estimated on ``df`` degrees of freedom (:func:`difference_power`; ``df`` infinite:
+    known). ``se == 0``: 1 or 0."""
+    return difference_power([(se * se, df)], alpha, true_difference, margin=margin)[0]
 
 
 def rejection_power(se: float, df: float, margin: float, alpha: float,
                     true_difference: float) -> float:
     """P(*not reproduced*): the probability that the ``1 - 2·alpha`` interval falls wholly
-    outside ``[-margin, margin]`` at the true difference (same approximation as
-    :func:`tost_power`)."""
-    if se == 0:
-        return float(abs(true_difference) > margin)
-    c = _quantile(alpha, df) * se
-    dist = sps.norm() if math.isinf(df) else sps.t(df)
-    return float(dist.sf((margin + c - true_difference) / se)
-                 + dist.cdf((-margin - c - true_difference) / se))
+    outside ``[-margin, margin]`` at the true difference (as :func:`tost_power`)."""
+    return difference_power([(se * se, df)], alpha, true_difference, margin=margin)[1]
 
 
 def one_sided_power(se: float, df: float, bound: float, alpha: float,
                     true_difference: float) -> tuple[float, float]:
-    """(P(*reproduced*), P(*not reproduced*)) of :func:`one_sided` at the true difference."""
-    if se == 0:
-        return float(true_difference > bound), float(true_difference < bound)
-    c = _quantile(alpha, df) * se
-    dist = sps.norm() if math.isinf(df) else sps.t(df)
-    return (float(dist.sf((bound + c - true_difference) / se)),
-            float(dist.cdf((bound - c - true_difference) / se)))
+    """(P(*reproduced*), P(*not reproduced*)) of :func:`one_sided` at the true difference (as
+    :func:`tost_power`)."""
+    return difference_power([(se * se, df)], alpha, true_difference, bound=bound)
+
+
+def _ratio_interval_factors(n_ours: int | None, n_ref: int, alpha: float) -> tuple[float, float]:
+    """(a_lo, a_hi): the :func:`sd_ratio_interval` of σ_ours²/σ_ref² is ``R·[a_lo, a_hi]``
+    with R the observed ratio of variances."""
+    d_ref = n_ref - 1
+    if n_ours is None:
+        return (float(sps.chi2.ppf(alpha, d_ref)) / d_ref,
+                float(sps.chi2.isf(alpha, d_ref)) / d_ref)
+    d_ours = n_ours - 1
+    return (1 / float(sps.f.isf(alpha, d_ours, d_ref)),
+            1 / float(sps.f.ppf(alpha, d_ours, d_ref)))
+
+
+@dataclass(frozen=True)
+class SpreadTest:
+    """The spread part of a ``distribution`` decision, for :func:`distribution_power`."""
+
+    n_ours: int | None
+    """Our repetitions (F on ``n_ours - 1``), None when our spread is exact (chi-square)."""
+    n_ref: int
+    factor: float
+    ours_part: int | None = None
+    """Which mean part's variance estimate is our sample variance (the same draws), if any."""
+    ref_part: int | None = None
+    """Which mean part's variance estimate is the reference's sample variance, if any."""
+
+
+def distribution_power(parts: Sequence[tuple[float, float]], spread: SpreadTest, alpha: float,
+                       margin: float, true_difference: float,
+                       true_ratio: float) -> tuple[float, float]:
+    """(P(*reproduced*), P(*not reproduced*)) of a ``distribution`` decision: the mean part
+    (:func:`difference_power`, against ±margin) and the spread part (:func:`sd_ratio_interval`
+    against ``(1/factor, factor)``) at a true difference and a true ratio σ_ours/σ_ref: our σ is
+    the one off by the ratio, so a mean part whose variance is our sample variance
+    (``spread.ours_part``) grows by ``true_ratio²``; ``parts`` are the variances at ratio 1.
+
+    Reproduced needs both parts, not reproduced either. The two parts share the sample
+    variances (the mean's interval width is made of them), so they are not independent: the
+    probability is integrated over the sample variances — the reference's innermost, over the
+    range where the spread part is reproduced (resp. not rejected), so the quadrature never
+    crosses the spread's decision edges. Exact for normal samples.
+    """
+    _check(alpha, parts)
+    if true_ratio <= 0 or not math.isfinite(true_ratio):
+        raise ValueError(f"the true ratio must be positive and finite, got {true_ratio}")
+    parts = [(float(v), float(df)) for v, df in parts]
+    if spread.ours_part is not None:  # our spread is off by the true ratio: so is our mean's
+        v, df = parts[spread.ours_part]
+        parts[spread.ours_part] = (v * true_ratio * true_ratio, df)
+    d_ref = spread.n_ref - 1
+    spread_rej = sd_ratio_power(spread.n_ours, spread.n_ref, spread.factor, alpha, true_ratio)[1]
+    # the chi-square factors: [ours' spread (if sampled)], the mean parts' own, then the ref's
+    outer: list[float] = []
+    ours_dim = None
+    if spread.n_ours is not None:
+        ours_dim = len(outer)
+        outer.append(float(spread.n_ours - 1))
+    own = {i: len(outer) + k for k, i in enumerate(
+        i for i, (v, df) in enumerate(parts)
+        if _random(v, df) and i not in (spread.ours_part, spread.ref_part))}
+    outer += [parts[i][1] for i in own]
+    xs, w_out = _grid(outer)
+    x_ours = xs[ours_dim] if ours_dim is not None else np.ones_like(w_out)
+    a_lo, a_hi = _ratio_interval_factors(spread.n_ours, spread.n_ref, alpha)
+    f2, rho2 = spread.factor ** 2, true_ratio ** 2
+
+    def over(lo_k: float, hi_k: float) -> tuple[np.ndarray, np.ndarray]:
+        """The reference's variance factor on nodes over ``rho2·x_ours·[lo_k, hi_k]`` (one row
+        per outer point), and their weights (times the outer ones)."""
+        x, w = _chi_nodes(float(d_ref), rho2 * x_ours * lo_k, rho2 * x_ours * hi_k)
+        return x, w * w_out[:, None]
+
+    def factors_at(x_ref: np.ndarray) -> list[np.ndarray | float]:
+        out: list[np.ndarray | float] = []
+        for i in range(len(parts)):
+            if i == spread.ref_part:
+                out.append(x_ref)
+            elif i == spread.ours_part and ours_dim is not None:
+                out.append(x_ours[:, None])
+            elif i in own:
+                out.append(xs[own[i]][:, None])
+            else:
+                out.append(1.0)
+        return out
+
+    fixed = [(v, df if (i in own or i in (spread.ours_part, spread.ref_part)) else math.inf)
+             for i, (v, df) in enumerate(parts)]
+    # reproduced: the spread is inside when R = rho2·x_ours/x_ref lies in (1/(a_lo f2), f2/a_hi)
+    x_ref, w = over(a_hi / f2, a_lo * f2)
+    rep = float(np.sum(w * _decisions(fixed, factors_at(x_ref), alpha, true_difference,
+                                      margin, None)[0]))
+    # not reproduced: the spread is rejected, or it is not and the mean is
+    x_ref, w = over(a_lo / f2, a_hi * f2)
+    rej = spread_rej + float(np.sum(w * _decisions(fixed, factors_at(x_ref), alpha,
+                                                   true_difference, margin, None)[1]))
+    return min(max(rep, 0.0), 1.0), min(max(rej, 0.0), 1.0)
 
 
 def sd_ratio_interval(s_ours: float, n_ours: int | None, s_ref: float, n_ref: int,
@@ -287,8 +500,9 @@ def sd_ratio_interval(s_ours: float, n_ours: int | None, s_ref: float, n_ref: in
     if n_ours is None:
         lo_q, hi_q = sps.chi2.ppf(alpha, d_ref), sps.chi2.isf(alpha, d_ref)
         return (r * math.sqrt(lo_q / d_ref), r * math.sqrt(hi_q / d_ref))
-    f = sps.f(n_ours - 1, d_ref)
-    return (r / math.sqrt(f.isf(alpha)), r / math.sqrt(f.ppf(alpha)))
+    d_ours = n_ours - 1  # scipy's functions, not a frozen distribution: ~100x cheaper a call
+    return (r / math.sqrt(sps.f.isf(alpha, d_ours, d_ref)),
+            r / math.sqrt(sps.f.ppf(alpha, d_ours, d_ref)))
 
 
 def sd_ratio_power(n_ours: int | None, n_ref: int, factor: float, alpha: float,
@@ -302,16 +516,17 @@ def sd_ratio_power(n_ours: int | None, n_ref: int, factor: float, alpha: float,
     f2, rho2 = factor * factor, true_ratio * true_ratio
     if n_ours is None:
         # ratio² interval = ρ²·[q_α/X, q_(1-α)/X], X ~ χ²(d_ref)
-        x = sps.chi2(d_ref)
-        q_lo, q_hi = x.ppf(alpha), x.isf(alpha)
-        rep = max(x.cdf(rho2 * q_lo * f2) - x.cdf(rho2 * q_hi / f2), 0.0)
-        rej = x.cdf(rho2 * q_lo / f2) + x.sf(rho2 * q_hi * f2)
+        q_lo, q_hi = sps.chi2.ppf(alpha, d_ref), sps.chi2.isf(alpha, d_ref)
+        rep = max(sps.chi2.cdf(rho2 * q_lo * f2, d_ref) - sps.chi2.cdf(rho2 * q_hi / f2, d_ref),
+                  0.0)
+        rej = sps.chi2.cdf(rho2 * q_lo / f2, d_ref) + sps.chi2.sf(rho2 * q_hi * f2, d_ref)
         return float(rep), float(min(rej, 1.0))
     # ratio² interval = [R/F_hi, R/F_lo], R = ρ²·F, F ~ F(n_ours - 1, d_ref)
-    f = sps.f(n_ours - 1, d_ref)
-    f_lo, f_hi = f.ppf(alpha), f.isf(alpha)
-    rep = max(f.cdf(f_lo * f2 / rho2) - f.cdf(f_hi / (f2 * rho2)), 0.0)
-    rej = f.sf(f_hi * f2 / rho2) + f.cdf(f_lo / (f2 * rho2))
+    d_ours = n_ours - 1
+    f_lo, f_hi = sps.f.ppf(alpha, d_ours, d_ref), sps.f.isf(alpha, d_ours, d_ref)
+    rep = max(sps.f.cdf(f_lo * f2 / rho2, d_ours, d_ref)
+              - sps.f.cdf(f_hi / (f2 * rho2), d_ours, d_ref), 0.0)
+    rej = sps.f.sf(f_hi * f2 / rho2, d_ours, d_ref) + sps.f.cdf(f_lo / (f2 * rho2), d_ours, d_ref)
     return float(rep), float(min(rej, 1.0))
 
 

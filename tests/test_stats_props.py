@@ -200,7 +200,11 @@ def test_power_grows_with_n(s1, s2, n, k, margin, alpha):
         return judge(tol("tost", margin=margin, alpha=alpha), sample(0, s1, n),
                      sample(0, s2, n))
     small, big = power(n), power(n * k)
-    assert big.power >= small.power - 1e-12
+    # The power integrates over the sample variances: near df 1 a variance near 0 is likely and
+    # lets a few intervals fall inside by luck, a chance that more repetitions first shrink; so
+    # power grows with n once it is above that luck (as the rejection power above alpha).
+    if small.power >= 0.2:
+        assert big.power >= small.power - 1e-12
     if small.power_effect >= 0.2:  # near alpha, the t tails can give fewer n more
         assert big.power_effect >= small.power_effect - 1e-12
 
@@ -236,15 +240,11 @@ def test_spread_power_matches_simulation():
     s1 = rng.standard_normal((20_000, n1)).std(axis=1, ddof=1)
     s2 = rng.standard_normal((20_000, n2)).std(axis=1, ddof=1)
 
-    @functools.cache
-    def frozen_f(d1: int, d2: int) -> SimpleNamespace:
-        """scipy's F(d1, d2) quantiles, the same values, computed once instead of 20,000 times
-        (~0.7 ms a call: 15-30 s of the test)."""
-        f = sps.f(d1, d2)
-        return SimpleNamespace(isf=functools.cache(f.isf), ppf=functools.cache(f.ppf))
+    # scipy's F quantiles, the same values, computed once instead of 20,000 times
+    cached_f = SimpleNamespace(isf=functools.cache(sps.f.isf), ppf=functools.cache(sps.f.ppf))
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(stats, "sps", SimpleNamespace(f=frozen_f))
+        patch.setattr(stats, "sps", SimpleNamespace(f=cached_f))
         inside = [stats.three_way(*(math.log(x) for x in sd_ratio_interval(a, n1, b, n2, alpha)),
                                   math.log(factor))[0] == REPRODUCED
                   for a, b in zip(s1, s2, strict=True)]

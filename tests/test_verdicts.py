@@ -132,9 +132,13 @@ def test_distribution_judges_mean_and_spread():
     narrow = judge(t, est(70.0, 1.0, 30), est(70.1, 4.0, 30))  # same mean, spread 4x
     assert narrow.statistic["spread_verdict"] == -1.0 and narrow.verdict == NOT_REPRODUCED
     assert "spread" in narrow.explanation and "mean" in narrow.explanation
-    exact = judge(t, Estimate(70.0, 1.0, 30, se=0.0), est(70.0, 1.0, 30))
+    exact = judge(t, Estimate(70.0, 1.0, 30, se=0.0, spread_exact=True), est(70.0, 1.0, 30))
     lo, hi = sd_ratio_interval(1.0, None, 1.0, 30, 0.05)
     assert (exact.statistic["spread_low"], exact.statistic["spread_high"]) == (lo, hi)
+    # the declared field decides, not se == 0: an exact mean with a sampled spread uses F
+    sampled = judge(t, Estimate(70.0, 1.0, 30, se=0.0), est(70.0, 1.0, 30))
+    assert (sampled.statistic["spread_low"], sampled.statistic["spread_high"]) == \
+        sd_ratio_interval(1.0, 30, 1.0, 30, 0.05)
     with pytest.raises(ValueError, match="std on both sides"):
         judge(t, est(70.0), est(70.0, 1.0, 30))
 
