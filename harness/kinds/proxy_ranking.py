@@ -18,11 +18,14 @@ The value is 1 when every decided pair is shown in order (an intersection–unio
 pairs, since any one suffices), else 0.5; the claim's rule is ``ordered`` (published 1),
 which makes these reproduced, not reproduced and inconclusive (then ``details["decide"]`` names
 the undecided pairs with their differences and standard errors). Over
-complete tables the coefficients are exact (``se = 0``); over incomplete ones every judged
-proxy is measured on the same cells, their tables' common uniform sample, and the se of a
-difference is the sum of the two coefficients' sampling errors (an upper bound whatever their
-correlation: sd(X − Y) <= sd(X) + sd(Y)). ``also`` names further proxies measured and ranked
-beside them (recorded, not judged; a missing table is recorded as missing).
+complete tables the coefficients are exact over cells; over incomplete ones every judged
+proxy is measured on the same cells, their tables' common uniform sample, so the two
+coefficients of a pair are correlated and the se of their difference is that of the **paired
+difference**: the same bootstrap resamples of the common cells for every proxy, the standard
+deviation of the per-resample differences (:func:`paired_difference_se`), with the
+finite-population correction. Each proxy's scoring-noise error (independent realisations per
+proxy) adds in quadrature. ``also`` names further proxies measured and ranked beside them
+(recorded, not judged; a missing table is recorded as missing).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from scipy.stats import norm
 
 from harness.context import Context, NotRun
@@ -40,11 +44,13 @@ from harness.kinds import Measurement, register_kind
 from harness.kinds._samples import common_cells
 from harness.kinds.correlation import (
     CorrelationProtocol,
+    coefficient_on,
     correlation_on,
     measure_correlation,
     usable,
 )
 from harness.registry import ClaimError, known_fields, number_in, proxy_names
+from harness.stats import correlation
 from harness.verdicts import Estimate
 from tfnas.errors import TfnasError, one_line, shown
 
@@ -119,17 +125,60 @@ def ranking_value(statuses: list[str]) -> float:
     return 1.0 if all(s == IN_ORDER for s in statuses) else 0.5
 
 
+def paired_difference_se(a: np.ndarray, b: np.ndarray) -> float:
+    """The standard error of the difference of two statistics from their paired draws (the same
+    resamples or realisations): the sample sd of the per-draw differences a − b. It carries
+    their correlation — below sd(a) + sd(b) unless they are perfectly anti-correlated — which
+    adding the two errors ignores."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape or a.ndim != 1 or a.size < 2:
+        raise ValueError(f"paired draws need two 1-D arrays of equal length >= 2, got shapes "
+                         f"{a.shape} and {b.shape}")
+    return float(np.std(a - b, ddof=1))
+
+
 def judge_order(measured: Mapping[str, tuple[float, float]], values: tuple[tuple[str, float], ...],
-                gap: float) -> tuple[float, list[dict[str, Any]]]:
-    """(value, per-pair records) from measured ``{proxy: (value, se)}``."""
+                gap: float, pair_se: Mapping[tuple[str, str], float] | None = None
+                ) -> tuple[float, list[dict[str, Any]]]:
+    """(value, per-pair records) from measured ``{proxy: (value, se)}``; ``pair_se`` gives the
+    standard error of each pair's difference (the paired one), else the two errors combined as
+    independent (sqrt of the sum of squares)."""
     pairs = decided_pairs(values, gap)
     rows = []
     for p, q in pairs:
         d = measured[p][0] - measured[q][0]
-        se = measured[p][1] + measured[q][1]
+        se = (pair_se[(p, q)] if pair_se is not None and (p, q) in pair_se
+              else float(np.hypot(measured[p][1], measured[q][1])))
         rows.append({"higher": p, "lower": q, "difference": d, "se": se,
                      "status": pair_status(d, se, len(pairs))})
     return ranking_value([r["status"] for r in rows]), rows
+
+
+def _paired_ses(proto: ProxyRankingProtocol, ctx: Context,
+                protos: Mapping[str, CorrelationProtocol], used: Mapping[str, list[Any]],
+                cell_set: Any, noise_se: Mapping[str, float]) -> dict[tuple[str, str], float]:
+    """The standard error of each decided pair's difference of coefficients: over a sample of
+    cells, the paired bootstrap (the same ``ctx.bootstrap`` resamples of the cells both use, for
+    both proxies) with the finite-population correction; each proxy's scoring-noise error adds
+    in quadrature (independent realisations)."""
+    out: dict[tuple[str, str], float] = {}
+    for p, q in decided_pairs(proto.values, proto.gap):
+        sampling = 0.0
+        if cell_set.sampled:
+            both = set(used[q])
+            cells = [c for c in used[p] if c in both]
+            _, xp, y, _ = coefficient_on(protos[p], ctx, cells)
+            _, xq, _, _ = coefficient_on(protos[q], ctx, cells)
+            rng = np.random.default_rng(ctx.seed_for(proto.base.seed))
+            draws = rng.integers(0, len(cells), (max(ctx.bootstrap, 2), len(cells)))
+            kind = proto.base.coefficient
+            sign = (np.abs if proto.base.absolute else (lambda v: v))
+            a = np.array([sign(correlation(xp[i], y[i], kind)) for i in draws])
+            b = np.array([sign(correlation(xq[i], y[i], kind)) for i in draws])
+            fpc = max(1.0 - len(cells) / cell_set.population, 0.0)
+            sampling = paired_difference_se(a, b) * fpc ** 0.5
+        out[(p, q)] = float(np.sqrt(sampling ** 2 + noise_se[p] ** 2 + noise_se[q] ** 2))
+    return out
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,12 +197,17 @@ def measure_proxy_ranking(proto: ProxyRankingProtocol, ctx: Context) -> Measurem
     cell_set = common_cells(ctx, [(p.proxy, p.scored_on) for p in protos.values()])
     measured: dict[str, tuple[float, float]] = {}
     rows: list[dict[str, Any]] = []
+    used: dict[str, list[Any]] = {}
+    noise_se: dict[str, float] = {}
     for name, p in protos.items():
         cells, left_out = usable(p, ctx, list(cell_set.cells))
+        used[name] = cells
         m = correlation_on(p, ctx, cells, left_out, cell_set)
         measured[name] = (m.estimate.value, float(m.estimate.se or 0.0))
+        noise_se[name] = float((m.details.get("scoring_noise") or {}).get("se", 0.0))
         rows.append({"proxy": name, "value": m.estimate.value, "se": measured[name][1],
                      "n_cells": m.details["n_cells"], "judged": True})
+    pair_se = _paired_ses(proto, ctx, protos, used, cell_set, noise_se)
     for name in proto.also:
         try:
             m = measure_correlation(dataclasses.replace(proto.base, proxy=name), ctx)
@@ -163,7 +217,7 @@ def measure_proxy_ranking(proto: ProxyRankingProtocol, ctx: Context) -> Measurem
         rows.append({"proxy": name, "value": m.estimate.value,
                      "se": float(m.estimate.se or 0.0), "n_cells": m.details["n_cells"],
                      "judged": False, "cell_set": m.details["cell_set"]})
-    value, pairs = judge_order(measured, proto.values, proto.gap)
+    value, pairs = judge_order(measured, proto.values, proto.gap, pair_se)
     ranked = sorted((r for r in rows if "value" in r), key=lambda r: -r["value"])
     counts = {s: sum(r["status"] == s for r in pairs) for s in (IN_ORDER, REVERSED, UNDECIDED)}
     details = {"measured": rows, "order": [r["proxy"] for r in ranked],
