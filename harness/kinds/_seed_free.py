@@ -38,11 +38,11 @@ of 1,000 cycles, measured under load), so a claim with its four readings stays w
 NOISE_RUNS = 20
 """Runs under each further scoring realisation: the first ones of the same run seeds (common
 random numbers), enough to see a realisation's shift; their Monte-Carlo error is carried."""
-REFINE = 4
+REFINE = 2
 """The factor by which a refinement multiplies the Monte-Carlo runs."""
-MAX_SCALE = 16
-"""The most runs a refined estimate uses: ``MAX_SCALE`` x :data:`MAX_RUNS` (1,920 REA runs,
-about a minute on this machine unloaded), reached only by an estimate near a verdict boundary."""
+MAX_SCALE = 8
+"""The most runs a refined estimate uses: ``MAX_SCALE`` x :data:`MAX_RUNS` (960 REA runs,
+about half a minute on this machine unloaded), reached only near a verdict boundary."""
 ACCURACY_MARGIN = 1.0
 """The search-accuracy margin of the claims files (percentage points): the target is a tenth."""
 SCORE_MARGIN = 0.01
