@@ -43,7 +43,7 @@ from harness.markdown import (
 )
 from harness.outcome import AlternativeRun, Outcome
 from harness.results import OutputError, load_results, outcomes
-from harness.rules import get_rule
+from harness.rules import can_reproduce, get_rule
 from harness.verdicts import (
     DIAGNOSIS_UNSUPPORTED,
     ERROR,
@@ -506,16 +506,11 @@ def _evidence_lines(recs: list[Outcome]) -> list[str]:
     return lines
 
 
-CANNOT = 1e-3
-"""Power at the published value below which a claim is listed as unable to come out
-*reproduced*: even a perfect reproduction would almost never show equivalence."""
-
-
 def cannot_reproduce(recs: list[Outcome]) -> list[str]:
     """The measured claims whose rule cannot call them *reproduced* (power at the reference at
-    most :data:`CANNOT`): their verdict can only be *inconclusive* or *not reproduced*."""
+    most :data:`harness.rules.POWER_FLOOR`): only *inconclusive* or *not reproduced* remain."""
     return sorted(r.id for r in recs if r.judgement is not None and r.judgement.power is not None
-                  and r.judgement.power <= CANNOT)
+                  and not can_reproduce(r.judgement))
 
 
 def _cannot_reproduce_lines(recs: list[Outcome]) -> list[str]:

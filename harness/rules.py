@@ -256,6 +256,17 @@ def _side(e: Estimate, scale: float = 1.0) -> _Side:
                  e.n if sampled else None)
 
 
+def _published_floor(alpha: float, ref: _Side) -> float:
+    """The half-width the interval tends to when our side's error vanishes: the published
+    side's own ``t(1 − alpha, df) · se``."""
+    if ref.var <= 0:
+        return 0.0
+    from scipy import stats as sps
+
+    q = sps.norm.ppf(1 - alpha) if math.isinf(ref.df) else sps.t.ppf(1 - alpha, ref.df)
+    return float(q) * math.sqrt(ref.var)
+
+
 def _decide(gap: float, alpha: float, half: float, ours: _Side, ref: _Side, unit: str) -> str:
     """What would decide an inconclusive interval whose estimate sits ``gap`` from the edge it
     must clear (the half-width must fall below it): more repetitions on our side, else on the
@@ -264,6 +275,17 @@ def _decide(gap: float, alpha: float, half: float, ours: _Side, ref: _Side, unit
         return ("the estimate sits on the margin's edge: no number of repetitions decides it; "
                 "only a different estimate would")
     need = f"the interval half-width (now {half:.3g}{unit}) must fall below {gap:.3g}{unit}"
+    floor = _published_floor(alpha, ref)
+    if floor >= gap:
+        # Unlimited repetitions of ours leave the published value's own sampling error.
+        said = (f"nothing on our side decides it: with unlimited repetitions of ours the "
+                f"interval half-width tends to {floor:.3g}{unit} (the published value's own "
+                f"sampling error), not below {gap:.3g}{unit}")
+        k = (None if ref.std is None else
+             stats.repetitions_to_decide(gap, alpha, ref.std, 0.0, math.inf, now=ref.n))
+        if k is not None:
+            return f"{said}; about {k} published repetitions (now {ref.n}) would"
+        return f"{said}; at this margin no measurement decides it"
     for who, side, other in (("on our side", ours, ref), ("published", ref, ours)):
         if side.std is None:
             continue

@@ -122,7 +122,8 @@ def test_without_spreads_the_standard_errors_decide():
 
 
 def test_the_first_screen_names_the_claims_that_cannot_come_out_reproduced():
-    from harness.report import CANNOT, cannot_reproduce
+    from harness.report import cannot_reproduce
+    from harness.rules import POWER_FLOOR as CANNOT
 
     def rec(cid: str, power: float) -> Outcome:
         j = Judgement(REPRODUCED if power > 0.5 else "inconclusive", 0.0, 1.0, power=power)

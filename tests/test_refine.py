@@ -65,3 +65,16 @@ def test_the_refined_verdict_is_the_same_under_another_seed(offset, seed):
     near = min(abs(abs(truth - 10.0) + half - 1.0), *(abs(truth - e) for e in edges))
     if near > 2 * MC_GUARD * errors[-1] + 4 * errors[-1]:
         assert got[0][0] == got[1][0]
+
+
+def test_what_would_decide_says_when_nothing_on_our_side_can():
+    """The published value's own sampling error (10/sqrt(30) ≈ 1.8, times 1.645) exceeds the
+    gap to the margin: no repetitions of ours can narrow the interval below it."""
+    from harness.verdicts import INCONCLUSIVE, judge
+
+    j = judge(TOL, Estimate(10.5, 2.0, 30, se=0.0), Estimate(10.0, 10.0, 30))
+    assert j.verdict == INCONCLUSIVE
+    assert j.decide.startswith("nothing on our side decides it")
+    assert "published repetitions" in j.decide  # many more published runs would
+    j = judge(TOL, Estimate(10.5, 5.0, 3), Estimate(10.0, 0.5, 300))
+    assert j.verdict == INCONCLUSIVE and "repetitions on our side" in j.decide
