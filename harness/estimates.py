@@ -73,6 +73,8 @@ class Estimate:
             del out["se"]
         if out["se_df"] is None:
             del out["se_df"]
+        if out["spread_exact"] == (self.se == 0):  # what from_dict reads without it: unchanged
+            del out["spread_exact"]
         return out
 
     @classmethod

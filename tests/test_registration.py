@@ -151,6 +151,7 @@ def _numbers_at(commit: str) -> dict[str, dict]:
     return out
 
 
+@pytest.mark.integration  # runs git in a subprocess
 def test_set_commits_hold_the_registered_numbers():
     """``set`` is checkable: at the named commit the claim's tolerance had the registered numbers
     (a record that keeps an old ``set`` after a change fails here)."""
