@@ -253,7 +253,8 @@ def _table_finding(table: str, recs: list[Outcome], claims: dict[str, Any]) -> l
     lines = [f"- **{md_text(table)}** — {plural(len(recs), 'claim')}: {_counted(counts)}."]
     t = _table_record(claims, table)
     if t is not None:
-        lines[0] += " Across its rows " + _reading_sentence(t)
+        said = _reading_sentence(t)
+        lines[0] += " " + said[0].upper() + said[1:]
     by = defaultdict(list)
     for r in recs:
         by[str(r.status)].append(r)
