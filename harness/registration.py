@@ -4,15 +4,19 @@ A claims folder may hold ``registration.toml`` beside its claims files: one ``[c
 per claim with ``set`` (the date and commit where the tolerance's current numbers first appeared),
 ``results_known`` (whether the claim's own result had been seen then: true, false or
 ``"unknown"``), ``reason`` (why the numbers are what they are), ``fingerprint`` (the numbers
-themselves: :func:`tolerance_numbers`) and optionally ``sensitivity`` (how the verdict moves under
-another margin). The record does not claim pre-registration; it states the history, so that a
-reader can weigh a margin that was set after its result was known. ``tests/test_registration.py``
-refuses a tolerance whose numbers differ from its fingerprint: a change needs a new record.
+themselves: :func:`tolerance_numbers`), ``words`` (a digest of the tolerance's justification:
+:func:`words_digest`), ``changes`` (every later change of the tolerance's words or numbers: when, in
+which commit, what, whether results were known then, and why) and optionally ``sensitivity`` (how
+the verdict moves under another margin). The record does not claim pre-registration; it states the
+history, so that a reader can weigh a margin that was set after its result was known.
+``tests/test_registration.py`` refuses a tolerance whose numbers differ from its fingerprint or
+whose justification differs from its digest: a change needs a recorded change.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import math
 import re
 import tomllib
@@ -38,11 +42,32 @@ UNKNOWN = "unknown"
 PENDING = "pending"
 """A ``set.commit`` for a change not committed yet (replace it with the hash once committed)."""
 _COMMIT = re.compile(r"[0-9a-f]{7,40}")
-_RECORD_FIELDS = {"set", "results_known", "reason", "fingerprint", "sensitivity"}
+_RECORD_FIELDS = {"set", "results_known", "reason", "fingerprint", "words", "changes",
+                  "sensitivity"}
+_CHANGE_FIELDS = {"date", "commit", "changed", "results_known", "reason"}
+CHANGEABLE = ("justification", *TOLERANCE_FIELDS, *(f"window_{w}" for w in WINDOW_FIELDS))
+"""What a recorded change may name: the justification's words or a fingerprinted number."""
+_DIGEST = re.compile(r"[0-9a-f]{12}")
 
 
 class RegistrationError(TfnasError, ValueError):
     """The registration record is malformed or does not cover the claims; one line says where."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of a tolerance after it was set: when, in which commit, which fields, whether
+    the claim's results were known then, and why."""
+
+    date: str
+    commit: str
+    changed: tuple[str, ...]
+    results_known: bool | str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"date": self.date, "commit": self.commit, "changed": list(self.changed),
+                "results_known": self.results_known, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -56,11 +81,17 @@ class Registration:
     reason: str
     fingerprint: Mapping[str, float | str] = field(default_factory=dict)
     sensitivity: str = ""
+    words: str = ""
+    """:func:`words_digest` of the tolerance's justification as last recorded."""
+    changes: tuple[Change, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"set": {"date": self.date, "commit": self.commit},
                                "results_known": self.results_known, "reason": self.reason,
                                "fingerprint": dict(self.fingerprint)}
+        out["words"] = self.words
+        if self.changes:
+            out["changes"] = [c.to_dict() for c in self.changes]
         if self.sensitivity:
             out["sensitivity"] = self.sensitivity
         return out
@@ -69,7 +100,16 @@ class Registration:
         """One line for a report: when the numbers were set and whether the result was known."""
         known = {True: "after its result was known", False: "before its result was known",
                  UNKNOWN: "whether its result was known is not recorded"}[self.results_known]
-        return f"tolerance set {self.date} ({self.commit}), {known}"
+        text = f"tolerance set {self.date} ({self.commit}), {known}"
+        if self.changes:
+            last = self.changes[-1]
+            text += f"; changed {last.date} ({last.commit}: {', '.join(last.changed)})"
+        return text
+
+
+def words_digest(justification: str) -> str:
+    """12 hex digits naming a justification's words: a changed word changes it."""
+    return hashlib.sha256(justification.encode("utf-8")).hexdigest()[:12]
 
 
 def tolerance_numbers(tolerance: Tolerance, protocol: Mapping[str, Any]) -> dict[str, float | str]:
@@ -104,6 +144,51 @@ def _fail(where: str, text: str) -> RegistrationError:
     return RegistrationError(one_line(f"{where}: {text}", 400))
 
 
+def _when(at: str, name: str, value: Mapping[str, Any]) -> tuple[str, str]:
+    """A record's (date, commit) under ``name`` (``set`` or ``changes[i]``), checked."""
+    date = value.get("date")
+    if isinstance(date, datetime.date):
+        date = date.isoformat()
+    try:
+        datetime.date.fromisoformat(date if isinstance(date, str) else "")
+    except ValueError:
+        raise _fail(at, f"field '{name}.date' is {shown(date)}, expected a date YYYY-MM-DD") from None
+    commit = value.get("commit")
+    if not isinstance(commit, str) or not (commit == PENDING or _COMMIT.fullmatch(commit)):
+        raise _fail(at, f"field '{name}.commit' is {shown(commit)}, expected 7-40 lowercase hex "
+                    f"digits or {PENDING!r}")
+    return str(date), commit
+
+
+def _known(at: str, name: str, known: Any) -> bool | str:
+    if known not in (True, False, UNKNOWN) or isinstance(known, int) and not isinstance(known, bool):
+        raise _fail(at, f"field '{name}' is {shown(known)}, expected true, false or "
+                    f"{UNKNOWN!r}")
+    return known
+
+
+def _changes(at: str, value: Any) -> tuple[Change, ...]:
+    if not isinstance(value, list):
+        raise _fail(at, "field 'changes' must be an array of tables")
+    out = []
+    for i, entry in enumerate(value):
+        name = f"changes[{i}]"
+        if not isinstance(entry, dict) or set(entry) != _CHANGE_FIELDS:
+            raise _fail(at, f"field '{name}' must be a table {sorted(_CHANGE_FIELDS)}")
+        date, commit = _when(at, name, entry)
+        changed = entry["changed"]
+        if (not isinstance(changed, list) or not changed
+                or any(c not in CHANGEABLE for c in changed)):
+            raise _fail(at, f"field '{name}.changed' is {shown(changed)}, expected a non-empty "
+                        f"list of {list(CHANGEABLE)}")
+        reason = entry["reason"]
+        if not isinstance(reason, str) or not reason.strip():
+            raise _fail(at, f"field '{name}.reason' must say why the tolerance changed")
+        out.append(Change(date, commit, tuple(changed),
+                          _known(at, f"{name}.results_known", entry["results_known"]), reason))
+    return tuple(out)
+
+
 def _record(cid: str, value: Any, where: str) -> Registration:
     at = f"{where}: claim {cid!r}"
     if not isinstance(value, dict):
@@ -112,27 +197,18 @@ def _record(cid: str, value: Any, where: str) -> Registration:
     if unknown:
         raise _fail(at, f"unknown field(s) {shown(sorted(map(str, unknown)))}; expected some of "
                     f"{sorted(_RECORD_FIELDS)}")
-    missing = {"set", "results_known", "reason", "fingerprint"} - set(value)
+    missing = {"set", "results_known", "reason", "fingerprint", "words"} - set(value)
     if missing:
         raise _fail(at, f"missing field(s) {sorted(missing)}")
     when = value["set"]
     if not isinstance(when, dict) or set(when) != {"date", "commit"}:
         raise _fail(at, "field 'set' must be a table {date, commit}")
-    date = when["date"]
-    if isinstance(date, datetime.date):
-        date = date.isoformat()
-    try:
-        datetime.date.fromisoformat(date if isinstance(date, str) else "")
-    except ValueError:
-        raise _fail(at, f"field 'set.date' is {shown(date)}, expected a date YYYY-MM-DD") from None
-    commit = when["commit"]
-    if not isinstance(commit, str) or not (commit == PENDING or _COMMIT.fullmatch(commit)):
-        raise _fail(at, f"field 'set.commit' is {shown(commit)}, expected 7-40 lowercase hex "
-                    f"digits or {PENDING!r}")
-    known = value["results_known"]
-    if known not in (True, False, UNKNOWN) or isinstance(known, int) and not isinstance(known, bool):
-        raise _fail(at, f"field 'results_known' is {shown(known)}, expected true, false or "
-                    f"{UNKNOWN!r}")
+    date, commit = _when(at, "set", when)
+    known = _known(at, "results_known", value["results_known"])
+    words = value["words"]
+    if not (isinstance(words, str) and _DIGEST.fullmatch(words)):
+        raise _fail(at, f"field 'words' is {shown(words)}, expected 12 lowercase hex digits "
+                    "(harness.registration.words_digest of the justification)")
     reason = value["reason"]
     if not isinstance(reason, str) or not reason.strip():
         raise _fail(at, "field 'reason' must say why the numbers are what they are")
@@ -140,7 +216,7 @@ def _record(cid: str, value: Any, where: str) -> Registration:
     if not isinstance(sensitivity, str):
         raise _fail(at, "field 'sensitivity' must be a string")
     return Registration(date, commit, known, reason, _fingerprint(at, value["fingerprint"]),
-                        sensitivity)
+                        sensitivity, words, _changes(at, value.get("changes", [])))
 
 
 def _fingerprint(at: str, value: Any) -> dict[str, float | str]:
