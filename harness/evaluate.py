@@ -24,6 +24,7 @@ from harness.context import (
     OptionError,
 )
 from harness.kinds import Comparison, Measurement, measure, null_of
+from harness.measurement_model import MC_GUARD
 from harness.outcome import AlternativeRun, NullRun, Outcome, RunSettings
 from harness.registry import Alternative, Claim
 from harness.rules import get_rule
@@ -74,10 +75,6 @@ def _verdict(claim: Claim, result: Measurement | Comparison
     return estimate, None, judgement, result.details
 
 
-MC_GUARD = 2.0
-"""Monte-Carlo standard errors an estimate must sit from a verdict boundary: closer, and the
-measurement is refined (more runs) until it does or its kind's cap is reached, so that no
-verdict depends on the master seed."""
 
 
 MC_SHARE = 0.3

@@ -29,6 +29,10 @@ from typing import Any
 from harness.estimates import Estimate
 from harness.schema import Invalid
 
+MC_GUARD = 2.0
+"""Monte-Carlo standard errors within which an estimate is not taken as decided: the evaluation
+refines a verdict whose boundary lies closer (:func:`harness.evaluate.judged`), and the table fit
+counts a rejection only when it survives that move (:mod:`harness.readings`)."""
 FRESH = "fresh"
 """Scoring noise drawn anew for every repetition (the only noise model the harness uses)."""
 

@@ -30,13 +30,11 @@ from typing import Any
 from scipy import stats as sps
 
 from harness.estimates import standard_error
-from harness.measurement_model import MeasurementModel
+from harness.measurement_model import MC_GUARD, MeasurementModel
 from harness.outcome import Outcome
 from harness.registry import DEFAULT_READING
 from harness.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, Estimate, Judgement
 
-MC_GUARD = 2.0
-"""Monte-Carlo errors a prediction may move before its fit test counts (as in evaluation)."""
 ALPHA = 0.05
 """The family-wise level of a table's fit tests (Holm over rows × readings)."""
 

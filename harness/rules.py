@@ -261,10 +261,7 @@ def _published_floor(alpha: float, ref: _Side) -> float:
     side's own ``t(1 − alpha, df) · se``."""
     if ref.var <= 0:
         return 0.0
-    from scipy import stats as sps
-
-    q = sps.norm.ppf(1 - alpha) if math.isinf(ref.df) else sps.t.ppf(1 - alpha, ref.df)
-    return float(q) * math.sqrt(ref.var)
+    return stats.upper_quantile(alpha, ref.df) * math.sqrt(ref.var)
 
 
 def _decide(gap: float, alpha: float, half: float, ours: _Side, ref: _Side, unit: str) -> str:

@@ -148,7 +148,7 @@ def bootstrap_correlation_ci(x: np.ndarray, y: np.ndarray, kind: str, rng: np.ra
 
 
 
-def _quantile(alpha: float, df: float) -> float:
+def upper_quantile(alpha: float, df: float) -> float:
     """The upper ``alpha`` quantile of Student's t with ``df`` degrees of freedom (normal when
     ``df`` is infinite)."""
     if not 0 < alpha < 0.5:
@@ -182,7 +182,7 @@ def difference_interval(d: float, se: float, df: float, alpha: float) -> tuple[f
         raise ValueError(f"the standard error must be finite and >= 0, got {se}")
     if se == 0:
         return (d, d)
-    half = _quantile(alpha, df) * se
+    half = upper_quantile(alpha, df) * se
     return (d - half, d + half)
 
 
@@ -563,7 +563,7 @@ def repetitions_to_decide(half_width: float, alpha: float, std: float,
     def width(k: int) -> float:
         var = std * std / k
         df = welch_df([(var, k - 1), (fixed_variance, fixed_df)])
-        return _quantile(alpha, df) * math.sqrt(var + fixed_variance)
+        return upper_quantile(alpha, df) * math.sqrt(var + fixed_variance)
 
     return _first_count_below(width, half_width, max(2, (now or 1) + 1), limit)
 
@@ -595,6 +595,6 @@ def repetitions_each_to_decide(half_width: float, alpha: float, std_a: float, st
 
     def width(k: int) -> float:
         df = welch_df([(std_a * std_a / k, k - 1), (std_b * std_b / k, k - 1)])
-        return _quantile(alpha, df) * math.sqrt(var / k)
+        return upper_quantile(alpha, df) * math.sqrt(var / k)
 
     return _first_count_below(width, half_width, max(2, (now or 1) + 1), limit)

@@ -9,8 +9,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.evaluate import MC_GUARD, judged
+from harness.evaluate import judged
 from harness.kinds import Measurement
+from harness.measurement_model import MC_GUARD
 from harness.verdicts import Estimate, Tolerance
 
 TOL = Tolerance("tost", margin=1.0, alpha=0.05, justification="test")

@@ -60,8 +60,6 @@ class Realised:
     mc_se: float
     runs: int | None
     """Monte-Carlo runs (None: exact)."""
-    per_run: float
-    """Values one repetition reports (1 for best and unselected)."""
     model: MeasurementModel
     """What one repetition is under this reading (values, design effect)."""
 
@@ -197,7 +195,7 @@ def _realise(proto: Any, ctx: Context, seed: int, scores: np.ndarray,
         finite, dropped = dist.finite()
     except ExactError as exc:
         raise NotRun(f"every value the protocol can report is non-finite ({exc})") from exc
-    return Realised(seed, finite, dropped, mc, used, model.per_repetition, model)
+    return Realised(seed, finite, dropped, mc, used, model)
 
 
 def _mixture(parts: list[Realised]) -> Discrete:
@@ -205,24 +203,21 @@ def _mixture(parts: list[Realised]) -> Discrete:
                     np.concatenate([p.dist.probs for p in parts]) / len(parts))
 
 
-def standard_error(means: Any, mc_ses: Any) -> tuple[float, float | None]:
-    """(se, its degrees of freedom) of the mixture's mean over realisations: fresh scoring
-    noise, so the realisations' spread over √R (R − 1 degrees of freedom), combined with the
-    Monte-Carlo error of the realisations' mean (known: infinite degrees of freedom) by
-    Welch–Satterthwaite. Degrees of freedom None: the error is known (one realisation)."""
+def standard_error(means: Any, mc_ses: Any) -> tuple[float, float | None, float]:
+    """(se, its degrees of freedom, its Monte-Carlo part) of the mixture's mean over
+    realisations: fresh scoring noise, so the realisations' spread over √R (R − 1 degrees of
+    freedom), combined with the Monte-Carlo error of the realisations' mean (known: infinite
+    degrees of freedom) by Welch–Satterthwaite. Degrees of freedom None: the error is known
+    (one realisation)."""
     m = np.asarray(means, dtype=float)
     mc = np.asarray(mc_ses, dtype=float)
     r = m.size
     between = float(m.var(ddof=1)) / r if r > 1 else 0.0
     mc_var = float(np.mean(mc**2)) / r
-    se = float(np.sqrt(between + mc_var))
+    se, mc = float(np.sqrt(between + mc_var)), float(np.sqrt(mc_var))
     if r < 2 or between == 0.0:
-        return se, None
-    return se, (between + mc_var) ** 2 / (between**2 / (r - 1))
-
-
-def _standard_error(parts: list[Realised]) -> tuple[float, float | None]:
-    return standard_error([p.dist.mean for p in parts], [p.mc_se for p in parts])
+        return se, None, mc
+    return se, (between + mc_var) ** 2 / (between**2 / (r - 1)), mc
 
 
 TOP_CELLS = 10
@@ -308,12 +303,11 @@ def seed_free(proto: Any, ctx: Context, details: Callable[[dict], Any], oracle: 
         again = None if first.runs is None else min(first.runs, NOISE_RUNS * scale)
         parts = [first] + [_realise(proto, ctx, s, c, again) for s, c in columns[1:]]
         mix = _mixture(parts)
-        n = max(1, round((ctx.repetitions or proto.repetitions) * first.per_run))
-        se, se_df = _standard_error(parts)
+        n = max(1, round((ctx.repetitions or proto.repetitions) * first.model.per_repetition))
+        se, se_df, mc = standard_error([p.dist.mean for p in parts], [p.mc_se for p in parts])
         record = _details(proto, ctx, parts, mix, n, noted, columns)
         record["se_df"] = se_df
         record["model"] = first.model.to_dict()
-        mc = float(np.sqrt(np.mean([p.mc_se**2 for p in parts]) / len(parts)))
         record["mc_se"] = mc
         finer = scale * REFINE
         refine = (None if first.runs is None or finer > MAX_SCALE else
