@@ -82,12 +82,15 @@ MC_SHARE = 0.3
 side's standard error (a tenth of its variance): more runs would narrow the interval."""
 
 
-def _shifted(result: Measurement | Comparison, by: float) -> Measurement | Comparison:
-    """The result with its (side A's) estimate moved by ``by``."""
+def _shifted(result: Measurement | Comparison, by: float, spread: float = 0.0
+             ) -> Measurement | Comparison:
+    """The result with its (side A's) estimate moved by ``by`` and its spread scaled by
+    ``1 + spread`` (both within the Monte-Carlo error)."""
     if isinstance(result, Comparison):
-        return Comparison(_shifted(result.a, by), result.b)
-    moved = dataclasses.replace(result.estimate, value=result.estimate.value + by)
-    return dataclasses.replace(result, estimate=moved)
+        return Comparison(_shifted(result.a, by, spread), result.b)
+    e = result.estimate
+    std = None if e.std is None else e.std * (1.0 + spread)
+    return dataclasses.replace(result, estimate=dataclasses.replace(e, value=e.value + by, std=std))
 
 
 def mc_error(result: Measurement | Comparison) -> float:
@@ -120,16 +123,18 @@ def judged(claim: Claim, result: Measurement | Comparison
            ) -> tuple[Measurement | Comparison,
                       tuple[Estimate, Estimate | None, Judgement, dict[str, Any]]]:
     """The result and its verdict, refined while a shift of :data:`MC_GUARD` Monte-Carlo
-    errors either way would change the verdict (a boundary within the estimate's error), or
-    while it is inconclusive with a Monte-Carlo error above :data:`MC_SHARE` of its standard
+    errors either way, or of the spread by :data:`MC_GUARD` of its relative Monte-Carlo error
+    (``Measurement.spread_mc``), would change the verdict (a boundary within the estimate's
+    error), or while it is inconclusive with a Monte-Carlo error above :data:`MC_SHARE` of its standard
     error (more runs would narrow the interval), up to the kind's cap."""
     while True:
         parts = _verdict(claim, result)
         err = mc_error(result)
-        if err <= 0:
+        if err <= 0 and not (isinstance(result, Measurement) and result.spread_mc > 0):
             return result, parts
-        verdicts = {_verdict(claim, _shifted(result, s * MC_GUARD * err))[2].verdict
-                    for s in (-1, 1)}
+        rel = result.spread_mc if isinstance(result, Measurement) else 0.0
+        verdicts = {_verdict(claim, _shifted(result, s * MC_GUARD * err, t * MC_GUARD * rel))[2]
+                    .verdict for s in (-1, 1) for t in (-1, 0, 1)}
         undecided = parts[2].verdict == INCONCLUSIVE and err > MC_SHARE * _total_error(result)
         if verdicts == {parts[2].verdict} and not undecided:
             return result, parts

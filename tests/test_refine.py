@@ -79,3 +79,35 @@ def test_what_would_decide_says_when_nothing_on_our_side_can():
     assert "published repetitions" in j.decide  # many more published runs would
     j = judge(TOL, Estimate(10.5, 5.0, 3), Estimate(10.0, 0.5, 300))
     assert j.verdict == INCONCLUSIVE and "repetitions on our side" in j.decide
+
+
+DIST = SimpleNamespace(tolerance=Tolerance("distribution", margin=1.0, factor=1.5, alpha=0.05,
+                                           justification="test"),
+                       published=Estimate(10.0, std=1.0, n=100))
+
+
+def _spread_measurement(std: float, spread_mc: float, calls: list[int]) -> Measurement:
+    return Measurement(Estimate(10.0, std=std, n=400, se=std / 20.0), spread_mc=spread_mc,
+                       refine=lambda: calls.append(1) or _spread_measurement(std, 0.0, calls))
+
+
+def _verdict_at(std: float) -> str:
+    return judged(DIST, _spread_measurement(std, 0.0, []))[1][2].verdict
+
+
+def test_a_spread_at_its_boundary_is_refined_though_the_mean_is_exact():
+    """A Monte-Carlo spread (the mean's error 0, as for a search that always returns one cell)
+    whose factor boundary lies within its own error is refined; far from it, it is not."""
+    grid = np.linspace(1.0, 3.0, 201)
+    verdicts = [_verdict_at(s) for s in grid]
+    edge = next(i for i in range(1, len(grid)) if verdicts[i] != verdicts[i - 1])
+    at_edge = (grid[edge - 1] + grid[edge]) / 2
+    calls: list[int] = []
+    judged(DIST, _spread_measurement(at_edge, 0.05, calls))
+    assert calls
+    far: list[int] = []
+    judged(DIST, _spread_measurement(1.0, 0.05, far))
+    assert not far
+    exact: list[int] = []
+    judged(DIST, _spread_measurement(at_edge, 0.0, exact))
+    assert not exact

@@ -45,6 +45,8 @@ class Measurement:
     (:mod:`harness.measurement_model`); None where the published row is read as it stands."""
     mc_se: float = 0.0
     """The Monte-Carlo part of the estimate's error (0: computed exactly)."""
+    spread_mc: float = 0.0
+    """The relative Monte-Carlo error of the estimate's spread (0: exact)."""
     refine: Callable[[], Measurement] | None = field(default=None, repr=False, compare=False)
     """The same reading measured with more Monte-Carlo runs; None when exact or at the cap."""
 

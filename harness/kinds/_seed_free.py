@@ -38,6 +38,9 @@ of 1,000 cycles, measured under load), so a claim with its four readings stays w
 NOISE_RUNS = 20
 """Runs under each further scoring realisation: the first ones of the same run seeds (common
 random numbers), enough to see a realisation's shift; their Monte-Carlo error is carried."""
+MIN_RUNS = 120
+"""The fewest Monte-Carlo runs of a first estimate (its spread needs them even when its mean's
+error is already below target)."""
 REFINE = 2
 """The factor by which a refinement multiplies the Monte-Carlo runs."""
 MAX_SCALE = 8
@@ -157,7 +160,10 @@ def _monte_carlo(proto: Any, ctx: Context, realisation: int, scores: np.ndarray,
         for s in seeds[len(per_run):len(per_run) + BATCH]:
             run = _run_cells(proto, ctx, realisation, scorer, index, s)
             per_run.append(_run_values(proto, run, values, scores, s))
-        if runs is None and _mc_se(per_run) < mc_target(proto.quantity, _pooled(per_run)):
+        # At least MIN_RUNS: the mean's error can vanish (REA returns one cell) while the
+        # spread, estimated from few runs, still moves with the seed.
+        if (runs is None and len(per_run) >= MIN_RUNS
+                and _mc_se(per_run) < mc_target(proto.quantity, _pooled(per_run))):
             break
     flat = np.concatenate(per_run)
     weights = np.concatenate([np.full(v.size, 1.0 / (v.size * len(per_run))) for v in per_run])
@@ -218,6 +224,13 @@ def standard_error(means: Any, mc_ses: Any) -> tuple[float, float | None, float]
     if r < 2 or between == 0.0:
         return se, None, mc
     return se, (between + mc_var) ** 2 / (between**2 / (r - 1)), mc
+
+
+def _spread_error(parts: list[Realised]) -> float:
+    """The relative Monte-Carlo error of the spread: 1/sqrt(2·n) over the runs' effective number
+    of independent values (0 when exact)."""
+    used = [p.model.effective_n(p.runs) for p in parts if p.runs is not None]
+    return float(1.0 / np.sqrt(2.0 * max(sum(used), 1.0))) if used else 0.0
 
 
 TOP_CELLS = 10
@@ -318,6 +331,7 @@ def seed_free(proto: Any, ctx: Context, details: Callable[[dict], Any], oracle: 
         # on the Monte-Carlo runs, hence on the master seed.
         return Measurement(Estimate(mix.mean, mix.std, n, se=se, se_df=se_df,
                                     spread_exact=first.runs is None),
-                           details(record), model=first.model, mc_se=mc, refine=refine)
+                           details(record), model=first.model, mc_se=mc, refine=refine,
+                           spread_mc=_spread_error(parts))
 
     return ctx.memo("seed-free", (ctx.run_key(proto), scale), estimate)
