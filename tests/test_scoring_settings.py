@@ -183,7 +183,7 @@ def test_gaussian_proxies_honour_the_batch(name: str) -> None:
 def test_batch_free_proxies_are_those_without_a_batch() -> None:
     """The registrations say which proxies take no batch: the data-free ones that draw none."""
     free = {n for n in SINGLE if not get_proxy(n).takes_batch}
-    assert free == {"synflow", "params", "flops", "az_complexity", "l2_norm"}
+    assert free == {"synflow", "params", "flops", "az_complexity", "l2_norm", "layers"}
     assert {n for n in SINGLE if get_proxy(n).draws_batch} == {
         "zen", "az_expressivity", "az_progressivity", "az_trainability"}
 
