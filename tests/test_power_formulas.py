@@ -82,6 +82,15 @@ def test_the_rules_without_a_sampling_model_report_certain_outcomes():
     assert holds.power == 1.0 and holds.power_effect == 1.0
 
 
+@pytest.mark.parametrize("observed", [0.0, 0.5, 1.0])
+def test_an_order_claim_reports_no_power(observed):
+    """An order of several coefficients states no distance between them, so the chance that a
+    sample shows every pair in order is not the rule's to give: no power is reported (a power of
+    1 was printed before, false whenever a pair can be undecided)."""
+    j = judge(Tolerance("ordered", justification="x"), Estimate(observed), Estimate(1.0))
+    assert j.power is None and j.power_effect is None and can_reproduce(j)
+
+
 def test_can_reproduce_reads_the_power():
     tost = Tolerance("tost", margin=1.0, alpha=0.05, justification="x")
     wide = judge(tost, Estimate(70.0, se=0.0), Estimate(70.0, 30.0, 30))  # half-width ≫ margin
