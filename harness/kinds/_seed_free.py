@@ -28,6 +28,7 @@ from harness.context import Context, NotRun
 from harness.exact import Discrete, ExactError, best_of_n, sampled_cells, sampling, unselected_cell
 from harness.kinds import Measurement
 from harness.measurement_model import MeasurementModel, from_runs, without_replacement
+from harness.stats import sd_relative_error
 from harness.verdicts import Estimate
 
 BATCH = 40
@@ -227,10 +228,13 @@ def standard_error(means: Any, mc_ses: Any) -> tuple[float, float | None, float]
 
 
 def _spread_error(parts: list[Realised]) -> float:
-    """The relative Monte-Carlo error of the spread: 1/sqrt(2·n) over the runs' effective number
-    of independent values (0 when exact)."""
-    used = [p.model.effective_n(p.runs) for p in parts if p.runs is not None]
-    return float(1.0 / np.sqrt(2.0 * max(sum(used), 1.0))) if used else 0.0
+    """The relative Monte-Carlo error of the spread over the runs' effective number of
+    independent values, at the largest kurtosis of the realisations (0 when exact)."""
+    sampled = [p for p in parts if p.runs is not None]
+    if not sampled:
+        return 0.0
+    n = sum(p.model.effective_n(p.runs) for p in sampled)
+    return sd_relative_error(max(p.dist.kurtosis for p in sampled), max(n, 1.0))
 
 
 TOP_CELLS = 10
