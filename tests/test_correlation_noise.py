@@ -55,7 +55,7 @@ def test_without_realisations_nothing_is_added_and_it_is_said(tmp_path):
     assert se == 0.0 and "one scoring realisation" in noted["note"]
 
 
-@pytest.mark.parametrize("proxy", ["params", "flops"])
+@pytest.mark.parametrize("proxy", ["params", "flops", "layers"])
 def test_a_seed_free_proxy_has_no_scoring_noise(proxy):
     se, noted = scoring_noise_se(_proto(proxy, "cifar10"), Context(), 15625)
     assert se == 0.0 and "does not depend on the score seed" in noted["note"]
