@@ -43,7 +43,7 @@ _VARIANT = (
               "ondratybl/VKDNW NB201/ZeroShotProxy/compute_vkdnw_score.py (vkdnw_dim)",
     variant=_VARIANT)
 def layers(network: nn.Module) -> float:
-    """Number of parameter tensors of `network` (VKDNW's ℵ, "trainable layers")."""
+    """Number of parameter tensors of ``network`` (VKDNW's ℵ, "trainable layers")."""
     if not isinstance(network, nn.Module):
         raise ArgumentTypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
     return float(len(list(network.named_parameters())))
