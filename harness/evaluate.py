@@ -75,8 +75,6 @@ def _verdict(claim: Claim, result: Measurement | Comparison
     return estimate, None, judgement, result.details
 
 
-
-
 MC_SHARE = 0.3
 """An inconclusive verdict is refined while the Monte-Carlo error is more than this share of our
 side's standard error (a tenth of its variance): more runs would narrow the interval."""
