@@ -100,6 +100,21 @@ class TableFit:
     tests: tuple[RowFit, ...] = ()
     alpha: float = ALPHA
 
+    def undecided(self) -> str:
+        """Why no reading is named, in one line ('' when one is): no row measured, several
+        readings consistent with the informative rows, or none consistent with all of them."""
+        if self.best_reading is not None:
+            return ""
+        if not self.rows:
+            return f"NOT RUN {self.table}: no row of the table was measured"
+        if self.consistent:
+            names = ", ".join(repr(c) for c in self.consistent)
+            return (f"UNDECIDED {self.table}: its informative rows are consistent with "
+                    f"{len(self.consistent)} readings ({names}); the table does not decide "
+                    f"between them")
+        return (f"NO READING FITS {self.table}: every reading is rejected on some informative "
+                f"row of its {len(self.rows)}")
+
     def to_dict(self) -> dict[str, Any]:
         return {"table": self.table, "rows": list(self.rows),
                 "readings": [r.to_dict() for r in self.readings],

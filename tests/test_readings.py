@@ -87,6 +87,8 @@ def test_a_row_no_reading_explains_takes_no_part_in_choosing():
     assert fit.unexplained == ("score",)
     assert fit.basis == "undecided" and fit.best_reading is None
     assert set(fit.consistent) == {"selected", "sampled"}
+    assert fit.undecided().startswith("UNDECIDED Table X: its informative rows are consistent "
+                                      "with 2 readings")
     assert fit.conflicts == ("score explains its divergence by 'selected', but the table does "
                              "not decide between 'selected' and 'sampled'",)
 
@@ -100,6 +102,7 @@ def test_no_reading_consistent_with_every_informative_row():
                           "y": (Estimate(m1, 2.0, 30, se=0.0), REPRODUCED)})]
     fit = fit_table("Table X", rows)
     assert fit.basis == "none consistent" and fit.consistent == () and fit.unexplained == ()
+    assert fit.undecided().startswith("NO READING FITS")
 
 
 @settings(max_examples=30, deadline=None)
@@ -131,3 +134,13 @@ def test_the_first_screen_names_the_claims_that_cannot_come_out_reproduced():
 
     recs = [rec("a", 0.0), rec("b", CANNOT), rec("c", 0.9), rec("d", 2 * CANNOT)]
     assert cannot_reproduce(recs) == ["a", "b"]
+
+
+def test_a_table_with_no_row_measured_says_so_and_a_decided_one_says_nothing():
+    assert fit_table("Table Y", []).undecided() == "NOT RUN Table Y: no row of the table was measured"
+    rng = np.random.default_rng(4)
+    rows = [row(f"r{i}", pub, {"x": (Estimate(mean, 2.0, 30, se=0.0), REPRODUCED),
+                               "y": (Estimate(mean + 9, 2.0, 30, se=0.0), NOT_REPRODUCED)})
+            for i, (pub, mean) in enumerate(_table((10.0, 20.0), rng))]
+    fit = fit_table("Table X", rows)
+    assert fit.best_reading == "x" and fit.undecided() == ""
