@@ -80,15 +80,20 @@ MC_SHARE = 0.3
 side's standard error (a tenth of its variance): more runs would narrow the interval."""
 
 
-def _shifted(result: Measurement | Comparison, by: float, spread: float = 0.0
-             ) -> Measurement | Comparison:
-    """The result with its (side A's) estimate moved by ``by`` and its spread scaled by
-    ``1 + spread`` (both within the Monte-Carlo error)."""
+def _shifted(result: Measurement | Comparison, by: float, spread: float = 0.0,
+             design: float = 0.0) -> Measurement | Comparison:
+    """The result with its (side A's) estimate moved by ``by``, its spread scaled by
+    ``1 + spread`` and its model's design effect by ``1 + design`` (all within the Monte-Carlo
+    error)."""
     if isinstance(result, Comparison):
-        return Comparison(_shifted(result.a, by, spread), result.b)
+        return Comparison(_shifted(result.a, by, spread, design), result.b)
     e = result.estimate
     std = None if e.std is None else e.std * (1.0 + spread)
-    return dataclasses.replace(result, estimate=dataclasses.replace(e, value=e.value + by, std=std))
+    model = result.model
+    if model is not None and design:
+        model = model.scaled(max(1.0 + design, 1e-3))
+    return dataclasses.replace(result, estimate=dataclasses.replace(e, value=e.value + by, std=std),
+                               model=model)
 
 
 def mc_error(result: Measurement | Comparison) -> float:
@@ -121,18 +126,20 @@ def judged(claim: Claim, result: Measurement | Comparison
            ) -> tuple[Measurement | Comparison,
                       tuple[Estimate, Estimate | None, Judgement, dict[str, Any]]]:
     """The result and its verdict, refined while a shift of :data:`MC_GUARD` Monte-Carlo
-    errors either way, or of the spread by :data:`MC_GUARD` of its relative Monte-Carlo error
-    (``Measurement.spread_mc``), would change the verdict (a boundary within the estimate's
-    error), or while it is inconclusive with a Monte-Carlo error above :data:`MC_SHARE` of its standard
-    error (more runs would narrow the interval), up to the kind's cap."""
+    errors either way, or of the spread or the model's design effect by :data:`MC_GUARD` of
+    its relative Monte-Carlo error (``Measurement.spread_mc``, ``MeasurementModel.design_mc``),
+    would change the verdict (a boundary within the estimate's error), or while it is
+    inconclusive with a Monte-Carlo error above :data:`MC_SHARE` of its standard error (more
+    runs would narrow the interval), up to the kind's cap."""
     while True:
         parts = _verdict(claim, result)
         err = mc_error(result)
-        if err <= 0 and not (isinstance(result, Measurement) and result.spread_mc > 0):
+        rel, design = _relative_errors(result)
+        if err <= 0 and rel <= 0 and design <= 0:
             return result, parts
-        rel = result.spread_mc if isinstance(result, Measurement) else 0.0
-        verdicts = {_verdict(claim, _shifted(result, s * MC_GUARD * err, t * MC_GUARD * rel))[2]
-                    .verdict for s in (-1, 1) for t in (-1, 0, 1)}
+        verdicts = {_verdict(claim, _shifted(result, s * MC_GUARD * err, t * MC_GUARD * rel,
+                                             d * MC_GUARD * design))[2].verdict
+                    for s in (-1, 1) for t in (-1, 0, 1) for d in (-1, 0, 1)}
         undecided = parts[2].verdict == INCONCLUSIVE and err > MC_SHARE * _total_error(result)
         if verdicts == {parts[2].verdict} and not undecided:
             return result, parts
@@ -140,6 +147,15 @@ def judged(claim: Claim, result: Measurement | Comparison
         if finer is None:
             return result, parts
         result = finer
+
+
+def _relative_errors(result: Measurement | Comparison) -> tuple[float, float]:
+    """(the spread's, the design effect's) relative Monte-Carlo errors of a measurement (0 for
+    a comparison, whose rules read no spread)."""
+    if not isinstance(result, Measurement):
+        return 0.0, 0.0
+    model = result.model
+    return result.spread_mc, 0.0 if model is None else model.design_mc
 
 
 def _claim_outcome(claim: Claim, status: str, run: RunSettings | None, **parts: Any) -> Outcome:
@@ -177,7 +193,8 @@ def _alternative(claim: Claim, ctx: Context, alt: Alternative) -> AlternativeRun
         return AlternativeRun(alt.label, alt.overrides, reason=one_line(exc, 1000))
     return AlternativeRun(alt.label, alt.overrides, reproduced, j.passed, j.explanation,
                           judgement=j, model=getattr(result, "model", None),
-                          mc_se=getattr(result, "mc_se", 0.0))
+                          mc_se=getattr(result, "mc_se", 0.0),
+                          spread_mc=getattr(result, "spread_mc", 0.0))
 
 
 def null_run(claim: Claim, ctx: Context) -> NullRun | None:

@@ -58,13 +58,6 @@ class Discrete:
         var = float(np.dot(self.probs, (self.values - self.mean) ** 2))
         return float(np.sqrt(max(var, 0.0)))
 
-    @property
-    def kurtosis(self) -> float:
-        """``m4 / m2²`` of one repetition (3 for a normal one; 1 for a constant, by convention)."""
-        centred = self.values - self.mean
-        m2 = float(np.dot(self.probs, centred**2))
-        return float(np.dot(self.probs, centred**4)) / m2**2 if m2 > 0 else 1.0
-
     def mean_of(self, n: int) -> tuple[float, float]:
         """Exact mean and sd of the mean of ``n`` independent repetitions."""
         _check_n(n, "repetitions")

@@ -23,7 +23,7 @@ realisations; our expected value's standard error is the realisations' spread ov
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.estimates import Estimate
@@ -50,6 +50,9 @@ class MeasurementModel:
     design_effect: float = 1.0
     """``Var(one repetition's mean) · per_repetition / σ²``: 1 for independent values."""
     noise: str = FRESH
+    design_mc: float = 0.0
+    """The relative Monte-Carlo error of ``design_effect`` (0: exact), estimated from the
+    simulated runs; a verdict or a fit is not taken as decided within it."""
 
     def __post_init__(self) -> None:
         for name in ("per_repetition", "design_effect"):
@@ -57,9 +60,18 @@ class MeasurementModel:
             if not isinstance(v, int | float) or not math.isfinite(v) or v <= 0:
                 raise ModelError(f"measurement model field {name!r} must be a positive finite "
                                  f"number, got {v!r}")
+        v = self.design_mc
+        if not isinstance(v, int | float) or math.isnan(v) or v < 0:
+            raise ModelError(f"measurement model field 'design_mc' must be a number >= 0, "
+                             f"got {v!r}")
         if self.noise != FRESH:
             raise ModelError(f"measurement model field 'noise' must be {FRESH!r}, got "
                              f"{self.noise!r}")
+
+    def scaled(self, factor: float) -> MeasurementModel:
+        """This model with its design effect multiplied by ``factor`` (> 0): the model moved
+        within its Monte-Carlo error."""
+        return replace(self, design_effect=self.design_effect * factor)
 
     def pooled(self, repetitions: int) -> float:
         """The values ``repetitions`` published repetitions pool."""
@@ -92,8 +104,11 @@ class MeasurementModel:
         return text
 
     def to_dict(self) -> dict[str, Any]:
-        return {"per_repetition": self.per_repetition, "design_effect": self.design_effect,
-                "noise": self.noise}
+        out = {"per_repetition": self.per_repetition, "design_effect": self.design_effect,
+               "noise": self.noise}
+        if self.design_mc:
+            out["design_mc"] = self.design_mc
+        return out
 
     @classmethod
     def from_dict(cls, d: Any) -> MeasurementModel:
@@ -101,7 +116,7 @@ class MeasurementModel:
             raise ModelError(f"a measurement model must be a table with 'per_repetition', "
                              f"got {d!r}")
         return cls(float(d["per_repetition"]), float(d.get("design_effect", 1.0)),
-                   str(d.get("noise", FRESH)))
+                   str(d.get("noise", FRESH)), float(d.get("design_mc", 0.0)))
 
 
 def without_replacement(n: int, population: int) -> MeasurementModel:
@@ -113,17 +128,31 @@ def without_replacement(n: int, population: int) -> MeasurementModel:
     return MeasurementModel(float(n), max(factor, 1.0 / (n * 1e6)))
 
 
-def from_runs(run_means: Any, sigma: float, per_repetition: float) -> MeasurementModel:
-    """The model of a simulated protocol from its runs: the spread of the runs' means against
-    the spread ``sigma`` of one value (one value per run: design effect 1 by definition)."""
+def from_runs(moments: Any, per_repetition: float) -> MeasurementModel:
+    """The model of a simulated protocol from its runs' moments (rows: a run's mean and mean
+    square; rows with NaN left out): the variance V of the runs' means against σ² of one value
+    (the mean square over runs less the squared mean), design effect
+    ``V · per_repetition / σ²`` (one value per run: 1 by definition). Its relative Monte-Carlo
+    error by the delta method over the runs, the independent unit: a run's influence is
+    ``((b − μ)² − V)/V − ((a − ā) − 2μ(b − μ))/σ²`` (a, b its mean square and mean), so the
+    numerator's and the denominator's errors, correlated when runs differ more than values
+    within a run, partly cancel."""
     import numpy as np
 
-    m = np.asarray(run_means, dtype=float)
-    m = m[np.isfinite(m)]
-    if per_repetition <= 1 or m.size < 2 or not sigma > 0:
+    m = np.asarray(moments, dtype=float).reshape(-1, 2)
+    m = m[np.isfinite(m).all(axis=1)]
+    b, a = m[:, 0], m[:, 1]
+    mu = float(b.mean()) if b.size else math.nan
+    sigma2 = float(a.mean()) - mu * mu if b.size else math.nan
+    if per_repetition <= 1 or b.size < 2 or not sigma2 > 0:
         return MeasurementModel(max(float(per_repetition), 1.0))
-    deff = float(m.var(ddof=1)) * per_repetition / (sigma * sigma)
-    return MeasurementModel(float(per_repetition), max(deff, 1e-6))
+    v = float(b.var(ddof=1))
+    deff = v * per_repetition / sigma2
+    if not v > 0:
+        return MeasurementModel(float(per_repetition), max(deff, 1e-6))
+    influence = ((b - mu) ** 2 - v) / v - ((a - a.mean()) - 2.0 * mu * (b - mu)) / sigma2
+    return MeasurementModel(float(per_repetition), max(deff, 1e-6),
+                            design_mc=float(np.sqrt(np.var(influence, ddof=1) / b.size)))
 
 
 def checked(v: Any, where: str) -> dict[str, Any]:

@@ -132,6 +132,8 @@ class AlternativeRun:
     """What one published repetition is under this reading; None: the row as it stands."""
     mc_se: float = 0.0
     """The Monte-Carlo part of the reading's estimate error (0: exact)."""
+    spread_mc: float = 0.0
+    """The relative Monte-Carlo error of the reading's predicted spread (0: exact)."""
 
     @property
     def verdict(self) -> str | None:
@@ -158,6 +160,8 @@ class AlternativeRun:
             out["model"] = self.model.to_dict()
         if self.mc_se:
             out["mc_se"] = self.mc_se
+        if self.spread_mc:
+            out["spread_mc"] = self.spread_mc
         return out
 
     @classmethod
@@ -169,7 +173,8 @@ class AlternativeRun:
                    d.get("passed"), d.get("explanation", ""),
                    judgement=None if j is None else Judgement.from_dict(j),
                    model=None if d.get("model") is None else MeasurementModel.from_dict(d["model"]),
-                   mc_se=float(d.get("mc_se") or 0.0))
+                   mc_se=float(d.get("mc_se") or 0.0),
+                   spread_mc=float(d.get("spread_mc") or 0.0))
 
 
 @dataclass(frozen=True)

@@ -183,25 +183,65 @@ def holm(p_values: Sequence[float], alpha: float) -> list[bool]:
     return rejected
 
 
-def _readings_of(o: Outcome) -> dict[str, tuple[Estimate | None, Judgement | None, Any, float]]:
-    model = o.details.get("model") if o.details is not None else None
-    mc = o.details.get("mc_se") if o.details is not None else None
-    out = {o.reading: (o.reproduced, o.judgement,
-                       None if model is None else MeasurementModel.from_dict(model),
-                       float(mc or 0.0))}
+@dataclass(frozen=True)
+class Predicted:
+    """One reading's prediction of a row, with the Monte-Carlo errors it is not decided within."""
+
+    estimate: Estimate | None
+    judgement: Judgement | None
+    model: MeasurementModel | None
+    mc_se: float = 0.0
+    """The Monte-Carlo error of the predicted mean."""
+    spread_mc: float = 0.0
+    """The relative Monte-Carlo error of the predicted spread."""
+
+
+def _readings_of(o: Outcome) -> dict[str, Predicted]:
+    d = o.details
+    model = d.get("model") if d is not None else None
+    out = {o.reading: Predicted(
+        o.reproduced, o.judgement, None if model is None else MeasurementModel.from_dict(model),
+        float((d.get("mc_se") if d is not None else None) or 0.0),
+        float((d.get("spread_mc") if d is not None else None) or 0.0))}
     for a in o.alternatives_run:
         if a.reason is None:
-            out[a.label] = (a.reproduced, a.judgement, a.model, a.mc_se)
+            out[a.label] = Predicted(a.reproduced, a.judgement, a.model, a.mc_se, a.spread_mc)
     return out
 
 
-def robust_p_value(published: Estimate, predicted: Estimate, mc_se: float) -> float | None:
-    """The fit test's p-value with the prediction moved toward the published value by up to
-    :data:`MC_GUARD` Monte-Carlo errors: a reading is rejected only when every prediction within
-    its Monte-Carlo error is, so no rejection hangs on the master seed."""
+SPREAD_GRID = 9
+"""Predicted spreads tried across their Monte-Carlo band by :func:`robust_p_value`."""
+
+
+def robust_p_value(published: Estimate, predicted: Estimate, mc_se: float,
+                   spread_mc: float = 0.0, model: MeasurementModel | None = None
+                   ) -> float | None:
+    """The largest fit-test p-value over the predictions within :data:`MC_GUARD` Monte-Carlo
+    errors: the mean moved toward the published value by up to ``MC_GUARD · mc_se``, the
+    spread scaled anywhere in ``1 ± MC_GUARD · spread_mc``, and the published row read with
+    the model's design effect anywhere in ``1 ± MC_GUARD · design_mc``. A reading is rejected
+    only when every prediction within its Monte-Carlo error is, so no rejection hangs on the
+    master seed."""
     shift = min(MC_GUARD * mc_se, abs(published.value - predicted.value))
-    toward = math.copysign(shift, published.value - predicted.value)
-    return fit_p_value(published, dataclasses.replace(predicted, value=predicted.value + toward))
+    moved = dataclasses.replace(
+        predicted, value=predicted.value + math.copysign(shift, published.value - predicted.value))
+    spreads: list[float | None] = [predicted.std]
+    if predicted.std is not None and spread_mc > 0:
+        band = min(MC_GUARD * spread_mc, 0.999)
+        lo, hi = predicted.std * (1 - band), predicted.std * (1 + band)
+        spreads += [lo + (hi - lo) * k / (SPREAD_GRID - 1) for k in range(SPREAD_GRID)]
+        if published.std is not None:
+            spreads.append(min(max(published.std, lo), hi))
+    design = 0.0 if model is None else min(MC_GUARD * model.design_mc, 0.999)
+    models = [model] if not design else [model, model.scaled(1 - design), model.scaled(1 + design)]
+    best: float | None = None
+    for m in models:
+        pub = read_as(published, m)
+        for sd in spreads:
+            p = fit_p_value(pub, dataclasses.replace(moved, std=sd))
+            if p is not None and (best is None or p > best):
+                best = p
+    return best
 
 
 def read_as(published: Estimate, model: MeasurementModel | None) -> Estimate:
@@ -222,13 +262,14 @@ def fit_table(table: str, outcomes: Sequence[Outcome], alpha: float = ALPHA) -> 
     for o in rows:
         if o.published is None:
             continue
-        for name, (estimate, _, model, mc) in _readings_of(o).items():
-            if estimate is None:
+        for name, pred in _readings_of(o).items():
+            if pred.estimate is None:
                 continue
-            pub = read_as(o.published, model)
-            p = robust_p_value(pub, estimate, mc)
+            p = robust_p_value(o.published, pred.estimate, pred.mc_se, pred.spread_mc, pred.model)
             if p is not None:
-                raw.append(RowFit(o.id, name, p, log_likelihood=log_likelihood(pub, estimate)))
+                pub = read_as(o.published, pred.model)
+                raw.append(RowFit(o.id, name, p,
+                                  log_likelihood=log_likelihood(pub, pred.estimate)))
     rejected = holm([t.p_value for t in raw], alpha)
     tests = tuple(dataclasses.replace(t, rejected=r) for t, r in zip(raw, rejected, strict=True))
     by_row: dict[str, list[RowFit]] = {}
@@ -242,10 +283,10 @@ def fit_table(table: str, outcomes: Sequence[Outcome], alpha: float = ALPHA) -> 
         used, total, complete = [], 0.0, True
         for o in rows:
             got = _readings_of(o).get(name)
-            if got is None or got[1] is None:
+            if got is None or got.judgement is None:
                 continue
             used.append(o.id)
-            counts[got[1].verdict] += 1
+            counts[got.judgement.verdict] += 1
         mine = {t.row: t for t in tests if t.reading == name}
         for o in informative:
             t = mine.get(o.id)

@@ -128,7 +128,7 @@ def _alternative_run(v: Any, p: str) -> dict:
         return fields(d, p, {"reason": string}, {})
     d = fields(d, p, {"reproduced": _estimate, "passed": boolean, "explanation": string},
                 {"verdict": optional(one_of(VERDICTS)), "judgement": optional(_judgement),
-                 "model": optional(model_record), "mc_se": number})
+                 "model": optional(model_record), "mc_se": number, "spread_mc": number})
     verdict = d.get("verdict")
     if verdict is not None and (verdict == REPRODUCED) != d["passed"]:
         raise Invalid(f"{p}.verdict", f"consistent with passed={d['passed']}", verdict)

@@ -148,15 +148,6 @@ def bootstrap_correlation_ci(x: np.ndarray, y: np.ndarray, kind: str, rng: np.ra
 
 
 
-def sd_relative_error(kurtosis: float, n: float) -> float:
-    """The standard error of a sample standard deviation over ``n`` independent values, relative
-    to the standard deviation: ``sqrt((κ − 1) / (4n))`` by the delta method, κ the values'
-    kurtosis (``m4 / m2²``; 3 for normal values, where it is ``1 / sqrt(2n)``)."""
-    if not n > 0 or not math.isfinite(kurtosis):
-        raise ValueError(f"need n > 0 and a finite kurtosis, got n={n}, kurtosis={kurtosis}")
-    return math.sqrt(max(kurtosis - 1.0, 0.0) / (4.0 * n))
-
-
 def upper_quantile(alpha: float, df: float) -> float:
     """The upper ``alpha`` quantile of Student's t with ``df`` degrees of freedom (normal when
     ``df`` is infinite)."""

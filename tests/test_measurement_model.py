@@ -100,7 +100,7 @@ def test_the_design_effect_gives_the_spread_of_the_pooled_mean(per, rho, seed):
 
     calibration = runs(4000)
     sigma = float(calibration.std())
-    model = from_runs(calibration.mean(axis=1), sigma, per)
+    model = from_runs(np.stack([calibration.mean(axis=1), (calibration**2).mean(axis=1)], 1), per)
     pooled_means = np.array([runs(REPS).mean() for _ in range(400)])
     predicted = model.mean_se(sigma, REPS)
     assert abs(float(pooled_means.std(ddof=1)) / predicted - 1) < 0.2

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.measurement_model import MC_GUARD, MeasurementModel
 from harness.outcome import AlternativeRun, Outcome
-from harness.readings import fit_table, holm, log_likelihood
+from harness.readings import fit_p_value, fit_table, holm, log_likelihood, robust_p_value
 from harness.verdicts import NOT_REPRODUCED, REPRODUCED, Estimate, Judgement, Tolerance
 
 TOL = Tolerance("equivalence", margin=1.0, justification="why")
@@ -144,3 +149,41 @@ def test_a_table_with_no_row_measured_says_so_and_a_decided_one_says_nothing():
             for i, (pub, mean) in enumerate(_table((10.0, 20.0), rng))]
     fit = fit_table("Table X", rows)
     assert fit.best_reading == "x" and fit.undecided() == ""
+
+
+@settings(max_examples=40, deadline=None)
+@given(mean=st.floats(-5, 5), std=st.floats(0.5, 3), n=st.integers(5, 2000),
+       shift=st.floats(-2, 2), ratio=st.floats(0.5, 2), mc=st.floats(0, 0.5),
+       spread_mc=st.floats(0, 0.2), design_mc=st.floats(0, 0.3))
+def test_the_robust_p_value_is_the_best_fit_within_the_monte_carlo_band(
+        mean, std, n, shift, ratio, mc, spread_mc, design_mc):
+    """The robust p-value is never below the plain fit test's, reduces to it without
+    Monte-Carlo error, and is at least the p-value of any prediction the band contains (here its
+    ends: the mean moved fully toward the published value, the spread at either edge, the
+    design effect at either edge)."""
+    model = MeasurementModel(4.0, 2.0, design_mc=design_mc)
+    published = Estimate(mean + shift, std, n)
+    predicted = Estimate(mean, std * ratio, 30, se=0.1)
+    robust = robust_p_value(published, predicted, mc, spread_mc, model)
+    plain = fit_p_value(model.published(published), predicted)
+    assert robust >= plain - 1e-12
+    exact = MeasurementModel(4.0, 2.0)
+    assert robust_p_value(published, predicted, 0.0, 0.0, exact) == pytest.approx(
+        fit_p_value(exact.published(published), predicted), abs=1e-12)
+    moved = dataclasses.replace(predicted, value=predicted.value + math.copysign(
+        min(MC_GUARD * mc, abs(shift)), shift))
+    band, design = min(MC_GUARD * spread_mc, 0.999), min(MC_GUARD * design_mc, 0.999)
+    for f in (1 - band, 1 + band):
+        for g in (1 - design, 1 + design):
+            edge = fit_p_value(model.scaled(g).published(published),
+                               dataclasses.replace(moved, std=predicted.std * f))
+            assert robust >= edge - 1e-12
+
+
+def test_a_rejection_inside_the_spread_band_does_not_count():
+    """A published std two Monte-Carlo errors from the predicted spread rejects the reading
+    with the spread taken as exact, not once its error is carried."""
+    published = Estimate(10.0, 1.0, 2000)
+    predicted = Estimate(10.0, 1.06, 2000, se=0.0)
+    assert fit_p_value(published, predicted) < 0.01
+    assert robust_p_value(published, predicted, 0.0, 0.03) > 0.5

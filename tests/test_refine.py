@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from harness.evaluate import judged
 from harness.kinds import Measurement
-from harness.measurement_model import MC_GUARD
+from harness.measurement_model import MC_GUARD, MeasurementModel
 from harness.verdicts import Estimate, Tolerance
 
 TOL = Tolerance("tost", margin=1.0, alpha=0.05, justification="test")
@@ -110,4 +110,31 @@ def test_a_spread_at_its_boundary_is_refined_though_the_mean_is_exact():
     assert not far
     exact: list[int] = []
     judged(DIST, _spread_measurement(at_edge, 0.0, exact))
+    assert not exact
+
+
+def _design_measurement(deff: float, design_mc: float, calls: list[int]) -> Measurement:
+    model = MeasurementModel(10.0, deff, design_mc=design_mc)
+    return Measurement(Estimate(10.0, std=1.3, n=400, se=0.0), model=model,
+                       refine=lambda: calls.append(1) or _design_measurement(deff, 0.0, calls))
+
+
+def test_a_design_effect_at_its_boundary_is_refined():
+    """The published row is read with the model's design effect (its effective n); a verdict
+    that a design effect within its Monte-Carlo error would change is refined, one far from the
+    boundary or an exact one is not."""
+    grid = np.linspace(0.05, 20.0, 400)
+    verdicts = [judged(DIST, _design_measurement(d, 0.0, []))[1][2].verdict for d in grid]
+    edges = [i for i in range(1, len(grid)) if verdicts[i] != verdicts[i - 1]]
+    assert edges, "the design effect must matter to this rule for the test to mean anything"
+    at_edge = (grid[edges[0] - 1] + grid[edges[0]]) / 2
+    calls: list[int] = []
+    judged(DIST, _design_measurement(at_edge, 0.1, calls))
+    assert calls
+    far = max(grid, key=lambda d: min(abs(d - grid[e]) for e in edges))
+    kept: list[int] = []
+    judged(DIST, _design_measurement(far, 0.01, kept))
+    assert not kept
+    exact: list[int] = []
+    judged(DIST, _design_measurement(at_edge, 0.0, exact))
     assert not exact

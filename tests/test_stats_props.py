@@ -12,12 +12,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from scipy import stats as sps
 
 from harness import stats
-from harness.exact import Discrete
 from harness.rules import power_check
 from harness.stats import (
     difference_interval,
@@ -400,25 +399,3 @@ def test_repetitions_to_decide_is_the_smallest_count(s, n_fixed, half, alpha):
         return difference_interval(0.0, math.sqrt(s * s / n + fixed), df, alpha)[1]
 
     assert width(k) < half <= width(k - 1)
-
-
-@settings(max_examples=10, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), heavy=st.floats(0.0, 0.3))
-def test_the_relative_error_of_a_sample_sd_matches_simulation(seed, heavy):
-    """sd_relative_error with the distribution's own kurtosis predicts the spread of sample
-    standard deviations over 100 values (within 20%), for a light and a heavy-tailed discrete
-    distribution alike (a normal value's 1/sqrt(2n) would miss the heavy one)."""
-    rng = np.random.default_rng(seed)
-    values = np.array([0.0, 1.0, 2.0, 12.0])
-    probs = np.array([0.3, 0.4, 0.3 - heavy / 3, heavy / 3])
-    probs = probs / probs.sum()
-    dist = Discrete(values, probs)
-    n = 100
-    sds = rng.choice(values, size=(4000, n), p=probs).std(axis=1, ddof=1)
-    predicted = stats.sd_relative_error(dist.kurtosis, n)
-    assert abs(sds.std() / dist.std - predicted) <= 0.2 * predicted
-
-
-def test_a_normal_kurtosis_gives_the_normal_relative_error():
-    assert math.isclose(stats.sd_relative_error(3.0, 50), 1 / math.sqrt(100))
-    assert Discrete(np.array([4.0]), np.array([1.0])).kurtosis == 1.0

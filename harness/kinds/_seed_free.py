@@ -17,6 +17,7 @@ The measurement carries the reading's :class:`~harness.measurement_model.Measure
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +29,6 @@ from harness.context import Context, NotRun
 from harness.exact import Discrete, ExactError, best_of_n, sampled_cells, sampling, unselected_cell
 from harness.kinds import Measurement
 from harness.measurement_model import MeasurementModel, from_runs, without_replacement
-from harness.stats import sd_relative_error
 from harness.verdicts import Estimate
 
 BATCH = 40
@@ -66,6 +66,9 @@ class Realised:
     """Monte-Carlo runs (None: exact)."""
     model: MeasurementModel
     """What one repetition is under this reading (values, design effect)."""
+    run_moments: np.ndarray | None = None
+    """Per Monte-Carlo run, the mean of its finite values and of their squares (runs x 2; None
+    when exact): the runs are the independent unit, so the spread's error comes from them."""
 
 
 def mc_target(quantity: str, mean: float) -> float:
@@ -144,10 +147,9 @@ def _run_values(proto: Any, run: tuple[np.ndarray, int], values: np.ndarray, sco
 
 
 def _monte_carlo(proto: Any, ctx: Context, realisation: int, scores: np.ndarray,
-                 values: np.ndarray, runs: int | None
-                 ) -> tuple[Discrete, float, int, MeasurementModel]:
-    """Runs of the algorithm on a table of ``scores``: (distribution, MC se, runs, what one
-    run reports). ``runs`` fixed reuses the same run seeds (common random numbers across
+                 values: np.ndarray, runs: int | None) -> list[np.ndarray]:
+    """The values each run of the algorithm on a table of ``scores`` reports, in run-seed
+    order. ``runs`` fixed reuses the same run seeds (common random numbers across
     realisations); None runs batches until :func:`mc_target` or :data:`MAX_RUNS`."""
     from tfnas.search import TableScorer, run_seeds
     from tfnas.spaces import get_space
@@ -166,12 +168,32 @@ def _monte_carlo(proto: Any, ctx: Context, realisation: int, scores: np.ndarray,
         if (runs is None and len(per_run) >= MIN_RUNS
                 and _mc_se(per_run) < mc_target(proto.quantity, _pooled(per_run))):
             break
+    return per_run
+
+
+def from_run_values(seed: int, per_run: list[np.ndarray]) -> Realised:
+    """One realisation from its Monte-Carlo runs' values (each run weighs the same): the
+    distribution of a value, its mean's Monte-Carlo error, the measurement model from the
+    runs' means, and the runs' moments from which the errors of a mixture are computed."""
     flat = np.concatenate(per_run)
     weights = np.concatenate([np.full(v.size, 1.0 / (v.size * len(per_run))) for v in per_run])
     dist = Discrete(flat, weights / weights.sum())
-    finite = dist.finite()[0] if np.isfinite(flat).any() else dist
+    try:
+        finite, dropped = dist.finite()
+    except ExactError as exc:
+        raise NotRun(f"every value the protocol can report is non-finite ({exc})") from exc
     per = float(np.mean([v.size for v in per_run]))
-    return (dist, _mc_se(per_run), len(per_run), from_runs(_run_means(per_run), finite.std, per))
+    moments = _run_moments(per_run)
+    return Realised(seed, finite, dropped, _mc_se(per_run), len(per_run), from_runs(moments, per),
+                    moments)
+
+
+def _run_moments(per_run: list[np.ndarray]) -> np.ndarray:
+    """(mean, mean of squares) of each run's finite values, in run-seed order (NaN for a run
+    without one, so that row i of every realisation is the same run seed)."""
+    rows = [(float(np.mean(f)), float(np.mean(f * f))) if f.size else (math.nan, math.nan)
+            for f in (v[np.isfinite(v)] for v in per_run)]
+    return np.array(rows, dtype=float).reshape(-1, 2)
 
 
 def _run_means(per_run: list[np.ndarray]) -> np.ndarray:
@@ -193,48 +215,81 @@ def _mc_se(per_run: list[np.ndarray]) -> float:
 def _realise(proto: Any, ctx: Context, seed: int, scores: np.ndarray,
              runs: int | None) -> Realised:
     values = _values(proto, ctx, scores)
-    if proto.algorithm == "random":
-        dist, model = _exact(proto, scores, values)
-        mc, used = 0.0, None
-    else:
-        dist, mc, used, model = _monte_carlo(proto, ctx, seed, scores, values, runs)
+    if proto.algorithm != "random":
+        return from_run_values(seed, _monte_carlo(proto, ctx, seed, scores, values, runs))
+    dist, model = _exact(proto, scores, values)
     try:
         finite, dropped = dist.finite()
     except ExactError as exc:
         raise NotRun(f"every value the protocol can report is non-finite ({exc})") from exc
-    return Realised(seed, finite, dropped, mc, used, model)
+    return Realised(seed, finite, dropped, 0.0, None, model)
 
 
-def _mixture(parts: list[Realised]) -> Discrete:
+def mixture(parts: list[Realised]) -> Discrete:
+    """The distribution of one repetition's value: the realisations' mixture, equal weights."""
     return Discrete(np.concatenate([p.dist.values for p in parts]),
                     np.concatenate([p.dist.probs for p in parts]) / len(parts))
 
 
-def standard_error(means: Any, mc_ses: Any) -> tuple[float, float | None, float]:
-    """(se, its degrees of freedom, its Monte-Carlo part) of the mixture's mean over
-    realisations: fresh scoring noise, so the realisations' spread over √R (R − 1 degrees of
-    freedom), combined with the Monte-Carlo error of the realisations' mean (known: infinite
-    degrees of freedom) by Welch–Satterthwaite. Degrees of freedom None: the error is known
-    (one realisation)."""
+def standard_error(means: Any, mc: float) -> tuple[float, float | None]:
+    """(se, its degrees of freedom) of the mixture's mean over realisations: fresh scoring
+    noise, so the realisations' spread over √R (R − 1 degrees of freedom), combined with the
+    mixture mean's Monte-Carlo error ``mc`` (known: infinite degrees of freedom) by
+    Welch–Satterthwaite. Degrees of freedom None: the error is known (one realisation)."""
     m = np.asarray(means, dtype=float)
-    mc = np.asarray(mc_ses, dtype=float)
     r = m.size
     between = float(m.var(ddof=1)) / r if r > 1 else 0.0
-    mc_var = float(np.mean(mc**2)) / r
-    se, mc = float(np.sqrt(between + mc_var)), float(np.sqrt(mc_var))
+    mc_var = mc * mc
+    se = float(np.sqrt(between + mc_var))
     if r < 2 or between == 0.0:
-        return se, None, mc
-    return se, (between + mc_var) ** 2 / (between**2 / (r - 1)), mc
+        return se, None
+    return se, (between + mc_var) ** 2 / (between**2 / (r - 1))
 
 
-def _spread_error(parts: list[Realised]) -> float:
-    """The relative Monte-Carlo error of the spread over the runs' effective number of
-    independent values, at the largest kurtosis of the realisations (0 when exact)."""
-    sampled = [p for p in parts if p.runs is not None]
-    if not sampled:
+def crn_variance(parts: list[Realised], per_run: Callable[[np.ndarray], np.ndarray]) -> float:
+    """The Monte-Carlo variance of Σ_r w·mean_i f(run i of realisation r) (equal weights w over
+    realisations; ``per_run`` maps a realisation's run moments to f per run). Realisations share
+    their first run seeds (common random numbers), so the independent unit is the run seed, not
+    the realisation: Z_i = Σ_r w·f_ri/runs_r sums seed i over the realisations that ran it, and
+    the variance is Σ_i var(Z_i), estimated within each group of seeds run by the same
+    realisations. 0 when exact; infinite when a group has one seed."""
+    w = 1.0 / len(parts)
+    rows = [np.nan_to_num(per_run(p.run_moments)) * w / p.run_moments.shape[0]
+            for p in parts if p.run_moments is not None]
+    if not rows:
         return 0.0
-    n = sum(p.model.effective_n(p.runs) for p in sampled)
-    return sd_relative_error(max(p.dist.kurtosis for p in sampled), max(n, 1.0))
+    longest = max(r.size for r in rows)
+    z, cover = np.zeros(longest), np.zeros(longest, dtype=int)
+    for r in rows:
+        z[:r.size] += r
+        cover[:r.size] += 1
+    total = 0.0
+    for k in np.unique(cover):
+        group = z[cover == k]
+        if group.size < 2:
+            return math.inf
+        total += group.size * float(np.var(group, ddof=1))
+    return total
+
+
+def mean_error(parts: list[Realised]) -> float:
+    """The Monte-Carlo standard error of the mixture's mean (0 when exact)."""
+    return math.sqrt(crn_variance(parts, lambda m: m[:, 0]))
+
+
+def spread_error(parts: list[Realised]) -> float:
+    """The relative Monte-Carlo error of the mixture's spread σ (0 when exact), by the delta
+    method over the run seeds: σ² = Σ_r w·E_r[x²] − μ² with E_r the mean over realisation r's
+    runs, so δσ² = Σ_r w·mean_i (δa_ri − 2μ·δb_ri) (a, b: a run's mean square and mean), whose
+    variance is :func:`crn_variance`; the relative error of σ is √var(σ²) / 2σ². No assumption
+    on how a run's values correlate or on their kurtosis (with one value per run and one
+    realisation it is √((κ − 1)/4n))."""
+    w = 1.0 / len(parts)
+    mu = w * sum(p.dist.mean for p in parts)
+    var2 = w * sum(p.dist.std ** 2 + p.dist.mean ** 2 for p in parts) - mu * mu
+    if not var2 > 0:
+        return 0.0
+    return math.sqrt(crn_variance(parts, lambda m: m[:, 1] - 2.0 * mu * m[:, 0])) / (2.0 * var2)
 
 
 TOP_CELLS = 10
@@ -319,13 +374,15 @@ def seed_free(proto: Any, ctx: Context, details: Callable[[dict], Any], oracle: 
         first = _realise(proto, ctx, *columns[0], runs=None if scale == 1 else MAX_RUNS * scale)
         again = None if first.runs is None else min(first.runs, NOISE_RUNS * scale)
         parts = [first] + [_realise(proto, ctx, s, c, again) for s, c in columns[1:]]
-        mix = _mixture(parts)
+        mix = mixture(parts)
         n = max(1, round((ctx.repetitions or proto.repetitions) * first.model.per_repetition))
-        se, se_df, mc = standard_error([p.dist.mean for p in parts], [p.mc_se for p in parts])
+        mc = mean_error(parts)
+        se, se_df = standard_error([p.dist.mean for p in parts], mc)
         record = _details(proto, ctx, parts, mix, n, noted, columns)
         record["se_df"] = se_df
         record["model"] = first.model.to_dict()
         record["mc_se"] = mc
+        record["spread_mc"] = spread = spread_error(parts)
         finer = scale * REFINE
         refine = (None if first.runs is None or finer > MAX_SCALE else
                   lambda: seed_free(proto, ctx, details, oracle, finer))
@@ -336,6 +393,6 @@ def seed_free(proto: Any, ctx: Context, details: Callable[[dict], Any], oracle: 
         return Measurement(Estimate(mix.mean, mix.std, n, se=se, se_df=se_df,
                                     spread_exact=first.runs is None),
                            details(record), model=first.model, mc_se=mc, refine=refine,
-                           spread_mc=_spread_error(parts))
+                           spread_mc=spread)
 
     return ctx.memo("seed-free", (ctx.run_key(proto), scale), estimate)

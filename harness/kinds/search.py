@@ -344,6 +344,7 @@ class SearchDetails(Details):
     model: dict[str, Any] | None = recorded(schema.optional(model_record))
     se_df: float | None = recorded(schema.optional(schema.number))
     mc_se: float | None = recorded(schema.optional(schema.number))
+    spread_mc: float | None = recorded(schema.optional(schema.number))
 
     def lines(self, outcome: Any) -> list[str]:
         """The seed-free estimate, the predicted sampling distribution of the published
