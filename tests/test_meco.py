@@ -5,7 +5,9 @@ correlation spectrum has (scale invariance, [0, 1]), determinism and the CLI."""
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 import warnings
 
 import numpy as np
@@ -102,6 +104,94 @@ def test_with_a_batch_each_term_reads_the_first_sample():
     net = _network(ARCH, 10, 3)
     images = _image(32, 4, batch=3)
     assert meco(net, images) == pytest.approx(literal_meco(net, images), rel=1e-10, abs=1e-9)
+
+
+class _AnchorTree(nn.Module):
+    """The module tree of the anchor's NAS-Bench-201 model (zero-cost-nas ``NAS201Model``,
+    ``correlation/foresight/models/nasbench2.py``), re-stated around a tfnas network's own modules:
+    a ``stem`` wrapper around the stem Sequential, the cells of each stage in a ``stack_cell``
+    Sequential, the residual blocks as they are, a ``top`` (lastact, global pooling, flatten) and
+    the classifier, returning the logits alone."""
+
+    class _Wrap(nn.Module):
+        def __init__(self, inner: nn.Module) -> None:
+            super().__init__()
+            self.net = inner
+
+        def forward(self, x):
+            return self.net(x)
+
+    class _Top(nn.Module):
+        def __init__(self, lastact: nn.Module, pool: nn.Module) -> None:
+            super().__init__()
+            self.lastact, self.global_pooling = lastact, pool
+
+        def forward(self, x):
+            return self.global_pooling(self.lastact(x)).flatten(1)
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        cells = list(net.cells)
+        self.stem = self._Wrap(net.stem)
+        self.stack_cell1 = nn.Sequential(*cells[0:5])
+        self.reduction1 = cells[5]
+        self.stack_cell2 = nn.Sequential(*cells[6:11])
+        self.reduction2 = cells[11]
+        self.stack_cell3 = nn.Sequential(*cells[12:17])
+        self.top = self._Top(net.lastact, net.global_pooling)
+        self.classifier = net.classifier
+
+    def forward(self, x):
+        x = self.reduction1(self.stack_cell1(self.stem(x)))
+        x = self.reduction2(self.stack_cell2(x))
+        return self.classifier(self.top(self.stack_cell3(x)))
+
+
+def _anchor_cells(net: nn.Module, generator: torch.Generator) -> None:
+    """The anchor's cell edges, in place: convolutions with a bias (PyTorch's default range),
+    BatchNorms without affine parameters or running statistics."""
+    from tfnas.network import InferCell, ReLUConvBN
+
+    for cell in net.cells:
+        if not isinstance(cell, InferCell):
+            continue
+        for edge in cell.modules():
+            if isinstance(edge, ReLUConvBN):
+                conv, bn = edge.op[1], edge.op[2]
+                bound = 1 / math.sqrt(conv.weight[0].numel())
+                conv.bias = nn.Parameter(
+                    (torch.rand(conv.out_channels, generator=generator) * 2 - 1) * bound)
+                edge.op[2] = nn.BatchNorm2d(bn.num_features, affine=False,
+                                            track_running_stats=False)
+
+
+@settings(max_examples=3, deadline=None)
+@given(archs, st.integers(0, 2**31))
+def test_the_anchors_model_adds_four_duplicate_terms_and_its_cells_change_nothing(arch, seed):
+    """What the variant says of the anchor's own NAS-Bench-201 model: its conv biases and
+    affine-free BatchNorms leave every term as it was (at init, in train mode), and its module tree
+    counts the stem's output and the last cell of each stage once more than tfnas's does."""
+    net = _network(arch, 10, seed)
+    images = _image(32, seed)
+    value = meco(net, images)
+    # the outputs the anchor's tree counts once more: the stem's and each stage's last cell's
+    twice = [net.stem, net.cells[4], net.cells[10], net.cells[16]]
+    again: list[torch.Tensor] = []
+
+    def keep(module, inputs, output):
+        again.append(output[0].clone())
+
+    handles = [m.register_forward_hook(keep) for m in twice]
+    with torch.no_grad():
+        net(images)
+    for h in handles:
+        h.remove()
+    assert len(again) == 4
+    duplicates = sum(min_eig_corr(f) for f in again)
+    anchor = copy.deepcopy(net)
+    _anchor_cells(anchor, torch.Generator().manual_seed(seed))
+    tree = _AnchorTree(anchor).train()
+    assert literal_meco(tree, images) == pytest.approx(value + duplicates, rel=1e-5, abs=1e-4)
 
 
 _maps = st.tuples(st.integers(1, 12), st.integers(1, 6), st.integers(1, 6), st.integers(0, 2**31))

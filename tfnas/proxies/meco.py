@@ -66,6 +66,9 @@ Where the anchor differs and tfnas does not follow it (it cannot build the ancho
   a ``stem`` wrapper (the stem's BatchNorm output counted three times, tfnas's twice) and three
   ``stack_cell`` Sequentials (the fifth cell of each stage counted twice); its ``top`` and
   classifier add terms of exactly 0, as tfnas's ``lastact`` pooling and classifier do.
+  ``tests/test_meco.py`` re-states that tree around tfnas's own modules, with biased cell
+  convolutions and affine-free cell BatchNorms, and checks both statements (equal up to float32
+  rounding, about 1e-6).
 * Init: the anchor's default (``--init_w_type none``) is PyTorch's default init drawn from the
   global generator seeded once with 42 for the whole run (so a cell's weights depend on every cell
   scored before it); tfnas draws each cell's init from its own cell seed.
