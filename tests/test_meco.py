@@ -273,3 +273,15 @@ def test_cli_scores_meco(capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["score"] == score(ARCH, "meco", "cifar10")
     assert 0 < out["score"] < 1000
+
+
+def test_bad_inputs_are_refused_in_one_line():
+    from tfnas.checks import ArgumentError, ArgumentTypeError
+
+    net = _network(ARCH, 10, 0)
+    with pytest.raises(ArgumentTypeError):
+        meco("not a network", _image(32, 0))  # type: ignore[arg-type]
+    with pytest.raises(ArgumentError):
+        meco(net, torch.zeros(3, 32, 32))
+    with pytest.raises(ArgumentError):
+        meco(net, torch.zeros(1, 3, 32, 32, dtype=torch.int64))
