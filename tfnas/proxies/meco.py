@@ -93,14 +93,12 @@ bounds that difference at 5e-4).
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 
 import torch
 from torch import nn
 
-from tfnas.checks import ArgumentError, ArgumentTypeError
+from tfnas.proxies.passes import check_images, hooked_forward
 from tfnas.proxies.registry import register_proxy
 
 MECO_BATCH = 1
@@ -126,34 +124,6 @@ _VARIANT = (
     "entries are zeroed); a network whose terms are all 0 scores 0. Spot-check tolerance (1e-5, "
     "1e-4): about 17x the largest float32-vs-float64 difference measured (5.9e-6)."
 )
-
-
-def _check_inputs(network: object, images: object) -> None:
-    if not isinstance(network, nn.Module):
-        raise ArgumentTypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
-    if not isinstance(images, torch.Tensor):
-        raise ArgumentTypeError(
-            f"images must be a torch.Tensor (N, C, H, W), got {type(images).__name__}")
-    if images.dim() != 4 or images.shape[0] < 1:
-        raise ArgumentError(
-            f"images must be a non-empty 4-D batch (N, C, H, W), got {tuple(images.shape)}")
-    if not images.is_floating_point():
-        raise ArgumentError(f"images must be floating point (normalised), got {images.dtype}")
-
-
-@contextlib.contextmanager
-def _preserved(network: nn.Module) -> Iterator[None]:
-    """Restore every buffer (BatchNorm running statistics) and every module's mode on exit."""
-    modes = [(m, m.training) for m in network.modules()]
-    buffers = [(b, b.detach().clone()) for b in network.buffers()]
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for buf, saved in buffers:
-                buf.copy_(saved)
-        for module, training in modes:
-            module.training = training
 
 
 def min_eig_corr(feature: torch.Tensor) -> float:
@@ -183,22 +153,14 @@ def meco_terms(network: nn.Module, images: torch.Tensor) -> list[float]:
     Calls whose output is not a tensor of at least two dimensions add no term. The network's
     buffers and modes are restored and the hooks removed.
     """
-    _check_inputs(network, images)
+    check_images(network, images)
     terms: list[float] = []
 
     def hook(module: nn.Module, inputs: tuple[object, ...], output: object) -> None:
         if isinstance(output, torch.Tensor) and output.dim() >= 2 and output.shape[0] >= 1:
             terms.append(min_eig_corr(output[0]))
 
-    modules = list(network.modules())
-    with _preserved(network), torch.no_grad():
-        handles = [m.register_forward_hook(hook) for m in modules]
-        try:
-            network.train()
-            network(images)
-        finally:
-            for handle in handles:
-                handle.remove()
+    hooked_forward(network, images, list(network.modules()), hook)
     return terms
 
 

@@ -30,34 +30,21 @@ al.) and the paper under reproduction were computed with that code; ``match="rel
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from tfnas.checks import ArgumentError, ArgumentTypeError
+from tfnas.checks import ArgumentError
 from tfnas.network import Edge, Stage, UnsupportedNetworkError, stages
 from tfnas.proxies.kernel import KernelAccumulator, logdet
+from tfnas.proxies.passes import check_images, hooked_forward
 from tfnas.proxies.registry import register_proxy
 
 MATCHES = ("relu", "official")
 DEFAULT_MATCH = "official"
-
-
-def _check_inputs(network: object, images: object) -> None:
-    if not isinstance(network, nn.Module):
-        raise ArgumentTypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
-    if not isinstance(images, torch.Tensor):
-        raise ArgumentTypeError(f"images must be a torch.Tensor (N, C, H, W), got {type(images).__name__}")
-    if images.dim() != 4 or images.shape[0] < 1:
-        raise ArgumentError(f"images must be a non-empty 4-D batch (N, C, H, W), got {tuple(images.shape)}")
-    if not images.is_floating_point():
-        raise ArgumentError(f"images must be floating point (normalised), got {images.dtype}")
-    if not bool(torch.isfinite(images).all()):
-        raise ArgumentError("images contain NaN or infinite values")
 
 
 def _is_hooked(module: nn.Module, match: str) -> bool:
@@ -70,30 +57,7 @@ def _hooked_forward(network: nn.Module, images: torch.Tensor, match: str,
                     hook: Callable[[nn.Module, tuple, object], None]) -> None:
     """One train-mode forward of ``network`` with ``hook`` on every module ``match`` selects;
     the network's mode (and everything else) is restored and the hooks removed afterwards."""
-    hooked = [m for m in network.modules() if _is_hooked(m, match)]
-    with _preserved(network), torch.no_grad():
-        handles = [m.register_forward_hook(hook) for m in hooked]
-        try:
-            network.train()
-            network(images)
-        finally:
-            for handle in handles:
-                handle.remove()
-
-
-@contextlib.contextmanager
-def _preserved(network: nn.Module) -> Iterator[None]:
-    """Restore every buffer (BatchNorm running statistics) and every module's mode on exit."""
-    modes = [(m, m.training) for m in network.modules()]
-    buffers = [(b, b.detach().clone()) for b in network.buffers()]
-    try:
-        yield
-    finally:
-        with torch.no_grad():
-            for buf, saved in buffers:
-                buf.copy_(saved)
-        for module, training in modes:
-            module.training = training
+    hooked_forward(network, images, [m for m in network.modules() if _is_hooked(m, match)], hook)
 
 
 @register_proxy("naswot_reference", data=True, table=False)
@@ -109,7 +73,7 @@ def naswot_reference(network: nn.Module, images: torch.Tensor, *, match: str = D
 
 def reference_kernel(network: nn.Module, images: torch.Tensor, *, match: str = DEFAULT_MATCH) -> np.ndarray:
     """The official code's float64 kernel ``K`` (see :func:`naswot_reference`)."""
-    _check_inputs(network, images)
+    check_images(network, images)
     if match not in MATCHES:
         raise ArgumentError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
     n = images.shape[0]
@@ -324,7 +288,7 @@ def naswot_kernel(
     gives bitwise the reference's activations; ``True`` (about twice as fast on CPU) sums in
     another order, so an activation within rounding of 0 may change sign.
     """
-    _check_inputs(network, images)
+    check_images(network, images)
     if match not in MATCHES:
         raise ArgumentError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
     acc = KernelAccumulator(int(images.shape[0]))
@@ -374,7 +338,7 @@ def hook_kernel(network: nn.Module, images: torch.Tensor, *, match: str = DEFAUL
     modules no gradient reaches: in a feed-forward classifier every ReLU's output reaches the
     logits. Buffers (BatchNorm running statistics) and modes are restored; hooks are removed.
     """
-    _check_inputs(network, images)
+    check_images(network, images)
     if match not in MATCHES:
         raise ArgumentError(f"match must be one of {', '.join(MATCHES)}, got {match!r}")
     n = int(images.shape[0])

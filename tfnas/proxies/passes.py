@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
@@ -120,6 +120,50 @@ def _check_inputs(network: object, images: object) -> None:
     if images.dim() != 4 or not images.is_floating_point():
         raise ArgumentError(
             f"images must be an NCHW float batch, got shape {tuple(images.shape)} of {images.dtype}")
+
+
+def check_images(network: object, images: object) -> None:
+    """Refuse, in one line, anything but a module and a non-empty, finite, floating-point
+    NCHW batch (the forward-hook proxies' input)."""
+    if not isinstance(network, nn.Module):
+        raise ArgumentTypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
+    if not isinstance(images, torch.Tensor):
+        raise ArgumentTypeError(f"images must be a torch.Tensor (N, C, H, W), got {type(images).__name__}")
+    if images.dim() != 4 or images.shape[0] < 1:
+        raise ArgumentError(f"images must be a non-empty 4-D batch (N, C, H, W), got {tuple(images.shape)}")
+    if not images.is_floating_point():
+        raise ArgumentError(f"images must be floating point (normalised), got {images.dtype}")
+    if not bool(torch.isfinite(images).all()):
+        raise ArgumentError("images contain NaN or infinite values")
+
+
+@contextlib.contextmanager
+def preserved(network: nn.Module) -> Iterator[None]:
+    """Restore every buffer (BatchNorm running statistics) and every module's mode on exit."""
+    modes = [(m, m.training) for m in network.modules()]
+    buffers = [(b, b.detach().clone()) for b in network.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buf, saved in buffers:
+                buf.copy_(saved)
+        for module, training in modes:
+            module.training = training
+
+
+def hooked_forward(network: nn.Module, images: torch.Tensor, modules: list[nn.Module],
+                   hook: Callable[[nn.Module, tuple, object], None]) -> None:
+    """One train-mode, no-grad forward of ``network`` with ``hook`` on each of ``modules``; the
+    network's modes and buffers are restored and the hooks removed afterwards."""
+    with preserved(network), torch.no_grad():
+        handles = [m.register_forward_hook(hook) for m in modules]
+        try:
+            network.train()
+            network(images)
+        finally:
+            for handle in handles:
+                handle.remove()
 
 
 def _compute(network: nn.Module, images: torch.Tensor, labels: torch.Tensor | None,
