@@ -44,16 +44,26 @@ def moved_inside(tol: Tolerance, r: Estimate, p: Estimate, slack: float) -> list
     return wrong
 
 
+INTERVAL_RULES = ("tost", "equivalence", "greater", "noninferior")
+"""Rules decided by one interval against the margin: moved the effect beyond it, an interval
+narrower than the effect lies wholly beyond and must say *not reproduced*."""
+
+
 def moved_beyond(tol: Tolerance, r: Estimate, p: Estimate) -> list[str]:
-    """What goes wrong when the difference is put the stated effect beyond the margin."""
+    """What goes wrong when the difference is put the stated effect beyond the margin: it must
+    leave *reproduced*; and where its interval is narrower than the effect (the estimate is
+    precise enough to see it), an interval rule must say *not reproduced*, not *inconclusive*
+    (a wide interval may straddle the bound: inconclusive is then the right answer)."""
     rule = get_rule(tol.rule)
     j = power_check(tol, r, p)
-    if rule.effect(tol) > 0 or rule.name not in ("greater",):
-        want = NOT_REPRODUCED
-    else:  # 'greater' with no margin states no effect: the difference sits on the bound
-        want = j.verdict if j.verdict != REPRODUCED else NOT_REPRODUCED
-    return [] if j.verdict == want else [f"moved the effect beyond the margin: {j.verdict} "
-                                         f"({j.explanation})"]
+    if j.verdict == REPRODUCED:
+        return [f"moved the effect beyond the margin: still reproduced ({j.explanation})"]
+    effect = rule.effect(tol)
+    precise = j.interval is not None and (j.interval[1] - j.interval[0]) / 2 < effect
+    if rule.name in INTERVAL_RULES and precise and j.verdict != NOT_REPRODUCED:
+        return [f"moved the effect beyond the margin: {j.verdict} though its interval is "
+                f"narrower than the effect ({j.explanation})"]
+    return []
 
 
 # ---------------------------------------------------------------- synthetic estimates
