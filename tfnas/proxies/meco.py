@@ -126,6 +126,29 @@ _VARIANT = (
 )
 
 
+def _correlation_floors(rows: torch.Tensor) -> torch.Tensor:
+    """The smallest eigenvalue of each row-correlation matrix of ``rows`` (``B x C x P``, float64).
+
+    Each ``C x P`` matrix is read as ``C`` variables observed ``P`` times; non-finite correlations
+    (a constant row, a single observation) are set to 0, as the anchor sets them.
+    """
+    if rows.shape[2] < 2:  # one observation: corrcoef is all NaN, zeroed: the zero matrix
+        return torch.zeros(rows.shape[0], dtype=rows.dtype)
+    centred = rows - rows.mean(dim=2, keepdim=True)
+    gram = centred @ centred.transpose(1, 2)  # (n - 1) x covariance; the factor cancels
+    scale = torch.sqrt(torch.diagonal(gram, dim1=1, dim2=2))
+    corr = gram / scale[:, :, None] / scale[:, None, :]
+    corr = torch.where(torch.isfinite(corr), corr, torch.zeros((), dtype=corr.dtype))
+    corr = corr.clamp(-1.0, 1.0)
+    corr = (corr + corr.transpose(1, 2)) / 2
+    return torch.linalg.eigvalsh(corr)[:, 0]
+
+
+def _rows(feature: torch.Tensor) -> torch.Tensor:
+    """One sample's output as ``feature.shape[0]`` rows of observations, a float64 CPU copy."""
+    return feature.detach().reshape(feature.shape[0], -1).to("cpu", torch.float64, copy=True)
+
+
 def min_eig_corr(feature: torch.Tensor) -> float:
     """The MeCo term of one map: the smallest eigenvalue of the rows' correlation matrix.
 
@@ -133,34 +156,33 @@ def min_eig_corr(feature: torch.Tensor) -> float:
     variables observed ``feature[0].numel()`` times. Non-finite correlations (a constant row, a
     single observation) are set to 0, as the anchor sets them. Computed in float64.
     """
-    rows = feature.detach().reshape(feature.shape[0], -1).to(torch.float64)
-    if rows.shape[1] < 2:  # one observation: corrcoef is all NaN, zeroed: the zero matrix
-        return 0.0
-    centred = rows - rows.mean(dim=1, keepdim=True)
-    gram = centred @ centred.T  # (n - 1) x covariance; the factor cancels in the correlation
-    scale = torch.sqrt(torch.diagonal(gram))
-    corr = gram / scale[:, None] / scale[None, :]
-    corr = torch.where(torch.isfinite(corr), corr, torch.zeros((), dtype=corr.dtype,
-                                                               device=corr.device))
-    corr = corr.clamp(-1.0, 1.0)
-    corr = (corr + corr.T) / 2
-    return float(torch.linalg.eigvalsh(corr)[0])
+    return float(_correlation_floors(_rows(feature)[None])[0])
 
 
 def meco_terms(network: nn.Module, images: torch.Tensor) -> list[float]:
     """The MeCo term of every hooked module call of one train-mode forward, in call order.
 
-    Calls whose output is not a tensor of at least two dimensions add no term. The network's
-    buffers and modes are restored and the hooks removed.
+    Calls whose output is not a tensor of at least two dimensions add no term. Each call's map
+    is copied when the hook sees it (a later in-place op cannot change it); the terms are then
+    computed in batches of equal-shaped maps (:func:`min_eig_corr` of each, batched). The
+    network's buffers and modes are restored and the hooks removed.
     """
     check_images(network, images)
-    terms: list[float] = []
+    maps: list[torch.Tensor] = []
 
     def hook(module: nn.Module, inputs: tuple[object, ...], output: object) -> None:
         if isinstance(output, torch.Tensor) and output.dim() >= 2 and output.shape[0] >= 1:
-            terms.append(min_eig_corr(output[0]))
+            maps.append(_rows(output[0]))
 
     hooked_forward(network, images, list(network.modules()), hook)
+    terms = [0.0] * len(maps)
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for index, rows in enumerate(maps):
+        by_shape.setdefault(tuple(rows.shape), []).append(index)
+    for indices in by_shape.values():
+        floors = _correlation_floors(torch.stack([maps[i] for i in indices])).tolist()
+        for index, floor in zip(indices, floors, strict=True):
+            terms[index] = floor
     return terms
 
 
