@@ -166,6 +166,18 @@ def test_dead_op_filter_on_hand_cells():
         "|none~0|+|skip_connect~0|nor_conv_1x1~1|+|nor_conv_3x3~0|none~1|skip_connect~2|"))
 
 
+def test_the_library_filter_is_the_path_definition_on_every_cell():
+    """tfnas.space.without_dead_ops (reachability forward and backward) selects exactly the cells
+    this file's literal re-statement (enumerate every input-to-output path) selects."""
+    from tfnas.space import all_cells, cell_subset
+    from tfnas.space import without_dead_ops as library
+
+    cells = all_cells()
+    assert [library(a) for a in cells] == [without_dead_ops(a) for a in cells]
+    assert sum(map(cell_subset("without_dead_ops").contains, cells)) == 9445
+    assert all(map(cell_subset("all").contains, cells))
+
+
 @pytest.mark.data
 @pytest.mark.parametrize("dataset", list(PUBLISHED))
 def test_published_row_is_the_count_on_cells_without_dead_ops(dataset):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import math
 import random
 from collections.abc import Mapping, Sequence
@@ -28,6 +30,7 @@ from harness.registry import (
 from harness.stats import COEFFICIENTS, bootstrap_correlation_ci, correlation, ranked_last
 from harness.verdicts import Estimate
 from tfnas.checks import MAX_SEED, WHY_SEED
+from tfnas.space import CELL_SUBSETS, cell_subset
 from tfnas.spaces import get_space
 
 SCATTER_POINTS = 1500
@@ -43,7 +46,9 @@ class CorrelationProtocol:
     """``proxy`` scores (of ``score_dataset``, default ``dataset``) against ``metric`` accuracy,
     or against another proxy's scores on the same data (``against``, e.g. "params");
     ``sample`` cells drawn with ``seed`` (0 = the whole space); ``absolute``: the claim is on
-    |coefficient| (Abdelfattah et al. report |Spearman rho|)."""
+    |coefficient| (Abdelfattah et al. report |Spearman rho|); ``cells``: the subset of the space
+    the coefficient is over (``tfnas.space.CELL_SUBSETS``: ``all``, or e.g. ``without_dead_ops``,
+    the 9,445 cells VKDNW's Table 1 evaluates)."""
 
     proxy: str
     dataset: str
@@ -54,6 +59,7 @@ class CorrelationProtocol:
     seed: int = 0
     against: str | None = None
     absolute: bool = False
+    cells: str = "all"
 
     @property
     def scored_on(self) -> str:
@@ -78,13 +84,37 @@ class CorrelationProtocol:
         if not isinstance(absolute, bool):
             raise ClaimError(f"claim {cid!r}: field '{where}.absolute' must be true or false "
                              "(true: the claim is on the coefficient's absolute value)")
+        choice(cid, where, proto, "cells", tuple(CELL_SUBSETS), required=False)
+        cells = proto.get("cells", "all")
+        if cells != "all" and sample:
+            raise ClaimError(f"claim {cid!r}: field '{where}.cells' is {cells!r} and "
+                             f"'{where}.sample' is {sample}: a sample of k cells is drawn from the "
+                             "whole space; give one or the other")
         return cls(proto["proxy"], proto["dataset"], proto.get("metric"), proto["coefficient"],
-                   proto.get("score_dataset"), sample, seed, proto.get("against"), absolute)
+                   proto.get("score_dataset"), sample, seed, proto.get("against"), absolute, cells)
 
     @property
     def target(self) -> str:
         """What the scores are correlated with: ``<metric> accuracy`` or ``<proxy> scores``."""
         return f"{self.against} scores" if self.against else f"{self.metric} accuracy"
+
+
+@functools.cache
+def subset_size(name: str) -> int:
+    """How many cells of the space the named subset holds."""
+    contains = cell_subset(name).contains
+    return sum(1 for arch in get_space("tss").all_cells() if contains(arch))
+
+
+def in_subset(proto: CorrelationProtocol, cell_set: CellSet) -> CellSet:
+    """``cell_set`` restricted to the protocol's subset of the space (``cells``): a uniform sample
+    of the space restricted to a subset is a uniform sample of the subset, whose size is then
+    the population."""
+    if proto.cells == "all":
+        return cell_set
+    contains = cell_subset(proto.cells).contains
+    return dataclasses.replace(cell_set, cells=tuple(c for c in cell_set.cells if contains(c)),
+                               population=subset_size(proto.cells))
 
 
 def _target(proto: CorrelationProtocol, ctx: Context) -> np.ndarray:
@@ -236,14 +266,15 @@ def correlation_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any],
     the same standard error.
     """
     if cell_set is None:
-        cell_set = common_cells(ctx, _tables(proto))
+        cell_set = in_subset(proto, common_cells(ctx, _tables(proto)))
     r, x, y, last = coefficient_on(proto, ctx, cells)
     seed = ctx.seed_for(proto.seed)
     pick = np.random.default_rng(seed).choice(x.size, size=min(SCATTER_POINTS, x.size),
                                               replace=False)
     details = {"n_cells": int(x.size), "left_out": left_out, "ranked_last": last,
                "dropped_nonfinite": sum(d["cells"] for d in left_out), "seed": seed,
-               "cell_set": "whole space",
+               "cell_set": "whole space" if proto.cells == "all"
+               else cell_subset(proto.cells).description,
                "scatter": {"score": [float(v) for v in x[pick]],
                            "accuracy": [float(v) for v in y[pick]]}}
     if proto.absolute:
@@ -251,7 +282,9 @@ def correlation_on(proto: CorrelationProtocol, ctx: Context, cells: list[Any],
     n_cells = int(x.size)
     if cell_set.sampled:
         details["cell_set"] = (f"uniform random sample of {n_cells} of the "
-                               f"{cell_set.population} cells (incomplete table)")
+                               f"{cell_set.population} cells (incomplete table)"
+                               + ("" if proto.cells == "all" else
+                                  f" of {cell_subset(proto.cells).description}"))
         details["space_sample"] = cell_set.describe()
         own_se = sampling_se(r, proto.coefficient, n_cells, cell_set.population)
     else:
@@ -323,8 +356,10 @@ class CorrelationDetails(Details):
         p = outcome.protocol
         target = p.get("against") or p.get("metric")
         words = [v for v in (p.get("coefficient"), target) if isinstance(v, str)]
-        return " ".join(md_text(v) for v in words) + (" absolute" if p.get("absolute") is True
-                                                       else "")
+        subset = p.get("cells")
+        return (" ".join(md_text(v) for v in words)
+                + (" absolute" if p.get("absolute") is True else "")
+                + (f" on {md_text(subset)}" if isinstance(subset, str) and subset != "all" else ""))
 
     @classmethod
     def plots(cls, outcomes: Sequence[Any], canvas: Canvas) -> list[str]:
@@ -369,8 +404,9 @@ def _finite_pairs(xs: list, ys: list) -> tuple[list[float], list[float]]:
 def claim_cells(proto: CorrelationProtocol, ctx: Context) -> list[Any]:
     """The cells the claim is judged on: every cell of the space when its tables are complete
     (a sampled claim is judged on the population value, above), else the tables' uniform sample
-    (:func:`harness.kinds._samples.common_cells`; refused when a table is no sample)."""
-    return list(common_cells(ctx, _tables(proto)).cells)
+    (:func:`harness.kinds._samples.common_cells`; refused when a table is no sample), restricted
+    to the protocol's subset (``cells``)."""
+    return list(in_subset(proto, common_cells(ctx, _tables(proto))).cells)
 
 
 def zero_correlation(coefficient: str, cells: int, population: int) -> Measurement:
@@ -383,8 +419,8 @@ def zero_correlation(coefficient: str, cells: int, population: int) -> Measureme
 
 def correlation_null(proto: CorrelationProtocol, ctx: Context) -> Null:
     """Zero correlation (a score that carries no information about the target), over as many
-    cells as the claim's statistic (|0| = 0 for an ``absolute`` claim)."""
-    size = get_space("tss").size
+    cells as the claim's statistic (|0| = 0 for an ``absolute`` claim), in the claim's subset."""
+    size = subset_size(proto.cells)
     cells = proto.sample or size
     return Null("zero correlation", result=zero_correlation(proto.coefficient, cells, size))
 
@@ -393,6 +429,6 @@ def correlation_null(proto: CorrelationProtocol, ctx: Context) -> Null:
                details=CorrelationDetails, null=correlation_null)
 def measure_correlation(proto: CorrelationProtocol, ctx: Context) -> Measurement:
     """Correlation of a proxy's scores with accuracy, over the space or a recorded sample."""
-    cell_set = common_cells(ctx, _tables(proto))
+    cell_set = in_subset(proto, common_cells(ctx, _tables(proto)))
     cells, left_out = usable(proto, ctx, list(cell_set.cells))
     return correlation_on(proto, ctx, cells, left_out, cell_set)
