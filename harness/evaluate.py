@@ -91,7 +91,7 @@ def _shifted(result: Measurement | Comparison, by: float, spread: float = 0.0,
     std = None if e.std is None else e.std * (1.0 + spread)
     model = result.model
     if model is not None and design:
-        model = model.scaled(max(1.0 + design, 1e-3))
+        model = model.moved(design)
     return dataclasses.replace(result, estimate=dataclasses.replace(e, value=e.value + by, std=std),
                                model=model)
 

@@ -41,6 +41,10 @@ class ModelError(ValueError):
     """A measurement model that cannot be: the message says which field and what was expected."""
 
 
+MIN_DESIGN_FACTOR = 1e-3
+"""The smallest factor a design effect is scaled by when moved within its Monte-Carlo error."""
+
+
 @dataclass(frozen=True)
 class MeasurementModel:
     """What one published repetition is under a reading (see the module docstring)."""
@@ -72,6 +76,12 @@ class MeasurementModel:
         """This model with its design effect multiplied by ``factor`` (> 0): the model moved
         within its Monte-Carlo error."""
         return replace(self, design_effect=self.design_effect * factor)
+
+    def moved(self, by: float) -> MeasurementModel:
+        """This model with its design effect scaled by ``1 + by``, ``by`` a relative move within
+        its Monte-Carlo error (either sign); the factor is kept at or above
+        :data:`MIN_DESIGN_FACTOR`, so a band wider than the effect itself never reaches 0."""
+        return self.scaled(max(1.0 + by, MIN_DESIGN_FACTOR))
 
     def pooled(self, repetitions: int) -> float:
         """The values ``repetitions`` published repetitions pool."""

@@ -232,8 +232,8 @@ def robust_p_value(published: Estimate, predicted: Estimate, mc_se: float,
         spreads += [lo + (hi - lo) * k / (SPREAD_GRID - 1) for k in range(SPREAD_GRID)]
         if published.std is not None:
             spreads.append(min(max(published.std, lo), hi))
-    design = 0.0 if model is None else min(MC_GUARD * model.design_mc, 0.999)
-    models = [model] if not design else [model, model.scaled(1 - design), model.scaled(1 + design)]
+    design = 0.0 if model is None else MC_GUARD * model.design_mc
+    models = [model] if not design else [model, model.moved(-design), model.moved(design)]
     best: float | None = None
     for m in models:
         pub = read_as(published, m)

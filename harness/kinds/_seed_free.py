@@ -177,11 +177,7 @@ def from_run_values(seed: int, per_run: list[np.ndarray]) -> Realised:
     runs' means, and the runs' moments from which the errors of a mixture are computed."""
     flat = np.concatenate(per_run)
     weights = np.concatenate([np.full(v.size, 1.0 / (v.size * len(per_run))) for v in per_run])
-    dist = Discrete(flat, weights / weights.sum())
-    try:
-        finite, dropped = dist.finite()
-    except ExactError as exc:
-        raise NotRun(f"every value the protocol can report is non-finite ({exc})") from exc
+    finite, dropped = _finite(Discrete(flat, weights / weights.sum()))
     per = float(np.mean([v.size for v in per_run]))
     moments = _run_moments(per_run)
     return Realised(seed, finite, dropped, _mc_se(per_run), len(per_run), from_runs(moments, per),
@@ -197,8 +193,15 @@ def _run_moments(per_run: list[np.ndarray]) -> np.ndarray:
 
 
 def _run_means(per_run: list[np.ndarray]) -> np.ndarray:
-    return np.array([np.mean(v[np.isfinite(v)]) if np.isfinite(v).any() else np.nan
-                     for v in per_run])
+    return _run_moments(per_run)[:, 0]
+
+
+def _finite(dist: Discrete) -> tuple[Discrete, float]:
+    """The distribution's finite part and the mass dropped; NotRun when nothing is finite."""
+    try:
+        return dist.finite()
+    except ExactError as exc:
+        raise NotRun(f"every value the protocol can report is non-finite ({exc})") from exc
 
 
 def _pooled(per_run: list[np.ndarray]) -> float:
@@ -218,10 +221,7 @@ def _realise(proto: Any, ctx: Context, seed: int, scores: np.ndarray,
     if proto.algorithm != "random":
         return from_run_values(seed, _monte_carlo(proto, ctx, seed, scores, values, runs))
     dist, model = _exact(proto, scores, values)
-    try:
-        finite, dropped = dist.finite()
-    except ExactError as exc:
-        raise NotRun(f"every value the protocol can report is non-finite ({exc})") from exc
+    finite, dropped = _finite(dist)
     return Realised(seed, finite, dropped, 0.0, None, model)
 
 
