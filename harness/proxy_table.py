@@ -10,6 +10,13 @@ Per proxy and dataset:
 * **speed**: the table's provenance ``seconds_per_cell`` (median scoring seconds per cell, which
   the export records); an ensemble's is the sum of its members' (it costs scoring each member);
   ``None`` ("—") when a table does not record it;
+* **against the layer count**: ρ − ρ(ℵ), the proxy's ρ minus that of the trivial baseline
+  ``layers`` (the number of trainable layers, VKDNW's ℵ) over the same cells; exact when both
+  tables are complete, else with a 95% interval for two dependent coefficients that share the
+  accuracy (Zou 2007: each ρ's Fisher-z interval, Bonett–Wright variance, finite-population
+  corrected, combined through the correlation of the two estimates, which follows from ρ, ρ(ℵ)
+  and the two scores' own ρ; a plug-in approximation for rank coefficients);
+* **Kendall τ** over the same cells as ρ (tau-b; no interval);
 * **correlation**: Spearman ρ of the scores against NATS-Bench's 200-epoch test accuracy (the
   harness's accuracy oracle, :meth:`harness.context.Context.accuracy_column`), computed by the
   correlation claims' own code (:func:`harness.kinds.correlation.usable` and its coefficient:
@@ -28,6 +35,7 @@ README block in CI.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -38,7 +46,14 @@ from typing import Any
 import numpy as np
 
 from harness.context import Context, NotRun
-from harness.kinds.correlation import CorrelationProtocol, coefficient_on, sampling_se, usable
+from harness.kinds.correlation import (
+    Z_VARIANCE,
+    CorrelationProtocol,
+    coefficient_on,
+    sampling_se,
+    usable,
+)
+from harness.stats import correlation
 from tfnas.bounded import atomic_writer, read_file, write_atomic
 from tfnas.config import tables_root as default_tables_root
 from tfnas.datasets import TARGET_DATASETS
@@ -70,6 +85,15 @@ class ProxyTableError(TfnasError, ValueError):
 
 
 @dataclass(frozen=True)
+class Difference:
+    """ρ of a proxy minus ρ of the baseline over the same cells, with a 95% interval when the
+    cells are a sample (None: exact, over the whole space)."""
+
+    value: float
+    interval: tuple[float, float] | None
+
+
+@dataclass(frozen=True)
 class Correlation:
     """Spearman ρ of one proxy's scores against 200-epoch test accuracy on one dataset."""
 
@@ -84,6 +108,10 @@ class Correlation:
     """Cells with a non-finite score, ranked last."""
     agreement: float | None = None
     """For ``vote``: the fraction of cell pairs its majority vote orders as accuracy does."""
+    tau: float | None = None
+    """Kendall τ-b over the same cells (non-finite scores ranked last)."""
+    vs_layers: Difference | None = None
+    """ρ − ρ(ℵ) against the layer count over the same cells; None without a ``layers`` table."""
 
     @property
     def abs_rho(self) -> float:
@@ -156,18 +184,70 @@ class _Source:
         return self._columns[dataset]
 
 
+BASELINE = "layers"
+"""The trivial baseline every proxy is compared with: the number of trainable layers (ℵ)."""
+
+
+def _z_interval(r: float, n: int, population: int) -> tuple[float, float]:
+    """95% interval of a Spearman coefficient over ``n`` of ``population`` cells: Fisher z with
+    the Bonett–Wright variance and the finite-population correction."""
+    if n <= 3 or abs(r) >= 1.0:
+        return r, r
+    fpc = max(population - n, 0) / max(population - 1, 1)
+    se = math.sqrt(Z_VARIANCE[COEFFICIENT](r) / (n - 3) * fpc)
+    z = math.atanh(r)
+    return math.tanh(z - LEVEL_Z * se), math.tanh(z + LEVEL_Z * se)
+
+
+def dependent_difference(r1: float, r2: float, r12: float, n: int, population: int
+                         ) -> tuple[float, float]:
+    """95% interval of ``r1 − r2``, two coefficients over the same ``n`` cells that share one
+    variable (accuracy), ``r12`` the coefficient between the two others (Zou 2007, eq. for
+    overlapping dependent correlations, with each coefficient's own interval)."""
+    l1, u1 = _z_interval(r1, n, population)
+    l2, u2 = _z_interval(r2, n, population)
+    denominator = (1 - r1 * r1) * (1 - r2 * r2)
+    c = (0.0 if denominator <= 0 else
+         ((r12 - r1 * r2 / 2) * (1 - r1 * r1 - r2 * r2 - r12 * r12) + r12 ** 3) / denominator)
+    d = r1 - r2
+    low = d - math.sqrt(max((r1 - l1) ** 2 + (u2 - r2) ** 2 - 2 * c * (r1 - l1) * (u2 - r2), 0.0))
+    high = d + math.sqrt(max((u1 - r1) ** 2 + (r2 - l2) ** 2 - 2 * c * (u1 - r1) * (r2 - l2), 0.0))
+    return low, high
+
+
+def _against_baseline(source: _Source, proxy: str, dataset: str, keep: Sequence[Arch],
+                      scores: np.ndarray, complete: bool) -> Difference | None:
+    """ρ(proxy) − ρ(ℵ) over ``keep`` (the proxy's usable cells, ``scores`` ranked-last)."""
+    baseline = source.tables.get((BASELINE, dataset))
+    if baseline is None or any(c not in baseline.scores for c in keep):
+        return None
+    proto = CorrelationProtocol(BASELINE, dataset, METRIC, COEFFICIENT)
+    r2, x2, _, _ = coefficient_on(proto, source, list(keep))  # type: ignore[arg-type]
+    rho = correlation(scores, source.accuracy_column(dataset, METRIC)[[c.index for c in keep]],
+                      COEFFICIENT)
+    if complete and baseline.complete:
+        return Difference(rho - r2, None)
+    population = int(np.isfinite(source.accuracy_column(dataset, METRIC)).sum())
+    r12 = correlation(scores, x2, COEFFICIENT)
+    return Difference(rho - r2, dependent_difference(rho, r2, r12, len(keep), population))
+
+
 def _correlation(source: _Source, proxy: str, dataset: str, cells: Sequence[Arch],
                  complete: bool) -> Correlation:
-    """ρ over ``cells`` by the correlation claims' code; its interval when they are a sample."""
+    """ρ over ``cells`` by the correlation claims' code, τ over the same cells, ρ's interval
+    when they are a sample, and ρ against the layer count's."""
     proto = CorrelationProtocol(proxy, dataset, METRIC, COEFFICIENT)
     keep, _ = usable(proto, source, list(cells))  # type: ignore[arg-type]
-    rho, _, _, ranked_last = coefficient_on(proto, source, keep)  # type: ignore[arg-type]
+    rho, x, y, ranked_last = coefficient_on(proto, source, keep)  # type: ignore[arg-type]
+    tau = correlation(x, y, "kendall")
+    versus = None if proxy == BASELINE else _against_baseline(source, proxy, dataset, keep, x,
+                                                                complete)
     if complete:
-        return Correlation(rho, len(keep), True, None, ranked_last)
+        return Correlation(rho, len(keep), True, None, ranked_last, tau=tau, vs_layers=versus)
     population = int(np.isfinite(source.accuracy_column(dataset, METRIC)).sum())
     se = sampling_se(rho, COEFFICIENT, len(keep), population)
     lo, hi = max(-1.0, rho - LEVEL_Z * se), min(1.0, rho + LEVEL_Z * se)
-    return Correlation(rho, len(keep), False, (lo, hi), ranked_last)
+    return Correlation(rho, len(keep), False, (lo, hi), ranked_last, tau=tau, vs_layers=versus)
 
 
 class _Tables:
@@ -225,8 +305,7 @@ def _ensemble(proxy: Proxy, dataset: str, source: _Source, found: _Tables
         finite = np.isfinite(acc[index])
         kept = {m: s[finite] for m, s in member_scores.items()}
         agreement = _vote_agreement(kept, acc[index][finite])
-        corr = Correlation(corr.rho, corr.n, corr.complete, corr.interval, corr.ranked_last,
-                           agreement)
+        corr = dataclasses.replace(corr, agreement=agreement)
     return corr, ""
 
 
@@ -354,8 +433,15 @@ def correlation_text(c: Correlation | None) -> str:
     text = f"{_number(c.rho)} ({_number(c.abs_rho)})"
     if not c.complete and c.interval is not None:
         text += f" [{_number(c.interval[0])}, {_number(c.interval[1])}] n={c.n}"
+    if c.tau is not None:
+        text += f"; τ {_number(c.tau)}"
     if c.agreement is not None:
         text += f"; agreement {_number(c.agreement)}"
+    if c.vs_layers is not None:
+        v = c.vs_layers
+        text += f"; vs ℵ {v.value:+.3f}"
+        if v.interval is not None:
+            text += f" [{v.interval[0]:+.3f}, {v.interval[1]:+.3f}]"
     return text
 
 
@@ -385,7 +471,9 @@ README_NOTE = (
     "(`benchmarks/scores`); do not edit by hand (`--check` exits 1 when this block is stale). ρ: Spearman ρ of the "
     "proxy's scores against NATS-Bench's 200-epoch test accuracy over the whole space (non-finite "
     "scores ranked last), |ρ| in parentheses; for a table still being swept, ρ over the random sample "
-    "of n cells it holds with a 95% interval for the space's ρ. — (degenerate): every finite score of "
+    "of n cells it holds with a 95% interval for the space's ρ. τ: Kendall τ-b over the same cells. vs ℵ: ρ minus "
+    "the ρ of the trivial layer count (`layers`, VKDNW's ℵ) over the same cells, with a 95% interval for "
+    "two dependent coefficients when the cells are a sample (harness/proxy_table.py). — (degenerate): every finite score of "
     "the table is one value, so a ρ would only rank its undefined (-inf) cells last and none is "
     "reported (the proxy's entry in docs/proxies.md gives the cause). s/cell: median scoring seconds per "
     "cell recorded by the sweep (an ensemble: the sum of its members'). —: no table (or nothing "

@@ -83,7 +83,25 @@ def test_a_complete_table_gives_the_whole_space_spearman_with_minus_inf_ranked_l
     assert c.rho == pytest.approx(expected, abs=1e-12)
     assert (c.n, c.complete, c.interval, c.ranked_last) == (SPACE_SIZE, True, None, 40)
     assert t.row("alpha").seconds["cifar10"] == pytest.approx(0.0123)
-    assert correlation_text(c) == f"{expected:.3f} ({abs(expected):.3f})"
+    tau = sps.kendalltau(values, ACC).statistic  # tau-b over the same cells
+    assert c.tau == pytest.approx(tau, abs=1e-12)
+    assert c.vs_layers is None  # no layers table under tmp_path
+    assert correlation_text(c) == f"{expected:.3f} ({abs(expected):.3f}); τ {tau:.3f}"
+
+
+def test_each_proxy_is_set_against_the_layer_count_over_the_same_cells(tmp_path):
+    """ρ − ρ(ℵ) exact when both tables are complete; over a proxy's sample, the difference on
+    its cells with an interval that holds it."""
+    alpha, layers = _scores(3), np.round(_scores(4) * 3)  # a coarse count: many ties
+    _write(tmp_path, "alpha", "cifar10", alpha)
+    _write(tmp_path, "layers", "cifar10", layers)
+    t = proxy_table(tmp_path, accuracy=_accuracy, datasets=("cifar10",),
+                    registered=[_proxy("alpha"), _proxy("layers")])
+    v = t.row("alpha").correlations["cifar10"].vs_layers
+    exact = sps.spearmanr(alpha, ACC).statistic - sps.spearmanr(layers, ACC).statistic
+    assert v.value == pytest.approx(exact, abs=1e-12) and v.interval is None
+    assert t.row("layers").correlations["cifar10"].vs_layers is None
+    assert "; vs ℵ " in correlation_text(t.row("alpha").correlations["cifar10"])
 
 
 def test_a_negative_correlation_shows_rho_and_its_absolute_value(tmp_path):
