@@ -26,11 +26,12 @@ default 64); modules ``nn.Conv2d`` and ``nn.Linear`` whose ``weight.grad is not 
 valid"; in the NATS-Bench network every such weight is on the graph, so none is skipped);
 ``np.std`` with ``ddof=0``; the nonzero-std mask and ``tmpsum == 0`` skip as ZiCo's; the loss
 ``nn.CrossEntropyLoss()`` on the second output of xautodl's ``(features, logits)``; train mode;
-xautodl's TinyNetwork (``custom/tss_model.py``: BatchNorm affine, running statistics tracked, which
-train mode does not read). The drivers differ, and tfnas follows AZ-NAS's: its notebook scores ZiCo
-alone on a freshly built network at PyTorch's default init; VKDNW's ``tss_general_.py``, when run
-without ``--zero_shot_score``, scores ``vkdnw``, ``az_nas`` and ``jacov`` on the same network object
-before ``zico``, and each of them re-initialises that network in place (Kaiming-normal fan-in for
+xautodl's TinyNetwork (``custom/tss_model.py``: BatchNorm affine, running statistics tracked — the
+notebook's ``--track_running_stats 0`` is parsed but never passed to the network — which train mode
+does not read). The drivers differ, and tfnas follows AZ-NAS's: its notebook scores ZiCo alone on a
+freshly built network at PyTorch's default init; VKDNW's ``tss_general_.py``, when run without
+``--zero_shot_score``, scores ``vkdnw``, ``az_nas`` and ``jacov`` on the same network object before
+``zico``, and each of them re-initialises that network in place (Kaiming-normal fan-in for
 Conv2d/Linear, BatchNorm γ = 1, β = 0), so its ZiCo column may have been computed at that init;
 which way its published numbers were run is not recorded. tfnas's scoring rule builds the
 PyTorch-default-like init, which is AZ-NAS's protocol.
@@ -43,13 +44,14 @@ Consequences of the rule, which tfnas keeps:
   any network is ≥ 0. The ratio is heavy-tailed (an element whose two gradients nearly agree
   dominates its layer's sum), which is why float32 and float64 arithmetic land further apart than
   the gradients themselves do (see the tolerance below).
-* An element whose gradient is the same in both samples (exactly: zero in both, e.g. a weight
-  feeding a ReLU channel dead on every image) is left out of its layer's sum.
+* An element whose gradient is the same in both samples (in practice: zero in both, e.g. a weight
+  that reads an input channel which is 0 on every image) is left out of its layer's sum.
 * A layer whose gradients are all zero (a conv edge whose output reaches the loss only through
-  ``none`` edges, ``x·0``; every layer behind an all-``none`` cell, whose output is exactly 0 on
-  every image) has ``S = 0`` and contributes nothing: the anchor's ``tmpsum == 0`` branch adds
-  nothing and never takes ``log 0``. A network whose every layer is so (the all-``none`` cell)
-  scores 0, the anchor's initial value.
+  ``none`` edges, ``x·0``) has ``S = 0`` and contributes nothing: the anchor's ``tmpsum == 0``
+  branch adds nothing and never takes ``log 0``. With the all-``none`` cell every layer is so (the
+  first cell's ``x·0`` cuts the stem's gradient; the residual blocks, ``lastact`` and the
+  classifier see inputs of exact zeros, so their weight gradients are 0), and the network scores
+  0, the anchor's initial value.
 
 tfnas's recipe (the registry's ``variant`` says it in one paragraph):
 
@@ -64,10 +66,11 @@ tfnas's recipe (the registry's ``variant`` says it in one paragraph):
   ``weight.grad``; the same values: a weight's gradient does not depend on which other gradients
   are computed). A weight off the graph (``None``) counts as zeros: it adds nothing, as the
   anchor's skip does.
-* Statistics: per layer in float64 from the (float32) gradients: ``std`` with ``ddof=0`` (two-pass, as ``np.std``),
-  ``mean |g|``, the mask ``std ≠ 0``, ``S``, ``log S`` unless ``S == 0``; the sum over layers exact
-  (``math.fsum``). The anchor does this in numpy float32 (``np.std``/``np.mean``/``np.sum`` of the
-  float32 gradients, ``np.log``); see the tolerance for what that moves.
+* Statistics: per layer in float64 from the (float32) gradients: ``std`` with ``ddof=0`` (two-pass,
+  as ``np.std``), ``mean |g|``, the mask ``std ≠ 0``, ``S``, ``log S`` unless ``S == 0``; the sum
+  over layers exact (``math.fsum``). The anchor does this in numpy float32
+  (``np.std``/``np.mean``/``np.sum`` of the float32 gradients, ``np.log``); see the tolerance for
+  what that moves.
 * Network and mode: the network as the scoring rule builds it (xautodl's TinyNetwork at the rule's
   PyTorch-default-like init from the cell seed), switched to train mode for the two passes (the
   anchor calls ``network.train()``), then every module's mode and every buffer (BatchNorm running
@@ -82,26 +85,27 @@ tfnas's recipe (the registry's ``variant`` says it in one paragraph):
   loader, random crop with padding and horizontal flip, from the global RNG — so other images per
   cell).
 
-Non-finite rule: a NaN or infinite gradient (a non-finite image or loss) makes its layer's
-statistics NaN (the anchor's ``np.nonzero`` keeps NaN, ``np.log(nan)``), so the score is NaN,
-which the scoring rule stores as ``-inf`` (ranked last). A layer whose gradients are all zero, or
-equal in both halves, contributes 0 (no ``log 0``); a network of only such layers scores 0.
+Non-finite rule: a NaN or infinite gradient (non-finite weights, an overflowing loss; a non-finite
+image is refused before anything runs) makes its layer's statistics NaN (the anchor's
+``np.nonzero`` keeps NaN, ``np.log(nan)``), so the score is NaN, which the scoring rule stores as
+``-inf`` (ranked last). A layer whose gradients are all zero, or equal in both halves, contributes
+0 (no ``log 0``); a network of only such layers scores 0.
 
-Spot-check tolerance (5e-2, 0.0) (relative, absolute; ``math.isclose``): ZiCo's float32 value is ill-conditioned.
-Scoring in float64 instead of float32 moved the score by up to 1.2e-2 relative (4.2 on 342,
-CIFAR-10) and 4.8 absolute (on 818, ImageNet16-120) over 6 random cells at 32x32 (CIFAR-10) and
-the same 6 at 16x16 (ImageNet16-120), at the registered batch of 128 (median 2.4e-3 relative). The
-cause is the definition's: the float32 weight gradients of the NATS-Bench network differ from
-float64 ones by about 1e-3 relative (norm of a cell layer's gradient, measured on one CIFAR-10
-cell), and an element whose two gradients nearly agree has a ratio ``(|a| + |b|) / |a − b|`` of
-1e4 to 1e5 or more (the largest per layer on that cell: up to 3.8e5) that dominates its layer's
-sum, so that layer's ``log S`` moves by up to about 3 (2.8 on one layer of that cell). The
-tolerance is about 4x the largest relative difference measured, for another machine's float32
-kernels (another draw of the same rounding); the spot check's own spread rule covers a cell whose
-score is small next to such a jump.
-The anchor's own float32 numpy statistics on tfnas's float32 gradients differ from tfnas's float64
-statistics by at most 1.5e-6 relative on the same 12 cells: the gradients, not the statistics,
-carry the rounding (``tests/test_zico.py`` bounds that at 1e-4 on small batches).
+Spot-check tolerance (5e-2, 0.0) (relative, absolute; ``math.isclose``): ZiCo's float32 value is
+ill-conditioned. Scoring in float64 instead of float32 moved the score by up to 1.2e-2 relative
+(4.2 on 342, CIFAR-10) and 4.8 absolute (on 818, ImageNet16-120) over 6 random cells at 32x32
+(CIFAR-10) and the same 6 at 16x16 (ImageNet16-120), at the registered batch of 128 (median 2.4e-3
+relative). The cause is the definition's: the float32 weight gradients of the NATS-Bench network
+differ from float64 ones by about 1e-3 relative (norm of a cell layer's gradient, measured on one
+CIFAR-10 cell), and an element whose two gradients nearly agree has a ratio
+``(|a| + |b|) / |a − b|`` of 1e4 to 1e5 or more (the largest per layer on that cell: up to 3.8e5)
+that dominates its layer's sum, so that layer's ``log S`` moves by up to about 3 (2.8 on one layer
+of that cell). The tolerance is about 4x the largest relative difference measured, for another
+machine's float32 kernels (another draw of the same rounding); the spot check's own spread rule
+covers a cell whose score is small next to such a jump. The anchor's own float32 numpy statistics
+on tfnas's float32 gradients differ from tfnas's float64 statistics by at most 1.5e-6 relative on
+the same 12 cells: the gradients, not the statistics, carry the rounding (``tests/test_zico.py``
+bounds that at 1e-4 on small batches).
 """
 
 from __future__ import annotations
@@ -130,8 +134,11 @@ given as one batch and split into halves."""
 ZICO_SPLITS = 2
 """The number of gradient samples: the anchor's ``batch_iter=2``."""
 ZICO_MAX_BATCH = 320
-"""The largest batch scored: each half is one gradient pass of up to 160 images, grad_norm's
-bound (docs/proxies.md, Memory)."""
+"""The largest batch scored: each half is one gradient pass of up to 160 images (grad_norm's
+bound). Peak RSS scoring the largest cell at 32x32 (``tests/test_scoring_memory.py``'s
+``peak_mib``, torch CPU, one thread): 460 MiB at 32, 865 at 128, 1,678 at 320 (about 4.2 MiB per
+image: each pass holds one half), within the 2 GiB budget; grad_norm at its 160: 1,603 on the same
+machine."""
 
 _VARIANT = (
     "ZiCo as AZ-NAS's NB201 port computes it (cvlab-yonsei/AZ-NAS NB201/ZeroShotProxy/"
@@ -173,7 +180,8 @@ def weight_gradients(network: nn.Module, images: torch.Tensor,
                      labels: torch.Tensor) -> list[torch.Tensor]:
     """``∂CE/∂W`` of every Conv2d/Linear weight (``weight_layers`` order) for one forward of
     ``images`` in the network's current mode; CE the mean cross-entropy against ``labels``. A
-    weight off the graph gets zeros. ``requires_grad`` flags are restored; no ``.grad`` is written."""
+    weight off the graph gets zeros. ``requires_grad`` flags are restored; no ``.grad`` is
+    written."""
     weights = [m.weight for _, m in weight_layers(network)]
     flags = [(p, p.requires_grad) for p in network.parameters()]
     try:
@@ -192,8 +200,8 @@ def weight_gradients(network: nn.Module, images: torch.Tensor,
 
 def layer_term(samples: torch.Tensor) -> float:
     """One layer's ZiCo term from its ``K x P`` gradient samples: ``log Σ mean|g|/std`` over the
-    elements whose ``std`` (``ddof=0``, two-pass as ``np.std``) is not 0, or 0.0 when that sum is 0 (no element
-    varies). In float64; NaN in, NaN out."""
+    elements whose ``std`` (``ddof=0``, two-pass as ``np.std``) is not 0, or 0.0 when that sum
+    is 0 (no element varies). In float64; NaN in, NaN out."""
     x = samples.detach().to(torch.float64)
     centred = x - x.mean(dim=0)  # two passes, as np.std: symmetric in the samples
     std = centred.square().mean(dim=0).sqrt()
@@ -204,7 +212,7 @@ def layer_term(samples: torch.Tensor) -> float:
 
 
 def zico_terms(gradients: Sequence[Sequence[torch.Tensor]]) -> list[float]:
-    """Per layer the ZiCo term of ``gradients[k][layer]`` (sample ``k``'s gradient of each layer)."""
+    """Per layer the ZiCo term of ``gradients[k][layer]`` (sample ``k``'s gradient per layer)."""
     layers = zip(*gradients, strict=True)
     return [layer_term(torch.stack([g.reshape(-1) for g in per_layer])) for per_layer in layers]
 
@@ -231,7 +239,7 @@ def zico_gradients(network: nn.Module, images: torch.Tensor, labels: torch.Tenso
               "(batch_iter=2) with NB201/tss_general.ipynb",
     variant=_VARIANT)
 def zico(network: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
-    """Sum over Conv2d/Linear layers of log Σ mean|g|/std(g) of the weight gradients of the batch's two halves."""
+    """Sum over Conv2d/Linear layers of log Σ mean|g|/std(g) of two half-batches' weight gradients."""
     terms = zico_terms(zico_gradients(network, images, labels))
     if not all(math.isfinite(t) for t in terms):
         return math.nan
