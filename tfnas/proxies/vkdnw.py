@@ -42,10 +42,10 @@ Which code behind the published numbers: Table 1 was built (``paper_preparation.
 ("params first", 2024-11-02: ``v.flatten()[0:1]`` of the first 128 tensors, deciles
 ``arange(0.1, 1., 0.1)`` since 148397c); HEAD with ``p = 1`` computes the same (``linspace(0, n
 − 1, 1) = [0]``). HEAD's own default ``p = 0`` selects no entry at all (``steps=0``) and fails in
-``quantile`` of an empty spectrum; the transient ``p ≤ 0`` branch of f2c352d (a random entry per
-tensor from Python's ``random.seed(12)``) was replaced three days later and is not the published
-one. So the "sampled" entry is deterministic: nothing but the init and the Gaussian input is
-random.
+``quantile`` of an empty spectrum. The only random choice in the history, f2c352d (2024-11-17,
+after Table 1: with the default ``p = 0`` a random entry per tensor from Python's
+``random.seed(12)``), lived for two hours (f8eef9e made ``p = 0`` take index 0 again). So the
+"sampled" entry is deterministic: nothing but the init and the Gaussian input is random.
 
 tfnas's recipe (the registry's ``variant`` says it in one paragraph):
 
@@ -60,9 +60,12 @@ tfnas's recipe (the registry's ``variant`` says it in one paragraph):
   Conv2d, Linear or BatchNorm only the one output channel ``θ`` touches, in closed form; for
   another module, ``torch.func.jvp`` of that module). The output is unchanged (``ε = 0``) and,
   eval mode keeping the samples independent, ``∂ logits[n, k] / ∂ε_n`` is ``J_n[k, θ]``; one
-  backward per logit ``k < K`` (the last row is multiplied by 0) gives row ``k`` of every
+  backward per logit ``k < K − 1`` (the last row is multiplied by 0) gives row ``k`` of every
   ``J_n``, with no weight gradients computed. ``tests/test_vkdnw.py`` checks it against the
-  anchor's ``vmap``/``jacrev`` form.
+  anchor's ``vmap``/``jacrev`` form. A tensor is followed through the calls of the modules that
+  register it (shared tensors and modules called twice included); a network that reads a
+  parameter outside its module's call (``self.fc.weight`` in another module's forward) is not
+  differentiated there — no NATS-Bench network does.
 * ``L``, ``F``, the singular values (``torch.linalg.svdvals``), the deciles (``torch.quantile``
   at the anchor's float32 levels, linear), the normalisation and the entropy in float64 from the
   network's float32 Jacobian and logits (the anchor: all float32 on a GPU).
@@ -84,17 +87,23 @@ Where tfnas differs from the anchor, and why:
 
 Tolerance (1e-3, 1e-3) (relative, absolute): scoring in float64 instead of float32 moved the
 entropy by at most 6.0e-5 (absolute; entropies 0.38 to 0.48) on 3 random cells at 32x32 (CIFAR-10)
-and by at most 3.6e-9 on one at 16x16 (ImageNet16-120; more cells pending); the small deciles come from the
-smallest eigenvalues of ``F``, which a float32 Jacobian fixes only to about 1e-7 of the largest,
+and by at most 3.6e-8 on 2 at 16x16 (ImageNet16-120; a third was stopped for time); the small
+deciles come from the smallest eigenvalues of ``F``, which a float32 Jacobian fixes only to about 1e-7 of the largest,
 and their ``t log t`` terms carry that into the entropy. The anchor's all-float32 ``F`` and SVD
 land further away than tfnas's float64 ones.
+
+Cost: ``K − 1`` backward passes of the batch (``vmap``-batching them over the classes was
+slower on a CPU), about as many network passes as the anchor's ``jacrev``; CIFAR-100's and
+ImageNet16-120's 100 and 120 classes cost about ten times CIFAR-10's 10.
 
 VKDNW_single (the paper's ranking by "(ℵ, entropy)"): ``tss_utils.get_scores`` ranks the tuples
 ``(vkdnw_dim, vkdnw_entropy)`` with ``rank(method='dense', ascending=True)`` and takes the log
 (:func:`vkdnw_single_rank`); the registered proxy ``vkdnw_single`` is a single float of the same
 order (:func:`single_score`). VKDNW_agg (``vkdnw_comb_rank``) adds to that log-rank the
 log-ranks (pandas average ranks) of AZ-NAS's expressivity and trainability, the FLOPs and jacov
-(NaN jacov set to the population's minimum); tfnas does not register it (see the report).
+(NaN jacov set to the population's minimum). tfnas does not register it: its jacov
+(``compute_jacov_score.py``) runs on a Kaiming-fan-in re-initialised network, which tfnas's
+``jacob_cov`` (zero-cost-nas's, at the scoring rule's init) is not, so one member is missing.
 """
 
 from __future__ import annotations
@@ -133,7 +142,8 @@ ALPHA = float(torch.tensor(0.05, dtype=torch.float16))
 DECILES = torch.arange(0.1, 1.0, 0.1)
 """The anchor's quantile levels, ``torch.arange(0.1, 1., 0.1)``: 9 float32 values 0.1 … 0.9."""
 _TOLERANCE = (1e-3, 1e-3)
-"""Spot-check tolerance (relative, absolute): module docstring, Tolerance."""
+"""Spot-check tolerance (relative, absolute), about 17x the largest float32-vs-float64 difference
+measured (module docstring, Tolerance)."""
 EPS = 1e-10
 """The anchor's guard in the normalisation and inside the log."""
 
