@@ -133,20 +133,21 @@ def _correlation_floors(rows: torch.Tensor) -> torch.Tensor:
     (a constant row, a single observation) are set to 0, as the anchor sets them.
     """
     if rows.shape[2] < 2:  # one observation: corrcoef is all NaN, zeroed: the zero matrix
-        return torch.zeros(rows.shape[0], dtype=rows.dtype)
+        return torch.zeros(rows.shape[0], dtype=rows.dtype, device=rows.device)
     centred = rows - rows.mean(dim=2, keepdim=True)
     gram = centred @ centred.transpose(1, 2)  # (n - 1) x covariance; the factor cancels
     scale = torch.sqrt(torch.diagonal(gram, dim1=1, dim2=2))
     corr = gram / scale[:, :, None] / scale[:, None, :]
-    corr = torch.where(torch.isfinite(corr), corr, torch.zeros((), dtype=corr.dtype))
+    corr = torch.where(torch.isfinite(corr), corr,
+                       torch.zeros((), dtype=corr.dtype, device=corr.device))
     corr = corr.clamp(-1.0, 1.0)
     corr = (corr + corr.transpose(1, 2)) / 2
     return torch.linalg.eigvalsh(corr)[:, 0]
 
 
 def _rows(feature: torch.Tensor) -> torch.Tensor:
-    """One sample's output as ``feature.shape[0]`` rows of observations, a float64 CPU copy."""
-    return feature.detach().reshape(feature.shape[0], -1).to("cpu", torch.float64, copy=True)
+    """One sample's output as ``feature.shape[0]`` rows of observations, a float64 copy."""
+    return feature.detach().reshape(feature.shape[0], -1).to(torch.float64, copy=True)
 
 
 def min_eig_corr(feature: torch.Tensor) -> float:
