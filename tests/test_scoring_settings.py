@@ -185,7 +185,8 @@ def test_batch_free_proxies_are_those_without_a_batch() -> None:
     free = {n for n in SINGLE if not get_proxy(n).takes_batch}
     assert free == {"synflow", "params", "flops", "az_complexity", "l2_norm", "layers"}
     assert {n for n in SINGLE if get_proxy(n).draws_batch} == {
-        "zen", "az_expressivity", "az_progressivity", "az_trainability"}
+        "zen", "az_expressivity", "az_progressivity", "az_trainability", "te_nas_regions",
+        "vkdnw", "vkdnw_single"}
 
 
 def test_a_batch_passed_to_a_proxy_that_draws_none_is_refused() -> None:
