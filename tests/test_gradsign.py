@@ -101,7 +101,7 @@ def test_the_proxy_is_the_anchors_loop_in_float64(arch, classes_resolution, seed
     signs: identical integers."""
     num_classes, resolution = classes_resolution
     net = _network(arch, num_classes, seed)
-    images, labels = _batch(6, resolution, num_classes, seed)
+    images, labels = _batch(4, resolution, num_classes, seed)
     literal = anchor_grad_conflict(net, images, labels)
     assert gradsign(net, images, labels) == literal
     assert gradsign_of_codes(sign_codes_loop(net, images, labels)) == literal
