@@ -137,9 +137,9 @@ takes about 11 MiB per image (peak RSS 1008 MiB at 64, 1716 MiB at 128, Python a
 included)."""
 MAX_TENSORS = 128
 """``params_grad_len``: the entries are taken from the first 128 parameter tensors."""
-ALPHA = float(torch.tensor(0.05, dtype=torch.float16))
+ALPHA = float(torch.tensor(0.05, dtype=torch.float16, device="cpu"))
 """The anchor's smoothing constant, a float16 ``0.05`` (0.04998779296875)."""
-DECILES = torch.arange(0.1, 1.0, 0.1)
+DECILES = torch.arange(0.1, 1.0, 0.1, device="cpu")
 """The anchor's quantile levels, ``torch.arange(0.1, 1., 0.1)``: 9 float32 values 0.1 … 0.9."""
 _TOLERANCE = (1e-3, 1e-3)
 """Spot-check tolerance (relative, absolute), about 17x the largest float32-vs-float64 difference
@@ -150,7 +150,7 @@ EPS = 1e-10
 
 def smoothing(num_classes: int) -> tuple[float, float]:
     """``(1 − α, α/K)`` as the anchor computes them: float16 arithmetic on a float16 ``α``."""
-    alpha = torch.tensor(0.05, dtype=torch.float16)
+    alpha = torch.tensor(0.05, dtype=torch.float16, device="cpu")
     return float(1 - alpha), float(alpha / num_classes)
 
 
@@ -405,7 +405,7 @@ def vkdnw_parts(network: nn.Module, resolution: Resolution, channels: int = 3, *
             f"{type(network).__name__} has no parameters")
     shape = (batch_size, *one.shape[1:])
     before = generator.get_state()
-    key = (shape, first.dtype, str(first.device), bytes(before.numpy().tobytes()))
+    key = (shape, first.dtype, str(first.device), bytes(before.cpu().numpy().tobytes()))
     with _lock:
         entry = _last
     if entry is not None and entry.network() is network and entry.key == key:
