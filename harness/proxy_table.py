@@ -215,16 +215,15 @@ def dependent_difference(r1: float, r2: float, r12: float, n: int, population: i
     return low, high
 
 
-def _against_baseline(source: _Source, proxy: str, dataset: str, keep: Sequence[Arch],
+def _against_baseline(source: _Source, dataset: str, keep: Sequence[Arch], rho: float,
                       scores: np.ndarray, complete: bool) -> Difference | None:
-    """ρ(proxy) − ρ(ℵ) over ``keep`` (the proxy's usable cells, ``scores`` ranked-last)."""
+    """``rho`` − ρ(ℵ) over ``keep`` (the proxy's usable cells, its ρ and its ranked-last
+    ``scores`` from the caller)."""
     baseline = source.tables.get((BASELINE, dataset))
     if baseline is None or any(c not in baseline.scores for c in keep):
         return None
     proto = CorrelationProtocol(BASELINE, dataset, METRIC, COEFFICIENT)
     r2, x2, _, _ = coefficient_on(proto, source, list(keep))  # type: ignore[arg-type]
-    rho = correlation(scores, source.accuracy_column(dataset, METRIC)[[c.index for c in keep]],
-                      COEFFICIENT)
     if complete and baseline.complete:
         return Difference(rho - r2, None)
     population = int(np.isfinite(source.accuracy_column(dataset, METRIC)).sum())
@@ -240,7 +239,7 @@ def _correlation(source: _Source, proxy: str, dataset: str, cells: Sequence[Arch
     keep, _ = usable(proto, source, list(cells))  # type: ignore[arg-type]
     rho, x, y, ranked_last = coefficient_on(proto, source, keep)  # type: ignore[arg-type]
     tau = correlation(x, y, "kendall")
-    versus = None if proxy == BASELINE else _against_baseline(source, proxy, dataset, keep, x,
+    versus = None if proxy == BASELINE else _against_baseline(source, dataset, keep, rho, x,
                                                                 complete)
     if complete:
         return Correlation(rho, len(keep), True, None, ranked_last, tau=tau, vs_layers=versus)
