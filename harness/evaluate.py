@@ -81,19 +81,20 @@ side's standard error (a tenth of its variance): more runs would narrow the inte
 
 
 def _shifted(result: Measurement | Comparison, by: float, spread: float = 0.0,
-             design: float = 0.0) -> Measurement | Comparison:
+             design: float = 0.0, width: float = 0.0) -> Measurement | Comparison:
     """The result with its (side A's) estimate moved by ``by``, its spread scaled by
-    ``1 + spread`` and its model's design effect by ``1 + design`` (all within the Monte-Carlo
-    error)."""
+    ``1 + spread``, its model's design effect by ``1 + design`` and its standard error by
+    ``1 + width`` (all within the Monte-Carlo error)."""
     if isinstance(result, Comparison):
-        return Comparison(_shifted(result.a, by, spread, design), result.b)
+        return Comparison(_shifted(result.a, by, spread, design, width), result.b)
     e = result.estimate
     std = None if e.std is None else e.std * (1.0 + spread)
+    se = None if e.se is None else e.se * max(0.0, 1.0 + width)
     model = result.model
     if model is not None and design:
         model = model.moved(design)
-    return dataclasses.replace(result, estimate=dataclasses.replace(e, value=e.value + by, std=std),
-                               model=model)
+    return dataclasses.replace(result, model=model, estimate=dataclasses.replace(
+        e, value=e.value + by, std=std, se=se))
 
 
 def mc_error(result: Measurement | Comparison) -> float:
@@ -126,20 +127,22 @@ def judged(claim: Claim, result: Measurement | Comparison
            ) -> tuple[Measurement | Comparison,
                       tuple[Estimate, Estimate | None, Judgement, dict[str, Any]]]:
     """The result and its verdict, refined while a shift of :data:`MC_GUARD` Monte-Carlo
-    errors either way, or of the spread or the model's design effect by :data:`MC_GUARD` of
-    its relative Monte-Carlo error (``Measurement.spread_mc``, ``MeasurementModel.design_mc``),
-    would change the verdict (a boundary within the estimate's error), or while it is
+    errors either way, or of the spread, the standard error or the model's design effect by
+    :data:`MC_GUARD` of its relative Monte-Carlo error (``Measurement.spread_mc``,
+    ``Measurement.se_mc``, ``MeasurementModel.design_mc``), would change the verdict (a
+    boundary within the estimate's error), or while it is
     inconclusive with a Monte-Carlo error above :data:`MC_SHARE` of its standard error (more
     runs would narrow the interval), up to the kind's cap."""
     while True:
         parts = _verdict(claim, result)
         err = mc_error(result)
-        rel, design = _relative_errors(result)
-        if err <= 0 and rel <= 0 and design <= 0:
+        rel, design, width = _relative_errors(result)
+        if err <= 0 and rel <= 0 and design <= 0 and width <= 0:
             return result, parts
         verdicts = {_verdict(claim, _shifted(result, s * MC_GUARD * err, t * MC_GUARD * rel,
-                                             d * MC_GUARD * design))[2].verdict
-                    for s in (-1, 1) for t in (-1, 0, 1) for d in (-1, 0, 1)}
+                                             d * MC_GUARD * design, u * MC_GUARD * width)
+                             )[2].verdict
+                    for s in (-1, 1) for t in (-1, 0, 1) for d in (-1, 0, 1) for u in (-1, 0, 1)}
         undecided = parts[2].verdict == INCONCLUSIVE and err > MC_SHARE * _total_error(result)
         if verdicts == {parts[2].verdict} and not undecided:
             return result, parts
@@ -149,13 +152,13 @@ def judged(claim: Claim, result: Measurement | Comparison
         result = finer
 
 
-def _relative_errors(result: Measurement | Comparison) -> tuple[float, float]:
-    """(the spread's, the design effect's) relative Monte-Carlo errors of a measurement (0 for
-    a comparison, whose rules read no spread)."""
-    if not isinstance(result, Measurement):
-        return 0.0, 0.0
+def _relative_errors(result: Measurement | Comparison) -> tuple[float, float, float]:
+    """(the spread's, the design effect's, the standard error's) relative Monte-Carlo errors
+    (of side A for a comparison, whose rules read no spread or design effect)."""
+    if isinstance(result, Comparison):
+        return 0.0, 0.0, result.a.se_mc
     model = result.model
-    return result.spread_mc, 0.0 if model is None else model.design_mc
+    return result.spread_mc, 0.0 if model is None else model.design_mc, result.se_mc
 
 
 def _claim_outcome(claim: Claim, status: str, run: RunSettings | None, **parts: Any) -> Outcome:

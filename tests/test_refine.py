@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.evaluate import judged
-from harness.kinds import Measurement
+from harness.kinds import Comparison, Measurement
 from harness.measurement_model import MC_GUARD, MeasurementModel
 from harness.verdicts import Estimate, Tolerance
 
@@ -137,4 +137,34 @@ def test_a_design_effect_at_its_boundary_is_refined():
     assert not kept
     exact: list[int] = []
     judged(DIST, _design_measurement(at_edge, 0.0, exact))
+    assert not exact
+
+
+GREATER = SimpleNamespace(tolerance=Tolerance("greater", alpha=0.05, justification="test"),
+                          published=None)
+
+
+def _width_comparison(se: float, se_mc: float, calls: list[int]) -> Comparison:
+    a = Measurement(Estimate(1.0, se=se, se_df=5.0), se_mc=se_mc,
+                    refine=lambda: calls.append(1) or _width_comparison(se, 0.0, calls).a)
+    return Comparison(a, Measurement(Estimate(0.0, se=0.0)))
+
+
+def test_a_standard_error_at_its_boundary_is_refined():
+    """A comparison's interval width is a Monte-Carlo estimate (the spread between scoring
+    realisations' means, each from runs): a verdict that a width within its own Monte-Carlo
+    error would change is refined though the mean's error is 0; one far from the boundary, or
+    an exact width, is not (issue #22: `cmp-rea-beats-random-cifar100` under seed 3)."""
+    grid = np.linspace(0.1, 1.0, 181)
+    verdicts = [judged(GREATER, _width_comparison(s, 0.0, []))[1][2].verdict for s in grid]
+    edge = next(i for i in range(1, len(grid)) if verdicts[i] != verdicts[i - 1])
+    at_edge = float(grid[edge - 1] + grid[edge]) / 2
+    calls: list[int] = []
+    judged(GREATER, _width_comparison(at_edge, 0.1, calls))
+    assert calls
+    far: list[int] = []
+    judged(GREATER, _width_comparison(0.1, 0.1, far))
+    assert not far
+    exact: list[int] = []
+    judged(GREATER, _width_comparison(at_edge, 0.0, exact))
     assert not exact

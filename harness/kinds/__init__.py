@@ -47,6 +47,8 @@ class Measurement:
     """The Monte-Carlo part of the estimate's error (0: computed exactly)."""
     spread_mc: float = 0.0
     """The relative Monte-Carlo error of the estimate's spread (0: exact)."""
+    se_mc: float = 0.0
+    """The relative Monte-Carlo error of the estimate's standard error (0: exact, or known)."""
     refine: Callable[[], Measurement] | None = field(default=None, repr=False, compare=False)
     """The same reading measured with more Monte-Carlo runs; None when exact or at the cap."""
 

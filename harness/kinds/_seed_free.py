@@ -3,8 +3,8 @@
 Random search is computed exactly (:mod:`harness.exact`); any other algorithm (REA) from
 Monte-Carlo runs: batches of :data:`BATCH` runs until the Monte-Carlo standard error of the
 expected value is below a tenth of the claim's margin (:func:`mc_target`), at most
-:data:`MAX_RUNS` (then the larger Monte-Carlo error is carried in ``se``), and
-:data:`NOISE_RUNS` under each further scoring realisation. On a proxy with re-scored cells (:mod:`harness.noise`) the estimate is computed
+:data:`MAX_RUNS` (then the larger Monte-Carlo error is carried in ``se``), and as many runs, of
+the same run seeds, under each further scoring realisation. On a proxy with re-scored cells (:mod:`harness.noise`) the estimate is computed
 under every scoring realisation found: value = their mean, se = the spread between realisations
 over the square root of their number: scoring noise is fresh per repetition,
 :mod:`harness.measurement_model`) combined with the Monte-Carlo error. The Estimate: value =
@@ -36,9 +36,6 @@ BATCH = 40
 MAX_RUNS = 120
 """Most Monte-Carlo runs of one protocol under the committed table (REA on tables: ~35 ms a run
 of 1,000 cycles, measured under load), so a claim with its four readings stays within minutes."""
-NOISE_RUNS = 20
-"""Runs under each further scoring realisation: the first ones of the same run seeds (common
-random numbers), enough to see a realisation's shift; their Monte-Carlo error is carried."""
 MIN_RUNS = 120
 """The fewest Monte-Carlo runs of a first estimate (its spread needs them even when its mean's
 error is already below target)."""
@@ -292,6 +289,38 @@ def spread_error(parts: list[Realised]) -> float:
     return math.sqrt(crn_variance(parts, lambda m: m[:, 1] - 2.0 * mu * m[:, 0])) / (2.0 * var2)
 
 
+def se_error(parts: list[Realised], se: float) -> float:
+    """The relative Monte-Carlo error of ``se`` (:func:`standard_error`): se² = B/R + mc² with B
+    the variance of the R realisations' means m = μ + e, whose Monte-Carlo errors e share run
+    seeds (covariance C, from the runs' means seed by seed). With H the centring matrix,
+    B = mᵀHm/(R − 1) and var B = (4·μᵀHCHμ + 2·tr((HC)²))/(R − 1)² for Gaussian e: the first
+    term dominates when the realisations differ by more than their errors, the second when
+    they do not. mc² is a variance over n run seeds of their mean over realisations, whose
+    own relative variance is (κ − 1)/n (κ its kurtosis). The relative error of se is
+    √(var B/R² + var mc²) / (2·se²) (the two taken as independent); 0 when exact or with one
+    realisation. The interval's width is itself a Monte-Carlo estimate: a verdict is refined
+    while a move of the width within this error would change it."""
+    moments = [p.run_moments for p in parts if p.run_moments is not None]
+    r = len(parts)
+    if r < 2 or not se > 0 or len(moments) < r:
+        return 0.0
+    runs = min(m.shape[0] for m in moments)
+    if runs < 2:
+        return math.inf
+    x = np.nan_to_num(np.stack([m[:runs, 0] for m in moments], axis=1))
+    c = np.cov(x, rowvar=False) / runs
+    h = np.eye(r) - 1.0 / r
+    d = h @ np.array([p.dist.mean for p in parts])
+    hc = h @ c
+    var_b = (4.0 * d @ c @ d + 2.0 * float(np.trace(hc @ hc))) / (r - 1) ** 2
+    z = x.mean(axis=1)
+    zc = z - z.mean()
+    mc2 = float(np.mean(zc * zc)) / runs
+    kurtosis = float(np.mean(zc**4) / np.mean(zc * zc) ** 2) if mc2 > 0 else 1.0
+    var_mc2 = mc2 * mc2 * max(kurtosis - 1.0, 0.0) / runs
+    return math.sqrt(max(var_b / (r * r) + var_mc2, 0.0)) / (2.0 * se * se)
+
+
 TOP_CELLS = 10
 """Cells recorded near the top of the ranking (score, accuracy, noise, chance of being kept)."""
 
@@ -372,12 +401,16 @@ def seed_free(proto: Any, ctx: Context, details: Callable[[dict], Any], oracle: 
     def estimate() -> Measurement:
         columns, noted = _realisations(proto, ctx, oracle)
         first = _realise(proto, ctx, *columns[0], runs=None if scale == 1 else MAX_RUNS * scale)
-        again = None if first.runs is None else min(first.runs, NOISE_RUNS * scale)
-        parts = [first] + [_realise(proto, ctx, s, c, again) for s, c in columns[1:]]
+        # Every realisation runs the first one's run seeds (common random numbers), all of them:
+        # a search that nearly always returns one cell misses it rarely (REA: one run in tens),
+        # and a realisation's mean from a few runs would show the miss under one master seed
+        # and not under another, moving the spread between realisations, hence the interval.
+        parts = [first] + [_realise(proto, ctx, s, c, first.runs) for s, c in columns[1:]]
         mix = mixture(parts)
         n = max(1, round((ctx.repetitions or proto.repetitions) * first.model.per_repetition))
         mc = mean_error(parts)
         se, se_df = standard_error([p.dist.mean for p in parts], mc)
+        se_mc = se_error(parts, se)
         record = _details(proto, ctx, parts, mix, n, noted, columns)
         record["se_df"] = se_df
         record["model"] = first.model.to_dict()
@@ -393,6 +426,6 @@ def seed_free(proto: Any, ctx: Context, details: Callable[[dict], Any], oracle: 
         return Measurement(Estimate(mix.mean, mix.std, n, se=se, se_df=se_df,
                                     spread_exact=first.runs is None),
                            details(record), model=first.model, mc_se=mc, refine=refine,
-                           spread_mc=spread)
+                           spread_mc=spread, se_mc=se_mc)
 
     return ctx.memo("seed-free", (ctx.run_key(proto), scale), estimate)
