@@ -44,8 +44,6 @@ from __future__ import annotations
 
 import copy
 import math
-import threading
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -58,6 +56,7 @@ from tfnas.checks import ArgumentError, check_int
 from tfnas.network import UnsupportedNetworkError, is_cell_network, stages
 from tfnas.proxies.counts import flops
 from tfnas.proxies.draws import rademacher_like, randn
+from tfnas.proxies.last_draw import LastDraw
 from tfnas.proxies.passes import device_of
 from tfnas.proxies.registry import register_proxy
 from tfnas.proxies.synflow import Resolution, check_network, probe_input
@@ -204,23 +203,12 @@ def _compute(network: nn.Module, shape: tuple[int, ...], generator: torch.Genera
                         _finite_or_minus_inf(trainability), tuple(entropies), tuple(blocks))
 
 
-@dataclass
-class _Entry:
-    network: weakref.ReferenceType
-    key: tuple
-    result: AZComponents
-    after: torch.Tensor
-
-
-_last: _Entry | None = None
-_lock = threading.Lock()
+_last: LastDraw[AZComponents] = LastDraw()
 
 
 def clear_cache() -> None:
     """Forget the cached components (tests; nothing else needs to)."""
-    global _last
-    with _lock:
-        _last = None
+    _last.clear()
 
 
 def az_components(network: nn.Module, resolution: Resolution, channels: int = 3, *,
@@ -230,25 +218,18 @@ def az_components(network: nn.Module, resolution: Resolution, channels: int = 3,
     The network is not modified. A second call for the same network object, input shape and
     generator state returns the first result and leaves the generator as the first did.
     """
-    global _last
     check_network(network)
     check_cells(network)
     generator = check_generator(generator)
     batch_size = check_int("batch_size", batch_size, 2, 1024)
     one = probe_input(resolution, channels)
     shape = (batch_size, *one.shape[1:])
-    before = generator.get_state()
-    key = (shape, bytes(before.cpu().numpy().tobytes()))
-    with _lock:
-        entry = _last
-    if entry is not None and entry.network() is network and entry.key == key:
-        generator.set_state(entry.after)
-        return entry.result
-    with torch.enable_grad():  # the trainability term backpropagates, even under a caller's no_grad
-        result = _compute(network, shape, generator)
-    with _lock:
-        _last = _Entry(weakref.ref(network), key, result, generator.get_state())
-    return result
+
+    def compute() -> AZComponents:
+        with torch.enable_grad():  # trainability backpropagates, even under a caller's no_grad
+            return _compute(network, shape, generator)
+
+    return _last.get(network, shape, generator, compute)
 
 
 @register_proxy(

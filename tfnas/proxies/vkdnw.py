@@ -111,8 +111,6 @@ from __future__ import annotations
 import copy
 import math
 import struct
-import threading
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -124,6 +122,7 @@ from tfnas.checks import ArgumentError, check_int
 from tfnas.network import UnsupportedNetworkError
 from tfnas.proxies.az_nas import kaiming_init
 from tfnas.proxies.draws import randn
+from tfnas.proxies.last_draw import LastDraw
 from tfnas.proxies.passes import device_of, logits_of
 from tfnas.proxies.registry import register_proxy
 from tfnas.proxies.synflow import Resolution, check_network, probe_input
@@ -356,23 +355,12 @@ def prepared_copy(network: nn.Module, generator: torch.Generator) -> nn.Module:
     return net
 
 
-@dataclass
-class _Entry:
-    network: weakref.ReferenceType
-    key: tuple
-    result: tuple[float, float]
-    after: torch.Tensor
-
-
-_last: _Entry | None = None
-_lock = threading.Lock()
+_last: LastDraw[tuple[float, float]] = LastDraw()
 
 
 def clear_cache() -> None:
     """Forget the cached result (tests; nothing else needs to)."""
-    global _last
-    with _lock:
-        _last = None
+    _last.clear()
 
 
 def _compute(network: nn.Module, shape: tuple[int, ...], generator: torch.Generator
@@ -393,7 +381,6 @@ def vkdnw_parts(network: nn.Module, resolution: Resolution, channels: int = 3, *
     cell cost one computation): on the deep copy every weight is re-drawn or reset and the
     running statistics are reset, so the result depends on nothing else.
     """
-    global _last
     check_network(network)
     generator = check_generator(generator)
     batch_size = check_int("batch_size", batch_size, 1, 1024)
@@ -404,18 +391,12 @@ def vkdnw_parts(network: nn.Module, resolution: Resolution, channels: int = 3, *
             f"vkdnw differentiates the output with respect to parameter entries, and "
             f"{type(network).__name__} has no parameters")
     shape = (batch_size, *one.shape[1:])
-    before = generator.get_state()
-    key = (shape, first.dtype, str(first.device), bytes(before.cpu().numpy().tobytes()))
-    with _lock:
-        entry = _last
-    if entry is not None and entry.network() is network and entry.key == key:
-        generator.set_state(entry.after)
-        return entry.result
-    with torch.enable_grad():
-        result = _compute(network, shape, generator)
-    with _lock:
-        _last = _Entry(weakref.ref(network), key, result, generator.get_state())
-    return result
+
+    def compute() -> tuple[float, float]:
+        with torch.enable_grad():
+            return _compute(network, shape, generator)
+
+    return _last.get(network, (shape, first.dtype, str(first.device)), generator, compute)
 
 
 _VARIANT = (
