@@ -27,7 +27,7 @@ from harness.kinds import Comparison, Measurement, measure, null_of
 from harness.measurement_model import MC_GUARD
 from harness.outcome import AlternativeRun, NullRun, Outcome, RunSettings
 from harness.registry import Alternative, Claim
-from harness.rules import get_rule
+from harness.rules import get_rule, verdict_only
 from harness.verdicts import ERROR, INCONCLUSIVE, NOT_RUN, Estimate, Judgement, judge
 from tfnas.errors import TfnasError, one_line
 
@@ -139,10 +139,12 @@ def judged(claim: Claim, result: Measurement | Comparison
         rel, design, width = _relative_errors(result)
         if err <= 0 and rel <= 0 and design <= 0 and width <= 0:
             return result, parts
-        verdicts = {_verdict(claim, _shifted(result, s * MC_GUARD * err, t * MC_GUARD * rel,
-                                             d * MC_GUARD * design, u * MC_GUARD * width)
-                             )[2].verdict
-                    for s in (-1, 1) for t in (-1, 0, 1) for d in (-1, 0, 1) for u in (-1, 0, 1)}
+        with verdict_only():
+            verdicts = {_verdict(claim, _shifted(result, s * MC_GUARD * err, t * MC_GUARD * rel,
+                                                 d * MC_GUARD * design, u * MC_GUARD * width)
+                                 )[2].verdict
+                        for s in (-1, 1) for t in _moves(rel) for d in _moves(design)
+                        for u in _moves(width)}
         undecided = parts[2].verdict == INCONCLUSIVE and err > MC_SHARE * _total_error(result)
         if verdicts == {parts[2].verdict} and not undecided:
             return result, parts
@@ -150,6 +152,11 @@ def judged(claim: Claim, result: Measurement | Comparison
         if finer is None:
             return result, parts
         result = finer
+
+
+def _moves(error: float) -> tuple[int, ...]:
+    """The directions a quantity is moved in by the guard: none when its error is 0."""
+    return (-1, 0, 1) if error > 0 else (0,)
 
 
 def _relative_errors(result: Measurement | Comparison) -> tuple[float, float, float]:

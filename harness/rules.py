@@ -18,8 +18,10 @@ decision used; rule-specific numbers go in ``statistic``.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
@@ -299,6 +301,22 @@ def _decide(gap: float, alpha: float, half: float, ours: _Side, ref: _Side, unit
     return f"a finer measurement would decide it: {need}"
 
 
+_VERDICT_ONLY = contextvars.ContextVar("verdict_only", default=False)
+
+
+@contextlib.contextmanager
+def verdict_only() -> Iterator[None]:
+    """Within this block the rules compute the verdict and its interval only: no power and no
+    'what would decide it' (a judgement's power is then None). The Monte-Carlo guard
+    (:func:`harness.evaluate.judged`) judges dozens of shifted estimates for their verdicts;
+    the power integrals were most of a claim's time."""
+    token = _VERDICT_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _VERDICT_ONLY.reset(token)
+
+
 def _interval_judgement(rule: str, tol: Tolerance, d: float, ours: _Side, ref: _Side, *,
                         margin: float | None = None, bound: float | None = None,
                         effect: float, allowed: float, unit: str = "",
@@ -310,21 +328,27 @@ def _interval_judgement(rule: str, tol: Tolerance, d: float, ours: _Side, ref: _
     df = stats.welch_df([(ours.var, ours.df), (ref.var, ref.df)])
     lo, hi = stats.difference_interval(d, se, df, alpha)
     parts = [(ours.var, ours.df), (ref.var, ref.df)]
+    full = not _VERDICT_ONLY.get()
+    power = power_effect = None
     if margin is not None:
         verdict, slack = stats.three_way(lo, hi, margin)
-        power = stats.difference_power(parts, alpha, 0.0, margin=margin)[0]
-        power_effect = stats.difference_power(parts, alpha, margin + effect, margin=margin)[1]
+        if full:
+            power = stats.difference_power(parts, alpha, 0.0, margin=margin)[0]
+            power_effect = stats.difference_power(parts, alpha, margin + effect,
+                                                  margin=margin)[1]
         gap = margin - abs(d) if abs(d) < margin else abs(d) - margin
         region = f"±{margin:.4g}{unit}"
     else:
         assert bound is not None
         verdict, slack = stats.one_sided(lo, hi, bound)
-        power = stats.difference_power(parts, alpha, bound + effect, bound=bound)[0]
-        power_effect = stats.difference_power(parts, alpha, bound - effect, bound=bound)[1]
+        if full:
+            power = stats.difference_power(parts, alpha, bound + effect, bound=bound)[0]
+            power_effect = stats.difference_power(parts, alpha, bound - effect, bound=bound)[1]
         gap = abs(d - bound)
         region = f"above {bound:.4g}{unit}"
     half = (hi - lo) / 2
-    decide = _decide(gap, alpha, half, ours, ref, unit) if verdict == INCONCLUSIVE else ""
+    decide = (_decide(gap, alpha, half, ours, ref, unit)
+              if verdict == INCONCLUSIVE and full else "")
     statistic = {"se": se, "df": df, "low": lo, "high": hi, "alpha": alpha, **(extra or {})}
     explanation = (f"{rule}: difference {d:.4g}{unit}, {_level(alpha)} interval "
                    f"[{lo:.4g}, {hi:.4g}] against {region}: {verdict}")
@@ -374,14 +398,15 @@ def _spread_part(tol: Tolerance, r: Estimate, p: Estimate) -> tuple[str, float, 
     log_f = math.log(factor)
     llo, lhi = (math.log(x) if x > 0 else -math.inf for x in (lo, hi))
     verdict, slack = stats.three_way(llo, lhi, log_f)
-    rep, _ = stats.sd_ratio_power(n_ours, p.n, factor, alpha, 1.0)
-    _, rej = stats.sd_ratio_power(n_ours, p.n, factor, alpha, factor * factor)
+    full = not _VERDICT_ONLY.get()
+    rep = stats.sd_ratio_power(n_ours, p.n, factor, alpha, 1.0)[0] if full else None
+    rej = stats.sd_ratio_power(n_ours, p.n, factor, alpha, factor * factor)[1] if full else None
     ratio = (1.0 if r.std == p.std else math.inf if p.std == 0 else r.std / p.std)
     numbers = {"spread_ratio": ratio, "spread_low": lo, "spread_high": hi,
                "spread_slack": slack, "spread_power": rep, "spread_power_effect": rej,
                "spread_verdict": VERDICT_CODES[verdict]}
     decide = ""
-    if verdict == INCONCLUSIVE:
+    if verdict == INCONCLUSIVE and full:
         lr = math.log(ratio) if 0 < ratio < math.inf else 0.0
         gap = abs(abs(lr) - log_f)
         want = f"the log-ratio half-width (now {(lhi - llo) / 2:.3g}) must fall below {gap:.3g}"
@@ -438,7 +463,8 @@ def distribution_rule(tol: Tolerance, r: Estimate, p: Estimate) -> Judgement:
         slack = min(s for v, s in parts.values() if v == INCONCLUSIVE)
     else:
         verdict, slack = REPRODUCED, min(s for _, s in parts.values())
-    power, power_effect = _distribution_power(tol, r, p, mean.effect)
+    power, power_effect = ((None, None) if _VERDICT_ONLY.get() else
+                           _distribution_power(tol, r, p, mean.effect))
     statistic = {f"mean_{k}": v for k, v in mean.statistic.items()}
     statistic.update(mean_verdict=VERDICT_CODES[mean.verdict], mean_slack=mean.slack, **numbers)
     decide = ("; ".join(x for x in ((mean.decide and f"mean: {mean.decide}"), sdecide) if x)

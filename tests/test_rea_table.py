@@ -68,3 +68,17 @@ def test_bad_arguments_are_refused_in_one_line(args, match):
     with pytest.raises(TfnasError, match=match) as info:
         rea_table(*args)
     assert "\n" not in str(info.value)
+
+
+def test_the_same_on_an_interpreter_whose_random_draws_indices_otherwise(monkeypatch):
+    """Where ``random.Random`` is not CPython's (no ``_randbelow_with_getrandbits`` behind
+    ``_randbelow``), the index version falls back to ``choice`` itself: still the same run."""
+    import random
+
+    monkeypatch.delattr(random.Random, "_randbelow_with_getrandbits")
+    scores = _table("tied", 3)
+    scorer = TableScorer(dict(zip(CELLS, scores.tolist(), strict=True)), "t")
+    trace = rea(scorer=scorer, population=10, sample=3, cycles=200, seed=5)
+    fast = rea_table(scores, 10, 3, 200, 5)
+    assert fast.cells.tolist() == [index_of(e.arch) for e in trace.evaluations]
+    assert fast.best == index_of(trace.best)

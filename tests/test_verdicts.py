@@ -315,3 +315,24 @@ def register_rule_named(name):
     from harness.rules import register_rule
 
     return register_rule(name)
+
+
+@given(ours=values, ref=values, s1=stds, s2=stds, n1=counts, n2=counts,
+       rule=st.sampled_from(["tost", "distribution", "greater", "noninferior"]))
+def test_verdict_only_gives_the_same_verdict_and_interval_without_the_power(
+        ours, ref, s1, s2, n1, n2, rule):
+    """The Monte-Carlo guard judges shifted estimates for their verdicts only
+    (``harness.rules.verdict_only``): the verdict, the difference and the interval are those of
+    the full judgement; only the power and the 'what would decide it' are left out."""
+    from harness.rules import verdict_only
+
+    tol = Tolerance(rule, margin=1.0, factor=1.5 if rule == "distribution" else None,
+                    alpha=0.05, justification="test")
+    a, b = est(ours, s1, n1), est(ref, s2, n2)
+    full = judge(tol, a, b)
+    with verdict_only():
+        quick = judge(tol, a, b)
+    assert (quick.verdict, quick.difference, quick.interval) == (
+        full.verdict, full.difference, full.interval)
+    assert quick.power is None and quick.power_effect is None and not quick.decide
+    assert judge(tol, a, b).power == full.power  # the block leaves nothing behind
