@@ -575,34 +575,55 @@ def rewrite(path: str | Path, block: str, check: bool = False,
     return Rewrite(path, stale)
 
 
+def _bars(ax: Any, rows: Sequence[ProxyRow], datasets: Sequence[str],
+          value: Callable[[Correlation], tuple[float, tuple[float, float] | None] | None]
+          ) -> None:
+    """One bar per proxy and dataset of ``value(correlation)`` = (height, 95% interval or None),
+    an error bar where there is an interval; nothing where ``value`` gives None."""
+    width = 0.8 / max(1, len(datasets))
+    for k, d in enumerate(datasets):
+        xs, ys, err = [], [], [[], []]
+        for i, r in enumerate(rows):
+            c = r.correlations.get(d)
+            got = None if c is None else value(c)
+            if got is None:
+                continue
+            y, interval = got
+            lo, hi = interval if interval is not None else (y, y)
+            xs.append(i + (k - (len(datasets) - 1) / 2) * width)
+            ys.append(y)
+            err[0].append(y - lo)
+            err[1].append(hi - y)
+        ax.bar(xs, ys, width, yerr=err, capsize=2, label=SHORT.get(d, d))
+    ax.axhline(0, color="0.3", lw=0.8)
+
+
 def plot_correlations(table: ProxyTable, path: str | Path) -> bool:
-    """A grouped bar chart of ρ per proxy and dataset (error bars: a sample's 95% interval) at
-    ``path``; False (nothing written) when no proxy has a correlation."""
+    """The ranking as a figure at ``path``, one bar per proxy and dataset in three panels:
+    Spearman ρ (error bars: a sample's 95% interval), Kendall τ over the same cells, and ρ
+    minus the layer count's ρ (ℵ) over the same cells (error bars: the 95% interval for two
+    dependent coefficients of a sample). False (nothing written) when no proxy has a
+    correlation."""
     import matplotlib.pyplot as plt
 
     rows = [r for r in table.rows if any(r.correlations.get(d) for d in table.datasets)]
     if not rows:
         return False
-    width = 0.8 / max(1, len(table.datasets))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(rows) + 2), 4))
-    for k, d in enumerate(table.datasets):
-        xs, ys, err = [], [], [[], []]
-        for i, r in enumerate(rows):
-            c = r.correlations.get(d)
-            if c is None:
-                continue
-            xs.append(i + (k - (len(table.datasets) - 1) / 2) * width)
-            ys.append(c.rho)
-            lo, hi = c.interval if c.interval is not None else (c.rho, c.rho)
-            err[0].append(c.rho - lo)
-            err[1].append(hi - c.rho)
-        ax.bar(xs, ys, width, yerr=err, capsize=2, label=SHORT.get(d, d))
-    ax.axhline(0, color="0.3", lw=0.8)
-    ax.set_xticks(range(len(rows)), [r.name[:30] for r in rows], rotation=45, ha="right")
-    ax.set_ylabel("Spearman rho vs 200-epoch test accuracy")
-    ax.set_ylim(-1, 1)
-    ax.legend(fontsize=8)
-    ax.set_title("proxy-by-dataset Spearman rho (bars: 95% interval of a sample)", fontsize=10)
+    fig, (top, mid, low) = plt.subplots(3, 1, sharex=True,
+                                        figsize=(max(6.0, 0.9 * len(rows) + 2), 10))
+    _bars(top, rows, table.datasets, lambda c: (c.rho, c.interval))
+    top.set_ylabel("Spearman rho")
+    top.set_ylim(-1, 1)
+    top.legend(fontsize=8)
+    top.set_title("each proxy against 200-epoch test accuracy (bars: 95% interval of a sample)",
+                  fontsize=10)
+    _bars(mid, rows, table.datasets, lambda c: None if c.tau is None else (c.tau, None))
+    mid.set_ylabel("Kendall tau-b")
+    mid.set_ylim(-1, 1)
+    _bars(low, rows, table.datasets, lambda c: None if c.vs_layers is None else
+          (c.vs_layers.value, c.vs_layers.interval))
+    low.set_ylabel(f"rho - rho({BASELINE})")
+    low.set_xticks(range(len(rows)), [r.name[:30] for r in rows], rotation=45, ha="right")
     fig.tight_layout()
     with atomic_writer(path, ProxyTableError, "plot") as handle:
         fig.savefig(handle, format="png", dpi=100)
