@@ -1,12 +1,15 @@
-"""Two ``--claims-seed`` values give identical verdicts for every non-live shipped claim.
+"""Several ``--claims-seed`` values give identical verdicts for every non-live shipped claim:
+its status, its own verdict, every alternative reading's verdict and its null's verdict.
 
 Table-based search claims are seed-free (exact, or Monte-Carlo to a tenth of the margin) and
 the correlations cover the whole space or a sample whose seed the claims seed replaces; so no
 verdict may depend on the master seed. Each claim is one test, so a failure names it.
 
-Marked ``slow`` (every claim twice: several minutes); the CI subset runs the fast claims under
-``--claims-seed 7`` and compares their verdicts with the baseline, made under the claims' own
-seeds, so CI checks the same property on every push.
+Marked ``slow`` (every claim under four seeds: about half an hour, most of it the REA claims);
+CI runs every non-live claim under ``--claims-seed 7`` and compares the statuses with the
+baseline, made under the claims' own seeds. The alternatives are compared too because an
+alternative's verdict once moved while every status held (issue #22: seed 3 drew a rare REA
+miss in one scoring realisation that the others had not).
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from harness.evaluate import evaluate_claim
 from harness.outcome import Outcome
 from harness.registry import load_registry
 
-SEEDS = (1, 20261201)
-"""Two master seeds, neither the claims' own (20240601)."""
+SEEDS = (1, 2, 3, 7)
+"""Master seeds other than the claims' own (20240601): those of the issue that asked for it."""
 
 CLAIMS = {cid: c for cid, c in load_registry().claims.items() if not c.live}
 pytestmark = pytest.mark.slow
@@ -43,6 +46,13 @@ def verdict(o: Outcome) -> str:
     return o.judgement.verdict if o.judgement is not None else o.status
 
 
+def verdicts(o: Outcome) -> tuple:
+    """Status, verdict, each alternative's verdict (or why it did not run), the null's."""
+    alternatives = tuple((a.label, a.judgement.verdict if a.judgement is not None else a.reason)
+                         for a in o.alternatives_run)
+    return o.status, verdict(o), alternatives, None if o.null is None else o.null.verdict
+
+
 def test_a_claims_seed_is_checked() -> None:
     from harness.context import OptionError
 
@@ -51,8 +61,10 @@ def test_a_claims_seed_is_checked() -> None:
 
 
 @pytest.mark.parametrize("cid", sorted(CLAIMS))
-def test_two_claims_seeds_give_the_same_verdict(cid: str) -> None:
-    a, b = (outcome(cid, s) for s in SEEDS)
-    assert a.status != "error", a.reason
-    assert verdict(a) == verdict(b), (
-        f"{cid}: {verdict(a)} under seed {SEEDS[0]}, {verdict(b)} under seed {SEEDS[1]}")
+def test_the_claims_seeds_give_the_same_verdicts(cid: str) -> None:
+    first = outcome(cid, SEEDS[0])
+    assert first.status != "error", first.reason
+    for seed in SEEDS[1:]:
+        assert verdicts(outcome(cid, seed)) == verdicts(first), (
+            f"{cid}: {verdicts(first)} under seed {SEEDS[0]}, "
+            f"{verdicts(outcome(cid, seed))} under seed {seed}")
