@@ -34,16 +34,18 @@ from harness.verdicts import Estimate
 BATCH = 40
 """Monte-Carlo runs added at a time."""
 MAX_RUNS = 120
-"""Most Monte-Carlo runs of one protocol under the committed table (REA on tables: ~35 ms a run
-of 1,000 cycles, measured under load), so a claim with its four readings stays within minutes."""
+"""Most Monte-Carlo runs of one protocol under each scoring realisation before refinement (REA by
+cell index: 4-6 ms a run of 1,000 cycles, :mod:`tfnas.search.rea_table`), so a claim with its
+four readings and six realisations stays within a minute or two."""
 MIN_RUNS = 120
 """The fewest Monte-Carlo runs of a first estimate (its spread needs them even when its mean's
 error is already below target)."""
 REFINE = 2
 """The factor by which a refinement multiplies the Monte-Carlo runs."""
 MAX_SCALE = 8
-"""The most runs a refined estimate uses: ``MAX_SCALE`` x :data:`MAX_RUNS` (960 REA runs,
-about half a minute on this machine unloaded), reached only near a verdict boundary."""
+"""The most runs a refined estimate uses: ``MAX_SCALE`` x :data:`MAX_RUNS` (960 REA runs under
+each scoring realisation, 5,760 for six: about half a minute), reached only near a verdict
+boundary."""
 ACCURACY_MARGIN = 1.0
 """The search-accuracy margin of the claims files (percentage points): the target is a tenth."""
 SCORE_MARGIN = 0.01
