@@ -16,6 +16,7 @@ The measurement carries the reading's :class:`~harness.measurement_model.Measure
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -109,17 +110,16 @@ def _exact(proto: Any, scores: np.ndarray, values: np.ndarray
 
 
 def _run_cells(proto: Any, ctx: Context, realisation: int, scores: np.ndarray,
-               seed: int) -> tuple[np.ndarray, int]:
+               seed: int, slow: Callable[[], tuple[Any, dict[str, int]]]
+               ) -> tuple[np.ndarray, int]:
     """(indices of every evaluated cell in order, index of the kept cell) of one run, kept for
     the session: the readings of a protocol (best, population, all, unselected) and its
     quantities (accuracy, score) read the same runs instead of running them again. REA with a
     cycle budget runs by cell index (:func:`tfnas.search.rea_table.rea_table`: the same cells
     as the algorithm with the table's scorer, several times faster)."""
-    from tfnas.search import TableScorer
     from tfnas.search.rea import DEFAULT_CYCLES, DEFAULT_POPULATION, DEFAULT_SAMPLE
     from tfnas.search.rea_table import rea_table
     from tfnas.search.registry import get_algorithm
-    from tfnas.spaces import get_space
 
     key = ("runs", proto.algorithm, json.dumps(dict(proto.params), sort_keys=True), proto.proxy,
            proto.scored_on, getattr(proto, "metric", None) if proto.proxy == "oracle" else None,
@@ -132,9 +132,7 @@ def _run_cells(proto: Any, ctx: Context, realisation: int, scores: np.ndarray,
                              params.get("sample", DEFAULT_SAMPLE),
                              params.get("cycles", DEFAULT_CYCLES), seed)
             return fast.cells.astype(np.int32), fast.best
-        cells = get_space("tss").all_cells()
-        scorer = TableScorer(dict(zip(cells, scores.tolist(), strict=True)), "table:realisation")
-        index = {str(a): i for i, a in enumerate(cells)}
+        scorer, index = slow()
         trace = get_algorithm(proto.algorithm).run(scorer=scorer, seed=seed, **proto.params)
         order = np.array([index[str(e.arch)] for e in trace.evaluations], dtype=np.int32)
         return order, index[str(trace.best)]
@@ -165,13 +163,22 @@ def _monte_carlo(proto: Any, ctx: Context, realisation: int, scores: np.ndarray,
     """The values each run of the algorithm on a table of ``scores`` reports, in run-seed
     order. ``runs`` fixed reuses the same run seeds (common random numbers across
     realisations); None runs batches until :func:`mc_target` or :data:`MAX_RUNS`."""
-    from tfnas.search import run_seeds
+    from tfnas.search import TableScorer, run_seeds
+    from tfnas.spaces import get_space
+
+    @functools.cache
+    def slow() -> tuple[Any, dict[str, int]]:
+        """The table's scorer and the cell index, once per realisation, for the algorithms
+        that are not run by index."""
+        cells = get_space("tss").all_cells()
+        scorer = TableScorer(dict(zip(cells, scores.tolist(), strict=True)), "table:realisation")
+        return scorer, {str(a): i for i, a in enumerate(cells)}
 
     seeds = run_seeds(ctx.seed_for(proto.seed), runs or MAX_RUNS)
     per_run: list[np.ndarray] = []
     while len(per_run) < len(seeds):
         for s in seeds[len(per_run):len(per_run) + BATCH]:
-            run = _run_cells(proto, ctx, realisation, scores, s)
+            run = _run_cells(proto, ctx, realisation, scores, s, slow)
             per_run.append(_run_values(proto, run, values, scores, s))
         # At least MIN_RUNS: the mean's error can vanish (REA returns one cell) while the
         # spread, estimated from few runs, still moves with the seed.
