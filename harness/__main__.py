@@ -148,9 +148,20 @@ def _findings(args: argparse.Namespace) -> int:
 
 
 def _crosscheck(args: argparse.Namespace) -> int:
-    from harness.crosscheck import crosscheck, read_foreign, render
+    from harness.crosscheck import CrosscheckError, crosscheck, read_foreign, render
 
     foreign = read_foreign(args.file, args.proxy, args.dataset)
+    if args.per_cell_batch:
+        from harness.crosscheck import per_cell_ceiling, render_per_cell
+
+        rows = []
+        for pair in args.per_cell_batch:
+            proxy, sep, dataset = pair.partition("/")
+            if not sep:
+                raise CrosscheckError(f"--per-cell-batch takes PROXY/DATASET, got {shown(pair)}")
+            rows.append(per_cell_ceiling(foreign, proxy, dataset, args.realisations, args.tables))
+        print(render_per_cell(rows))
+        return 0
     print(render(crosscheck(foreign, args.tables, args.noise), foreign))
     return 0
 
@@ -206,6 +217,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="the folder of our score tables (default benchmarks/scores)")
     p.add_argument("--noise", type=Path, default=None,
                    help="the folder of our scoring-noise realisations (default benchmarks/noise)")
+    p.add_argument("--per-cell-batch", action="append", metavar="PROXY/DATASET", default=[],
+                   help="instead: re-score the common cells with a batch per cell (as NASLib "
+                        "draws one) --realisations times and report that protocol's noise "
+                        "ceiling next to the agreement (repeatable; live scoring, minutes)")
+    p.add_argument("--realisations", type=int, default=5,
+                   help="per-cell-batch runs (2-20, default 5)")
     p.set_defaults(func=_crosscheck)
     return parser
 

@@ -57,7 +57,7 @@ class Context:
     noise_root: Path | None = None
     """The scoring-noise folder (default ``$TFNAS_NOISE``, else ``benchmarks/noise``:
     :func:`tfnas.config.noise_root`)."""
-    _tables: dict[tuple[str, str], Any] = field(default_factory=dict)
+    _tables: dict[tuple[str, str, str | None], Any] = field(default_factory=dict)
     _columns: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     _memo: dict[tuple[str, Hashable], Any] = field(default_factory=dict)
     _scores: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
@@ -160,14 +160,16 @@ class Context:
             self._columns[key] = np.asarray(col, dtype=float)
         return self._columns[key]
 
-    def table(self, proxy: str, dataset: str) -> Any:
-        """The full-space score table, or :class:`NotRun` saying why there is none."""
-        key = (proxy, dataset)
+    def table(self, proxy: str, dataset: str, variant: str | None = None) -> Any:
+        """The score table (of the tables variant ``variant``, :func:`tfnas.tables.
+        load_variant_table`), or :class:`NotRun` saying why there is none."""
+        key = (proxy, dataset, variant)
         if key not in self._tables:
-            from tfnas.tables import TableError, TableNotFoundError, load_table
+            from tfnas.tables import TableError, TableNotFoundError, load_variant_table
 
             try:
-                self._tables[key] = load_table(proxy, dataset, root=self.tables_root)
+                self._tables[key] = load_variant_table(proxy, dataset, variant,
+                                                       root=self.tables_root)
             except TableNotFoundError as exc:
                 raise NotRun(f"no score table for {proxy}/{dataset}: {exc}") from exc
             except TableError as exc:

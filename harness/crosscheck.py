@@ -25,6 +25,13 @@ Formats (:func:`read_foreign`):
 
 NASLib's proxy names are mapped to ours (``jacov`` is ``jacob_cov``); names we do not have are
 listed, not guessed.
+
+``--per-cell-batch PROXY/DATASET`` (:func:`per_cell_ceiling`) tests the other tool's protocol
+where it differs from ours in one known way: NASLib draws a new batch for every cell, tfnas
+scores every cell on one batch. It re-scores the common cells ``--realisations`` times, each
+cell under a score seed of its own (its own batch and init), and reports the agreement two such
+runs of ours reach: the noise ceiling of a per-cell-batch protocol, next to the agreement with
+the other tool.
 """
 
 from __future__ import annotations
@@ -256,7 +263,8 @@ class Agreement:
                 f"{low:.3f}): no evidence of a difference in definition")
 
 
-def _interval(rho: float, n: int) -> tuple[float, float]:
+def rho_interval(rho: float, n: int) -> tuple[float, float]:
+    """95% interval of a Spearman ρ over ``n`` cells (Fisher z, Bonett–Wright standard error)."""
     if n <= 3 or not math.isfinite(rho) or abs(rho) >= 1:
         return rho, rho
     se = math.sqrt((1 + rho * rho / 2) / (n - 3))
@@ -304,13 +312,13 @@ def crosscheck(foreign: ForeignScores, tables: str | Path | None = None,
         b = _ranked(np.array([theirs[i] for i in common], dtype=float))
         acc = np.array([oracle.accuracy(i, dataset, 200, "test") for i in common], dtype=float)
         rho = _rho(a, b)
-        low, high = _interval(rho, len(common))
+        low, high = rho_interval(rho, len(common))
         realised = load_noise(proxy, dataset, score_column(table), noise, table=table)
         ceiling, seeds, ceiling_low = None, 0, None
         if realised is not None and len(realised.realisations) > 1 and realised.uniform.size >= 10:
             ceiling = summarise_noise(realised).rank_corr_uniform
             seeds = len(realised.realisations)
-            ceiling_low = _interval(ceiling, int(realised.uniform.size))[0]
+            ceiling_low = rho_interval(ceiling, int(realised.uniform.size))[0]
         elif seed_free(proxy):
             ceiling = ceiling_low = 1.0
         constant = {(True, False): "ours", (False, True): "theirs", (True, True): "both"}.get(
@@ -318,6 +326,103 @@ def crosscheck(foreign: ForeignScores, tables: str | Path | None = None,
         out.append(Agreement(proxy, dataset, len(common), rho, low, high, ceiling, seeds,
                              ceiling_low, _rho(a, acc), _rho(b, acc), constant))
     return out
+
+
+PER_CELL_SEED_STRIDE = 100_000
+"""Realisation ``r`` (1, 2, ...) scores cell ``i`` under score seed ``r * stride + i``: a seed
+per cell, above every official index (15,625) so that no two cells or realisations share one,
+and never the tables' seed 0 or the noise realisations' 1-5."""
+MAX_PER_CELL_REALISATIONS = 20
+
+
+@dataclass(frozen=True)
+class PerCellCeiling:
+    """One proxy on one dataset scored with a batch per cell (:func:`per_cell_ceiling`)."""
+
+    proxy: str
+    dataset: str
+    n: int
+    realisations: int
+    agreement: float
+    """Spearman ρ between our committed (one-batch) table and theirs on the common cells."""
+    agreement_high: float
+    """Upper end of its 95% interval."""
+    ceiling: float
+    """Mean Spearman ρ between two per-cell-batch realisations of ours (all pairs)."""
+    ceiling_low: float
+    """Lower end of the ceiling's 95% interval (a coefficient over ``n`` cells)."""
+    pairs: tuple[float, ...]
+    """ρ of every pair of realisations."""
+    vs_theirs: tuple[float, ...]
+    """ρ of each realisation with their scores."""
+    vs_table: tuple[float, ...]
+    """ρ of each realisation with our one-batch table."""
+
+    @property
+    def finding(self) -> str:
+        """What the numbers say, as a checked sentence."""
+        if self.agreement_high < self.ceiling_low - 1e-9:
+            return (f"below even a per-cell batch's noise (agreement at most "
+                    f"{self.agreement_high:.3f}, per-cell ceiling at least {self.ceiling_low:.3f}): "
+                    "more than their batch per cell explains")
+        return (f"within a per-cell batch's noise (agreement up to {self.agreement_high:.3f}, "
+                f"per-cell ceiling from {self.ceiling_low:.3f}): their batch per cell explains "
+                "the agreement; no evidence of a difference in definition")
+
+
+def per_cell_ceiling(foreign: ForeignScores, proxy: str, dataset: str, realisations: int = 5,
+                     tables: str | Path | None = None) -> PerCellCeiling:
+    """Score the cells ``foreign`` and our ``(proxy, dataset)`` table share ``realisations``
+    times, each cell under a score seed of its own (:data:`PER_CELL_SEED_STRIDE`), and compare."""
+    import itertools
+
+    from tfnas.scoring import score
+    from tfnas.tables import load_table
+
+    if not isinstance(realisations, int) or not 2 <= realisations <= MAX_PER_CELL_REALISATIONS:
+        raise CrosscheckError(f"realisations must be an integer in 2..{MAX_PER_CELL_REALISATIONS}"
+                              f", got {shown(realisations)}")
+    theirs = foreign.scores.get((proxy, dataset))
+    if theirs is None:
+        raise CrosscheckError(f"{foreign.source} holds no {proxy} scores of {dataset}; it holds "
+                              f"{sorted(f'{p}/{d}' for p, d in foreign.scores)}")
+    space = get_space("tss")
+    table = load_table(proxy, dataset, tables)
+    ours = {space.index_of(a): s for a, s in table.scores.items()}
+    common = sorted(i for i, s in theirs.items() if i in ours and not math.isnan(s))
+    if len(common) < 10:
+        raise CrosscheckError(f"{len(common)} cells are common to {foreign.source} and our "
+                              f"{proxy}-{dataset} table: too few to compare (10 at least)")
+    seed0 = int(table.provenance.get("seed", "0"))
+    batch = int(table.provenance["batch_size"]) if "batch_size" in table.provenance else None
+    runs = [_ranked(np.array([score(space.arch_at(i), proxy, dataset, batch_size=batch,
+                                    seed=seed0 + r * PER_CELL_SEED_STRIDE + i)
+                              for i in common], dtype=float))
+            for r in range(1, realisations + 1)]
+    a = _ranked(np.array([ours[i] for i in common], dtype=float))
+    b = _ranked(np.array([theirs[i] for i in common], dtype=float))
+    agreement = _rho(a, b)
+    pairs = tuple(_rho(x, y) for x, y in itertools.combinations(runs, 2))
+    ceiling = float(np.mean(pairs))
+    return PerCellCeiling(proxy, dataset, len(common), realisations, agreement,
+                          rho_interval(agreement, len(common))[1], ceiling,
+                          rho_interval(ceiling, len(common))[0], pairs,
+                          tuple(_rho(x, b) for x in runs), tuple(_rho(x, a) for x in runs))
+
+
+def render_per_cell(rows: Sequence[PerCellCeiling]) -> str:
+    """A Markdown table of per-cell-batch ceilings."""
+    def span(xs: Sequence[float]) -> str:
+        return f"{np.mean(xs):.3f} ({min(xs):.3f}–{max(xs):.3f})"
+
+    out = ["| proxy | dataset | common cells | ρ our table vs theirs | per-cell-batch ceiling: "
+           "ρ between two of our runs, mean (range) [95% lower end] | ρ per-cell run vs theirs | "
+           "ρ per-cell run vs our table | finding |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r.proxy} | {r.dataset} | {r.n} | {r.agreement:.3f} | {span(r.pairs)} "
+                   f"[{r.ceiling_low:.3f}] ({r.realisations} runs) | {span(r.vs_theirs)} | "
+                   f"{span(r.vs_table)} | {r.finding} |")
+    return "\n".join(out)
 
 
 def render(rows: Sequence[Agreement], foreign: ForeignScores) -> str:

@@ -155,3 +155,47 @@ def test_cli_prints_the_table_or_one_error_line(tmp_path, capsys):
     status = main(["crosscheck", str(bad)])  # python -m harness crosscheck, in this process
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1 and "not JSON" in err
+
+
+def test_per_cell_batch_scores_each_cell_under_a_seed_of_its_own(tmp_path, monkeypatch):
+    """Realisation r scores cell i under seed r * stride + i (a batch and init per cell); the
+    ceiling is the mean ρ over every pair of runs, and the finding is the predicate on it."""
+    import harness.crosscheck as cc
+    import tfnas.scoring
+
+    calls = []
+    real = tfnas.scoring.score
+
+    def spy(arch, proxy, dataset, **kw):  # the real scoring, with its seeds recorded
+        calls.append((index_of(arch), kw["seed"]))
+        return real(arch, proxy, dataset, **kw)
+
+    monkeypatch.setattr(tfnas.scoring, "score", spy)
+    table = load_table("params", "cifar10")
+    cells = _cells(12)
+    path = _suite_zero(tmp_path, "params", "cifar10",
+                       {i: table.scores[arch_at(i)] for i in cells})
+    row = cc.per_cell_ceiling(read_foreign(path), "params", "cifar10", realisations=3)
+    assert sorted(calls) == sorted((i, r * cc.PER_CELL_SEED_STRIDE + i)
+                                   for r in (1, 2, 3) for i in cells)
+    assert len(row.pairs) == 3 and row.ceiling == pytest.approx(1.0)  # params: seed-free
+    assert row.agreement == pytest.approx(1.0) and "within a per-cell batch" in row.finding
+    reversed_path = _suite_zero(tmp_path, "params", "cifar10",
+                                {i: -table.scores[arch_at(i)] for i in cells})
+    row = cc.per_cell_ceiling(read_foreign(reversed_path), "params", "cifar10", realisations=2)
+    assert row.agreement == pytest.approx(-1.0) and row.finding.startswith("below even")
+    assert "| params | cifar10 | 12 |" in cc.render_per_cell([row])
+
+
+def test_per_cell_batch_refuses_what_it_cannot_compare(tmp_path):
+    from harness.crosscheck import per_cell_ceiling
+
+    path = _suite_zero(tmp_path, "params", "cifar10", {i: 1.0 for i in _cells(5)})
+    foreign = read_foreign(path)
+    with pytest.raises(CrosscheckError, match="too few"):
+        per_cell_ceiling(foreign, "params", "cifar10", 2)
+    with pytest.raises(CrosscheckError, match="holds no synflow"):
+        per_cell_ceiling(foreign, "synflow", "cifar10", 2)
+    for bad in (1, 21, 2.5, True):
+        with pytest.raises(CrosscheckError, match="realisations"):
+            per_cell_ceiling(foreign, "params", "cifar10", bad)

@@ -269,7 +269,80 @@ def test_rank_aggregate_on_a_sample(tmp_path, ensemble):
     assert out.status == NOT_RUN and "not comparable on a sample" in out.reason
 
 
+def aggregate_claim_with(quantity: str = "correlation", **extra):
+    protocol = {"proxy": "test_log_rank_sum", "dataset": DATASET, "metric": "test200",
+                "quantity": quantity, **extra}
+    if quantity == "correlation":
+        protocol.setdefault("coefficient", "spearman")
+    return parse_claim({"id": "t", "title": "t", "source": "s", "kind": "rank_aggregate",
+                        "protocol": protocol, "published": {"value": 0.5},
+                        "tolerance": {"rule": "equivalence", "margin": 0.05,
+                                      "justification": "t"}, "interpretation": "i"})
+
+
+def literal_rule(scores: dict, rule: str) -> tuple[dict, np.ndarray]:
+    """The three non-finite rules restated cell by cell: kept cells, and each member's scores."""
+    n = len(next(iter(scores.values())))
+    bad = [any(not np.isfinite(s[i]) for s in scores.values()) for i in range(n)]
+    keep = np.array([not b for b in bad]) if rule == "drop" else np.ones(n, dtype=bool)
+    out = {}
+    for m, s in scores.items():
+        finite = sorted(v for v in s if np.isfinite(v))
+        median = float(np.median(finite))
+        out[m] = np.array([v if np.isfinite(v) else (median if rule == "median" else v)
+                           for v, k in zip(s, keep, strict=True) if k])
+    return out, keep
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.floats(-5, 5), st.floats(-5, 5), st.booleans(), st.booleans()),
+                min_size=2, max_size=40),
+       st.sampled_from(("last", "drop", "median")))
+def test_the_non_finite_rules_are_their_definitions(rows, rule):
+    from harness.kinds.rank_aggregate import apply_non_finite
+
+    a = np.array([-np.inf if bad else x for x, _, bad, _ in rows])
+    b = np.array([-np.inf if bad else y for _, y, _, bad in rows])
+    scores = {"a": a, "b": b}
+    if not (np.isfinite(a).any() and np.isfinite(b).any()):
+        return
+    got, kept = apply_non_finite(scores, rule)
+    want, keep = literal_rule(scores, rule)
+    assert kept.tolist() == keep.tolist()
+    for m in scores:
+        assert got[m].tolist() == want[m].tolist()
+
+
+def test_the_non_finite_rule_and_the_variant_change_what_is_aggregated(tmp_path, ensemble):
+    """drop and median change the aggregate as their definitions say; a variant folder replaces
+    the tables it holds (and only those), and its precision is recorded."""
+    from tfnas.tables import variant_root
+
+    acc, scores = members_population()
+    scores["synflow"][:50] = -np.inf
+    for m in MEMBERS:
+        write(tmp_path, m, scores[m], range(N), None)
+    ctx = context(tmp_path, acc)
+    for rule in ("last", "drop", "median"):
+        m = measure_rank_aggregate(aggregate_claim_with(non_finite=rule).protocol, ctx)
+        ruled, keep = literal_rule(scores, rule)
+        want = correlation(log_rank_sum(ruled), acc[keep], "spearman")
+        assert m.estimate.value == pytest.approx(want)
+        assert m.details["population"] == int(keep.sum()) and m.details["non_finite"]["cells"] == 50
+    other = scores["params"][::-1].copy()
+    write(variant_root("v", tmp_path), "params", other, range(N), None)
+    m = measure_rank_aggregate(aggregate_claim_with(variant="v").protocol, ctx)
+    want = correlation(log_rank_sum({**scores, "params": other}), acc, "spearman")
+    assert m.estimate.value == pytest.approx(want)
+    assert m.details["member_tables"]["params"]["variant"] == "v"
+    out = evaluate_claim(aggregate_claim_with(variant="nowhere"), ctx)
+    assert out.status == NOT_RUN and "no tables variant 'nowhere'" in out.reason
+
+
 def test_rank_aggregate_protocol_is_validated(ensemble):
+    for bad in ({"non_finite": "zero"}, {"variant": "../x"}, {"variant": 3}):
+        with pytest.raises(ClaimError, match=next(iter(bad))):
+            aggregate_claim_with(**bad)
     with pytest.raises(ClaimError, match="ensemble"):
         parse_claim({"id": "t", "title": "t", "source": "s", "kind": "rank_aggregate",
                      "protocol": {"proxy": "params", "dataset": DATASET, "metric": "test200",

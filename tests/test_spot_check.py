@@ -6,9 +6,11 @@ Two checks per committed table, on a fixed seeded set of cells (``tfnas.spot.spo
 * the **code**: the first ``TFNAS_SPOT_N`` (default 4) spot cells of each dataset are re-scored
   in float64, every proxy together (one shared pass per cell, as the sweep scores), and must equal
   ``benchmarks/spot/spot-<dataset>.csv`` within ``tfnas.spot.FLOAT64_TOLERANCE``;
-* the **table**: at every spot cell (20 per dataset) the committed float32 score must be a
-  float32 rounding of that float64 value (``SpotRow.explains``). Both sides are committed files,
-  so this verdict is the same on every host.
+* the **table**: at every spot cell (20 per dataset) a committed float32 score must be a
+  float32 rounding of that float64 value (``SpotRow.explains``), a committed float64 score (the
+  AZ-NAS components' default tables) that value itself; the tables variants
+  (``benchmarks/scores/variants/``) are held to the same reference. Both sides are committed
+  files, so this verdict is the same on every host.
 
 The float32 bit-for-bit check of old (a fresh float32 re-score against the table) failed on any
 host whose kernels round differently from the one that made the tables: on an AMD EPYC, grasp at
@@ -21,6 +23,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+from pathlib import Path
 
 import pytest
 
@@ -43,7 +46,15 @@ from tfnas.spot import (
     table_runs,
     write_spot,
 )
-from tfnas.tables import ScoreTable, load_table, sweep_order, table_path
+from tfnas.tables import (
+    ScoreTable,
+    available_tables,
+    load_table,
+    sweep_order,
+    table_path,
+    table_variants,
+    variant_root,
+)
 
 PROXIES = tuple(p.name for p in proxies() if p.builtin and p.table and not p.ensemble)
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
@@ -63,15 +74,33 @@ def reference(dataset: str) -> dict[tuple[str, int], SpotRow]:
     return {(row.proxy, row.arch.index): row for row in rows}
 
 
-def _table(proxy: str, dataset: str) -> ScoreTable:
-    if not table_path(proxy, dataset).exists():
+def _table(proxy: str, dataset: str, root: Path | None = None) -> ScoreTable:
+    if not table_path(proxy, dataset, root).exists():
         pytest.skip(f"no {proxy}-{dataset} table yet; scripts/sweep-all or scripts/sweep-suite makes it")
-    table = load_table(proxy, dataset)
+    table = load_table(proxy, dataset, root)
     seed, batch = int(table.provenance["seed"]), int(table.provenance["batch_size"])
-    assert table.settings == settings_key(proxy, dataset, seed, batch), (
+    assert table.settings == settings_key(proxy, dataset, seed, batch, table.precision), (
         f"{proxy}-{dataset} table was computed under other settings (scoring version or data "
         "changed); re-run its sweep")
     return table
+
+
+def _unexplained(table: ScoreTable, rows: list[SpotRow]) -> list[str]:
+    """The spot cells where ``table`` is not what the code computes in its precision: a float64
+    table must equal the float64 reference (:data:`FLOAT64_TOLERANCE`), a float32 table must be
+    a float32 rounding of it (``SpotRow.explains``)."""
+    missing = [row.arch.index for row in rows if row.arch not in table.scores]
+    assert not missing, f"{table.proxy}-{table.dataset} table lacks spot cells {missing[:5]}"
+    tolerance = get_proxy(table.proxy).tolerance
+
+    def fits(row: SpotRow, value: float) -> bool:
+        if table.precision == "float64":
+            return value == row.float64 or isclose64(row.float64, value)
+        return row.explains(value, tolerance)
+
+    return [f"#{row.arch.index}: table {table.scores[row.arch]!r}, float64 {row.float64!r}, "
+            f"float32 roundings {list(row.float32)}"
+            for row in rows if not fits(row, table.scores[row.arch])]
 
 
 def _rows(proxy: str, dataset: str) -> list[SpotRow]:
@@ -108,17 +137,44 @@ def test_code_matches_the_float64_reference(proxy, dataset):
 
 @pytest.mark.parametrize("dataset", DATASETS)
 @pytest.mark.parametrize("proxy", PROXIES)
-def test_table_is_a_float32_rounding_of_the_reference(proxy, dataset):
+def test_table_is_a_rounding_of_the_reference(proxy, dataset):
     table = _table(proxy, dataset)
-    tolerance = get_proxy(proxy).tolerance
     rows = _rows(proxy, dataset)
-    missing = [row.arch.index for row in rows if row.arch not in table.scores]
-    assert not missing, f"{proxy}-{dataset} table lacks spot cells {missing[:5]}"
-    bad = [f"#{row.arch.index}: table {table.scores[row.arch]!r}, float64 {row.float64!r}, "
-           f"float32 roundings {list(row.float32)}"
-           for row in rows if not row.explains(table.scores[row.arch], tolerance)]
-    assert not bad, (f"{len(bad)} of {len(rows)} spot cells of the {proxy}-{dataset} table are "
-                     "no float32 rounding of the code's value:\n" + "\n".join(bad[:10]))
+    bad = _unexplained(table, rows)
+    assert not bad, (f"{len(bad)} of {len(rows)} spot cells of the {proxy}-{dataset} table "
+                     f"({table.precision}) are not the code's value in that precision:\n"
+                     + "\n".join(bad[:10]))
+
+
+VARIANT_TABLES = [(variant, proxy, dataset) for variant in table_variants()
+                  for proxy, dataset in available_tables(variant_root(variant))
+                  if proxy in PROXIES and dataset in DATASETS]
+
+
+@pytest.mark.parametrize(("variant", "proxy", "dataset"), VARIANT_TABLES)
+def test_variant_table_is_a_rounding_of_the_reference(variant, proxy, dataset):
+    """A tables variant (e.g. variants/float32/: the AZ-NAS components in the anchor's
+    float32) is held to the same float64 reference as the default tables."""
+    table = _table(proxy, dataset, variant_root(variant))
+    rows = _rows(proxy, dataset)
+    bad = _unexplained(table, rows)
+    assert not bad, (f"{len(bad)} of {len(rows)} spot cells of the {variant} {proxy}-{dataset} "
+                     f"table ({table.precision}) are not the code's value in that precision:\n"
+                     + "\n".join(bad[:10]))
+
+
+def test_the_variants_differ_from_the_default_tables_only_in_precision():
+    """A variant table holds the same cells under the same settings as the default table it
+    stands beside, but for the arithmetic (what makes it a variant of that table)."""
+    import json
+
+    for variant, proxy, dataset in VARIANT_TABLES:
+        own, base = load_table(proxy, dataset, variant_root(variant)), load_table(proxy, dataset)
+        assert set(own.scores) == set(base.scores), (variant, proxy, dataset)
+        a, b = json.loads(own.settings), json.loads(base.settings)
+        a.pop("precision", None)
+        b.pop("precision", None)
+        assert a == b and own.precision != base.precision, (variant, proxy, dataset)
 
 
 def test_float64_is_the_same_on_another_kernel_path_and_thread_count(monkeypatch):

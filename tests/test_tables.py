@@ -580,3 +580,25 @@ def test_size_space_bounds_follow_the_space(tmp_path):
     _rewrite(path, lambda t: t + "0" * (sss.text_bytes + 1))
     with pytest.raises(CorruptTableError, match=f"more than the {sss.text_bytes} a full sss"):
         read_table(path, "sss")
+
+
+def test_a_variant_replaces_only_the_tables_it_holds_and_says_its_precision(tmp_path):
+    from tfnas.tables import load_variant_table, table_variants, variant_root
+
+    cells = all_cells()[:3]
+    write_table(table_path("p", "cifar10", tmp_path), "p", "cifar10",
+                {c: 1.0 for c in cells}, {"settings": '{"seed":0}'})
+    write_table(table_path("q", "cifar10", tmp_path), "q", "cifar10", {c: 2.0 for c in cells}, {})
+    folder = variant_root("low", tmp_path)
+    write_table(table_path("p", "cifar10", folder), "p", "cifar10", {c: 3.0 for c in cells},
+                {"settings": '{"precision":"float64","seed":0}'})
+    assert table_variants(tmp_path) == ["low"]
+    assert load_variant_table("p", "cifar10", None, tmp_path).precision == "float32"
+    own = load_variant_table("p", "cifar10", "low", tmp_path)
+    assert set(own.scores.values()) == {3.0} and own.precision == "float64"
+    assert set(load_variant_table("q", "cifar10", "low", tmp_path).scores.values()) == {2.0}
+    with pytest.raises(TableNotFoundError, match="no tables variant 'high'.*expected one of"):
+        load_variant_table("p", "cifar10", "high", tmp_path)
+    for bad in ("../x", ".hidden", "a/b", ""):
+        with pytest.raises(TableError, match="plain name"):
+            variant_root(bad, tmp_path)

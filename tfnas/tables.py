@@ -153,6 +153,19 @@ class ScoreTable:
         return self.provenance.get("settings", "")
 
     @property
+    def precision(self) -> str:
+        """The arithmetic the scores were computed in (the settings key's ``precision``; a key
+        without one is float32, the default it leaves out)."""
+        import json
+
+        try:
+            found = json.loads(self.settings)
+        except ValueError:
+            return "float32"
+        value = found.get("precision", "float32") if isinstance(found, dict) else "float32"
+        return value if isinstance(value, str) else "float32"
+
+    @property
     def seconds_per_cell(self) -> float | None:
         """The provenance's ``seconds_per_cell`` (the sweep's median) as a finite float >= 0,
         else ``None``."""
@@ -257,6 +270,44 @@ def table_path(proxy: str, dataset: str, root: str | Path | None = None,
     """Where the table for ``(proxy, dataset)`` of ``space`` lives (under ``root``, by default
     :func:`tfnas.config.tables_root`: ``$TFNAS_TABLES``, else ``benchmarks/scores``)."""
     return Path(tables_root() if root is None else root) / table_name(proxy, dataset, space)
+
+
+VARIANTS_FOLDER = "variants"
+"""The sub-folder of a tables root that holds named variants of some of its tables:
+``<root>/variants/<name>/<proxy>-<dataset>.csv.gz`` (e.g. ``variants/float32/``: the AZ-NAS
+components in the anchor's float32 arithmetic, where the root holds them in float64). A variant
+overrides the root's table of each (proxy, dataset) it holds and no other."""
+
+
+def variant_root(variant: str, root: str | Path | None = None) -> Path:
+    """The folder of the tables variant ``variant`` under ``root`` (default
+    :func:`tfnas.config.tables_root`)."""
+    table_name(variant, "x")  # the same plain-name rule as a proxy's
+    return Path(tables_root() if root is None else root) / VARIANTS_FOLDER / variant
+
+
+def table_variants(root: str | Path | None = None) -> list[str]:
+    """The names of the tables variants under ``root``, sorted."""
+    folder = Path(tables_root() if root is None else root) / VARIANTS_FOLDER
+    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+def load_variant_table(proxy: str, dataset: str, variant: str | None,
+                       root: str | Path | None = None) -> ScoreTable:
+    """The table of ``(proxy, dataset)`` under the tables variant ``variant``: the variant's own
+    table where its folder holds one, else the root's (:data:`VARIANTS_FOLDER`); ``None`` is the
+    root's. A variant without a folder is refused in one line."""
+    if variant is None:
+        return load_table(proxy, dataset, root)
+    folder = variant_root(variant, root)
+    if not folder.is_dir():
+        known = table_variants(root)
+        raise TableNotFoundError(
+            f"no tables variant {variant!r}: {shown_path(folder)} is not a folder; expected one "
+            f"of {known or 'none (no variants folder)'}")
+    if table_path(proxy, dataset, folder).exists():
+        return load_table(proxy, dataset, folder)
+    return load_table(proxy, dataset, root)
 
 
 def _score_problem(value: float) -> str | None:
@@ -803,6 +854,7 @@ def export_table(
         "order": order_text(order_seed),
         "reference": _one_line(spec.reference) or "none given",
         "variant": _one_line(spec.variant) or "none given",
+        "precision": precision,
         "seconds_per_cell": f"{statistics.median(seconds):.4g}" if seconds else "unknown",
         "seconds_rule": "median over the stored cells of the proxy's share of a cell's scoring "
                         "time (a pass shared by several proxies is divided among them), one "

@@ -45,12 +45,14 @@ class CellSet:
                          "incomplete tables hold), judged with its sampling uncertainty")}
 
 
-def table_cells(ctx: Context, proxy: str, dataset: str) -> tuple[tuple[Any, ...], str | None]:
-    """(cells, order) of one table: every cell of the space when it is complete (order None),
-    else its uniform sample; :class:`NotRun` for an incomplete table that is no sample."""
+def table_cells(ctx: Context, proxy: str, dataset: str,
+                variant: str | None = None) -> tuple[tuple[Any, ...], str | None]:
+    """(cells, order) of one table (of the tables variant ``variant``): every cell of the space
+    when it is complete (order None), else its uniform sample; :class:`NotRun` for an
+    incomplete table that is no sample."""
     from tfnas.spaces import get_space
 
-    table = ctx.table(proxy, dataset)
+    table = ctx.table(proxy, dataset, variant)
     if table.complete:
         return get_space("tss").all_cells(), None
     sample = table.sample
@@ -65,16 +67,18 @@ def table_cells(ctx: Context, proxy: str, dataset: str) -> tuple[tuple[Any, ...]
     return tuple(sample.cells), sample.order
 
 
-def common_cells(ctx: Context, tables: Iterable[tuple[str, str]]) -> CellSet:
-    """The cells every one of ``tables`` (``(proxy, dataset)`` pairs) can give, as a
-    :class:`CellSet`: the whole space when all are complete, else their samples' common cells."""
+def common_cells(ctx: Context, tables: Iterable[tuple[str, str]],
+                 variant: str | None = None) -> CellSet:
+    """The cells every one of ``tables`` (``(proxy, dataset)`` pairs, of the tables variant
+    ``variant``) can give, as a :class:`CellSet`: the whole space when all are complete, else
+    their samples' common cells."""
     from tfnas.spaces import get_space
 
     pairs = list(dict.fromkeys(tables))
     common: set[Any] | None = None
     orders: list[str] = []
     for proxy, dataset in pairs:
-        cells, order = table_cells(ctx, proxy, dataset)
+        cells, order = table_cells(ctx, proxy, dataset, variant)
         if order is not None:
             orders.append(order)
             common = set(cells) if common is None else common & set(cells)

@@ -14,6 +14,15 @@ and measures either
 * ``quantity = "selected"``: the accuracy of the cell the aggregate puts first (ties: the lowest
   official index). It needs every cell: on a sample the top cell is the best of n cells, a
   different quantity, so a sample is refused as not comparable (not run), not estimated.
+
+Two settings make the readings issue #24 asks for: ``variant`` reads the member tables of a
+named tables variant (``benchmarks/scores/variants/<name>/``, e.g. ``float32``: the AZ-NAS
+components in the anchor's float32 arithmetic; the default tables hold them in float64, the
+same on every host), and ``non_finite`` says what a cell with a non-finite member score
+(-inf: a float32 spectrum's rounding, an identity block's trainability) becomes: ``last``
+(the anchor's rule: -inf, ranked below every finite score of that member), ``drop`` (the cell
+leaves the population) or ``median`` (that member's score is the median of its finite scores
+over the population).
 """
 
 from __future__ import annotations
@@ -35,6 +44,12 @@ from harness.verdicts import Estimate
 from tfnas.errors import shown
 
 QUANTITIES = ("correlation", "selected")
+NON_FINITE = ("last", "drop", "median")
+"""What a non-finite member score becomes (module doc): ranked last, the cell dropped, or the
+member's median over the population."""
+NON_FINITE_WHAT = {"last": "ranked below every finite score of their member (the anchor's rule)",
+                   "drop": "left out of the population",
+                   "median": "their member's median over the population"}
 TOP = 5
 """Cells recorded at the top of the aggregate."""
 
@@ -51,6 +66,8 @@ class RankAggregateProtocol:
     quantity: str
     coefficient: str | None = None
     score_dataset: str | None = None
+    variant: str | None = None
+    non_finite: str = "last"
 
     @property
     def scored_on(self) -> str:
@@ -74,22 +91,72 @@ class RankAggregateProtocol:
         if proto["quantity"] == "selected" and "coefficient" in proto:
             raise ClaimError(f"claim {cid!r}: field '{where}.coefficient' belongs to quantity "
                              "'correlation'; the selected cell's accuracy has none")
+        choice(cid, where, proto, "non_finite", NON_FINITE, required=False)
+        variant = proto.get("variant")
+        if variant is not None:
+            from tfnas.tables import TableError, variant_root
+
+            try:
+                if not isinstance(variant, str):
+                    raise TableError("not a str")
+                variant_root(variant)
+            except (TableError, TypeError) as exc:
+                raise ClaimError(f"claim {cid!r}: field '{where}.variant' is {shown(variant)}, "
+                                 "expected the plain name of a tables variant (a folder of "
+                                 "benchmarks/scores/variants/, e.g. 'float32')") from exc
         return cls(proto["proxy"], proto["dataset"], proto["metric"], proto["quantity"],
-                   proto.get("coefficient"), proto.get("score_dataset"))
+                   proto.get("coefficient"), proto.get("score_dataset"), variant,
+                   proto.get("non_finite", "last"))
 
 
-def aggregate(proxy: str, ctx: Context, cells: tuple[Any, ...], scored_on: str) -> np.ndarray:
-    """The ensemble's scores of ``cells`` (the population) from its members' tables."""
+def member_scores(proxy: str, ctx: Context, cells: tuple[Any, ...], scored_on: str,
+                  variant: str | None = None) -> dict[str, np.ndarray]:
+    """Each member's scores of ``cells`` from its table (of the tables variant ``variant``)."""
     from tfnas.proxies import get_proxy
 
-    found = get_proxy(proxy)
-    member_scores = {}
-    for m in found.members:
-        table = ctx.table(m, scored_on)
-        member_scores[m] = np.array([table.scores[c] for c in cells], dtype=float)
-    out = np.asarray(found.function(member_scores), dtype=float)
-    if out.shape != (len(cells),):
-        raise NotRun(f"ensemble {proxy!r} returned shape {out.shape} for {len(cells)} cells")
+    out = {}
+    for m in get_proxy(proxy).members:
+        table = ctx.table(m, scored_on, variant)
+        out[m] = np.array([table.scores[c] for c in cells], dtype=float)
+    return out
+
+
+def non_finite_cells(members: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The mask of the population's cells with a non-finite score of any member."""
+    return np.logical_or.reduce([~np.isfinite(x) for x in members.values()])
+
+
+def apply_non_finite(members: Mapping[str, np.ndarray], rule: str
+                     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The member scores under the non-finite ``rule`` (:data:`NON_FINITE`), and the mask of the
+    population's cells kept (all of them but under ``drop``)."""
+    bad = non_finite_cells(members)
+    if rule == "last":
+        return dict(members), np.ones_like(bad)
+    if rule == "drop":
+        return {m: x[~bad] for m, x in members.items()}, ~bad
+    if rule != "median":
+        raise ValueError(f"non_finite must be one of {NON_FINITE}, got {shown(rule)}")
+    out = {}
+    for m, x in members.items():
+        finite = np.isfinite(x)
+        out[m] = np.where(finite, x, np.median(x[finite])) if finite.any() else x
+    return out, np.ones_like(bad)
+
+
+def aggregate(proxy: str, ctx: Context, cells: tuple[Any, ...], scored_on: str,
+              variant: str | None = None) -> np.ndarray:
+    """The ensemble's scores of ``cells`` (the population) from its members' tables."""
+    return combine(proxy, member_scores(proxy, ctx, cells, scored_on, variant), len(cells))
+
+
+def combine(proxy: str, members: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    """The ensemble ``proxy``'s scores of a population of ``n`` cells from its members' scores."""
+    from tfnas.proxies import get_proxy
+
+    out = np.asarray(get_proxy(proxy).function(dict(members)), dtype=float)
+    if out.shape != (n,):
+        raise NotRun(f"ensemble {proxy!r} returned shape {out.shape} for {n} cells")
     return out
 
 
@@ -125,23 +192,36 @@ def measure_rank_aggregate(proto: RankAggregateProtocol, ctx: Context) -> Measur
     from tfnas.proxies import get_proxy
 
     members = get_proxy(proto.proxy).members
-    cell_set = common_cells(ctx, [(m, proto.scored_on) for m in members])
+    cell_set = common_cells(ctx, [(m, proto.scored_on) for m in members], proto.variant)
     if proto.quantity == "selected" and cell_set.sampled:
         raise NotRun(f"not comparable on a sample: the selected cell is the top of all "
                      f"{cell_set.population} cells, and over the {len(cell_set.cells)}-cell "
                      "sample the incomplete tables hold the top cell is the best of that many "
                      "cells, a different quantity; finish the sweeps of "
                      f"{', '.join(members)}")
-    scores = aggregate(proto.proxy, ctx, cell_set.cells, proto.scored_on)
+    raw = member_scores(proto.proxy, ctx, cell_set.cells, proto.scored_on, proto.variant)
+    ruled, kept = apply_non_finite(raw, proto.non_finite)
+    cells = tuple(c for c, k in zip(cell_set.cells, kept, strict=True) if k)
+    if not cells:
+        raise NotRun(f"every cell has a non-finite {' or '.join(members)} score")
+    scores = combine(proto.proxy, ruled, len(cells))
     acc_all = ctx.accuracy_column(proto.dataset, proto.metric)
-    acc = acc_all[[c.index for c in cell_set.cells]]
-    details: dict[str, Any] = {"members": list(members), "population": len(cell_set.cells),
+    acc = acc_all[[c.index for c in cells]]
+    member_tables = {m: {"variant": proto.variant or "default",
+                         "precision": ctx.table(m, proto.scored_on, proto.variant).precision,
+                         "non_finite_cells": int((~np.isfinite(x)).sum())}
+                     for m, x in raw.items()}
+    details: dict[str, Any] = {"members": list(members), "population": len(cells),
+                               "member_tables": member_tables,
+                               "non_finite": {"rule": proto.non_finite,
+                                              "cells": int(non_finite_cells(raw).sum()),
+                                              "what": NON_FINITE_WHAT[proto.non_finite]},
                                "space_sample": cell_set.describe(),
                                "cell_set": "whole space" if not cell_set.sampled else
                                f"uniform random sample of {len(cell_set.cells)} of the "
                                f"{cell_set.population} cells (incomplete tables)"}
     order = np.argsort(-np.where(np.isfinite(scores), scores, -np.inf), kind="stable")
-    details["top_cells"] = [{"cell": str(cell_set.cells[i]), "index": cell_set.cells[i].index,
+    details["top_cells"] = [{"cell": str(cells[i]), "index": cells[i].index,
                              "score": float(scores[i]), "accuracy": float(acc[i])}
                             for i in order[:TOP]]
     if proto.quantity == "selected":
@@ -164,8 +244,10 @@ def measure_rank_aggregate(proto: RankAggregateProtocol, ctx: Context) -> Measur
     r = correlation(x, y, proto.coefficient)
     se = (sampling_se(r, proto.coefficient, int(x.size), cell_set.population)
           if cell_set.sampled else 0.0)
+    left_out = [{"cells": int((~keep).sum()), "why": f"no finite {proto.metric} accuracy"}]
+    if not kept.all():
+        left_out.append({"cells": int((~kept).sum()),
+                         "why": f"a non-finite {' or '.join(members)} score (non_finite = drop)"})
     details.update({"n_cells": int(x.size), "ranked_last": last,
-                    "left_out": [{"cells": int((~keep).sum()),
-                                  "why": f"no finite {proto.metric} accuracy"}]
-                    if (~keep).any() else []})
+                    "left_out": [e for e in left_out if e["cells"]]})
     return Measurement(Estimate(r, None, int(x.size), None, se), details)

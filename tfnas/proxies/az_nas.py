@@ -87,8 +87,11 @@ _COMMON = (
     "N(0,1) batch of 64 at the dataset's resolution; every draw (weights in modules() order, "
     "the input, then the Rademacher gradients from the last block down) comes from the scoring "
     "rule's generator instead of the global RNG. Features: stem output and each of the 17 cell "
-    "and reduction outputs. Computed in float32 (the anchor: float32 on GPU). Non-finite: NaN "
-    "becomes -inf (the anchor's rule). "
+    "and reduction outputs. Computed in the scoring precision: the committed tables in float64 "
+    "(the definition's spectrum, the same on every host: float32 eigenvalues near 1e9 round "
+    "to -inf entropies on some hosts and not others), the anchor's float32 (on GPU) as the "
+    "tables variant float32 (benchmarks/scores/variants/float32/). Non-finite: NaN becomes -inf "
+    "(the anchor's rule). "
 )
 
 
