@@ -339,8 +339,22 @@ def test_the_non_finite_rule_and_the_variant_change_what_is_aggregated(tmp_path,
     assert out.status == NOT_RUN and "no tables variant 'nowhere'" in out.reason
 
 
+def test_rank_aggregate_over_a_subset_ranks_within_the_subset(full, ensemble):
+    """cells = a subset: the population is the subset's cells (ranks within it, as VKDNW's
+    notebook aggregates over the cells it keeps), with no sampling error when tables are whole."""
+    from tfnas.space import all_cells, cell_subset
+
+    ctx, acc, scores = full
+    keep = np.array([cell_subset("without_dead_ops").contains(c) for c in all_cells()])
+    m = measure_rank_aggregate(aggregate_claim_with(cells="without_dead_ops").protocol, ctx)
+    agg = log_rank_sum({k: s[keep] for k, s in scores.items()})
+    assert m.estimate.value == pytest.approx(correlation(agg, acc[keep], "spearman"))
+    assert m.estimate.se == 0.0 and m.details["population"] == int(keep.sum()) < len(keep)
+    assert m.details["cell_set"] == "subset without_dead_ops"
+
+
 def test_rank_aggregate_protocol_is_validated(ensemble):
-    for bad in ({"non_finite": "zero"}, {"variant": "../x"}, {"variant": 3}):
+    for bad in ({"non_finite": "zero"}, {"variant": "../x"}, {"variant": 3}, {"cells": "most"}):
         with pytest.raises(ClaimError, match=next(iter(bad))):
             aggregate_claim_with(**bad)
     with pytest.raises(ClaimError, match="ensemble"):

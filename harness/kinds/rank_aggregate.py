@@ -37,11 +37,12 @@ from harness.context import Context, NotRun
 from harness.details import Details, proxy_subject
 from harness.kinds import Measurement, Null, register_kind
 from harness.kinds._samples import common_cells
-from harness.kinds.correlation import MIN_PAIRS, sampling_se, zero_correlation
+from harness.kinds.correlation import MIN_PAIRS, in_subset, sampling_se, zero_correlation
 from harness.registry import DATASETS, METRICS, ClaimError, choice, known_fields, proxy_names
 from harness.stats import COEFFICIENTS, correlation, ranked_last
 from harness.verdicts import Estimate
 from tfnas.errors import shown
+from tfnas.space import CELL_SUBSETS
 
 QUANTITIES = ("correlation", "selected")
 NON_FINITE = ("last", "drop", "median")
@@ -68,6 +69,10 @@ class RankAggregateProtocol:
     score_dataset: str | None = None
     variant: str | None = None
     non_finite: str = "last"
+    cells: str = "all"
+    """The subset of the space the population is drawn from (``tfnas.space.CELL_SUBSETS``: ``all``,
+    or e.g. ``without_dead_ops``, the 9,445 cells VKDNW's Table 1 aggregates over); ranks are
+    within that population, as the anchors rank within the cells they score."""
 
     @property
     def scored_on(self) -> str:
@@ -92,6 +97,7 @@ class RankAggregateProtocol:
             raise ClaimError(f"claim {cid!r}: field '{where}.coefficient' belongs to quantity "
                              "'correlation'; the selected cell's accuracy has none")
         choice(cid, where, proto, "non_finite", NON_FINITE, required=False)
+        choice(cid, where, proto, "cells", tuple(CELL_SUBSETS), required=False)
         variant = proto.get("variant")
         if variant is not None:
             from tfnas.tables import TableError, variant_root
@@ -106,7 +112,7 @@ class RankAggregateProtocol:
                                  "benchmarks/scores/variants/, e.g. 'float32')") from exc
         return cls(proto["proxy"], proto["dataset"], proto["metric"], proto["quantity"],
                    proto.get("coefficient"), proto.get("score_dataset"), variant,
-                   proto.get("non_finite", "last"))
+                   proto.get("non_finite", "last"), proto.get("cells", "all"))
 
 
 def member_scores(proxy: str, ctx: Context, cells: tuple[Any, ...], scored_on: str,
@@ -192,7 +198,8 @@ def measure_rank_aggregate(proto: RankAggregateProtocol, ctx: Context) -> Measur
     from tfnas.proxies import get_proxy
 
     members = get_proxy(proto.proxy).members
-    cell_set = common_cells(ctx, [(m, proto.scored_on) for m in members], proto.variant)
+    cell_set = in_subset(proto, common_cells(ctx, [(m, proto.scored_on) for m in members],
+                                             proto.variant))
     if proto.quantity == "selected" and cell_set.sampled:
         raise NotRun(f"not comparable on a sample: the selected cell is the top of all "
                      f"{cell_set.population} cells, and over the {len(cell_set.cells)}-cell "
@@ -207,6 +214,7 @@ def measure_rank_aggregate(proto: RankAggregateProtocol, ctx: Context) -> Measur
     scores = combine(proto.proxy, ruled, len(cells))
     acc_all = ctx.accuracy_column(proto.dataset, proto.metric)
     acc = acc_all[[c.index for c in cells]]
+    whole = "whole space" if proto.cells == "all" else f"subset {proto.cells}"
     member_tables = {m: {"variant": proto.variant or "default",
                          "precision": ctx.table(m, proto.scored_on, proto.variant).precision,
                          "non_finite_cells": int((~np.isfinite(x)).sum())}
@@ -217,9 +225,10 @@ def measure_rank_aggregate(proto: RankAggregateProtocol, ctx: Context) -> Measur
                                               "cells": int(non_finite_cells(raw).sum()),
                                               "what": NON_FINITE_WHAT[proto.non_finite]},
                                "space_sample": cell_set.describe(),
-                               "cell_set": "whole space" if not cell_set.sampled else
+                               "cell_set": whole if not cell_set.sampled else
                                f"uniform random sample of {len(cell_set.cells)} of the "
-                               f"{cell_set.population} cells (incomplete tables)"}
+                               f"{cell_set.population} cells of the {whole} "
+                               "(incomplete tables)"}
     order = np.argsort(-np.where(np.isfinite(scores), scores, -np.inf), kind="stable")
     details["top_cells"] = [{"cell": str(cells[i]), "index": cells[i].index,
                              "score": float(scores[i]), "accuracy": float(acc[i])}
