@@ -61,7 +61,7 @@ class Context:
     _columns: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
     _memo: dict[tuple[str, Hashable], Any] = field(default_factory=dict)
     _scores: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
-    _noise: dict[tuple[str, str], Any] = field(default_factory=dict)
+    _noise: dict[tuple[str, str, str | None], Any] = field(default_factory=dict)
     _store: Any = None
 
     def __post_init__(self) -> None:
@@ -130,19 +130,29 @@ class Context:
             self._scores[key] = score_column(table)
         return self._scores[key]
 
-    def noise(self, proxy: str, dataset: str) -> Any:
+    def noise(self, proxy: str, dataset: str, variant: str | None = None) -> Any:
         """The scoring realisations of a table (:func:`harness.noise.load_noise`), or None (none
         recorded, or recorded under other scoring settings than this table's:
         :func:`harness.noise.load_noise`). A partial table's columns hold NaN where it
         has no score (its seed-free searches are not run; its correlations read only the
-        re-scored cells, which it holds)."""
-        key = (proxy, dataset)
+        re-scored cells, which it holds). A tables ``variant`` that holds the table reads its
+        realisations from the noise folder's ``variants/<variant>/`` (the same layout)."""
+        key = (proxy, dataset, variant)
         if key not in self._noise:
             from harness.noise import load_noise, score_column
+            from tfnas.config import noise_root
+            from tfnas.tables import VARIANTS_FOLDER, table_path, variant_root
 
-            table = self.table(proxy, dataset)
-            base = self.score_column(proxy, dataset) if table.complete else score_column(table)
-            self._noise[key] = load_noise(proxy, dataset, base, self.noise_root, table=table)
+            table = self.table(proxy, dataset, variant)
+            root = self.noise_root
+            if variant is not None and table_path(proxy, dataset,
+                                                  variant_root(variant, self.tables_root)).exists():
+                root = (noise_root() if root is None else root) / VARIANTS_FOLDER / variant
+            if variant is None and table.complete:
+                base = self.score_column(proxy, dataset)
+            else:
+                base = score_column(table)
+            self._noise[key] = load_noise(proxy, dataset, base, root, table=table)
         return self._noise[key]
 
     def accuracy_column(self, dataset: str, metric: str) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,3 +90,47 @@ def test_realisations_of_other_scoring_settings_are_not_this_tables_noise(tmp_pa
     root = _one_realisation(tmp_path, float, change)
     se, noted = scoring_noise_se(_proto(), Context(noise_root=root), 5000)
     assert se == 0.0 and "one scoring realisation" in noted["note"]
+
+
+def test_an_aggregate_carries_its_members_noise_computed_literally():
+    """AZ-NAS's rank aggregate (rank_aggregate kind): each realisation's coefficient is the
+    aggregate, restated here as the anchor writes it (sum of log(rankdata / l) over the members,
+    FLOPs fixed), on the re-scored cells every member holds; the sd between them, scaled by
+    sqrt(m / n), joins the sampling error."""
+    from scipy.stats import rankdata
+
+    from harness.kinds.rank_aggregate import (
+        RankAggregateProtocol,
+        aggregate_noise_se,
+        measure_rank_aggregate,
+    )
+    from tfnas.proxies import get_proxy
+
+    proto = RankAggregateProtocol("az_nas", "cifar10", "test200", "correlation", "spearman")
+    ctx = Context()
+    on = measure_rank_aggregate(proto, ctx)
+    off = measure_rank_aggregate(proto, Context(scoring_noise=False))
+    noted = on.details["scoring_noise"]
+    assert "values" in noted, noted
+    assert set(get_proxy("az_nas").members) == {"az_complexity", "az_expressivity",
+                                                 "az_progressivity", "az_trainability"}
+    noisy = {m: ctx.noise(m, "cifar10") for m in noted["members"]}
+    cells = sorted(set.intersection(*(set(n.uniform.tolist()) for n in noisy.values())))
+    assert noted["uniform_cells"] == len(cells)
+    acc = ctx.accuracy_column("cifar10", "test200")[cells]
+    for value, seed in zip(noted["values"], noted["seeds"], strict=True):
+        total = np.zeros(len(cells))
+        # the anchor's order of the sum: tied cells' sums must round alike to stay tied
+        for m in ("az_complexity", "az_expressivity", "az_progressivity", "az_trainability"):
+            if m in noisy:
+                x = next(r.scores for r in noisy[m].realisations if r.seed == seed)[cells]
+            else:
+                x = np.array([load_table(m, "cifar10").scores[arch_at(c)] for c in cells])
+            total += np.log(rankdata(np.where(np.isfinite(x), x, -np.inf)) / len(cells))
+        assert value == pytest.approx(correlation(total, acc, "spearman"))
+    sd = float(np.std(noted["values"], ddof=1))
+    n = on.details["n_cells"]
+    assert on.estimate.se == pytest.approx(math.hypot(off.estimate.se, sd * math.sqrt(len(cells) / n)))
+    assert off.details["scoring_noise"]["note"].startswith("scoring noise off")
+    se, _ = aggregate_noise_se(proto, Context(noise_root=Path("/nonexistent")), (), 100)
+    assert se == 0.0

@@ -37,7 +37,13 @@ from harness.context import Context, NotRun
 from harness.details import Details, proxy_subject
 from harness.kinds import Measurement, Null, register_kind
 from harness.kinds._samples import common_cells
-from harness.kinds.correlation import MIN_PAIRS, in_subset, sampling_se, zero_correlation
+from harness.kinds.correlation import (
+    MIN_NOISE_CELLS,
+    MIN_PAIRS,
+    in_subset,
+    sampling_se,
+    zero_correlation,
+)
 from harness.registry import DATASETS, METRICS, ClaimError, choice, known_fields, proxy_names
 from harness.stats import COEFFICIENTS, correlation, ranked_last
 from harness.verdicts import Estimate
@@ -191,6 +197,61 @@ def aggregate_null(proto: RankAggregateProtocol, ctx: Context) -> Null:
         {"method": f"null: one uniformly random cell of {acc.size}"}))
 
 
+def aggregate_noise_se(proto: RankAggregateProtocol, ctx: Context, cells: tuple[Any, ...],
+                       n_cells: int) -> tuple[float, dict[str, Any]]:
+    """The standard error the members' scoring noise adds to the aggregate's coefficient over
+    ``n_cells`` cells, and what was used (``details.scoring_noise``), as the correlation kind
+    carries a single table's (:func:`harness.kinds.correlation.scoring_noise_se`).
+
+    Every seed-dependent member has further realisations on a uniform sample of re-scored cells
+    (:mod:`harness.noise`); on the cells all of them hold that the claim also reads, the aggregate
+    (ranks within those cells, the claim's non-finite rule) is correlated with accuracy under each
+    realisation seed they share; the standard deviation between realisations, scaled by
+    ``sqrt(m / n_cells)``, joins the claim's error. Seed-free members (the FLOPs) keep their one
+    value."""
+    from harness.noise import seed_free
+    from tfnas.proxies import get_proxy
+
+    if not ctx.scoring_noise:
+        return 0.0, {"note": "scoring noise off (--no-scoring-noise)"}
+    members = get_proxy(proto.proxy).members
+    noises = {m: ctx.noise(m, proto.scored_on, proto.variant)
+              for m in members if not seed_free(m)}
+    lacking = [m for m, n in noises.items() if n is None or len(n.realisations) < 2]
+    if lacking:
+        return 0.0, {"note": f"one scoring realisation of {', '.join(lacking)} (no re-scored "
+                             "uniform cells of its table under its scoring settings): scoring "
+                             "noise not carried"}
+    wanted = {c.index for c in cells}
+    common = sorted(wanted.intersection(*(set(n.uniform.tolist()) for n in noises.values())))
+    seeds = sorted(set.intersection(*(set(n.seeds) for n in noises.values())))
+    if len(common) < MIN_NOISE_CELLS or len(seeds) < 2:
+        return 0.0, {"note": f"{len(common)} re-scored cells common to the members and the "
+                             f"claim, {len(seeds)} shared realisations: scoring noise not carried"}
+    at = np.array(common)
+    by_index = {c.index: c for c in cells}
+    fixed = {m: np.array([ctx.table(m, proto.scored_on, proto.variant).scores[by_index[i]]
+                          for i in common], dtype=float)
+             for m in members if m not in noises}
+    acc = ctx.accuracy_column(proto.dataset, proto.metric)[at]
+    values = []
+    for seed in seeds:
+        drawn = {m: next(r.scores for r in n.realisations if r.seed == seed)[at]
+                 for m, n in noises.items()}
+        ruled, kept = apply_non_finite({m: (drawn | fixed)[m] for m in members}, proto.non_finite)
+        x, _ = ranked_last(combine(proto.proxy, ruled, int(kept.sum())))
+        y = acc[kept]
+        ok = np.isfinite(y)
+        values.append(correlation(x[ok], y[ok], proto.coefficient or "spearman"))
+    sd = float(np.std(values, ddof=1))
+    se = sd * (len(common) / max(n_cells, 1)) ** 0.5
+    return se, {"seeds": seeds, "members": sorted(noises), "uniform_cells": len(common),
+                "values": [float(v) for v in values], "sd_over_uniform_cells": sd, "se": se,
+                "note": (f"the aggregate's coefficient on the {len(common)} re-scored uniform "
+                         f"cells under each of {len(values)} realisations of its members; their "
+                         f"sd scaled by sqrt({len(common)}/{n_cells}) is carried in se")}
+
+
 @register_kind("rank_aggregate", protocol=RankAggregateProtocol, side=True,
                details=RankAggregateDetails, null=aggregate_null)
 def measure_rank_aggregate(proto: RankAggregateProtocol, ctx: Context) -> Measurement:
@@ -251,8 +312,10 @@ def measure_rank_aggregate(proto: RankAggregateProtocol, ctx: Context) -> Measur
                      f"correlation needs {MIN_PAIRS}")
     assert proto.coefficient is not None
     r = correlation(x, y, proto.coefficient)
-    se = (sampling_se(r, proto.coefficient, int(x.size), cell_set.population)
-          if cell_set.sampled else 0.0)
+    own = (sampling_se(r, proto.coefficient, int(x.size), cell_set.population)
+           if cell_set.sampled else 0.0)
+    noise_se, details["scoring_noise"] = aggregate_noise_se(proto, ctx, cells, int(x.size))
+    se = float(np.hypot(own, noise_se))
     left_out = [{"cells": int((~keep).sum()), "why": f"no finite {proto.metric} accuracy"}]
     if not kept.all():
         left_out.append({"cells": int((~kept).sum()),
