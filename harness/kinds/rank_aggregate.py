@@ -106,13 +106,12 @@ class RankAggregateProtocol:
         choice(cid, where, proto, "cells", tuple(CELL_SUBSETS), required=False)
         variant = proto.get("variant")
         if variant is not None:
-            from tfnas.tables import TableError, variant_root
+            from tfnas.errors import TfnasError
+            from tfnas.tables import variant_root
 
             try:
-                if not isinstance(variant, str):
-                    raise TableError("not a str")
                 variant_root(variant)
-            except (TableError, TypeError) as exc:
+            except TfnasError as exc:
                 raise ClaimError(f"claim {cid!r}: field '{where}.variant' is {shown(variant)}, "
                                  "expected the plain name of a tables variant (a folder of "
                                  "benchmarks/scores/variants/, e.g. 'float32')") from exc
@@ -154,12 +153,6 @@ def apply_non_finite(members: Mapping[str, np.ndarray], rule: str
         finite = np.isfinite(x)
         out[m] = np.where(finite, x, np.median(x[finite])) if finite.any() else x
     return out, np.ones_like(bad)
-
-
-def aggregate(proxy: str, ctx: Context, cells: tuple[Any, ...], scored_on: str,
-              variant: str | None = None) -> np.ndarray:
-    """The ensemble's scores of ``cells`` (the population) from its members' tables."""
-    return combine(proxy, member_scores(proxy, ctx, cells, scored_on, variant), len(cells))
 
 
 def combine(proxy: str, members: Mapping[str, np.ndarray], n: int) -> np.ndarray:
