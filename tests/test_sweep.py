@@ -503,3 +503,30 @@ def test_an_unreachable_scheduler_leaves_no_store_behind(tmp_path, monkeypatch):
                   scheduler=f"tcp://127.0.0.1:{port}")
     assert "\n" not in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_resume_from_a_tables_folder_scores_only_the_cells_its_tables_lack(tmp_path):
+    """--resume-from: a committed table's rows go into the store first (its settings' rows only),
+    so growing it from 3 to 6 cells of the sweep order scores 3 cells; the grown export holds the
+    table's own scores unchanged, and a table under other settings is refused in one line."""
+    from tfnas.tables import TableMismatchError, sweep_order, table_path, write_table
+
+    root = tmp_path / "tables"
+    order = sweep_order(seed=0)
+    settings = settings_key("params", "cifar10", 0)
+    first = {arch_at(i): 1000.0 + k for k, i in enumerate(order[:3])}  # not params' values:
+    write_table(table_path("params", "cifar10", root), "params", "cifar10", first,  # seen if kept
+                {"settings": settings, "seconds_per_cell": "0.5", "order": "permutation:0"})
+    report = run_sweep(tmp_path / "s.sqlite", ["params"], ["cifar10"], limit=6,
+                       resume_from=root, progress=False)
+    (job,) = report.jobs
+    assert (job.stored_before, job.computed) == (3, 3)
+    with ScoreStore(tmp_path / "s.sqlite") as store:
+        stored = store.scored("params", "cifar10", settings)
+    assert {a: stored[a] for a in first} == first
+    assert all(stored[arch_at(i)] == score(arch_at(i), "params", "cifar10") for i in order[3:6])
+    write_table(table_path("params", "cifar10", root), "params", "cifar10", first,
+                {"settings": settings_key("params", "cifar10", 1)})
+    with pytest.raises(TableMismatchError, match="cannot resume from .* other|computed under"):
+        run_sweep(tmp_path / "t.sqlite", ["params"], ["cifar10"], limit=6, resume_from=root,
+                  progress=False)

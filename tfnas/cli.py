@@ -750,6 +750,10 @@ def _configure_sweep(parser: argparse.ArgumentParser) -> None:
                              "settings or fewer cells is refused unless --force")
     parser.add_argument("--force", action="store_true",
                         help="with --export: replace tables even with fewer cells or other settings")
+    parser.add_argument("--resume-from", type=Path, default=None, metavar="ROOT",
+                        help="first put into the store the rows of ROOT's tables (e.g. "
+                             "benchmarks/scores) computed under this sweep's settings, so a "
+                             "committed table grows without re-scoring its cells")
 
 
 def _run_sweep(args: argparse.Namespace) -> int:
@@ -772,7 +776,7 @@ def _run_sweep(args: argparse.Namespace) -> int:
             seed=args.seed, batch_size=args.batch_size, budget_seconds=args.budget,
             lock_timeout=args.lock_timeout, space=args.space, order_seed=args.order_seed,
             precision=args.precision, device=args.device,
-            progress=False if args.quiet else None,
+            progress=False if args.quiet else None, resume_from=args.resume_from,
         )
     except SweepInterrupted as exc:
         print(f"tfnas sweep: {exc}; no worker is left and every finished chunk is in "

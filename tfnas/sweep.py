@@ -33,7 +33,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -391,6 +391,31 @@ def _check_store_space(store: object, space: SearchSpace) -> None:
         )
 
 
+def store_table_rows(store: object, settings: Mapping[tuple[str, str], str], root: str | Path,
+                     space: str | SearchSpace | None = None) -> dict[tuple[str, str], int]:
+    """Put into ``store`` the rows of each ``(proxy, dataset)`` table under ``root`` whose
+    settings are ``settings[(proxy, dataset)]`` (a missing table is skipped); each row with the
+    table's recorded median seconds per cell, so the store's median stays the table's. A table
+    computed under other settings is refused in one line: its scores are not this sweep's.
+    Returns how many rows each table added (rows the store held are left as they are)."""
+    from tfnas.tables import TableMismatchError, load_table, table_path
+
+    space = get_space(space)
+    added = {}
+    for (proxy, dataset), wanted in settings.items():
+        if not table_path(proxy, dataset, root, space).exists():
+            continue
+        table = load_table(proxy, dataset, root, space=space)
+        if table.settings != wanted:
+            raise TableMismatchError(
+                f"cannot resume from {table_path(proxy, dataset, root, space)}: computed under "
+                f"settings {shown(table.settings)}, this sweep scores under {shown(wanted)}")
+        seconds = table.seconds_per_cell or 0.0
+        added[(proxy, dataset)] = store.put_many(  # type: ignore[attr-defined]
+            (proxy, dataset, arch, wanted, score, seconds) for arch, score in table.scores.items())
+    return added
+
+
 def _plan(store: object, request: _Request) -> tuple[list[Chunk], list[JobStats]]:
     _check_store_space(store, request.space)
     chunks: list[Chunk] = []
@@ -693,6 +718,7 @@ def run_sweep(
     order_seed: int = 0,
     precision: str = "float32",
     device: str | None = None,
+    resume_from: str | Path | None = None,
 ) -> SweepReport:
     """Score every requested cell of ``space`` that ``store`` lacks; write each finished chunk
     at once.
@@ -711,6 +737,9 @@ def run_sweep(
     (those in flight are still stored). ``precision`` and ``device`` are the scoring rule's
     (:func:`tfnas.scoring.score`; each has its own settings key). ``progress=None`` shows a bar on a terminal or in a notebook
     and a line every 30 s elsewhere (:mod:`tfnas.progress`); ``False`` shows nothing.
+    ``resume_from`` (a tables folder, e.g. the committed ``benchmarks/scores``) first puts into
+    the store every row of its tables computed under this sweep's settings
+    (:func:`store_table_rows`), so growing a committed table scores only the cells it lacks.
     Every argument is checked before a store file is created. SIGINT, SIGTERM or SIGHUP (when run
     on the main thread) stop the workers and raise :class:`SweepInterrupted`.
     """
@@ -732,6 +761,8 @@ def run_sweep(
             if own_store:
                 store = _open_store(store, lock_timeout, request.space)
             try:
+                if resume_from is not None:
+                    store_table_rows(store, request.settings, resume_from, request.space)
                 chunks, jobs = _plan(store, request)
                 report = SweepReport(jobs)
                 if chunks:
