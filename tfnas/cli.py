@@ -448,14 +448,17 @@ def _make_scorer(args: argparse.Namespace, oracle: Any, store: Any,
         from tfnas.search.ensemble import check_member_settings
 
         # Every member's table must have been scored under this run's settings.
-        check_member_settings(table, _member_settings(args), args.table_root)
+        check_member_settings(table, _member_settings(args, table), args.table_root)
         return TableScorer(table.scores, f"{args.proxy}-table")
     if args.table:
+        from tfnas.scoring import settings_key
         from tfnas.tables import check_settings, table_path
 
-        # The table must have been scored under this run's settings (seed, batch, images).
+        # The table must have been scored under this run's settings (seed, batch, images), in
+        # its own recorded arithmetic (--precision is a live proxy's).
         path = table_path(args.proxy, args.dataset, args.table_root, args.space)
-        check_settings(table, settings, path)
+        check_settings(table, settings_key(args.proxy, args.dataset, args.score_seed,
+                                           args.batch_size, table.precision, args.device), path)
         return TableScorer(table.scores, f"{args.proxy}-table")
     if _is_ensemble(args):
         return _ensemble_scorer(args, store)
@@ -471,13 +474,21 @@ def _is_ensemble(args: argparse.Namespace) -> bool:
     return args.proxy != ORACLE and get_proxy(args.proxy).ensemble
 
 
-def _member_settings(args: argparse.Namespace) -> dict[str, str]:
-    """Each member's store-key settings under this run's flags (the ensemble has none itself)."""
+def _member_settings(args: argparse.Namespace, table: Any) -> dict[str, str]:
+    """Each member's store-key settings under this run's flags (the ensemble has none itself),
+    in the arithmetic its table records: ``--precision`` is a live proxy's; a table's precision
+    is its own (the AZ-NAS components are committed in float64)."""
+    import json
+
     from tfnas.proxies import get_proxy
     from tfnas.scoring import settings_key
+    from tfnas.tables import ScoreTable
 
+    recorded = json.loads(table.settings or "{}")
     return {member: settings_key(member, args.dataset, args.score_seed, args.batch_size,
-                                 args.precision, args.device)
+                                 ScoreTable(member, args.dataset, {},
+                                            {"settings": recorded.get(member, "")}).precision,
+                                 args.device)
             for member in get_proxy(args.proxy).members}
 
 
@@ -516,7 +527,7 @@ def _run_search(args: argparse.Namespace) -> int:
     # the accuracy tables are topology-space: other spaces' traces carry no accuracies
     oracle = default_oracle() if args.space == DEFAULT_SPACE else None
     live = args.proxy != ORACLE and not args.table
-    settings = (_live_settings(args, args.score_seed)  # a --table is checked against it
+    settings = (_live_settings(args, args.score_seed)  # live scoring (a --table: its own arithmetic)
                 if args.proxy != ORACLE and not _is_ensemble(args) else None)
     store_path = _search_store(args, live)
     store = _open_store(store_path, args.space)  # last: a refused command leaves no store file
