@@ -61,3 +61,22 @@ def test_an_interrupted_live_search_resumes_from_its_default_store(tmp_path, sto
     assert fresh.returncode == 0, fresh.stderr
     assert "read from the store" not in fresh.stderr
     assert _selected(resumed.stdout) == _selected(fresh.stdout)
+
+
+def test_a_stop_inside_a_cleanup_is_still_a_stop():
+    """A SIGTERM/SIGINT landing inside torch's mode stack makes the context manager's exit raise
+    RuntimeError('trying to pop from empty mode stack') with the stop as its context: the CLI
+    must still report an interrupted search (exit 130), not an internal error."""
+    from tfnas.cli import interrupted_by
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("trying to pop from empty mode stack")  # noqa: B904
+    except RuntimeError as exc:
+        assert interrupted_by(exc)
+    assert not interrupted_by(RuntimeError("a bug"))
+    loop = RuntimeError("x")
+    loop.__context__ = loop
+    assert not interrupted_by(loop)

@@ -537,7 +537,13 @@ def _run_search(args: argparse.Namespace) -> int:
             trace = open(args.trace, "w", encoding="utf-8")  # noqa: SIM115
         scorer = _make_scorer(args, oracle, store, settings, table)
         with _stops_as_interrupts():
-            traces = _search_with_progress(args, search, kwargs, per_run, scorer, oracle, trace)
+            try:
+                traces = _search_with_progress(args, search, kwargs, per_run, scorer, oracle,
+                                               trace)
+            except Exception as exc:
+                if interrupted_by(exc):  # the stop landed inside a context manager's cleanup
+                    raise KeyboardInterrupt from exc
+                raise
     except KeyboardInterrupt:
         kept = [f"the scores computed are in the store {shown(str(store_path))}: run the same "
                 "command to resume (they are read back, not recomputed)"] if store else []
@@ -559,6 +565,20 @@ def _run_search(args: argparse.Namespace) -> int:
                 f"evaluations read from the store {shown(str(store_path))}")
     _write_search(args, traces)
     return 0
+
+
+def interrupted_by(exc: BaseException) -> bool:
+    """Whether a stop (KeyboardInterrupt) is in ``exc``'s chain of causes and contexts: a stop
+    raised inside torch's mode stack (``with torch.device("meta")``) makes its cleanup raise a
+    RuntimeError whose context is the stop, and that is still a stop, not an internal error."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 @contextlib.contextmanager
