@@ -101,9 +101,9 @@ VKDNW_single (the paper's ranking by "(ℵ, entropy)"): ``tss_utils.get_scores``
 (:func:`vkdnw_single_rank`); the registered proxy ``vkdnw_single`` is a single float of the same
 order (:func:`single_score`). VKDNW_agg (``vkdnw_comb_rank``) adds to that log-rank the
 log-ranks (pandas average ranks) of AZ-NAS's expressivity and trainability, the FLOPs and jacov
-(NaN jacov set to the population's minimum). tfnas does not register it: its jacov
-(``compute_jacov_score.py``) runs on a Kaiming-fan-in re-initialised network, which tfnas's
-``jacob_cov`` (zero-cost-nas's, at the scoring rule's init) is not, so one member is missing.
+(NaN jacov set to the population's minimum): the ensemble ``vkdnw_agg``
+(:mod:`tfnas.proxies.vkdnw_agg`), whose jacov member is tfnas's ``jacob_cov`` (the anchor's
+``compute_jacov_score.py`` re-initialises the network Kaiming fan-in first; said there).
 """
 
 from __future__ import annotations
