@@ -176,7 +176,8 @@ def _claim_outcome(claim: Claim, status: str, run: RunSettings | None, **parts: 
         alternatives=[{"label": a.label, **a.overrides} for a in claim.alternatives],
         known_divergence=claim.known_divergence,
         notes=claim.notes, reading=claim.reading, measurement=claim.measurement,
-        derived_from=claim.derived_from, run=run, **parts)
+        derived_from=claim.derived_from, run=run,
+        lineage=None if claim.lineage is None else claim.lineage.to_dict(), **parts)
 
 
 def run_settings(claim: Claim, ctx: Context) -> RunSettings:

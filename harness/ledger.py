@@ -42,6 +42,11 @@ class Ledger:
     left_out: tuple[LeftOut, ...] = ()
     split_claims: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """The claims of each split measurement: key → their ids, sorted."""
+    published_numbers: int = 0
+    """Distinct published numbers the claims check: a copied value (``lineage``) counts once,
+    under its origin, however many claims quote it."""
+    copied: tuple[str, ...] = ()
+    """The claims whose published value their source copied from an earlier paper, sorted."""
 
     @property
     def deselected(self) -> tuple[LeftOut, ...]:
@@ -52,6 +57,7 @@ class Ledger:
                 "total_claims": self.total_claims,
                 "total_measurements": self.total_measurements,
                 "split": {k: list(v) for k, v in self.split.items()},
+                "published_numbers": self.published_numbers, "copied": list(self.copied),
                 "left_out": [vars(x) for x in self.left_out]}
 
 
@@ -73,6 +79,14 @@ def measurement_key(rec: Outcome, by_id: dict[str, Outcome] | None = None) -> st
     return f"claim {rec.derived_from or rec.id}"
 
 
+def published_key(rec: Outcome) -> tuple[str, ...]:
+    """The published number a claim checks: a copied value's origin and value (one number
+    however many papers quote it), else the claim's own."""
+    if rec.lineage and rec.published is not None:
+        return ("copied", rec.lineage["origin"], repr(rec.published.value))
+    return ("own", rec.id)
+
+
 def ledger(recs: list[Outcome], deselected: list[dict[str, str]] | None = None) -> Ledger:
     """The ledger of a run's outcomes and its deselected claims (``[{id, reason}]``)."""
     by_id = {r.id: r for r in recs}
@@ -88,7 +102,9 @@ def ledger(recs: list[Outcome], deselected: list[dict[str, str]] | None = None) 
              if r.status in (NOT_RUN, ERROR)]
     return Ledger(status_counts([str(r.status) for r in recs]), status_counts(per_measurement),
                   len(recs), len(statuses), split, tuple(left),
-                  {k: tuple(sorted(members[k])) for k in split})
+                  {k: tuple(sorted(members[k])) for k in split},
+                  len({published_key(r) for r in recs}),
+                  tuple(sorted(r.id for r in recs if r.lineage)))
 
 
 def summary_line(book: Ledger) -> str:
@@ -135,6 +151,12 @@ def findings_block(book: Ledger) -> str:
         notes.append("Measurements whose claims got different statuses: " + "; ".join(
             ", ".join(map(md_code, book.split_claims.get(k, (k,)))) + f" ({md_text(', '.join(v))})"
             for k, v in book.split.items()) + ".")
+    if book.copied:
+        notes.append(f"{len(book.copied)} claims check a published value their source copied "
+                     "from an earlier paper (`lineage` in the claims files: "
+                     + ", ".join(map(md_code, book.copied)) + "); such a number counts once, "
+                     f"under its origin: the {book.total_claims} claims check "
+                     f"{book.published_numbers} distinct published numbers.")
     reasons = Counter(x.reason for x in book.deselected)
     if reasons:
         notes.append(f"{len(book.deselected)} claims deselected (" + "; ".join(

@@ -261,6 +261,9 @@ class Outcome:
     """Key of the measurement (kind + protocol): claims with the same key share one measurement."""
     derived_from: str | None = None
     """The first claim (registry order) with the same measurement, when it is another claim."""
+    lineage: dict[str, str] | None = None
+    """The published value's lineage when the source copied it from an earlier paper
+    (``origin``, ``quoted_by``, ``because``: :class:`harness.registry.Lineage`)."""
     diagnosis: Diagnosis | None = None
     """For a recorded divergence: each expectation checked against the run and the explanation
     rendered from the run."""
@@ -326,7 +329,7 @@ class Outcome:
                                  else self.known_divergence.to_dict()),
             "notes": self.notes,
         }
-        for key in ("reading", "measurement", "derived_from"):  # absent from older records
+        for key in ("reading", "measurement", "derived_from", "lineage"):  # absent from older records
             if getattr(self, key):
                 out[key] = getattr(self, key)
         if self.run is not None:
@@ -366,7 +369,8 @@ class Outcome:
             alternatives=list(d.get("alternatives") or []),
             known_divergence=d.get("known_divergence"), notes=d.get("notes", ""),
             reading=d.get("reading", ""), measurement=d.get("measurement", ""),
-            derived_from=d.get("derived_from"), diagnosis=d.get("diagnosis"), run=run,
+            derived_from=d.get("derived_from"), lineage=d.get("lineage"),
+            diagnosis=d.get("diagnosis"), run=run,
             reason=d.get("reason"), reproduced=_estimate(d.get("reproduced")),
             reference=_estimate(d.get("reference")),
             judgement=None if judgement is None else Judgement.from_dict(judgement),

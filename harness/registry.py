@@ -115,6 +115,22 @@ class Derivation:
     because: str
 
 
+@dataclass(frozen=True)
+class Lineage:
+    """A published value the claim's source copied from an earlier paper (``lineage`` in the
+    claims file): the number is the origin's, checked once however many papers quote it."""
+
+    origin: str
+    """The paper (and table) where the number first appeared."""
+    quoted_by: str
+    """The source that quotes it (the claim's ``source``)."""
+    because: str
+    """How the copy is known (the quoting table says so, identical digits, ...)."""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"origin": self.origin, "quoted_by": self.quoted_by, "because": self.because}
+
+
 EXPECTATIONS = (NOT_REPRODUCED, INCONCLUSIVE)
 """The primary verdicts a recorded divergence may expect."""
 DIRECTIONS = ("above", "below")
@@ -201,6 +217,8 @@ class Claim:
     """The first claim in the registry that has the same measurement, when that is another one."""
     derivation: Derivation | None = None
     """Declared in the claims file: the claim whose measurement this one's value is a function of."""
+    lineage: Lineage | None = None
+    """Declared in the claims file: the published value is a copy of another paper's number."""
     declared_measurement: str = ""
     """That claim's measurement key, resolved when the registry loads (:func:`with_derivations`)."""
     registered: Registration | None = None
@@ -235,6 +253,7 @@ class Claim:
             "notes": self.notes, "reading": self.reading,
             **({} if self.derivation is None else {"derived_from": {
                 "claim": self.derivation.claim, "because": self.derivation.because}}),
+            **({} if self.lineage is None else {"lineage": self.lineage.to_dict()}),
         }
 
 
@@ -510,7 +529,7 @@ def parse_claim(entry: Any, position: int = 0) -> Claim:
 
     known = {"id", "title", "source", "kind", "protocol", "published", "tolerance",
              "interpretation", "alternatives", "fast", "live", "known_divergence", "notes",
-             "table", "reading", "derived_from"}
+             "table", "reading", "derived_from", "lineage"}
     unknown = set(entry) - known
     if unknown:
         raise ClaimError(f"claim {cid!r}: unknown field(s) {shown(sorted(map(str, unknown)))}; "
@@ -552,13 +571,22 @@ def parse_claim(entry: Any, position: int = 0) -> Claim:
                              "claim's id>\", because = \"<why this value is a function of its "
                              "measurement>\" }")
         derivation = Derivation(origin, because)
+    lineage = None
+    if "lineage" in entry:
+        declared = need("lineage", dict)
+        if set(declared) != {"origin", "quoted_by", "because"} or not all(
+                isinstance(v, str) and v.strip() for v in declared.values()):
+            raise ClaimError(f"claim {cid!r}: field 'lineage' must be {{ origin = \"<the paper "
+                             "and table where the number first appeared>\", quoted_by = \"<the "
+                             "source that copies it>\", because = \"<how the copy is known>\" }")
+        lineage = Lineage(declared["origin"], declared["quoted_by"], declared["because"])
     return Claim(
         id=cid, title=need("title", str), source=need("source", str), kind=kind_name,
         protocol=protocol, raw_protocol=raw, published=published, tolerance=tol,
         interpretation=need("interpretation", str), alternatives=tuple(alts),
         fast=need("fast", bool, False), live=need("live", bool, False), known_divergence=kd,
         notes=need("notes", str, ""), table=need("table", str, ""), reading=reading,
-        derivation=derivation,
+        derivation=derivation, lineage=lineage,
     )
 
 

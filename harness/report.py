@@ -542,6 +542,10 @@ def _details(r: Outcome) -> list[str]:
     if r.derived_from:
         out.append(f"- derived from {md_code(r.derived_from)}: the same measurement "
                    f"({md_text(r.measurement)}), not independent evidence")
+    if r.lineage:
+        out.append(f"- published value copied: first in {md_text(r.lineage['origin'])}, quoted by "
+                   f"{md_text(r.lineage['quoted_by'])} ({md_text(r.lineage['because'])}); one "
+                   "published number, not independent evidence from the quoting paper")
     out += _judgement_lines(r)
     out += _null_line(r)
     if r.reason:

@@ -150,6 +150,11 @@ def _divergence(v: Any, p: str) -> Any:
                     "reading": string, "no_reading_fits": boolean})
 
 
+def _lineage(v: Any, p: str) -> dict:
+    """A copied published value's lineage: where it first appeared, who quotes it, and why."""
+    return fields(v, p, {"origin": string, "quoted_by": string, "because": string}, {})
+
+
 def _plain(v: Any, p: str) -> Any:
     """A scalar an expectation was checked with: a string, number, boolean or null."""
     if v is None or isinstance(v, str | bool):
@@ -181,6 +186,7 @@ def _outcome(v: Any, p: str) -> dict:
                                          "kind", "score_source")},
                  "reading": string, "measurement": string,
                  "derived_from": optional(_claim_id), "diagnosis": optional(_diagnosis),
+                 "lineage": optional(_lineage),
                  "known_divergence": optional(_divergence), "reason": string,
                  "protocol": _protocol, "published": optional(_estimate),
                  "reproduced": optional(_estimate), "reference": optional(_estimate),

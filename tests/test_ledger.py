@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from harness.__main__ import main as harness_main
 from harness.ledger import FINDINGS_MARKERS, findings_block, ledger
 from harness.outcome import Outcome
-from harness.results import load_results, outcomes
+from harness.results import ResultsError, load_results, outcomes
 from harness.verdicts import Tolerance
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -234,3 +234,58 @@ def test_the_guard_flags_identical_estimates_without_a_shared_measurement(tmp_pa
     path = tmp_path / "r.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     assert (recs[0]["id"], recs[1]["id"]) in _same_estimates(path)
+
+
+_LINEAGE = {"origin": "Zhang & Jia, ICLR 2022", "quoted_by": "Tybl & Neumann, CVPR 2025",
+            "because": "the quoting table cites it"}
+
+
+def test_a_copied_number_counts_once_under_its_origin_and_is_rendered():
+    first, second = _entries(lineage=_LINEAGE)
+    first["lineage"] = dict(_LINEAGE)
+    first["published"] = dict(second["published"])  # the same number, quoted by two claims
+    claims = _registered(first, second)
+    assert claims["white-flops-cifar100"].to_dict()["lineage"] == _LINEAGE
+    tol = Tolerance("holds")
+    recs = [Outcome(id=c.id, status="reproduced", tolerance=tol, measurement=c.measurement,
+                    published=c.published, lineage=c.lineage.to_dict()) for c in claims.values()]
+    book = ledger(recs)
+    assert (book.total_claims, book.published_numbers) == (2, 1)
+    assert book.copied == ("white-flops-cifar100", "white-params-cifar100")
+    block = findings_block(book)
+    assert "the 2 claims check 1 distinct published numbers" in block
+    assert "`white-flops-cifar100`" in block
+    again = [Outcome.from_dict(json.loads(json.dumps(r.to_dict()))) for r in recs]
+    assert [r.lineage for r in again] == [_LINEAGE, _LINEAGE]
+    plain = ledger([Outcome(id=c.id, status="reproduced", tolerance=tol, published=c.published)
+                    for c in _registered(*_entries()).values()])
+    assert plain.published_numbers == 2 and not plain.copied
+    assert "distinct published numbers" not in findings_block(plain)
+
+
+def test_the_report_says_a_value_is_copied(tmp_path):
+    from harness.report import render_markdown
+
+    data = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    data["claims"]["outcomes"][0]["lineage"] = dict(_LINEAGE)
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    page = render_markdown(load_results(path), [])
+    assert "published value copied: first in Zhang &amp; Jia, ICLR 2022" in page
+    assert "not independent evidence" in page
+    del data["claims"]["outcomes"][0]["lineage"]["because"]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ResultsError, match="lineage.because"):
+        load_results(path)
+
+
+@pytest.mark.parametrize("declared", [
+    {"origin": "x", "quoted_by": "y"}, {"origin": "x", "quoted_by": "y", "because": " "},
+    {"origin": "x", "quoted_by": "y", "because": "z", "extra": "w"}, "x",
+    {"origin": 1, "quoted_by": "y", "because": "z"}])
+def test_a_bad_lineage_is_refused(declared):
+    from harness.registry import ClaimError
+
+    first, second = _entries(lineage=declared)
+    with pytest.raises(ClaimError, match="lineage"):
+        _registered(first, second)
