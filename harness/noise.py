@@ -252,9 +252,14 @@ def summarise_noise(noise: Noise) -> NoiseSummary:
 
 
 def noise_for(proxy: str, dataset: str, root: Path | None = None) -> Noise | None:
-    """Load the committed table of ``proxy``/``dataset`` and its realisations."""
+    """Load the committed table of ``proxy``/``dataset`` and its realisations; None when the
+    pair has no re-scored cells (no cells file: a proxy re-scored on some datasets only need not
+    have a table on the others)."""
     from tfnas.tables import load_table
 
+    if not os.path.lexists((noise_root() if root is None else Path(root))
+                           / f"cells-{proxy}-{dataset}.txt"):
+        return None
     table = load_table(proxy, dataset)
     return load_noise(proxy, dataset, score_column(table), root, table=table)
 

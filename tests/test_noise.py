@@ -12,6 +12,7 @@ from harness.noise import (
     NoiseError,
     load_noise,
     main,
+    noise_for,
     read_cells,
     render,
     summarise_noise,
@@ -59,6 +60,9 @@ def test_seed_zero_is_the_base_and_others_replace_only_rescored_cells(tmp_path: 
 
 def test_no_cells_file_means_no_realisations(tmp_path: Path) -> None:
     assert load_noise("synflow", "cifar10", base_column(), tmp_path) is None
+    # a proxy re-scored on one dataset only: the others need no table (the command lists them)
+    (tmp_path / "cells-vkdnw-cifar10.txt").write_text("# top 0\n" + f"{UNIFORM[0]}\n")
+    assert noise_for("vkdnw", "ImageNet16-120", tmp_path) is None
 
 
 def test_a_bad_cells_file_is_one_line_naming_it(tmp_path: Path) -> None:
