@@ -181,7 +181,12 @@ class Context:
                 self._tables[key] = load_variant_table(proxy, dataset, variant,
                                                        root=self.tables_root)
             except TableNotFoundError as exc:
-                raise NotRun(f"no score table for {proxy}/{dataset}: {exc}") from exc
+                if exc.where is None:  # e.g. no such variant: the message names no host path
+                    raise NotRun(f"no score table for {proxy}/{dataset}: {exc}") from exc
+                # the same words on every host (the README's findings block is checked
+                # against CI's run): the file as named, not the directory it was looked from
+                raise NotRun(f"no score table for {proxy}/{dataset} at {exc.where}; produce it "
+                             "with `tfnas sweep` and tfnas.tables.export_table") from exc
             except TableError as exc:
                 raise NotRun(f"score table {proxy}/{dataset} unusable: {exc}") from exc
         return self._tables[key]

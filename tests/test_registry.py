@@ -136,6 +136,21 @@ def test_missing_score_table_is_reported_as_not_run_with_the_reason(tmp_path):
         assert "no score table" in rec.reason and str(tmp_path) in rec.reason
 
 
+def test_a_missing_table_s_reason_reads_the_same_from_any_directory(tmp_path, monkeypatch):
+    """The README's findings block quotes the reasons and CI checks it from its own clone: a
+    relative tables folder's reason names the file, not the directory it was looked from."""
+    from harness.evaluate import Context, evaluate_claim
+
+    reasons = []
+    for where in ("one", "two"):
+        (tmp_path / where).mkdir()
+        monkeypatch.chdir(tmp_path / where)
+        rec = evaluate_claim(SHIPPED["fig3-corr-cifar10"], Context(tables_root=Path("tables")))
+        assert rec.status == "not run" and str(tmp_path) not in rec.reason, rec.reason
+        reasons.append(rec.reason)
+    assert reasons[0] == reasons[1] and "tables/" in reasons[0]
+
+
 def test_evaluation_is_deterministic_and_records_seeds(tmp_path, data_root):
     import numpy as np
 

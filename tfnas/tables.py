@@ -123,7 +123,13 @@ class TableMismatchError(TableError):
 
 
 class TableNotFoundError(TfnasError, FileNotFoundError):
-    """No table file for the requested proxy and dataset."""
+    """No table file for the requested proxy and dataset.
+
+    ``where``: the missing file as the caller named it (relative or absolute), when one was
+    looked for; the message may add where a relative path was looked from (the current
+    directory), which a record that must read the same on every host leaves out."""
+
+    where: str | None = None
 
 
 @dataclass(frozen=True)
@@ -588,10 +594,11 @@ def read_table(path: str | Path, space: str | SearchSpace | None = None) -> Scor
         relative = "" if path.is_absolute() else (
             f" (relative to the current directory {shown_path(Path.cwd())}: run from the "
             "repository's root, or set TFNAS_TABLES or the tables folder)")
-        raise TableNotFoundError(
+        missing = TableNotFoundError(
             f"no score table at {where}{relative}; produce it with `tfnas sweep{flag}` and "
-            "tfnas.tables.export_table"
-        )
+            "tfnas.tables.export_table")
+        missing.where = where
+        raise missing
     raw = _read_member(path, _read_limits())
     lines = _decode(where, raw).split("\n")
     provenance, pos = _provenance(where, lines, found)
