@@ -185,8 +185,8 @@ class Context:
                     raise NotRun(f"no score table for {proxy}/{dataset}: {exc}") from exc
                 # the same words on every host (the README's findings block is checked
                 # against CI's run): the file as named, not the directory it was looked from
-                raise NotRun(f"no score table for {proxy}/{dataset} at {exc.where}; produce it "
-                             "with `tfnas sweep` and tfnas.tables.export_table") from exc
+                raise NotRun(f"no score table for {proxy}/{dataset} at {exc.where}; "
+                             f"{exc.remedy}") from exc
             except TableError as exc:
                 raise NotRun(f"score table {proxy}/{dataset} unusable: {exc}") from exc
         return self._tables[key]

@@ -550,8 +550,9 @@ def test_a_table_of_one_space_is_not_read_as_the_other(tmp_path):
     (tmp_path / "params-cifar10-sss.csv.gz").write_bytes(tss.read_bytes())
     with pytest.raises(TableMismatchError, match="of the 'tss' search space"):
         load_table("params", "cifar10", tmp_path, space="sss")
-    with pytest.raises(TableNotFoundError, match="tfnas sweep --space sss"):
+    with pytest.raises(TableNotFoundError, match="tfnas sweep --space sss") as missing:
         load_table("params", "cifar100", tmp_path, space="sss")
+    assert "--space sss" in missing.value.remedy  # what a claim's not-run reason quotes
     with pytest.raises(TableError):  # cells of the wrong space are never written
         encode_table("params", "cifar10", {SIZE.arch_at(0): 1.0}, PROV)
     with pytest.raises(TableError):

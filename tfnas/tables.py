@@ -126,10 +126,12 @@ class TableNotFoundError(TfnasError, FileNotFoundError):
     """No table file for the requested proxy and dataset.
 
     ``where``: the missing file as the caller named it (relative or absolute), when one was
-    looked for; the message may add where a relative path was looked from (the current
-    directory), which a record that must read the same on every host leaves out."""
+    looked for, and ``remedy``: how to produce it; the message may add where a relative path was
+    looked from (the current directory), which a record that must read the same on every host
+    leaves out (it says ``where`` and ``remedy`` only)."""
 
     where: str | None = None
+    remedy: str = "produce it with `tfnas sweep` and tfnas.tables.export_table"
 
 
 @dataclass(frozen=True)
@@ -594,10 +596,9 @@ def read_table(path: str | Path, space: str | SearchSpace | None = None) -> Scor
         relative = "" if path.is_absolute() else (
             f" (relative to the current directory {shown_path(Path.cwd())}: run from the "
             "repository's root, or set TFNAS_TABLES or the tables folder)")
-        missing = TableNotFoundError(
-            f"no score table at {where}{relative}; produce it with `tfnas sweep{flag}` and "
-            "tfnas.tables.export_table")
-        missing.where = where
+        remedy = f"produce it with `tfnas sweep{flag}` and tfnas.tables.export_table"
+        missing = TableNotFoundError(f"no score table at {where}{relative}; {remedy}")
+        missing.where, missing.remedy = where, remedy
         raise missing
     raw = _read_member(path, _read_limits())
     lines = _decode(where, raw).split("\n")
