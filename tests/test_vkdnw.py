@@ -287,7 +287,7 @@ class _Tiny(nn.Module):
     """A general model: a biased conv, a LayerNorm (the forward-mode tangent path), a Linear
     called twice, a weight tied between two Linears, and an unused Linear."""
 
-    def __init__(self) -> None:
+    def __init__(self, classes: int = 3, tie_head: bool = False) -> None:
         super().__init__()
         self.conv = nn.Conv2d(3, 4, 3, stride=2, padding=1, bias=True)
         self.bn = nn.BatchNorm2d(4)
@@ -296,12 +296,18 @@ class _Tiny(nn.Module):
         self.tied = nn.Linear(4, 4, bias=False)
         self.tied_again = nn.Linear(4, 4, bias=False)
         self.tied_again.weight = self.tied.weight
-        self.head = nn.Linear(4, 3)
+        self.head = nn.Linear(4, classes)
         self.unused = nn.Linear(2, 2)
+        self.side = nn.Linear(4, classes)  # tie_head: the head's weight also enters before it
+        if tie_head:
+            self.side.weight = self.head.weight
+        self.tie_head = tie_head
 
     def forward(self, x):
         h = torch.relu(self.bn(self.conv(x))).mean(dim=(2, 3))
         h = self.mix(torch.tanh(self.mix(self.norm(h))))
+        if self.tie_head:
+            h = h + torch.tanh(self.side(h)).sum(dim=1, keepdim=True)
         return self.head(self.tied_again(torch.tanh(self.tied(h))))
 
 
@@ -313,7 +319,72 @@ def test_a_general_model_shared_and_unused_parameters():
     value = vk.vkdnw(net, RES, generator=torch.Generator().manual_seed(2), batch_size=BATCH)
     ref, fisher = anchor_vkdnw(net, RES, torch.Generator().manual_seed(2), BATCH)
     assert value == pytest.approx(ref, rel=1e-9, abs=1e-9)
-    assert np.all(fisher[-2:] == 0)  # the unused Linear's entries: zero Jacobian columns
+    assert np.all(fisher[-4:-2] == 0)  # the unused Linear's entries: zero Jacobian columns
+
+
+class _Spy:
+    """Records what :func:`vk.linear_head` returned (or forces it to find no head)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, force_none: bool = False) -> None:
+        self.found: list[bool] = []
+        real = vk.linear_head
+
+        def spy(*args, **kwargs):
+            got = None if force_none else real(*args, **kwargs)
+            self.found.append(got is not None)
+            return got
+
+        monkeypatch.setattr(vk, "linear_head", spy)
+
+
+@settings(max_examples=3, deadline=None)
+@given(archs, st.sampled_from([66, 100, 120]), st.integers(0, 2**31))
+def test_the_head_path_is_the_per_logit_path_and_the_anchors(arch, num_classes, seed):
+    """More classes than pooled features (NATS-Bench's 64; CIFAR-100's 100, ImageNet16-120's
+    120): the rows come from the classifier's input, the same Jacobian as one backward pass per
+    logit and as the anchor's vmap/jacrev, to float64 rounding."""
+    with pytest.MonkeyPatch.context() as mp:
+        net = _network(arch, num_classes, seed, torch.float64)
+        g = torch.Generator().manual_seed(seed)
+        model = vk.prepared_copy(net, g)
+        x = vk.randn((BATCH, 3, RES, RES), g, torch.float64)
+        entries = vk.selected_entries(model)
+        spy = _Spy(mp)
+        fast, logits = vk.entry_jacobian(model, x, entries)
+        assert spy.found == [True]  # the head path was taken
+        slow_spy = _Spy(mp, force_none=True)
+        slow, logits_slow = vk.entry_jacobian(model, x, entries)
+        assert slow_spy.found == [False] and torch.equal(logits, logits_slow)
+    assert fast.shape == slow.shape == (BATCH, num_classes - 1, len(entries))
+    assert torch.allclose(fast, slow, rtol=1e-10, atol=1e-12)
+    anchor = copy.deepcopy(model)
+    _plain_pools(anchor)
+    full = anchor_jacobian(anchor, x).numpy()
+    assert np.allclose(fast.numpy(), full[:, :-1], rtol=1e-10, atol=1e-12)
+
+
+def test_the_head_path_scores_the_recipe_and_float32_stays_close():
+    arch = "|nor_conv_3x3~0|+|none~0|skip_connect~1|+|avg_pool_3x3~0|none~1|nor_conv_1x1~2|"
+    for dtype, tol in ((torch.float64, 1e-9), (torch.float32, 1e-4)):
+        net = _network(arch, 120, 5, dtype)
+        vk.clear_cache()
+        value = vk.vkdnw(net, RES, generator=torch.Generator().manual_seed(5), batch_size=BATCH)
+        ref, _ = anchor_vkdnw(net, RES, torch.Generator().manual_seed(5), BATCH)
+        assert value == pytest.approx(ref, rel=tol, abs=tol)
+
+
+@pytest.mark.parametrize("tie_head, expect_head", [(False, True), (True, False)])
+def test_a_general_model_with_more_classes_than_features(monkeypatch, tie_head, expect_head):
+    """The head path on a general model (tied and unused tensors before the head), and its
+    refusal when the head's weight also enters before the head (then every logit is
+    back-propagated): the anchor's value either way."""
+    net = _Tiny(classes=9, tie_head=tie_head).double()
+    spy = _Spy(monkeypatch)
+    vk.clear_cache()
+    value = vk.vkdnw(net, RES, generator=torch.Generator().manual_seed(4), batch_size=BATCH)
+    ref, _ = anchor_vkdnw(net, RES, torch.Generator().manual_seed(4), BATCH)
+    assert spy.found == [expect_head]
+    assert value == pytest.approx(ref, rel=1e-9, abs=1e-9)
 
 
 # --- VKDNW_single -----------------------------------------------------------------------------

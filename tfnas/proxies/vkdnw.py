@@ -61,8 +61,12 @@ tfnas's recipe (the registry's ``variant`` says it in one paragraph):
   another module, ``torch.func.jvp`` of that module). The output is unchanged (``ε = 0``) and,
   eval mode keeping the samples independent, ``∂ logits[n, k] / ∂ε_n`` is ``J_n[k, θ]``; one
   backward per logit ``k < K − 1`` (the last row is multiplied by 0) gives row ``k`` of every
-  ``J_n``, with no weight gradients computed. ``tests/test_vkdnw.py`` checks it against the
-  anchor's ``vmap``/``jacrev`` form. A tensor is followed through the calls of the modules that
+  ``J_n``, with no weight gradients computed. When the logits are a Linear head ``W h + b`` of
+  fewer features ``h`` than ``K − 1`` (NATS-Bench's classifier reads 64 pooled features; CIFAR-100
+  and ImageNet16-120 have 100 and 120 classes), the backward passes start from the features
+  instead: ``J = W ∂h/∂θ`` by the chain rule (64 passes, not 99 or 119), and the head's own two
+  entries from passes that reach only the head. ``tests/test_vkdnw.py`` checks both paths against
+  each other and against the anchor's ``vmap``/``jacrev`` form. A tensor is followed through the calls of the modules that
   register it (shared tensors and modules called twice included); a network that reads a
   parameter outside its module's call (``self.fc.weight`` in another module's forward) is not
   differentiated there — no NATS-Bench network does.
@@ -92,9 +96,11 @@ deciles come from the smallest eigenvalues of ``F``, which a float32 Jacobian fi
 and their ``t log t`` terms carry that into the entropy. The anchor's all-float32 ``F`` and SVD
 land further away than tfnas's float64 ones.
 
-Cost: ``K − 1`` backward passes of the batch (``vmap``-batching them over the classes was
-slower on a CPU), about as many network passes as the anchor's ``jacrev``; CIFAR-100's and
-ImageNet16-120's 100 and 120 classes cost about ten times CIFAR-10's 10.
+Cost: ``min(K − 1, 64)`` backward passes of the batch on a NATS-Bench network (``vmap``-batching
+them over the classes was slower on a CPU), at most as many network passes as the anchor's
+``jacrev``; CIFAR-100's and ImageNet16-120's 64 passes cost about seven times CIFAR-10's 9. The
+head path took 0.52 of the per-logit path's time at 120 classes, 16x16, one thread
+(``benchmarks/test_speed_vkdnw.py``, 2 cells, a loaded 2-core machine: a first look).
 
 VKDNW_single (the paper's ranking by "(ℵ, entropy)"): ``tss_utils.get_scores`` ranks the tuples
 ``(vkdnw_dim, vkdnw_entropy)`` with ``rank(method='dense', ascending=True)`` and takes the log
@@ -305,16 +311,78 @@ def _perturb(entries: list[Entry], eps: list[torch.Tensor]
     return hook
 
 
+@dataclass
+class _HeadCall:
+    """The last ``nn.Linear`` call of a forward: the module, its input and its output."""
+
+    module: nn.Linear | None = None
+    inputs: torch.Tensor | None = None
+    output: torch.Tensor | None = None
+    calls: dict[int, int] | None = None
+
+
+def _record_linear(record: _HeadCall) -> Callable[[nn.Module, tuple, object], None]:
+    record.calls = {}
+
+    def hook(module: nn.Module, inputs: tuple, output: object) -> None:
+        assert record.calls is not None
+        record.calls[id(module)] = record.calls.get(id(module), 0) + 1
+        if len(inputs) == 1 and isinstance(inputs[0], torch.Tensor) \
+                and isinstance(output, torch.Tensor):
+            record.module, record.inputs, record.output = module, inputs[0], output  # type: ignore[assignment]
+
+    return hook
+
+
+def linear_head(record: _HeadCall, logits: torch.Tensor, entries: list[Entry]
+                ) -> tuple[nn.Linear, torch.Tensor] | None:
+    """``(head, h)`` when the logits are ``head(h)`` of a Linear called once, ``h`` is ``N x C``
+    with ``C < K − 1`` (fewer backward passes through ``h`` than through the logits) and every
+    selected entry is owned by the head alone or not by it at all; else None."""
+    head, h = record.module, record.inputs
+    if head is None or h is None or record.output is not logits or record.calls is None:
+        return None
+    n, k = logits.shape
+    if record.calls.get(id(head)) != 1 or h.dim() != 2 or h.shape[0] != n \
+            or h.shape[1] >= k - 1 or not h.requires_grad:
+        return None
+    for entry in entries:
+        at_head = [m is head for m, _ in entry.owners]
+        if any(at_head) and not all(at_head):
+            return None
+    with torch.no_grad():  # logits = h Wᵀ + b exactly (the perturbations add 0): a plain Linear
+        if not torch.equal(nn.functional.linear(h, head.weight, head.bias), logits):
+            return None
+    return head, h
+
+
+def _grads(output: torch.Tensor, eps: list[torch.Tensor]) -> torch.Tensor:
+    """``∂ output.sum() / ∂ε`` for every ``ε`` (``N x len(eps)``; 0 where unused)."""
+    grads = torch.autograd.grad(output.sum(), eps, retain_graph=True, allow_unused=True)
+    return torch.stack([g if g is not None else torch.zeros_like(e)
+                        for g, e in zip(grads, eps, strict=True)], dim=1)
+
+
 def entry_jacobian(network: nn.Module, x: torch.Tensor, entries: list[Entry]
                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(J, logits)``: ``J[n, k, p] = ∂ logits[n, k] / ∂θ_p`` for ``k < K − 1`` (``N x (K−1) x P``)
     and the logits (``N x K``), from one eval-mode forward of ``network`` (BatchNorm on running
-    statistics: the samples are independent) and ``K − 1`` backward passes."""
+    statistics: the samples are independent) and one backward pass per row.
+
+    The rows are those of the logits (``K − 1`` backward passes), or, when the logits are a
+    Linear ``head(h)`` of an ``N x C`` ``h`` with ``C < K − 1`` (:func:`linear_head`: NATS-Bench's
+    classifier on 64 pooled features, with 100 or 120 classes), those of ``h`` (``C`` passes):
+    by the chain rule ``J = W ∂h/∂θ`` for the entries before the head, and the head's own entries
+    (which ``h`` does not depend on) from passes that reach only the head."""
     n = x.shape[0]
     eps = [torch.zeros(n, dtype=x.dtype, device=x.device, requires_grad=True) for _ in entries]
     hook = _perturb(entries, eps)
     modules = {id(m): m for entry in entries for m, _ in entry.owners}
     handles = [m.register_forward_hook(hook, with_kwargs=True) for m in modules.values()]
+    record = _HeadCall()
+    seen = _record_linear(record)  # registered after the perturbations: sees the head's output
+    handles += [m.register_forward_hook(seen) for m in network.modules()
+                if isinstance(m, nn.Linear)]
     try:
         with torch.enable_grad():
             logits = logits_of(network(x))
@@ -322,17 +390,28 @@ def entry_jacobian(network: nn.Module, x: torch.Tensor, entries: list[Entry]
                 raise UnsupportedNetworkError(
                     f"vkdnw reads (N, K) logits; the network returned shape {tuple(logits.shape)}")
             k = logits.shape[1]
-            rows = []
-            for cls in range(k - 1):
-                grads = torch.autograd.grad(logits[:, cls].sum(), eps, retain_graph=cls < k - 2,
-                                            allow_unused=True)
-                rows.append(torch.stack([g if g is not None else torch.zeros_like(e)
-                                         for g, e in zip(grads, eps, strict=True)], dim=1))
+            jacobian = torch.zeros(n, max(k - 1, 0), len(entries), dtype=x.dtype, device=x.device)
+            found = linear_head(record, logits, entries) if k > 1 else None
+            if found is None:
+                for cls in range(k - 1):
+                    jacobian[:, cls] = _grads(logits[:, cls], eps)
+            else:
+                head, h = found
+                own = [any(m is head for m, _ in e.owners) for e in entries]
+                before = [i for i, mine in enumerate(own) if not mine]
+                at_head = [i for i, mine in enumerate(own) if mine]
+                if before:
+                    inner = torch.stack([_grads(h[:, c], [eps[i] for i in before])
+                                         for c in range(h.shape[1])], dim=1)
+                    jacobian[:, :, before] = torch.einsum(
+                        "kc,ncp->nkp", head.weight.detach()[: k - 1], inner)
+                if at_head:
+                    jacobian[:, :, at_head] = torch.stack(
+                        [_grads(logits[:, cls], [eps[i] for i in at_head])
+                         for cls in range(k - 1)], dim=1)
     finally:
         for handle in handles:
             handle.remove()
-    jacobian = (torch.stack(rows, dim=1) if rows
-                else torch.zeros(n, 0, len(entries), dtype=x.dtype, device=x.device))
     return jacobian.detach(), logits.detach()
 
 
@@ -410,7 +489,8 @@ _VARIANT = (
     "scoring rule's generator in that order (the anchor: the global CUDA generator); eval mode "
     "(BN on running statistics, each sample alone, as the anchor's vmap over single samples). "
     "J_n = d logits_n / d entries (K x P) per sample, from one forward with a zero per-sample "
-    "perturbation of each entry and one backward per logit (the anchor: vmap(jacrev)); "
+    "perturbation of each entry and one backward per logit, or per input feature of a Linear "
+    "head when it has fewer (J = W dh/d entries, the chain rule) (the anchor: vmap(jacrev)); "
     "p = softmax*(1-alpha) + alpha/K with the anchor's float16 alpha=0.05 arithmetic; its "
     "'Cholesky' factor L (L L^T = diag(p) - p p^T) and F = mean_n (L_n J_n)^T (L_n J_n), i.e. "
     "J^T L^T L J as the code has it (not J^T L L^T J); singular values of F; deciles "
