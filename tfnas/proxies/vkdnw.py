@@ -65,11 +65,11 @@ tfnas's recipe (the registry's ``variant`` says it in one paragraph):
   fewer features ``h`` than ``K − 1`` (NATS-Bench's classifier reads 64 pooled features; CIFAR-100
   and ImageNet16-120 have 100 and 120 classes), the backward passes start from the features
   instead: ``J = W ∂h/∂θ`` by the chain rule (64 passes, not 99 or 119), and the head's own two
-  entries from passes that reach only the head. ``tests/test_vkdnw.py`` checks both paths against
-  each other and against the anchor's ``vmap``/``jacrev`` form. A tensor is followed through the calls of the modules that
-  register it (shared tensors and modules called twice included); a network that reads a
-  parameter outside its module's call (``self.fc.weight`` in another module's forward) is not
-  differentiated there — no NATS-Bench network does.
+  entries from passes that reach only the head. ``tests/test_vkdnw.py`` checks both paths
+  against each other and against the anchor's ``vmap``/``jacrev`` form. A tensor is followed
+  through the calls of the modules that register it (shared tensors and modules called twice
+  included); a network that reads a parameter outside its module's call (``self.fc.weight`` in
+  another module's forward) is not differentiated there — no NATS-Bench network does.
 * ``L``, ``F``, the singular values (``torch.linalg.svdvals``), the deciles (``torch.quantile``
   at the anchor's float32 levels, linear), the normalisation and the entropy in float64 from the
   network's float32 Jacobian and logits (the anchor: all float32 on a GPU).
@@ -98,7 +98,7 @@ land further away than tfnas's float64 ones.
 
 Cost: ``min(K − 1, 64)`` backward passes of the batch on a NATS-Bench network (``vmap``-batching
 them over the classes was slower on a CPU), at most as many network passes as the anchor's
-``jacrev``; CIFAR-100's and ImageNet16-120's 64 passes cost about seven times CIFAR-10's 9. The
+``jacrev``; CIFAR-100 and ImageNet16-120 take 64 passes, about seven times CIFAR-10's 9. The
 head path took 0.52 of the per-logit path's time at 120 classes, 16x16, one thread
 (``benchmarks/test_speed_vkdnw.py``, 2 cells, a loaded 2-core machine: a first look).
 
