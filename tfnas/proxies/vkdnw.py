@@ -118,7 +118,7 @@ import copy
 import math
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -312,35 +312,29 @@ def _perturb(entries: list[Entry], eps: list[torch.Tensor]
 
 
 @dataclass
-class _HeadCall:
-    """The last ``nn.Linear`` call of a forward: the module, its input and its output."""
+class LinearCalls:
+    """A forward hook for every ``nn.Linear`` of a forward: how often each was called, and the
+    last call's module, input and output."""
 
     module: nn.Linear | None = None
     inputs: torch.Tensor | None = None
     output: torch.Tensor | None = None
-    calls: dict[int, int] | None = None
+    calls: dict[int, int] = field(default_factory=dict)
 
-
-def _record_linear(record: _HeadCall) -> Callable[[nn.Module, tuple, object], None]:
-    record.calls = {}
-
-    def hook(module: nn.Module, inputs: tuple, output: object) -> None:
-        assert record.calls is not None
-        record.calls[id(module)] = record.calls.get(id(module), 0) + 1
+    def __call__(self, module: nn.Module, inputs: tuple, output: object) -> None:
+        self.calls[id(module)] = self.calls.get(id(module), 0) + 1
         if len(inputs) == 1 and isinstance(inputs[0], torch.Tensor) \
                 and isinstance(output, torch.Tensor):
-            record.module, record.inputs, record.output = module, inputs[0], output  # type: ignore[assignment]
-
-    return hook
+            self.module, self.inputs, self.output = module, inputs[0], output  # type: ignore[assignment]
 
 
-def linear_head(record: _HeadCall, logits: torch.Tensor, entries: list[Entry]
+def linear_head(record: LinearCalls, logits: torch.Tensor, entries: list[Entry]
                 ) -> tuple[nn.Linear, torch.Tensor] | None:
     """``(head, h)`` when the logits are ``head(h)`` of a Linear called once, ``h`` is ``N x C``
     with ``C < K − 1`` (fewer backward passes through ``h`` than through the logits) and every
     selected entry is owned by the head alone or not by it at all; else None."""
     head, h = record.module, record.inputs
-    if head is None or h is None or record.output is not logits or record.calls is None:
+    if head is None or h is None or record.output is not logits:
         return None
     n, k = logits.shape
     if record.calls.get(id(head)) != 1 or h.dim() != 2 or h.shape[0] != n \
@@ -379,9 +373,8 @@ def entry_jacobian(network: nn.Module, x: torch.Tensor, entries: list[Entry]
     hook = _perturb(entries, eps)
     modules = {id(m): m for entry in entries for m, _ in entry.owners}
     handles = [m.register_forward_hook(hook, with_kwargs=True) for m in modules.values()]
-    record = _HeadCall()
-    seen = _record_linear(record)  # registered after the perturbations: sees the head's output
-    handles += [m.register_forward_hook(seen) for m in network.modules()
+    record = LinearCalls()  # registered after the perturbations: sees the head's output
+    handles += [m.register_forward_hook(record) for m in network.modules()
                 if isinstance(m, nn.Linear)]
     try:
         with torch.enable_grad():
